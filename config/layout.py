@@ -1,0 +1,89 @@
+"""A study is a folder: study.toml, roster.csv, inbox/<participant_id>/ and the store."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+
+from config.errors import ConfigError
+from config.roster import empty_roster, load_roster, participant_zone, write_roster
+from config.study import StudyConfig, load_study_config
+
+
+def default_study_toml() -> str:
+    """The commented default study.toml that ``irisin init`` writes."""
+    return resources.files("config").joinpath("default_study.toml").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class StudyPaths:
+    """Where everything of one study lives."""
+
+    root: Path
+
+    @property
+    def study_toml(self) -> Path:
+        return self.root / "study.toml"
+
+    @property
+    def roster_csv(self) -> Path:
+        return self.root / "roster.csv"
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study folder with its configuration and roster, resolved once per run."""
+
+    paths: StudyPaths
+    config: StudyConfig
+    roster: pl.DataFrame = field(repr=False)
+
+    @property
+    def root(self) -> Path:
+        return self.paths.root
+
+    def timezone_of(self, participant_id: str) -> str:
+        return participant_zone(self.roster, participant_id, self.config.study.timezone)
+
+    def inputs_hash(self) -> str:
+        """Hash of the resolved config and the roster: what a run's results depend on."""
+        h = hashlib.sha256(self.config.canonical_json().encode())
+        h.update(self.roster.sort("participant_id").write_csv().encode())
+        return h.hexdigest()[:16]
+
+
+def open_study(root: Path) -> Study:
+    """Resolve a study folder; errors name the file and the problem."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such study folder (create one with 'irisin init {root}')")
+    paths = StudyPaths(root)
+    return Study(paths, load_study_config(paths.study_toml), load_roster(paths.roster_csv))
+
+
+def init_study(root: Path) -> Study:
+    """Create a study folder with a commented default study.toml and an empty roster."""
+    paths = StudyPaths(Path(root))
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.inbox.mkdir(exist_ok=True)
+    if not paths.study_toml.exists():
+        paths.study_toml.write_text(default_study_toml(), encoding="utf-8")
+    if not paths.roster_csv.exists():
+        write_roster(empty_roster(), paths.roster_csv)
+    return open_study(paths.root)

@@ -1,0 +1,223 @@
+"""A study's thresholds and rules (``study.toml``), typed and validated once.
+
+Every threshold carries its unit in its name. Validation errors name the file,
+the key, the bad value and what is allowed, so a coordinator editing the file
+by hand can fix it from one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from config.errors import ConfigError
+
+Method = Literal["device", "heart_rate", "cadence", "mets"]
+WearRule = Literal["heart_rate_present", "heart_rate_or_steps", "device"]
+
+KNOWN_SOURCES: tuple[str, ...] = (
+    "fit_activity",
+    "fit_monitoring",
+    "garmin_export",
+    "fitbit_takeout",
+    "fitabase",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Oslo')") from None
+    return value
+
+
+class StudySection(_Section):
+    """Who the study is and how its weeks are cut."""
+
+    name: str = "irisin study"
+    timezone: str = Field("UTC", description="default IANA zone for participants without one")
+    week_start: Literal["monday", "study_relative"] = Field(
+        "monday", description="calendar weeks from Monday 00:00 local, or 7-day weeks from each participant's start_date"
+    )
+    use_device_offsets: bool = Field(
+        False, description="place minutes by the device's UTC offset instead of the roster zone (travellers)"
+    )
+
+    _zone = field_validator("timezone")(_check_zone)
+
+
+class IntensitySection(_Section):
+    """How each minute is classified: the first method in ``methods`` that applies wins."""
+
+    methods: list[Method] = Field(default_factory=lambda: ["device", "heart_rate", "cadence", "mets"], min_length=1)
+    hrr_moderate_percent: Annotated[float, Field(ge=0, le=100)] = 40.0
+    hrr_vigorous_percent: Annotated[float, Field(ge=0, le=100)] = 60.0
+    cadence_moderate_steps_per_minute: Annotated[float, Field(ge=0, le=300)] = 100.0
+    cadence_vigorous_steps_per_minute: Annotated[float, Field(ge=0, le=300)] = 130.0
+    mets_moderate: Annotated[float, Field(ge=0, le=30)] = 3.0
+    mets_vigorous: Annotated[float, Field(ge=0, le=30)] = 6.0
+    source_precedence: list[str] = Field(
+        default_factory=lambda: list(KNOWN_SOURCES),
+        description="trusted sources, most trusted first; a source not listed is ignored",
+    )
+
+    @field_validator("methods")
+    @classmethod
+    def _unique_methods(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"methods listed twice in {v}")
+        return v
+
+    @field_validator("source_precedence")
+    @classmethod
+    def _known_sources(cls, v: list[str]) -> list[str]:
+        unknown = [s for s in v if s not in KNOWN_SOURCES]
+        if unknown:
+            raise ValueError(f"unknown sources {unknown}; known: {list(KNOWN_SOURCES)}")
+        return v
+
+
+class WearSection(_Section):
+    """When a minute counts as worn, a day as valid and a week as sufficient."""
+
+    rule: WearRule = "heart_rate_present"
+    min_wear_minutes_per_day: Annotated[int, Field(ge=0, le=1440)] = 600
+    min_valid_days_per_week: Annotated[int, Field(ge=0, le=7)] = 4
+
+
+class ScoringSection(_Section):
+    """The weekly threshold and the dose-response assumption."""
+
+    threshold_minutes_per_week: Annotated[int, Field(ge=1, le=10080)] = 60
+    benefit_tau_minutes: Annotated[float, Field(gt=0, le=10080)] = Field(
+        60 / math.log(20),
+        description="benefit = 1 - exp(-mvpa/tau); the default gives 95 % at 60 min (modelling assumption)",
+    )
+
+
+class IngestSection(_Section):
+    """Limits and concurrency of ingestion."""
+
+    max_concurrent_files: Annotated[int, Field(ge=1, le=256)] = 4
+    extra_inbox_paths: list[str] = Field(default_factory=list)
+    archive_max_members: Annotated[int, Field(ge=1)] = 100_000
+    archive_max_depth: Annotated[int, Field(ge=1, le=10)] = 3
+    archive_max_expansion_ratio: Annotated[float, Field(gt=0)] = 20.0
+    archive_max_expanded_bytes: Annotated[int, Field(gt=0)] = 20 * 1024**3
+    backfill_batch_participants: Annotated[int, Field(ge=1)] = 25
+
+
+class AlertsSection(_Section):
+    """Flags on the coordinators' dashboard, evaluated relative to each participant's last data."""
+
+    no_data_days: Annotated[int, Field(ge=1, le=365)] = 3
+    below_weeks_running: Annotated[int, Field(ge=1, le=52)] = 2
+    low_wear_minutes_per_day: Annotated[int, Field(ge=0, le=1440)] = 600
+
+
+class ScheduleSection(_Section):
+    """When the nightly run happens."""
+
+    cron: str = "0 3 * * *"
+    timezone: str | None = Field(None, description="defaults to [study] timezone")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        return None if v is None else _check_zone(v)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError(f"cron needs 5 fields (minute hour day month weekday), got {v!r}")
+        return v
+
+
+class DashboardSection(_Section):
+    """Where the dashboard listens. The password comes from IRISIN_DASHBOARD_PASSWORD or Streamlit secrets."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8501
+
+
+class StudyConfig(_Section):
+    """The whole ``study.toml``."""
+
+    study: StudySection = StudySection()
+    intensity: IntensitySection = IntensitySection()
+    wear: WearSection = WearSection()
+    scoring: ScoringSection = ScoringSection()
+    ingest: IngestSection = IngestSection()
+    alerts: AlertsSection = AlertsSection()
+    schedule: ScheduleSection = ScheduleSection()
+    dashboard: DashboardSection = DashboardSection()
+
+    def canonical_json(self) -> str:
+        """Stable JSON of every resolved value, for hashing and run_info."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def hash(self) -> str:
+        """Short content hash: which configuration produced a result."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+    @property
+    def schedule_timezone(self) -> str:
+        return self.schedule.timezone or self.study.timezone
+
+
+def _format_errors(path: Path, err: ValidationError, raw: dict[str, Any]) -> str:
+    lines = []
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"]]
+        key = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else loc[0] if loc else "?"
+        value: Any = raw
+        for part in e["loc"]:
+            value = value.get(part) if isinstance(value, dict) else None
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{path}: {key} = {value!r}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_study_config(text: str, path: Path = Path("study.toml")) -> StudyConfig:
+    """Parse and validate ``study.toml`` content; errors name file, key, value and rule."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    try:
+        cfg = StudyConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(path, e, raw)) from None
+    i = cfg.intensity
+    for low, high, unit in (
+        ("hrr_moderate_percent", "hrr_vigorous_percent", "%"),
+        ("cadence_moderate_steps_per_minute", "cadence_vigorous_steps_per_minute", "steps/min"),
+        ("mets_moderate", "mets_vigorous", "MET"),
+    ):
+        if getattr(i, low) >= getattr(i, high):
+            raise ConfigError(
+                f"{path}: [intensity] {low} = {getattr(i, low)} must be below {high} = {getattr(i, high)} ({unit})"
+            )
+    return cfg
+
+
+def load_study_config(path: Path) -> StudyConfig:
+    """Read ``study.toml``; a missing file means all defaults."""
+    if not path.exists():
+        return StudyConfig()
+    return parse_study_config(path.read_text(encoding="utf-8"), path)
