@@ -17,8 +17,9 @@ UTC_TS = pa.timestamp("us", tz="UTC")
 INTENSITY_LEVELS: tuple[str, ...] = ("sedentary", "light", "moderate", "vigorous")
 """Device intensity labels, in increasing order; the rank is the index."""
 
-FILE_STATUSES: tuple[str, ...] = ("ok", "partial", "quarantined", "skipped")
-"""Outcome of one ingested file: fully read, read up to damage, refused, or not a data file."""
+FILE_STATUSES: tuple[str, ...] = ("ok", "partial", "quarantined", "skipped", "superseded")
+"""Outcome of one ingested file: fully read, read up to damage, refused, not a data
+file, or replaced by a newer version of the same file (its rows retired)."""
 
 WEEK_STATUSES: tuple[str, ...] = ("met", "below", "insufficient")
 
@@ -148,7 +149,7 @@ FILES = _schema(
         _PARTICIPANT,
         Column("kind", pa.string(), "detected kind, e.g. fit_monitoring, fitbit_json_steps, zip", nullable=False),
         Column("size_bytes", pa.int64(), "size of the raw bytes", "bytes", nullable=False),
-        Column("status", pa.string(), "ok, partial, quarantined or skipped", nullable=False),
+        Column("status", pa.string(), "ok, partial, quarantined, skipped or superseded", nullable=False),
         Column("reason", pa.string(), "why the file is partial, quarantined or skipped"),
         Column("rows_minutes", pa.int64(), "rows written to minutes", "rows", nullable=False),
         Column("rows_daily_totals", pa.int64(), "rows written to daily_totals", "rows", nullable=False),

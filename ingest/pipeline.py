@@ -1,0 +1,373 @@
+"""Ingest raw files into the lake: hash, detect, read, quarantine, commit.
+
+This is the I/O edge around the pure readers. For each input (a file, a
+folder or a zip) it records every file it saw in the manifest, writes the
+canonical rows of new files in one batch per participant, copies refused
+files to the quarantine with their reason, and skips bytes it has already
+ingested, so running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from config import Study
+from ingest.archive import ArchiveLimits, Bundle, Refusal, is_zip_bytes, open_bundle
+from ingest.contract import BundleReader, Member, ReadContext, ReadResult
+from irisin.schema import FILES, LAKE_TABLES, conform
+from store.lake import Batch, Lake
+from store.quarantine import quarantine
+
+FIT_MAGIC = b".FIT"
+
+
+def file_id_of(data: bytes) -> str:
+    """The identity of raw bytes: SHA-256, hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def looks_like_fit(name: str, head: bytes) -> bool:
+    return name.lower().endswith(".fit") or (len(head) >= 12 and head[8:12] == FIT_MAGIC)
+
+
+@dataclass(frozen=True)
+class _BundleKind:
+    name: str
+    module: str
+    detect: str
+    read: str
+
+
+BUNDLE_KINDS: tuple[_BundleKind, ...] = (
+    _BundleKind("garmin_export", "ingest.garmin", "looks_like_garmin_export", "read_garmin_export"),
+    _BundleKind("fitbit_takeout", "ingest.fitbit", "looks_like_fitbit_export", "read_fitbit_export"),
+    _BundleKind("fitabase", "ingest.fitbit", "looks_like_fitabase_export", "read_fitabase_export"),
+)
+"""Export readers, tried in order; each claims the members it recognises."""
+
+
+def _load_attr(module: str, attr: str) -> Callable[..., Any] | None:
+    try:
+        return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):
+        return None
+
+
+def _read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
+    reader = _load_attr("ingest.fit.reader", "read_fit")
+    if reader is None:
+        return ReadResult(kind="fit", status="skipped", reason="FIT reader not installed")
+    try:
+        return reader(data, ctx)  # type: ignore[no-any-return]
+    except Exception as e:  # a reader bug must not sink the batch
+        return ReadResult(kind="fit", status="quarantined", reason=f"FIT reader failed: {type(e).__name__}: {e}")
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file or archive member."""
+
+    file_id: str
+    path: str
+    participant_id: str
+    kind: str
+    status: str
+    reason: str | None
+    rows: dict[str, int] = field(default_factory=dict)
+    new: bool = True
+
+
+@dataclass
+class IngestReport:
+    """Outcome of one ingest call: every file seen, and the keys of new rows."""
+
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    new_minutes: list[pl.DataFrame] = field(default_factory=list)
+    new_days: list[pl.DataFrame] = field(default_factory=list)
+
+    def extend(self, other: IngestReport) -> None:
+        self.outcomes += other.outcomes
+        self.new_minutes += other.new_minutes
+        self.new_days += other.new_days
+
+    def counts(self) -> Counter[tuple[str, str]]:
+        """(kind, status) -> files, for new files only."""
+        return Counter((o.kind, o.status) for o in self.outcomes if o.new)
+
+    def touched_minutes(self) -> pl.DataFrame:
+        if not self.new_minutes:
+            return pl.DataFrame(schema={"participant_id": pl.String, "minute_utc": pl.Datetime("us", "UTC")})
+        return pl.concat(self.new_minutes)
+
+    def touched_days(self) -> pl.DataFrame:
+        if not self.new_days:
+            return pl.DataFrame(schema={"participant_id": pl.String, "local_date": pl.Date})
+        return pl.concat(self.new_days)
+
+    @property
+    def new_files(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+
+@dataclass
+class _Pending:
+    """A read member waiting to be committed."""
+
+    member_path: str
+    file_id: str
+    size: int
+    result: ReadResult
+    load: Callable[[], bytes] | None
+    container_id: str | None
+
+
+class Ingestor:
+    """Ingests inputs for one study into its lake."""
+
+    def __init__(self, study: Study, lake: Lake | None = None, *, participant_from_id: bool = False) -> None:
+        self.study = study
+        self.lake = lake or Lake(study.paths.store / "lake")
+        self.quarantine_root = study.paths.store / "quarantine"
+        self.participant_from_id = participant_from_id
+        c = study.config.ingest
+        self.limits = ArchiveLimits(
+            c.archive_max_members, c.archive_max_depth, c.archive_max_expansion_ratio, c.archive_max_expanded_bytes
+        )
+        ids = study.roster.filter(pl.col("fitabase_id").is_not_null())
+        self.id_map = dict(zip(ids["fitabase_id"].to_list(), ids["participant_id"].to_list(), strict=True))
+        self._known: set[str] | None = None
+
+    @property
+    def known(self) -> set[str]:
+        if self._known is None:
+            self._known = self.lake.known_file_ids()
+        return self._known
+
+    def _ctx(self, participant_id: str, file_id: str, path: str) -> ReadContext:
+        return ReadContext(
+            participant_id=participant_id,
+            file_id=file_id,
+            path=path,
+            timezone=self.study.timezone_of(participant_id),
+            id_map=self.id_map,
+            participant_from_id=self.participant_from_id,
+        )
+
+    # -- entry ---------------------------------------------------------------
+    def ingest(self, participant_id: str, paths: Iterable[Path]) -> IngestReport:
+        """Ingest files, folders or zips for a participant."""
+        report = IngestReport()
+        for path in paths:
+            report.extend(self.ingest_one(participant_id, Path(path)))
+        return report
+
+    def ingest_one(self, participant_id: str, path: Path) -> IngestReport:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        if path.is_dir():
+            return self._ingest_bundle(participant_id, path, None)
+        data = path.read_bytes()
+        fid = file_id_of(data)
+        if fid in self.known:
+            return IngestReport([FileOutcome(fid, str(path), participant_id, "known", "ok", None, new=False)])
+        if is_zip_bytes(data[:4]):
+            return self._ingest_bundle(participant_id, path, (fid, data))
+        pending = [self._read_loose_file(participant_id, path, fid, data)]
+        return self._commit(participant_id, str(path), pending)
+
+    # -- single files --------------------------------------------------------
+    def _read_loose_file(self, participant_id: str, path: Path, fid: str, data: bytes) -> _Pending:
+        ctx = self._ctx(participant_id, fid, str(path))
+        if looks_like_fit(path.name, data[:12]):
+            result = _read_fit(data, ctx)
+        else:
+            member = Member(path.name, len(data), lambda: data)
+            results = self._read_members([member], ctx)
+            result = results.get(path.name) or ReadResult(
+                kind="unknown", status="skipped", reason="not a file format irisin reads"
+            )
+        return _Pending(path.name, fid, len(data), result, lambda: data, None)
+
+    # -- folders and archives -------------------------------------------------
+    def _read_members(self, members: Sequence[Member], ctx: ReadContext) -> dict[str, ReadResult]:
+        paths = [m.path for m in members]
+        results: dict[str, ReadResult] = {}
+        for kind in BUNDLE_KINDS:
+            detect = _load_attr(kind.module, kind.detect)
+            read: BundleReader | None = _load_attr(kind.module, kind.read)
+            if detect is None or read is None or not detect(paths):
+                continue
+            remaining = [m for m in members if m.path not in results]
+            try:
+                results.update(read(remaining, ctx))
+            except Exception as e:  # a reader bug must not sink the rest of the archive
+                for m in remaining:
+                    results.setdefault(
+                        m.path,
+                        ReadResult(kind=kind.name, status="quarantined", reason=f"{kind.name} reader failed: {type(e).__name__}: {e}"),
+                    )
+        return results
+
+    def _ingest_bundle(self, participant_id: str, path: Path, archive: tuple[str, bytes] | None) -> IngestReport:
+        container_id = archive[0] if archive else None
+        pending: list[_Pending] = []
+        try:
+            with open_bundle(path, self.limits) as bundle:
+                pending = self._read_bundle(participant_id, path, bundle, container_id)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as e:
+            assert archive is not None
+            fid, data = archive
+            bad = ReadResult(kind="zip", status="quarantined", reason=f"corrupt zip archive: {e}")
+            return self._commit(participant_id, str(path), [_Pending("", fid, len(data), bad, lambda: data, None)])
+        if archive is not None:
+            fid, data = archive
+            counts = Counter(p.result.status for p in pending)
+            note = ReadResult(kind="zip", notes={"members": dict(counts)})
+            pending.insert(0, _Pending("", fid, len(data), note, None, None))
+        return self._commit(participant_id, str(path), pending)
+
+    def _read_bundle(self, participant_id: str, path: Path, bundle: Bundle, container_id: str | None) -> list[_Pending]:
+        pending: list[_Pending] = []
+        for c in bundle.containers:
+            data = c.load()
+            pending.append(_Pending(c.path, file_id_of(data), c.size, ReadResult(kind="zip"), None, container_id))
+        for r in bundle.refusals:
+            pending.append(self._refused(r, container_id))
+        ids: dict[str, str] = {}
+        others: list[Member] = []
+        for m in bundle.members:
+            try:
+                data = m.load()
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
+                pending.append(self._refused(Refusal(m.path, m.size, f"unreadable archive member: {e}"), container_id))
+                continue
+            fid = file_id_of(data)
+            ids[m.path] = fid
+            if looks_like_fit(m.path, data[:12]):
+                if fid in self.known:
+                    continue
+                ctx = self._ctx(participant_id, fid, f"{path}!/{m.path}")
+                pending.append(_Pending(m.path, fid, m.size, _read_fit(data, ctx), m.load, container_id))
+            else:
+                others.append(m)
+        if others:
+            ctx = self._ctx(participant_id, container_id or "", str(path))
+            results = self._read_members(others, ctx)
+            for m in others:
+                fid = ids[m.path]
+                if fid in self.known:
+                    continue
+                res = results.get(m.path) or ReadResult(
+                    kind="unknown", status="skipped", reason="not a file irisin reads"
+                )
+                pending.append(_Pending(m.path, fid, m.size, res, m.load, container_id))
+        return pending
+
+    def _refused(self, r: Refusal, container_id: str | None) -> _Pending:
+        load = r.load if callable(r.load) else None
+        data = b""
+        if load is not None:
+            try:
+                data = load()
+            except Exception:  # bytes that cannot be read safely are not copied
+                load = None
+        fid = file_id_of(data) if data else file_id_of(f"refused:{container_id}:{r.path}".encode())
+        result = ReadResult(kind="refused", status="quarantined", reason=r.reason)
+        return _Pending(r.path, fid, r.size, result, (lambda: data) if data else None, container_id)
+
+    # -- commit ----------------------------------------------------------------
+    def _commit(self, participant_id: str, input_path: str, pending: list[_Pending]) -> IngestReport:
+        report = IngestReport()
+        now = datetime.now(UTC)
+        by_participant: dict[str, tuple[dict[str, list[pa.Table]], list[dict[str, Any]]]] = {}
+        seen: set[str] = set()
+        for p in pending:
+            if p.file_id in seen:
+                continue
+            seen.add(p.file_id)
+            res = p.result
+            full_path = input_path if not p.member_path else f"{input_path}!/{p.member_path}"
+            rows: dict[str, int] = {}
+            owners: set[str] = set()
+            for name, table in res.tables.items():
+                if name not in LAKE_TABLES or table.num_rows == 0:
+                    continue
+                table = _fill(table, "file_id", p.file_id)
+                table = _fill(table, "participant_id", participant_id)
+                for pid, part in _split_by_participant(table):
+                    owners.add(pid)
+                    tables, _ = by_participant.setdefault(pid, ({}, []))
+                    tables.setdefault(name, []).append(part)
+                rows[name] = table.num_rows
+            if res.status == "quarantined" and p.load is not None:
+                quarantine(
+                    self.quarantine_root,
+                    file_id=p.file_id,
+                    path=full_path,
+                    participant_id=participant_id,
+                    reason=res.reason or "",
+                    data=p.load(),
+                )
+            for pid in owners or {participant_id}:
+                manifest_row = {
+                    "file_id": p.file_id,
+                    "path": full_path,
+                    "container_id": p.container_id,
+                    "participant_id": pid,
+                    "kind": res.kind,
+                    "size_bytes": p.size,
+                    "status": res.status,
+                    "reason": res.reason,
+                    "rows_minutes": rows.get("minutes", 0),
+                    "rows_daily_totals": rows.get("daily_totals", 0),
+                    "rows_sessions": rows.get("sessions", 0),
+                    "notes": json.dumps(res.notes, default=str, sort_keys=True) if res.notes else None,
+                    "ingested_at": now,
+                }
+                by_participant.setdefault(pid, ({}, []))[1].append(manifest_row)
+            report.outcomes.append(
+                FileOutcome(p.file_id, full_path, participant_id, res.kind, res.status, res.reason, rows)
+            )
+        for pid, (tables, manifest_rows) in by_participant.items():
+            combined = {name: conform(pa.concat_tables([conform(t, LAKE_TABLES[name]) for t in ts]), LAKE_TABLES[name]) for name, ts in tables.items()}
+            self.lake.write_batch(Batch(pid, combined, pa.Table.from_pylist(manifest_rows, schema=FILES)))
+            self.known.update(r["file_id"] for r in manifest_rows)
+            if "minutes" in combined:
+                report.new_minutes.append(
+                    pl.from_arrow(combined["minutes"].select(["participant_id", "minute_utc"])).unique()  # type: ignore[union-attr]
+                )
+            if "daily_totals" in combined:
+                report.new_days.append(
+                    pl.from_arrow(combined["daily_totals"].select(["participant_id", "local_date"])).unique()  # type: ignore[union-attr]
+                )
+        return report
+
+
+def _fill(table: pa.Table, column: str, value: str) -> pa.Table:
+    if column in table.column_names:
+        col = table.column(column)
+        if col.null_count == 0:
+            return table
+        filled = pc.fill_null(col.cast(pa.string()), value)
+        return table.set_column(table.column_names.index(column), column, filled)
+    return table.append_column(column, pa.array([value] * table.num_rows, pa.string()))
+
+
+def _split_by_participant(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    pids = table.column("participant_id").unique().to_pylist()
+    if len(pids) == 1:
+        return [(pids[0], table)]
+    return [(pid, table.filter(pc.equal(table.column("participant_id"), pid))) for pid in pids]
