@@ -1,0 +1,64 @@
+"""The Garmin export bundle reader: route each member to its parser, quarantine what fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ingest.contract import Member, ReadContext, ReadResult, TransientInputError
+from ingest.garmin.activities import read_summarized_activities
+from ingest.garmin.daily_summaries import read_daily_summaries
+from ingest.garmin.json_records import GarminFormatError
+from ingest.garmin.layout import GarminKind, classify_member
+
+MemberParser = Callable[[bytes, str, ReadContext], ReadResult]
+
+PARSERS: dict[GarminKind, MemberParser] = {
+    GarminKind.DAILY_SUMMARIES: read_daily_summaries,
+    GarminKind.ACTIVITIES: read_summarized_activities,
+}
+"""Parser per member kind. ``user_profile.json`` is recognised but not read (see ``read_garmin_export``)."""
+
+
+def read_garmin_export(members: Sequence[Member], ctx: ReadContext) -> dict[str, ReadResult]:
+    """Read every Garmin JSON member irisin knows; one ``ReadResult`` per recognised member path.
+
+    Members are loaded one at a time. A member that cannot be read (not JSON,
+    wrong shape, required field absent, unreadable bytes) is returned as
+    ``quarantined`` with a reason naming the file and the problem, and the
+    other members are still read. ``user_profile.json`` is returned as
+    ``skipped``: it holds identity fields (name, birth date) but no dated age
+    or heart-rate setting irisin could use. FIT, TCX and GPX members are
+    left to the pipeline and not returned.
+    """
+    results: dict[str, ReadResult] = {}
+    for member in members:
+        kind = classify_member(member.path)
+        if kind is None:
+            continue
+        parser = PARSERS.get(kind)
+        if parser is None:
+            results[member.path] = ReadResult(
+                kind=kind.value,
+                status="skipped",
+                reason=f"{member.path}: personal profile, no field irisin uses",
+            )
+            continue
+        results[member.path] = _read_member(member, kind, parser, ctx)
+    return results
+
+
+def _read_member(member: Member, kind: GarminKind, parser: MemberParser, ctx: ReadContext) -> ReadResult:
+    try:
+        data = member.load()
+    except TransientInputError:
+        raise  # the pipeline retries these
+    except Exception as exc:  # damaged archive member: zlib, zipfile and OS errors alike
+        return ReadResult(
+            kind=kind.value,
+            status="quarantined",
+            reason=f"{member.path}: bytes cannot be read ({type(exc).__name__}: {exc})",
+        )
+    try:
+        return parser(data, member.path, ctx)
+    except GarminFormatError as exc:
+        return ReadResult(kind=kind.value, status="quarantined", reason=str(exc))
