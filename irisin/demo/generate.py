@@ -1,0 +1,122 @@
+"""Write the demo study: config, roster, raw device files per participant, truth.
+
+``generate_demo(out)`` produces the same bytes for the same seed. Raw files
+land in ``inbox/<participant_id>/`` in the participant's format; the expected
+weekly table lands in ``truth/weekly.csv`` (outside the inbox, so the
+pipeline never reads it).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from config.layout import default_study_toml
+from config.roster import ROSTER_SCHEMA, write_roster
+from irisin.demo.cohort import COHORT, DemoParticipant, truth_minutes
+from irisin.demo.truth import expected_weekly
+
+DEFAULT_SEED = 20180101
+
+
+@dataclass(frozen=True)
+class DemoStudy:
+    """Where the demo study was written and what it should produce."""
+
+    root: Path
+    truths: dict[str, pl.DataFrame]
+    expected_weekly: pl.DataFrame
+
+
+def fitabase_id(p: DemoParticipant) -> str:
+    """A stable ten-digit Fitabase-style Id for a participant."""
+    return str(1_000_000_000 + zlib.crc32(p.participant_id.encode()) % 9_000_000_000)
+
+
+def _write_fit(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
+    from irisin.demo.fit_files import write_monitoring_days
+
+    write_monitoring_days(truth, folder / "garmin-sync", device_serial=3_900_000_000 + int(p.participant_id[1:]))
+
+
+def _write_fitbit_json(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
+    from irisin.demo.fitbit_files import write_takeout_json
+
+    write_takeout_json(truth, folder / "takeout-json", p.timezone)
+
+
+def _write_fitbit_csv(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
+    from irisin.demo.fitbit_files import write_takeout_csv
+
+    write_takeout_csv(truth, folder / "takeout-csv", p.timezone)
+
+
+def _write_fitabase(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
+    from irisin.demo.fitbit_files import write_fitabase
+
+    write_fitabase({fitabase_id(p): truth}, folder / "fitabase", {fitabase_id(p): p.timezone})
+
+
+def _write_garmin(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
+    import tempfile
+
+    from irisin.demo.fit_files import write_monitoring_days
+    from irisin.demo.garmin_files import write_garmin_export
+
+    serial = 3_900_000_000 + int(p.participant_id[1:])
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_monitoring_days(truth, Path(tmp), device_serial=serial)
+        fit_files = {f"DI_CONNECT/DI-Connect-Wellness/{path.name}": path.read_bytes() for path in paths}
+    sessions = pl.DataFrame(
+        schema={"start_utc": pl.Datetime("us", "UTC"), "end_utc": pl.Datetime("us", "UTC"), "sport": pl.String}
+    )
+    write_garmin_export(truth, sessions, fit_files, folder / "garmin-connect-export.zip")
+
+
+WRITERS: dict[str, Callable[[DemoParticipant, pl.DataFrame, Path], None]] = {
+    "fit": _write_fit,
+    "fitbit_json": _write_fitbit_json,
+    "fitbit_csv": _write_fitbit_csv,
+    "fitabase": _write_fitabase,
+    "garmin_export": _write_garmin,
+}
+
+
+def demo_study_toml() -> str:
+    """The default study.toml with the demo's name and zone."""
+    text = default_study_toml()
+    text = text.replace('name = "irisin study"', 'name = "irisin demo cohort"', 1)
+    return text.replace('timezone = "UTC"', 'timezone = "Europe/Oslo"', 1)
+
+
+def generate_demo(out: Path, *, seed: int = DEFAULT_SEED, cohort: tuple[DemoParticipant, ...] = COHORT) -> DemoStudy:
+    """Write the demo study folder and return its truth."""
+    out = Path(out)
+    (out / "inbox").mkdir(parents=True, exist_ok=True)
+    (out / "study.toml").write_text(demo_study_toml(), encoding="utf-8")
+    roster = pl.DataFrame(
+        {
+            "participant_id": [p.participant_id for p in cohort],
+            "timezone": [p.timezone for p in cohort],
+            "birth_year": [p.birth_year for p in cohort],
+            "resting_hr": [float(p.resting_hr) for p in cohort],
+            "max_hr": [float(p.max_hr) for p in cohort],
+            "fitabase_id": [fitabase_id(p) if p.fmt == "fitabase" else None for p in cohort],
+        }
+    ).with_columns(
+        pl.lit(None, pl.Date).alias("start_date"), pl.lit(None, pl.Date).alias("end_date")
+    ).select(list(ROSTER_SCHEMA))
+    write_roster(roster, out / "roster.csv")
+    truths = {p.participant_id: truth_minutes(p, seed) for p in cohort}
+    for p in cohort:
+        folder = out / "inbox" / p.participant_id
+        folder.mkdir(parents=True, exist_ok=True)
+        WRITERS[p.fmt](p, truths[p.participant_id], folder)
+    expected = expected_weekly(truths, cohort)
+    (out / "truth").mkdir(exist_ok=True)
+    expected.write_csv(out / "truth" / "weekly.csv")
+    return DemoStudy(out, truths, expected)

@@ -1,0 +1,69 @@
+"""The demo cohort's expected weekly table, computed straight from its truth.
+
+Deliberately independent of ``features/``: a plain group-by over the truth
+minutes in each participant's roster zone, so the end-to-end tests compare
+the pipeline against arithmetic it does not share.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from irisin.demo.cohort import DemoParticipant
+
+
+def expected_weekly(
+    truths: dict[str, pl.DataFrame],
+    cohort: tuple[DemoParticipant, ...],
+    *,
+    threshold_minutes_per_week: int = 60,
+    min_wear_minutes_per_day: int = 600,
+    min_valid_days_per_week: int = 4,
+) -> pl.DataFrame:
+    """participant_id, week_start, moderate/vigorous/mvpa/wear minutes, valid_days, status."""
+    frames = []
+    for p in cohort:
+        t = truths[p.participant_id]
+        if t.height == 0:
+            continue
+        local = t.with_columns(
+            pl.col("minute_utc").dt.convert_time_zone(p.timezone).dt.replace_time_zone(None).alias("local")
+        ).with_columns(pl.col("local").dt.date().alias("day"))
+        daily = local.group_by("day").agg(
+            pl.len().alias("wear"),
+            (pl.col("intensity") == "moderate").sum().alias("moderate"),
+            (pl.col("intensity") == "vigorous").sum().alias("vigorous"),
+        )
+        weekly = (
+            daily.with_columns((pl.col("day") - pl.duration(days=pl.col("day").dt.weekday() - 1)).alias("week_start"))
+            .group_by("week_start")
+            .agg(
+                pl.col("moderate").sum().cast(pl.Int32).alias("moderate_minutes"),
+                pl.col("vigorous").sum().cast(pl.Int32).alias("vigorous_minutes"),
+                pl.col("wear").sum().cast(pl.Int32).alias("wear_minutes"),
+                (pl.col("wear") >= min_wear_minutes_per_day).sum().cast(pl.Int8).alias("valid_days"),
+            )
+            .with_columns(
+                (pl.col("moderate_minutes") + pl.col("vigorous_minutes")).alias("mvpa_minutes"),
+                pl.lit(p.participant_id).alias("participant_id"),
+            )
+        )
+        frames.append(weekly)
+    out = pl.concat(frames).with_columns(
+        pl.when(pl.col("valid_days") < min_valid_days_per_week)
+        .then(pl.lit("insufficient"))
+        .when(pl.col("mvpa_minutes") >= threshold_minutes_per_week)
+        .then(pl.lit("met"))
+        .otherwise(pl.lit("below"))
+        .alias("status")
+    )
+    return out.select(
+        "participant_id",
+        "week_start",
+        "moderate_minutes",
+        "vigorous_minutes",
+        "mvpa_minutes",
+        "wear_minutes",
+        "valid_days",
+        "status",
+    ).sort("participant_id", "week_start")
