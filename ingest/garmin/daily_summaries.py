@@ -13,9 +13,12 @@ and the day is listed in the notes).
 Bouts: Garmin's device manuals (e.g. Forerunner 945: "exercise for at least
 10 consecutive minutes at a moderate or vigorous intensity level") describe
 intensity minutes as earned in sustained runs, with a minimum that varies by
-model, and the export does not say which device produced a day. irisin
-therefore marks every Garmin daily total ``bouted=True``: a possible
-undercount of WHO-2020 every-minute MVPA, never an overcount.
+model and firmware, and the export does not say which device produced a day.
+irisin marks a file's days ``bouted=True`` (a possible undercount of
+WHO-2020 every-minute MVPA, never an overcount) unless the file itself shows
+otherwise: a day with between 1 and 9 moderate-plus-vigorous minutes cannot
+come from a 10-minute bout rule, so its presence marks every day of that
+file ``bouted=False``. The evidence is recorded in the notes.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from ingest.garmin.layout import GarminKind
 from ingest.garmin.tables import DEVICE, SOURCE, in_range_or_null, offset_minutes, to_canonical
 from irisin.schema import DAILY_TOTALS
 
-GARMIN_DAILY_TOTALS_BOUTED = True
-"""Garmin intensity minutes may only accrue in sustained runs; see the module docstring."""
+GARMIN_BOUT_MINUTES = 10
+"""The bout length older Garmin devices require before intensity minutes accrue."""
 
 UDS_FIELDS: dict[str, pa.DataType] = {
     "calendarDate": pa.string(),
@@ -113,10 +116,13 @@ def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult
         steps=in_range_or_null(pl.col("totalSteps"), 0, 2**31 - 1).round(0),
         **heart_rate,
         worn=pl.when(pl.col("includesWellnessData").not_()).then(False).otherwise(None),
-        bouted=pl.lit(GARMIN_DAILY_TOTALS_BOUTED),
     )
+    short_days = _days_shorter_than_a_bout(frame)
+    frame = frame.with_columns(bouted=pl.lit(short_days == 0))
 
     notes = _notes(days, undated=undated, duplicates=duplicates, from_roster=from_roster)
+    notes["bouted"] = short_days == 0
+    notes["days_with_fewer_minutes_than_a_bout"] = short_days
     if columns.unreadable:
         notes["unreadable_values"] = columns.unreadable
     partial = undated > 0 or bool(columns.unreadable)
@@ -130,6 +136,12 @@ def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult
         tables={"daily_totals": to_canonical(frame, DAILY_TOTALS)},
         notes=notes,
     )
+
+
+def _days_shorter_than_a_bout(frame: pl.DataFrame) -> int:
+    """Days whose moderate+vigorous total is 1 to 9 minutes: proof the device counts single minutes."""
+    total = pl.col("moderate_minutes").fill_null(0) + pl.col("vigorous_minutes").fill_null(0)
+    return int(frame.select(total.is_between(1, GARMIN_BOUT_MINUTES - 1).sum()).item())
 
 
 def _roster_offset(timezone: str) -> pl.Expr:
