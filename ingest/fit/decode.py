@@ -1,0 +1,533 @@
+"""Columnar FIT decoding: every message type comes out as whole numpy columns.
+
+How it works:
+
+1. ``ingest.fit.scan`` walks the record headers once and notes where each data
+   record starts and which definition it uses.
+2. The records of each definition all have the same layout, so they are
+   gathered into one ``(n, size)`` byte matrix and viewed through a numpy
+   structured dtype built from the definition (little or big endian): every
+   field becomes an array in one step.
+3. Per message, the definitions' columns are stacked in file order, sentinels
+   become a ``valid`` mask, and the profile's subfields, components (bit
+   ranges, with accumulation) and scale/offset are applied to whole columns.
+4. Record times are resolved over the whole file at once
+   (``ingest.fit.timestamps``).
+
+The output, ``DecodedFit``, maps message names to ``MessageTable``s: a dict of
+``Column(values, valid)`` pairs keyed by field name plus each row's resolved
+time. Values follow fitparse's conventions so the two can be compared field by
+field: scaled fields are float64 ``raw / scale - offset``, other numbers keep
+their integer type, enumerations stay as raw numbers (names via
+``ingest.fit.profile.value_name``), times stay as FIT seconds, strings are
+Python ``str`` in object arrays, byte fields are ``(n, size)`` uint8 matrices,
+multi-value fields are ``(n, k)`` matrices with a per-element mask. Developer
+fields are skipped (their bytes are counted in the record size, never read).
+
+Bad bytes never raise: ``DecodedFit.status`` is ``ok``, ``partial`` (damage
+found; every record before it decoded; ``reason`` and ``damage_offset`` say
+what and where) or ``not_fit`` (nothing FIT-like to read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+
+from ingest.fit import profile
+from ingest.fit.basetypes import BYTE, STRING, BaseType, invalid_mask
+from ingest.fit.profile import TIMESTAMP_FIELD, ComponentSpec, FieldSpec, MessageSpec
+from ingest.fit.scan import Definition, FieldDef, Scan, Segment, scan
+from ingest.fit.timestamps import last_index, resolve_compressed, resolve_timestamp_16
+
+DecodeStatus = Literal["ok", "partial", "not_fit"]
+
+
+@dataclass
+class Column:
+    """One decoded field: values plus a validity mask (False = the field's invalid sentinel or absent).
+
+    ``valid`` has one entry per value for numbers and per-element arrays, and one
+    per row for strings and byte fields (a byte field is invalid when all its
+    bytes are 0xFF).
+    """
+
+    values: np.ndarray
+    valid: np.ndarray
+
+    def filled(self, fill: float | int) -> np.ndarray:
+        """Values with invalid entries replaced by ``fill`` (as float64 if ``fill`` is NaN)."""
+        if isinstance(fill, float) and np.isnan(fill):
+            return np.where(self.valid, self.values.astype(np.float64), np.nan)
+        return np.where(self.valid, self.values, fill)
+
+
+@dataclass
+class MessageTable:
+    """All decoded messages of one global message type, in file order."""
+
+    name: str
+    num: int
+    record_index: np.ndarray
+    """position of each row in the file's sequence of data records (int64, ascending)."""
+    offset: np.ndarray
+    """byte offset of each row's content in the file (int64)."""
+    time: np.ndarray
+    """each row's time in FIT seconds (int64): its own timestamp, else the one
+    resolved from a compressed header or ``timestamp_16``; see ``time_valid``."""
+    time_valid: np.ndarray
+    columns: dict[str, Column] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.record_index.size)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.columns
+
+    def get(self, name: str) -> Column | None:
+        return self.columns.get(name)
+
+    def column(self, name: str) -> Column:
+        """The named column, or an all-invalid int64 column when the messages never carry it."""
+        found = self.columns.get(name)
+        if found is not None:
+            return found
+        n = len(self)
+        return Column(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool))
+
+    def to_arrow(self) -> pa.Table:
+        """The table as Arrow: one column per scalar field (nulls where invalid) plus ``time``."""
+        arrays: dict[str, pa.Array] = {
+            "time": pa.array(self.time, mask=~self.time_valid, type=pa.int64()),
+        }
+        for name, col in self.columns.items():
+            if col.values.ndim == 1:
+                arrays[name] = pa.array(col.values, mask=~col.valid)
+            else:
+                rows = [list(r) if ok else None for r, ok in zip(col.values.tolist(), _row_valid(col), strict=True)]
+                arrays[name] = pa.array(rows)
+        return pa.table(arrays)
+
+
+def _row_valid(col: Column) -> np.ndarray:
+    return col.valid if col.valid.ndim == 1 else col.valid.any(axis=1)
+
+
+@dataclass
+class DecodedFit:
+    """Everything decoded from one FIT byte string (possibly several chained files)."""
+
+    messages: dict[str, MessageTable]
+    status: DecodeStatus
+    reason: str | None
+    damage_offset: int | None
+    segments: list[Segment]
+    n_records: int
+
+    def __getitem__(self, name: str) -> MessageTable:
+        """The named message table; an empty table when the file has none."""
+        found = self.messages.get(name)
+        if found is not None:
+            return found
+        empty_i = np.zeros(0, dtype=np.int64)
+        return MessageTable(
+            name=name,
+            num=profile.message_numbers().get(name, -1),
+            record_index=empty_i,
+            offset=empty_i,
+            time=empty_i,
+            time_valid=np.zeros(0, dtype=bool),
+        )
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.messages
+
+    def __iter__(self) -> Iterator[MessageTable]:
+        return iter(self.messages.values())
+
+
+# ---------------------------------------------------------------- raw per-definition decoding
+
+
+@dataclass
+class _Raw:
+    """One field's raw values for a set of rows, before profile processing."""
+
+    values: np.ndarray
+    valid: np.ndarray
+    base: BaseType
+
+
+def _numpy_format(fdef: FieldDef, big_endian: bool) -> tuple[str, tuple[int, ...]]:
+    base = fdef.base
+    count = fdef.size // base.size
+    code = base.dtype if base.size == 1 else (">" if big_endian else "<") + base.dtype
+    if base is BYTE or base is STRING or count > 1:
+        return code, (count,)
+    return code, ()
+
+
+def _decode_rows(buf: np.ndarray, definition: Definition, positions: np.ndarray, field_nums: Collection[int] | None) -> dict[int, _Raw]:
+    """Decode the fields of one definition for the records at ``positions`` (all at once)."""
+    fields = [f for f in definition.fields if field_nums is None or f.num in field_nums]
+    if not fields or positions.size == 0 or definition.size == 0:
+        return {}
+    size = definition.size
+    if positions.size > 1 and np.all(np.diff(positions) == positions[1] - positions[0]) and positions[1] - positions[0] >= size:
+        stride = int(positions[1] - positions[0])
+        start = int(positions[0])
+        rows = np.lib.stride_tricks.as_strided(
+            buf[start:], shape=(positions.size, size), strides=(stride, 1), writeable=False
+        )
+        rows = np.ascontiguousarray(rows)
+    else:
+        rows = buf[positions[:, None] + np.arange(size, dtype=np.int64)]
+    names, formats, offsets = [], [], []
+    for i, fdef in enumerate(fields):
+        names.append(f"f{i}")
+        code, shape = _numpy_format(fdef, definition.big_endian)
+        formats.append((code, shape) if shape else code)
+        offsets.append(fdef.offset)
+    dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": size})
+    records = rows.view(dtype).reshape(-1)
+    out: dict[int, _Raw] = {}
+    for i, fdef in enumerate(fields):
+        raw = records[f"f{i}"]
+        base = fdef.base
+        if base is STRING:
+            out[fdef.num] = _strings(raw)
+            continue
+        if base is BYTE:
+            values = np.ascontiguousarray(raw)
+            out[fdef.num] = _Raw(values, ~np.all(values == 0xFF, axis=1), base)
+            continue
+        values = raw.astype(raw.dtype.newbyteorder("="), copy=True)
+        if fdef.num in out:  # a field listed twice: keep the first, as the SDK does
+            continue
+        out[fdef.num] = _Raw(values, ~invalid_mask(values, base), base)
+    return out
+
+
+def _strings(raw: np.ndarray) -> _Raw:
+    """Null-terminated UTF-8 strings (decoded row by row: strings are few and short)."""
+    texts = [bytes(row).split(b"\0", 1)[0].decode("utf-8", errors="replace") for row in raw]
+    values = np.array([t or None for t in texts], dtype=object)
+    return _Raw(values, np.array([bool(t) for t in texts], dtype=bool), STRING)
+
+
+# ---------------------------------------------------------------- stacking definitions of one message
+
+
+def _stack(parts: list[tuple[np.ndarray, dict[int, _Raw]]]) -> tuple[np.ndarray, dict[int, _Raw]]:
+    """Stack the rows of several definitions of one message, in file order."""
+    if len(parts) == 1:
+        return parts[0]
+    record_index = np.concatenate([idx for idx, _ in parts])
+    order = np.argsort(record_index, kind="stable")
+    nums: list[int] = []
+    for _, raws in parts:
+        nums.extend(n for n in raws if n not in nums)
+    stacked: dict[int, _Raw] = {}
+    for num in nums:
+        pieces = [(idx.size, raws.get(num)) for idx, raws in parts]
+        stacked[num] = _stack_field(pieces, order)
+    return record_index[order], stacked
+
+
+def _stack_field(pieces: list[tuple[int, _Raw | None]], order: np.ndarray) -> _Raw:
+    present = [raw for _, raw in pieces if raw is not None]
+    base = present[0].base
+    if any(raw.base is STRING for raw in present) or any(raw.values.dtype.kind == "O" for raw in present):
+        values = np.concatenate([
+            raw.values if raw is not None and raw.values.dtype.kind == "O" else np.full(n, None, dtype=object)
+            for n, raw in pieces
+        ])
+        valid = np.concatenate([raw.valid if raw is not None and raw.base is STRING else np.zeros(n, bool) for n, raw in pieces])
+        return _Raw(values[order], valid[order], STRING)
+    width = max(raw.values.shape[1] if raw.values.ndim == 2 else 1 for raw in present)
+    two_d = any(raw.values.ndim == 2 for raw in present)
+    dtype = np.result_type(*[raw.values.dtype for raw in present])
+    per_row_valid = any(raw.base is BYTE for raw in present)
+    value_parts, valid_parts = [], []
+    for n, raw in pieces:
+        if two_d:
+            vals = np.zeros((n, width), dtype=dtype)
+            ok = np.zeros((n,) if per_row_valid else (n, width), dtype=bool)
+            if raw is not None:
+                v = raw.values.reshape(n, -1)
+                vals[:, : v.shape[1]] = v
+                if per_row_valid:
+                    ok[:] = raw.valid if raw.valid.ndim == 1 else raw.valid.reshape(n, -1).any(axis=1)
+                else:
+                    ok[:, : v.shape[1]] = raw.valid.reshape(n, -1)
+        else:
+            vals = np.zeros(n, dtype=dtype)
+            ok = np.zeros(n, dtype=bool)
+            if raw is not None:
+                vals[:] = raw.values
+                ok[:] = raw.valid
+        value_parts.append(vals)
+        valid_parts.append(ok)
+    return _Raw(np.concatenate(value_parts)[order], np.concatenate(valid_parts)[order], BYTE if per_row_valid else base)
+
+
+# ---------------------------------------------------------------- profile processing
+
+
+def _scaled(values: np.ndarray, scale: float | None, offset: float | None) -> np.ndarray:
+    """fitparse's arithmetic: ``float(raw) / scale`` when scaled, then ``- offset`` when offset."""
+    out = values
+    if scale:
+        out = out.astype(np.float64) / scale
+    if offset:
+        out = out - offset
+    return out
+
+
+def _is_numeric(raw: _Raw) -> bool:
+    return raw.base is not STRING and raw.base is not BYTE
+
+
+def _component_input(raw: _Raw) -> np.ndarray | None:
+    """The integer that components are cut from: the value itself, or a byte array read little endian."""
+    values = raw.values
+    if values.ndim == 1 and values.dtype.kind in "iu":
+        return values.astype(np.uint64)
+    if values.ndim == 2 and values.dtype == np.uint8 and values.shape[1] <= 8:
+        weights = np.left_shift(np.uint64(1), np.arange(values.shape[1], dtype=np.uint64) * np.uint64(8))
+        return (values.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+    return None
+
+
+def _accumulate(values: np.ndarray, bits: int, segment: np.ndarray) -> np.ndarray:
+    """Unwrap a rolling counter of ``bits`` bits; the running total restarts at each new ``segment``."""
+    mask = (1 << bits) - 1
+    v = values.astype(np.int64)
+    step = np.empty_like(v)
+    if v.size:
+        step[0] = v[0]
+        step[1:] = (v[1:] - v[:-1]) & mask
+        first = np.ones(v.size, dtype=bool)
+        first[1:] = segment[1:] != segment[:-1]
+        step[first] = v[first]
+        total = np.cumsum(step)
+        start = np.maximum.accumulate(np.where(first, np.arange(v.size), 0))
+        return total - total[start] + step[start]
+    return v
+
+
+def _apply_profile(
+    spec: MessageSpec,
+    raws: dict[int, _Raw],
+    record_index: np.ndarray,
+    resets: dict[int, np.ndarray],
+) -> dict[str, Column]:
+    """Named columns from raw fields: scale/offset, subfields and components, all vectorised."""
+    n = record_index.size
+    columns: dict[str, Column] = {}
+    expanded: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    for num, raw in raws.items():
+        fspec = spec.fields.get(num)
+        if fspec is None:
+            columns[f"unknown_{num}"] = Column(raw.values, raw.valid)
+            continue
+        numeric = _is_numeric(raw)
+        values = _scaled(raw.values, fspec.scale, fspec.offset) if numeric else raw.values
+        columns[fspec.name] = Column(values, raw.valid)
+        base_rows = np.ones(n, dtype=bool)
+        for sub in fspec.subfields:
+            match = np.zeros(n, dtype=bool)
+            for ref_num, ref_value in sub.refs:
+                ref = raws.get(ref_num)
+                if ref is not None and ref.values.ndim == 1 and _is_numeric(ref):
+                    match |= ref.valid & (ref.values == ref_value)
+            match &= base_rows
+            if not match.any():
+                continue
+            base_rows &= ~match
+            sub_values = _scaled(raw.values, sub.scale, sub.offset) if numeric else raw.values
+            row_ok = match if raw.valid.ndim == 1 else match[:, None]
+            _merge_column(columns, sub.name, sub_values, raw.valid & row_ok)
+            _expand_components(spec, sub.components, raw, match, record_index, resets, expanded)
+        _expand_components(spec, fspec.components, raw, base_rows, record_index, resets, expanded)
+
+    for name, parts in expanded.items():
+        for values, valid in parts:
+            direct = columns.get(name)
+            if direct is None:
+                columns[name] = Column(values, valid)
+            elif direct.values.ndim == 1:
+                use = valid & ~direct.valid
+                merged = np.where(use, values, direct.values) if use.any() else direct.values
+                columns[name] = Column(merged, direct.valid | use)
+    return columns
+
+
+def _merge_column(columns: dict[str, Column], name: str, values: np.ndarray, valid: np.ndarray) -> None:
+    existing = columns.get(name)
+    if existing is None or existing.values.shape != values.shape:
+        columns[name] = Column(values, valid)
+        return
+    columns[name] = Column(np.where(valid, values, existing.values), valid | existing.valid)
+
+
+def _expand_components(
+    spec: MessageSpec,
+    components: tuple[ComponentSpec, ...],
+    raw: _Raw,
+    rows: np.ndarray,
+    record_index: np.ndarray,
+    resets: dict[int, np.ndarray],
+    expanded: dict[str, list[tuple[np.ndarray, np.ndarray]]],
+) -> None:
+    if not components or not rows.any():
+        return
+    source = _component_input(raw)
+    if source is None:
+        return
+    available_bits = raw.values.shape[1] * 8 if raw.values.ndim == 2 else None
+    valid_rows = raw.valid & rows if raw.valid.ndim == 1 else None
+    if valid_rows is None:
+        return
+    for comp in components:
+        if available_bits is not None and comp.bit_offset >= available_bits:
+            continue  # the profile describes more bits than the field holds
+        target: FieldSpec | None = spec.fields.get(comp.target_num)
+        if target is None:
+            continue
+        bits = (source >> np.uint64(comp.bit_offset)) & np.uint64((1 << comp.bits) - 1)
+        values = bits.astype(np.int64)
+        if comp.accumulate:
+            sel = np.flatnonzero(valid_rows)
+            reset_points = resets.get(comp.target_num, np.zeros(0, dtype=np.int64))
+            segment = np.searchsorted(reset_points, record_index[sel], side="right")
+            values = values.copy()
+            values[sel] = _accumulate(values[sel], comp.bits, segment)
+        values = _scaled(values, comp.scale, comp.offset)
+        expanded.setdefault(target.name, []).append((values, valid_rows.copy()))
+
+
+# ---------------------------------------------------------------- the whole file
+
+
+_TIME_FIELD_NAMES = ("timestamp_16",)
+
+
+def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedFit:
+    """Decode FIT bytes into columnar message tables; never raises for bad bytes.
+
+    ``messages`` limits the full decode to the named message types (others still
+    contribute their timestamps, which anchor ``timestamp_16`` and compressed
+    headers). ``None`` decodes everything.
+    """
+    sc = scan(data)
+    if sc.not_fit is not None:
+        return DecodedFit({}, "not_fit", sc.not_fit, 0, [], 0)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    n = sc.positions.size
+    wanted_nums = None if messages is None else {profile.message_numbers().get(m, -1) for m in messages}
+
+    by_message: dict[int, list[tuple[np.ndarray, dict[int, _Raw]]]] = {}
+    full = np.zeros(n, dtype=np.int64)
+    full_valid = np.zeros(n, dtype=bool)
+    ts16 = np.zeros(n, dtype=np.int64)
+    ts16_valid = np.zeros(n, dtype=bool)
+
+    if n:
+        order = np.argsort(sc.definition_ids, kind="stable")
+        ids_sorted = sc.definition_ids[order]
+        bounds = np.flatnonzero(np.diff(ids_sorted)) + 1
+        for group in np.split(order, bounds):
+            definition = sc.definitions[int(sc.definition_ids[group[0]])]
+            spec = profile.message(definition.global_num)
+            ts16_num = next((num for num, f in spec.fields.items() if f.name in _TIME_FIELD_NAMES), None)
+            wanted = wanted_nums is None or definition.global_num in wanted_nums
+            field_nums = None if wanted else {TIMESTAMP_FIELD, ts16_num}
+            raws = _decode_rows(buf, definition, sc.positions[group], field_nums)
+            ts = raws.get(TIMESTAMP_FIELD)
+            if ts is not None and ts.values.ndim == 1 and ts.values.dtype.kind in "iu":
+                full[group] = ts.values
+                full_valid[group] = ts.valid
+            t16 = raws.get(ts16_num) if ts16_num is not None else None
+            if t16 is not None and t16.values.ndim == 1 and t16.values.dtype.kind in "iu":
+                ts16[group] = t16.values
+                ts16_valid[group] = t16.valid
+            if wanted:
+                by_message.setdefault(definition.global_num, []).append((group.astype(np.int64), raws))
+
+    time, time_valid, compressed = _resolve_times(sc, full, full_valid, ts16, ts16_valid)
+    tables: dict[str, MessageTable] = {}
+    for num, parts in by_message.items():
+        spec = profile.message(num)
+        record_index, raws = _stack(parts)
+        columns = _apply_profile(spec, raws, record_index, _accumulator_resets(sc, spec))
+        row_compressed = compressed[record_index]
+        if row_compressed.any():
+            _merge_column(columns, "timestamp", time[record_index], row_compressed.copy())
+        tables[spec.name] = MessageTable(
+            name=spec.name,
+            num=num,
+            record_index=record_index,
+            offset=sc.positions[record_index],
+            time=time[record_index],
+            time_valid=time_valid[record_index],
+            columns=columns,
+        )
+    tables = dict(sorted(tables.items(), key=lambda kv: int(kv[1].record_index[0]) if len(kv[1]) else 0))
+    damage = sc.damage
+    return DecodedFit(
+        messages=tables,
+        status="partial" if damage else "ok",
+        reason=f"{damage.reason} (byte {damage.offset})" if damage else None,
+        damage_offset=damage.offset if damage else None,
+        segments=sc.segments,
+        n_records=n,
+    )
+
+
+def _resolve_times(
+    sc: Scan, full: np.ndarray, full_valid: np.ndarray, ts16: np.ndarray, ts16_valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each record's time (FIT s), whether it is known, and whether it came from a compressed header."""
+    n = full.size
+    compressed = (sc.headers & 0x80).astype(bool)
+    segment_start = np.ones(n, dtype=bool)
+    if n:
+        segment_start[1:] = sc.segments_of_records[1:] != sc.segments_of_records[:-1]
+    full_valid = full_valid & ~compressed
+    comp_time = resolve_compressed(full, full_valid, compressed, (sc.headers & 0x1F).astype(np.int64), segment_start)
+    anchors = np.where(compressed, comp_time, full)
+    anchor_valid = full_valid | compressed
+    anchor_idx = last_index(anchor_valid, segment_start)
+    has_anchor = anchor_idx >= 0
+    anchor = anchors[np.maximum(anchor_idx, 0)]
+    from16 = resolve_timestamp_16(anchor, ts16)
+    time = np.where(full_valid, full, np.where(compressed, comp_time, from16))
+    time_valid = full_valid | compressed | (ts16_valid & has_anchor)
+    return time, time_valid, compressed
+
+
+def _accumulator_resets(sc: Scan, spec: MessageSpec) -> dict[int, np.ndarray]:
+    """Record indices where fitparse restarts each accumulated component of ``spec``: every
+    definition of the message that holds a field with such a component (and every new chained file)."""
+    targets: dict[int, set[int]] = {}
+    for fnum, fspec in spec.fields.items():
+        for comp in fspec.components:
+            if comp.accumulate:
+                targets.setdefault(comp.target_num, set()).add(fnum)
+    if not targets:
+        return {}
+    out: dict[int, np.ndarray] = {}
+    for target, source_fields in targets.items():
+        points = [
+            int(first)
+            for d, first in zip(sc.definitions, sc.definition_first_record, strict=True)
+            if d.global_num == spec.num and any(f.num in source_fields for f in d.fields)
+        ]
+        out[target] = np.array(sorted(points), dtype=np.int64)
+    return out
