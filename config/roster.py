@@ -101,7 +101,9 @@ def load_roster(path: Path) -> pl.DataFrame:
 
 
 def write_roster(df: pl.DataFrame, path: Path) -> None:
-    df.select(ROSTER_SCHEMA).write_csv(path, date_format="%Y-%m-%d")
+    """Write a roster frame as roster.csv, columns in canonical order."""
+    missing = [pl.lit(None, t).alias(c) for c, t in ROSTER_SCHEMA.items() if c not in df.columns]
+    df.with_columns(missing).select(list(ROSTER_SCHEMA)).write_csv(path, date_format="%Y-%m-%d")
 
 
 def participant_zone(roster: pl.DataFrame, participant_id: str, default: str) -> str:

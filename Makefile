@@ -1,0 +1,35 @@
+# irisin: `make demo` runs the nightly pipeline on a generated demo study; `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   ?= demo-study
+
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/irisin demo --out $(DEMO)
+	$(BIN)/irisin nightly --study $(DEMO)
+	$(BIN)/irisin export weekly --study $(DEMO) --out $(DEMO)/exports/weekly.csv
+	@echo "demo results: $(DEMO)/store/warehouse.duckdb, $(DEMO)/store/derived/, $(DEMO)/exports/weekly.csv"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(DEMO) .pytest_cache

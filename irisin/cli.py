@@ -1,0 +1,313 @@
+"""``irisin``: the command line. Every error is one clear line and a non-zero exit.
+
+Library errors become friendly messages only here, at the edge; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+app = typer.Typer(
+    name="irisin",
+    help="Wearable data to weekly minutes of moderate-to-vigorous activity, scored against the protective hour.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_state = {"debug": False}
+F = TypeVar("F", bound=Callable[..., Any])
+
+StudyOpt = Annotated[Path, typer.Option("--study", "-s", help="Study folder (made by 'irisin init').")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def friendly(fn: F) -> F:
+    """Turn expected failures into one line and exit status 2 (1 for storage errors)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from config import ConfigError
+
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except Exception as e:
+            if _state["debug"]:
+                raise
+            if isinstance(e, ConfigError | FileNotFoundError | ValueError | KeyError):
+                raise _fail(str(e)) from None
+            if isinstance(e, OSError):
+                raise _fail(f"cannot write the store: {e}", 1) from None
+            raise _fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", 1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+@friendly
+def init(folder: Annotated[Path, typer.Argument(help="Folder to create the study in.")]) -> None:
+    """Create a study folder with a commented default study.toml and an empty roster.
+
+    Example: irisin init ./my-study
+    """
+    from config import init_study
+
+    study = init_study(folder)
+    typer.echo(f"created {study.paths.study_toml}, {study.paths.roster_csv} and {study.paths.inbox}/")
+    typer.echo("next: list participants in roster.csv (participant_id,timezone) and put raw files in inbox/<participant_id>/")
+
+
+@app.command()
+@friendly
+def check(study_dir: StudyOpt) -> None:
+    """Validate study.toml and roster.csv and print the resolved configuration hash.
+
+    Example: irisin check --study ./my-study
+    """
+    from config import open_study
+
+    study = open_study(study_dir)
+    typer.echo(f"ok: {study.roster.height} participants, config hash {study.config.hash()}")
+
+
+@app.command()
+@friendly
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or zips to ingest.")],
+    study_dir: StudyOpt,
+    participant: Annotated[str, typer.Option("--participant", "-p", help="Participant the files belong to.")],
+    participant_from_id: Annotated[
+        bool, typer.Option("--participant-from-id", help="Use a Fitabase export's own Id as participant id.")
+    ] = False,
+) -> None:
+    """Read raw device files into the study's lake (idempotent: known bytes are skipped).
+
+    Bad files are quarantined with their reason; the rest lands. Exit status 0
+    whenever every file was handled.
+
+    Example: irisin ingest --study ./my-study --participant P01 ~/Downloads/takeout.zip
+    """
+    from config import open_study
+    from ingest.pipeline import Ingestor
+    from irisin.jobs import derive, publish, touched_weeks_of
+
+    study = open_study(study_dir)
+    ingestor = Ingestor(study, participant_from_id=participant_from_id)
+    ingestor.lake.recover()
+    report = ingestor.ingest(participant, paths)
+    for (kind, status), n in sorted(report.counts().items()):
+        typer.echo(f"{n:6d}  {kind:32s} {status}")
+    for o in report.outcomes:
+        if o.new and o.status in ("quarantined", "partial"):
+            typer.echo(f"  {o.status}: {o.path}: {o.reason}")
+    known = len(report.outcomes) - report.new_files
+    typer.echo(f"{report.new_files} new file(s), {known} already ingested")
+    if report.new_files:
+        derive(study, touched_weeks_of(study, report))
+        publish(study)
+
+
+EXPORTABLE = ("minutes", "daily_totals", "sessions", "profiles", "files", "weekly")
+
+
+@app.command()
+@friendly
+def export(
+    table: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTABLE)}.")],
+    study_dir: StudyOpt,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file, .csv or .parquet.")],
+) -> None:
+    """Write a canonical table or the weekly table to CSV or Parquet.
+
+    Example: irisin export weekly --study ./demo-study --out weekly.csv
+    """
+    import polars as pl
+
+    from config import open_study
+    from irisin.jobs import derive, derived_of, lake_of
+    from irisin.schema import WEEKLY_EXPORT_COLUMNS
+
+    if table not in EXPORTABLE:
+        raise _fail(f"unknown table {table!r}; choose one of {', '.join(EXPORTABLE)}")
+    if out.suffix not in (".csv", ".parquet"):
+        raise _fail(f"{out}: the output must end in .csv or .parquet")
+    study = open_study(study_dir)
+    if table == "weekly":
+        weekly = derived_of(study).read("weekly")
+        if weekly is None:
+            weekly = derive(study).weekly
+        frame = weekly.select(WEEKLY_EXPORT_COLUMNS).sort("participant_id", "week_start")
+    elif table == "files":
+        frame = lake_of(study).manifest().drop("batch_id").sort("participant_id", "path")
+    else:
+        frame = lake_of(study).scan(table).collect()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%SZ")).write_csv(out)
+    else:
+        frame.write_parquet(out)
+    typer.echo(f"wrote {frame.height} rows to {out}")
+
+
+@app.command()
+@friendly
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo study.")] = Path("demo-study"),
+    seed: Annotated[int, typer.Option(help="Random seed (the same seed writes the same files).")] = 20180101,
+) -> None:
+    """Generate the synthetic demo study (12 participants, 8 weeks, several formats and zones).
+
+    Example: irisin demo --out ./demo-study && irisin nightly --study ./demo-study
+    """
+    from irisin.demo.generate import generate_demo
+
+    result = generate_demo(out, seed=seed)
+    n_files = sum(1 for p in (out / "inbox").rglob("*") if p.is_file())
+    typer.echo(f"demo study in {result.root}: {len(result.truths)} participants, {n_files} raw files")
+    typer.echo(f"expected weekly table: {out / 'truth' / 'weekly.csv'}")
+
+
+def _prefect_env(study_dir: Path) -> None:
+    os.environ.setdefault("PREFECT_HOME", str((study_dir / ".prefect").resolve()))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _print_result(result: dict[str, Any] | None, study_dir: Path) -> None:
+    if result and result.get("summary"):
+        typer.echo(result["summary"])
+    typer.echo(f"results: {study_dir / 'store' / 'warehouse.duckdb'} (DuckDB), {study_dir / 'store' / 'derived'}/ (Parquet)")
+
+
+@app.command()
+@friendly
+def nightly(study_dir: StudyOpt) -> None:
+    """Run the nightly flow: ingest new inbox files, update touched weeks, rescore, refresh the warehouse.
+
+    Example: irisin nightly --study ./demo-study
+    """
+    _prefect_env(study_dir)
+    from flows.nightly import nightly_flow
+
+    _print_result(nightly_flow(str(study_dir)), study_dir)
+
+
+def _split(value: str | None) -> list[str] | None:
+    return None if not value else [v.strip() for v in value.split(",") if v.strip()]
+
+
+@app.command()
+@friendly
+def backfill(
+    study_dir: StudyOpt,
+    participants: Annotated[str | None, typer.Option(help="Comma-separated participant ids.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every participant in the inbox.")] = False,
+    since: Annotated[str | None, typer.Option(help="First local date to recompute (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last local date to recompute (YYYY-MM-DD).")] = None,
+    source: Annotated[Path | None, typer.Option(help="Folder with <participant_id>/ raw files instead of the inbox.")] = None,
+) -> None:
+    """Reprocess a cohort in participant batches; resumable after a crash.
+
+    Example: irisin backfill --study ./my-study --all --since 2026-01-01
+    """
+    if not all_ and not participants:
+        raise _fail("say which participants: --participants A,B or --all")
+    _prefect_env(study_dir)
+    from flows.backfill import backfill_flow
+
+    result = backfill_flow(
+        str(study_dir),
+        participants=None if all_ else _split(participants),
+        since=date.fromisoformat(since) if since else None,
+        until=date.fromisoformat(until) if until else None,
+        source_dir=str(source) if source else None,
+    )
+    _print_result(result, study_dir)
+
+
+@app.command()
+@friendly
+def rescore(study_dir: StudyOpt) -> None:
+    """Recompute features and scores from the lake after study.toml changed (no raw file is re-read).
+
+    Example: irisin rescore --study ./my-study
+    """
+    _prefect_env(study_dir)
+    from flows.rescore import rescore_flow
+
+    _print_result(rescore_flow(str(study_dir)), study_dir)
+
+
+@app.command()
+@friendly
+def serve(study_dir: StudyOpt) -> None:
+    """Serve the nightly deployment on the cron and time zone of study.toml (needs a Prefect API).
+
+    Example: PREFECT_API_URL=http://127.0.0.1:4200/api irisin serve --study ./my-study
+    """
+    _prefect_env(study_dir)
+    from flows.serve import serve as serve_deployment
+
+    serve_deployment(str(study_dir))
+
+
+@app.command()
+@friendly
+def dashboard(
+    study_dir: StudyOpt,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default from study.toml: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from study.toml: 8501).")] = None,
+) -> None:
+    """Open the coordinators' adherence dashboard (Streamlit) on the study's warehouse.
+
+    Example: irisin dashboard --study ./demo-study   (then open http://127.0.0.1:8501)
+    """
+    from config import open_study
+    from dashboard.launch import command
+
+    study = open_study(study_dir)
+    argv = command(study_dir, host or study.config.dashboard.host, port or study.config.dashboard.port)
+    os.execvp(argv[0], argv)
+
+
+@app.command()
+def schema(table: Annotated[str | None, typer.Argument(help="Table name; all tables when omitted.")] = None) -> None:
+    """Print the canonical tables: every column with its type, unit and meaning.
+
+    Example: irisin schema minutes
+    """
+    from irisin.schema import TABLES, describe
+
+    names = [table] if table else list(TABLES)
+    for name in names:
+        if name not in TABLES:
+            raise _fail(f"unknown table {name!r}; choose one of {', '.join(TABLES)}")
+        typer.echo(f"{name}:")
+        for col, typ, unit, meaning in describe(TABLES[name]):
+            typer.echo(f"  {col:26s} {typ:24s} {unit:10s} {meaning}")
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="irisin")
