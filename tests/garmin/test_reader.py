@@ -1,0 +1,157 @@
+"""The Garmin bundle reader over whole exports: both layouts, packed or not, damage contained."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ingest.archive import open_bundle
+from ingest.contract import Member, ReadContext
+from ingest.garmin import looks_like_garmin_export, read_garmin_export
+
+from .fixtures import (
+    ABSOLUTE_PATH,
+    DEEP_ZIP_PATH,
+    OSLO_DST_DAYS,
+    SYMLINK_PATH,
+    UDS_FOLDER,
+    UDS_NAME,
+    UPLOAD_FOLDER,
+    ZIP_SLIP_PATH,
+    build_garmin_export,
+    export_members,
+    members_of,
+    uds_bytes,
+    write_export_zip,
+)
+
+CTX = ReadContext(participant_id="P08", file_id="e" * 64, path="garmin.zip")
+FAKE_FIT = b"\x0e\x10\x43\x08\x00\x00\x00\x00.FIT\x00\x00"
+
+
+def _uds_path(layout: str) -> str:
+    return f"DI_CONNECT/{UDS_FOLDER[layout]}/{UDS_NAME}"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("layout", ["new", "old"])
+@pytest.mark.parametrize("packed", [True, False], ids=["zip", "folder"])
+def test_both_layouts_packed_or_unpacked_give_the_same_tables(tmp_path: Path, layout: str, packed: bool) -> None:
+    export = build_garmin_export(tmp_path, layout, packed=packed, fit_files={"1_ACTIVITY.fit": FAKE_FIT})  # type: ignore[arg-type]
+    members = members_of(export)
+    assert looks_like_garmin_export([m.path for m in members])
+
+    results = read_garmin_export(members, CTX)
+
+    assert sorted(results) == sorted(
+        [_uds_path(layout), "DI_CONNECT/DI-Connect-Fitness/participant_0_summarizedActivities.json", "DI_CONNECT/DI-Connect-User/user_profile.json"]
+    )
+    days = results[_uds_path(layout)].tables["daily_totals"]
+    assert days.column("vigorous_minutes").to_pylist() == [14, 31, 0]
+    sessions = results["DI_CONNECT/DI-Connect-Fitness/participant_0_summarizedActivities.json"].tables["sessions"]
+    assert sessions.column("utc_offset_minutes").to_pylist() == [60, 120]
+    assert results["DI_CONNECT/DI-Connect-User/user_profile.json"].status == "skipped"
+
+
+@pytest.mark.parametrize("layout", ["new", "old"])
+def test_reader_behind_the_archive_layer_ignores_nested_fit_and_survives_a_corrupt_nested_zip(
+    tmp_path: Path, layout: str
+) -> None:
+    export = build_garmin_export(
+        tmp_path, layout, fit_files={"1_ACTIVITY.fit": FAKE_FIT}, corrupt_nested=True  # type: ignore[arg-type]
+    )
+    upload = f"DI_CONNECT/{UPLOAD_FOLDER[layout]}"  # type: ignore[index]
+    with open_bundle(export) as bundle:
+        paths = [m.path for m in bundle.members]
+        results = read_garmin_export(bundle.members, CTX)
+        refused = {r.path: r.reason for r in bundle.refusals}
+
+    assert f"{upload}/UploadedFiles_0-_Part1.zip!/1_ACTIVITY.fit" in paths
+    assert not any(p.endswith(".fit") for p in results)
+    assert refused[f"{upload}/UploadedFiles_1-_Part2.zip"].startswith("corrupt zip archive")
+    assert results[_uds_path(layout)].status == "ok"
+
+
+@pytest.mark.parametrize(
+    ("options", "path", "reason"),
+    [
+        ({"zip_slip": True}, ZIP_SLIP_PATH, "escapes the extraction folder: refused"),
+        ({"absolute": True}, ABSOLUTE_PATH, "absolute path"),
+        ({"symlink": True}, SYMLINK_PATH, "symlink"),
+        ({"deep_nesting": 3}, DEEP_ZIP_PATH + "!/level1.zip!/level2.zip", "zip nested deeper than 3 levels: refused"),
+    ],
+)
+def test_fixture_hostile_members_are_refused_and_the_export_still_reads(
+    tmp_path: Path, options: dict[str, object], path: str, reason: str
+) -> None:
+    export = build_garmin_export(tmp_path, **options)  # type: ignore[arg-type]
+    with open_bundle(export) as bundle:
+        refused = {r.path: r.reason for r in bundle.refusals}
+        results = read_garmin_export(bundle.members, CTX)
+    assert reason in refused[path]
+    assert results[_uds_path("new")].tables["daily_totals"].num_rows == 3
+
+
+def test_a_malformed_member_is_quarantined_and_the_rest_still_lands(tmp_path: Path) -> None:
+    members = export_members("new")
+    broken = "DI_CONNECT/DI-Connect-Aggregator/UDSFile_2026-07-06_2026-10-13.json"
+    members[broken] = b'[{"calendarDate": "2026-07-06", "totalSteps": 3'
+    export = write_export_zip(tmp_path / "garmin.zip", members)
+
+    results = read_garmin_export(members_of(export), CTX)
+
+    assert results[broken].status == "quarantined"
+    assert results[broken].reason is not None and results[broken].reason.startswith(f"{broken}: not valid JSON")
+    assert results[broken].tables == {}
+    assert results[_uds_path("new")].tables["daily_totals"].num_rows == 3
+
+
+def test_a_member_whose_bytes_cannot_be_read_is_quarantined() -> None:
+    def damaged() -> bytes:
+        raise OSError("Error -3 while decompressing data: invalid stored block lengths")
+
+    path = _uds_path("new")
+    results = read_garmin_export([Member(path, 100, damaged)], CTX)
+    assert results[path].status == "quarantined"
+    assert results[path].reason == f"{path}: bytes cannot be read (OSError: Error -3 while decompressing data: invalid stored block lengths)"
+
+
+def test_uds_days_overlapping_monitoring_fit_keep_their_own_source(tmp_path: Path) -> None:
+    """A participant whose wellness FIT covers the same days: the Garmin reader leaves the FIT
+    file to the FIT reader and reports its own daily totals unchanged; the features layer
+    counts the overlap once."""
+    export = build_garmin_export(
+        tmp_path, wellness_fit_files={"2026-03-29_WELLNESS.fit": FAKE_FIT}
+    )
+    members = members_of(export)
+    assert "DI_CONNECT/DI-Connect-Wellness/2026-03-29_WELLNESS.fit" in [m.path for m in members]
+
+    results = read_garmin_export(members, CTX)
+    alone = read_garmin_export([Member(_uds_path("new"), 1, lambda: uds_bytes(OSLO_DST_DAYS))], CTX)
+
+    assert "DI_CONNECT/DI-Connect-Wellness/2026-03-29_WELLNESS.fit" not in results
+    days = results[_uds_path("new")].tables["daily_totals"]
+    assert days.equals(alone[_uds_path("new")].tables["daily_totals"])
+    assert set(days.column("source").to_pylist()) == {"garmin_export"}
+    assert dt.date(2026, 3, 29) in days.column("local_date").to_pylist()
+
+
+def test_members_are_loaded_only_when_recognised() -> None:
+    loaded: list[str] = []
+
+    def member(path: str, data: bytes) -> Member:
+        def load() -> bytes:
+            loaded.append(path)
+            return data
+
+        return Member(path, len(data), load)
+
+    members = [
+        member(_uds_path("new"), uds_bytes()),
+        member("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip!/1.fit", FAKE_FIT),
+        member("DI_CONNECT/DI-Connect-Wellness/sleep.json", b"[]"),
+        member("DI_CONNECT/DI-Connect-User/user_profile.json", b"{}"),
+    ]
+    read_garmin_export(members, CTX)
+    assert loaded == [_uds_path("new")]
