@@ -86,6 +86,8 @@ def parse_roster(df: pl.DataFrame, path: Path = Path("roster.csv")) -> pl.DataFr
         df = df.with_columns(num.alias(col))
     for col in ("start_date", "end_date"):
         df = _parse_dates(df, path, col)
+    if "fitabase_id" not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.String).alias("fitabase_id"))
     return df.select(pl.col(c).cast(t) for c, t in ROSTER_SCHEMA.items())
 
 

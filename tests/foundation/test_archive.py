@@ -1,0 +1,84 @@
+"""Archive safety: every refusal rule, with its message; the rest of the archive is still read."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from ingest.archive import ArchiveLimits, open_bundle
+from tests.garmin.fixtures import (
+    ABSOLUTE_PATH,
+    DEEP_ZIP_PATH,
+    SYMLINK_PATH,
+    ZIP_SLIP_PATH,
+    build_garmin_export,
+    zip_bytes,
+)
+
+
+def _refusals(path: Path, limits: ArchiveLimits = ArchiveLimits()) -> dict[str, str]:
+    with open_bundle(path, limits) as b:
+        return {r.path: r.reason for r in b.refusals}
+
+
+def test_hostile_members_refused_rest_read(tmp_path: Path) -> None:
+    path = build_garmin_export(
+        tmp_path, fit_files={"a.fit": b"x" * 20}, zip_slip=True, absolute=True, symlink=True, deep_nesting=3
+    )
+    with open_bundle(path) as b:
+        reasons = {r.path: r.reason for r in b.refusals}
+        members = {m.path for m in b.members}
+    assert reasons[ZIP_SLIP_PATH] == f"member path {ZIP_SLIP_PATH!r} escapes the extraction folder: refused"
+    assert reasons[ABSOLUTE_PATH] == f"absolute path {ABSOLUTE_PATH!r} in archive: refused"
+    assert reasons[SYMLINK_PATH] == f"symlink {SYMLINK_PATH!r} in archive: refused"
+    deep = [p for p in reasons if p.startswith(DEEP_ZIP_PATH)]
+    assert deep and reasons[deep[0]] == "zip nested deeper than 3 levels: refused"
+    # the good members, including the one inside the nested upload zip, are all there
+    assert "DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip!/a.fit" in members
+    assert any(p.endswith("summarizedActivities.json") for p in members)
+
+
+def test_nesting_within_limit_is_read(tmp_path: Path) -> None:
+    inner = zip_bytes({"b.zip": zip_bytes({"deep.fit": b"payload"})})
+    path = tmp_path / "x.zip"
+    path.write_bytes(inner)  # x.zip (1) > b.zip (2) > deep.fit
+    with open_bundle(path) as b:
+        assert [m.path for m in b.members] == ["b.zip!/deep.fit"]
+        assert b.members[0].load() == b"payload"
+
+
+def test_corrupt_nested_zip(tmp_path: Path) -> None:
+    path = build_garmin_export(tmp_path, corrupt_nested=True)
+    reasons = _refusals(path)
+    (bad,) = [p for p in reasons if p.endswith("UploadedFiles_1-_Part2.zip")]
+    assert reasons[bad].startswith("corrupt zip archive: ")
+
+
+def test_member_count_limit(tmp_path: Path) -> None:
+    path = tmp_path / "many.zip"
+    path.write_bytes(zip_bytes({f"f{i}.json": b"[]" for i in range(11)}))
+    reasons = _refusals(path, ArchiveLimits(max_members=10))
+    assert reasons == {"many.zip": "archive has 11 members, more than the limit of 10: refused"}
+
+
+def test_expansion_limit(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("zeros.json", b"0" * 1_000_000)
+    size = path.stat().st_size
+    reasons = _refusals(path, ArchiveLimits(max_expansion_ratio=20.0))
+    assert reasons["bomb.zip"] == (
+        f"archive expands to 1,000,000 bytes, over the limit of {20 * size:,} "
+        f"(min of 20x its size and {20 * 1024**3:,}): refused"
+    )
+    assert _refusals(path, ArchiveLimits(max_expansion_ratio=10_000.0)) == {}
+
+
+def test_folder_symlink_refused(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    root.mkdir()
+    (root / "real.json").write_text("[]")
+    (root / "link.json").symlink_to(root / "real.json")
+    with open_bundle(root) as b:
+        assert [m.path for m in b.members] == ["real.json"]
+        assert {r.path: r.reason for r in b.refusals} == {"link.json": "symlink 'link.json' in folder: refused"}
