@@ -16,8 +16,8 @@ from tests.garmin.fixtures import (
 )
 
 
-def _refusals(path: Path, limits: ArchiveLimits = ArchiveLimits()) -> dict[str, str]:
-    with open_bundle(path, limits) as b:
+def _refusals(path: Path, limits: ArchiveLimits | None = None) -> dict[str, str]:
+    with open_bundle(path, limits or ArchiveLimits()) as b:
         return {r.path: r.reason for r in b.refusals}
 
 
