@@ -58,5 +58,5 @@ def test_ingest_missing_path_is_a_usage_error(tmp_path: Path) -> None:
 def test_schema_lists_units() -> None:
     result = runner.invoke(app, ["schema", "minutes"])
     assert result.exit_code == 0
-    line = next(l for l in result.output.splitlines() if l.strip().startswith("heart_rate_bpm"))
+    line = next(row for row in result.output.splitlines() if row.strip().startswith("heart_rate_bpm"))
     assert "beats/min" in line and "mean heart rate over the minute" in line
