@@ -74,7 +74,7 @@ def _write_garmin(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None
     sessions = pl.DataFrame(
         schema={"start_utc": pl.Datetime("us", "UTC"), "end_utc": pl.Datetime("us", "UTC"), "sport": pl.String}
     )
-    write_garmin_export(truth, sessions, fit_files, folder / "garmin-connect-export.zip")
+    write_garmin_export(truth, sessions, fit_files, folder / "garmin-connect-export.zip", timezone=p.timezone)
 
 
 WRITERS: dict[str, Callable[[DemoParticipant, pl.DataFrame, Path], None]] = {
