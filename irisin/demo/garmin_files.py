@@ -43,7 +43,7 @@ FIRST_ACTIVITY_ID = 20_000_000_000
 _UDS_FOLDER: dict[Layout, str] = {"new": "DI-Connect-Aggregator", "old": "DI-Connect-User"}
 _UPLOAD_FOLDER: dict[Layout, str] = {"new": "DI-Connect-Uploaded-Files", "old": "DI-Connect-Fitness-Uploaded-Files"}
 
-SESSION_INPUT_COLUMNS = ("start_utc", "end_utc", "utc_offset_minutes", "sport")
+SESSION_INPUT_COLUMNS = ("start_utc", "end_utc", "sport")
 """Columns every sessions frame must have; the rest of ``irisin.schema.SESSIONS`` is optional."""
 
 
@@ -116,7 +116,8 @@ def expected_sessions(truth: pl.DataFrame, sessions: pl.DataFrame, *, bout_minut
     Fills ``session_key`` (synthetic activity ids), ``timer_seconds``
     (elapsed time), ``avg/max_heart_rate_bpm``, ``moderate_minutes`` and
     ``vigorous_minutes`` (counted minutes, see ``counted_minutes``) and
-    ``steps``. Sessions must not overlap.
+    ``steps``, and ``utc_offset_minutes`` (that of the truth minute nearest
+    the start). Sessions must not overlap.
     """
     missing = [c for c in SESSION_INPUT_COLUMNS if c not in sessions.columns]
     if missing:
@@ -135,6 +136,11 @@ def expected_sessions(truth: pl.DataFrame, sessions: pl.DataFrame, *, bout_minut
         vigorous_minutes=(pl.col("counted") & (pl.col("intensity") == "vigorous")).sum().cast(pl.Int32),
         steps=pl.col("steps").sum().cast(pl.Int32),
     )
+    if "utc_offset_minutes" not in out.columns:
+        offsets = truth.sort("minute_utc").select(
+            pl.col("minute_utc").alias("start_utc"), pl.col("utc_offset_minutes").cast(pl.Int32)
+        )
+        out = out.join_asof(offsets, on="start_utc", strategy="nearest")
     defaults = {
         "session_key": (pl.col("_i") + FIRST_ACTIVITY_ID).cast(pl.String),
         "timer_seconds": (pl.col("end_utc") - pl.col("start_utc")).dt.total_seconds().cast(pl.Float64),
@@ -238,8 +244,11 @@ def garmin_export_members(
         members[f"{root}/{_UDS_FOLDER[layout]}/{name}"] = data
     full_sessions = expected_sessions(truth, sessions, bout_minutes=bout_minutes)
     members[f"{root}/DI-Connect-Fitness/{user}_0_summarizedActivities.json"] = activities_document(full_sessions)
-    for name, data in upload_zips(fit_files).items():
+    placed = {name: data for name, data in fit_files.items() if "/" in name}
+    uploads = {name: data for name, data in fit_files.items() if "/" not in name}
+    for name, data in upload_zips(uploads).items():
         members[f"{root}/{_UPLOAD_FOLDER[layout]}/{name}"] = data
+    members.update(placed)
     members[f"{root}/DI-Connect-User/user_profile.json"] = orjson.dumps(_profile(user))
     return members
 
@@ -265,8 +274,10 @@ def write_garmin_export(
     ``truth``: worn minutes (``minute_utc``, ``utc_offset_minutes``, ``steps``,
     ``heart_rate_bpm``, ``intensity``). ``sessions``: at least
     ``SESSION_INPUT_COLUMNS``, other ``irisin.schema.SESSIONS`` columns
-    optional (derived from the truth when absent). ``fit_files``: file name
-    -> FIT bytes for the nested upload zips. ``timezone``: the participant's
+    optional (derived from the truth when absent). ``fit_files``: FIT bytes
+    by name; a bare file name goes into the nested upload zips, a name with
+    ``/`` (e.g. ``DI_CONNECT/DI-Connect-Wellness/x.fit``) is written at that
+    path in the export. ``timezone``: the participant's
     IANA zone, for exact wellness start/end offsets on days the device was
     not worn at midnight. ``bout_minutes``: see ``counted_minutes``.
     ``unpacked=True`` writes a folder instead of a zip, as a participant who
@@ -312,4 +323,4 @@ def demo_sessions_from_truth(truth: pl.DataFrame, *, sport: str = "running", min
         .unique("local_date", keep="first")
         .sort("start_utc")
     )
-    return runs.select(*SESSION_INPUT_COLUMNS[:3], sport=pl.lit(sport))
+    return runs.select("start_utc", "end_utc", "utc_offset_minutes", sport=pl.lit(sport))
