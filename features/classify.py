@@ -1,0 +1,158 @@
+"""Minute intensity: the first configured method that applies classifies each minute.
+
+The methods, tried in the order of ``[intensity] methods``:
+
+``device``
+    the device's own label (sedentary, light, moderate, vigorous).
+``heart_rate``
+    percent of heart-rate reserve (Karvonen): ``100 * (hr - rest) / (max - rest)``;
+    moderate from ``hrr_moderate_percent``, vigorous from ``hrr_vigorous_percent``.
+    Resting HR comes from the roster, else the latest device profile; maximum HR
+    from the roster, else the latest device profile, else Tanaka ``208 - 0.7 * age``
+    with age from the roster's birth year (else the device profile's age).
+``cadence``
+    steps per minute; moderate from ``cadence_moderate_steps_per_minute``, vigorous
+    from ``cadence_vigorous_steps_per_minute``.
+``mets``
+    the device's MET value; moderate from ``mets_moderate``, vigorous from ``mets_vigorous``.
+
+The result is an ordinal ``level`` (the index in ``irisin.schema.INTENSITY_LEVELS``:
+0 sedentary, 1 light, 2 moderate, 3 vigorous) and the ``method`` that set it.
+Heart rate, cadence and METs only separate moderate and vigorous from "below
+moderate", which they report as light (1): the score needs nothing finer. A
+minute no configured method can classify keeps a null level and counts as
+neither moderate nor vigorous.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from config.study import StudyConfig
+from irisin.schema import INTENSITY_LEVELS
+
+METHODS: tuple[str, ...] = ("device", "heart_rate", "cadence", "mets")
+"""Every classification method; a method's code is its index here."""
+
+LIGHT, MODERATE, VIGOROUS = 1, 2, 3
+"""Level codes used by the threshold methods (indices into INTENSITY_LEVELS)."""
+
+TANAKA_INTERCEPT_BPM = 208.0
+TANAKA_SLOPE_BPM_PER_YEAR = 0.7
+"""Tanaka, Monahan & Seals 2001: maximum heart rate = 208 - 0.7 x age."""
+
+
+def heart_rate_limits(profiles: pl.LazyFrame, roster: pl.DataFrame) -> pl.LazyFrame:
+    """Per participant: ``resting_hr``, ``max_hr`` and ``tanaka_intercept_bpm``.
+
+    Roster values win over the latest device profile (by ``observed_utc``, then
+    most complete). ``tanaka_intercept_bpm`` is ``208 + 0.7 * birth_year``, so
+    that ``tanaka_intercept_bpm - 0.7 * year`` is Tanaka's maximum at a calendar
+    year; it is null when neither a birth year nor a profile age is known.
+    """
+    latest = (
+        profiles.select(
+            "participant_id",
+            "observed_utc",
+            pl.col("resting_heart_rate_bpm").cast(pl.Float64).alias("profile_rest"),
+            pl.col("max_heart_rate_bpm").cast(pl.Float64).alias("profile_max"),
+            (pl.col("observed_utc").dt.year() - pl.col("age_years").cast(pl.Int32)).alias("profile_birth_year"),
+        )
+        .sort("participant_id", "observed_utc", nulls_last=False)
+        .group_by("participant_id")
+        .agg(
+            pl.col("profile_rest").drop_nulls().last(),
+            pl.col("profile_max").drop_nulls().last(),
+            pl.col("profile_birth_year").drop_nulls().last(),
+        )
+    )
+    people = roster.lazy().select("participant_id", "birth_year", "resting_hr", "max_hr")
+    ids = pl.concat([latest.select("participant_id"), people.select("participant_id")]).unique()
+    birth_year = pl.coalesce(pl.col("birth_year").cast(pl.Float64), pl.col("profile_birth_year").cast(pl.Float64))
+    return (
+        ids.join(people, on="participant_id", how="left")
+        .join(latest, on="participant_id", how="left")
+        .select(
+            "participant_id",
+            pl.coalesce("resting_hr", "profile_rest").alias("resting_hr"),
+            pl.coalesce("max_hr", "profile_max").alias("max_hr"),
+            (TANAKA_INTERCEPT_BPM + TANAKA_SLOPE_BPM_PER_YEAR * birth_year).alias("tanaka_intercept_bpm"),
+        )
+    )
+
+
+def _thresholds(value: pl.Expr, moderate: float, vigorous: float) -> pl.Expr:
+    """Vigorous, moderate or light by two cut-offs; null where ``value`` is null."""
+    return (
+        pl.when(value >= vigorous)
+        .then(pl.lit(VIGOROUS, pl.Int8))
+        .when(value >= moderate)
+        .then(pl.lit(MODERATE, pl.Int8))
+        .when(value.is_not_null())
+        .then(pl.lit(LIGHT, pl.Int8))
+    )
+
+
+def device_level() -> pl.Expr:
+    """The device's own label as a level; unknown labels do not apply."""
+    return pl.col("intensity").replace_strict(
+        {name: rank for rank, name in enumerate(INTENSITY_LEVELS)}, default=None, return_dtype=pl.Int8
+    )
+
+
+def heart_rate_level(config: StudyConfig) -> pl.Expr:
+    """Level from percent of heart-rate reserve; needs ``resting_hr``, ``max_hr`` and ``tanaka_intercept_bpm``.
+
+    Applies only where the heart rate is positive and the reserve (max - rest) is positive.
+    """
+    hr = pl.col("heart_rate_bpm").cast(pl.Float64)
+    tanaka = pl.col("tanaka_intercept_bpm") - TANAKA_SLOPE_BPM_PER_YEAR * pl.col("minute_utc").dt.year()
+    reserve = pl.coalesce(pl.col("max_hr"), tanaka) - pl.col("resting_hr")
+    percent = pl.when((hr > 0) & (reserve > 0)).then(100.0 * (hr - pl.col("resting_hr")) / reserve)
+    i = config.intensity
+    return _thresholds(percent, i.hrr_moderate_percent, i.hrr_vigorous_percent)
+
+
+def cadence_level(config: StudyConfig) -> pl.Expr:
+    """Level from steps per minute; applies wherever steps are reported (zero steps is light-or-less)."""
+    i = config.intensity
+    return _thresholds(
+        pl.col("steps").cast(pl.Float64), i.cadence_moderate_steps_per_minute, i.cadence_vigorous_steps_per_minute
+    )
+
+
+def mets_level(config: StudyConfig) -> pl.Expr:
+    """Level from the device's METs; applies wherever METs are reported."""
+    i = config.intensity
+    return _thresholds(pl.col("mets").cast(pl.Float64), i.mets_moderate, i.mets_vigorous)
+
+
+def method_levels(config: StudyConfig) -> list[tuple[str, pl.Expr]]:
+    """(method, level expression) in the configured order."""
+    builders = {
+        "device": device_level,
+        "heart_rate": lambda: heart_rate_level(config),
+        "cadence": lambda: cadence_level(config),
+        "mets": lambda: mets_level(config),
+    }
+    return [(m, builders[m]()) for m in config.intensity.methods]
+
+
+def classify_minutes(minutes: pl.LazyFrame, limits: pl.LazyFrame, config: StudyConfig) -> pl.LazyFrame:
+    """Add ``level`` (Int8, null when unclassified) and ``method_code`` (UInt8 index into METHODS).
+
+    ``limits`` is ``heart_rate_limits(...)``; it is only joined when the
+    heart-rate method is configured.
+    """
+    ordered = method_levels(config)
+    if "heart_rate" in config.intensity.methods:
+        minutes = minutes.join(limits, on="participant_id", how="left")
+    per_method = [f"_level_{name}" for name, _ in ordered]
+    method: pl.Expr = pl.lit(None, pl.UInt8)
+    for (name, _), column in reversed(list(zip(ordered, per_method, strict=True))):
+        method = pl.when(pl.col(column).is_not_null()).then(pl.lit(METHODS.index(name), pl.UInt8)).otherwise(method)
+    return (
+        minutes.with_columns(expr.alias(column) for (_, expr), column in zip(ordered, per_method, strict=True))
+        .with_columns(pl.coalesce(per_method).alias("level"), method.alias("method_code"))
+        .drop(per_method)
+    )

@@ -1,0 +1,165 @@
+"""The weekly table: per participant and local week, MVPA minutes counted once, wear and status.
+
+Pipeline (all polars, no loops over rows):
+
+1. ``features.classify``: each minute row gets a level by the configured methods.
+2. ``features.combine``: sources are combined per UTC quarter-hour as bit sets,
+   so each minute counts once at the highest level any trusted source gives it.
+3. ``features.local_time``: quarter-hours get a local date and week.
+4. ``features.daily``: per local day, minutes are counted and device daily
+   totals fill days without any classified minute.
+5. here: days are summed into weeks and scored (``models.weekly_status``).
+
+Weeks are only produced where a participant has data: a minute row of a
+trusted source or a daily-totals row. A week with no data at all has no row
+(there is nothing to say about it; the dashboard shows it as a gap), while a
+week with some data and too little wear is ``insufficient``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from config.study import StudyConfig
+from features.classify import METHODS
+from features.combine import combine_quarters, count_bits
+from features.daily import days_from_quarters, fill_from_daily_totals, finish_days
+from features.local_time import localize_quarters
+from features.scope import keep_requested, restrict_daily_totals, restrict_minutes
+from irisin.schema import WEEKLY
+from models.weekly_status import week_status
+
+WEEKLY_COLUMNS: dict[str, pl.DataType] = {
+    "participant_id": pl.String(),
+    "week_start": pl.Date(),
+    "moderate_minutes": pl.Int32(),
+    "vigorous_minutes": pl.Int32(),
+    "mvpa_minutes": pl.Int32(),
+    "wear_minutes": pl.Int32(),
+    "valid_days": pl.Int8(),
+    "status": pl.String(),
+    "sources": pl.String(),
+    "methods": pl.String(),
+    "from_daily_totals": pl.Int8(),
+    "config_hash": pl.String(),
+}
+"""Polars types of irisin.schema.WEEKLY, in its order."""
+assert tuple(WEEKLY_COLUMNS) == tuple(WEEKLY.names), "WEEKLY_COLUMNS must follow irisin.schema.WEEKLY"
+
+
+def _restricted(
+    minutes: pl.LazyFrame, daily_totals: pl.LazyFrame, only: pl.DataFrame | None
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    if only is None:
+        return minutes, daily_totals
+    return restrict_minutes(minutes, only), restrict_daily_totals(daily_totals, only)
+
+
+def localized_quarters(
+    minutes: pl.LazyFrame, profiles: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig
+) -> pl.LazyFrame:
+    """Combined quarter-hours with local time and week (steps 1 to 3).
+
+    The combined quarter-hours are materialized once: they are 15 times smaller
+    than the minute rows and are read twice (offsets per zone, then the join).
+    """
+    quarters = combine_quarters(minutes, profiles, roster, config).collect(engine="streaming")
+    return localize_quarters(quarters.lazy(), roster, config)
+
+
+def daily_table(
+    minutes: pl.LazyFrame,
+    daily_totals: pl.LazyFrame,
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+    config: StudyConfig,
+    *,
+    only: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Per participant and local day: moderate, vigorous, mvpa and wear minutes, ``valid``,
+    ``filled_from_daily_totals`` and the week the day belongs to (``features.daily.DAILY_COLUMNS``).
+    """
+    minutes, daily_totals = _restricted(minutes, daily_totals, only)
+    days = days_from_quarters(localized_quarters(minutes, profiles, roster, config))
+    daily = finish_days(fill_from_daily_totals(days, daily_totals, roster, config), config)
+    out = daily.collect().sort("participant_id", "local_date")
+    return out if only is None else keep_requested(out, only)
+
+
+def hourly_wear(
+    minutes: pl.LazyFrame, profiles: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig
+) -> pl.DataFrame:
+    """Worn minutes per participant, local date and local hour (0-23), for a day-by-hour heat map.
+
+    Only hours with minute rows appear. In the autumn DST change the repeated
+    local hour holds up to 120 minutes.
+    """
+    return (
+        localized_quarters(minutes, profiles, roster, config)
+        .group_by("participant_id", "local_date", pl.col("local_start").dt.hour().cast(pl.Int8).alias("hour"))
+        .agg(count_bits("worn_bits").sum().alias("wear_minutes"))
+        .sort("participant_id", "local_date", "hour")
+        .collect()
+    )
+
+
+def _names(bits: str, named_bits: list[tuple[int, str]]) -> pl.Expr:
+    """Comma-separated names of the set bits, in the given order; null when none is set."""
+    parts = [pl.when((pl.col(bits) & (1 << bit)) != 0).then(pl.lit(name)) for bit, name in named_bits]
+    joined = pl.concat_str(parts, separator=",", ignore_nulls=True)
+    return pl.when(joined == "").then(None).otherwise(joined)
+
+
+def weeks_from_days(daily: pl.LazyFrame, config: StudyConfig, *, config_hash: str) -> pl.LazyFrame:
+    """Sum a daily table into the weekly table and score each week.
+
+    ``sources`` lists the trusted sources with rows in the week (minute rows, or
+    daily totals that filled a day) in precedence order; ``methods`` the methods
+    that classified at least one minute, in the configured order.
+    """
+    sources = list(enumerate(config.intensity.source_precedence))
+    methods = [(METHODS.index(m), m) for m in config.intensity.methods]
+    return (
+        daily.group_by("participant_id", "week_start")
+        .agg(
+            pl.col("moderate_minutes").sum(),
+            pl.col("vigorous_minutes").sum(),
+            pl.col("mvpa_minutes").sum(),
+            pl.col("wear_minutes").sum(),
+            pl.col("valid").sum().alias("valid_days"),
+            pl.col("filled_from_daily_totals").sum().alias("from_daily_totals"),
+            pl.col("source_bits").bitwise_or(),
+            pl.col("method_bits").bitwise_or(),
+        )
+        .with_columns(
+            week_status(config),
+            _names("source_bits", sources).alias("sources"),
+            _names("method_bits", methods).alias("methods"),
+            pl.lit(config_hash).alias("config_hash"),
+        )
+        .select(pl.col(name).cast(dtype) for name, dtype in WEEKLY_COLUMNS.items())
+    )
+
+
+def weekly_table(
+    minutes: pl.LazyFrame,
+    daily_totals: pl.LazyFrame,
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+    config: StudyConfig,
+    *,
+    config_hash: str,
+    only: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """The weekly table (``irisin.schema.WEEKLY`` columns), sorted by participant and week.
+
+    ``minutes``, ``daily_totals`` and ``profiles`` follow the canonical schemas;
+    ``roster`` is ``config.roster.ROSTER_SCHEMA``. With ``only`` (columns
+    ``participant_id, week_start``) just those participant-weeks are computed,
+    reading only the rows that can affect them.
+    """
+    minutes, daily_totals = _restricted(minutes, daily_totals, only)
+    days = days_from_quarters(localized_quarters(minutes, profiles, roster, config))
+    daily = finish_days(fill_from_daily_totals(days, daily_totals, roster, config), config)
+    weekly = weeks_from_days(daily, config, config_hash=config_hash).collect().sort("participant_id", "week_start")
+    return weekly if only is None else keep_requested(weekly, only)
