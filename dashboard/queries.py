@@ -1,0 +1,339 @@
+"""Read-only queries over the study's DuckDB warehouse, returning polars frames.
+
+This is the dashboard's only access to data: it opens ``<study>/store/
+warehouse.duckdb`` read-only, per request, so the nightly run can replace the
+file underneath at any time. Nothing here imports Streamlit, so every query is
+testable and benchmarkable on its own.
+
+A warehouse built before a derived table existed (or a study that has not run
+yet) simply lacks that table: each query then returns an empty frame with the
+columns the pages expect, instead of failing the page.
+
+Local time is computed in DuckDB with ``timezone(zone, ts)``, one zone per row,
+from the roster's zone of each participant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from store.warehouse import WAREHOUSE_FILE, connect_read_only
+
+WEEKLY_COLUMNS: dict[str, pl.DataType] = {
+    "participant_id": pl.String(),
+    "week_start": pl.Date(),
+    "moderate_minutes": pl.Int32(),
+    "vigorous_minutes": pl.Int32(),
+    "mvpa_minutes": pl.Int32(),
+    "wear_minutes": pl.Int32(),
+    "valid_days": pl.Int8(),
+    "status": pl.String(),
+}
+
+LAST_DATA_COLUMNS: dict[str, pl.DataType] = {
+    "participant_id": pl.String(),
+    "last_local": pl.Datetime("us"),
+    "last_day_complete": pl.Boolean(),
+    "first_day": pl.Date(),
+}
+"""First and latest data per participant, in the participant's local time.
+
+``last_day_complete`` says whether the local day of ``last_local`` is fully
+covered (the last minute is 23:59, or the data is a device daily total)."""
+
+SCORE_COLUMNS: dict[str, pl.DataType] = {
+    "participant_id": pl.String(),
+    "weeks_met": pl.Int64(),
+    "weeks_sufficient": pl.Int64(),
+    "current_streak": pl.Int64(),
+    "longest_streak": pl.Int64(),
+}
+
+COHORT_COLUMNS: dict[str, pl.DataType] = {
+    "week_start": pl.Date(),
+    "n_sufficient": pl.Int64(),
+    "n_met": pl.Int64(),
+    "share_met": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+}
+
+ROSTER_COLUMNS: dict[str, pl.DataType] = {
+    "participant_id": pl.String(),
+    "timezone": pl.String(),
+    "start_date": pl.Date(),
+    "end_date": pl.Date(),
+}
+
+
+def warehouse_path(study_dir: Path) -> Path:
+    """Where the nightly run leaves the warehouse of a study folder."""
+    return Path(study_dir) / "store" / WAREHOUSE_FILE
+
+
+@contextmanager
+def open_warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection, closed on exit (the file may be replaced between requests)."""
+    con = connect_read_only(path)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_names(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """Tables and views present in the warehouse."""
+    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+    return con.execute(sql, params or []).pl()
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> Iterator[None]:
+    """Expose a polars frame to SQL as ``name`` for the duration of a query."""
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def _empty(columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=columns)
+
+
+def _typed(frame: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The expected columns in order and type; columns the table lacks come back null."""
+    return frame.select(
+        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c) for c, t in columns.items()
+    )
+
+
+def roster(con: duckdb.DuckDBPyConnection, fallback: pl.DataFrame) -> pl.DataFrame:
+    """Participants as in the roster: the warehouse copy, else the study's roster.csv."""
+    if "roster" in table_names(con):
+        frame = _frame(con, "SELECT * FROM roster ORDER BY participant_id")
+    else:
+        frame = fallback.sort("participant_id")
+    return _typed(frame, ROSTER_COLUMNS)
+
+
+def last_data(con: duckdb.DuckDBPyConnection, participants: pl.DataFrame) -> pl.DataFrame:
+    """Each participant's latest minute (or device daily total), in local time.
+
+    ``participants`` gives the zone of each participant (roster columns
+    participant_id, timezone). Participants without any data are absent.
+    """
+    names = table_names(con)
+    parts = []
+    if "minutes" in names:
+        parts.append(
+            """SELECT participant_id, min(minute_utc) AS first_utc, max(minute_utc) AS last_utc,
+                      NULL::DATE AS first_day, NULL::DATE AS last_day
+               FROM minutes GROUP BY 1"""
+        )
+    if "daily_totals" in names:
+        parts.append(
+            """SELECT participant_id, NULL::TIMESTAMPTZ, NULL::TIMESTAMPTZ, min(local_date), max(local_date)
+               FROM daily_totals GROUP BY 1"""
+        )
+    if not parts:
+        return _empty(LAST_DATA_COLUMNS)
+    sql = f"""
+        WITH raw AS ({" UNION ALL ".join(parts)}),
+        local AS (
+            SELECT r.participant_id,
+                   coalesce(timezone(z.timezone, r.first_utc)::DATE, r.first_day) AS first_day,
+                   coalesce(timezone(z.timezone, r.last_utc),
+                            r.last_day + INTERVAL 23 HOUR + INTERVAL 59 MINUTE) AS last_local
+            FROM raw r JOIN zones z USING (participant_id)
+        )
+        SELECT participant_id, min(first_day) AS first_day, max(last_local) AS last_local
+        FROM local GROUP BY 1
+    """
+    with _registered(con, "zones", participants.select("participant_id", "timezone")):
+        frame = _frame(con, sql)
+    return frame.with_columns(
+        pl.col("last_local").cast(pl.Datetime("us")),
+        (pl.col("last_local").dt.time() >= pl.time(23, 59)).alias("last_day_complete"),
+    ).pipe(_typed, LAST_DATA_COLUMNS)
+
+
+def weekly(con: duckdb.DuckDBPyConnection, participant_id: str | None = None) -> pl.DataFrame:
+    """Per-participant local weeks (all participants, or one)."""
+    if "weekly" not in table_names(con):
+        return _empty(WEEKLY_COLUMNS)
+    cols = ", ".join(WEEKLY_COLUMNS)
+    if participant_id is None:
+        frame = _frame(con, f"SELECT {cols} FROM weekly")
+    else:
+        frame = _frame(con, f"SELECT {cols} FROM weekly WHERE participant_id = ? ORDER BY week_start", [participant_id])
+    return _typed(frame, WEEKLY_COLUMNS)
+
+
+def recent_daily_wear(con: duckdb.DuckDBPyConnection, last: pl.DataFrame, days: int = 8) -> pl.DataFrame:
+    """Daily wear minutes of the ``days`` local days up to each participant's last data."""
+    columns = {"participant_id": pl.String(), "local_date": pl.Date(), "wear_minutes": pl.Int64()}
+    if "daily" not in table_names(con) or last.is_empty():
+        return _empty(columns)
+    last_days = last.select("participant_id", pl.col("last_local").dt.date().alias("last_day"))
+    with _registered(con, "last_days", last_days):
+        frame = _frame(
+            con,
+            """
+            SELECT d.participant_id, d.local_date, d.wear_minutes
+            FROM daily d JOIN last_days l USING (participant_id)
+            WHERE d.local_date > l.last_day - ?::INTEGER AND d.local_date <= l.last_day
+            """,
+            [days],
+        )
+    return _typed(frame, columns)
+
+
+def scores(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Adherence scores per participant (``models/adherence``)."""
+    if "participant_scores" not in table_names(con):
+        return _empty(SCORE_COLUMNS)
+    return _typed(_frame(con, "SELECT * FROM participant_scores"), SCORE_COLUMNS)
+
+
+def cohort_weekly(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The cohort's weekly share meeting the threshold with its interval (``models/cohort``)."""
+    if "cohort_weekly" not in table_names(con):
+        return _empty(COHORT_COLUMNS)
+    return _typed(_frame(con, "SELECT * FROM cohort_weekly ORDER BY week_start"), COHORT_COLUMNS)
+
+
+def week_minutes(con: duckdb.DuckDBPyConnection, week_start: date) -> pl.DataFrame:
+    """Every participant's minutes and status in one week (for the distribution chart)."""
+    if "weekly" not in table_names(con):
+        return _empty({c: WEEKLY_COLUMNS[c] for c in ("participant_id", "mvpa_minutes", "wear_minutes", "status")})
+    return _frame(
+        con,
+        "SELECT participant_id, mvpa_minutes, wear_minutes, status FROM weekly WHERE week_start = ? ORDER BY 1",
+        [week_start],
+    )
+
+
+def hourly_wear(con: duckdb.DuckDBPyConnection, participant_id: str, since: date, until: date) -> pl.DataFrame:
+    """Wear minutes per local day and hour for one participant, days in [since, until]."""
+    columns = {"local_date": pl.Date(), "hour": pl.Int64(), "wear_minutes": pl.Int64()}
+    if "hourly_wear" not in table_names(con):
+        return _empty(columns)
+    frame = _frame(
+        con,
+        """
+        SELECT local_date, hour, wear_minutes FROM hourly_wear
+        WHERE participant_id = ? AND local_date BETWEEN ? AND ? ORDER BY local_date, hour
+        """,
+        [participant_id, since, until],
+    )
+    return _typed(frame, columns)
+
+
+def sources_seen(con: duckdb.DuckDBPyConnection, participant_id: str, zone: str) -> pl.DataFrame:
+    """Each source and device that delivered data for one participant, first/last in local time."""
+    columns = {
+        "source": pl.String(),
+        "device": pl.String(),
+        "first_local": pl.Datetime("us"),
+        "last_local": pl.Datetime("us"),
+        "minutes": pl.Int64(),
+        "daily_totals": pl.Int64(),
+    }
+    names = table_names(con)
+    parts = []
+    if "minutes" in names:
+        parts.append(
+            """SELECT source, device, timezone(?, min(minute_utc)) AS first_local,
+                      timezone(?, max(minute_utc)) AS last_local, count(*) AS minutes, 0 AS daily_totals
+               FROM minutes WHERE participant_id = ? GROUP BY 1, 2"""
+        )
+    if "daily_totals" in names:
+        parts.append(
+            """SELECT source, device, min(local_date)::TIMESTAMP, max(local_date)::TIMESTAMP, 0, count(*)
+               FROM daily_totals WHERE participant_id = ? GROUP BY 1, 2"""
+        )
+    if not parts:
+        return _empty(columns)
+    params: list[object] = []
+    if "minutes" in names:
+        params += [zone, zone, participant_id]
+    if "daily_totals" in names:
+        params.append(participant_id)
+    sql = f"""
+        SELECT source, device, min(first_local) AS first_local, max(last_local) AS last_local,
+               sum(minutes) AS minutes, sum(daily_totals) AS daily_totals
+        FROM ({" UNION ALL ".join(parts)}) GROUP BY 1, 2 ORDER BY last_local DESC
+    """
+    return _typed(_frame(con, sql, params), columns)
+
+
+def problem_files(con: duckdb.DuckDBPyConnection, participant_id: str, zone: str) -> pl.DataFrame:
+    """The participant's quarantined or partial files, with reasons, newest first."""
+    columns = {
+        "ingested_local": pl.Datetime("us"),
+        "status": pl.String(),
+        "reason": pl.String(),
+        "path": pl.String(),
+        "kind": pl.String(),
+        "size_bytes": pl.Int64(),
+    }
+    if "files" not in table_names(con):
+        return _empty(columns)
+    frame = _frame(
+        con,
+        """
+        SELECT timezone(?, ingested_at) AS ingested_local, status, reason, path, kind, size_bytes
+        FROM files WHERE participant_id = ? AND status IN ('quarantined', 'partial')
+        ORDER BY ingested_at DESC, path
+        """,
+        [zone, participant_id],
+    )
+    return _typed(frame, columns)
+
+
+def files_by_status(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Files across the study by status and reason: count, bytes, participants."""
+    columns = {
+        "status": pl.String(),
+        "reason": pl.String(),
+        "files": pl.Int64(),
+        "size_bytes": pl.Int64(),
+        "participants": pl.Int64(),
+    }
+    if "files" not in table_names(con):
+        return _empty(columns)
+    frame = _frame(
+        con,
+        """
+        SELECT status, coalesce(reason, '') AS reason, count(*) AS files, sum(size_bytes) AS size_bytes,
+               count(DISTINCT participant_id) AS participants
+        FROM files GROUP BY 1, 2 ORDER BY files DESC, status, reason
+        """,
+    )
+    return _typed(frame, columns)
+
+
+def last_run(con: duckdb.DuckDBPyConnection, zone: str) -> dict[str, object] | None:
+    """The most recent run (nightly or manual), times in ``zone``; None when none is recorded."""
+    if "runs" not in table_names(con):
+        return None
+    frame = _frame(
+        con,
+        """
+        SELECT * REPLACE (timezone(?, started_at) AS started_at, timezone(?, finished_at) AS finished_at)
+        FROM runs ORDER BY started_at DESC LIMIT 1
+        """,
+        [zone, zone],
+    )
+    return frame.row(0, named=True) if frame.height else None
