@@ -1,0 +1,174 @@
+"""Readers for the Takeout CSV family (``Physical Activity_GoogleData/*_YYYY-MM-DD.csv``).
+
+Every timestamp ends in ``Z`` (UTC), so no clock detection is needed; the
+roster timezone, where known, gives ``utc_offset_minutes``. Each kind becomes
+``minutes`` rows of its own member:
+
+* ``active_minutes``: one row per active minute with 0/1 ``light,moderate,very`` flags;
+* ``activity_level``: a level per minute (``SEDENTARY`` ... ``VERY_ACTIVE``);
+* ``active_zone_minutes``: Active Zone Minutes *credits* (1 for fat burn, 2 for
+  cardio or peak). irisin counts clock minutes, so each minute in a zone is one
+  row, labelled moderate (fat burn) or vigorous (cardio, peak), whatever its credit;
+* ``steps`` per minute and ``heart_rate`` samples averaged per minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from ingest.contract import Member, ReadContext, ReadResult
+from ingest.fitbit.discovery import FitbitFile
+from ingest.fitbit.results import quarantined
+from ingest.fitbit.tables import (
+    ACTIVITY_LEVEL_LABELS,
+    SOURCE_TAKEOUT,
+    minutes_table,
+    offsets_from_zone,
+)
+from irisin.schema import INTENSITY_LEVELS
+
+HEADERS: dict[str, tuple[str, ...]] = {
+    "active_minutes": ("timestamp", "light", "moderate", "very"),
+    "steps": ("timestamp", "steps"),
+    "heart_rate": ("timestamp", "beats per minute"),
+    "activity_level": ("timestamp", "level"),
+    "active_zone_minutes": ("timestamp", "heart rate zone", "total minutes"),
+}
+"""Columns each CSV kind must have (lower case; extra columns such as ``data source`` are allowed)."""
+
+AZM_ZONE_LABELS: dict[str, str] = {"fat_burn": "moderate", "cardio": "vigorous", "peak": "vigorous"}
+"""Active Zone Minutes heart-rate zone to the intensity irisin records for that clock minute."""
+
+_RANK = pl.DataFrame(
+    {"intensity": list(INTENSITY_LEVELS), "rank": list(range(len(INTENSITY_LEVELS)))}
+)
+
+
+def _utc(col: str) -> pl.Expr:
+    text = pl.col(col).str.strip_chars().str.strip_suffix("Z")
+    return text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC")
+
+
+def _highest_label_per_minute(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per minute, keeping the highest intensity when a minute repeats."""
+    return (
+        frame.join(_RANK, on="intensity", how="inner")
+        .sort("rank")
+        .group_by("minute_utc")
+        .agg(pl.col("intensity").last())
+    )
+
+
+def _minutes_of(series: str, text: pl.DataFrame, notes: dict[str, Any]) -> pl.DataFrame:
+    """Per-minute canonical columns of one parsed CSV (``minute_utc`` already set)."""
+    flag = lambda c: pl.col(c).str.strip_chars().cast(pl.Int8, strict=False) == 1  # noqa: E731
+    if series == "active_minutes":
+        label = (
+            pl.when(flag("very"))
+            .then(pl.lit("vigorous"))
+            .when(flag("moderate"))
+            .then(pl.lit("moderate"))
+            .when(flag("light"))
+            .then(pl.lit("light"))
+        )
+        return _highest_label_per_minute(
+            text.select("minute_utc", label.alias("intensity")).drop_nulls()
+        )
+    if series == "activity_level":
+        level = (
+            pl.col("level")
+            .str.strip_chars()
+            .str.to_uppercase()
+            .replace_strict(ACTIVITY_LEVEL_LABELS, default=None)
+        )
+        return _highest_label_per_minute(
+            text.select("minute_utc", level.alias("intensity")).drop_nulls()
+        )
+    if series == "active_zone_minutes":
+        zone = (
+            pl.col("heart rate zone")
+            .str.strip_chars()
+            .str.to_lowercase()
+            .str.replace_all(r"[\s\-]+", "_")
+        )
+        credits = pl.col("total minutes").str.strip_chars().cast(pl.Int32, strict=False)
+        zoned = text.select(
+            "minute_utc",
+            zone.replace_strict(AZM_ZONE_LABELS, default=None).alias("intensity"),
+            credits.alias("credits"),
+        )
+        notes["azm_credits"] = int(zoned["credits"].sum() or 0)
+        per_minute = _highest_label_per_minute(zoned.drop_nulls("intensity"))
+        notes["azm_clock_minutes"] = per_minute.height
+        return per_minute
+    if series == "steps":
+        return text.group_by("minute_utc").agg(
+            pl.col("steps")
+            .str.strip_chars()
+            .cast(pl.Float64, strict=False)
+            .sum()
+            .round(0)
+            .cast(pl.Int32)
+        )
+    return text.group_by("minute_utc").agg(
+        pl.col("beats per minute")
+        .str.strip_chars()
+        .cast(pl.Float32, strict=False)
+        .mean()
+        .alias("heart_rate_bpm")
+    )
+
+
+def read_csv_member(file: FitbitFile, member: Member, ctx: ReadContext) -> ReadResult:
+    """One CSV-family file to a ``minutes`` table, or a quarantine result naming the problem."""
+    try:
+        text = pl.read_csv(member.load(), infer_schema_length=0)
+    except Exception as exc:  # polars raises several error types for broken CSV
+        return quarantined(file.kind, member.path, f"not a readable CSV: {exc}")
+    text = text.rename({c: c.strip().lower() for c in text.columns})
+    expected = HEADERS[file.series]
+    if not set(expected) <= set(text.columns):
+        return quarantined(
+            file.kind,
+            member.path,
+            f"header {','.join(text.columns)!r} is not the expected {','.join(expected)!r}",
+        )
+    text = text.with_columns(_utc("timestamp").alias("minute_utc"))
+    bad_stamps = text["minute_utc"].null_count()
+    text = text.filter(pl.col("minute_utc").is_not_null()).with_columns(
+        pl.col("minute_utc").dt.truncate("1m")
+    )
+    notes: dict[str, Any] = {"rows": text.height + bad_stamps, "clock": "utc (stamps end in Z)"}
+    frame = _minutes_of(file.series, text, notes)
+    offset = (
+        offsets_from_zone(pl.col("minute_utc"), ctx.timezone)
+        if ctx.timezone
+        else pl.lit(None, dtype=pl.Int16)
+    )
+    frame = frame.with_columns(
+        offset.alias("utc_offset_minutes"), pl.lit(SOURCE_TAKEOUT).alias("source")
+    )
+    notes["minutes"] = frame.height
+    status, reason = "ok", None
+    if bad_stamps:
+        status, reason = (
+            "partial",
+            f"{member.path}: {bad_stamps} rows with an unreadable timestamp were left out",
+        )
+    return ReadResult(
+        kind=file.kind,
+        status=status,
+        reason=reason,
+        tables={"minutes": minutes_table(frame)},
+        notes=notes,
+    )  # type: ignore[arg-type]
+
+
+def read_csv_family(
+    files: Sequence[tuple[FitbitFile, Member]], ctx: ReadContext
+) -> dict[str, ReadResult]:
+    """Read every CSV-family member of one participant's export."""
+    return {member.path: read_csv_member(file, member, ctx) for file, member in files}

@@ -1,0 +1,141 @@
+"""Find Fitbit and Fitabase data files by name, anywhere under an export root.
+
+Takeout archives move their Fitbit folders around between years
+(``Takeout/Fitbit/Global Export Data``, ``Takeout/Fitbit/Physical
+Activity_GoogleData``, ``Takeout/Google Health/...``, legacy ``user-site-export``
+or per-category folders such as ``Physical Activity``), so nothing here assumes
+a root: a file is recognised by its own name, and an export is recognised when
+any path has a known Fitbit folder name among its segments.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+FITBIT_FOLDER_NAMES: frozenset[str] = frozenset(
+    {
+        "fitbit",
+        "google health",
+        "global export data",
+        "user-site-export",
+        "physical activity_googledata",
+        "physical activity",
+        "active zone minutes (azm)",
+    }
+)
+"""Folder names (lower case) that only occur in Fitbit exports."""
+
+JSON_SERIES: tuple[str, ...] = (
+    "steps",
+    "heart_rate",
+    "moderately_active_minutes",
+    "very_active_minutes",
+    "lightly_active_minutes",
+    "sedentary_minutes",
+)
+"""JSON-family series irisin reads; the file name is ``<series>-YYYY-MM-DD.json``."""
+
+CSV_SERIES: tuple[str, ...] = (
+    "active_minutes",
+    "steps",
+    "heart_rate",
+    "activity_level",
+    "active_zone_minutes",
+)
+"""CSV-family series irisin reads; the file name is ``<series>_YYYY-MM-DD.csv``."""
+
+FITABASE_FILES: dict[str, str] = {
+    "dailyactivity": "daily_activity",
+    "dailyintensities": "daily_intensities",
+    "dailysteps": "daily_steps",
+    "minuteintensitiesnarrow": "minute_intensities_narrow",
+    "minuteintensitieswide": "minute_intensities_wide",
+    "minutestepsnarrow": "minute_steps_narrow",
+    "minutestepswide": "minute_steps_wide",
+    "minutemetsnarrow": "minute_mets_narrow",
+    "heartrate_seconds": "heartrate_seconds",
+}
+"""Fitabase ``<name>_merged.csv`` stems (lower case) that feed canonical tables, to kind suffixes."""
+
+FITABASE_UNUSED: frozenset[str] = frozenset(
+    {
+        "dailycalories",
+        "hourlycalories",
+        "hourlyintensities",
+        "hourlysteps",
+        "minutecaloriesnarrow",
+        "minutecalorieswide",
+        "minutesleep",
+        "sleepday",
+        "weightloginfo",
+    }
+)
+"""Fitabase files irisin knows but does not load: hourly sums of the minute files, calories, sleep, weight."""
+
+_JSON_NAME = re.compile(r"^(?P<series>[a-z_]+)-(?P<day>\d{4}-\d{2}-\d{2})\.json$")
+_EXERCISE_NAME = re.compile(r"^exercise-\d+\.json$")
+_CSV_NAME = re.compile(r"^(?P<series>[a-z_]+)_(?P<day>\d{4}-\d{2}-\d{2})\.csv$")
+_FITABASE_NAME = re.compile(r"^(?P<stem>[A-Za-z_]+)_merged\.csv$")
+
+
+@dataclass(frozen=True)
+class FitbitFile:
+    """A recognised Takeout/legacy file: family (json/csv), series and the date in its name."""
+
+    path: str
+    family: str
+    series: str
+    named_day: date | None
+
+    @property
+    def kind(self) -> str:
+        return f"fitbit_{self.family}_{self.series}"
+
+
+def _basename(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def classify_fitbit(path: str) -> FitbitFile | None:
+    """The Takeout file a path names, or None when irisin does not read it."""
+    name = _basename(path)
+    if _EXERCISE_NAME.match(name):
+        return FitbitFile(path, "json", "exercise", None)
+    m = _JSON_NAME.match(name)
+    if m and m["series"] in JSON_SERIES:
+        return FitbitFile(path, "json", m["series"], _parse_day(m["day"]))
+    m = _CSV_NAME.match(name)
+    if m and m["series"] in CSV_SERIES:
+        return FitbitFile(path, "csv", m["series"], _parse_day(m["day"]))
+    return None
+
+
+def _parse_day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def fitabase_stem(path: str) -> str | None:
+    """Lower-case stem of a ``*_merged.csv`` file name, or None for other files."""
+    m = _FITABASE_NAME.match(_basename(path))
+    return m["stem"].lower() if m else None
+
+
+def looks_like_fitbit_export(paths: Sequence[str]) -> bool:
+    """True when a Fitbit folder name appears anywhere and at least one file is one irisin reads."""
+    has_folder = any(seg.lower() in FITBIT_FOLDER_NAMES for p in paths for seg in p.split("/")[:-1])
+    return has_folder and any(classify_fitbit(p) is not None for p in paths)
+
+
+def looks_like_fitabase_export(paths: Sequence[str]) -> bool:
+    """True when any file is a Fitabase ``<name>_merged.csv`` that irisin knows."""
+    for p in paths:
+        stem = fitabase_stem(p)
+        if stem is not None and (stem in FITABASE_FILES or stem in FITABASE_UNUSED):
+            return True
+    return False

@@ -1,0 +1,388 @@
+"""Reader for Fitabase CSV exports (``*_merged.csv``), one export holding many participants.
+
+Each file is read as text with polars, its header checked against the
+columns the kind needs (extra columns are allowed: Excel copies add some),
+and its local wall times resolved by ``fitabase_time`` (which also reads
+Excel-mangled copies where that is unambiguous). ``Id`` maps to a roster
+participant through ``ctx.id_map``, or is used as-is with
+``ctx.participant_from_id``; rows of unmapped Ids are left out and named in
+the reason. Minute intensity files are read first so the export's daily
+figures can be checked against them to decide ``bouted`` (see ``bouting``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from ingest.contract import Member, ReadContext, ReadResult
+from ingest.fitbit.bouting import (
+    BoutDecision,
+    compare_with_daily,
+    daily_mvpa_from_minutes,
+    decide,
+    fitbit_default,
+)
+from ingest.fitbit.discovery import FITABASE_FILES, FITABASE_UNUSED, fitabase_stem
+from ingest.fitbit.fitabase_time import AmbiguousStamps, parse_local_stamps
+from ingest.fitbit.results import quarantined, skipped
+from ingest.fitbit.tables import (
+    FITABASE_INTENSITY_LABELS,
+    SOURCE_FITABASE,
+    daily_table,
+    local_to_utc,
+    minutes_table,
+    offsets_from_zone,
+)
+
+MINUTES_PER_DAY = 1440
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """What one Fitabase kind needs: its time column(s) and the value columns it reads."""
+
+    time_columns: tuple[str, ...]
+    values: tuple[str, ...]
+    wide_prefix: str | None = None
+
+
+SPECS: dict[str, FileSpec] = {
+    "daily_activity": FileSpec(
+        ("ActivityDate",),
+        (
+            "TotalSteps",
+            "VeryActiveMinutes",
+            "FairlyActiveMinutes",
+            "LightlyActiveMinutes",
+            "SedentaryMinutes",
+        ),
+    ),
+    "daily_intensities": FileSpec(
+        ("ActivityDay",),
+        ("SedentaryMinutes", "LightlyActiveMinutes", "FairlyActiveMinutes", "VeryActiveMinutes"),
+    ),
+    "daily_steps": FileSpec(("ActivityDay",), ("StepTotal",)),
+    "minute_intensities_narrow": FileSpec(("ActivityMinute",), ("Intensity",)),
+    "minute_steps_narrow": FileSpec(("ActivityMinute",), ("Steps",)),
+    "minute_mets_narrow": FileSpec(("ActivityMinute",), ("METs",)),
+    "heartrate_seconds": FileSpec(("Time",), ("Value",)),
+    "minute_intensities_wide": FileSpec(("ActivityHour",), (), wide_prefix="Intensity"),
+    "minute_steps_wide": FileSpec(("ActivityHour",), (), wide_prefix="Steps"),
+}
+
+_SPLIT_DATE_COLUMNS = ("Date", "ActivityDate", "ActivityDay", "SleepDay")
+_TIME_ONLY = r"^\s*\d{1,2}:\d{2}(:\d{2})?\s*([AaPp][Mm])?\s*$"
+
+
+class FileProblem(ValueError):
+    """A Fitabase file irisin refuses, with the reason to show."""
+
+
+def _kind(suffix: str) -> str:
+    return f"fitabase_{suffix}"
+
+
+def _header_and_first_row(text: pl.DataFrame) -> str:
+    first = (
+        ",".join("" if v is None else str(v) for v in text.row(0)) if text.height else "(no rows)"
+    )
+    return f"header {','.join(text.columns)!r}, first row {first!r}"
+
+
+def _read_text(member: Member) -> pl.DataFrame:
+    try:
+        return pl.read_csv(member.load(), infer_schema_length=0, truncate_ragged_lines=False)
+    except Exception as exc:  # polars raises ComputeError/NoDataError/... for broken CSV
+        raise FileProblem(f"not a readable CSV: {exc}") from None
+
+
+def _stamps(text: pl.DataFrame, spec: FileSpec) -> tuple[pl.Series, dict[str, Any]]:
+    """Naive local datetimes of each row, handling Excel's split date/time columns."""
+    (time_col,) = spec.time_columns
+    column = text[time_col]
+    if column.str.contains(_TIME_ONLY).all():
+        date_col = next(
+            (c for c in _SPLIT_DATE_COLUMNS if c in text.columns and c != time_col), None
+        )
+        if date_col is None:
+            raise FileProblem(
+                f"{time_col} holds times only and no date column was found; {_header_and_first_row(text)}"
+            )
+        parsed = parse_local_stamps(text["Id"], text[date_col], column)
+    else:
+        parsed = parse_local_stamps(text["Id"], column, None)
+    return parsed.local, parsed.notes
+
+
+def _check_header(text: pl.DataFrame, spec: FileSpec) -> None:
+    needed = ["Id", *spec.time_columns, *spec.values]
+    missing = [c for c in needed if c not in text.columns]
+    if spec.wide_prefix is not None:
+        wide = [f"{spec.wide_prefix}{m:02d}" for m in range(60)]
+        missing += [c for c in wide if c not in text.columns][:3]
+    if missing:
+        raise FileProblem(f"missing columns {missing}; {_header_and_first_row(text)}")
+
+
+def _participants(ids: pl.Series, ctx: ReadContext) -> tuple[pl.Series, list[str]]:
+    """Roster participant per row (null where the Id maps to nobody) and the unmapped Ids."""
+    if ctx.participant_from_id:
+        return ids.alias("participant_id"), []
+    mapping = pl.DataFrame(
+        {"Id": list(ctx.id_map.keys()), "participant_id": list(ctx.id_map.values())},
+        schema={"Id": pl.String, "participant_id": pl.String},
+    )
+    mapped = pl.DataFrame({"Id": ids}).join(mapping, on="Id", how="left", maintain_order="left")[
+        "participant_id"
+    ]
+    unmapped = sorted(ids.filter(mapped.is_null()).unique().to_list())
+    return mapped, unmapped
+
+
+@dataclass
+class _Rows:
+    """Rows of one file after time and participant resolution."""
+
+    frame: pl.DataFrame  # participant_id, local (naive datetime), value columns
+    notes: dict[str, Any]
+    unmapped: list[str]
+    dropped_time: int
+
+
+def _resolve(text: pl.DataFrame, spec: FileSpec, ctx: ReadContext) -> _Rows:
+    local, notes = _stamps(text, spec)
+    participant, unmapped = _participants(text["Id"], ctx)
+    frame = text.with_columns(local.alias("local"), participant.alias("participant_id"))
+    dropped_time = frame["local"].null_count()
+    frame = frame.filter(pl.col("local").is_not_null() & pl.col("participant_id").is_not_null())
+    return _Rows(frame, notes, unmapped, dropped_time)
+
+
+def _to_int(col: str) -> pl.Expr:
+    return pl.col(col).str.strip_chars().cast(pl.Float64, strict=False).round(0).cast(pl.Int32)
+
+
+def _place(frame: pl.DataFrame, ctx: ReadContext) -> pl.DataFrame:
+    """``minute_utc`` and ``utc_offset_minutes`` from naive local minutes in the roster zone."""
+    placed = frame.with_columns(
+        local_to_utc(pl.col("local"), ctx.timezone).alias("minute_utc")
+    ).filter(pl.col("minute_utc").is_not_null())
+    offset = (
+        offsets_from_zone(pl.col("minute_utc"), ctx.timezone)
+        if ctx.timezone
+        else pl.lit(0, dtype=pl.Int16)
+    )
+    return placed.with_columns(
+        offset.alias("utc_offset_minutes"), pl.lit(SOURCE_FITABASE).alias("source")
+    )
+
+
+def _minute_frame(suffix: str, rows: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
+    """participant_id, local minute and the canonical value column(s) of a minute-level file."""
+    if spec.wide_prefix is not None:
+        cols = [f"{spec.wide_prefix}{m:02d}" for m in range(60)]
+        rows = rows.unpivot(
+            index=["participant_id", "local"], on=cols, variable_name="col", value_name="v"
+        ).with_columns(
+            (
+                pl.col("local")
+                + pl.duration(minutes=pl.col("col").str.slice(len(spec.wide_prefix)).cast(pl.Int32))
+            ).alias("local")
+        )
+        value = "v"
+    else:
+        value = spec.values[0]
+    rows = rows.with_columns(pl.col("local").dt.truncate("1m"))
+    if suffix.startswith("minute_intensities"):
+        labels = pl.DataFrame(
+            {
+                "code": list(range(len(FITABASE_INTENSITY_LABELS))),
+                "intensity": FITABASE_INTENSITY_LABELS,
+            },
+            schema={"code": pl.Int32, "intensity": pl.String},
+        )
+        coded = rows.select("participant_id", "local", _to_int(value).alias("code"))
+        return coded.join(labels, on="code", how="left").drop("code")
+    if suffix.startswith("minute_steps"):
+        return rows.select("participant_id", "local", _to_int(value).alias("steps"))
+    if suffix == "minute_mets_narrow":
+        return rows.select(
+            "participant_id",
+            "local",
+            (pl.col(value).str.strip_chars().cast(pl.Float32, strict=False) / 10).alias("mets"),
+        )
+    # heart rate: mean of the ~5 s samples in each minute
+    return rows.group_by("participant_id", "local").agg(
+        pl.col(value)
+        .str.strip_chars()
+        .cast(pl.Float32, strict=False)
+        .mean()
+        .alias("heart_rate_bpm")
+    )
+
+
+def _daily_frame(suffix: str, rows: pl.DataFrame, bouts: BoutDecision) -> pl.DataFrame:
+    names = {
+        "VeryActiveMinutes": "vigorous_minutes",
+        "FairlyActiveMinutes": "moderate_minutes",
+        "LightlyActiveMinutes": "light_minutes",
+        "SedentaryMinutes": "sedentary_minutes",
+        "TotalSteps": "steps",
+        "StepTotal": "steps",
+    }
+    present = [c for c in names if c in rows.columns and c in SPECS[suffix].values]
+    out = rows.select(
+        "participant_id",
+        pl.col("local").dt.date().alias("local_date"),
+        *[_to_int(c).alias(names[c]) for c in present],
+    )
+    if "sedentary_minutes" in out.columns:
+        others = [
+            c for c in ("vigorous_minutes", "moderate_minutes", "light_minutes") if c in out.columns
+        ]
+        idle = (pl.col("sedentary_minutes") >= MINUTES_PER_DAY) & pl.all_horizontal(
+            [pl.col(c) == 0 for c in others]
+        )
+        if "steps" in out.columns:
+            idle = idle & (pl.col("steps") == 0)
+        out = out.with_columns((~idle).alias("worn"))
+    return out.with_columns(
+        pl.lit(bouts.bouted).alias("bouted"), pl.lit(SOURCE_FITABASE).alias("source")
+    )
+
+
+def _outcome(kind: str, path: str, rows: _Rows, n_rows: int) -> tuple[str, str | None]:
+    problems = []
+    if rows.unmapped:
+        shown = ", ".join(rows.unmapped[:20]) + (" ..." if len(rows.unmapped) > 20 else "")
+        problems.append(f"Ids not in the roster (rows left out): {shown}")
+    if rows.dropped_time:
+        problems.append(
+            f"{rows.dropped_time} rows whose local time could not be rebuilt were left out"
+        )
+    if not problems:
+        return "ok", None
+    status = "quarantined" if rows.frame.height == 0 and n_rows > 0 else "partial"
+    return status, f"{path}: " + "; ".join(problems)
+
+
+def _read_one(
+    suffix: str, member: Member, ctx: ReadContext
+) -> tuple[_Rows, pl.DataFrame, int] | ReadResult:
+    spec = SPECS[suffix]
+    try:
+        text = _read_text(member)
+        _check_header(text, spec)
+    except FileProblem as exc:
+        return quarantined(_kind(suffix), member.path, str(exc))
+    try:
+        rows = _resolve(text, spec, ctx)
+    except FileProblem as exc:
+        return quarantined(_kind(suffix), member.path, str(exc))
+    except AmbiguousStamps as exc:
+        return quarantined(
+            _kind(suffix),
+            member.path,
+            f"ambiguous dates or times ({exc}); {_header_and_first_row(text)}",
+        )
+    return rows, text, text.height
+
+
+def read_fitabase_export(members: Sequence[Member], ctx: ReadContext) -> dict[str, ReadResult]:
+    """Read every recognised ``*_merged.csv`` of a Fitabase export (see module doc)."""
+    results: dict[str, ReadResult] = {}
+    by_suffix: dict[str, list[Member]] = {}
+    for m in members:
+        stem = fitabase_stem(m.path)
+        if stem in FITABASE_FILES:
+            by_suffix.setdefault(FITABASE_FILES[stem], []).append(m)
+        elif stem in FITABASE_UNUSED:
+            results[m.path] = skipped(
+                f"fitabase_{stem}",
+                m.path,
+                "known Fitabase file without a canonical table (hourly sums, calories, sleep or weight)",
+            )
+    minute_labels: list[pl.DataFrame] = []
+    minute_suffixes = [s for s in SPECS if s.startswith(("minute_", "heartrate_"))]
+    for suffix in minute_suffixes:
+        for member in by_suffix.get(suffix, []):
+            got = _read_one(suffix, member, ctx)
+            if isinstance(got, ReadResult):
+                results[member.path] = got
+                continue
+            rows, _text, n_rows = got
+            frame = _minute_frame(suffix, rows.frame, SPECS[suffix])
+            if "intensity" in frame.columns:
+                minute_labels.append(
+                    frame.select(
+                        "participant_id", pl.col("local").alias("local_minute"), "intensity"
+                    )
+                )
+            placed = _place(frame, ctx)
+            status, reason = _outcome(_kind(suffix), member.path, rows, n_rows)
+            results[member.path] = ReadResult(
+                kind=_kind(suffix),
+                status=status,  # type: ignore[arg-type]
+                reason=reason,
+                tables={"minutes": minutes_table(placed.drop("local"))},
+                notes={
+                    **rows.notes,
+                    "rows": n_rows,
+                    "minutes": placed.height,
+                    "timezone": ctx.timezone or "UTC (none in roster)",
+                },
+            )
+    minute_days = daily_mvpa_from_minutes(pl.concat(minute_labels)) if minute_labels else None
+    for suffix in ("daily_activity", "daily_intensities", "daily_steps"):
+        for member in by_suffix.get(suffix, []):
+            got = _read_one(suffix, member, ctx)
+            if isinstance(got, ReadResult):
+                results[member.path] = got
+                continue
+            rows, _text, n_rows = got
+            results[member.path] = _daily_result(suffix, member, rows, n_rows, minute_days, ctx)
+    return results
+
+
+def _daily_result(
+    suffix: str,
+    member: Member,
+    rows: _Rows,
+    n_rows: int,
+    minute_days: pl.DataFrame | None,
+    ctx: ReadContext,
+) -> ReadResult:
+    provisional = _daily_frame(suffix, rows.frame, fitbit_default())
+    bouts = fitbit_default()
+    if minute_days is not None and {"moderate_minutes", "vigorous_minutes"} <= set(
+        provisional.columns
+    ):
+        bouts = decide(compare_with_daily(minute_days, provisional))
+    frame = provisional.with_columns(pl.lit(bouts.bouted).alias("bouted"))
+    if ctx.timezone:
+        midnight = pl.col("local_date").cast(pl.Datetime("us"))
+        utc = local_to_utc(midnight, ctx.timezone)
+        frame = frame.with_columns(offsets_from_zone(utc, ctx.timezone).alias("utc_offset_minutes"))
+    else:
+        frame = frame.with_columns(pl.lit(0, dtype=pl.Int16).alias("utc_offset_minutes"))
+    status, reason = _outcome(_kind(suffix), member.path, rows, n_rows)
+    notes = {
+        **rows.notes,
+        "rows": n_rows,
+        "bouted": bouts.bouted,
+        "bouted_basis": bouts.basis,
+        **bouts.evidence,
+    }
+    if "worn" in frame.columns:
+        notes["days_not_worn"] = frame.filter(~pl.col("worn")).height
+    return ReadResult(
+        kind=_kind(suffix),
+        status=status,
+        reason=reason,
+        tables={"daily_totals": daily_table(frame)},
+        notes=notes,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,229 @@
+"""Local wall times of Fitabase exports, including copies re-saved by Excel.
+
+Fitabase writes ``M/D/YYYY h:mm:ss AM/PM``. Copies that went through Excel in
+a day-first locale are common and inconsistent *within one file*: values
+Excel could read as day-first dates were converted (``4/12/2016`` became
+``04-12-2016``, really 12 April), the others stayed text and were rewritten
+day-first (``13-04-2016``); the date may be split from the time into its own
+column, and the AM/PM of the text rows may be lost (``12:00:00 PM`` for
+midnight, ``1:00:00 AM`` for 1 PM).
+
+The rules, all vectorised over the column:
+
+* **Day and month.** A value whose first or second number exceeds 12 can be
+  read only one way: it is an *anchor*. A value readable both ways takes the
+  reading nearer to the anchors' range (and at most 31 days from it); when
+  both readings are equally near, the file is ambiguous. Without any anchor, ``/``-separated
+  values are read month-first (Fitabase's own format) and anything else is
+  ambiguous.
+* **Hours.** Within each participant and local day, rows are in time order in
+  every Fitabase export. Where the stated times go backwards, the AM/PM labels
+  are known to be broken; the day's hours are then rebuilt from the 12-hour
+  labels and their order (the second pass through 12, 1, 2, ... is afternoon),
+  provided the day starts at a 12 o'clock label (midnight). Days that cannot be
+  rebuilt are dropped and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+ENVELOPE_DAYS = 31
+
+_DATE = r"^\s*(\d{1,4})[/\-.](\d{1,2})[/\-.](\d{2,4})(?:[ T]+(.*?))?\s*$"
+_TIME = r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*$"
+
+
+class AmbiguousStamps(ValueError):
+    """Dates or times that cannot be read one way only."""
+
+
+@dataclass
+class ParsedStamps:
+    """Naive local datetimes aligned with the input rows (null where a row was dropped)."""
+
+    local: pl.Series
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def _date_candidates(text: pl.Series) -> pl.DataFrame:
+    parts = text.str.extract_groups(_DATE).struct.unnest()
+    parts.columns = ["a", "b", "c", "rest"]
+    a, b, c = (pl.col(n).cast(pl.Int32, strict=False) for n in ("a", "b", "c"))
+    year = pl.when(c < 100).then(c + 2000).otherwise(c)
+    iso = pl.col("a").str.len_chars() == 4
+
+    def ymd(y: pl.Expr, m: pl.Expr, d: pl.Expr) -> pl.Expr:
+        return pl.format(
+            "{}-{}-{}", y, m.cast(pl.String).str.zfill(2), d.cast(pl.String).str.zfill(2)
+        ).str.to_date("%Y-%m-%d", strict=False)
+
+    return parts.with_columns(
+        pl.when(iso).then(ymd(a, b, c)).otherwise(ymd(year, a, b)).alias("month_first"),
+        pl.when(iso).then(ymd(a, b, c)).otherwise(ymd(year, b, a)).alias("day_first"),
+        text.str.contains("/").alias("slash"),
+    )
+
+
+def resolve_dates(text: pl.Series) -> tuple[pl.Series, dict[str, Any]]:
+    """Dates of a column of ``a?b?yyyy`` values, read by the anchor rule (module doc).
+
+    Raises AmbiguousStamps when some values cannot be placed one way only.
+    """
+    cand = _date_candidates(text)
+    mf, df = pl.col("month_first"), pl.col("day_first")
+    anchors = cand.select(
+        pl.when(mf.is_null() | df.is_null() | (mf == df)).then(pl.coalesce(mf, df)).alias("d")
+    ).to_series()
+    unreadable = cand.filter(mf.is_null() & df.is_null()).height
+    if unreadable:
+        example = text.filter(cand["month_first"].is_null() & cand["day_first"].is_null())[0]
+        raise AmbiguousStamps(f"{unreadable} values are not dates, e.g. {example!r}")
+    both = cand.filter(mf.is_not_null() & df.is_not_null() & (mf != df))
+    notes: dict[str, Any] = {"date_values_two_way": both.height}
+    if both.height == 0:
+        notes["date_rule"] = "every date reads one way only"
+        return anchors.alias("date"), notes
+    strict_anchors = (
+        cand.filter(mf.is_null() | df.is_null()).select(pl.coalesce(mf, df)).to_series()
+    )
+    if strict_anchors.len() == 0:
+        if cand["slash"].all():
+            notes["date_rule"] = (
+                "no day above 12 anywhere; read month-first as Fitabase writes M/D/YYYY"
+            )
+            return cand["month_first"].alias("date"), notes
+        raise AmbiguousStamps(
+            f"no date has a day above 12 and the separator is not Fitabase's '/', so day and month "
+            f"cannot be told apart (e.g. {both['a'][0]}-{both['b'][0]}-{both['c'][0]})"
+        )
+    lo, hi = strict_anchors.min(), strict_anchors.max()
+
+    def distance(d: pl.Expr) -> pl.Expr:
+        """Days from the one-way dates' range (0 inside it)."""
+        return pl.max_horizontal(
+            (pl.lit(lo) - d).dt.total_days(), (d - pl.lit(hi)).dt.total_days(), pl.lit(0)
+        )
+
+    mf_d, df_d = distance(mf), distance(df)
+    resolved = cand.select(
+        pl.when(mf.is_null() | df.is_null() | (mf == df))
+        .then(pl.coalesce(mf, df))
+        .when((mf_d < df_d) & (mf_d <= ENVELOPE_DAYS))
+        .then(mf)
+        .when((df_d < mf_d) & (df_d <= ENVELOPE_DAYS))
+        .then(df)
+        .alias("date")
+    ).to_series()
+    open_values = resolved.null_count()
+    if open_values:
+        example = text.filter(resolved.is_null())[0]
+        raise AmbiguousStamps(
+            f"{open_values} dates read both ways equally near the export's period "
+            f"{strict_anchors.min()}..{strict_anchors.max()}, e.g. {example!r}"
+        )
+    notes["date_rule"] = (
+        f"two-way dates placed by the period of one-way dates ({strict_anchors.min()}..{strict_anchors.max()})"
+    )
+    month_first_used = cand.filter(
+        mf.is_not_null() & (mf == resolved) & (df.is_null() | (df != resolved))
+    ).height
+    notes["dates_read_month_first"] = month_first_used
+    notes["dates_read_day_first"] = cand.height - month_first_used - (cand.filter(mf == df).height)
+    return resolved, notes
+
+
+def _time_parts(text: pl.Series) -> pl.DataFrame:
+    parts = text.str.extract_groups(_TIME).struct.unnest()
+    parts.columns = ["h", "m", "s", "ampm"]
+    return parts.select(
+        pl.col("h").cast(pl.Int32, strict=False),
+        pl.col("m").cast(pl.Int32, strict=False),
+        pl.col("s").cast(pl.Int32, strict=False).fill_null(0),
+        pl.col("ampm").str.to_uppercase(),
+    )
+
+
+def parse_local_stamps(
+    ids: pl.Series, date_text: pl.Series, time_text: pl.Series | None
+) -> ParsedStamps:
+    """Naive local datetimes from a Fitabase date(-time) column and an optional split-off time column."""
+    dates, notes = resolve_dates(date_text)
+    if time_text is None:
+        cand = date_text.str.extract_groups(_DATE).struct.unnest()
+        time_text = cand[cand.columns[3]].fill_null("00:00:00")
+    else:
+        notes["time_column"] = "separate"
+    t = _time_parts(time_text)
+    bad_time = t.filter(pl.col("h").is_null() | pl.col("m").is_null()).height
+    if bad_time:
+        example = time_text.filter(t["h"].is_null() | t["m"].is_null())[0]
+        raise AmbiguousStamps(f"{bad_time} time values are not h:mm[:ss] [AM/PM], e.g. {example!r}")
+    frame = pl.DataFrame({"id": ids, "date": dates}).hstack(t).with_row_index("row")
+    h12 = pl.col("h") % 12
+    hour = (
+        pl.when(pl.col("ampm") == "PM")
+        .then(h12 + 12)
+        .when(pl.col("ampm") == "AM")
+        .then(h12)
+        .otherwise(pl.col("h"))
+    )
+    clock = pl.duration(hours=hour, minutes=pl.col("m"), seconds=pl.col("s"))
+    frame = frame.with_columns((pl.col("date").cast(pl.Datetime("us")) + clock).alias("stated"))
+    if frame["ampm"].is_null().all():
+        return ParsedStamps(
+            frame["stated"], notes
+        )  # 24-hour or date-only values: no AM/PM to repair
+    day = ["id", "date"]
+    frame = frame.with_columns(
+        (pl.col("stated").diff() <= pl.duration(seconds=0))
+        .fill_null(False)
+        .any()
+        .over(day)
+        .alias("backwards")
+    )
+    broken_days = frame.filter(pl.col("backwards")).select(day).unique().height
+    notes["days_with_broken_am_pm"] = broken_days
+    if broken_days == 0:
+        return ParsedStamps(frame["stated"], notes)
+    wraps = (h12.diff() < 0).fill_null(False).cum_sum().over(day)
+    rebuilt = (
+        frame.with_columns(
+            (h12 + 12 * wraps).alias("hour24"),
+            (h12.first().over(day) == 0).alias("starts_at_midnight"),
+        )
+        .with_columns(
+            (
+                pl.col("date").cast(pl.Datetime("us"))
+                + pl.duration(hours="hour24", minutes="m", seconds="s")
+            ).alias("rebuilt")
+        )
+        .with_columns(
+            (
+                pl.col("starts_at_midnight")
+                & (pl.col("hour24").max().over(day) < 24)
+                & (
+                    pl.col("rebuilt").diff().fill_null(pl.duration(seconds=1))
+                    > pl.duration(seconds=0)
+                )
+                .all()
+                .over(day)
+            ).alias("rebuildable")
+        )
+    )
+    local = rebuilt.select(
+        pl.when(~pl.col("backwards"))
+        .then("stated")
+        .when(pl.col("rebuildable"))
+        .then("rebuilt")
+        .alias("local")
+    ).to_series()
+    unrebuilt = (
+        rebuilt.filter(pl.col("backwards") & ~pl.col("rebuildable")).select(day).unique().height
+    )
+    notes["days_am_pm_rebuilt_from_order"] = broken_days - unrebuilt
+    notes["days_dropped_unrebuildable_am_pm"] = unrebuilt
+    return ParsedStamps(local, notes)

@@ -1,0 +1,301 @@
+"""Readers for the Takeout / legacy-archive JSON family (``steps-*.json``, ``heart_rate-*.json``, ...).
+
+One export holds one participant. Intraday files are scanned first so the
+participant's clock (UTC or local stamps, see ``clock``) is decided from all of
+them before any minute is placed in time. Heart rate arrives about every 5 s
+and is averaged per clock minute; steps are one row per minute. Daily series
+(``moderately_active_minutes`` etc.) become ``daily_totals`` rows keyed by the
+local date Fitbit gives them; a day of 1440 sedentary minutes is marked not
+worn. ``exercise-*.json`` logs become ``sessions``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from ingest.contract import Member, ReadContext, ReadResult
+from ingest.fitbit.bouting import BoutDecision
+from ingest.fitbit.clock import (
+    ClockDecision,
+    FileSpan,
+    attach_day_offsets,
+    attach_offsets,
+    detect_clock,
+)
+from ingest.fitbit.discovery import FitbitFile
+from ingest.fitbit.json_scan import JsonDamage, StampedSeries, scan_stamped_integers
+from ingest.fitbit.results import quarantined
+from ingest.fitbit.tables import (
+    SOURCE_TAKEOUT,
+    daily_table,
+    local_to_utc,
+    minutes_table,
+    sessions_table,
+)
+
+DAILY_COLUMNS: dict[str, str] = {
+    "moderately_active_minutes": "moderate_minutes",
+    "very_active_minutes": "vigorous_minutes",
+    "lightly_active_minutes": "light_minutes",
+    "sedentary_minutes": "sedentary_minutes",
+}
+"""JSON daily series to the daily_totals column they fill."""
+
+MINUTES_PER_DAY = 1440
+
+_VALUE_KEY = {"heart_rate": (b"bpm", False), "steps": (b"value", True)}
+
+
+@dataclass
+class _Scanned:
+    file: FitbitFile
+    member: Member
+    per_minute: pl.DataFrame  # naive ``stamp`` minute and the value column
+    span: FileSpan | None
+    samples: int
+    fast_path: bool
+
+
+def _per_minute(series: StampedSeries, kind: str) -> pl.DataFrame:
+    """Heart-rate samples averaged per minute, or steps per minute (summed if a minute repeats)."""
+    frame = series.frame().with_columns(pl.col("stamp").dt.truncate("1m"))
+    if kind == "heart_rate":
+        agg = pl.col("value").mean().cast(pl.Float32).alias("heart_rate_bpm")
+    else:
+        agg = pl.col("value").sum().cast(pl.Int32).alias("steps")
+    return frame.group_by("stamp").agg(agg).sort("stamp")
+
+
+def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
+    key, quoted = _VALUE_KEY[file.series]
+    try:
+        series = scan_stamped_integers(member.load(), key, quoted)
+    except JsonDamage as exc:
+        return quarantined(file.kind, member.path, str(exc))
+    except OSError as exc:
+        return quarantined(file.kind, member.path, f"could not read the file: {exc}")
+    span = None
+    if file.named_day is not None and series.seconds.size:
+        span = FileSpan(
+            file.named_day,
+            int(series.seconds.min()),
+            int(series.seconds.max()),
+            file.series == "heart_rate",
+        )
+    return _Scanned(
+        file,
+        member,
+        _per_minute(series, file.series),
+        span,
+        int(series.seconds.size),
+        series.fast_path,
+    )
+
+
+def _place_in_time(per_minute: pl.DataFrame, decision: ClockDecision) -> pl.DataFrame:
+    """Naive minute stamps to ``minute_utc`` with ``utc_offset_minutes`` under the detected clock."""
+    if decision.clock == "utc":
+        placed = per_minute.with_columns(
+            pl.col("stamp").dt.replace_time_zone("UTC").alias("minute_utc")
+        )
+    else:
+        placed = per_minute.with_columns(
+            local_to_utc(pl.col("stamp"), decision.timezone).alias("minute_utc")
+        )
+    placed = placed.drop("stamp").filter(pl.col("minute_utc").is_not_null())
+    return attach_offsets(placed, decision)
+
+
+def _intraday_result(scanned: _Scanned, decision: ClockDecision) -> ReadResult:
+    frame = _place_in_time(scanned.per_minute, decision)
+    dropped = scanned.per_minute.height - frame.height
+    frame = frame.with_columns(pl.lit(SOURCE_TAKEOUT).alias("source"))
+    notes: dict[str, Any] = {
+        **decision.notes(),
+        "samples": scanned.samples,
+        "minutes": frame.height,
+        "parser": "byte-scan" if scanned.fast_path else "full-json",
+    }
+    status, reason = "ok", None
+    if decision.clock == "local" and decision.timezone is None:
+        status = "partial"
+        reason = f"{scanned.member.path}: stamps are local wall time and the roster has no timezone; minute_utc holds local time"
+    if dropped:
+        notes["minutes_in_dst_gap_dropped"] = dropped
+    return ReadResult(
+        kind=scanned.file.kind,
+        status=status,
+        reason=reason,
+        tables={"minutes": minutes_table(frame)},
+        notes=notes,
+    )
+
+
+def read_daily_series(file: FitbitFile, member: Member) -> pl.DataFrame | ReadResult:
+    """A daily JSON series as ``local_date`` and its canonical column, or a quarantine result."""
+    try:
+        series = scan_stamped_integers(member.load(), b"value", True)
+    except JsonDamage as exc:
+        return quarantined(file.kind, member.path, str(exc))
+    frame = series.frame()
+    return frame.select(
+        pl.col("stamp").dt.date().alias("local_date"),
+        pl.col("value").cast(pl.Int32).alias(DAILY_COLUMNS[file.series]),
+    ).unique("local_date", keep="last")
+
+
+def _daily_results(
+    dailies: dict[str, tuple[FitbitFile, Member, pl.DataFrame]],
+    decision: ClockDecision,
+    bouts: BoutDecision,
+) -> dict[str, ReadResult]:
+    """One daily_totals table per daily file; wear comes from the sedentary series of the same export."""
+    sedentary = [frame for f, _, frame in dailies.values() if f.series == "sedentary_minutes"]
+    wear = (
+        pl.concat(sedentary)
+        .group_by("local_date")
+        .agg((pl.col("sedentary_minutes").max() < MINUTES_PER_DAY).alias("worn"))
+        if sedentary
+        else pl.DataFrame(schema={"local_date": pl.Date, "worn": pl.Boolean})
+    )
+    out: dict[str, ReadResult] = {}
+    for path, (file, _member, frame) in dailies.items():
+        rows = attach_day_offsets(
+            frame.join(wear, on="local_date", how="left"), decision
+        ).with_columns(pl.lit(SOURCE_TAKEOUT).alias("source"), pl.lit(bouts.bouted).alias("bouted"))
+        out[path] = ReadResult(
+            kind=file.kind,
+            tables={"daily_totals": daily_table(rows)},
+            notes={
+                **decision.notes(),
+                "days": rows.height,
+                "days_not_worn": int(rows.filter(pl.col("worn").not_()).height),
+                "bouted": bouts.bouted,
+                "bouted_basis": bouts.basis,
+            },
+        )
+    return out
+
+
+def _exercise_result(file: FitbitFile, member: Member, decision: ClockDecision) -> ReadResult:
+    try:
+        logs = pl.read_json(io.BytesIO(member.load()), infer_schema_length=None)
+    except Exception as exc:  # polars raises several error types for bad JSON
+        return quarantined(file.kind, member.path, f"not valid JSON: {exc}")
+    if logs.height == 0:
+        return ReadResult(kind=file.kind, notes={"sessions": 0})
+    needed = {"startTime", "duration"}
+    if not needed <= set(logs.columns):
+        return quarantined(
+            file.kind, member.path, f"exercise logs lack {sorted(needed - set(logs.columns))}"
+        )
+    return ReadResult(
+        kind=file.kind,
+        tables={"sessions": sessions_table(_sessions(logs, decision))},
+        notes={"sessions": logs.height, **decision.notes()},
+    )
+
+
+def _level_minutes(name: str) -> pl.Expr:
+    return (
+        pl.col("activityLevel")
+        .list.eval(
+            pl.element().filter(pl.element().struct.field("name") == name).struct.field("minutes")
+        )
+        .list.sum()
+        .cast(pl.Int32)
+    )
+
+
+def _sessions(logs: pl.DataFrame, decision: ClockDecision) -> pl.DataFrame:
+    """Exercise logs to sessions. ``originalStartTime`` carries its own offset when present;
+    otherwise ``startTime`` is read on the participant's detected clock."""
+    cols = set(logs.columns)
+    naive = pl.col("startTime").str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
+    start = (
+        naive.dt.replace_time_zone("UTC")
+        if decision.clock == "utc"
+        else local_to_utc(naive, decision.timezone)
+    )
+    offset: pl.Expr = pl.lit(None, dtype=pl.Int16)
+    if "originalStartTime" in cols:
+        stamped = pl.col("originalStartTime").str.to_datetime(
+            "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_zone="UTC"
+        )
+        local_wall = (
+            pl.col("originalStartTime")
+            .str.slice(0, 19)
+            .str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False)
+        )
+        start = pl.coalesce(stamped, start)
+        offset = (local_wall - stamped.dt.replace_time_zone(None)).dt.total_minutes().cast(pl.Int16)
+    frame = logs.with_columns(start.alias("start_utc"), offset.alias("utc_offset_minutes"))
+    has_levels = "activityLevel" in cols and isinstance(logs.schema["activityLevel"], pl.List)
+    frame = frame.select(
+        pl.lit(SOURCE_TAKEOUT).alias("source"),
+        (pl.col("logId").cast(pl.String) if "logId" in cols else pl.col("startTime")).alias(
+            "session_key"
+        ),
+        "start_utc",
+        (pl.col("start_utc") + pl.duration(milliseconds=pl.col("duration"))).alias("end_utc"),
+        "utc_offset_minutes",
+        (pl.col("activityName") if "activityName" in cols else pl.lit(None, dtype=pl.String)).alias(
+            "sport"
+        ),
+        (
+            (pl.col("activeDuration") if "activeDuration" in cols else pl.col("duration")) / 1000.0
+        ).alias("timer_seconds"),
+        (pl.col("averageHeartRate") if "averageHeartRate" in cols else pl.lit(None))
+        .cast(pl.Float32)
+        .alias("avg_heart_rate_bpm"),
+        (_level_minutes("fairly") if has_levels else pl.lit(None, dtype=pl.Int32)).alias(
+            "moderate_minutes"
+        ),
+        (_level_minutes("very") if has_levels else pl.lit(None, dtype=pl.Int32)).alias(
+            "vigorous_minutes"
+        ),
+        (pl.col("steps") if "steps" in cols else pl.lit(None)).cast(pl.Int32).alias("steps"),
+    )
+    if decision.clock == "local" or frame["utc_offset_minutes"].null_count() == frame.height:
+        frame = (
+            attach_offsets(frame.filter(pl.col("start_utc").is_not_null()), decision, "start_utc")
+            if frame.height
+            else frame
+        )
+    return frame.filter(pl.col("start_utc").is_not_null())
+
+
+def read_json_family(
+    files: Sequence[tuple[FitbitFile, Member]], ctx: ReadContext, bouts: BoutDecision
+) -> tuple[dict[str, ReadResult], ClockDecision]:
+    """Read every JSON-family member of one participant's export."""
+    results: dict[str, ReadResult] = {}
+    scanned: list[_Scanned] = []
+    for file, member in files:
+        if file.series in _VALUE_KEY:
+            got = _scan_intraday(file, member)
+            if isinstance(got, ReadResult):
+                results[member.path] = got
+            else:
+                scanned.append(got)
+    spans = [s.span for s in scanned if s.span is not None]
+    decision = detect_clock(spans, ctx.timezone)
+    for s in scanned:
+        results[s.member.path] = _intraday_result(s, decision)
+    dailies: dict[str, tuple[FitbitFile, Member, pl.DataFrame]] = {}
+    for file, member in files:
+        if file.series in DAILY_COLUMNS:
+            got = read_daily_series(file, member)
+            if isinstance(got, ReadResult):
+                results[member.path] = got
+            else:
+                dailies[member.path] = (file, member, got)
+        elif file.series == "exercise":
+            results[member.path] = _exercise_result(file, member, decision)
+    results.update(_daily_results(dailies, decision, bouts))
+    return results, decision

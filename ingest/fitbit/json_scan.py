@@ -1,0 +1,262 @@
+"""Columnar extraction of Fitbit JSON-family time series.
+
+Fitbit's JSON series are arrays of ``{"dateTime": "MM/DD/YY HH:MM:SS", "value": ...}``
+where ``value`` is a quoted integer (steps, active minutes) or an object
+whose ``bpm`` is an integer (heart rate). A year of one participant is
+hundreds of megabytes, so the regular layout is read with numpy over the raw
+bytes: stamps are found by their fixed shape, the integer that follows each
+stamp is decoded in place, and the result is verified (stamp count equals key
+count, each value is preceded by the expected key, nothing is signed or
+fractional). Anything that does not verify is handed to a real JSON parser
+(polars), so an unusual but valid file is still read correctly, and a damaged
+one fails with the parser's own message.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+import polars as pl
+
+_QUOTE, _SLASH, _SPACE, _COLON = 34, 47, 32, 58
+_STAMP_LEN = 17  # MM/DD/YY HH:MM:SS
+_MAX_DIGITS = 9
+_WINDOW = 24  # bytes after a value's key in which the value must appear
+
+
+class JsonDamage(ValueError):
+    """The bytes are not a complete JSON array of Fitbit records."""
+
+
+@dataclass(frozen=True)
+class StampedSeries:
+    """Naive stamps (seconds since 1970 read as if UTC) with their integer values."""
+
+    seconds: np.ndarray
+    values: np.ndarray
+    fast_path: bool
+
+    def frame(self) -> pl.DataFrame:
+        """The series as a polars frame: ``stamp`` (naive Datetime us) and ``value`` (Int64)."""
+        return pl.DataFrame(
+            {
+                "stamp": (self.seconds * 1_000_000).astype("datetime64[us]"),
+                "value": self.values,
+            }
+        )
+
+
+def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (vectorised, H. Hinnant's algorithm)."""
+    y = y - (m <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    mp = (m + 9) % 12
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _stamp_starts(a: np.ndarray) -> np.ndarray:
+    """Offsets of every ``"MM/DD/YY HH:MM:SS"`` string (the first digit) in the buffer."""
+    n = a.size
+    p = np.flatnonzero(a == _SLASH)
+    p = p[(p >= 3) & (p + 15 < n)]
+    shape_ok = (
+        (a[p + 3] == _SLASH)
+        & (a[p + 6] == _SPACE)
+        & (a[p + 9] == _COLON)
+        & (a[p + 12] == _COLON)
+        & (a[p - 3] == _QUOTE)
+        & (a[p + 15] == _QUOTE)
+    )
+    return p[shape_ok] - 2
+
+
+def _decode_stamps(a: np.ndarray, s: np.ndarray) -> np.ndarray | None:
+    """Naive epoch seconds of the stamps starting at ``s``; None when a digit is not a digit."""
+    digit_offsets = np.array([0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 15, 16])
+    digits = a[s[:, None] + digit_offsets].astype(np.int64) - 48
+    if digits.size and (digits.min() < 0 or digits.max() > 9):
+        return None
+    pairs = digits[:, 0::2] * 10 + digits[:, 1::2]
+    month, day, yy, hh, mi, ss = (pairs[:, k] for k in range(6))
+    if month.size and (month.min() < 1 or month.max() > 12 or day.min() < 1 or day.max() > 31):
+        return None
+    days = _days_from_civil(2000 + yy, month, day)
+    return days * 86400 + hh * 3600 + mi * 60 + ss
+
+
+def _read_digits(padded: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unsigned integers whose first digit is at ``start``: (values, digit counts)."""
+    values = np.zeros(start.size, dtype=np.int64)
+    length = np.zeros(start.size, dtype=np.int64)
+    active = np.ones(start.size, dtype=bool)
+    for pos in range(_MAX_DIGITS + 1):
+        digit = padded[start + pos].astype(np.int64) - 48
+        active &= (digit >= 0) & (digit <= 9)
+        values = np.where(active, values * 10 + digit, values)
+        length += active
+    return values, length
+
+
+def _fixed_layout_values(
+    a: np.ndarray, starts: np.ndarray, key: bytes, quoted: bool
+) -> np.ndarray | None:
+    """Values when every record repeats the first record's layout from stamp to value.
+
+    Pretty-printed exports put the key and its value at the same distance
+    from the stamp in every record; that is checked byte by byte for all
+    records, so the common case costs a few gathers per record.
+    """
+    if starts.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    first_end = int(starts[1]) if starts.size > 1 else a.size
+    record = a[starts[0] : first_end].tobytes()
+    k = record.find(b'"' + key + b'"')
+    if k < 0:
+        return None
+    v = k + len(key) + 2
+    while v < len(record) and not (48 <= record[v] <= 57):
+        v += 1
+    prefix = record[k:v]
+    if v >= len(record) or prefix.count(b":") != 1 or len(prefix) > _WINDOW:
+        return None
+    padded = np.concatenate([a, np.zeros(_WINDOW + _MAX_DIGITS + 2, dtype=np.uint8)])
+    for i, byte in enumerate(prefix):
+        if np.any(padded[starts + k + i] != byte):
+            return None
+    value_start = starts + v
+    values, length = _read_digits(padded, value_start)
+    following = padded[value_start + length]
+    limit = np.append(starts[1:], a.size)
+    if length.min() < 1 or length.max() > _MAX_DIGITS or np.any(value_start + length >= limit):
+        return None
+    if quoted and np.any(following != _QUOTE):
+        return None
+    if not quoted and np.any(
+        (following == ord(".")) | (following == ord("e")) | (following == ord("E"))
+    ):
+        return None
+    return values
+
+
+def _key_values(a: np.ndarray, starts: np.ndarray, key: bytes, quoted: bool) -> np.ndarray | None:
+    """The unsigned integer value of ``key`` in each record, the record starting at ``starts``.
+
+    Finds every ``"<key>"``, checks there is exactly one between consecutive
+    stamps, then reads ``\\s*:\\s*`` (and a quote when ``quoted``) and the digits.
+    Returns None when anything is irregular (signed, fractional, too long,
+    misplaced), so the caller falls back to a full parse.
+    """
+    padded = np.concatenate([a, np.zeros(_WINDOW, dtype=np.uint8)])
+    quotes = np.flatnonzero(a == _QUOTE)
+    pattern = np.frombuffer(b'"' + key + b'"', dtype=np.uint8)
+    cand = quotes[quotes + pattern.size < a.size]
+    cand = cand[(padded[cand + 1] == pattern[1]) & (padded[cand + pattern.size - 1] == _QUOTE)]
+    near = np.lib.stride_tricks.sliding_window_view(padded, pattern.size)[cand]
+    key_pos = cand[(near == pattern).all(axis=1)]
+    if key_pos.size != starts.size:
+        return None
+    if key_pos.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if np.any(key_pos <= starts) or np.any(key_pos[:-1] >= starts[1:]):
+        return None
+    window = np.lib.stride_tricks.sliding_window_view(padded, _WINDOW)[key_pos + pattern.size]
+    is_digit = (window - np.uint8(48)) < 10
+    first = is_digit.argmax(axis=1)
+    rows = np.arange(key_pos.size)
+    if not is_digit[rows, first].all() or first.max() > _WINDOW - _MAX_DIGITS - 2:
+        return None
+    lead = np.where(np.arange(_WINDOW)[None, :] < first[:, None], window, np.uint8(_SPACE))
+    separators = (
+        (lead == _SPACE)
+        | (lead == _COLON)
+        | (lead == ord("\n"))
+        | (lead == ord("\r"))
+        | (lead == ord("\t"))
+    )
+    if quoted:
+        separators |= lead == _QUOTE
+    if not separators.all() or np.any((lead == _COLON).sum(axis=1) != 1):
+        return None
+    if quoted and np.any(window[rows, first - 1] != _QUOTE):
+        return None
+    span = first[:, None] + np.arange(_MAX_DIGITS + 1)
+    run = np.cumprod(np.take_along_axis(is_digit, span, axis=1), axis=1)
+    length = run.sum(axis=1)
+    if length.max() > _MAX_DIGITS:
+        return None
+    following = window[rows, first + length]
+    if quoted and np.any(following != _QUOTE):
+        return None
+    if not quoted and np.any(
+        (following == ord(".")) | (following == ord("e")) | (following == ord("E"))
+    ):
+        return None
+    digits = np.take_along_axis(window, span[:, :_MAX_DIGITS], axis=1).astype(np.int64) - 48
+    values = np.zeros(key_pos.size, dtype=np.int64)
+    for pos in range(int(length.max())):
+        values = np.where(pos < length, values * 10 + digits[:, pos], values)
+    return values
+
+
+def _check_envelope(raw: bytes) -> None:
+    """Raise JsonDamage unless ``raw`` is a complete, balanced JSON array."""
+    body = raw.strip()
+    if not body.startswith(b"[") or not body.endswith(b"]"):
+        try:
+            orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise JsonDamage(f"not valid JSON: {exc}") from None
+        raise JsonDamage("not a JSON array of records")
+
+
+def scan_stamped_integers(raw: bytes, value_key: bytes, quoted: bool) -> StampedSeries:
+    """Stamps and integer values of a Fitbit series file.
+
+    ``value_key`` is the key whose integer is wanted (``b"value"`` for steps,
+    ``b"bpm"`` for heart rate) and ``quoted`` whether it is a JSON string.
+    Raises JsonDamage for damaged bytes.
+    """
+    _check_envelope(raw)
+    a = np.frombuffer(raw, dtype=np.uint8)
+    starts = _stamp_starts(a)
+    if starts.size == raw.count(b'"dateTime"'):
+        seconds = _decode_stamps(a, starts)
+        if seconds is not None:
+            values = _fixed_layout_values(a, starts, value_key, quoted)
+            if values is None:
+                values = _key_values(a, starts, value_key, quoted)
+            if values is not None:
+                return StampedSeries(seconds, values, fast_path=True)
+    return _parse_with_polars(raw, value_key)
+
+
+def _parse_with_polars(raw: bytes, value_key: bytes) -> StampedSeries:
+    """Full JSON parse for layouts the byte scanner does not verify."""
+    try:
+        frame = pl.read_json(io.BytesIO(raw), infer_schema_length=None)
+    except Exception as exc:  # polars raises several error types for bad JSON
+        raise JsonDamage(f"not valid JSON: {exc}") from None
+    if frame.height == 0:
+        return StampedSeries(np.zeros(0, np.int64), np.zeros(0, np.int64), fast_path=False)
+    if "dateTime" not in frame.columns or "value" not in frame.columns:
+        raise JsonDamage(f"records lack dateTime/value; keys are {frame.columns}")
+    value = pl.col("value")
+    if frame.schema["value"] == pl.Struct or isinstance(frame.schema["value"], pl.Struct):
+        value = value.struct.field(value_key.decode())
+    out = frame.select(
+        pl.col("dateTime")
+        .str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
+        .alias("stamp"),
+        value.cast(pl.Float64, strict=False).alias("value"),
+    )
+    bad = out.filter(pl.col("stamp").is_null() | pl.col("value").is_null()).height
+    if bad:
+        raise JsonDamage(f"{bad} of {out.height} records have an unreadable dateTime or value")
+    seconds = (out["stamp"].cast(pl.Int64) // 1_000_000).to_numpy()
+    return StampedSeries(seconds, out["value"].round(0).cast(pl.Int64).to_numpy(), fast_path=False)

@@ -1,0 +1,91 @@
+"""Turn polars frames into canonical Arrow tables, and shared label constants.
+
+Readers build a polars frame whose columns carry canonical names; this module
+casts them to the canonical Arrow types (``irisin.schema``) and fills the
+nullable columns a source does not report. ``participant_id`` and ``file_id``
+are left to the pipeline unless the frame carries them (Fitabase exports hold
+many participants, so they carry their own ``participant_id``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pyarrow as pa
+
+from irisin.schema import DAILY_TOTALS, MINUTES, SESSIONS
+
+PIPELINE_FILLED = ("participant_id", "file_id")
+"""Columns the pipeline fills in when a reader leaves them out."""
+
+SOURCE_TAKEOUT = "fitbit_takeout"
+SOURCE_FITABASE = "fitabase"
+
+FITABASE_INTENSITY_LABELS = pl.Series(
+    "label", ["sedentary", "light", "moderate", "vigorous"], dtype=pl.String
+)
+"""Fitabase minute intensity code (0..3) to the canonical label: index = code."""
+
+ACTIVITY_LEVEL_LABELS: dict[str, str] = {
+    "SEDENTARY": "sedentary",
+    "LIGHTLY_ACTIVE": "light",
+    "MODERATELY_ACTIVE": "moderate",
+    "VERY_ACTIVE": "vigorous",
+}
+"""Takeout CSV ``activity_level`` values to canonical labels."""
+
+
+def to_canonical(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
+    """Cast ``frame`` to ``schema``: canonical order and types, absent nullable columns as nulls.
+
+    ``participant_id`` and ``file_id`` are kept only when the frame has them;
+    the pipeline adds them otherwise. Extra frame columns are dropped.
+    """
+    arrow = frame.to_arrow()
+    arrays: list[pa.Array | pa.ChunkedArray] = []
+    fields: list[pa.Field] = []
+    for f in schema:
+        if f.name in frame.columns:
+            col = arrow.column(f.name)
+            arrays.append(col if col.type == f.type else col.cast(f.type))
+        elif f.name in PIPELINE_FILLED:
+            continue
+        else:
+            arrays.append(pa.nulls(frame.height, f.type))
+        fields.append(f)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
+
+
+def minutes_table(frame: pl.DataFrame) -> pa.Table:
+    """Canonical ``minutes`` table from a frame sorted or not; rows are sorted by minute."""
+    keys = [c for c in ("participant_id", "minute_utc") if c in frame.columns]
+    return to_canonical(frame.sort(keys), MINUTES)
+
+
+def daily_table(frame: pl.DataFrame) -> pa.Table:
+    """Canonical ``daily_totals`` table."""
+    keys = [c for c in ("participant_id", "local_date") if c in frame.columns]
+    return to_canonical(frame.sort(keys), DAILY_TOTALS)
+
+
+def sessions_table(frame: pl.DataFrame) -> pa.Table:
+    """Canonical ``sessions`` table."""
+    return to_canonical(frame.sort("start_utc"), SESSIONS)
+
+
+def offsets_from_zone(utc: pl.Expr, tz: str) -> pl.Expr:
+    """Minutes the local wall clock of ``tz`` is ahead of UTC at each instant of ``utc``."""
+    local = utc.dt.convert_time_zone(tz).dt.replace_time_zone(None)
+    return ((local - utc.dt.replace_time_zone(None)).dt.total_minutes()).cast(pl.Int16)
+
+
+def local_to_utc(local: pl.Expr, tz: str | None) -> pl.Expr:
+    """UTC instants of naive local wall times in ``tz`` (UTC when ``tz`` is None).
+
+    At the autumn DST fold the earlier instant is taken; wall times that do
+    not exist (the spring gap) become null, so the caller can count them.
+    """
+    if tz is None:
+        return local.dt.replace_time_zone("UTC")
+    return local.dt.replace_time_zone(
+        tz, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
