@@ -6,58 +6,76 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
 from config.roster import ROSTER_SCHEMA
-from irisin.schema import DAILY_TOTALS, MINUTES, PROFILES, conform
+from irisin.schema import DAILY_TOTALS, MINUTES, PROFILES, empty
 
 UTC = timezone.utc
+FILE_ID = "f" * 64
 
 
-def _frame(rows: list[dict[str, Any]], schema: pa.Schema) -> pl.DataFrame:
-    defaults = {"file_id": "f" * 64, "source": "fit_monitoring"}
-    filled = [{**defaults, **r} for r in rows]
-    names = [f.name for f in schema]
-    table = pa.Table.from_pylist(
-        [{k: r.get(k) for k in names} for r in filled], schema=pa.schema([f.with_nullable(True) for f in schema])
+def _types(schema: Any) -> dict[str, pl.DataType]:
+    return dict(pl.from_arrow(empty(schema)).schema)  # type: ignore[union-attr]
+
+
+MINUTE_TYPES = _types(MINUTES)
+TOTALS_TYPES = _types(DAILY_TOTALS)
+PROFILE_TYPES = _types(PROFILES)
+
+
+def _canonical(frame: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:
+    return frame.select(
+        (pl.col(n) if n in frame.columns else pl.lit(None)).cast(t).alias(n) for n, t in types.items()
     )
-    return pl.from_arrow(conform(table, schema))  # type: ignore[return-value]
 
 
-def minutes(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """MINUTES frame from dicts (missing columns are null; source defaults to fit_monitoring)."""
-    return _frame(rows, MINUTES)
+def block(participant: str, start_utc: datetime, count: int, source: str = "fit_monitoring", **values: Any) -> pl.DataFrame:
+    """``count`` consecutive MINUTES rows from ``start_utc``, each with ``values``."""
+    times = pl.datetime_range(start_utc, start_utc + timedelta(minutes=count), "1m", closed="left", eager=True)
+    frame = pl.DataFrame({"minute_utc": times}).with_columns(
+        pl.lit(participant).alias("participant_id"),
+        pl.lit(source).alias("source"),
+        pl.lit(FILE_ID).alias("file_id"),
+        *(pl.lit(v).alias(k) for k, v in values.items()),
+    )
+    return _canonical(frame, MINUTE_TYPES)
+
+
+def minutes(*blocks: pl.DataFrame) -> pl.DataFrame:
+    return pl.concat([_canonical(pl.DataFrame(), MINUTE_TYPES), *blocks])
 
 
 def daily_totals(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    defaults = {"bouted": False, "source": "garmin_export"}
-    return _frame([{**defaults, **r} for r in rows], DAILY_TOTALS)
+    defaults = {"bouted": False, "source": "garmin_export", "file_id": FILE_ID}
+    frame = pl.DataFrame([{**defaults, **r} for r in rows]) if rows else pl.DataFrame()
+    return _canonical(frame, TOTALS_TYPES)
 
 
 def profiles(rows: list[dict[str, Any]] | None = None) -> pl.DataFrame:
-    return _frame(rows or [], PROFILES)
+    frame = pl.DataFrame([{"source": "fit_monitoring", "file_id": FILE_ID, **r} for r in rows]) if rows else pl.DataFrame()
+    return _canonical(frame, PROFILE_TYPES)
 
 
 def roster(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame([{k: r.get(k) for k in ROSTER_SCHEMA} for r in rows], schema=ROSTER_SCHEMA)
 
 
-def span(participant: str, start_utc: datetime, count: int, **values: Any) -> list[dict[str, Any]]:
-    """``count`` consecutive minute rows from ``start_utc`` with the same values."""
-    return [
-        {"participant_id": participant, "minute_utc": start_utc + timedelta(minutes=i), **values} for i in range(count)
-    ]
-
-
 def utc(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=UTC)
 
 
-def local_days(zone: str, first: date, days: int) -> tuple[datetime, int]:
-    """UTC start and number of minutes of ``days`` whole local days from ``first`` in ``zone``."""
+def local_span(zone: str, first: date, days: int) -> tuple[datetime, int]:
+    """UTC start and length in minutes of ``days`` whole local days from ``first`` in ``zone``."""
+    start = datetime(first.year, first.month, first.day)
     bounds = pl.select(
-        pl.datetime(first.year, first.month, first.day).dt.replace_time_zone(zone).alias("a"),
-        (pl.datetime(first.year, first.month, first.day) + pl.duration(days=days)).dt.replace_time_zone(zone).alias("b"),
+        pl.lit(start).dt.replace_time_zone(zone).alias("a"),
+        pl.lit(start + timedelta(days=days)).dt.replace_time_zone(zone).alias("b"),
     )
-    a, b = bounds.row(0)
-    return a.astimezone(UTC), int((b - a).total_seconds() // 60)
+    a, b = (t.astimezone(UTC) for t in bounds.row(0))  # aware same-zone subtraction would ignore DST
+    return a, int((b - a).total_seconds() // 60)
+
+
+def worn_days(participant: str, zone: str, first: date, days: int, source: str = "fit_monitoring") -> pl.DataFrame:
+    """Whole local days of worn, sedentary minutes (heart rate 70, device label sedentary)."""
+    start, count = local_span(zone, first, days)
+    return block(participant, start, count, source, heart_rate_bpm=70.0, intensity="sedentary", steps=0)
