@@ -32,7 +32,11 @@ from typing import Any
 import polars as pl
 
 from irisin.demo.cohort import COHORT, truth_minutes
-from irisin.demo.garmin_files import demo_sessions_from_truth, expected_sessions, write_garmin_export
+from irisin.demo.garmin_files import (
+    demo_sessions_from_truth,
+    expected_sessions,
+    write_garmin_export,
+)
 
 PARTICIPANT = next(p for p in COHORT if p.fmt == "garmin_export" and p.mvpa_minutes_per_week >= 150)
 """A demo participant exercising most days, so two years hold well over 500 activities."""
@@ -52,7 +56,7 @@ def _require(module: str, attr: str, what: str) -> Any:
 def activity_fit_files(truth: pl.DataFrame, sessions: pl.DataFrame) -> dict[str, bytes]:
     """One activity FIT file per session, named like Garmin's uploads, from the FIT demo writer."""
     write_activity = _require("irisin.demo.fit_files", "activity_fit_bytes", "the FIT demo writer")
-    return write_activity(truth, sessions)  # type: ignore[no-any-return]
+    return write_activity(truth, sessions)
 
 
 @dataclass
@@ -92,11 +96,15 @@ def build_export(out: Path, days: int, activities: int, seed: int) -> tuple[Path
     truth = truth_minutes(PARTICIPANT, seed, weeks=math.ceil(days / 7))
     sessions = demo_sessions_from_truth(truth)
     if sessions.height < activities:
-        raise SystemExit(f"only {sessions.height} exercise days in {days} days; ask for fewer --activities")
+        raise SystemExit(
+            f"only {sessions.height} exercise days in {days} days; ask for fewer --activities"
+        )
     step = sessions.height / activities
     sessions = sessions[[int(i * step) for i in range(activities)]]
     fit_files = activity_fit_files(truth, expected_sessions(truth, sessions))
-    path = write_garmin_export(truth, sessions, fit_files, out / "garmin-connect-export.zip", timezone=PARTICIPANT.timezone)
+    path = write_garmin_export(
+        truth, sessions, fit_files, out / "garmin-connect-export.zip", timezone=PARTICIPANT.timezone
+    )
     return path, len(fit_files)
 
 
@@ -110,7 +118,9 @@ def ingest_export(export: Path, study_root: Path) -> dict[str, Any]:
 
     layout.init_study(study_root)
     roster.write_roster(
-        pl.DataFrame({"participant_id": [PARTICIPANT.participant_id], "timezone": [PARTICIPANT.timezone]}),
+        pl.DataFrame(
+            {"participant_id": [PARTICIPANT.participant_id], "timezone": [PARTICIPANT.timezone]}
+        ),
         study_root / "roster.csv",
     )
     ingestor = pipeline.Ingestor(layout.open_study(study_root))
@@ -123,14 +133,21 @@ def ingest_export(export: Path, study_root: Path) -> dict[str, Any]:
         "fit": fit,
         "json": json_reader,
         "outcomes": report.counts(),
-        "rows": {t: ingestor.lake.scan(t).select(pl.len()).collect().item() for t in ("minutes", "daily_totals", "sessions")},
+        "rows": {
+            t: ingestor.lake.scan(t).select(pl.len()).collect().item()
+            for t in ("minutes", "daily_totals", "sessions")
+        },
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=730, help="days of data in the export (default 730)")
-    parser.add_argument("--activities", type=int, default=500, help="activity FIT files (default 500)")
+    parser.add_argument(
+        "--days", type=int, default=730, help="days of data in the export (default 730)"
+    )
+    parser.add_argument(
+        "--activities", type=int, default=500, help="activity FIT files (default 500)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
@@ -151,11 +168,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"export: {args.days} days, {n_fit} activity FIT files, {size_mb:.1f} MB zip")
     print(f"generate export:              {generated:8.2f} s")
     print(f"ingest end to end (pipeline): {total:8.2f} s")
-    print(f"  inside FIT reader:          {fit.seconds:8.2f} s over {fit.calls} files ({1000 * fit.seconds / max(fit.calls, 1):.1f} ms/file)")
+    print(
+        f"  inside FIT reader:          {fit.seconds:8.2f} s over {fit.calls} files ({1000 * fit.seconds / max(fit.calls, 1):.1f} ms/file)"
+    )
     print(f"  inside Garmin JSON reader:  {json_reader.seconds:8.2f} s")
-    print(f"  outside FIT decoding:       {outside:8.2f} s = {100 * outside / total:.1f} % of ingest")
+    print(
+        f"  outside FIT decoding:       {outside:8.2f} s = {100 * outside / total:.1f} % of ingest"
+    )
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in result["rows"].items()))
-    print("files: " + ", ".join(f"{kind}/{status} {n}" for (kind, status), n in sorted(result["outcomes"].items())))
+    print(
+        "files: "
+        + ", ".join(
+            f"{kind}/{status} {n}" for (kind, status), n in sorted(result["outcomes"].items())
+        )
+    )
     return 0
 
 

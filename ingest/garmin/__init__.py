@@ -15,4 +15,10 @@ from ingest.garmin.layout import GarminKind, classify_member, looks_like_garmin_
 from ingest.garmin.reader import read_garmin_export
 from ingest.garmin.tables import SOURCE
 
-__all__ = ["SOURCE", "GarminKind", "classify_member", "looks_like_garmin_export", "read_garmin_export"]
+__all__ = [
+    "SOURCE",
+    "GarminKind",
+    "classify_member",
+    "looks_like_garmin_export",
+    "read_garmin_export",
+]

@@ -60,12 +60,14 @@ def _activities(document: Any, name: str) -> list[Any]:
         return parts  # some exports (and tools that re-save them) drop the wrapper object
     if not found:
         raise GarminFormatError(
-            f"{name}: expected a JSON array holding {{\"{EXPORT_KEY}\": [...]}}, "
+            f'{name}: expected a JSON array holding {{"{EXPORT_KEY}": [...]}}, '
             f"found a JSON {type(document).__name__} without that key"
         )
     bad = next((p for p in found if not isinstance(p[EXPORT_KEY], list)), None)
     if bad is not None:
-        raise GarminFormatError(f"{name}: '{EXPORT_KEY}' is a JSON {type(bad[EXPORT_KEY]).__name__}, expected an array")
+        raise GarminFormatError(
+            f"{name}: '{EXPORT_KEY}' is a JSON {type(bad[EXPORT_KEY]).__name__}, expected an array"
+        )
     return [activity for part in found for activity in part[EXPORT_KEY]]
 
 
@@ -84,7 +86,9 @@ def read_summarized_activities(data: bytes, name: str, ctx: ReadContext) -> Read
     raw = columns.frame
     undated = int(raw.get_column("beginTimestamp").null_count())
     if raw.height and undated == raw.height:
-        raise GarminFormatError(f"{name}: required field 'beginTimestamp' is missing from all {raw.height} activities")
+        raise GarminFormatError(
+            f"{name}: required field 'beginTimestamp' is missing from all {raw.height} activities"
+        )
     raw = raw.filter(pl.col("beginTimestamp").is_not_null())
 
     start = _epoch_ms("beginTimestamp").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
@@ -108,8 +112,12 @@ def read_summarized_activities(data: bytes, name: str, ctx: ReadContext) -> Read
         sport=pl.coalesce("activityType", "sportType"),
         timer_seconds=in_range_or_null(pl.col("duration"), 0, MAX_SESSION_MINUTES * 60_000) / 1000,
         **heart,
-        moderate_minutes=in_range_or_null(pl.col("moderateIntensityMinutes"), 0, MAX_SESSION_MINUTES).round(0),
-        vigorous_minutes=in_range_or_null(pl.col("vigorousIntensityMinutes"), 0, MAX_SESSION_MINUTES).round(0),
+        moderate_minutes=in_range_or_null(
+            pl.col("moderateIntensityMinutes"), 0, MAX_SESSION_MINUTES
+        ).round(0),
+        vigorous_minutes=in_range_or_null(
+            pl.col("vigorousIntensityMinutes"), 0, MAX_SESSION_MINUTES
+        ).round(0),
         steps=in_range_or_null(pl.col("steps"), 0, 2**31 - 1).round(0),
     ).sort("start_utc")
 
@@ -122,8 +130,14 @@ def read_summarized_activities(data: bytes, name: str, ctx: ReadContext) -> Read
         notes["activities_dropped_without_begin_timestamp"] = undated
     if columns.unreadable:
         notes["unreadable_values"] = columns.unreadable
-    losses = [f"{undated} activit{'y' if undated == 1 else 'ies'} without 'beginTimestamp' dropped"] if undated else []
-    losses += [f"{n} unreadable value(s) of '{k}' read as null" for k, n in columns.unreadable.items()]
+    losses = (
+        [f"{undated} activit{'y' if undated == 1 else 'ies'} without 'beginTimestamp' dropped"]
+        if undated
+        else []
+    )
+    losses += [
+        f"{n} unreadable value(s) of '{k}' read as null" for k, n in columns.unreadable.items()
+    ]
     return ReadResult(
         kind=GarminKind.ACTIVITIES.value,
         status="partial" if losses else "ok",

@@ -74,16 +74,24 @@ def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult
     """
     document = load_json(data, name)
     if not isinstance(document, list):
-        raise GarminFormatError(f"{name}: expected a JSON array of days, found a JSON {type(document).__name__}")
+        raise GarminFormatError(
+            f"{name}: expected a JSON array of days, found a JSON {type(document).__name__}"
+        )
     columns = records_to_columns(document, UDS_FIELDS, name)
     raw = columns.frame
     if raw.height and raw.get_column("calendarDate").null_count() == raw.height:
-        raise GarminFormatError(f"{name}: required field 'calendarDate' is missing from all {raw.height} days")
+        raise GarminFormatError(
+            f"{name}: required field 'calendarDate' is missing from all {raw.height} days"
+        )
 
     days = raw.with_columns(
         local_date=pl.col("calendarDate").str.to_date("%Y-%m-%d", strict=False),
-        start_offset=offset_minutes(_garmin_time("wellnessStartTimeLocal"), _garmin_time("wellnessStartTimeGmt")),
-        end_offset=offset_minutes(_garmin_time("wellnessEndTimeLocal"), _garmin_time("wellnessEndTimeGmt")),
+        start_offset=offset_minutes(
+            _garmin_time("wellnessStartTimeLocal"), _garmin_time("wellnessStartTimeGmt")
+        ),
+        end_offset=offset_minutes(
+            _garmin_time("wellnessEndTimeLocal"), _garmin_time("wellnessEndTimeGmt")
+        ),
     )
     undated = int(days.get_column("local_date").null_count())
     days = days.filter(pl.col("local_date").is_not_null())
@@ -95,7 +103,9 @@ def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult
     from_roster = 0
     if ctx.timezone:
         from_roster = int(days.get_column("start_offset").null_count())
-        days = days.with_columns(start_offset=pl.coalesce("start_offset", _roster_offset(ctx.timezone)))
+        days = days.with_columns(
+            start_offset=pl.coalesce("start_offset", _roster_offset(ctx.timezone))
+        )
 
     heart_rate = {
         out: in_range_or_null(pl.col(key), 1.0, MAX_PLAUSIBLE_HEART_RATE_BPM)
@@ -111,8 +121,12 @@ def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult
         device=pl.lit(DEVICE),
         local_date=pl.col("local_date"),
         utc_offset_minutes=pl.col("start_offset"),
-        moderate_minutes=in_range_or_null(pl.col("moderateIntensityMinutes"), 0, MINUTES_PER_DAY).round(0),
-        vigorous_minutes=in_range_or_null(pl.col("vigorousIntensityMinutes"), 0, MINUTES_PER_DAY).round(0),
+        moderate_minutes=in_range_or_null(
+            pl.col("moderateIntensityMinutes"), 0, MINUTES_PER_DAY
+        ).round(0),
+        vigorous_minutes=in_range_or_null(
+            pl.col("vigorousIntensityMinutes"), 0, MINUTES_PER_DAY
+        ).round(0),
         steps=in_range_or_null(pl.col("totalSteps"), 0, 2**31 - 1).round(0),
         **heart_rate,
         worn=pl.when(pl.col("includesWellnessData").not_()).then(False).otherwise(None),
@@ -146,22 +160,30 @@ def _days_shorter_than_a_bout(frame: pl.DataFrame) -> int:
 
 def _roster_offset(timezone: str) -> pl.Expr:
     """UTC offset in minutes at local midnight of ``local_date`` in the roster's IANA zone."""
-    midnight = pl.col("local_date").cast(pl.Datetime("ms")).dt.replace_time_zone(
-        timezone, ambiguous="earliest", non_existent="null"
+    midnight = (
+        pl.col("local_date")
+        .cast(pl.Datetime("ms"))
+        .dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
     )
     total = midnight.dt.base_utc_offset() + midnight.dt.dst_offset()
     return total.dt.total_minutes().cast(pl.Int32)
 
 
-def _notes(days: pl.DataFrame, *, undated: int, duplicates: int, from_roster: int) -> dict[str, Any]:
+def _notes(
+    days: pl.DataFrame, *, undated: int, duplicates: int, from_roster: int
+) -> dict[str, Any]:
     notes: dict[str, Any] = {"days": days.height}
     if days.height:
         notes["first_date"] = days.get_column("local_date").min().isoformat()  # type: ignore[union-attr]
         notes["last_date"] = days.get_column("local_date").max().isoformat()  # type: ignore[union-attr]
-        notes["utc_offsets_minutes"] = days.get_column("start_offset").drop_nulls().unique().sort().to_list()
+        notes["utc_offsets_minutes"] = (
+            days.get_column("start_offset").drop_nulls().unique().sort().to_list()
+        )
         dst = days.filter(pl.col("start_offset") != pl.col("end_offset"))
         if dst.height:
-            notes["offset_changes_within_day"] = [d.isoformat() for d in dst.get_column("local_date").to_list()]
+            notes["offset_changes_within_day"] = [
+                d.isoformat() for d in dst.get_column("local_date").to_list()
+            ]
         missing = int(days.get_column("start_offset").null_count())
         if missing:
             notes["days_without_utc_offset"] = missing
@@ -178,5 +200,7 @@ def _loss_messages(undated: int, unreadable: dict[str, int]) -> list[str]:
     messages = []
     if undated:
         messages.append(f"{undated} day(s) without a readable 'calendarDate' dropped")
-    messages.extend(f"{count} unreadable value(s) of '{key}' read as null" for key, count in unreadable.items())
+    messages.extend(
+        f"{count} unreadable value(s) of '{key}' read as null" for key, count in unreadable.items()
+    )
     return messages

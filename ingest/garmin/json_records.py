@@ -44,7 +44,9 @@ class RecordColumns:
     """Per key: values present in the file but of a type that cannot be read as the column's type."""
 
 
-def records_to_columns(records: list[Any], fields: Mapping[str, pa.DataType], name: str) -> RecordColumns:
+def records_to_columns(
+    records: list[Any], fields: Mapping[str, pa.DataType], name: str
+) -> RecordColumns:
     """Columns ``fields`` (JSON key -> Arrow type) of ``records``; absent keys read as null.
 
     Raises ``GarminFormatError`` when an element is not a JSON object.
@@ -59,7 +61,9 @@ def records_to_columns(records: list[Any], fields: Mapping[str, pa.DataType], na
     return RecordColumns(frame=pl.from_arrow(table))  # type: ignore[arg-type]
 
 
-def _columns_with_coercion(records: list[Any], fields: Mapping[str, pa.DataType], name: str) -> RecordColumns:
+def _columns_with_coercion(
+    records: list[Any], fields: Mapping[str, pa.DataType], name: str
+) -> RecordColumns:
     """Slow path: infer every column, then cast the wanted ones, counting what does not cast."""
     bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
     if bad is not None:
@@ -79,7 +83,9 @@ def _columns_with_coercion(records: list[Any], fields: Mapping[str, pa.DataType]
             columns.append(pl.Series(key, [None] * raw.height, dtype=target))
             continue
         source = raw.get_column(key)
-        if isinstance(source.dtype, pl.Struct) and "typeKey" in {f.name for f in source.dtype.fields}:
+        if isinstance(source.dtype, pl.Struct) and "typeKey" in {
+            f.name for f in source.dtype.fields
+        }:
             source = source.struct.field("typeKey").alias(key)
         if isinstance(source.dtype, pl.Struct | pl.List | pl.Array):
             cast = pl.Series(key, [None] * raw.height, dtype=target)

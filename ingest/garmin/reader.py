@@ -47,7 +47,9 @@ def read_garmin_export(members: Sequence[Member], ctx: ReadContext) -> dict[str,
     return results
 
 
-def _read_member(member: Member, kind: GarminKind, parser: MemberParser, ctx: ReadContext) -> ReadResult:
+def _read_member(
+    member: Member, kind: GarminKind, parser: MemberParser, ctx: ReadContext
+) -> ReadResult:
     try:
         data = member.load()
     except TransientInputError:

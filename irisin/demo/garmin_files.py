@@ -41,7 +41,10 @@ DEMO_DEVICE_ID = 3_412_345_678
 FIRST_ACTIVITY_ID = 20_000_000_000
 
 _UDS_FOLDER: dict[Layout, str] = {"new": "DI-Connect-Aggregator", "old": "DI-Connect-User"}
-_UPLOAD_FOLDER: dict[Layout, str] = {"new": "DI-Connect-Uploaded-Files", "old": "DI-Connect-Fitness-Uploaded-Files"}
+_UPLOAD_FOLDER: dict[Layout, str] = {
+    "new": "DI-Connect-Uploaded-Files",
+    "old": "DI-Connect-Fitness-Uploaded-Files",
+}
 
 SESSION_INPUT_COLUMNS = ("start_utc", "end_utc", "sport")
 """Columns every sessions frame must have; the rest of ``irisin.schema.SESSIONS`` is optional."""
@@ -59,7 +62,9 @@ def counted_minutes(truth: pl.DataFrame, bout_minutes: int = 1) -> pl.DataFrame:
     return (
         truth.sort("minute_utc")
         .with_columns(
-            local_date=(pl.col("minute_utc") + pl.duration(minutes=pl.col("utc_offset_minutes"))).dt.date(),
+            local_date=(
+                pl.col("minute_utc") + pl.duration(minutes=pl.col("utc_offset_minutes"))
+            ).dt.date(),
             _run=_run_id(active),
         )
         .with_columns(counted=active & (pl.len().over("_run") >= bout_minutes))
@@ -86,8 +91,12 @@ def expected_daily_totals(
     days = (
         minutes.group_by("local_date")
         .agg(
-            moderate_minutes=(pl.col("counted") & (pl.col("intensity") == "moderate")).sum().cast(pl.Int32),
-            vigorous_minutes=(pl.col("counted") & (pl.col("intensity") == "vigorous")).sum().cast(pl.Int32),
+            moderate_minutes=(pl.col("counted") & (pl.col("intensity") == "moderate"))
+            .sum()
+            .cast(pl.Int32),
+            vigorous_minutes=(pl.col("counted") & (pl.col("intensity") == "vigorous"))
+            .sum()
+            .cast(pl.Int32),
             steps=pl.col("steps").sum().cast(pl.Int32),
             resting_heart_rate_bpm=pl.col("heart_rate_bpm").quantile(0.05, "nearest").round(0),
             min_heart_rate_bpm=pl.col("heart_rate_bpm").min().round(0),
@@ -106,11 +115,15 @@ def expected_daily_totals(
 
 
 def _offset_at_midnight(day: pl.Expr, timezone: str) -> pl.Expr:
-    zoned = day.cast(pl.Datetime("ms")).dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    zoned = day.cast(pl.Datetime("ms")).dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    )
     return (zoned.dt.base_utc_offset() + zoned.dt.dst_offset()).dt.total_minutes().cast(pl.Int32)
 
 
-def expected_sessions(truth: pl.DataFrame, sessions: pl.DataFrame, *, bout_minutes: int = 1) -> pl.DataFrame:
+def expected_sessions(
+    truth: pl.DataFrame, sessions: pl.DataFrame, *, bout_minutes: int = 1
+) -> pl.DataFrame:
     """``sessions`` completed from the truth minutes in [start_utc, end_utc) where a column is absent.
 
     Fills ``session_key`` (synthetic activity ids), ``timer_seconds``
@@ -126,14 +139,21 @@ def expected_sessions(truth: pl.DataFrame, sessions: pl.DataFrame, *, bout_minut
     if out.height > 1 and (out["start_utc"].shift(-1) < out["end_utc"]).any():
         raise ValueError("sessions overlap; a Garmin account records one activity at a time")
     minutes = counted_minutes(truth, bout_minutes).join_asof(
-        out.select("_i", "start_utc", "end_utc"), left_on="minute_utc", right_on="start_utc", strategy="backward"
+        out.select("_i", "start_utc", "end_utc"),
+        left_on="minute_utc",
+        right_on="start_utc",
+        strategy="backward",
     )
     inside = minutes.filter(pl.col("minute_utc") < pl.col("end_utc"))
     derived = inside.group_by("_i").agg(
         avg_heart_rate_bpm=pl.col("heart_rate_bpm").mean().round(0),
         max_heart_rate_bpm=pl.col("heart_rate_bpm").max().round(0),
-        moderate_minutes=(pl.col("counted") & (pl.col("intensity") == "moderate")).sum().cast(pl.Int32),
-        vigorous_minutes=(pl.col("counted") & (pl.col("intensity") == "vigorous")).sum().cast(pl.Int32),
+        moderate_minutes=(pl.col("counted") & (pl.col("intensity") == "moderate"))
+        .sum()
+        .cast(pl.Int32),
+        vigorous_minutes=(pl.col("counted") & (pl.col("intensity") == "vigorous"))
+        .sum()
+        .cast(pl.Int32),
         steps=pl.col("steps").sum().cast(pl.Int32),
     )
     if "utc_offset_minutes" not in out.columns:
@@ -143,9 +163,13 @@ def expected_sessions(truth: pl.DataFrame, sessions: pl.DataFrame, *, bout_minut
         out = out.join_asof(offsets, on="start_utc", strategy="nearest")
     defaults = {
         "session_key": (pl.col("_i") + FIRST_ACTIVITY_ID).cast(pl.String),
-        "timer_seconds": (pl.col("end_utc") - pl.col("start_utc")).dt.total_seconds().cast(pl.Float64),
+        "timer_seconds": (pl.col("end_utc") - pl.col("start_utc"))
+        .dt.total_seconds()
+        .cast(pl.Float64),
     }
-    out = out.with_columns(expr.alias(name) for name, expr in defaults.items() if name not in out.columns)
+    out = out.with_columns(
+        expr.alias(name) for name, expr in defaults.items() if name not in out.columns
+    )
     fill = [c for c in derived.columns if c != "_i" and c not in out.columns]
     out = out.join(derived.select("_i", *fill), on="_i", how="left")
     zero_if_empty = [c for c in ("moderate_minutes", "vigorous_minutes", "steps") if c in fill]
@@ -164,7 +188,8 @@ def uds_documents(days: pl.DataFrame) -> dict[str, bytes]:
     start_gmt = midnight - pl.duration(minutes=pl.col("utc_offset_minutes"))
     end_gmt = next_midnight - pl.duration(minutes=pl.col("end_offset"))
     records = days.with_columns(
-        _chunk=(pl.col("local_date") - pl.col("local_date").min()).dt.total_days() // DAYS_PER_UDS_FILE
+        _chunk=(pl.col("local_date") - pl.col("local_date").min()).dt.total_days()
+        // DAYS_PER_UDS_FILE
     ).select(
         "_chunk",
         calendarDate=pl.col("local_date").dt.strftime("%Y-%m-%d"),
@@ -213,7 +238,9 @@ def activities_document(sessions: pl.DataFrame) -> bytes:
     return orjson.dumps([{"summarizedActivitiesExport": activities.to_dicts()}])
 
 
-def upload_zips(fit_files: Mapping[str, bytes], files_per_zip: int = FILES_PER_UPLOAD_ZIP) -> dict[str, bytes]:
+def upload_zips(
+    fit_files: Mapping[str, bytes], files_per_zip: int = FILES_PER_UPLOAD_ZIP
+) -> dict[str, bytes]:
     """Nested ``UploadedFiles_<first>-_Part<k>.zip`` name -> zip bytes, ``files_per_zip`` FIT files each."""
     names = sorted(fit_files)
     zips: dict[str, bytes] = {}
@@ -243,7 +270,9 @@ def garmin_export_members(
     for name, data in uds_documents(days).items():
         members[f"{root}/{_UDS_FOLDER[layout]}/{name}"] = data
     full_sessions = expected_sessions(truth, sessions, bout_minutes=bout_minutes)
-    members[f"{root}/DI-Connect-Fitness/{user}_0_summarizedActivities.json"] = activities_document(full_sessions)
+    members[f"{root}/DI-Connect-Fitness/{user}_0_summarizedActivities.json"] = activities_document(
+        full_sessions
+    )
     placed = {name: data for name, data in fit_files.items() if "/" in name}
     uploads = {name: data for name, data in fit_files.items() if "/" not in name}
     for name, data in upload_zips(uploads).items():
@@ -284,7 +313,13 @@ def write_garmin_export(
     unzipped the download would hand it over.
     """
     members = garmin_export_members(
-        truth, sessions, fit_files, layout=layout, user=user, timezone=timezone, bout_minutes=bout_minutes
+        truth,
+        sessions,
+        fit_files,
+        layout=layout,
+        user=user,
+        timezone=timezone,
+        bout_minutes=bout_minutes,
     )
     out_path = Path(out_path)
     if unpacked:
@@ -300,7 +335,9 @@ def write_garmin_export(
     return out_path
 
 
-def demo_sessions_from_truth(truth: pl.DataFrame, *, sport: str = "running", min_minutes: int = 10) -> pl.DataFrame:
+def demo_sessions_from_truth(
+    truth: pl.DataFrame, *, sport: str = "running", min_minutes: int = 10
+) -> pl.DataFrame:
     """One session per local day around its longest run of moderate/vigorous minutes (at least ``min_minutes``).
 
     A convenience for the demo cohort, whose truth has one exercise block a

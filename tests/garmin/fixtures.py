@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import stat
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +25,10 @@ from ingest.contract import Member
 Layout = Literal["new", "old"]
 
 UDS_FOLDER: dict[Layout, str] = {"new": "DI-Connect-Aggregator", "old": "DI-Connect-User"}
-UPLOAD_FOLDER: dict[Layout, str] = {"new": "DI-Connect-Uploaded-Files", "old": "DI-Connect-Fitness-Uploaded-Files"}
+UPLOAD_FOLDER: dict[Layout, str] = {
+    "new": "DI-Connect-Uploaded-Files",
+    "old": "DI-Connect-Fitness-Uploaded-Files",
+}
 
 UDS_NAME = "UDSFile_2026-03-28_2026-07-05.json"
 ACTIVITIES_NAME = "participant_0_summarizedActivities.json"
@@ -270,7 +273,10 @@ def build_garmin_export(
     ``deep_nesting``) need ``packed=True``.
     """
     members = export_members(
-        layout, fit_files=fit_files, wellness_fit_files=wellness_fit_files, corrupt_nested=corrupt_nested
+        layout,
+        fit_files=fit_files,
+        wellness_fit_files=wellness_fit_files,
+        corrupt_nested=corrupt_nested,
     )
     if not packed:
         if zip_slip or absolute or symlink or deep_nesting:
@@ -294,7 +300,15 @@ def members_of(path: Path) -> list[Member]:
     """
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file())
-        return [Member(p.relative_to(path).as_posix(), p.stat().st_size, p.read_bytes) for p in files]
+        return [
+            Member(p.relative_to(path).as_posix(), p.stat().st_size, p.read_bytes) for p in files
+        ]
     with zipfile.ZipFile(path) as archive:
-        contents = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
-    return [Member(name, len(data), lambda data=data: data) for name, data in contents.items()]
+        contents = {
+            info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()
+        }
+    return [Member(name, len(data), _constant(data)) for name, data in contents.items()]
+
+
+def _constant(data: bytes) -> Callable[[], bytes]:
+    return lambda: data

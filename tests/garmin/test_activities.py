@@ -27,14 +27,18 @@ def test_activities_either_side_of_dst_become_sessions() -> None:
     run, ride = result.tables["sessions"].to_pylist()
     assert run["session_key"] == "21000000001"
     assert run["start_utc"] == dt.datetime(2026, 3, 28, 10, 0, tzinfo=UTC)
-    assert run["end_utc"] == dt.datetime(2026, 3, 28, 10, 31, 40, tzinfo=UTC)  # elapsedDuration 1,900,000 ms
+    assert run["end_utc"] == dt.datetime(
+        2026, 3, 28, 10, 31, 40, tzinfo=UTC
+    )  # elapsedDuration 1,900,000 ms
     assert run["timer_seconds"] == pytest.approx(1830.5)
     assert (run["utc_offset_minutes"], run["sport"]) == (60, "running")
     assert (run["avg_heart_rate_bpm"], run["max_heart_rate_bpm"]) == (151.0, 176.0)
     assert (run["moderate_minutes"], run["vigorous_minutes"], run["steps"]) == (8, 14, 5_210)
 
     assert ride["start_utc"] == dt.datetime(2026, 3, 29, 10, 0, tzinfo=UTC)
-    assert ride["end_utc"] == dt.datetime(2026, 3, 29, 10, 45, tzinfo=UTC)  # no elapsedDuration: timer duration
+    assert ride["end_utc"] == dt.datetime(
+        2026, 3, 29, 10, 45, tzinfo=UTC
+    )  # no elapsedDuration: timer duration
     assert (ride["utc_offset_minutes"], ride["sport"], ride["steps"]) == (120, "cycling", None)
     assert (ride["moderate_minutes"], ride["vigorous_minutes"]) == (0, 31)
     assert result.notes["sports"] == ["cycling", "running"]
@@ -53,9 +57,17 @@ def test_activity_type_as_object_and_a_bare_array_are_accepted() -> None:
 
 
 def test_several_export_objects_are_concatenated() -> None:
-    data = orjson.dumps([{"summarizedActivitiesExport": [ACTIVITIES[0]]}, {"summarizedActivitiesExport": [ACTIVITIES[1]]}])
+    data = orjson.dumps(
+        [
+            {"summarizedActivitiesExport": [ACTIVITIES[0]]},
+            {"summarizedActivitiesExport": [ACTIVITIES[1]]},
+        ]
+    )
     result = read_summarized_activities(data, NAME, CTX)
-    assert result.tables["sessions"].column("session_key").to_pylist() == ["21000000001", "21000000002"]
+    assert result.tables["sessions"].column("session_key").to_pylist() == [
+        "21000000001",
+        "21000000002",
+    ]
 
 
 def test_activity_without_begin_timestamp_is_dropped_and_counted() -> None:
@@ -80,7 +92,10 @@ def test_activity_without_id_is_keyed_by_its_start() -> None:
             orjson.dumps([{"activities": []}]),
             f'{NAME}: expected a JSON array holding {{"summarizedActivitiesExport": [...]}}, found a JSON list',
         ),
-        (orjson.dumps([{"summarizedActivitiesExport": {"a": 1}}]), f"{NAME}: 'summarizedActivitiesExport' is a JSON dict"),
+        (
+            orjson.dumps([{"summarizedActivitiesExport": {"a": 1}}]),
+            f"{NAME}: 'summarizedActivitiesExport' is a JSON dict",
+        ),
         (
             orjson.dumps([{"summarizedActivitiesExport": [{"activityId": 1}, {"activityId": 2}]}]),
             f"{NAME}: required field 'beginTimestamp' is missing from all 2 activities",

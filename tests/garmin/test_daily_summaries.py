@@ -29,12 +29,24 @@ def test_oslo_days_across_dst_keep_clock_minutes_and_start_of_day_offsets() -> N
 
     assert (result.kind, result.status, result.reason) == ("garmin_uds", "ok", None)
     rows = _rows(result.tables["daily_totals"])
-    assert [r["local_date"] for r in rows] == [dt.date(2026, 3, 28), dt.date(2026, 3, 29), dt.date(2026, 3, 30)]
+    assert [r["local_date"] for r in rows] == [
+        dt.date(2026, 3, 28),
+        dt.date(2026, 3, 29),
+        dt.date(2026, 3, 30),
+    ]
     assert [r["utc_offset_minutes"] for r in rows] == [60, 60, 120]
-    assert [(r["moderate_minutes"], r["vigorous_minutes"]) for r in rows] == [(22, 14), (0, 31), (7, 0)]
+    assert [(r["moderate_minutes"], r["vigorous_minutes"]) for r in rows] == [
+        (22, 14),
+        (0, 31),
+        (7, 0),
+    ]
     assert [r["steps"] for r in rows] == [9_120, 12_004, 4_410]
     assert [r["resting_heart_rate_bpm"] for r in rows] == [55.0, 53.0, None]
-    assert [(r["min_heart_rate_bpm"], r["max_heart_rate_bpm"]) for r in rows] == [(48, 160), (46, 178), (None, None)]
+    assert [(r["min_heart_rate_bpm"], r["max_heart_rate_bpm"]) for r in rows] == [
+        (48, 160),
+        (46, 178),
+        (None, None),
+    ]
     assert {r["source"] for r in rows} == {"garmin_export"}
     assert {r["participant_id"] for r in rows} == {"P09"}
     assert result.notes["offset_changes_within_day"] == ["2026-03-29"]
@@ -43,7 +55,9 @@ def test_oslo_days_across_dst_keep_clock_minutes_and_start_of_day_offsets() -> N
 
 def test_vigorous_minutes_are_never_doubled() -> None:
     """Garmin's goal figure would be 22 + 2 x 14 = 50; irisin stores 22 and 14."""
-    rows = _rows(read_daily_summaries(uds_bytes(OSLO_DST_DAYS[:1]), NAME, CTX).tables["daily_totals"])
+    rows = _rows(
+        read_daily_summaries(uds_bytes(OSLO_DST_DAYS[:1]), NAME, CTX).tables["daily_totals"]
+    )
     assert rows[0]["moderate_minutes"] + rows[0]["vigorous_minutes"] == 36
 
 
@@ -70,12 +84,22 @@ def test_without_such_evidence_days_are_marked_bouted() -> None:
 
 def test_missing_wellness_times_take_the_roster_zone_offset_at_local_midnight() -> None:
     days = [{k: v for k, v in d.items() if not k.startswith("wellness")} for d in OSLO_DST_DAYS]
-    with_zone = read_daily_summaries(uds_bytes(days), NAME, ReadContext("P09", "f", "x", timezone="Europe/Oslo"))
+    with_zone = read_daily_summaries(
+        uds_bytes(days), NAME, ReadContext("P09", "f", "x", timezone="Europe/Oslo")
+    )
     without_zone = read_daily_summaries(uds_bytes(days), NAME, CTX)
 
-    assert with_zone.tables["daily_totals"].column("utc_offset_minutes").to_pylist() == [60, 60, 120]
+    assert with_zone.tables["daily_totals"].column("utc_offset_minutes").to_pylist() == [
+        60,
+        60,
+        120,
+    ]
     assert with_zone.notes["days_offset_from_roster_timezone"] == 3
-    assert without_zone.tables["daily_totals"].column("utc_offset_minutes").to_pylist() == [None, None, None]
+    assert without_zone.tables["daily_totals"].column("utc_offset_minutes").to_pylist() == [
+        None,
+        None,
+        None,
+    ]
     assert without_zone.notes["days_without_utc_offset"] == 3
 
 
@@ -92,22 +116,35 @@ def test_numbers_written_as_text_are_read_and_junk_is_counted() -> None:
 
 def test_days_without_calendar_date_are_dropped_and_counted() -> None:
     undated = {k: v for k, v in OSLO_DST_DAYS[1].items() if k != "calendarDate"}
-    result = read_daily_summaries(uds_bytes([OSLO_DST_DAYS[0], undated, OSLO_DST_DAYS[2]]), NAME, CTX)
+    result = read_daily_summaries(
+        uds_bytes([OSLO_DST_DAYS[0], undated, OSLO_DST_DAYS[2]]), NAME, CTX
+    )
 
     assert result.status == "partial"
-    assert result.tables["daily_totals"].column("local_date").to_pylist() == [dt.date(2026, 3, 28), dt.date(2026, 3, 30)]
+    assert result.tables["daily_totals"].column("local_date").to_pylist() == [
+        dt.date(2026, 3, 28),
+        dt.date(2026, 3, 30),
+    ]
     assert result.reason == f"{NAME}: 1 day(s) without a readable 'calendarDate' dropped"
 
 
 def test_impossible_values_become_null() -> None:
-    day = dict(OSLO_DST_DAYS[0], moderateIntensityMinutes=-5, vigorousIntensityMinutes=1441, maxHeartRate=0)
+    day = dict(
+        OSLO_DST_DAYS[0], moderateIntensityMinutes=-5, vigorousIntensityMinutes=1441, maxHeartRate=0
+    )
     row = _rows(read_daily_summaries(uds_bytes([day]), NAME, CTX).tables["daily_totals"])[0]
-    assert (row["moderate_minutes"], row["vigorous_minutes"], row["max_heart_rate_bpm"]) == (None, None, None)
+    assert (row["moderate_minutes"], row["vigorous_minutes"], row["max_heart_rate_bpm"]) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_day_without_wellness_data_is_marked_not_worn() -> None:
     day = dict(OSLO_DST_DAYS[0], includesWellnessData=False)
-    rows = _rows(read_daily_summaries(uds_bytes([day, OSLO_DST_DAYS[1]]), NAME, CTX).tables["daily_totals"])
+    rows = _rows(
+        read_daily_summaries(uds_bytes([day, OSLO_DST_DAYS[1]]), NAME, CTX).tables["daily_totals"]
+    )
     assert [r["worn"] for r in rows] == [False, None]
 
 
@@ -128,17 +165,30 @@ def test_duplicate_calendar_dates_keep_the_last() -> None:
 
 def test_empty_array_is_an_empty_ok_table() -> None:
     result = read_daily_summaries(b"[]", NAME, CTX)
-    assert (result.status, result.tables["daily_totals"].num_rows, result.notes["days"]) == ("ok", 0, 0)
+    assert (result.status, result.tables["daily_totals"].num_rows, result.notes["days"]) == (
+        "ok",
+        0,
+        0,
+    )
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         (b'[{"calendarDate": "2026-03-28", ', f"{NAME}: not valid JSON"),
-        (b'{"calendarDate": "2026-03-28"}', f"{NAME}: expected a JSON array of days, found a JSON dict"),
-        (b'[1, 2]', f"{NAME}: element 0 is a JSON int, expected an object"),
-        (orjson.dumps([{"totalSteps": 10}, {"totalSteps": 11}]), f"{NAME}: required field 'calendarDate' is missing from all 2 days"),
-        (orjson.dumps([{"calendarDate": "28/03/2026"}]), f"{NAME}: no 'calendarDate' is a YYYY-MM-DD date"),
+        (
+            b'{"calendarDate": "2026-03-28"}',
+            f"{NAME}: expected a JSON array of days, found a JSON dict",
+        ),
+        (b"[1, 2]", f"{NAME}: element 0 is a JSON int, expected an object"),
+        (
+            orjson.dumps([{"totalSteps": 10}, {"totalSteps": 11}]),
+            f"{NAME}: required field 'calendarDate' is missing from all 2 days",
+        ),
+        (
+            orjson.dumps([{"calendarDate": "28/03/2026"}]),
+            f"{NAME}: no 'calendarDate' is a YYYY-MM-DD date",
+        ),
     ],
 )
 def test_unreadable_files_raise_a_reason_naming_file_and_problem(data: bytes, message: str) -> None:

@@ -10,11 +10,20 @@ from ingest.garmin import GarminKind, classify_member, looks_like_garmin_export
 @pytest.mark.parametrize(
     ("path", "kind"),
     [
-        ("DI_CONNECT/DI-Connect-Aggregator/UDSFile_2025-01-01_2025-04-10.json", GarminKind.DAILY_SUMMARIES),
-        ("DI_CONNECT/DI-Connect-User/UDSFile_2019-02-01_2019-05-12.json", GarminKind.DAILY_SUMMARIES),
+        (
+            "DI_CONNECT/DI-Connect-Aggregator/UDSFile_2025-01-01_2025-04-10.json",
+            GarminKind.DAILY_SUMMARIES,
+        ),
+        (
+            "DI_CONNECT/DI-Connect-User/UDSFile_2019-02-01_2019-05-12.json",
+            GarminKind.DAILY_SUMMARIES,
+        ),
         ("export/DI_CONNECT/DI-Connect-Aggregator/UDSFile_x.json", GarminKind.DAILY_SUMMARIES),
         ("DI-Connect-Aggregator/UDSFile_x.json", GarminKind.DAILY_SUMMARIES),
-        ("DI_CONNECT/DI-Connect-Fitness/jo@example.org_0_summarizedActivities.json", GarminKind.ACTIVITIES),
+        (
+            "DI_CONNECT/DI-Connect-Fitness/jo@example.org_0_summarizedActivities.json",
+            GarminKind.ACTIVITIES,
+        ),
         ("DI_CONNECT/DI-Connect-User/user_profile.json", GarminKind.USER_PROFILE),
         ("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip", None),
         ("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip!/123_ACTIVITY.fit", None),

@@ -20,11 +20,16 @@ FAKE_FIT = b"\x0e\x10\x43\x08\x00\x00\x00\x00.FIT\x00\x00"
 @pytest.fixture()
 def ingestor(tmp_path: Path) -> Ingestor:
     init_study(tmp_path / "study")
-    write_roster(pl.DataFrame({"participant_id": ["P09"], "timezone": ["Europe/Oslo"]}), tmp_path / "study" / "roster.csv")
+    write_roster(
+        pl.DataFrame({"participant_id": ["P09"], "timezone": ["Europe/Oslo"]}),
+        tmp_path / "study" / "roster.csv",
+    )
     return Ingestor(open_study(tmp_path / "study"))
 
 
-def test_manifest_accounts_for_every_member_and_rows_land(tmp_path: Path, ingestor: Ingestor) -> None:
+def test_manifest_accounts_for_every_member_and_rows_land(
+    tmp_path: Path, ingestor: Ingestor
+) -> None:
     export = build_garmin_export(
         tmp_path, fit_files={"1_ACTIVITY.fit": FAKE_FIT}, corrupt_nested=True, zip_slip=True
     )
@@ -44,12 +49,18 @@ def test_manifest_accounts_for_every_member_and_rows_land(tmp_path: Path, ingest
     }
     uds = by_path[f"DI_CONNECT/DI-Connect-Aggregator/{UDS_NAME}"]
     assert (uds.kind, uds.status, uds.rows) == ("garmin_uds", "ok", {"daily_totals": 3})
-    assert by_path["DI_CONNECT/DI-Connect-Fitness/participant_0_summarizedActivities.json"].rows == {"sessions": 2}
+    assert by_path[
+        "DI_CONNECT/DI-Connect-Fitness/participant_0_summarizedActivities.json"
+    ].rows == {"sessions": 2}
     assert by_path[f"{upload}/UploadedFiles_1-_Part2.zip"].status == "quarantined"
     assert by_path[ZIP_SLIP_PATH].status == "quarantined"
 
     days = ingestor.lake.scan("daily_totals").collect().sort("local_date")
-    assert days["local_date"].to_list() == [dt.date(2026, 3, 28), dt.date(2026, 3, 29), dt.date(2026, 3, 30)]
+    assert days["local_date"].to_list() == [
+        dt.date(2026, 3, 28),
+        dt.date(2026, 3, 29),
+        dt.date(2026, 3, 30),
+    ]
     assert days["vigorous_minutes"].to_list() == [14, 31, 0]
     assert set(days["source"]) == {"garmin_export"}
     assert days["file_id"].n_unique() == 1 and days["file_id"][0] == uds.file_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from .fixtures import (
     UDS_NAME,
     UPLOAD_FOLDER,
     ZIP_SLIP_PATH,
+    Layout,
     build_garmin_export,
     export_members,
     members_of,
@@ -31,37 +33,50 @@ CTX = ReadContext(participant_id="P08", file_id="e" * 64, path="garmin.zip")
 FAKE_FIT = b"\x0e\x10\x43\x08\x00\x00\x00\x00.FIT\x00\x00"
 
 
-def _uds_path(layout: str) -> str:
-    return f"DI_CONNECT/{UDS_FOLDER[layout]}/{UDS_NAME}"  # type: ignore[index]
+def _uds_path(layout: Layout) -> str:
+    return f"DI_CONNECT/{UDS_FOLDER[layout]}/{UDS_NAME}"
 
 
 @pytest.mark.parametrize("layout", ["new", "old"])
 @pytest.mark.parametrize("packed", [True, False], ids=["zip", "folder"])
-def test_both_layouts_packed_or_unpacked_give_the_same_tables(tmp_path: Path, layout: str, packed: bool) -> None:
-    export = build_garmin_export(tmp_path, layout, packed=packed, fit_files={"1_ACTIVITY.fit": FAKE_FIT})  # type: ignore[arg-type]
+def test_both_layouts_packed_or_unpacked_give_the_same_tables(
+    tmp_path: Path, layout: Layout, packed: bool
+) -> None:
+    export = build_garmin_export(
+        tmp_path, layout, packed=packed, fit_files={"1_ACTIVITY.fit": FAKE_FIT}
+    )
     members = members_of(export)
     assert looks_like_garmin_export([m.path for m in members])
 
     results = read_garmin_export(members, CTX)
 
     assert sorted(results) == sorted(
-        [_uds_path(layout), "DI_CONNECT/DI-Connect-Fitness/participant_0_summarizedActivities.json", "DI_CONNECT/DI-Connect-User/user_profile.json"]
+        [
+            _uds_path(layout),
+            "DI_CONNECT/DI-Connect-Fitness/participant_0_summarizedActivities.json",
+            "DI_CONNECT/DI-Connect-User/user_profile.json",
+        ]
     )
     days = results[_uds_path(layout)].tables["daily_totals"]
     assert days.column("vigorous_minutes").to_pylist() == [14, 31, 0]
-    sessions = results["DI_CONNECT/DI-Connect-Fitness/participant_0_summarizedActivities.json"].tables["sessions"]
+    sessions = results[
+        "DI_CONNECT/DI-Connect-Fitness/participant_0_summarizedActivities.json"
+    ].tables["sessions"]
     assert sessions.column("utc_offset_minutes").to_pylist() == [60, 120]
     assert results["DI_CONNECT/DI-Connect-User/user_profile.json"].status == "skipped"
 
 
 @pytest.mark.parametrize("layout", ["new", "old"])
 def test_reader_behind_the_archive_layer_ignores_nested_fit_and_survives_a_corrupt_nested_zip(
-    tmp_path: Path, layout: str
+    tmp_path: Path, layout: Layout
 ) -> None:
     export = build_garmin_export(
-        tmp_path, layout, fit_files={"1_ACTIVITY.fit": FAKE_FIT}, corrupt_nested=True  # type: ignore[arg-type]
+        tmp_path,
+        layout,
+        fit_files={"1_ACTIVITY.fit": FAKE_FIT},
+        corrupt_nested=True,
     )
-    upload = f"DI_CONNECT/{UPLOAD_FOLDER[layout]}"  # type: ignore[index]
+    upload = f"DI_CONNECT/{UPLOAD_FOLDER[layout]}"
     with open_bundle(export) as bundle:
         paths = [m.path for m in bundle.members]
         results = read_garmin_export(bundle.members, CTX)
@@ -79,13 +94,17 @@ def test_reader_behind_the_archive_layer_ignores_nested_fit_and_survives_a_corru
         ({"zip_slip": True}, ZIP_SLIP_PATH, "escapes the extraction folder: refused"),
         ({"absolute": True}, ABSOLUTE_PATH, "absolute path"),
         ({"symlink": True}, SYMLINK_PATH, "symlink"),
-        ({"deep_nesting": 3}, DEEP_ZIP_PATH + "!/level1.zip!/level2.zip", "zip nested deeper than 3 levels: refused"),
+        (
+            {"deep_nesting": 3},
+            DEEP_ZIP_PATH + "!/level1.zip!/level2.zip",
+            "zip nested deeper than 3 levels: refused",
+        ),
     ],
 )
 def test_fixture_hostile_members_are_refused_and_the_export_still_reads(
-    tmp_path: Path, options: dict[str, object], path: str, reason: str
+    tmp_path: Path, options: dict[str, Any], path: str, reason: str
 ) -> None:
-    export = build_garmin_export(tmp_path, **options)  # type: ignore[arg-type]
+    export = build_garmin_export(tmp_path, **options)
     with open_bundle(export) as bundle:
         refused = {r.path: r.reason for r in bundle.refusals}
         results = read_garmin_export(bundle.members, CTX)
@@ -102,7 +121,7 @@ def test_a_malformed_member_is_quarantined_and_the_rest_still_lands(tmp_path: Pa
     results = read_garmin_export(members_of(export), CTX)
 
     assert results[broken].status == "quarantined"
-    assert results[broken].reason is not None and results[broken].reason.startswith(f"{broken}: not valid JSON")
+    assert str(results[broken].reason).startswith(f"{broken}: not valid JSON")
     assert results[broken].tables == {}
     assert results[_uds_path("new")].tables["daily_totals"].num_rows == 3
 
@@ -114,16 +133,17 @@ def test_a_member_whose_bytes_cannot_be_read_is_quarantined() -> None:
     path = _uds_path("new")
     results = read_garmin_export([Member(path, 100, damaged)], CTX)
     assert results[path].status == "quarantined"
-    assert results[path].reason == f"{path}: bytes cannot be read (OSError: Error -3 while decompressing data: invalid stored block lengths)"
+    assert (
+        results[path].reason
+        == f"{path}: bytes cannot be read (OSError: Error -3 while decompressing data: invalid stored block lengths)"
+    )
 
 
 def test_uds_days_overlapping_monitoring_fit_keep_their_own_source(tmp_path: Path) -> None:
     """A participant whose wellness FIT covers the same days: the Garmin reader leaves the FIT
     file to the FIT reader and reports its own daily totals unchanged; the features layer
     counts the overlap once."""
-    export = build_garmin_export(
-        tmp_path, wellness_fit_files={"2026-03-29_WELLNESS.fit": FAKE_FIT}
-    )
+    export = build_garmin_export(tmp_path, wellness_fit_files={"2026-03-29_WELLNESS.fit": FAKE_FIT})
     members = members_of(export)
     assert "DI_CONNECT/DI-Connect-Wellness/2026-03-29_WELLNESS.fit" in [m.path for m in members]
 
