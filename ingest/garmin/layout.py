@@ -6,7 +6,9 @@ member by its path. Two layouts exist: current exports keep daily summaries
 ``DI-Connect-Uploaded-Files/``; older exports keep the daily summaries in
 ``DI-Connect-User/`` and uploads in ``DI-Connect-Fitness-Uploaded-Files/``.
 Matching is on the last folder and the file name only, so an export zipped
-from inside ``DI_CONNECT/`` or unpacked under another folder is found too.
+from inside ``DI_CONNECT/`` or unpacked under another folder is found too; a
+daily-summary or activity file handed over on its own (no folder at all) is
+recognised by its distinctive name.
 """
 
 from __future__ import annotations
@@ -24,14 +26,19 @@ class GarminKind(StrEnum):
     USER_PROFILE = "garmin_user_profile"
 
 
+def _in_folder_or_loose(folder: str, name: str) -> re.Pattern[str]:
+    """``name`` directly inside ``folder`` (anywhere in the path), or on its own with no folder."""
+    return re.compile(rf"(?:^|(?:^|/){folder}/){name}$", re.IGNORECASE)
+
+
 _PATTERNS: tuple[tuple[GarminKind, re.Pattern[str]], ...] = (
     (
         GarminKind.DAILY_SUMMARIES,
-        re.compile(r"(?:^|/)DI-Connect-(?:Aggregator|User)/UDSFile_[^/]*\.json$", re.IGNORECASE),
+        _in_folder_or_loose("DI-Connect-(?:Aggregator|User)", r"UDSFile_[^/]*\.json"),
     ),
     (
         GarminKind.ACTIVITIES,
-        re.compile(r"(?:^|/)DI-Connect-Fitness/[^/]*summarizedActivities\.json$", re.IGNORECASE),
+        _in_folder_or_loose("DI-Connect-Fitness", r"[^/]*_summarizedActivities\.json"),
     ),
     (
         GarminKind.USER_PROFILE,
@@ -55,5 +62,6 @@ def classify_member(path: str) -> GarminKind | None:
 
 
 def looks_like_garmin_export(paths: Iterable[str]) -> bool:
-    """True when any path has a ``DI_CONNECT`` or ``DI-Connect-*`` folder, the signature of a Garmin export."""
-    return any(_EXPORT_MARKER.search(p) for p in paths)
+    """True when any path has a ``DI_CONNECT`` or ``DI-Connect-*`` folder, the signature of a Garmin
+    export, or is a loose ``UDSFile_*.json`` / ``*_summarizedActivities.json`` taken out of one."""
+    return any(_EXPORT_MARKER.search(p) or ("/" not in p and classify_member(p)) for p in paths)

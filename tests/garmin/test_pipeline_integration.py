@@ -12,7 +12,7 @@ from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import Ingestor
 
-from .fixtures import UDS_NAME, ZIP_SLIP_PATH, build_garmin_export
+from .fixtures import UDS_NAME, ZIP_SLIP_PATH, build_garmin_export, uds_bytes
 
 FAKE_FIT = b"\x0e\x10\x43\x08\x00\x00\x00\x00.FIT\x00\x00"
 
@@ -76,3 +76,10 @@ def test_ingesting_the_same_export_twice_adds_nothing(tmp_path: Path, ingestor: 
     assert first.new_files > 0
     assert second.new_files == 0
     assert ingestor.lake.scan("daily_totals").collect().height == 3
+
+
+def test_a_loose_daily_summary_file_is_read_on_its_own(tmp_path: Path, ingestor: Ingestor) -> None:
+    loose = tmp_path / UDS_NAME
+    loose.write_bytes(uds_bytes())
+    (outcome,) = ingestor.ingest("P09", [loose]).outcomes
+    assert (outcome.kind, outcome.status, outcome.rows) == ("garmin_uds", "ok", {"daily_totals": 3})
