@@ -213,6 +213,14 @@ def cohort_weekly(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return _typed(_frame(con, "SELECT * FROM cohort_weekly ORDER BY week_start"), COHORT_COLUMNS)
 
 
+def week_containing(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
+    """Start of the latest week in ``weekly`` that begins on or before ``day`` (the week containing it)."""
+    if "weekly" not in table_names(con):
+        return None
+    row = con.execute("SELECT max(week_start) FROM weekly WHERE week_start <= ?", [day]).fetchone()
+    return row[0] if row else None
+
+
 def week_minutes(con: duckdb.DuckDBPyConnection, week_start: date) -> pl.DataFrame:
     """Every participant's minutes and status in one week (for the distribution chart)."""
     if "weekly" not in table_names(con):

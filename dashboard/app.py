@@ -1,0 +1,355 @@
+"""The coordinators' adherence dashboard (Streamlit entry point).
+
+Served by ``irisin dashboard --study DIR``, i.e. ``streamlit run app.py --
+--study DIR [--as-of YYYY-MM-DD]`` (see :mod:`dashboard.launch`). Four pages,
+picked in the sidebar (or by ``?page=`` in the URL): the cohort view, the
+participant table, one participant, and data quality. Everything is read from
+the study's DuckDB warehouse, read-only; results are cached per warehouse file
+version, so a nightly refresh shows up on the next page load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import streamlit as st
+
+from config import ConfigError, Study, open_study
+from dashboard import auth, charts, data, participant_table, queries
+
+PAGES: dict[str, str] = {
+    "cohort": "Cohort",
+    "participants": "Participant table",
+    "participant": "Participant",
+    "quality": "Data quality",
+}
+
+TABLE_LABELS: dict[str, str] = {
+    "participant_id": "Participant",
+    "flags": "Flags",
+    "last_data": "Last data (local time, zone)",
+    "days_since_data": "Days since data",
+    "this_week_minutes": "This week (min, so far)",
+    "last_week_minutes": "Last complete week (min)",
+    "last_week_status": "Last week status",
+    "current_streak": "Streak (weeks)",
+    "weeks_met": "Weeks met",
+    "weeks_sufficient": "Sufficient weeks",
+    "wear_7d_minutes_per_day": "Wear, last 7 days (min/day)",
+    "timezone": "Time zone",
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Arguments after ``--`` on the ``streamlit run`` line."""
+    parser = argparse.ArgumentParser(prog="irisin dashboard")
+    parser.add_argument("--study", type=Path, required=True, help="study folder")
+    parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="evaluate flags as if today were this date")
+    return parser.parse_args(argv)
+
+
+# -- access --------------------------------------------------------------------------------------
+
+
+def _secrets() -> Mapping[str, Any]:
+    """Streamlit secrets as a mapping; empty when no secrets file exists."""
+    try:
+        return st.secrets.to_dict()
+    except Exception:  # no secrets.toml: Streamlit raises its own not-found error
+        return {}
+
+
+def password_gate() -> bool:
+    """True when the viewer may see participant data; otherwise shows the sign-in form."""
+    expected = auth.configured_password(os.environ, _secrets())
+    if expected is None or st.session_state.get("authenticated"):
+        return True
+    st.title("irisin adherence dashboard")
+    with st.form("sign_in"):
+        given = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in")
+    if submitted:
+        if auth.password_matches(given, expected):
+            st.session_state["authenticated"] = True
+            st.rerun()
+        st.error("Wrong password.")
+    return False
+
+
+# -- cached loaders (keyed by the warehouse file's version) --------------------------------------
+
+
+def _warehouse_version(study: Study) -> int:
+    path = queries.warehouse_path(study.root)
+    return path.stat().st_mtime_ns if path.exists() else 0
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _participant_table(study_dir: str, version: int, as_of: datetime) -> data.ParticipantTable:
+    return data.load_participant_table(open_study(Path(study_dir)), as_of)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cohort(study_dir: str, version: int) -> data.CohortView:
+    return data.load_cohort_view(open_study(Path(study_dir)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _participant(study_dir: str, version: int, participant_id: str, last_local: datetime | None) -> data.ParticipantDetail:
+    return data.load_participant(open_study(Path(study_dir)), participant_id, last_local)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _quality(study_dir: str, version: int) -> data.DataQuality:
+    return data.load_data_quality(open_study(Path(study_dir)))
+
+
+# -- pages -----------------------------------------------------------------------------------------
+
+
+def _percent(value: object) -> str:
+    return "—" if value is None else f"{float(value):.0%}"  # type: ignore[arg-type]
+
+
+def _share_text(row: Mapping[str, object] | None) -> str:
+    if row is None:
+        return "—"
+    return f"{_percent(row['share_met'])} ({_percent(row['ci_low'])}–{_percent(row['ci_high'])})"
+
+
+def cohort_page(study: Study, version: int) -> None:
+    view = _cohort(str(study.root), version)
+    threshold = study.config.scoring.threshold_minutes_per_week
+    st.header("Cohort")
+    if view.this_week is None:
+        st.info("No weekly results yet: run the pipeline (`irisin run`) to fill the warehouse.")
+    else:
+        st.caption(
+            f"This week = the week starting {view.this_week:%a %Y-%m-%d}, which holds the latest data in the "
+            f"study ({view.reference_day:%Y-%m-%d}). Shares count participants with sufficient wear; the "
+            "interval is the model's 95 % interval."
+        )
+    cols = st.columns(4)
+    cols[0].metric("Participants enrolled", view.enrolled)
+    cols[1].metric("Active this week", view.active_this_week, help="participants with any wear this week")
+    this, last = view.this_week_share, view.last_week_share
+    cols[2].metric(
+        f"Meeting {threshold} min this week (so far)",
+        _share_text(this),
+        help=None if this is None else f"{this['n_met']} of {this['n_sufficient']} with sufficient wear",
+    )
+    cols[3].metric(
+        "Last complete week",
+        _share_text(last),
+        help=None if last is None else f"{last['n_met']} of {last['n_sufficient']} with sufficient wear",
+    )
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Share meeting the hour, by week")
+        if view.trend.is_empty():
+            st.info("No cohort results yet.")
+        else:
+            st.altair_chart(charts.share_trend(view.trend), width="stretch")
+            st.caption("Line: share meeting the threshold; band and whiskers: its interval.")
+    with right:
+        st.subheader("This week's minutes per participant")
+        if view.this_week_minutes.is_empty():
+            st.info("No minutes this week yet.")
+        else:
+            st.altair_chart(
+                charts.minutes_distribution(view.this_week_minutes, threshold), width="stretch"
+            )
+            st.caption(f"Dashed line: the {threshold}-minute weekly threshold.")
+
+
+def table_page(study: Study, version: int, as_of: datetime) -> None:
+    result = _participant_table(str(study.root), version, as_of)
+    alerts = study.config.alerts
+    st.header("Participants")
+    st.caption(
+        f"Flags, relative to each participant's last data: no data for {alerts.no_data_days}+ days; "
+        f"low wear (under {alerts.low_wear_minutes_per_day} min/day over the 7 days up to the last data); "
+        f"below the hour {alerts.below_weeks_running}+ complete weeks running. "
+        f"Today = {result.as_of:%Y-%m-%d %H:%M} UTC"
+        + (f"; this week = the week of {result.reference_day:%Y-%m-%d}, the latest data." if result.reference_day else ".")
+    )
+    if result.reference_day and (result.as_of.date() - result.reference_day).days > alerts.no_data_days:
+        st.warning(
+            f"The latest data in this study is from {result.reference_day:%Y-%m-%d}: every participant shows "
+            "'no data'. Check the last nightly run on the Data quality page. To replay a past study, start the "
+            "dashboard with --as-of YYYY-MM-DD."
+        )
+    left, right, _ = st.columns([2, 3, 3])
+    id_contains = left.text_input("Participant id contains", key="id_filter")
+    kinds = right.multiselect("Show only participants flagged", participant_table.FLAG_KINDS, key="flag_filter")
+    shown = participant_table.filter_table(result.table, id_contains, kinds)
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={name: st.column_config.Column(label) for name, label in TABLE_LABELS.items()},
+    )
+    st.caption(f"{shown.height} of {result.table.height} participants. Click a column header to sort.")
+    st.download_button(
+        "Download table as CSV",
+        data=participant_table.to_csv(shown),
+        file_name=f"participants-{(result.reference_day or result.as_of.date()):%Y-%m-%d}.csv",
+        mime="text/csv",
+        key="download_csv",
+    )
+
+
+def participant_page(study: Study, version: int, as_of: datetime) -> None:
+    table = _participant_table(str(study.root), version, as_of).table
+    ids = sorted(table["participant_id"].to_list())
+    st.header("Participant")
+    if not ids:
+        st.info("The roster is empty.")
+        return
+    wanted = st.query_params.get("participant")
+    pid = st.selectbox("Participant", ids, index=ids.index(wanted) if wanted in ids else 0, key="participant")
+    st.query_params["participant"] = pid
+    row = table.filter(table["participant_id"] == pid).row(0, named=True)
+    last_local = _last_local(study, version, pid)
+    detail = _participant(str(study.root), version, pid, last_local)
+    threshold = study.config.scoring.threshold_minutes_per_week
+    cols = st.columns(4)
+    cols[0].metric("Last data", row["last_data"] or "none yet")
+    cols[1].metric("Time zone", detail.timezone)
+    cols[2].metric("Streak (weeks met)", "—" if row["current_streak"] is None else row["current_streak"])
+    cols[3].metric(
+        "Weeks met / sufficient",
+        "—" if row["weeks_met"] is None else f"{row['weeks_met']} / {row['weeks_sufficient']}",
+    )
+    st.markdown(f"**Flags:** {row['flags'] or 'none'}")
+    st.subheader("Minutes per week")
+    if detail.weeks.is_empty():
+        st.info("No weekly results for this participant yet.")
+    else:
+        st.altair_chart(charts.weekly_bars(detail.weeks, threshold), width="stretch")
+        st.caption(
+            f"Bars: moderate (light) and vigorous (dark) minutes; marks above the bars: week status; "
+            f"dashed line: the {threshold}-minute threshold."
+        )
+    st.subheader("Wear by day and hour")
+    if detail.hourly.is_empty():
+        st.info("No hourly wear recorded in the last weeks of data.")
+    else:
+        st.caption(f"Local days {detail.heatmap_from} to {detail.heatmap_until} ({detail.timezone}).")
+        st.altair_chart(charts.wear_heatmap(detail.hourly, detail.timezone), width="stretch")
+    st.subheader("Sources and devices seen")
+    st.dataframe(
+        detail.sources,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "first_local": st.column_config.DatetimeColumn(f"First ({detail.timezone})", format="YYYY-MM-DD HH:mm"),
+            "last_local": st.column_config.DatetimeColumn(f"Last ({detail.timezone})", format="YYYY-MM-DD HH:mm"),
+        },
+    )
+    st.subheader("Quarantined or partial files")
+    if detail.problem_files.is_empty():
+        st.success("No quarantined or partial files.")
+    else:
+        st.dataframe(
+            detail.problem_files,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "ingested_local": st.column_config.DatetimeColumn(
+                    f"Ingested ({detail.timezone})", format="YYYY-MM-DD HH:mm"
+                )
+            },
+        )
+
+
+def _last_local(study: Study, version: int, participant_id: str) -> datetime | None:
+    """The participant's last data in local time (for the heat map window)."""
+    return _last_data(str(study.root), version).get(participant_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _last_data(study_dir: str, version: int) -> dict[str, datetime]:
+    study = open_study(Path(study_dir))
+    with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
+        last = queries.last_data(con, queries.roster(con, study.roster))
+    return dict(last.select("participant_id", "last_local").iter_rows())
+
+
+def quality_page(study: Study, version: int) -> None:
+    quality = _quality(str(study.root), version)
+    st.header("Data quality")
+    st.subheader("Files by status")
+    if quality.files.is_empty():
+        st.info("No files ingested yet.")
+    else:
+        st.altair_chart(charts.files_by_status(quality.files), width="stretch")
+        st.dataframe(quality.files, hide_index=True, width="stretch")
+    st.subheader("Last run")
+    run = quality.last_run
+    if run is None:
+        st.info("No run recorded yet.")
+        return
+    zone = quality.timezone
+    started, finished = run.get("started_at"), run.get("finished_at")
+    st.markdown(
+        f"**{run.get('flow', 'run')}** `{run.get('run_id', '')}` — status **{run.get('status', '?')}**, "
+        f"started {started:%Y-%m-%d %H:%M} {zone}"
+        + (f", finished {finished:%Y-%m-%d %H:%M} {zone}" if finished else ", not finished")
+    )
+    counts = st.columns(5)
+    for col, key in zip(
+        counts, ("files_seen", "files_new", "files_ok", "files_partial", "files_quarantined"), strict=True
+    ):
+        col.metric(key.replace("_", " "), run.get(key, "—"))
+    with st.container(border=True):
+        st.markdown(str(run.get("summary_markdown") or "_no summary_"))
+
+
+# -- entry ---------------------------------------------------------------------------------------------
+
+
+def main(study_dir: Path, as_of: date | None = None) -> None:
+    """Render the dashboard of ``study_dir``; ``as_of`` replays flags as if today were that date."""
+    st.set_page_config(page_title="irisin adherence", layout="wide")
+    if not password_gate():
+        return
+    try:
+        study = open_study(Path(study_dir))
+    except ConfigError as err:
+        st.error(str(err))
+        return
+    if not queries.warehouse_path(study.root).exists():
+        st.error(f"No warehouse at {queries.warehouse_path(study.root)}: run the pipeline (`irisin run`) first.")
+        return
+    version = _warehouse_version(study)
+    moment = data.as_of_instant(as_of)
+    keys = list(PAGES)
+    wanted = st.query_params.get("page")
+    st.sidebar.title(study.config.study.name)
+    page = st.sidebar.radio(
+        "Page", keys, index=keys.index(wanted) if wanted in keys else 0, format_func=PAGES.get, key="page"
+    )
+    st.query_params["page"] = page
+    if page == "cohort":
+        cohort_page(study, version)
+    elif page == "participants":
+        table_page(study, version, moment)
+    elif page == "participant":
+        participant_page(study, version, moment)
+    else:
+        quality_page(study, version)
+
+
+if __name__ == "__main__":
+    _args = parse_args(sys.argv[1:])
+    main(_args.study, _args.as_of)

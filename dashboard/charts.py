@@ -1,0 +1,137 @@
+"""Altair charts of the dashboard, readable without colour.
+
+Every distinction that colour carries is also carried by something else: the
+two intensities differ strongly in lightness and are labelled in the legend and
+tooltip, week status is a point *shape*, the threshold is a dashed rule with a
+text label, and the interval of the cohort share is a band plus whisker rules.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+INK = "#222222"
+MODERATE = "#9ecae1"  # light
+VIGOROUS = "#08306b"  # dark: the pair differs in lightness, not only hue
+STATUS_SHAPES = {"met": "circle", "below": "triangle-down", "insufficient": "cross"}
+
+
+def _threshold_rule(threshold: int, axis: str, label: str) -> alt.LayerChart:
+    """A dashed threshold line with a text label at its start (the label is literal in the spec)."""
+    one = pl.DataFrame({"threshold": [threshold]})
+    rule = alt.Chart(one).mark_rule(color=INK, strokeDash=[6, 4], strokeWidth=2)
+    text = alt.Chart(one).mark_text(text=label, align="left", dx=4, dy=-6, color=INK, fontWeight="bold")
+    if axis == "y":
+        return rule.encode(y=alt.datum(threshold)) + text.encode(y=alt.datum(threshold), x=alt.value(0))
+    return rule.encode(x=alt.datum(threshold)) + text.encode(x=alt.datum(threshold), y=alt.value(8))
+
+
+def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
+    """Stacked moderate/vigorous minutes per week, the threshold line, and the week status as shapes."""
+    long = weeks.select("week_start", "moderate_minutes", "vigorous_minutes", "status").unpivot(
+        index=["week_start", "status"], variable_name="intensity", value_name="minutes"
+    ).with_columns(pl.col("intensity").str.replace("_minutes", ""))
+    bars = (
+        alt.Chart(long)
+        .mark_bar(stroke="white", strokeWidth=1)
+        .encode(
+            x=alt.X("week_start:T", title="week starting (local Monday)", timeUnit="yearmonthdate"),
+            y=alt.Y("sum(minutes):Q", title="minutes per week"),
+            color=alt.Color(
+                "intensity:N",
+                scale=alt.Scale(domain=["moderate", "vigorous"], range=[MODERATE, VIGOROUS]),
+                legend=alt.Legend(title="intensity (light = moderate, dark = vigorous)", orient="top"),
+            ),
+            order=alt.Order("intensity:N", sort="descending"),
+            tooltip=["week_start:T", "intensity:N", "minutes:Q", "status:N"],
+        )
+    )
+    totals = weeks.select(
+        "week_start", "status", total=pl.col("moderate_minutes") + pl.col("vigorous_minutes")
+    )
+    status = (
+        alt.Chart(totals)
+        .mark_point(size=70, filled=False, color=INK, strokeWidth=1.5)
+        .encode(
+            x=alt.X("week_start:T", timeUnit="yearmonthdate"),
+            y=alt.Y("total:Q"),
+            yOffset=alt.value(-10),
+            shape=alt.Shape(
+                "status:N",
+                scale=alt.Scale(domain=list(STATUS_SHAPES), range=list(STATUS_SHAPES.values())),
+                legend=alt.Legend(title="week status", orient="top"),
+            ),
+            tooltip=["week_start:T", "status:N", "total:Q"],
+        )
+    )
+    rule = _threshold_rule(threshold, "y", f"{threshold} min/week threshold")
+    return alt.layer(bars, status, rule).resolve_scale(color="independent").properties(height=320)
+
+
+def wear_heatmap(hourly: pl.DataFrame, zone: str) -> alt.Chart:
+    """Wear minutes per local day (rows) and hour (columns): a single-hue lightness scale."""
+    return (
+        alt.Chart(hourly)
+        .mark_rect(stroke="white", strokeWidth=0.5)
+        .encode(
+            x=alt.X("hour:O", title=f"hour of day ({zone})"),
+            y=alt.Y("local_date:O", title="local date", timeUnit="yearmonthdate"),
+            color=alt.Color(
+                "wear_minutes:Q",
+                scale=alt.Scale(scheme="greys", domain=[0, 60]),
+                legend=alt.Legend(title="minutes worn in the hour (darker = more)"),
+            ),
+            tooltip=["local_date:T", "hour:O", "wear_minutes:Q"],
+        )
+        .properties(height=alt.Step(14))
+    )
+
+
+def share_trend(cohort: pl.DataFrame) -> alt.LayerChart:
+    """Weekly share of sufficient-wear participants meeting the hour, with its interval."""
+    base = alt.Chart(cohort).encode(x=alt.X("week_start:T", title="week starting", timeUnit="yearmonthdate"))
+    band = base.mark_area(opacity=0.2, color=INK).encode(
+        y=alt.Y("ci_low:Q", title="share meeting the hour", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        y2="ci_high:Q",
+    )
+    whiskers = base.mark_rule(color=INK, opacity=0.6).encode(y="ci_low:Q", y2="ci_high:Q")
+    line = base.mark_line(color=INK, point=alt.OverlayMarkDef(filled=True, color=INK, size=40)).encode(
+        y="share_met:Q",
+        tooltip=[
+            alt.Tooltip("week_start:T", title="week"),
+            alt.Tooltip("share_met:Q", format=".0%", title="share met"),
+            alt.Tooltip("ci_low:Q", format=".0%", title="interval low"),
+            alt.Tooltip("ci_high:Q", format=".0%", title="interval high"),
+            alt.Tooltip("n_met:Q", title="met"),
+            alt.Tooltip("n_sufficient:Q", title="with sufficient wear"),
+        ],
+    )
+    return alt.layer(band, whiskers, line).properties(height=260)
+
+
+def minutes_distribution(week: pl.DataFrame, threshold: int, bin_minutes: int = 15) -> alt.LayerChart:
+    """Histogram of one week's minutes per participant, with the threshold line."""
+    bars = (
+        alt.Chart(week)
+        .mark_bar(color="#6b6b6b", stroke="white")
+        .encode(
+            x=alt.X("mvpa_minutes:Q", bin=alt.Bin(step=bin_minutes), title="moderate + vigorous minutes this week"),
+            y=alt.Y("count():Q", title="participants"),
+            tooltip=[alt.Tooltip("count():Q", title="participants")],
+        )
+    )
+    rule = _threshold_rule(threshold, "x", f"{threshold} min threshold")
+    return alt.layer(bars, rule).properties(height=260)
+
+
+def files_by_status(files: pl.DataFrame) -> alt.LayerChart:
+    """Number of files per status, as labelled horizontal bars."""
+    per_status = files.group_by("status").agg(pl.col("files").sum()).sort("files", descending=True)
+    base = alt.Chart(per_status).encode(
+        y=alt.Y("status:N", sort="-x", title="file status"), x=alt.X("files:Q", title="files")
+    )
+    return alt.layer(
+        base.mark_bar(color="#6b6b6b"),
+        base.mark_text(align="left", dx=3, color=INK).encode(text="files:Q"),
+    ).properties(height=alt.Step(28))

@@ -1,0 +1,135 @@
+"""What each page shows, assembled from the warehouse queries. No Streamlit here.
+
+The app caches these results per warehouse version; the benchmark times them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import polars as pl
+
+from config import Study
+from dashboard import participant_table, queries
+
+HEATMAP_DAYS = 28
+
+
+def as_of_instant(day: date | None) -> datetime:
+    """The instant "today" is taken from: now, or noon UTC of a replay date (that date in zones UTC-12..+11)."""
+    if day is None:  # to the minute, so a page reload within the minute reuses the cached table
+        return datetime.now(UTC).replace(second=0, microsecond=0)
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ParticipantTable:
+    """The participant table and what it was evaluated against."""
+
+    table: pl.DataFrame
+    reference_day: date | None
+    as_of: datetime
+
+
+def load_participant_table(study: Study, as_of: datetime) -> ParticipantTable:
+    """The participant table of a study, flags evaluated with its ``[alerts]`` settings."""
+    with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
+        roster = queries.roster(con, study.roster)
+        last = queries.last_data(con, roster)
+        table = participant_table.build(
+            roster,
+            last,
+            queries.weekly(con),
+            queries.recent_daily_wear(con, last),
+            queries.scores(con),
+            study.config.alerts,
+            as_of,
+        )
+    return ParticipantTable(table, participant_table.reference_day(last), as_of)
+
+
+@dataclass(frozen=True)
+class CohortView:
+    """Figures of the cohort page.
+
+    "This week" is the week containing the latest data anywhere in the study
+    (``reference_day``), not the calendar week of today: a study replayed from
+    the past, or a pipeline that has not run for a few days, still shows its
+    most recent week. The page states both dates.
+    """
+
+    enrolled: int
+    reference_day: date | None
+    this_week: date | None
+    active_this_week: int
+    this_week_share: dict[str, object] | None
+    last_week_share: dict[str, object] | None
+    trend: pl.DataFrame
+    this_week_minutes: pl.DataFrame
+
+
+def load_cohort_view(study: Study) -> CohortView:
+    """Enrolment, this week's activity and share meeting the hour, and the weekly trend."""
+    with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
+        roster = queries.roster(con, study.roster)
+        ref_day = participant_table.reference_day(queries.last_data(con, roster))
+        this_week = queries.week_containing(con, ref_day) if ref_day else None
+        minutes = queries.week_minutes(con, this_week) if this_week else queries.week_minutes(con, date.min)
+        trend = queries.cohort_weekly(con)
+    shares = {row["week_start"]: row for row in trend.iter_rows(named=True)}  # one row per week
+    return CohortView(
+        enrolled=roster.height,
+        reference_day=ref_day,
+        this_week=this_week,
+        active_this_week=int((minutes["wear_minutes"] > 0).sum()),
+        this_week_share=shares.get(this_week),
+        last_week_share=shares.get(this_week - timedelta(days=7)) if this_week else None,
+        trend=trend,
+        this_week_minutes=minutes,
+    )
+
+
+@dataclass(frozen=True)
+class ParticipantDetail:
+    """Everything the participant page shows for one participant."""
+
+    participant_id: str
+    timezone: str
+    weeks: pl.DataFrame
+    hourly: pl.DataFrame
+    heatmap_from: date | None
+    heatmap_until: date | None
+    sources: pl.DataFrame
+    problem_files: pl.DataFrame
+
+
+def load_participant(study: Study, participant_id: str, last_local: datetime | None) -> ParticipantDetail:
+    """One participant's weeks, recent hourly wear (up to their last data), devices and problem files."""
+    zone = study.timezone_of(participant_id)
+    until = last_local.date() if last_local else None
+    since = until - timedelta(days=HEATMAP_DAYS - 1) if until else None
+    with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
+        weeks = queries.weekly(con, participant_id)
+        hourly = queries.hourly_wear(con, participant_id, since, until) if since and until else None
+        sources = queries.sources_seen(con, participant_id, zone)
+        problems = queries.problem_files(con, participant_id, zone)
+    if hourly is None:
+        hourly = pl.DataFrame(schema={"local_date": pl.Date(), "hour": pl.Int64(), "wear_minutes": pl.Int64()})
+    return ParticipantDetail(participant_id, zone, weeks, hourly, since, until, sources, problems)
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """Files by status and reason, and the latest run."""
+
+    files: pl.DataFrame
+    last_run: dict[str, object] | None
+    timezone: str
+
+
+def load_data_quality(study: Study) -> DataQuality:
+    zone = study.config.study.timezone
+    with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
+        return DataQuality(queries.files_by_status(con), queries.last_run(con, zone), zone)
+

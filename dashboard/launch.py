@@ -1,0 +1,43 @@
+"""The ``streamlit run`` command line that serves the dashboard of a study."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+APP = Path(__file__).with_name("app.py")
+
+
+def command(study_dir: Path, host: str, port: int, *, as_of: date | None = None) -> list[str]:
+    """The argv that serves the dashboard of ``study_dir`` on ``host:port``.
+
+    Headless (no browser is opened), no usage statistics, XSRF protection on.
+    ``as_of`` replays the flags as if today were that date (for a past study
+    or the demo); by default "today" is the current date.
+    """
+    argv = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.enableXsrfProtection",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--",
+        "--study",
+        str(Path(study_dir).resolve()),
+    ]
+    if as_of is not None:
+        argv += ["--as-of", as_of.isoformat()]
+    return argv

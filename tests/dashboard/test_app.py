@@ -1,0 +1,147 @@
+"""Each dashboard page driven by Streamlit's AppTest on the fixture study."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from dashboard import auth
+from tests.dashboard.conftest import EXPECTED, EXPECTED_ORDER
+
+AS_OF = date(2024, 3, 8)  # noon UTC of this day, the fixture's AS_OF
+
+
+def _script(study_dir: str, as_of: object) -> None:
+    from pathlib import Path
+
+    from dashboard.app import main
+
+    main(Path(study_dir), as_of)
+
+
+def _run(study: Path, page: str, secrets: dict[str, object] | None = None, **params: str) -> AppTest:
+    at = AppTest.from_function(_script, kwargs={"study_dir": str(study), "as_of": AS_OF}, default_timeout=60)
+    at.query_params.update(page=page, **params)
+    if secrets:
+        at.secrets.update(secrets)
+    return at.run()
+
+
+@pytest.fixture(autouse=True)
+def _no_password_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(auth.PASSWORD_ENV, raising=False)
+
+
+@pytest.fixture
+def media(monkeypatch: pytest.MonkeyPatch) -> MemoryMediaFileStorage:
+    """One media store kept after the run, so a download button's bytes can be read back."""
+    storage = MemoryMediaFileStorage("/mock/media")
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", lambda _endpoint: storage)
+    return storage
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [str(m.value) for m in at.metric]
+    parts += [m.label for m in at.metric] + [h.value for h in at.header] + [s.value for s in at.subheader]
+    return "\n".join(parts)
+
+
+def test_table_page_one_row_per_participant_with_expected_flags(fixture_study: Path) -> None:
+    at = _run(fixture_study, "participants")
+    assert not at.exception
+    shown = at.dataframe[0].value
+    assert shown["participant_id"].tolist() == EXPECTED_ORDER
+    flags = dict(zip(shown["participant_id"], shown["flags"], strict=True))
+    assert flags == {pid: row["flags"] for pid, row in EXPECTED.items()}
+
+
+def test_csv_download_equals_the_table(fixture_study: Path, media: MemoryMediaFileStorage) -> None:
+    at = _run(fixture_study, "participants")
+    button = at.get("download_button")[0]
+    filename = button.proto.url.rsplit("/", 1)[-1]
+    csv = pl.read_csv(io.BytesIO(media.get_file(filename).content))
+    shown = pl.from_pandas(at.dataframe[0].value)
+    assert csv.columns == shown.columns
+    assert csv.height == shown.height == len(EXPECTED)
+    assert csv["participant_id"].to_list() == shown["participant_id"].to_list()
+    assert csv["flags"].fill_null("").to_list() == shown["flags"].fill_null("").to_list()
+    assert csv["last_data"].to_list() == shown["last_data"].to_list()
+    assert csv["wear_7d_minutes_per_day"].to_list() == shown["wear_7d_minutes_per_day"].to_list()
+
+
+def test_table_filter_by_flag(fixture_study: Path) -> None:
+    at = _run(fixture_study, "participants")
+    at.multiselect(key="flag_filter").set_value(["below the hour"]).run()
+    assert at.dataframe[0].value["participant_id"].tolist() == ["P04"]
+
+
+def test_cohort_page_shows_this_weeks_figures(fixture_study: Path) -> None:
+    at = _run(fixture_study, "cohort")
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Participants enrolled"] == "8"
+    # W5 rows: P01, P03, P04, P06, P07, P08 have weekly rows with wear.
+    assert metrics["Active this week"] == "6"
+    assert metrics["Meeting 60 min this week (so far)"] == "40% (12%–77%)"
+    assert metrics["Last complete week"] == "33% (10%–70%)"
+    assert "week starting Mon 2024-03-04" in _texts(at)
+    trend, distribution = at.get("vega_lite_chart")
+    assert '"strokeDash"' in distribution.proto.spec and "60 min threshold" in distribution.proto.spec
+
+
+def test_participant_page_shows_charts_devices_and_problem_files(fixture_study: Path) -> None:
+    at = _run(fixture_study, "participant", participant="P01")
+    assert not at.exception
+    assert at.selectbox(key="participant").value == "P01"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Last data"] == "2024-03-07 21:59 Europe/Oslo"
+    assert metrics["Time zone"] == "Europe/Oslo"
+    bars, heatmap = at.get("vega_lite_chart")
+    assert "60 min/week threshold" in bars.proto.spec
+    assert "hour of day (Europe/Oslo)" in heatmap.proto.spec
+    sources, problems = (d.value for d in at.dataframe)
+    assert sorted(sources["device"]) == ["Garmin Forerunner 55", "Garmin vivosmart 4"]
+    assert problems["status"].tolist() == ["partial"]
+    assert "truncated at byte 12000" in problems["reason"][0]
+
+
+def test_data_quality_page_shows_files_and_last_run(fixture_study: Path) -> None:
+    at = _run(fixture_study, "quality")
+    assert not at.exception
+    files = at.dataframe[0].value
+    assert dict(zip(files["status"], files["files"], strict=True)) == {
+        "ok": 2,
+        "partial": 1,
+        "quarantined": 1,
+        "skipped": 1,
+    }
+    text = _texts(at)
+    # the later of the two runs, 02:00 UTC = 03:00 in the study zone (Europe/Oslo, CET)
+    assert "started 2024-03-07 03:00 Europe/Oslo" in text
+    assert "**5 files seen**" in text
+
+
+def test_password_gate_hides_participant_data_until_sign_in(fixture_study: Path) -> None:
+    at = _run(fixture_study, "participants", secrets={"dashboard": {"password": "open sesame"}})
+    assert not at.dataframe
+    assert "P01" not in _texts(at)
+    at.text_input[0].input("wrong")
+    at.button[0].click().run()
+    assert not at.dataframe
+    assert at.error[0].value == "Wrong password."
+    at.text_input[0].input("open sesame")
+    at.button[0].click().run()
+    assert at.dataframe[0].value["participant_id"].tolist() == EXPECTED_ORDER
+
+
+def test_password_from_the_environment(fixture_study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(auth.PASSWORD_ENV, "from-env")
+    at = _run(fixture_study, "participants")
+    assert not at.dataframe
+    assert at.text_input[0].label == "Password"
