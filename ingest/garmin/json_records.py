@@ -6,8 +6,9 @@ hands the parsed list to Arrow with only the wanted keys in the schema:
 absent keys become nulls and extra keys are ignored, all in C. When a value
 has the wrong JSON type (a number written as a string, an object where a
 number belongs) Arrow refuses the whole list; the slow path then infers
-every column with polars and casts the wanted ones, counting the values that
-could not be read so the manifest says how many were lost.
+the wanted columns with polars (one small dict per object, on this path
+only) and casts them, counting the values that could not be read so the
+manifest says how many were lost.
 """
 
 from __future__ import annotations
@@ -64,14 +65,17 @@ def records_to_columns(
 def _columns_with_coercion(
     records: list[Any], fields: Mapping[str, pa.DataType], name: str
 ) -> RecordColumns:
-    """Slow path: infer every column, then cast the wanted ones, counting what does not cast."""
+    """Slow path: infer the wanted columns, then cast them, counting what does not cast."""
     bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
     if bad is not None:
         raise GarminFormatError(
             f"{name}: element {bad} is a JSON {type(records[bad]).__name__}, expected an object"
         )
+    # Keep only the wanted keys, so a key irisin ignores (stress curves, body battery) cannot
+    # make the whole file unreadable by changing shape between objects.
+    wanted = [{key: record.get(key) for key in fields} for record in records]
     try:
-        raw = pl.DataFrame(records, infer_schema_length=None, strict=False)
+        raw = pl.DataFrame(wanted, infer_schema_length=None, strict=False)
     except Exception as exc:  # polars raises several types for irreconcilable shapes
         raise GarminFormatError(f"{name}: objects have incompatible shapes ({exc})") from None
 
@@ -79,9 +83,6 @@ def _columns_with_coercion(
     unreadable: dict[str, int] = {}
     for key, arrow_type in fields.items():
         target = pl.from_arrow(pa.array([], arrow_type)).dtype  # type: ignore[union-attr]
-        if key not in raw.columns:
-            columns.append(pl.Series(key, [None] * raw.height, dtype=target))
-            continue
         source = raw.get_column(key)
         if isinstance(source.dtype, pl.Struct) and "typeKey" in {
             f.name for f in source.dtype.fields

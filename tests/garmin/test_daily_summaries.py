@@ -195,3 +195,12 @@ def test_unreadable_files_raise_a_reason_naming_file_and_problem(data: bytes, me
     with pytest.raises(GarminFormatError) as caught:
         read_daily_summaries(data, NAME, CTX)
     assert str(caught.value).startswith(message)
+
+
+def test_an_ignored_field_changing_shape_does_not_cost_the_file() -> None:
+    """bodyBattery as an object on one day and a list on the next, plus a number as text."""
+    first = dict(OSLO_DST_DAYS[0], totalSteps="9120")
+    second = dict(OSLO_DST_DAYS[1], bodyBattery=[60, 58])
+    result = read_daily_summaries(uds_bytes([first, second]), NAME, CTX)
+    assert result.status == "ok"
+    assert result.tables["daily_totals"].column("steps").to_pylist() == [9_120, 12_004]
