@@ -18,7 +18,10 @@ irisin marks a file's days ``bouted=True`` (a possible undercount of
 WHO-2020 every-minute MVPA, never an overcount) unless the file itself shows
 otherwise: a day with between 1 and 9 moderate-plus-vigorous minutes cannot
 come from a 10-minute bout rule, so its presence marks every day of that
-file ``bouted=False``. The evidence is recorded in the notes.
+file ``bouted=False``. (A bout straddling local midnight could in principle
+leave a few minutes on each side; irisin accepts that rare false signal
+rather than calling every modern device bouted.) The evidence is recorded in
+the notes.
 """
 
 from __future__ import annotations
