@@ -13,8 +13,10 @@ first and last stamp are compared with the local midnight its name implies:
 A file that starts before or ends after its named day rules out the local
 clock. A heart-rate file worn around the clock pins ``o`` to within seconds
 (it starts at local midnight expressed in UTC); partly worn files only bound
-it, and take the offset of the nearest pinned day. A roster timezone, when
-known, gives the offsets instead and is checked against the same bounds.
+it, and take the offset of the nearest pinned day. When two consecutive days
+pin different offsets (a DST change), the change is placed at 02:00 local of
+the earlier day, the usual switch time. A roster timezone, when known, gives
+the offsets instead and is checked against the same bounds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import polars as pl
 DAY = 86_400
 QUARTER_HOUR = 900
 _DST_SLACK = 3_600  # a named day is 23 or 25 hours long at a DST change
+DST_CHANGE_LOCAL_SECONDS = 2 * 3_600
+"""Local time of day (old offset) assumed for an offset change when no roster zone says when."""
 
 Clock = Literal["utc", "local"]
 
@@ -82,11 +86,20 @@ def _fits_utc(span: FileSpan, offset: int) -> bool:
 
 
 def _pinned_offset(span: FileSpan) -> int | None:
-    """The offset a UTC-clock file pins down when it spans its whole local day, else None."""
-    lower, upper = -span.lo, DAY - span.hi  # offset o satisfies lower <= o < upper
-    if not span.whole_day or upper - lower > QUARTER_HOUR:
+    """The offset at the start of the local day, when a UTC-clock file covers that whole day.
+
+    A whole day runs from ``midnight - o_start`` to ``next midnight - o_end``;
+    the gap between ``-lo`` and ``24 h - hi`` is then a few seconds, or one
+    hour on a DST day (23 or 25 hours long). Anything wider is a partly worn
+    day, which only bounds the offset.
+    """
+    if not span.whole_day:
         return None
-    return int(round(lower / QUARTER_HOUR)) * QUARTER_HOUR
+    start, end = -span.lo, DAY - span.hi
+    width = end - start
+    if min(abs(width), abs(abs(width) - _DST_SLACK)) > QUARTER_HOUR:
+        return None
+    return int(round(start / QUARTER_HOUR)) * QUARTER_HOUR
 
 
 def detect_clock(spans: list[FileSpan], timezone: str | None) -> ClockDecision:
@@ -146,14 +159,24 @@ def _offsets_from_spans(
     )
     known = frame.drop_nulls().rename({"named_day": "pinned_day"})
     frame = frame.join_asof(known, left_on="named_day", right_on="pinned_day", strategy="nearest")
-    offsets = frame.select(
-        (
-            pl.col("named_day").cast(pl.Datetime("us"))
-            - pl.duration(seconds=pl.col("offset_s_right"))
+    offset = pl.col("offset_s_right")
+    previous = offset.shift(1)
+    changed = (offset != previous) & (
+        (pl.col("named_day") - pl.col("named_day").shift(1)).dt.total_days() == 1
+    )
+    # A change between two consecutive days happened during the earlier one; without a zone the
+    # instant is unknown, so the usual 02:00 local (on the old offset) of the earlier day is taken.
+    start = (
+        pl.when(changed)
+        .then(
+            (pl.col("named_day") - pl.duration(days=1)).cast(pl.Datetime("us"))
+            + pl.duration(seconds=DST_CHANGE_LOCAL_SECONDS - previous)
         )
-        .dt.replace_time_zone("UTC")
-        .alias("day_start_utc"),
-        (pl.col("offset_s_right") // 60).cast(pl.Int16).alias("utc_offset_minutes"),
+        .otherwise(pl.col("named_day").cast(pl.Datetime("us")) - pl.duration(seconds=offset))
+    )
+    offsets = frame.select(
+        start.dt.replace_time_zone("UTC").alias("day_start_utc"),
+        (offset // 60).cast(pl.Int16).alias("utc_offset_minutes"),
     )
     evidence["utc_offsets_seen_minutes"] = sorted(set(offsets["utc_offset_minutes"].to_list()))
     return offsets, evidence

@@ -1,0 +1,179 @@
+"""Takeout / legacy JSON family: round trip, clock detection, DST, non-wear, damage."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ingest.archive import open_bundle
+from ingest.fitbit import looks_like_fitbit_export, read_fitbit_export
+from irisin.demo.fitbit_files import JSON_DIR, write_takeout_json
+from tests.fitbit.helpers import ctx, members_of_folder, table, worn_truth, zip_folder
+
+
+def _minutes_by_kind(results: dict, kind: str) -> pl.DataFrame:
+    return table(results, "minutes", kind)
+
+
+def _assert_round_trip(truth: pl.DataFrame, results: dict) -> None:
+    hr = _minutes_by_kind(results, "fitbit_json_heart_rate").select(
+        "minute_utc", "heart_rate_bpm", "utc_offset_minutes"
+    )
+    steps = _minutes_by_kind(results, "fitbit_json_steps").select("minute_utc", "steps")
+    got = truth.join(hr, on="minute_utc", how="left", suffix="_got").join(
+        steps, on="minute_utc", how="left", suffix="_got"
+    )
+    assert got["heart_rate_bpm_got"].null_count() == 0
+    assert (got["heart_rate_bpm_got"] == got["heart_rate_bpm"]).all()
+    assert (got["steps_got"] == got["steps"]).all()
+    assert (got["utc_offset_minutes_got"] == got["utc_offset_minutes"]).all()
+    # heart rate exists only for worn minutes; steps cover whole local days (zeros when not worn)
+    assert hr.height == truth.height
+    assert (
+        steps.filter(~pl.col("minute_utc").is_in(truth["minute_utc"].implode()))["steps"].sum() == 0
+    )
+
+
+def test_utc_plus_10_participant_with_utc_stamps_round_trips(tmp_path: Path) -> None:
+    truth = worn_truth(datetime(2026, 3, 2), 5, "Australia/Brisbane", hours=(6, 22))
+    root = write_takeout_json(truth, tmp_path / "export", "Australia/Brisbane")
+    members = members_of_folder(root)
+    assert looks_like_fitbit_export([m.path for m in members])
+    results = read_fitbit_export(members, ctx("Australia/Brisbane"))
+    assert {r.status for r in results.values()} == {"ok"}
+    hr_notes = next(r.notes for r in results.values() if r.kind == "fitbit_json_heart_rate")
+    assert hr_notes["clock"] == "utc"
+    # 5 heart-rate files and 1 steps file, each starting before its named local midnight (in UTC)
+    assert hr_notes["clock_files_checked"] == hr_notes["clock_files_outside_named_day"] == 6
+    assert hr_notes["days_contradicting_timezone"] == []
+    _assert_round_trip(truth, results)
+
+
+def test_offset_inferred_from_file_boundaries_without_roster_timezone(tmp_path: Path) -> None:
+    truth = worn_truth(datetime(2026, 3, 2), 3, "Australia/Brisbane")  # worn around the clock
+    root = write_takeout_json(truth, tmp_path / "export", "Australia/Brisbane")
+    results = read_fitbit_export(members_of_folder(root), ctx(None))
+    hr_notes = next(r.notes for r in results.values() if r.kind == "fitbit_json_heart_rate")
+    assert hr_notes["clock"] == "utc"
+    assert hr_notes["utc_offsets_seen_minutes"] == [600]
+    _assert_round_trip(truth, results)
+
+
+def test_dst_change_keeps_minutes_and_offsets(tmp_path: Path) -> None:
+    # US spring-forward on Sunday 8 March 2026: the local day is 23 hours long
+    truth = worn_truth(datetime(2026, 3, 6), 5, "America/New_York", hours=(0, 24))
+    root = write_takeout_json(truth, tmp_path / "export", "America/New_York")
+    results = read_fitbit_export(members_of_folder(root), ctx("America/New_York"))
+    _assert_round_trip(truth, results)
+    offsets = (
+        _minutes_by_kind(results, "fitbit_json_heart_rate")["utc_offset_minutes"]
+        .unique()
+        .sort()
+        .to_list()
+    )
+    assert offsets == [-300, -240]
+    # also without a roster zone: offsets come from each day's file boundaries
+    inferred = read_fitbit_export(members_of_folder(root), ctx(None))
+    _assert_round_trip(truth, inferred)
+
+
+def test_local_clock_stamps_are_detected(tmp_path: Path) -> None:
+    folder = tmp_path.joinpath(*JSON_DIR)
+    folder.mkdir(parents=True)
+    records = ",".join(
+        f'{{"dateTime": "03/03/26 {h:02d}:{m:02d}:{s:02d}", "value": {{"bpm": {70 + h}, "confidence": 2}}}}'
+        for h in (0, 9, 23)
+        for m in (0, 59)
+        for s in (0, 30)
+    )
+    (folder / "heart_rate-2026-03-03.json").write_text(f"[{records}]")
+    results = read_fitbit_export(members_of_folder(tmp_path), ctx("Europe/Oslo"))
+    (result,) = results.values()
+    assert result.notes["clock"] == "local"
+    minutes = pl.from_arrow(result.tables["minutes"])
+    first = minutes.row(0, named=True)
+    assert first["minute_utc"] == datetime(
+        2026, 3, 2, 23, 0, tzinfo=first["minute_utc"].tzinfo
+    )  # 00:00 local at UTC+1
+    assert first["utc_offset_minutes"] == 60
+    assert first["heart_rate_bpm"] == 70.0
+
+
+def test_non_wear_day_is_not_a_day_of_zero_activity(tmp_path: Path) -> None:
+    truth = worn_truth(datetime(2026, 3, 2), 4, "Europe/Oslo", hours=(7, 21), skip_days=(2,))
+    root = write_takeout_json(truth, tmp_path / "export", "Europe/Oslo")
+    results = read_fitbit_export(members_of_folder(root), ctx("Europe/Oslo"))
+    daily = table(results, "daily_totals")
+    sedentary = daily.filter(pl.col("sedentary_minutes").is_not_null()).sort("local_date")
+    assert sedentary.filter(~pl.col("worn"))["local_date"].to_list() == [date(2026, 3, 4)]
+    assert sedentary.filter(~pl.col("worn"))["sedentary_minutes"].to_list() == [1440]
+    # every daily row of that day, whichever series it came from, says not worn
+    assert daily.filter(pl.col("local_date") == date(2026, 3, 4))["worn"].to_list() == [False] * 4
+    moderate = daily.filter(pl.col("moderate_minutes").is_not_null()).sort("local_date")
+    expected = (
+        truth.with_columns(
+            pl.col("minute_utc").dt.convert_time_zone("Europe/Oslo").dt.date().alias("d")
+        )
+        .group_by("d")
+        .agg((pl.col("intensity") == "moderate").sum().alias("m"))
+        .sort("d")
+    )
+    got = moderate.filter(pl.col("worn")).select("local_date", "moderate_minutes")
+    assert got["moderate_minutes"].to_list() == expected["m"].to_list()
+    assert set(daily["bouted"].to_list()) == {False}
+
+
+def test_truncated_json_is_quarantined_while_the_rest_lands(tmp_path: Path) -> None:
+    truth = worn_truth(datetime(2026, 3, 2), 3, "Europe/Oslo", hours=(7, 21))
+    root = write_takeout_json(truth, tmp_path / "export", "Europe/Oslo")
+    victim = root.joinpath(*JSON_DIR) / "heart_rate-2026-03-03.json"
+    victim.write_bytes(victim.read_bytes()[:5000])
+    results = read_fitbit_export(members_of_folder(root), ctx("Europe/Oslo"))
+    bad_path = "Takeout/Fitbit/Global Export Data/heart_rate-2026-03-03.json"
+    assert results[bad_path].status == "quarantined"
+    assert bad_path in (results[bad_path].reason or "")
+    assert "JSON" in (results[bad_path].reason or "")
+    assert results[bad_path].tables == {}
+    others = {p: r for p, r in results.items() if p != bad_path}
+    assert {r.status for r in others.values()} == {"ok"}
+    hr = _minutes_by_kind(others, "fitbit_json_heart_rate")
+    assert (
+        hr.height
+        == truth.height
+        - truth.filter(
+            pl.col("minute_utc").dt.convert_time_zone("Europe/Oslo").dt.date() == date(2026, 3, 3)
+        ).height
+    )
+
+
+def test_zip_with_escaping_member_still_lands_the_rest(tmp_path: Path) -> None:
+    import zipfile
+
+    truth = worn_truth(datetime(2026, 3, 2), 2, "Europe/Oslo", hours=(7, 21))
+    root = write_takeout_json(truth, tmp_path / "export", "Europe/Oslo")
+    archive = zip_folder(root, tmp_path / "takeout.zip")
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr("../../etc/steps-2026-03-02.json", b"[]")
+    with open_bundle(archive) as bundle:
+        assert [r.path for r in bundle.refusals] == ["../../etc/steps-2026-03-02.json"]
+        results = read_fitbit_export(bundle.members, ctx("Europe/Oslo"))
+        assert {r.status for r in results.values()} == {"ok"}
+        _assert_round_trip(truth, results)
+
+
+@pytest.mark.parametrize(
+    "paths, expected",
+    [
+        (["Takeout/Fitbit/Global Export Data/steps-2020-01-01.json"], True),
+        (["MyFitbitData/Jane/user-site-export/heart_rate-2016-05-01.json"], True),
+        (["x/Takeout/Google Health/Physical Activity_GoogleData/steps_2024-09-01.csv"], True),
+        (["Physical Activity/steps-2019-01-01.json"], True),
+        (["random/steps-2020-01-01.json"], False),
+        (["Takeout/Fitbit/Global Export Data/profile.json"], False),
+    ],
+)
+def test_export_is_found_by_folder_names_anywhere(paths: list[str], expected: bool) -> None:
+    assert looks_like_fitbit_export(paths) is expected
