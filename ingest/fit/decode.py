@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 
 from ingest.fit import profile
-from ingest.fit.basetypes import BYTE, STRING, BaseType, invalid_mask
+from ingest.fit.basetypes import BASE_TYPES, BYTE, STRING, BaseType, invalid_mask
 from ingest.fit.profile import TIMESTAMP_FIELD, ComponentSpec, FieldSpec, MessageSpec
 from ingest.fit.scan import Definition, FieldDef, Scan, Segment, scan
 from ingest.fit.timestamps import last_index, resolve_compressed, resolve_timestamp_16
@@ -343,7 +343,7 @@ def _apply_profile(
         for sub in fspec.subfields:
             match = np.zeros(n, dtype=bool)
             for ref_num, ref_value in sub.refs:
-                ref = raws.get(ref_num)
+                ref = raws.get(ref_num) or _component_reference(spec, raws, ref_num)
                 if ref is not None and ref.values.ndim == 1 and _is_numeric(ref):
                     match |= ref.valid & (ref.values == ref_value)
             match &= base_rows
@@ -366,6 +366,28 @@ def _apply_profile(
                 merged = np.where(use, values, direct.values) if use.any() else direct.values
                 columns[name] = Column(merged, direct.valid | use)
     return columns
+
+
+def _component_reference(spec: MessageSpec, raws: dict[int, _Raw], target_num: int) -> _Raw | None:
+    """Raw value of field ``target_num`` when it is only present inside another field's components.
+
+    Monitoring messages carry ``activity_type`` inside ``current_activity_type_intensity``;
+    the FIT SDK resolves the ``cycles`` -> ``steps`` subfield against that value
+    (fitparse does not, and keeps reporting ``cycles``, which irisin also keeps).
+    """
+    for num, raw in raws.items():
+        fspec = spec.fields.get(num)
+        if fspec is None or raw.valid.ndim != 1:
+            continue
+        for comp in fspec.components:
+            if comp.target_num != target_num or comp.accumulate:
+                continue
+            source = _component_input(raw)
+            if source is None:
+                continue
+            bits = (source >> np.uint64(comp.bit_offset)) & np.uint64((1 << comp.bits) - 1)
+            return _Raw(bits.astype(np.int64), raw.valid, BASE_TYPES[0x86])
+    return None
 
 
 def _merge_column(columns: dict[str, Column], name: str, values: np.ndarray, valid: np.ndarray) -> None:

@@ -206,3 +206,23 @@ def value_name(type_name: str, raw: int | None) -> str | None:
     if raw is None:
         return None
     return type_values(type_name).get(int(raw), str(int(raw)))
+
+
+@cache
+def _base_type_numbers() -> dict[str, int]:
+    from fitparse.records import BASE_TYPES
+
+    return {b.name: num for num, b in BASE_TYPES.items()}
+
+
+def base_type_number(message_num: int, field_num: int) -> int:
+    """FIT base type number of a profile field, as a writer puts it in a definition message."""
+    numbers = _base_type_numbers()
+    fp_mesg = _fitparse_profile.MESSAGE_TYPES.get(message_num)
+    if fp_mesg is not None and field_num in fp_mesg.fields:
+        ftype = fp_mesg.fields[field_num].type
+        base = ftype if not hasattr(ftype, "base_type") else ftype.base_type
+        return numbers[base.name]
+    from garmin_fit_sdk.profile import Profile
+
+    return numbers[Profile["messages"][message_num]["fields"][field_num]["base_type"]]
