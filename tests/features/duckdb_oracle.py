@@ -1,0 +1,159 @@
+"""An independent DuckDB SQL implementation of weekly steps 2 to 5, used as a test oracle.
+
+It shares nothing with the polars core but step 1 (the per-minute level and
+wear flag, which it takes as input): it groups by (participant, UTC minute)
+instead of quarter-hour bit sets, converts time zones with DuckDB's ICU
+``timezone()``, and uses ISO (Monday) weeks from ``date_trunc('week', ...)``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from config.study import StudyConfig
+from features.classify import METHODS
+
+SQL = """
+WITH trusted AS (
+    SELECT c.participant_id, c.minute_utc, c.level, c.method_code, c.worn_by_rule, p.rank AS source_rank
+    FROM classified c JOIN precedence p ON c.source = p.source
+),
+per_minute AS (  -- step 2: each UTC minute once, highest level of any trusted source
+    SELECT participant_id, minute_utc,
+           max(level) AS level,
+           bool_or(worn_by_rule) AS worn,
+           bool_or(level IS NOT NULL) AS classified
+    FROM trusted GROUP BY participant_id, minute_utc
+),
+zoned AS (
+    SELECT d.participant_id, coalesce(NULLIF(z.timezone, ''), $default_zone) AS zone
+    FROM (SELECT DISTINCT participant_id FROM trusted
+          UNION SELECT DISTINCT participant_id FROM daily_totals) d
+    LEFT JOIN zones z USING (participant_id)
+),
+minute_days AS (  -- step 4: local dates in the participant's zone
+    SELECT m.participant_id,
+           CAST(timezone(zd.zone, m.minute_utc) AS DATE) AS local_date,
+           m.level, m.worn, m.classified
+    FROM per_minute m JOIN zoned zd USING (participant_id)
+),
+days AS (
+    SELECT participant_id, local_date,
+           count(*) FILTER (WHERE level = 2) AS moderate,
+           count(*) FILTER (WHERE level = 3) AS vigorous,
+           count(*) FILTER (WHERE worn) AS wear,
+           count(*) FILTER (WHERE classified) AS classified
+    FROM minute_days GROUP BY participant_id, local_date
+),
+totals_per_source AS (
+    SELECT t.participant_id, t.local_date, p.rank,
+           max(coalesce(t.moderate_minutes, 0)) AS moderate,
+           max(coalesce(t.vigorous_minutes, 0)) AS vigorous,
+           max(CASE WHEN coalesce(t.worn, true)
+                    THEN coalesce(t.sedentary_minutes, 0) + coalesce(t.light_minutes, 0)
+                       + coalesce(t.moderate_minutes, 0) + coalesce(t.vigorous_minutes, 0)
+                    ELSE 0 END) AS wear
+    FROM daily_totals t JOIN precedence p ON t.source = p.source
+    GROUP BY ALL
+),
+totals AS (
+    SELECT * FROM totals_per_source
+    QUALIFY row_number() OVER (PARTITION BY participant_id, local_date ORDER BY rank) = 1
+),
+filled AS (  -- step 2 (fill): device totals only for days without a classified minute
+    SELECT coalesce(d.participant_id, t.participant_id) AS participant_id,
+           coalesce(d.local_date, t.local_date) AS local_date,
+           (coalesce(d.classified, 0) = 0 AND t.participant_id IS NOT NULL) AS from_totals,
+           d.moderate AS m_moderate, d.vigorous AS m_vigorous, d.wear AS m_wear,
+           t.moderate AS t_moderate, t.vigorous AS t_vigorous, t.wear AS t_wear, t.rank AS t_rank
+    FROM days d FULL OUTER JOIN totals t USING (participant_id, local_date)
+),
+final_days AS (  -- step 3: wear and valid days
+    SELECT participant_id, local_date,
+           CAST(date_trunc('week', local_date) AS DATE) AS week_start,
+           CASE WHEN from_totals THEN t_moderate ELSE coalesce(m_moderate, 0) END AS moderate,
+           CASE WHEN from_totals THEN t_vigorous ELSE coalesce(m_vigorous, 0) END AS vigorous,
+           CASE WHEN from_totals THEN greatest(coalesce(m_wear, 0), t_wear) ELSE coalesce(m_wear, 0) END AS wear,
+           from_totals
+    FROM filled
+),
+week_sources AS (
+    SELECT participant_id, week_start, string_agg(source, ',' ORDER BY rank) AS sources
+    FROM (
+        SELECT DISTINCT t.participant_id, CAST(date_trunc('week', md.local_date) AS DATE) AS week_start,
+               p.source, p.rank
+        FROM trusted t
+        JOIN zoned zd USING (participant_id)
+        JOIN precedence p ON p.rank = t.source_rank
+        CROSS JOIN LATERAL (SELECT CAST(timezone(zd.zone, t.minute_utc) AS DATE) AS local_date) md
+        UNION
+        SELECT f.participant_id, CAST(date_trunc('week', f.local_date) AS DATE), p.source, p.rank
+        FROM filled f JOIN precedence p ON p.rank = f.t_rank
+        WHERE f.from_totals
+    ) GROUP BY ALL
+),
+week_methods AS (
+    SELECT participant_id, week_start, string_agg(name, ',' ORDER BY position) AS methods
+    FROM (
+        SELECT DISTINCT t.participant_id,
+               CAST(date_trunc('week', CAST(timezone(zd.zone, t.minute_utc) AS DATE)) AS DATE) AS week_start,
+               mo.name, mo.position
+        FROM trusted t
+        JOIN zoned zd USING (participant_id)
+        JOIN method_order mo ON mo.code = t.method_code
+    ) GROUP BY ALL
+)
+SELECT w.participant_id, w.week_start,
+       CAST(sum(moderate) AS INTEGER) AS moderate_minutes,
+       CAST(sum(vigorous) AS INTEGER) AS vigorous_minutes,
+       CAST(sum(moderate) + sum(vigorous) AS INTEGER) AS mvpa_minutes,
+       CAST(sum(wear) AS INTEGER) AS wear_minutes,
+       CAST(count(*) FILTER (WHERE wear >= $min_wear) AS TINYINT) AS valid_days,
+       CASE WHEN count(*) FILTER (WHERE wear >= $min_wear) < $min_days THEN 'insufficient'
+            WHEN sum(moderate) + sum(vigorous) >= $threshold THEN 'met'
+            ELSE 'below' END AS status,
+       any_value(s.sources) AS sources,
+       any_value(mt.methods) AS methods,
+       CAST(count(*) FILTER (WHERE from_totals) AS TINYINT) AS from_daily_totals
+FROM final_days w
+LEFT JOIN week_sources s USING (participant_id, week_start)
+LEFT JOIN week_methods mt USING (participant_id, week_start)
+GROUP BY w.participant_id, w.week_start
+ORDER BY w.participant_id, w.week_start
+"""
+
+
+def oracle_weekly(
+    classified: pl.DataFrame, daily_totals: pl.DataFrame, roster: pl.DataFrame, config: StudyConfig
+) -> pl.DataFrame:
+    """Weekly table (without config_hash) from classified minute rows, by SQL.
+
+    ``classified`` needs ``participant_id, source, minute_utc, level, method_code, worn_by_rule``.
+    Only Monday weeks and roster zones (no device offsets) are implemented.
+    """
+    assert config.study.week_start == "monday" and not config.study.use_device_offsets
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    precedence = pl.DataFrame(
+        {"source": config.intensity.source_precedence, "rank": list(range(len(config.intensity.source_precedence)))}
+    )
+    method_order = pl.DataFrame(
+        {
+            "name": config.intensity.methods,
+            "code": [METHODS.index(m) for m in config.intensity.methods],
+            "position": list(range(len(config.intensity.methods))),
+        }
+    )
+    con.register("classified", classified.select("participant_id", "source", "minute_utc", "level", "method_code", "worn_by_rule"))
+    con.register("daily_totals", daily_totals)
+    con.register("zones", roster.select("participant_id", "timezone"))
+    con.register("precedence", precedence)
+    con.register("method_order", method_order)
+    params = {
+        "default_zone": config.study.timezone,
+        "min_wear": config.wear.min_wear_minutes_per_day,
+        "min_days": config.wear.min_valid_days_per_week,
+        "threshold": config.scoring.threshold_minutes_per_week,
+    }
+    return con.execute(SQL, params).pl()
