@@ -42,18 +42,20 @@ def block(participant: str, start_utc: datetime, count: int, source: str = "fit_
 
 
 def minutes(*blocks: pl.DataFrame) -> pl.DataFrame:
-    return pl.concat([_canonical(pl.DataFrame(), MINUTE_TYPES), *blocks])
+    return pl.concat([pl.DataFrame(schema=MINUTE_TYPES), *blocks])
 
 
 def daily_totals(rows: list[dict[str, Any]]) -> pl.DataFrame:
     defaults = {"bouted": False, "source": "garmin_export", "file_id": FILE_ID}
-    frame = pl.DataFrame([{**defaults, **r} for r in rows]) if rows else pl.DataFrame()
-    return _canonical(frame, TOTALS_TYPES)
+    if not rows:
+        return pl.DataFrame(schema=TOTALS_TYPES)
+    return _canonical(pl.DataFrame([{**defaults, **r} for r in rows]), TOTALS_TYPES)
 
 
 def profiles(rows: list[dict[str, Any]] | None = None) -> pl.DataFrame:
-    frame = pl.DataFrame([{"source": "fit_monitoring", "file_id": FILE_ID, **r} for r in rows]) if rows else pl.DataFrame()
-    return _canonical(frame, PROFILE_TYPES)
+    if not rows:
+        return pl.DataFrame(schema=PROFILE_TYPES)
+    return _canonical(pl.DataFrame([{"source": "fit_monitoring", "file_id": FILE_ID, **r} for r in rows]), PROFILE_TYPES)
 
 
 def roster(rows: list[dict[str, Any]]) -> pl.DataFrame:
