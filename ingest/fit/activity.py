@@ -1,0 +1,194 @@
+"""Activity FIT files to canonical ``minutes``, ``sessions`` and ``profiles``.
+
+* ``record`` samples become UTC minutes: mean heart rate, and steps where the
+  sport is on foot. FIT running cadence counts strides (one foot), so steps
+  per minute are ``2 * (cadence + fractional_cadence)``; each sample stands for
+  the seconds until the next sample (at most ``MAX_SAMPLE_SECONDS``, so a pause
+  adds nothing) and a minute's steps are the sum over its samples.
+* ``session`` messages become sessions (``lap`` messages only when a file has
+  no session, as some exporters write none).
+* ``user_profile``, ``zones_target`` and ``time_in_zone`` give age, resting and
+  maximum heart rate: one ``profiles`` row per file when any is present.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from ingest.fit.decode import DecodedFit, MessageTable
+from ingest.fit.file_info import first_valid
+from ingest.fit.local_offset import offset_minutes_expr
+from ingest.fit.profile import value_name
+from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S
+
+SOURCE = "fit_activity"
+MAX_SAMPLE_SECONDS = 10
+"""Longest time one record sample stands for; longer gaps are pauses."""
+
+ON_FOOT_SPORTS = frozenset({"running", "walking", "hiking", "mountaineering"})
+"""Sports whose record cadence counts strides (steps = 2 x cadence). Cycling, swimming or
+generic cadence is not steps, so those minutes carry heart rate only."""
+
+
+def _utc_expr(col: str) -> pl.Expr:
+    return pl.from_epoch(pl.col(col) + FIT_EPOCH_UNIX_S, time_unit="s").dt.cast_time_unit("us").dt.replace_time_zone("UTC")
+
+
+def _numeric(table: MessageTable, name: str) -> pl.Series:
+    col = table.column(name)
+    if col.values.ndim != 1 or col.values.dtype.kind not in "iuf":
+        return pl.Series(name, [None] * len(table), dtype=pl.Float64)
+    return pl.Series(name, col.values.astype(np.float64)).set(pl.Series(~col.valid), None)
+
+
+def _session_frame(decoded: DecodedFit) -> tuple[pl.DataFrame, str]:
+    table = decoded["session"]
+    used = "session"
+    if not len(table):
+        table, used = decoded["lap"], "lap"
+    start = _numeric(table, "start_time")
+    stamp = pl.Series("t", table.time.astype(np.float64)).set(pl.Series(~table.time_valid), None)
+    sport_col = table.column("sport")
+    sports = [value_name("sport", int(v)) if ok else None for v, ok in zip(sport_col.values.tolist(), sport_col.valid.tolist(), strict=True)] if sport_col.values.ndim == 1 else [None] * len(table)
+    strides = _numeric(table, "total_strides")
+    frame = pl.DataFrame(
+        {
+            "start_t": start.fill_null(stamp - _numeric(table, "total_elapsed_time")),
+            "elapsed_s": _numeric(table, "total_elapsed_time"),
+            "timer_seconds": _numeric(table, "total_timer_time"),
+            "sport": pl.Series(sports, dtype=pl.String),
+            "avg_heart_rate_bpm": _numeric(table, "avg_heart_rate"),
+            "max_heart_rate_bpm": _numeric(table, "max_heart_rate"),
+            "steps": strides * 2,
+        }
+    )
+    return frame.filter(pl.col("start_t").is_not_null() & (pl.col("start_t") >= FIT_MIN_ABSOLUTE_S)), used
+
+
+def _sport_of_records(record_t: np.ndarray, sessions: pl.DataFrame) -> np.ndarray:
+    """Sport of each record: the session whose [start, start + elapsed] holds it (vectorised)."""
+    out = np.full(record_t.size, None, dtype=object)
+    if sessions.height == 0:
+        return out
+    ordered = sessions.sort("start_t")
+    starts = ordered["start_t"].to_numpy()
+    ends = (ordered["start_t"] + ordered["elapsed_s"].fill_null(np.inf)).to_numpy()
+    sports = np.array(ordered["sport"].to_list(), dtype=object)
+    idx = np.searchsorted(starts, record_t, side="right") - 1
+    inside = (idx >= 0) & (record_t <= ends[np.maximum(idx, 0)])
+    out[inside] = sports[idx[inside]]
+    if sessions.height == 1:  # a single-session file: every sample belongs to it
+        out[:] = sports[0]
+    return out
+
+
+def activity_tables(
+    decoded: DecodedFit, *, offset_s: int | None, timezone: str | None, device: str | None, observed_t: int | None
+) -> tuple[dict[str, pa.Table], dict[str, Any]]:
+    notes: dict[str, Any] = {}
+    sessions, used = _session_frame(decoded)
+    if used == "lap" and sessions.height:
+        notes["sessions_from"] = "lap (file has no session message)"
+    records = decoded["record"]
+    ok = records.time_valid & (records.time >= FIT_MIN_ABSOLUTE_S)
+    if (~ok).any():
+        notes["records_dropped_no_absolute_time"] = int((~ok).sum())
+    t = records.time[ok]
+    sport = _sport_of_records(t.astype(np.float64), sessions)
+    cadence = _numeric(records, "cadence").to_numpy()[ok]
+    fraction = _numeric(records, "fractional_cadence").fill_null(0).to_numpy()[ok]
+    on_foot = np.array([s in ON_FOOT_SPORTS for s in sport], dtype=bool) if sport.size else np.zeros(0, bool)
+    spm = np.where(on_foot, 2 * (cadence + fraction), np.nan)
+    order = np.argsort(t, kind="stable")
+    t, spm, sport = t[order], spm[order], sport[order]
+    hr = _numeric(records, "heart_rate").to_numpy()[ok][order]
+    span = np.diff(t, append=t[-1] + 1 if t.size else 0).astype(np.float64)
+    span = np.clip(span, 0, MAX_SAMPLE_SECONDS)
+    samples = pl.DataFrame({"t": t, "hr": hr, "step_part": spm * span / 60.0}, nan_to_null=True)
+    offset_expr, offset_note = offset_minutes_expr("minute_utc", offset_s, timezone)
+    notes["utc_offset_from"] = offset_note
+    minutes = (
+        samples.with_columns((pl.col("t") // 60 * 60).alias("minute_t"))
+        .group_by("minute_t")
+        .agg(
+            pl.col("hr").mean().alias("heart_rate_bpm"),
+            pl.when(pl.col("step_part").is_not_null().any()).then(pl.col("step_part").sum().round()).alias("steps"),
+        )
+        .sort("minute_t")
+        .with_columns(_utc_expr("minute_t").alias("minute_utc"))
+        .with_columns(offset_expr.alias("utc_offset_minutes"))
+        .filter(pl.col("heart_rate_bpm").is_not_null() | pl.col("steps").is_not_null())
+        .select(
+            pl.lit(SOURCE).alias("source"),
+            pl.lit(device, dtype=pl.String).alias("device"),
+            "minute_utc",
+            "utc_offset_minutes",
+            pl.col("steps").cast(pl.Int32),
+            pl.col("heart_rate_bpm").cast(pl.Float32),
+        )
+    )
+    notes["record_messages"] = len(records)
+    session_offset, _ = offset_minutes_expr("start_utc", offset_s, timezone)
+    sessions_out = (
+        sessions.with_columns(
+            _utc_expr("start_t").alias("start_utc"),
+        )
+        .with_columns(
+            (pl.col("start_utc") + pl.duration(microseconds=(pl.col("elapsed_s") * 1e6).cast(pl.Int64))).alias("end_utc"),
+            session_offset.alias("utc_offset_minutes"),
+        )
+        .select(
+            pl.lit(SOURCE).alias("source"),
+            pl.lit(device, dtype=pl.String).alias("device"),
+            pl.col("start_utc").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("session_key"),
+            "start_utc",
+            "end_utc",
+            "utc_offset_minutes",
+            "sport",
+            "timer_seconds",
+            pl.col("avg_heart_rate_bpm").cast(pl.Float32),
+            pl.col("max_heart_rate_bpm").cast(pl.Float32),
+            pl.col("steps").cast(pl.Int32),
+        )
+    )
+    tables = {"minutes": minutes.to_arrow(), "sessions": sessions_out.to_arrow()}
+    profile = _profile(decoded, observed_t, device)
+    if profile is not None:
+        tables["profiles"] = profile
+    return tables, notes
+
+
+def _first(decoded: DecodedFit, pairs: tuple[tuple[str, str], ...]) -> float | None:
+    for message, field in pairs:
+        if message in decoded:
+            value = first_valid(decoded[message], field)
+            if value is not None:
+                return float(value)
+    return None
+
+
+def _profile(decoded: DecodedFit, observed_t: int | None, device: str | None) -> pa.Table | None:
+    """Age, resting and maximum heart rate from the profile-like messages (first valid value wins)."""
+    age = _first(decoded, (("user_profile", "age"),))
+    resting = _first(decoded, (("time_in_zone", "resting_heart_rate"), ("user_profile", "resting_heart_rate")))
+    maximum = _first(
+        decoded,
+        (("time_in_zone", "max_heart_rate"), ("zones_target", "max_heart_rate"), ("user_profile", "default_max_heart_rate")),
+    )
+    if age is None and resting is None and maximum is None:
+        return None
+    observed = None if observed_t is None else (observed_t + FIT_EPOCH_UNIX_S) * 1_000_000
+    return pa.table(
+        {
+            "source": pa.array([SOURCE]),
+            "device": pa.array([device], type=pa.string()),
+            "observed_utc": pa.array([observed], type=pa.timestamp("us", tz="UTC")),
+            "age_years": pa.array([None if age is None else int(age)], type=pa.int16()),
+            "resting_heart_rate_bpm": pa.array([resting], type=pa.float32()),
+            "max_heart_rate_bpm": pa.array([maximum], type=pa.float32()),
+        }
+    )

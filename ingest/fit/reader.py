@@ -1,0 +1,106 @@
+"""``read_fit``: one FIT file's bytes to canonical tables (the ``FileReader`` contract).
+
+* monitoring files (``file_id.type`` 15, 28, 32) -> source ``fit_monitoring``:
+  ``minutes`` and ``daily_totals`` (``ingest.fit.monitoring``);
+* activity files (type 4) -> source ``fit_activity``: ``minutes``,
+  ``sessions`` and ``profiles`` (``ingest.fit.activity``);
+* every other type (settings, workout, weight, sleep 49, HRV 68, ...) is
+  recognised and ``skipped`` with a reason;
+* bytes that are not FIT are ``quarantined``; damage (truncation, bad CRC,
+  undefined local message) gives ``partial`` with whatever came before it.
+
+Nothing raises for bad bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from ingest.contract import ReadContext, ReadResult
+from ingest.fit.activity import activity_tables
+from ingest.fit.decode import DecodedFit, decode_fit
+from ingest.fit.file_info import ACTIVITY_TYPES, MONITORING_TYPES, FileInfo, file_info
+from ingest.fit.monitoring import monitoring_tables
+
+NEEDED_MESSAGES = (
+    "file_id",
+    "monitoring",
+    "monitoring_info",
+    "activity",
+    "device_settings",
+    "record",
+    "session",
+    "lap",
+    "user_profile",
+    "zones_target",
+    "time_in_zone",
+)
+"""Messages the mapping reads; the decoder skips the values of all others."""
+
+
+def _kind(info: FileInfo, decoded: DecodedFit) -> str:
+    if info.file_type in MONITORING_TYPES:
+        return "fit_monitoring"
+    if info.file_type in ACTIVITY_TYPES:
+        return "fit_activity"
+    if info.file_type is None:  # no file_id: go by content
+        if len(decoded["monitoring"]):
+            return "fit_monitoring"
+        if len(decoded["record"]) or len(decoded["session"]):
+            return "fit_activity"
+    return f"fit_{info.type_name}"
+
+
+def _notes(info: FileInfo, decoded: DecodedFit) -> dict[str, Any]:
+    notes: dict[str, Any] = {
+        "fit_file_type": info.file_type,
+        "fit_file_type_name": info.type_name,
+        "device": info.device,
+        "utc_offset_s": info.utc_offset_s,
+        "utc_offset_source": info.offset_source,
+        "chained_files": len(decoded.segments),
+        "data_records": decoded.n_records,
+    }
+    if decoded.damage_offset is not None:
+        notes["damage_offset"] = decoded.damage_offset
+    return notes
+
+
+def read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
+    """Read one FIT file into canonical tables (see module docstring)."""
+    decoded = decode_fit(data, messages=NEEDED_MESSAGES)
+    if decoded.status == "not_fit":
+        return ReadResult(kind="fit", status="quarantined", reason=f"not a FIT file: {decoded.reason}")
+    info = file_info(decoded)
+    kind = _kind(info, decoded)
+    notes = _notes(info, decoded)
+    status = "partial" if decoded.status == "partial" else "ok"
+    reason = decoded.reason
+    tables: dict[str, pa.Table] = {}
+    if kind == "fit_monitoring":
+        info_table = decoded["monitoring_info"]
+        local = info_table.get("local_timestamp")
+        start_local = int(local.values[local.valid.argmax()]) if local is not None and local.valid.any() else None
+        tables, more = monitoring_tables(
+            decoded["monitoring"],
+            offset_s=info.utc_offset_s,
+            timezone=ctx.timezone,
+            file_start_local_s=start_local,
+            device=info.device,
+        )
+        notes.update(more)
+    elif kind == "fit_activity":
+        tables, more = activity_tables(
+            decoded, offset_s=info.utc_offset_s, timezone=ctx.timezone, device=info.device, observed_t=info.time_created
+        )
+        notes.update(more)
+    else:
+        skip_reason = f"FIT file type {info.type_name!r} ({info.file_type}) holds no minute, session or day data"
+        if status == "partial":
+            skip_reason += f"; also damaged: {reason}"
+        return ReadResult(kind=kind, status="skipped", reason=skip_reason, notes=notes)
+    if status == "ok" and not any(t.num_rows for t in tables.values()):
+        notes["empty"] = True
+    return ReadResult(kind=kind, status=status, reason=reason, tables=tables, notes=notes)
