@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from ingest.contract import Member, ReadContext, ReadResult
@@ -34,9 +35,10 @@ from ingest.fitbit.tables import (
     SOURCE_TAKEOUT,
     daily_table,
     local_to_utc,
-    minutes_table,
     sessions_table,
+    to_canonical,
 )
+from irisin.schema import MINUTES
 
 DAILY_COLUMNS: dict[str, str] = {
     "moderately_active_minutes": "moderate_minutes",
@@ -53,22 +55,32 @@ _VALUE_KEY = {"heart_rate": (b"bpm", False), "steps": (b"value", True)}
 
 @dataclass
 class _Scanned:
+    """One intraday file reduced to minutes: naive epoch minutes and the minute's value."""
+
     file: FitbitFile
     member: Member
-    per_minute: pl.DataFrame  # naive ``stamp`` minute and the value column
+    minutes: np.ndarray
+    values: np.ndarray
     span: FileSpan | None
     samples: int
     fast_path: bool
 
 
-def _per_minute(series: StampedSeries, kind: str) -> pl.DataFrame:
+def _per_minute(series: StampedSeries, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Heart-rate samples averaged per minute, or steps per minute (summed if a minute repeats)."""
-    frame = series.frame().with_columns(pl.col("stamp").dt.truncate("1m"))
-    if kind == "heart_rate":
-        agg = pl.col("value").mean().cast(pl.Float32).alias("heart_rate_bpm")
+    minute = series.seconds // 60
+    if minute.size and np.all(minute[1:] >= minute[:-1]):
+        starts = np.flatnonzero(np.r_[True, minute[1:] != minute[:-1]])
+        unique = minute[starts]
+        sums = np.add.reduceat(series.values, starts) if starts.size else series.values[:0]
+        counts = np.diff(np.r_[starts, minute.size])
     else:
-        agg = pl.col("value").sum().cast(pl.Int32).alias("steps")
-    return frame.group_by("stamp").agg(agg).sort("stamp")
+        unique, inverse = np.unique(minute, return_inverse=True)
+        sums = np.bincount(inverse, weights=series.values).astype(np.int64)
+        counts = np.bincount(inverse)
+    if kind == "heart_rate":
+        return unique, (sums / np.maximum(counts, 1)).astype(np.float32)
+    return unique, sums.astype(np.int32)
 
 
 def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
@@ -87,14 +99,8 @@ def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
             int(series.seconds.max()),
             file.series == "heart_rate",
         )
-    return _Scanned(
-        file,
-        member,
-        _per_minute(series, file.series),
-        span,
-        int(series.seconds.size),
-        series.fast_path,
-    )
+    minutes, values = _per_minute(series, file.series)
+    return _Scanned(file, member, minutes, values, span, int(series.seconds.size), series.fast_path)
 
 
 def _place_in_time(per_minute: pl.DataFrame, decision: ClockDecision) -> pl.DataFrame:
@@ -111,29 +117,59 @@ def _place_in_time(per_minute: pl.DataFrame, decision: ClockDecision) -> pl.Data
     return attach_offsets(placed, decision)
 
 
-def _intraday_result(scanned: _Scanned, decision: ClockDecision) -> ReadResult:
-    frame = _place_in_time(scanned.per_minute, decision)
-    dropped = scanned.per_minute.height - frame.height
-    frame = frame.with_columns(pl.lit(SOURCE_TAKEOUT).alias("source"))
-    notes: dict[str, Any] = {
-        **decision.notes(),
-        "samples": scanned.samples,
-        "minutes": frame.height,
-        "parser": "byte-scan" if scanned.fast_path else "full-json",
-    }
-    status, reason = "ok", None
+def _intraday_results(scanned: list[_Scanned], decision: ClockDecision) -> dict[str, ReadResult]:
+    """Minutes tables of many files of one series, placed in time together and sliced per file.
+
+    Doing the time-zone work and the canonical cast once for all files keeps
+    the per-file cost to the byte scan.
+    """
+    if not scanned:
+        return {}
+    column = "heart_rate_bpm" if scanned[0].file.series == "heart_rate" else "steps"
+    lengths = np.array([s.minutes.size for s in scanned])
+    frame = pl.DataFrame(
+        {
+            "file": np.repeat(np.arange(len(scanned), dtype=np.int32), lengths),
+            "stamp": (np.concatenate([s.minutes for s in scanned]) * 60_000_000).astype(
+                "datetime64[us]"
+            ),
+            column: np.concatenate([s.values for s in scanned]),
+        }
+    )
+    placed = (
+        _place_in_time(frame, decision)
+        .with_columns(pl.lit(SOURCE_TAKEOUT).alias("source"))
+        .sort("file", "minute_utc")
+    )
+    files = placed["file"].to_numpy()
+    bounds = np.searchsorted(files, np.arange(len(scanned) + 1))
+    canonical = to_canonical(placed, MINUTES)
+    notes_common = decision.notes()
+    status, reason_text = "ok", None
     if decision.clock == "local" and decision.timezone is None:
         status = "partial"
-        reason = f"{scanned.member.path}: stamps are local wall time and the roster has no timezone; minute_utc holds local time"
-    if dropped:
-        notes["minutes_in_dst_gap_dropped"] = dropped
-    return ReadResult(
-        kind=scanned.file.kind,
-        status=status,
-        reason=reason,
-        tables={"minutes": minutes_table(frame)},
-        notes=notes,
-    )
+        reason_text = (
+            "stamps are local wall time and the roster has no timezone; minute_utc holds local time"
+        )
+    out: dict[str, ReadResult] = {}
+    for i, s in enumerate(scanned):
+        rows = int(bounds[i + 1] - bounds[i])
+        notes: dict[str, Any] = {
+            **notes_common,
+            "samples": s.samples,
+            "minutes": rows,
+            "parser": "byte-scan" if s.fast_path else "full-json",
+        }
+        if rows != s.minutes.size:
+            notes["minutes_in_dst_gap_dropped"] = int(s.minutes.size - rows)
+        out[s.member.path] = ReadResult(
+            kind=s.file.kind,
+            status=status,  # type: ignore[arg-type]
+            reason=f"{s.member.path}: {reason_text}" if reason_text else None,
+            tables={"minutes": canonical.slice(int(bounds[i]), rows)},
+            notes=notes,
+        )
+    return out
 
 
 def read_daily_series(file: FitbitFile, member: Member) -> pl.DataFrame | ReadResult:
@@ -285,8 +321,8 @@ def read_json_family(
                 scanned.append(got)
     spans = [s.span for s in scanned if s.span is not None]
     decision = detect_clock(spans, ctx.timezone)
-    for s in scanned:
-        results[s.member.path] = _intraday_result(s, decision)
+    for series in _VALUE_KEY:
+        results.update(_intraday_results([s for s in scanned if s.file.series == series], decision))
     dailies: dict[str, tuple[FitbitFile, Member, pl.DataFrame]] = {}
     for file, member in files:
         if file.series in DAILY_COLUMNS:

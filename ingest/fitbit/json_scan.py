@@ -78,16 +78,19 @@ def _stamp_starts(a: np.ndarray) -> np.ndarray:
 
 def _decode_stamps(a: np.ndarray, s: np.ndarray) -> np.ndarray | None:
     """Naive epoch seconds of the stamps starting at ``s``; None when a digit is not a digit."""
-    digit_offsets = np.array([0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 15, 16])
-    digits = a[s[:, None] + digit_offsets].astype(np.int64) - 48
-    if digits.size and (digits.min() < 0 or digits.max() > 9):
+    window = np.lib.stride_tricks.sliding_window_view(a, _STAMP_LEN)[s]
+    digits = window[:, [0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 15, 16]] - np.uint8(48)
+    if digits.size and digits.max() > 9:  # uint8 wraps below '0', so one test covers both sides
         return None
-    pairs = digits[:, 0::2] * 10 + digits[:, 1::2]
+    d = digits.astype(np.int32)
+    pairs = d[:, 0::2] * 10 + d[:, 1::2]
     month, day, yy, hh, mi, ss = (pairs[:, k] for k in range(6))
     if month.size and (month.min() < 1 or month.max() > 12 or day.min() < 1 or day.max() > 31):
         return None
-    days = _days_from_civil(2000 + yy, month, day)
-    return days * 86400 + hh * 3600 + mi * 60 + ss
+    days = _days_from_civil(
+        2000 + yy.astype(np.int64), month.astype(np.int64), day.astype(np.int64)
+    )
+    return days * 86400 + (hh * 3600 + mi * 60 + ss).astype(np.int64)
 
 
 def _read_digits(padded: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,9 +99,11 @@ def _read_digits(padded: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.
     length = np.zeros(start.size, dtype=np.int64)
     active = np.ones(start.size, dtype=bool)
     for pos in range(_MAX_DIGITS + 1):
-        digit = padded[start + pos].astype(np.int64) - 48
-        active &= (digit >= 0) & (digit <= 9)
-        values = np.where(active, values * 10 + digit, values)
+        digit = padded[start + pos] - np.uint8(48)
+        active &= digit <= 9  # uint8 wraps below '0'
+        if not active.any():
+            break
+        values[active] = values[active] * 10 + digit[active]
         length += active
     return values, length
 
