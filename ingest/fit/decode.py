@@ -343,9 +343,9 @@ def _apply_profile(
         for sub in fspec.subfields:
             match = np.zeros(n, dtype=bool)
             for ref_num, ref_value in sub.refs:
-                ref = raws.get(ref_num) or _component_reference(spec, raws, ref_num)
-                if ref is not None and ref.values.ndim == 1 and _is_numeric(ref):
-                    match |= ref.valid & (ref.values == ref_value)
+                for ref in (raws.get(ref_num), _component_reference(spec, raws, ref_num)):
+                    if ref is not None and ref.values.ndim == 1 and _is_numeric(ref):
+                        match |= ref.valid & (ref.values == ref_value)
             match &= base_rows
             if not match.any():
                 continue
