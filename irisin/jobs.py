@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +51,27 @@ def _is_fit_only(folder: Path) -> bool:
     return bool(files) and all(looks_like_fit(p.name, b"") for p in files)
 
 
-def inbox_items(study: Study, participants: Iterable[str] | None = None) -> list[InboxItem]:
+def inbox_items(
+    study: Study,
+    participants: Iterable[str] | None = None,
+    *,
+    roots: Iterable[Path] | None = None,
+    split_fit_folders: bool = True,
+) -> list[InboxItem]:
     """Every unit waiting in ``inbox/<participant_id>/`` and the extra inbox paths.
 
     A folder of FIT files is split into one unit per file (they are
     independent); any other folder is an export and is read as one unit,
     because its files explain each other (clock detection, Ids).
+    ``roots`` replaces the inbox folders (a backfill from another folder of
+    ``<participant_id>/`` subfolders); ``split_fit_folders=False`` keeps a FIT
+    folder as one unit, so a backfill commits a participant's history as one
+    lake batch instead of one per file.
     """
-    roots = [study.paths.inbox] + [
-        (study.root / p) if not Path(p).is_absolute() else Path(p) for p in study.config.ingest.extra_inbox_paths
-    ]
+    if roots is None:
+        roots = [study.paths.inbox] + [
+            (study.root / p) if not Path(p).is_absolute() else Path(p) for p in study.config.ingest.extra_inbox_paths
+        ]
     want = None if participants is None else set(participants)
     items: list[InboxItem] = []
     for root in roots:
@@ -73,7 +84,7 @@ def inbox_items(study: Study, participants: Iterable[str] | None = None) -> list
             for entry in sorted(pdir.iterdir()):
                 if entry.name.startswith("."):
                     continue
-                if entry.is_dir() and _is_fit_only(entry):
+                if split_fit_folders and entry.is_dir() and _is_fit_only(entry):
                     items += [InboxItem(pid, f) for f in sorted(entry.rglob("*")) if f.is_file()]
                 else:
                     items.append(InboxItem(pid, entry))
@@ -85,9 +96,34 @@ def new_items(items: list[InboxItem], known: set[str]) -> list[InboxItem]:
     return [i for i in items if i.path.is_dir() or file_id_of(i.path.read_bytes()) not in known]
 
 
-def ingest_item(study: Study, item: InboxItem, lake: Lake | None = None) -> IngestReport:
-    """Ingest one unit; bad input becomes quarantined rows, never an exception."""
-    return Ingestor(study, lake or lake_of(study)).ingest_one(item.participant_id, item.path)
+def ingest_item(study: Study, item: InboxItem, lake: Lake | None = None, ingestor: Ingestor | None = None) -> IngestReport:
+    """Ingest one unit; bad input becomes quarantined rows, never an exception.
+
+    Pass one ``ingestor`` for many items: it reads the manifest once and
+    remembers what it has ingested since, instead of re-reading it per item.
+    """
+    ingestor = ingestor or Ingestor(study, lake or lake_of(study))
+    return ingestor.ingest_one(item.participant_id, item.path)
+
+
+def weeks_of(
+    study: Study, participants: Iterable[str], since: date | None = None, until: date | None = None
+) -> pl.DataFrame:
+    """The participant-weeks with data of ``participants`` whose days overlap ``[since, until]``.
+
+    What a backfill of some participants or dates recomputes: every week they
+    have rows in the lake, cut to the requested local dates.
+    """
+    from features.incremental import touched_weeks
+
+    pids = list(participants)
+    lake = lake_of(study)
+    weeks = touched_weeks(lake.scan("minutes", pids), lake.scan("daily_totals", pids), study.roster, study.config)
+    if since is not None:
+        weeks = weeks.filter(pl.col("week_start").dt.offset_by("6d") >= since)
+    if until is not None:
+        weeks = weeks.filter(pl.col("week_start") <= until)
+    return weeks
 
 
 @dataclass
@@ -100,16 +136,28 @@ class DeriveResult:
 
 
 def touched_weeks_of(study: Study, report: IngestReport) -> pl.DataFrame:
-    """Participant-weeks that the new rows of an ingest touch."""
+    """Participant-weeks that the new rows of an ingest touch.
+
+    The week of a row depends on its source (untrusted sources touch nothing)
+    and device offset, which the report's row keys do not carry, so the new
+    rows are read back from the lake by the file ids of the report's new
+    files (Parquet statistics on ``file_id`` skip the other parts).
+    """
     from features.incremental import touched_weeks
 
-    return touched_weeks(report.touched_minutes().lazy(), report.touched_days().lazy(), study.roster, study.config)
+    new_ids = sorted({o.file_id for o in report.outcomes if o.new and o.file_id})
+    owners = pl.concat([report.touched_minutes().select("participant_id"), report.touched_days().select("participant_id")])
+    pids = owners["participant_id"].unique().sort().to_list()
+    lake = lake_of(study)
+    is_new = pl.col("file_id").is_in(new_ids)
+    minutes = lake.scan("minutes", pids).filter(is_new) if pids else lake.scan("minutes").head(0)
+    days = lake.scan("daily_totals", pids).filter(is_new) if pids else lake.scan("daily_totals").head(0)
+    return touched_weeks(minutes, days, study.roster, study.config)
 
 
 def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     """Recompute weekly (only ``touched`` participant-weeks, or all), daily, scores; write derived tables."""
-    from features.daily import daily_table, hourly_wear
-    from features.weekly import weekly_table
+    from features.weekly import daily_table, hourly_wear, weekly_table
     from models.adherence import participant_scores
     from models.cohort import cohort_weekly
 
@@ -122,7 +170,7 @@ def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
             lake.scan("minutes"), lake.scan("daily_totals"), lake.scan("profiles"), study.roster, cfg, config_hash=chash
         )
         daily = daily_table(lake.scan("minutes"), lake.scan("daily_totals"), lake.scan("profiles"), study.roster, cfg)
-        hourly = hourly_wear(lake.scan("minutes"), study.roster, cfg)
+        hourly = hourly_wear(lake.scan("minutes"), lake.scan("profiles"), study.roster, cfg)
         touched = weekly.select("participant_id", "week_start")
     else:
         assert touched is not None and previous is not None
@@ -139,7 +187,7 @@ def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
         # Daily and hourly tables are per participant: recompute the touched participants.
         old_daily, old_hourly = derived.read("daily"), derived.read("hourly_wear")
         new_daily = daily_table(scans["minutes"], scans["daily_totals"], scans["profiles"], study.roster, cfg)
-        new_hourly = hourly_wear(scans["minutes"], study.roster, cfg)
+        new_hourly = hourly_wear(scans["minutes"], scans["profiles"], study.roster, cfg)
         keep = pl.col("participant_id").is_in(pids).not_()
         daily = new_daily if old_daily is None else pl.concat([old_daily.filter(keep), new_daily], how="vertical_relaxed")
         hourly = (
@@ -159,6 +207,28 @@ def publish(study: Study) -> Path:
     derived = derived_of(study)
     derived.write("roster", study.roster)
     return refresh_warehouse(lake_of(study), derived, warehouse_path(study))
+
+
+def last_data_of(study: Study) -> pl.DataFrame:
+    """Per participant, when their latest data ends: ``participant_id, last_minute_utc``.
+
+    Minute rows count by their minute; device daily totals by the end of the
+    day taken as UTC (hours off at most, enough for a "no data for N days" flag).
+    """
+    lake = lake_of(study)
+    minutes = lake.scan("minutes").group_by("participant_id").agg(pl.col("minute_utc").max().alias("last_minute_utc"))
+    days = lake.scan("daily_totals").group_by("participant_id").agg(
+        (pl.col("local_date").max().cast(pl.Datetime("us")).dt.replace_time_zone("UTC") + pl.duration(days=1)).alias(
+            "last_minute_utc"
+        )
+    )
+    return (
+        pl.concat([minutes, days])
+        .group_by("participant_id")
+        .agg(pl.col("last_minute_utc").max())
+        .sort("participant_id")
+        .collect()
+    )
 
 
 @dataclass
@@ -189,7 +259,7 @@ class RunRecord:
             "files": {
                 "seen": len(report.outcomes),
                 "new": len(statuses),
-                **{s: statuses.count(s) for s in ("ok", "partial", "quarantined", "skipped")},
+                **{s: statuses.count(s) for s in ("ok", "partial", "quarantined", "skipped", "failed")},
             },
         }
         folder = self.study.paths.runs / self.run_id

@@ -63,9 +63,10 @@ def summary_markdown(
         f"# {title}",
         "",
         f"**Files** seen {len(report.outcomes)}, new {len(new)}: "
-        + ", ".join(f"{s} {statuses.get(s, 0)}" for s in ("ok", "partial", "quarantined", "skipped")),
+        + ", ".join(f"{s} {statuses.get(s, 0)}" for s in ("ok", "partial", "quarantined", "skipped"))
+        + (f", failed {statuses['failed']} (retried next run)" if statuses.get("failed") else ""),
     ]
-    bad = [o for o in new if o.status in ("quarantined", "partial")]
+    bad = [o for o in new if o.status in ("quarantined", "partial", "failed")]
     if bad:
         lines += ["", "| file | status | reason |", "|---|---|---|"]
         lines += [f"| {o.path} | {o.status} | {o.reason or ''} |" for o in bad[:50]]

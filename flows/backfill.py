@@ -1,0 +1,257 @@
+"""The backfill flow: reprocess a cohort from raw files in resumable participant batches.
+
+A data engineer points it at the study's inbox (or another folder of
+``<participant_id>/`` subfolders) and some or all participants. Participants
+are cut into batches of ``[ingest] backfill_batch_participants``; each batch
+is one task (the unit a distributed task runner could spread over workers),
+and a checkpoint records every finished batch, so a backfill killed halfway
+and started again with the same arguments redoes only the unfinished batches
+and ends with the same tables as an uninterrupted run.
+
+At the end the participant-weeks in scope are recomputed (all of them for a
+whole-cohort backfill; otherwise the weeks of the chosen participants that
+overlap ``since``/``until``), scores and warehouse refreshed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.checkpoint import BackfillBatch, Checkpoint, plan_batches
+from flows.progress import BackfillProgress
+from flows.reporting import finish_run
+from flows.tasks import (
+    RETRY_DELAYS_SECONDS,
+    StudyRun,
+    derive_weeks,
+    failed_outcome,
+    publish_warehouse,
+    retry_if_transient,
+    study_lock,
+)
+from ingest.pipeline import IngestReport
+from irisin.jobs import InboxItem, RunRecord, inbox_items, ingest_item, weeks_of
+
+MAX_THREADS = 256
+
+HOLD_ENV = "IRISIN_BACKFILL_HOLD_AT"
+"""Test hook for crash-safety tests: comma-separated points (``participant-<id>``,
+``batch-<k>`` = after k batches of this run, ``derived``, ``published``) where the
+run writes ``held-at-<point>`` into its checkpoint folder and waits to be killed."""
+
+
+def hold_point(folder: Path, point: str) -> None:
+    """Stop here for ever when ``IRISIN_BACKFILL_HOLD_AT`` names ``point`` (see ``HOLD_ENV``)."""
+    if point not in os.environ.get(HOLD_ENV, "").split(","):
+        return
+    (folder / f"held-at-{point}").write_text(str(os.getpid()), encoding="utf-8")
+    while True:
+        time.sleep(1)
+
+
+def files_in(item: InboxItem) -> int:
+    """Raw files an inbox unit holds (a folder counts its files)."""
+    return sum(1 for p in item.path.rglob("*") if p.is_file()) if item.path.is_dir() else 1
+
+
+def minute_rows(report: IngestReport) -> int:
+    return sum(o.rows.get("minutes", 0) for o in report.outcomes)
+
+
+@task(
+    name="backfill-batch",
+    task_run_name="backfill batch {batch.index}",
+    retries=len(RETRY_DELAYS_SECONDS),
+    retry_delay_seconds=RETRY_DELAYS_SECONDS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def ingest_batch(
+    run: StudyRun,
+    batch: BackfillBatch,
+    items: list[InboxItem],
+    progress: BackfillProgress,
+    checkpoint_folder: Path,
+) -> IngestReport:
+    """Ingest the units of a batch's participants, one participant after the other.
+
+    A retry after a transient error redoes the batch; files committed by the
+    failed attempt are skipped by file id.
+    """
+    report = IngestReport()
+    for pid in batch.participants:
+        mine = [i for i in items if i.participant_id == pid]
+        with run.participant_lock(pid):
+            for item in mine:
+                report.extend(ingest_item(run.study, item, run.lake, run.ingestor))
+        progress.participant_done(sum(files_in(i) for i in mine))
+        hold_point(checkpoint_folder, f"participant-{pid}")
+    return report
+
+
+def _run_batches(
+    run: StudyRun,
+    batches: list[BackfillBatch],
+    items: list[InboxItem],
+    checkpoint: Checkpoint,
+    progress: BackfillProgress,
+    limit: int,
+) -> tuple[IngestReport, list[int]]:
+    """Submit the batches with at most ``limit`` in flight; checkpoint each finished one.
+
+    Returns the merged report and the indexes of batches that failed (left for the next run).
+    """
+    report = IngestReport()
+    failed: list[int] = []
+    finished_here = 0
+    in_flight: list[tuple[PrefectFuture[IngestReport], BackfillBatch]] = []
+
+    def collect(future: PrefectFuture[IngestReport]) -> None:
+        nonlocal finished_here
+        index = next(k for k, (f, _) in enumerate(in_flight) if f is future)
+        _, batch = in_flight.pop(index)
+        future.wait()  # sets the final state; before that .state asks the API
+        mine = [i for i in items if i.participant_id in batch.participants]
+        if future.state.is_completed():
+            part: IngestReport = future.result()
+            report.extend(part)
+            files = sum(files_in(i) for i in mine)
+            checkpoint.mark_done(batch.index, files=files, minute_rows=minute_rows(part))
+            progress.batch_done(batch.index, list(batch.participants), files, minute_rows(part))
+            finished_here += 1
+            hold_point(checkpoint.folder, f"batch-{finished_here}")
+        else:
+            error = future.state.result(raise_on_failure=False)
+            failed.append(batch.index)
+            report.outcomes += [failed_outcome(i, error if isinstance(error, BaseException) else None) for i in mine]
+
+    for batch in batches:
+        if len(in_flight) >= limit:
+            collect(next(as_completed([f for f, _ in in_flight])))
+        mine = [i for i in items if i.participant_id in batch.participants]
+        in_flight.append((ingest_batch.submit(run, batch, mine, progress, checkpoint.folder), batch))
+    for future in as_completed([f for f, _ in in_flight]):
+        collect(future)
+    return report, sorted(failed)
+
+
+@flow(
+    name="irisin-backfill",
+    description="Reprocess a cohort from raw files in resumable participant batches, then recompute and publish.",
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_THREADS),
+    persist_result=False,
+)
+def backfill_flow(
+    study_dir: str,
+    participants: list[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    source_dir: str | None = None,
+    show_progress: bool | None = None,
+) -> dict[str, Any]:
+    """Backfill ``participants`` (all found in the source when None) from ``source_dir`` (the inbox when None).
+
+    ``since``/``until`` (local dates, inclusive) restrict which participant-weeks
+    are recomputed; every raw file of the chosen participants is ingested (the
+    lake skips bytes it already holds). ``show_progress`` forces the terminal
+    bar on or off (default: on when stderr is a terminal).
+    """
+    logger = get_run_logger()
+    run = StudyRun.open(study_dir)
+    study = run.study
+    with study_lock(study):
+        removed = run.lake.recover()
+        if removed:
+            logger.warning("recovered the lake after an interrupted run: removed %d orphan parts", len(removed))
+        source = None if source_dir is None else Path(source_dir).resolve()
+        items = inbox_items(study, participants, roots=None if source is None else [source], split_fit_folders=False)
+        found = {i.participant_id for i in items}
+        cohort = sorted(set(participants) if participants is not None else found)
+        if participants is not None and set(participants) - found:
+            logger.warning("no raw files for %s", ", ".join(sorted(set(participants) - found)))
+        batches = plan_batches(cohort, study.config.ingest.backfill_batch_participants)
+        parameters = {
+            "participants": None if participants is None else cohort,
+            "since": since,
+            "until": until,
+            "source_dir": None if source is None else str(source),
+        }
+        checkpoint = Checkpoint.resume_or_start(study.paths.runs, parameters, batches)
+        todo = [b for b in batches if not checkpoint.is_done(b.index)]
+        if checkpoint.done_count():
+            logger.info("resuming backfill %s: %d of %d batches already done", checkpoint.key, checkpoint.done_count(), len(batches))
+        record = RunRecord("backfill", study, parameters={"study_dir": str(study.root), **parameters, "key": checkpoint.key})
+        with BackfillProgress(
+            logger,
+            total_files=sum(files_in(i) for i in items),
+            total_batches=len(batches),
+            done_files=checkpoint.done_files(),
+            done_batches=checkpoint.done_count(),
+            show_bar=show_progress,
+        ) as progress:
+            report, failed = _run_batches(run, todo, items, checkpoint, progress, study.config.ingest.max_concurrent_files)
+        whole_cohort = participants is None and since is None and until is None
+        scope = None if whole_cohort else weeks_of(study, cohort, since, until)
+        derived = derive_weeks(run, scope)
+        hold_point(checkpoint.folder, "derived")
+        state = finish_run(
+            record,
+            report,
+            derived.weekly,
+            title=f"irisin backfill: {study.config.study.name}",
+            extra={
+                "backfill_key": checkpoint.key,
+                "checkpoint": str(checkpoint.path),
+                "batches": len(batches),
+                "batches_resumed": len(batches) - len(todo),
+                "batches_failed": failed,
+                "recomputed_weeks": derived.touched.height,
+                "recovered_parts": len(removed),
+            },
+        )
+        publish_warehouse(run)
+        hold_point(checkpoint.folder, "published")
+        if failed:
+            logger.warning("batches %s did not finish; run the same backfill again to finish them", failed)
+        else:
+            checkpoint.finish(record.run_id)
+    return state  # type: ignore[no-any-return]  # a Completed state carrying the result dict
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m flows.backfill --study DIR [--participants A,B] [--since D] [--until D] [--source DIR]``.
+
+    The same flow as ``irisin backfill``, without the CLI's dependencies; used
+    by the crash-safety tests and the benchmark to run a backfill in a process
+    of its own.
+    """
+    parser = argparse.ArgumentParser(prog="python -m flows.backfill", description=main.__doc__)
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--participants", default=None, help="comma-separated ids (default: all)")
+    parser.add_argument("--since", type=date.fromisoformat, default=None)
+    parser.add_argument("--until", type=date.fromisoformat, default=None)
+    parser.add_argument("--source", default=None)
+    args = parser.parse_args(argv)
+    result = backfill_flow(
+        args.study,
+        participants=None if args.participants is None else [p for p in args.participants.split(",") if p],
+        since=args.since,
+        until=args.until,
+        source_dir=args.source,
+    )
+    print(result["summary"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The nightly flow: new inbox files in, touched weeks recomputed, scores and warehouse refreshed.
+
+Steps (each a plain function of ``irisin.jobs``; this module only adds
+concurrency, retries and reporting):
+
+1. recover the lake from any crashed run, list the inbox, drop bytes already
+   in the manifest;
+2. ingest the new files, one task per file, at most
+   ``[ingest] max_concurrent_files`` at a time, never two for one participant;
+3. recompute only the participant-weeks the new rows touch, rescore;
+4. summarize (artifacts, ``runs/<run_id>/run_info.json``) and refresh the
+   DuckDB warehouse.
+
+A second run with nothing new ingests nothing, recomputes nothing and leaves
+every derived row as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.reporting import finish_run
+from flows.tasks import (
+    StudyRun,
+    derive_weeks,
+    failed_outcome,
+    ingest_file,
+    publish_warehouse,
+    study_lock,
+)
+from ingest.pipeline import FileOutcome, IngestReport
+from irisin.jobs import InboxItem, RunRecord, inbox_items, new_items, touched_weeks_of
+
+MAX_THREADS = 256
+"""Upper bound of the thread pool; the study's ``max_concurrent_files`` is the real limit."""
+
+
+def interleave_participants(items: Sequence[InboxItem]) -> list[InboxItem]:
+    """Items in round-robin order over participants (P1 a, P2 a, P1 b, P2 b, ...).
+
+    Tasks of one participant wait for each other's lock, so a window of
+    concurrent tasks that spans participants keeps every worker busy.
+    """
+    groups = [list(g) for _, g in itertools.groupby(sorted(items, key=lambda i: i.participant_id), key=lambda i: i.participant_id)]
+    return [i for row in itertools.zip_longest(*groups) for i in row if i is not None]
+
+
+def ingest_concurrently(run: StudyRun, items: Sequence[InboxItem], limit: int) -> IngestReport:
+    """Submit one ingest task per item with at most ``limit`` in flight; merge their reports.
+
+    A task that still fails after its retries becomes a ``failed`` outcome
+    (the file stays in the inbox and the next run tries again); the run goes on.
+    """
+    report = IngestReport()
+    in_flight: list[tuple[PrefectFuture[IngestReport], InboxItem]] = []
+
+    def collect(future: PrefectFuture[IngestReport]) -> None:
+        index = next(k for k, (f, _) in enumerate(in_flight) if f is future)
+        _, item = in_flight.pop(index)
+        future.wait()  # sets the final state; before that .state asks the API
+        state = future.state
+        if state.is_completed():
+            report.extend(future.result())
+        else:
+            error = state.result(raise_on_failure=False)
+            report.outcomes.append(failed_outcome(item, error if isinstance(error, BaseException) else None))
+
+    for item in interleave_participants(items):
+        if len(in_flight) >= limit:
+            collect(next(as_completed([f for f, _ in in_flight])))
+        in_flight.append((ingest_file.submit(run, item), item))
+    for future in as_completed([f for f, _ in in_flight]):
+        collect(future)
+    report.outcomes.sort(key=lambda o: (o.participant_id, o.path))
+    return report
+
+
+def already_ingested(items: Sequence[InboxItem], report: IngestReport) -> list[FileOutcome]:
+    """Report lines (seen, not new) for the inbox files this run did not ingest: their bytes are in the lake.
+
+    A folder counts file by file: its members the run read have their own
+    report lines (``folder!/member``), the others were ingested before.
+    """
+    reported = {o.path for o in report.outcomes}
+    known: list[FileOutcome] = []
+    for item in items:
+        paths = (
+            [(f"{item.path}!/{f.relative_to(item.path).as_posix()}") for f in sorted(item.path.rglob("*")) if f.is_file()]
+            if item.path.is_dir()
+            else [str(item.path)]
+        )
+        known += [FileOutcome("", p, item.participant_id, "known", "ok", None, new=False) for p in paths if p not in reported]
+    return known
+
+
+def touched_rows(touched: pl.DataFrame) -> list[dict[str, Any]]:
+    """Touched participant-weeks as plain rows (ISO dates) for the run result."""
+    return touched.select("participant_id", pl.col("week_start").cast(pl.String)).sort("participant_id", "week_start").to_dicts()
+
+
+@flow(
+    name="irisin-nightly",
+    description="Ingest new inbox files, recompute the participant-weeks they touch, rescore, refresh the warehouse.",
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_THREADS),
+    persist_result=False,
+    validate_parameters=True,
+)
+def nightly_flow(study_dir: str) -> dict[str, Any]:
+    """Run the nightly pipeline on the study at ``study_dir``; returns the run result (``summary`` etc.)."""
+    logger = get_run_logger()
+    run = StudyRun.open(study_dir)
+    study = run.study
+    with study_lock(study):
+        removed = run.lake.recover()
+        if removed:
+            logger.warning("recovered the lake after an interrupted run: removed %d orphan parts", len(removed))
+        record = RunRecord("nightly", study, parameters={"study_dir": str(study.root)})
+        items = inbox_items(study)
+        fresh = new_items(items, run.known_file_ids())
+        logger.info("inbox: %d units, %d new", len(items), len(fresh))
+        report = ingest_concurrently(run, fresh, study.config.ingest.max_concurrent_files)
+        report.outcomes = already_ingested(items, report) + report.outcomes
+        touched = touched_weeks_of(study, report)
+        logger.info(
+            "new rows touch %d participant-weeks of %d participants",
+            touched.height,
+            touched["participant_id"].n_unique(),
+        )
+        derived = derive_weeks(run, touched)  # nothing touched and config unchanged: no write at all
+        state = finish_run(
+            record,
+            report,
+            derived.weekly,
+            title=f"irisin nightly: {study.config.study.name}",
+            extra={"touched": touched_rows(touched), "full_recompute": derived.full, "recovered_parts": len(removed)},
+        )
+        publish_warehouse(run)
+    return state  # type: ignore[no-any-return]  # a Completed state carrying the result dict

@@ -1,0 +1,77 @@
+"""The end of every run: summary, artifacts, run record, and the final Prefect state.
+
+A run whose files were partly read, quarantined or could not be read this
+time still completes; its final state is ``Completed`` with a message that
+names the problems, so a dashboard of flow runs shows it as a warning, not
+as a crash.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import polars as pl
+from prefect import get_run_logger
+from prefect.states import Completed
+
+from flows.artifacts import publish_run_artifacts
+from ingest.pipeline import IngestReport
+from irisin.jobs import RunRecord, last_data_of
+from irisin.summary import attention_table, summary_markdown
+
+WARNING_STATUSES: tuple[str, ...] = ("partial", "quarantined", "failed")
+"""File outcomes that make a run 'completed with warnings'."""
+
+
+def warnings_of(report: IngestReport) -> str | None:
+    """One line naming the files that need a look, or None when every new file was read in full."""
+    counts = Counter(o.status for o in report.outcomes if o.new)
+    parts = [f"{counts[s]} {s}" for s in WARNING_STATUSES if counts.get(s)]
+    return None if not parts else "files need attention: " + ", ".join(parts)
+
+
+def finish_run(
+    record: RunRecord,
+    report: IngestReport,
+    weekly: pl.DataFrame,
+    *,
+    title: str,
+    extra: dict[str, Any] | None = None,
+) -> Any:
+    """Write the summary everywhere (artifacts, run_info.json, runs table) and return the final state.
+
+    The state's data is the dict the CLI prints from: ``summary`` (markdown),
+    ``files`` counts, ``run_id``, ``status``, ``run_info`` and ``attention``
+    rows, plus ``extra``.
+    """
+    study = record.study
+    attention = attention_table(weekly, last_data_of(study), study.config)
+    summary = summary_markdown(title, report, weekly, attention, study.config)
+    warning = warnings_of(report)
+    status = "completed" if warning is None else "completed_with_warnings"
+    publish_run_artifacts(study.root.name, record.flow, summary, attention)
+    info_path = record.finish(report, summary, status)
+    statuses = Counter(o.status for o in report.outcomes if o.new)
+    result: dict[str, Any] = {
+        "run_id": record.run_id,
+        "flow": record.flow,
+        "status": status,
+        "summary": summary,
+        "files": {
+            "seen": len(report.outcomes),
+            "new": report.new_files,
+            **{s: statuses.get(s, 0) for s in ("ok", "partial", "quarantined", "skipped", "failed")},
+        },
+        "attention": attention.to_dicts(),
+        "run_info": str(info_path),
+        "config_hash": study.inputs_hash(),
+        **(extra or {}),
+    }
+    message = f"irisin {record.flow}: {report.new_files} new files"
+    if warning is not None:
+        message += f"; {warning}"
+        get_run_logger().warning(message)
+    else:
+        get_run_logger().info(message)
+    return Completed(message=message, data=result)

@@ -1,0 +1,172 @@
+"""Prefect tasks around the pipeline steps of ``irisin.jobs``: retries, locks, logging.
+
+The tasks add no pipeline logic. They decide which errors are worth a retry
+(a locked file, storage briefly unavailable) and which are not (bad bytes are
+already turned into quarantined manifest rows by the ingest pipeline, so a
+task only fails on errors of the machine, not of the data), and they keep two
+writers away from one participant's lake folder at the same time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.tasks import Task
+
+from config import Study, open_study
+from ingest.contract import TerminalInputError, TransientInputError
+from ingest.pipeline import FileOutcome, Ingestor, IngestReport
+from irisin.jobs import DeriveResult, InboxItem, derive, ingest_item, lake_of, publish
+from store.lake import Lake
+
+RETRY_DELAYS_SECONDS: list[float] = [1, 5, 20]
+"""Waits before the retries of a task that failed on a transient error."""
+
+NOT_TRANSIENT: tuple[type[BaseException], ...] = (
+    TerminalInputError,
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
+"""OSErrors that no retry fixes: the path is gone or is not what it was."""
+
+
+def is_transient(error: BaseException | None) -> bool:
+    """True for errors a retry may fix: ``TransientInputError`` and most ``OSError``s (a locked file, a full or
+    briefly unavailable disk or mount), never for terminal input errors or a file that is gone."""
+    if error is None or isinstance(error, NOT_TRANSIENT):
+        return False
+    return isinstance(error, TransientInputError | OSError)
+
+
+def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Prefect ``retry_condition_fn``: retry only when the task failed on a transient error."""
+    try:
+        error = state.result(raise_on_failure=False)
+    except Exception as e:  # the result could not even be loaded: treat like the error it raised
+        error = e
+    return is_transient(error if isinstance(error, BaseException) else None)
+
+
+class StudyRun:
+    """What the tasks of one flow run share: the study, its lake and ingestor, and per-participant locks.
+
+    One ``Ingestor`` for the whole run reads the manifest once; the lock per
+    participant keeps two tasks from committing the same participant's batch
+    (and retiring superseded rows) at the same time.
+    """
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.lake: Lake = lake_of(study)
+        self.ingestor = Ingestor(study, self.lake)
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @classmethod
+    def open(cls, study_dir: str | Path) -> StudyRun:
+        return cls(open_study(Path(study_dir)))
+
+    def known_file_ids(self) -> set[str]:
+        return self.ingestor.known
+
+    @contextmanager
+    def participant_lock(self, participant_id: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(participant_id, threading.Lock())
+        with lock:
+            yield
+
+
+class StudyBusyError(RuntimeError):
+    """Another irisin run holds the study's lock."""
+
+
+@contextmanager
+def study_lock(study: Study) -> Iterator[None]:
+    """Hold ``runs/.lock`` for the whole run, so two runs never write one study at once.
+
+    The lock is an ``flock``: the kernel releases it when the holder dies, so a
+    killed run never leaves the study locked.
+    """
+    study.paths.runs.mkdir(parents=True, exist_ok=True)
+    path = study.paths.runs / ".lock"
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise StudyBusyError(f"{path}: another irisin run (pid {holder}) is working on this study") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def failed_outcome(item: InboxItem, error: BaseException | None) -> FileOutcome:
+    """The report line of a file the machine could not read this time (not quarantined: the next run retries it)."""
+    what = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+    return FileOutcome(
+        file_id="",
+        path=str(item.path),
+        participant_id=item.participant_id,
+        kind="unknown",
+        status="failed",
+        reason=f"could not be read ({what}); the next run tries again",
+    )
+
+
+@task(
+    name="ingest-file",
+    task_run_name="ingest {item.participant_id}/{item.path.name}",
+    retries=len(RETRY_DELAYS_SECONDS),
+    retry_delay_seconds=RETRY_DELAYS_SECONDS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def ingest_file(run: StudyRun, item: InboxItem) -> IngestReport:
+    """Ingest one inbox unit (a file, or an export folder) under its participant's lock."""
+    with run.participant_lock(item.participant_id):
+        return ingest_item(run.study, item, run.lake, run.ingestor)
+
+
+@task(
+    name="derive",
+    retries=len(RETRY_DELAYS_SECONDS),
+    retry_delay_seconds=RETRY_DELAYS_SECONDS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def derive_weeks(run: StudyRun, touched: pl.DataFrame | None) -> DeriveResult:
+    """Recompute the touched participant-weeks (all weeks when ``touched`` is None), daily tables and scores."""
+    return derive(run.study, touched)
+
+
+@task(
+    name="publish",
+    retries=len(RETRY_DELAYS_SECONDS),
+    retry_delay_seconds=RETRY_DELAYS_SECONDS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def publish_warehouse(run: StudyRun) -> Path:
+    """Rebuild the DuckDB warehouse from the lake and the derived tables."""
+    return publish(run.study)
