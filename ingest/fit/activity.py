@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from ingest.fit.decode import DecodedFit, MessageTable
 from ingest.fit.file_info import first_valid
-from ingest.fit.local_offset import offset_minutes_expr
+from ingest.fit.local_offset import with_utc_offset
 from ingest.fit.profile import value_name
 from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S
 
@@ -109,8 +109,6 @@ def activity_tables(
     span = np.diff(t, append=t[-1] + 1 if t.size else 0).astype(np.float64)
     span = np.clip(span, 0, MAX_SAMPLE_SECONDS)
     samples = pl.DataFrame({"t": t, "hr": hr, "step_part": spm * span / 60.0}, nan_to_null=True)
-    offset_expr, offset_note = offset_minutes_expr("minute_utc", offset_s, timezone)
-    notes["utc_offset_from"] = offset_note
     minutes = (
         samples.with_columns((pl.col("t") // 60 * 60).alias("minute_t"))
         .group_by("minute_t")
@@ -120,26 +118,24 @@ def activity_tables(
         )
         .sort("minute_t")
         .with_columns(_utc_expr("minute_t").alias("minute_utc"))
-        .with_columns(offset_expr.alias("utc_offset_minutes"))
         .filter(pl.col("heart_rate_bpm").is_not_null() | pl.col("steps").is_not_null())
-        .select(
+    )
+    minutes, notes["utc_offset_from"] = with_utc_offset(minutes, "minute_utc", offset_s, timezone)
+    minutes = minutes.select(
             pl.lit(SOURCE).alias("source"),
             pl.lit(device, dtype=pl.String).alias("device"),
             "minute_utc",
             "utc_offset_minutes",
             pl.col("steps").cast(pl.Int32),
             pl.col("heart_rate_bpm").cast(pl.Float32),
-        )
     )
     notes["record_messages"] = len(records)
-    session_offset, _ = offset_minutes_expr("start_utc", offset_s, timezone)
+    sessions_utc, _ = with_utc_offset(
+        sessions.with_columns(_utc_expr("start_t").alias("start_utc")), "start_utc", offset_s, timezone
+    )
     sessions_out = (
-        sessions.with_columns(
-            _utc_expr("start_t").alias("start_utc"),
-        )
-        .with_columns(
+        sessions_utc.with_columns(
             (pl.col("start_utc") + pl.duration(microseconds=(pl.col("elapsed_s") * 1e6).cast(pl.Int64))).alias("end_utc"),
-            session_offset.alias("utc_offset_minutes"),
         )
         .select(
             pl.lit(SOURCE).alias("source"),

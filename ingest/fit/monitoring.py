@@ -30,7 +30,7 @@ import polars as pl
 import pyarrow as pa
 
 from ingest.fit.decode import MessageTable
-from ingest.fit.local_offset import offset_minutes_expr
+from ingest.fit.local_offset import with_utc_offset
 from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S
 from irisin.schema import INTENSITY_LEVELS
 
@@ -130,8 +130,6 @@ def monitoring_tables(
     carried = int(minutes_rows["carried_over"].sum()) if minutes_rows.height else 0
     if carried:
         notes["first_counts_left_null_file_starts_mid_day"] = carried
-    offset_expr, offset_note = offset_minutes_expr("minute_utc", offset_s, timezone)
-    notes["utc_offset_from"] = offset_note
     minutes = (
         minutes_rows.with_columns((pl.col("t") // 60 * 60).alias("minute_t"))
         .group_by("minute_t")
@@ -150,8 +148,8 @@ def monitoring_tables(
             .replace_strict(dict(enumerate(INTENSITY_LEVELS)), default=None, return_dtype=pl.String)
             .alias("intensity"),
         )
-        .with_columns(offset_expr.alias("utc_offset_minutes"))
     )
+    minutes, notes["utc_offset_from"] = with_utc_offset(minutes, "minute_utc", offset_s, timezone)
     minutes_out = minutes.select(
         pl.lit(SOURCE).alias("source"),
         pl.lit(device, dtype=pl.String).alias("device"),
@@ -167,9 +165,13 @@ def monitoring_tables(
 
 
 def _daily_totals(rows: pl.DataFrame, offset_s: int | None, timezone: str | None, device: str | None) -> pl.DataFrame:
-    """Sum the per-activity-type totals stamped at each local midnight; date them to the day before."""
-    offset_expr, _ = offset_minutes_expr("stamp_utc", offset_s, timezone)
-    return (
+    """Sum the per-activity-type totals stamped at each local midnight; date them to the day before.
+
+    The local stamp is rounded to the nearest midnight before stepping back a
+    day, so an offset that is off by an hour (a DST change during the day)
+    still dates the totals right.
+    """
+    summed = (
         rows.group_by("t")
         .agg(
             pl.when(pl.col("steps_counter").is_not_null().any()).then(pl.col("steps_counter").sum()).alias("steps"),
@@ -180,21 +182,22 @@ def _daily_totals(rows: pl.DataFrame, offset_s: int | None, timezone: str | None
             .alias("sedentary_minutes"),
         )
         .with_columns(
-            pl.from_epoch(pl.col("t") + FIT_EPOCH_UNIX_S, time_unit="s").dt.cast_time_unit("us").dt.replace_time_zone("UTC").alias("stamp_utc")
+            pl.from_epoch(pl.col("t") + FIT_EPOCH_UNIX_S, time_unit="s")
+            .dt.cast_time_unit("us")
+            .dt.replace_time_zone("UTC")
+            .alias("stamp_utc")
         )
-        .with_columns(offset_expr.alias("utc_offset_minutes"))
-        .with_columns(
-            (
-                (pl.col("stamp_utc").dt.replace_time_zone(None) + pl.duration(minutes=pl.col("utc_offset_minutes").fill_null(0)))
-                .dt.date()
-                - pl.duration(days=1)
-            ).alias("local_date")
-        )
+    )
+    summed, _ = with_utc_offset(summed, "stamp_utc", offset_s, timezone)
+    local_s = pl.col("t") + FIT_EPOCH_UNIX_S + pl.col("utc_offset_minutes").cast(pl.Int64).fill_null(0) * 60
+    day_before = ((local_s + 43200) // 86400 - 1).cast(pl.Int32).cast(pl.Date)
+    return (
+        summed.with_columns(day_before.alias("local_date"))
         .sort("t")
         .select(
             pl.lit(SOURCE).alias("source"),
             pl.lit(device, dtype=pl.String).alias("device"),
-            pl.col("local_date").cast(pl.Date),
+            "local_date",
             "utc_offset_minutes",
             pl.col("moderate_minutes").cast(pl.Int32),
             pl.col("vigorous_minutes").cast(pl.Int32),

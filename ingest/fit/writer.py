@@ -20,6 +20,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ingest.fit import profile
 from ingest.fit.basetypes import BASE_TYPES, BYTE, STRING, BaseType
 from ingest.fit.crc import crc16
@@ -121,6 +123,39 @@ class FitWriter:
             out += _encode(lay, value, endian)
         out += bytes(sum(definition.dev_sizes))
         self._body += out
+
+    def write_many(
+        self,
+        local: int,
+        columns: Sequence[np.ndarray],
+        *,
+        time_offsets: np.ndarray | None = None,
+    ) -> None:
+        """Write many data messages at once, one per row of the given column arrays.
+
+        Columns follow the definition's field order; numeric fields only (one
+        value per field). A masked entry (``numpy.ma``) writes the invalid
+        sentinel. ``time_offsets`` (0-31 per row) uses compressed-timestamp
+        headers. Vectorised: the demo generator writes weeks of minutes this way.
+        """
+        definition = self._locals[local]
+        endian = ">" if definition.big_endian else "<"
+        n = len(columns[0]) if columns else 0
+        names = ["header"] + [f"f{i}" for i in range(len(definition.fields))] + ["dev"]
+        formats = ["u1"] + [endian + lay.base.dtype if lay.base.size > 1 else lay.base.dtype for lay in definition.fields]
+        formats.append(f"V{sum(definition.dev_sizes)}" if definition.dev_sizes else "V0")
+        rows = np.zeros(n, dtype=np.dtype({"names": names, "formats": formats}, align=False))
+        if time_offsets is None:
+            rows["header"] = local & 0x0F
+        else:
+            rows["header"] = 0x80 | ((local & 0x03) << 5) | (np.asarray(time_offsets) & 0x1F)
+        for i, (lay, values) in enumerate(zip(definition.fields, columns, strict=True)):
+            if lay.count != 1 or lay.base is STRING or lay.base is BYTE and lay.size != 1:
+                raise ValueError("write_many writes one-value numeric fields only")
+            sentinel = np.nan if lay.base.is_float else lay.base.invalid
+            filled = np.ma.filled(np.ma.asarray(values).astype(np.float64 if lay.base.is_float else np.int64), sentinel)
+            rows[f"f{i}"] = filled
+        self._body += rows.tobytes()
 
     def raw(self, data: bytes) -> None:
         """Append bytes as they are (for damaged-file tests)."""
