@@ -94,8 +94,9 @@ def _warehouse_version(study: Study) -> int:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _participant_table(study_dir: str, version: int, as_of: datetime) -> data.ParticipantTable:
-    return data.load_participant_table(open_study(Path(study_dir)), as_of)
+def _participant_table(study_dir: str, version: int, as_of: date | None, minute: datetime) -> data.ParticipantTable:
+    """Cached per warehouse version, replay date and (for live "today") the current minute."""
+    return data.load_participant_table(open_study(Path(study_dir)), as_of, now=minute)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -116,14 +117,27 @@ def _quality(study_dir: str, version: int) -> data.DataQuality:
 # -- pages -----------------------------------------------------------------------------------------
 
 
+def _or_dash(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
 def _percent(value: object) -> str:
     return "—" if value is None else f"{float(value):.0%}"  # type: ignore[arg-type]
 
 
-def _share_text(row: Mapping[str, object] | None) -> str:
+def _share_metric(column: Any, label: str, row: Mapping[str, Any] | None) -> None:
+    """Share meeting the threshold as the value, its interval as a neutral delta line."""
     if row is None:
-        return "—"
-    return f"{_percent(row['share_met'])} ({_percent(row['ci_low'])}–{_percent(row['ci_high'])})"
+        column.metric(label, "—")
+        return
+    column.metric(
+        label,
+        _percent(row["share_met"]),
+        delta=f"interval {_percent(row['ci_low'])}–{_percent(row['ci_high'])}",
+        delta_color="off",
+        delta_arrow="off",
+        help=f"{row['n_met']} of {row['n_sufficient']} participants with sufficient wear",
+    )
 
 
 def cohort_page(study: Study, version: int) -> None:
@@ -141,17 +155,8 @@ def cohort_page(study: Study, version: int) -> None:
     cols = st.columns(4)
     cols[0].metric("Participants enrolled", view.enrolled)
     cols[1].metric("Active this week", view.active_this_week, help="participants with any wear this week")
-    this, last = view.this_week_share, view.last_week_share
-    cols[2].metric(
-        f"Meeting {threshold} min this week (so far)",
-        _share_text(this),
-        help=None if this is None else f"{this['n_met']} of {this['n_sufficient']} with sufficient wear",
-    )
-    cols[3].metric(
-        "Last complete week",
-        _share_text(last),
-        help=None if last is None else f"{last['n_met']} of {last['n_sufficient']} with sufficient wear",
-    )
+    _share_metric(cols[2], f"Meeting {threshold} min this week (so far)", view.this_week_share)
+    _share_metric(cols[3], "Last complete week", view.last_week_share)
     left, right = st.columns(2)
     with left:
         st.subheader("Share meeting the hour, by week")
@@ -171,22 +176,24 @@ def cohort_page(study: Study, version: int) -> None:
             st.caption(f"Dashed line: the {threshold}-minute weekly threshold.")
 
 
-def table_page(study: Study, version: int, as_of: datetime) -> None:
-    result = _participant_table(str(study.root), version, as_of)
+def table_page(study: Study, version: int, as_of: date | None) -> None:
+    result = _participant_table(str(study.root), version, as_of, data.as_of_instant(None))
     alerts = study.config.alerts
     st.header("Participants")
+    today = "replayed as of " if result.replay else "today = now, at most the latest data: "
     st.caption(
         f"Flags, relative to each participant's last data: no data for {alerts.no_data_days}+ days; "
         f"low wear (under {alerts.low_wear_minutes_per_day} min/day over the 7 days up to the last data); "
         f"below the hour {alerts.below_weeks_running}+ complete weeks running. "
-        f"Today = {result.as_of:%Y-%m-%d %H:%M} UTC"
-        + (f"; this week = the week of {result.reference_day:%Y-%m-%d}, the latest data." if result.reference_day else ".")
+        + (f"This week = the week of {result.reference_day:%Y-%m-%d}, the latest data in the study; " if result.reference_day else "")
+        + f"{today}{result.as_of:%Y-%m-%d %H:%M} UTC."
     )
-    if result.reference_day and (result.as_of.date() - result.reference_day).days > alerts.no_data_days:
+    stale_days = (data.as_of_instant(None).date() - result.reference_day).days if result.reference_day else 0
+    if not result.replay and stale_days > alerts.no_data_days:
         st.warning(
-            f"The latest data in this study is from {result.reference_day:%Y-%m-%d}: every participant shows "
-            "'no data'. Check the last nightly run on the Data quality page. To replay a past study, start the "
-            "dashboard with --as-of YYYY-MM-DD."
+            f"The latest data in this study is from {result.reference_day:%Y-%m-%d}, {stale_days} days ago: "
+            "'no data' flags count from that day, not from today. If the study is still running, check the "
+            "last nightly run on the Data quality page."
         )
     left, right, _ = st.columns([2, 3, 3])
     id_contains = left.text_input("Participant id contains", key="id_filter")
@@ -208,8 +215,8 @@ def table_page(study: Study, version: int, as_of: datetime) -> None:
     )
 
 
-def participant_page(study: Study, version: int, as_of: datetime) -> None:
-    table = _participant_table(str(study.root), version, as_of).table
+def participant_page(study: Study, version: int, as_of: date | None) -> None:
+    table = _participant_table(str(study.root), version, as_of, data.as_of_instant(None)).table
     ids = sorted(table["participant_id"].to_list())
     st.header("Participant")
     if not ids:
@@ -222,15 +229,18 @@ def participant_page(study: Study, version: int, as_of: datetime) -> None:
     last_local = _last_local(study, version, pid)
     detail = _participant(str(study.root), version, pid, last_local)
     threshold = study.config.scoring.threshold_minutes_per_week
+    st.markdown(
+        f"**Last data:** {row['last_data'] or 'none yet'} &nbsp;·&nbsp; **Time zone:** {detail.timezone}"
+        f" &nbsp;·&nbsp; **Flags:** {row['flags'] or 'none'}"
+    )
     cols = st.columns(4)
-    cols[0].metric("Last data", row["last_data"] or "none yet")
-    cols[1].metric("Time zone", detail.timezone)
-    cols[2].metric("Streak (weeks met)", "—" if row["current_streak"] is None else row["current_streak"])
+    cols[0].metric("This week (min, so far)", _or_dash(row["this_week_minutes"]))
+    cols[1].metric("Last complete week (min)", _or_dash(row["last_week_minutes"]))
+    cols[2].metric("Streak (weeks met)", _or_dash(row["current_streak"]))
     cols[3].metric(
         "Weeks met / sufficient",
         "—" if row["weeks_met"] is None else f"{row['weeks_met']} / {row['weeks_sufficient']}",
     )
-    st.markdown(f"**Flags:** {row['flags'] or 'none'}")
     st.subheader("Minutes per week")
     if detail.weeks.is_empty():
         st.info("No weekly results for this participant yet.")
@@ -332,7 +342,6 @@ def main(study_dir: Path, as_of: date | None = None) -> None:
         st.error(f"No warehouse at {queries.warehouse_path(study.root)}: run the pipeline (`irisin run`) first.")
         return
     version = _warehouse_version(study)
-    moment = data.as_of_instant(as_of)
     keys = list(PAGES)
     wanted = st.query_params.get("page")
     st.sidebar.title(study.config.study.name)
@@ -343,9 +352,9 @@ def main(study_dir: Path, as_of: date | None = None) -> None:
     if page == "cohort":
         cohort_page(study, version)
     elif page == "participants":
-        table_page(study, version, moment)
+        table_page(study, version, as_of)
     elif page == "participant":
-        participant_page(study, version, moment)
+        participant_page(study, version, as_of)
     else:
         quality_page(study, version)
 

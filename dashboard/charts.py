@@ -23,38 +23,39 @@ def _threshold_rule(threshold: int, axis: str, label: str) -> alt.LayerChart:
     rule = alt.Chart(one).mark_rule(color=INK, strokeDash=[6, 4], strokeWidth=2)
     text = alt.Chart(one).mark_text(text=label, align="left", dx=4, dy=-6, color=INK, fontWeight="bold")
     if axis == "y":
-        return rule.encode(y=alt.datum(threshold)) + text.encode(y=alt.datum(threshold), x=alt.value(0))
+        right = text.mark_text(text=label, align="right", dx=-4, dy=-7, color=INK, fontWeight="bold")
+        return rule.encode(y=alt.datum(threshold)) + right.encode(y=alt.datum(threshold), x=alt.value("width"))
     return rule.encode(x=alt.datum(threshold)) + text.encode(x=alt.datum(threshold), y=alt.value(8))
 
 
 def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
     """Stacked moderate/vigorous minutes per week, the threshold line, and the week status as shapes."""
-    long = weeks.select("week_start", "moderate_minutes", "vigorous_minutes", "status").unpivot(
-        index=["week_start", "status"], variable_name="intensity", value_name="minutes"
+    weeks = weeks.sort("week_start").with_columns(week=pl.col("week_start").dt.strftime("%Y-%m-%d"))
+    long = weeks.select("week", "moderate_minutes", "vigorous_minutes", "status").unpivot(
+        index=["week", "status"], variable_name="intensity", value_name="minutes"
     ).with_columns(pl.col("intensity").str.replace("_minutes", ""))
+    week_axis = alt.X("week:O", title="week starting", sort="ascending", axis=alt.Axis(labelAngle=-45))
     bars = (
         alt.Chart(long)
         .mark_bar(stroke="white", strokeWidth=1)
         .encode(
-            x=alt.X("week_start:T", title="week starting (local Monday)", timeUnit="yearmonthdate"),
+            x=week_axis,
             y=alt.Y("sum(minutes):Q", title="minutes per week"),
             color=alt.Color(
                 "intensity:N",
                 scale=alt.Scale(domain=["moderate", "vigorous"], range=[MODERATE, VIGOROUS]),
-                legend=alt.Legend(title="intensity (light = moderate, dark = vigorous)", orient="top"),
+                legend=alt.Legend(title="intensity", orient="top"),
             ),
             order=alt.Order("intensity:N", sort="descending"),
-            tooltip=["week_start:T", "intensity:N", "minutes:Q", "status:N"],
+            tooltip=["week:O", "intensity:N", "minutes:Q", "status:N"],
         )
     )
-    totals = weeks.select(
-        "week_start", "status", total=pl.col("moderate_minutes") + pl.col("vigorous_minutes")
-    )
+    totals = weeks.select("week", "status", total=pl.col("moderate_minutes") + pl.col("vigorous_minutes"))
     status = (
         alt.Chart(totals)
         .mark_point(size=70, filled=False, color=INK, strokeWidth=1.5)
         .encode(
-            x=alt.X("week_start:T", timeUnit="yearmonthdate"),
+            x=week_axis,
             y=alt.Y("total:Q"),
             yOffset=alt.value(-10),
             shape=alt.Shape(
@@ -62,7 +63,7 @@ def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
                 scale=alt.Scale(domain=list(STATUS_SHAPES), range=list(STATUS_SHAPES.values())),
                 legend=alt.Legend(title="week status", orient="top"),
             ),
-            tooltip=["week_start:T", "status:N", "total:Q"],
+            tooltip=["week:O", "status:N", "total:Q"],
         )
     )
     rule = _threshold_rule(threshold, "y", f"{threshold} min/week threshold")
@@ -71,18 +72,19 @@ def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
 
 def wear_heatmap(hourly: pl.DataFrame, zone: str) -> alt.Chart:
     """Wear minutes per local day (rows) and hour (columns): a single-hue lightness scale."""
+    days = hourly.with_columns(day=pl.col("local_date").dt.strftime("%a %Y-%m-%d"))
     return (
-        alt.Chart(hourly)
+        alt.Chart(days)
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X("hour:O", title=f"hour of day ({zone})"),
-            y=alt.Y("local_date:O", title="local date", timeUnit="yearmonthdate"),
+            x=alt.X("hour:O", title=f"hour of day ({zone})", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("day:O", title="local day", sort=alt.EncodingSortField("local_date")),
             color=alt.Color(
                 "wear_minutes:Q",
                 scale=alt.Scale(scheme="greys", domain=[0, 60]),
-                legend=alt.Legend(title="minutes worn in the hour (darker = more)"),
+                legend=alt.Legend(title="worn min/hour"),
             ),
-            tooltip=["local_date:T", "hour:O", "wear_minutes:Q"],
+            tooltip=[alt.Tooltip("day:O", title="day"), "hour:O", alt.Tooltip("wear_minutes:Q", title="worn min")],
         )
         .properties(height=alt.Step(14))
     )
@@ -117,7 +119,7 @@ def minutes_distribution(week: pl.DataFrame, threshold: int, bin_minutes: int = 
         .mark_bar(color="#6b6b6b", stroke="white")
         .encode(
             x=alt.X("mvpa_minutes:Q", bin=alt.Bin(step=bin_minutes), title="moderate + vigorous minutes this week"),
-            y=alt.Y("count():Q", title="participants"),
+            y=alt.Y("count():Q", title="participants", axis=alt.Axis(tickMinStep=1, format="d")),
             tooltip=[alt.Tooltip("count():Q", title="participants")],
         )
     )

@@ -30,10 +30,17 @@ class ParticipantTable:
     table: pl.DataFrame
     reference_day: date | None
     as_of: datetime
+    replay: bool
 
 
-def load_participant_table(study: Study, as_of: datetime) -> ParticipantTable:
-    """The participant table of a study, flags evaluated with its ``[alerts]`` settings."""
+def load_participant_table(study: Study, as_of: date | None, now: datetime | None = None) -> ParticipantTable:
+    """The participant table of a study, flags evaluated with its ``[alerts]`` settings.
+
+    Without ``as_of``, "today" is now, but never later than the latest data in
+    the study (the run summary's rule). With ``as_of`` (a replay date), "today"
+    is that date, as given. ``now`` defaults to the current minute.
+    """
+    instant = as_of_instant(as_of) if as_of is not None else (now or as_of_instant(None))
     with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
         roster = queries.roster(con, study.roster)
         last = queries.last_data(con, roster)
@@ -44,9 +51,10 @@ def load_participant_table(study: Study, as_of: datetime) -> ParticipantTable:
             queries.recent_daily_wear(con, last),
             queries.scores(con),
             study.config.alerts,
-            as_of,
+            instant,
+            clamp_to_data=as_of is None,
         )
-    return ParticipantTable(table, participant_table.reference_day(last), as_of)
+    return ParticipantTable(table, participant_table.reference_day(last), instant, replay=as_of is not None)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ def command(study_dir: Path, host: str, port: int, *, as_of: date | None = None)
         "false",
         "--global.developmentMode",
         "false",
+        "--client.toolbarMode",
+        "viewer",
         "--",
         "--study",
         str(Path(study_dir).resolve()),

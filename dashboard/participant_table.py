@@ -8,8 +8,9 @@ commercial adherence tools do, so data that is simply not uploaded yet raises
 no false alarm:
 
 - ``no data for N days``: N local calendar days between the participant's last
-  data and "today" in their zone (``as_of``), raised when N >= ``[alerts]
-  no_data_days``; not raised after the roster's ``end_date``. A participant on
+  data and "today" in their zone (``as_of``, or at most the study's latest data
+  day with ``clamp_to_data``), raised when N >= ``[alerts] no_data_days``; not
+  raised after the roster's ``end_date``. A participant on
   the roster with no data at all gets ``no data yet``.
 - ``low wear``: mean wear over the 7 local days ending on the last *complete*
   day of data (the day of the last data unless that day stopped before 23:59)
@@ -75,12 +76,16 @@ def local_today(zones: pl.Series, as_of: datetime) -> pl.DataFrame:
     )
 
 
-def _base(roster: pl.DataFrame, last: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+def _base(roster: pl.DataFrame, last: pl.DataFrame, as_of: datetime, clamp_to_data: bool) -> pl.DataFrame:
     """Roster joined with last data: last complete day, days since data, first counted day."""
+    today = local_today(roster["timezone"], as_of)
+    ref_day = reference_day(last)
+    if clamp_to_data and ref_day is not None:
+        today = today.with_columns(pl.min_horizontal("today", pl.lit(ref_day, pl.Date)).alias("today"))
     return (
         roster.select("participant_id", "timezone", "start_date", "end_date")
         .join(last, on="participant_id", how="left")
-        .join(local_today(roster["timezone"], as_of), on="timezone", how="left")
+        .join(today, on="timezone", how="left")
         .with_columns(last_day=pl.col("last_local").dt.date())
         .with_columns(
             last_complete_day=pl.when(pl.col("last_day_complete"))
@@ -189,14 +194,19 @@ def build(
     scores: pl.DataFrame,
     alerts: AlertsSection,
     as_of: datetime,
+    *,
+    clamp_to_data: bool = False,
 ) -> pl.DataFrame:
     """The participant table, stalest data first (never-synced participants on top).
 
     Inputs are the frames of :mod:`dashboard.queries` (``roster``, ``last_data``,
     ``weekly``, ``recent_daily_wear``, ``scores``); ``as_of`` is the instant
-    "today" is taken from (timezone-aware).
+    "today" is taken from (timezone-aware). With ``clamp_to_data`` "today" is
+    at most the reference day (the latest data in the study), as in the run
+    summary: a historical or demo study then shows who is behind the others
+    rather than everyone silent since the study ended.
     """
-    base = _base(roster, last, as_of)
+    base = _base(roster, last, as_of, clamp_to_data)
     table = (
         base.join(_wear(base, daily_wear), on="participant_id", how="left")
         .join(_weeks(base, weekly, reference_day(last)), on="participant_id", how="left")

@@ -64,6 +64,8 @@ COHORT_COLUMNS: dict[str, pl.DataType] = {
     "ci_high": pl.Float64(),
 }
 
+_COHORT_RENAMES = {"sufficient": "n_sufficient", "met": "n_met"}
+
 ROSTER_COLUMNS: dict[str, pl.DataType] = {
     "participant_id": pl.String(),
     "timezone": pl.String(),
@@ -210,7 +212,10 @@ def cohort_weekly(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The cohort's weekly share meeting the threshold with its interval (``models/cohort``)."""
     if "cohort_weekly" not in table_names(con):
         return _empty(COHORT_COLUMNS)
-    return _typed(_frame(con, "SELECT * FROM cohort_weekly ORDER BY week_start"), COHORT_COLUMNS)
+    frame = _frame(con, "SELECT * FROM cohort_weekly ORDER BY week_start")
+    # models.cohort names the counts ``sufficient`` and ``met``.
+    frame = frame.rename({k: v for k, v in _COHORT_RENAMES.items() if k in frame.columns and v not in frame.columns})
+    return _typed(frame, COHORT_COLUMNS)
 
 
 def week_containing(con: duckdb.DuckDBPyConnection, day: date) -> date | None:

@@ -88,8 +88,12 @@ def test_cohort_page_shows_this_weeks_figures(fixture_study: Path) -> None:
     assert metrics["Participants enrolled"] == "8"
     # W5 rows: P01, P03, P04, P06, P07, P08 have weekly rows with wear.
     assert metrics["Active this week"] == "6"
-    assert metrics["Meeting 60 min this week (so far)"] == "40% (12%–77%)"
-    assert metrics["Last complete week"] == "33% (10%–70%)"
+    deltas = {m.label: m.delta for m in at.metric}
+    assert (metrics["Meeting 60 min this week (so far)"], deltas["Meeting 60 min this week (so far)"]) == (
+        "40%",
+        "interval 12%–77%",
+    )
+    assert (metrics["Last complete week"], deltas["Last complete week"]) == ("33%", "interval 10%–70%")
     assert "week starting Mon 2024-03-04" in _texts(at)
     trend, distribution = at.get("vega_lite_chart")
     assert '"strokeDash"' in distribution.proto.spec and "60 min threshold" in distribution.proto.spec
@@ -99,9 +103,9 @@ def test_participant_page_shows_charts_devices_and_problem_files(fixture_study: 
     at = _run(fixture_study, "participant", participant="P01")
     assert not at.exception
     assert at.selectbox(key="participant").value == "P01"
+    assert "**Last data:** 2024-03-07 21:59 Europe/Oslo" in _texts(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Last data"] == "2024-03-07 21:59 Europe/Oslo"
-    assert metrics["Time zone"] == "Europe/Oslo"
+    assert (metrics["This week (min, so far)"], metrics["Last complete week (min)"]) == ("45", "120")
     bars, heatmap = at.get("vega_lite_chart")
     assert "60 min/week threshold" in bars.proto.spec
     assert "hour of day (Europe/Oslo)" in heatmap.proto.spec

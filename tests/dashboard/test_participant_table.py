@@ -14,7 +14,9 @@ from dashboard import participant_table, queries
 from tests.dashboard.conftest import AS_OF, EXPECTED, EXPECTED_ORDER
 
 
-def _table(study_dir: Path, as_of: datetime = AS_OF, alerts: AlertsSection | None = None) -> pl.DataFrame:
+def _table(
+    study_dir: Path, as_of: datetime = AS_OF, alerts: AlertsSection | None = None, clamp: bool = False
+) -> pl.DataFrame:
     study = open_study(study_dir)
     with queries.open_warehouse(queries.warehouse_path(study_dir)) as con:
         roster = queries.roster(con, study.roster)
@@ -27,6 +29,7 @@ def _table(study_dir: Path, as_of: datetime = AS_OF, alerts: AlertsSection | Non
             queries.scores(con),
             alerts or study.config.alerts,
             as_of,
+            clamp_to_data=clamp,
         )
 
 
@@ -113,3 +116,16 @@ def test_reference_day_is_the_latest_local_day_of_data(fixture_study: Path) -> N
     with queries.open_warehouse(queries.warehouse_path(fixture_study)) as con:
         last = queries.last_data(con, queries.roster(con, study.roster))
     assert participant_table.reference_day(last) == date(2024, 3, 7)
+
+
+def test_today_is_at_most_the_latest_data_when_clamped(fixture_study: Path) -> None:
+    # Months after the study: clamped, "today" is 03-07 (the latest data), so P02 is 5 days behind
+    # and P06 (last data 03-05) only 2 days: under the 3-day threshold.
+    later = datetime(2024, 9, 1, 12, 0, tzinfo=UTC)
+    table = _table(fixture_study, as_of=later, clamp=True)
+    rows = {r["participant_id"]: (r["days_since_data"], r["flags"]) for r in table.iter_rows(named=True)}
+    assert rows["P02"] == (5, "no data for 5 days")
+    assert rows["P06"] == (2, "")
+    assert rows["P01"] == (0, "")
+    unclamped = _table(fixture_study, as_of=later).filter(pl.col("participant_id") == "P01").row(0, named=True)
+    assert unclamped["flags"] == "no data for 178 days"  # 2024-03-07 to 2024-09-01
