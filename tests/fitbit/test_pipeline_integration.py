@@ -1,0 +1,101 @@
+"""Fitbit exports through the real ingest pipeline: manifest rows, lake rows, clock notes."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from config.layout import init_study, open_study
+from config.roster import write_roster
+from ingest.pipeline import Ingestor
+from irisin.demo.fitbit_files import write_fitabase, write_takeout_json
+from tests.fitbit.helpers import worn_truth, zip_folder
+
+TZ = "Australia/Brisbane"
+
+
+@pytest.fixture()
+def ingestor(tmp_path: Path) -> Ingestor:
+    init_study(tmp_path / "study")
+    roster = pl.DataFrame(
+        {
+            "participant_id": ["P04", "P06"],
+            "timezone": [TZ, TZ],
+            "fitabase_id": [None, "1624580081"],
+        }
+    )
+    write_roster(roster, tmp_path / "study" / "roster.csv")
+    return Ingestor(open_study(tmp_path / "study"))
+
+
+def test_takeout_zip_lands_minutes_and_refuses_an_escaping_member(
+    tmp_path: Path, ingestor: Ingestor
+) -> None:
+    truth = worn_truth(datetime(2026, 3, 2), 3, TZ, hours=(6, 22))
+    root = write_takeout_json(truth, tmp_path / "export", TZ)
+    (root / "Takeout" / "archive_browser.html").write_text("<html></html>")
+    archive = zip_folder(root, tmp_path / "takeout.zip")
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr("../escape/evil.json", b"[]")
+
+    report = ingestor.ingest("P04", [archive])
+    by_name = {o.path.rsplit("/", 1)[-1]: o for o in report.outcomes}
+    assert by_name["evil.json"].status == "quarantined"  # the member escaping its folder
+    assert by_name["archive_browser.html"].status == "skipped"
+    assert by_name["heart_rate-2026-03-02.json"].status == "ok"
+    assert by_name["sedentary_minutes-2026-03-02.json"].rows == {"daily_totals": 3}
+
+    minutes = ingestor.lake.scan("minutes").collect()
+    hr = minutes.filter(pl.col("heart_rate_bpm").is_not_null())
+    assert hr.height == truth.height
+    assert set(minutes["participant_id"]) == {"P04"} and set(minutes["source"]) == {
+        "fitbit_takeout"
+    }
+    manifest = ingestor.lake.manifest()
+    notes = json.loads(
+        manifest.filter(pl.col("path").str.ends_with("heart_rate-2026-03-02.json"))["notes"][0]
+    )
+    assert notes["clock"] == "utc" and notes["timezone"] == TZ
+
+
+def test_takeout_folder_with_truncated_json_lands_the_rest(
+    tmp_path: Path, ingestor: Ingestor
+) -> None:
+    truth = worn_truth(datetime(2026, 3, 2), 3, TZ, hours=(6, 22))
+    root = write_takeout_json(truth, tmp_path / "export", TZ)
+    damaged = root / "Takeout" / "Fitbit" / "Global Export Data" / "heart_rate-2026-03-04.json"
+    damaged.write_bytes(b'[{"dateTime": "03/03/26 1')
+
+    report = ingestor.ingest("P04", [root])
+    by_name = {o.path.rsplit("/", 1)[-1]: o for o in report.outcomes}
+    assert by_name["heart_rate-2026-03-04.json"].status == "quarantined"
+    assert "not valid JSON" in (by_name["heart_rate-2026-03-04.json"].reason or "")
+    assert {o.status for n, o in by_name.items() if n != "heart_rate-2026-03-04.json"} == {"ok"}
+    hr = ingestor.lake.scan("minutes").collect().filter(pl.col("heart_rate_bpm").is_not_null())
+    expected = truth.filter(
+        pl.col("minute_utc").dt.convert_time_zone(TZ).dt.date() != datetime(2026, 3, 4).date()
+    )
+    assert hr.height == expected.height
+
+
+def test_fitabase_export_maps_ids_through_the_roster(tmp_path: Path, ingestor: Ingestor) -> None:
+    truths = {
+        "1624580081": worn_truth(datetime(2026, 3, 2), 2, TZ, hours=(7, 21), seed=3),
+        "9999999999": worn_truth(datetime(2026, 3, 2), 2, TZ, hours=(7, 21), seed=4),
+    }
+    root = write_fitabase(truths, tmp_path / "fab", {k: TZ for k in truths})
+    report = ingestor.ingest("P06", [root])
+    statuses = {o.path.rsplit("/", 1)[-1]: (o.status, o.reason) for o in report.outcomes}
+    for name, (status, reason) in statuses.items():
+        assert status == "partial", name
+        assert "9999999999" in (reason or "")
+    minutes = ingestor.lake.scan("minutes").collect()
+    assert set(minutes["participant_id"]) == {"P06"}
+    intensity = minutes.filter(pl.col("intensity").is_not_null()).select("minute_utc", "intensity")
+    got = truths["1624580081"].join(intensity, on="minute_utc", how="left", suffix="_got")
+    assert (got["intensity_got"] == got["intensity"]).all()
