@@ -293,6 +293,8 @@ def scan(data: bytes) -> Scan:
             break
         start = end + CRC_SIZE
 
+    if not segments and not_fit is None:
+        not_fit = "empty file (0 bytes)"
     positions, def_ids = _merge_runs(single_pos, single_def, run_start, run_count, run_stride, run_def)
     seg_starts = np.array([seg.start for seg in segments], dtype=np.int64)
     seg_of_records = (np.searchsorted(seg_starts, positions, side="right") - 1).astype(np.int32)
