@@ -284,7 +284,12 @@ def _sessions(logs: pl.DataFrame, decision: ClockDecision) -> pl.DataFrame:
             "sport"
         ),
         (
-            (pl.col("activeDuration") if "activeDuration" in cols else pl.col("duration")) / 1000.0
+            (
+                pl.coalesce("activeDuration", "duration")
+                if "activeDuration" in cols
+                else pl.col("duration")
+            )
+            / 1000.0
         ).alias("timer_seconds"),
         (pl.col("averageHeartRate") if "averageHeartRate" in cols else pl.lit(None))
         .cast(pl.Float32)
@@ -297,13 +302,20 @@ def _sessions(logs: pl.DataFrame, decision: ClockDecision) -> pl.DataFrame:
         ),
         (pl.col("steps") if "steps" in cols else pl.lit(None)).cast(pl.Int32).alias("steps"),
     )
-    if decision.clock == "local" or frame["utc_offset_minutes"].null_count() == frame.height:
-        frame = (
-            attach_offsets(frame.filter(pl.col("start_utc").is_not_null()), decision, "start_utc")
-            if frame.height
-            else frame
+    frame = frame.filter(pl.col("start_utc").is_not_null())
+    if frame.height == 0 or frame["utc_offset_minutes"].null_count() == 0:
+        return frame
+    # logs without their own offset take the participant's offset at their start
+    inferred = attach_offsets(frame.drop("utc_offset_minutes"), decision, "start_utc")
+    return (
+        inferred.join(
+            frame.select("session_key", "start_utc", pl.col("utc_offset_minutes").alias("own")),
+            on=["session_key", "start_utc"],
+            how="left",
         )
-    return frame.filter(pl.col("start_utc").is_not_null())
+        .with_columns(pl.coalesce("own", "utc_offset_minutes").alias("utc_offset_minutes"))
+        .drop("own")
+    )
 
 
 def read_json_family(

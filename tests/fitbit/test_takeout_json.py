@@ -177,3 +177,47 @@ def test_zip_with_escaping_member_still_lands_the_rest(tmp_path: Path) -> None:
 )
 def test_export_is_found_by_folder_names_anywhere(paths: list[str], expected: bool) -> None:
     assert looks_like_fitbit_export(paths) is expected
+
+
+EXERCISE = """[{
+  "logId" : 1001,
+  "activityName" : "Walk",
+  "activityLevel" : [{"minutes" : 2, "name" : "sedentary"}, {"minutes" : 5, "name" : "lightly"},
+                     {"minutes" : 12, "name" : "fairly"}, {"minutes" : 8, "name" : "very"}],
+  "averageHeartRate" : 118,
+  "duration" : 1620000,
+  "activeDuration" : 1500000,
+  "steps" : 3500,
+  "startTime" : "03/02/26 21:30:00"
+},{
+  "logId" : 1002,
+  "activityName" : "Run",
+  "activityLevel" : [{"minutes" : 0, "name" : "sedentary"}, {"minutes" : 1, "name" : "lightly"},
+                     {"minutes" : 4, "name" : "fairly"}, {"minutes" : 25, "name" : "very"}],
+  "averageHeartRate" : 151,
+  "duration" : 1800000,
+  "steps" : 5200,
+  "startTime" : "03/03/26 20:00:00",
+  "originalStartTime" : "2026-03-04T06:00:00.000+10:00"
+}]"""
+
+
+def test_exercise_logs_become_sessions(tmp_path: Path) -> None:
+    truth = worn_truth(datetime(2026, 3, 2), 3, "Australia/Brisbane", hours=(6, 22))
+    root = write_takeout_json(truth, tmp_path / "export", "Australia/Brisbane")
+    (root.joinpath(*JSON_DIR) / "exercise-0.json").write_text(EXERCISE)
+    results = read_fitbit_export(members_of_folder(root), ctx("Australia/Brisbane"))
+    result = results["Takeout/Fitbit/Global Export Data/exercise-0.json"]
+    assert (result.kind, result.status) == ("fitbit_json_exercise", "ok")
+    sessions = pl.from_arrow(result.tables["sessions"]).sort("start_utc")
+    starts = [s.replace(tzinfo=None) for s in sessions["start_utc"].to_list()]
+    # the first log is on the participant's (UTC) clock; the second carries its own offset
+    assert starts == [datetime(2026, 3, 2, 21, 30), datetime(2026, 3, 3, 20, 0)]
+    ends = [s.replace(tzinfo=None) for s in sessions["end_utc"].to_list()]
+    assert ends == [datetime(2026, 3, 2, 21, 57), datetime(2026, 3, 3, 20, 30)]
+    assert sessions["moderate_minutes"].to_list() == [12, 4]
+    assert sessions["vigorous_minutes"].to_list() == [8, 25]
+    assert sessions["timer_seconds"].to_list() == [1500.0, 1800.0]
+    assert sessions["sport"].to_list() == ["Walk", "Run"]
+    assert sessions["session_key"].to_list() == ["1001", "1002"]
+    assert sessions["utc_offset_minutes"].to_list() == [600, 600]
