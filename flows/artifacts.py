@@ -25,10 +25,14 @@ def artifact_key(study_name: str, flow: str, what: str) -> str:
     return f"irisin-{slug(study_name)}-{flow}-{what}"
 
 
-def publish_run_artifacts(study_name: str, flow: str, summary: str, attention: pl.DataFrame) -> tuple[UUID, UUID]:
+def publish_run_artifacts(
+    study_name: str, flow: str, summary: str, attention: pl.DataFrame
+) -> tuple[UUID, UUID]:
     """Create the summary (markdown) and attention (table) artifacts of the current flow run."""
     md = create_markdown_artifact(
-        summary, key=artifact_key(study_name, flow, "summary"), description=f"irisin {flow}: run summary"
+        summary,
+        key=artifact_key(study_name, flow, "summary"),
+        description=f"irisin {flow}: run summary",
     )
     rows = attention.select(ATTENTION_COLUMNS)
     table = create_table_artifact(

@@ -29,7 +29,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.checkpoint import BackfillBatch, Checkpoint, plan_batches
 from flows.progress import BackfillProgress
-from flows.reporting import finish_run
+from flows.reporting import finish_run, week_rows
 from flows.tasks import (
     RETRY_DELAYS_SECONDS,
     StudyRun,
@@ -134,13 +134,17 @@ def _run_batches(
         else:
             error = future.state.result(raise_on_failure=False)
             failed.append(batch.index)
-            report.outcomes += [failed_outcome(i, error if isinstance(error, BaseException) else None) for i in mine]
+            report.outcomes += [
+                failed_outcome(i, error if isinstance(error, BaseException) else None) for i in mine
+            ]
 
     for batch in batches:
         if len(in_flight) >= limit:
             collect(next(as_completed([f for f, _ in in_flight])))
         mine = [i for i in items if i.participant_id in batch.participants]
-        in_flight.append((ingest_batch.submit(run, batch, mine, progress, checkpoint.folder), batch))
+        in_flight.append(
+            (ingest_batch.submit(run, batch, mine, progress, checkpoint.folder), batch)
+        )
     for future in as_completed([f for f, _ in in_flight]):
         collect(future)
     return report, sorted(failed)
@@ -173,9 +177,13 @@ def backfill_flow(
     with study_lock(study):
         removed = run.lake.recover()
         if removed:
-            logger.warning("recovered the lake after an interrupted run: removed %d orphan parts", len(removed))
+            logger.warning(
+                "recovered the lake after an interrupted run: removed %d orphan parts", len(removed)
+            )
         source = None if source_dir is None else Path(source_dir).resolve()
-        items = inbox_items(study, participants, roots=None if source is None else [source], split_fit_folders=False)
+        items = inbox_items(
+            study, participants, roots=None if source is None else [source], split_fit_folders=False
+        )
         found = {i.participant_id for i in items}
         cohort = sorted(set(participants) if participants is not None else found)
         if participants is not None and set(participants) - found:
@@ -190,8 +198,17 @@ def backfill_flow(
         checkpoint = Checkpoint.resume_or_start(study.paths.runs, parameters, batches)
         todo = [b for b in batches if not checkpoint.is_done(b.index)]
         if checkpoint.done_count():
-            logger.info("resuming backfill %s: %d of %d batches already done", checkpoint.key, checkpoint.done_count(), len(batches))
-        record = RunRecord("backfill", study, parameters={"study_dir": str(study.root), **parameters, "key": checkpoint.key})
+            logger.info(
+                "resuming backfill %s: %d of %d batches already done",
+                checkpoint.key,
+                checkpoint.done_count(),
+                len(batches),
+            )
+        record = RunRecord(
+            "backfill",
+            study,
+            parameters={"study_dir": str(study.root), **parameters, "key": checkpoint.key},
+        )
         with BackfillProgress(
             logger,
             total_files=sum(files_in(i) for i in items),
@@ -200,7 +217,9 @@ def backfill_flow(
             done_batches=checkpoint.done_count(),
             show_bar=show_progress,
         ) as progress:
-            report, failed = _run_batches(run, todo, items, checkpoint, progress, study.config.ingest.max_concurrent_files)
+            report, failed = _run_batches(
+                run, todo, items, checkpoint, progress, study.config.ingest.max_concurrent_files
+            )
         whole_cohort = participants is None and since is None and until is None
         scope = None if whole_cohort else weeks_of(study, cohort, since, until)
         derived = derive_weeks(run, scope)
@@ -216,14 +235,16 @@ def backfill_flow(
                 "batches": len(batches),
                 "batches_resumed": len(batches) - len(todo),
                 "batches_failed": failed,
-                "recomputed_weeks": derived.touched.height,
+                "recomputed_weeks": week_rows(derived.touched),
                 "recovered_parts": len(removed),
             },
         )
         publish_warehouse(run)
         hold_point(checkpoint.folder, "published")
         if failed:
-            logger.warning("batches %s did not finish; run the same backfill again to finish them", failed)
+            logger.warning(
+                "batches %s did not finish; run the same backfill again to finish them", failed
+            )
         else:
             checkpoint.finish(record.run_id)
     return state  # type: ignore[no-any-return]  # a Completed state carrying the result dict
@@ -245,7 +266,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     result = backfill_flow(
         args.study,
-        participants=None if args.participants is None else [p for p in args.participants.split(",") if p],
+        participants=None
+        if args.participants is None
+        else [p for p in args.participants.split(",") if p],
         since=args.since,
         until=args.until,
         source_dir=args.source,

@@ -35,7 +35,8 @@ def plan_batches(participants: list[str], batch_size: int) -> list[BackfillBatch
     """Cut the sorted cohort into consecutive batches of ``batch_size`` participants."""
     cohort = sorted(set(participants))
     return [
-        BackfillBatch(i // batch_size, tuple(cohort[i : i + batch_size])) for i in range(0, len(cohort), batch_size)
+        BackfillBatch(i // batch_size, tuple(cohort[i : i + batch_size]))
+        for i in range(0, len(cohort), batch_size)
     ]
 
 
@@ -64,7 +65,9 @@ class Checkpoint:
         self._lock = threading.Lock()
 
     @classmethod
-    def resume_or_start(cls, runs_dir: Path, parameters: dict[str, Any], batches: list[BackfillBatch]) -> Checkpoint:
+    def resume_or_start(
+        cls, runs_dir: Path, parameters: dict[str, Any], batches: list[BackfillBatch]
+    ) -> Checkpoint:
         """The unfinished checkpoint of this exact backfill, or a fresh one (also after a finished run)."""
         key = backfill_key({**parameters, "batches": [list(b.participants) for b in batches]})
         folder = runs_dir / f"backfill-{key}"

@@ -21,12 +21,11 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-import polars as pl
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.reporting import finish_run
+from flows.reporting import finish_run, week_rows
 from flows.tasks import (
     StudyRun,
     derive_weeks,
@@ -48,7 +47,12 @@ def interleave_participants(items: Sequence[InboxItem]) -> list[InboxItem]:
     Tasks of one participant wait for each other's lock, so a window of
     concurrent tasks that spans participants keeps every worker busy.
     """
-    groups = [list(g) for _, g in itertools.groupby(sorted(items, key=lambda i: i.participant_id), key=lambda i: i.participant_id)]
+    groups = [
+        list(g)
+        for _, g in itertools.groupby(
+            sorted(items, key=lambda i: i.participant_id), key=lambda i: i.participant_id
+        )
+    ]
     return [i for row in itertools.zip_longest(*groups) for i in row if i is not None]
 
 
@@ -70,7 +74,9 @@ def ingest_concurrently(run: StudyRun, items: Sequence[InboxItem], limit: int) -
             report.extend(future.result())
         else:
             error = state.result(raise_on_failure=False)
-            report.outcomes.append(failed_outcome(item, error if isinstance(error, BaseException) else None))
+            report.outcomes.append(
+                failed_outcome(item, error if isinstance(error, BaseException) else None)
+            )
 
     for item in interleave_participants(items):
         if len(in_flight) >= limit:
@@ -92,17 +98,20 @@ def already_ingested(items: Sequence[InboxItem], report: IngestReport) -> list[F
     known: list[FileOutcome] = []
     for item in items:
         paths = (
-            [(f"{item.path}!/{f.relative_to(item.path).as_posix()}") for f in sorted(item.path.rglob("*")) if f.is_file()]
+            [
+                (f"{item.path}!/{f.relative_to(item.path).as_posix()}")
+                for f in sorted(item.path.rglob("*"))
+                if f.is_file()
+            ]
             if item.path.is_dir()
             else [str(item.path)]
         )
-        known += [FileOutcome("", p, item.participant_id, "known", "ok", None, new=False) for p in paths if p not in reported]
+        known += [
+            FileOutcome("", p, item.participant_id, "known", "ok", None, new=False)
+            for p in paths
+            if p not in reported
+        ]
     return known
-
-
-def touched_rows(touched: pl.DataFrame) -> list[dict[str, Any]]:
-    """Touched participant-weeks as plain rows (ISO dates) for the run result."""
-    return touched.select("participant_id", pl.col("week_start").cast(pl.String)).sort("participant_id", "week_start").to_dicts()
 
 
 @flow(
@@ -120,7 +129,9 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
     with study_lock(study):
         removed = run.lake.recover()
         if removed:
-            logger.warning("recovered the lake after an interrupted run: removed %d orphan parts", len(removed))
+            logger.warning(
+                "recovered the lake after an interrupted run: removed %d orphan parts", len(removed)
+            )
         record = RunRecord("nightly", study, parameters={"study_dir": str(study.root)})
         items = inbox_items(study)
         fresh = new_items(items, run.known_file_ids())
@@ -133,13 +144,19 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
             touched.height,
             touched["participant_id"].n_unique(),
         )
-        derived = derive_weeks(run, touched)  # nothing touched and config unchanged: no write at all
+        derived = derive_weeks(
+            run, touched
+        )  # nothing touched and config unchanged: no write at all
         state = finish_run(
             record,
             report,
             derived.weekly,
             title=f"irisin nightly: {study.config.study.name}",
-            extra={"touched": touched_rows(touched), "full_recompute": derived.full, "recovered_parts": len(removed)},
+            extra={
+                "touched": week_rows(touched),
+                "full_recompute": derived.full,
+                "recovered_parts": len(removed),
+            },
         )
         publish_warehouse(run)
     return state  # type: ignore[no-any-return]  # a Completed state carrying the result dict

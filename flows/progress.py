@@ -15,7 +15,14 @@ from types import TracebackType
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 def _duration(seconds: float) -> str:
@@ -71,12 +78,18 @@ class BackfillProgress:
         if self._bar is not None:
             self._bar.start()
             self._task_id = self._bar.add_task(
-                "backfill", total=self.total_files, completed=self.files, batches=self._batches_text()
+                "backfill",
+                total=self.total_files,
+                completed=self.files,
+                batches=self._batches_text(),
             )
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self._bar is not None:
             self._bar.stop()
@@ -104,7 +117,11 @@ class BackfillProgress:
             left = (self.total_files - self.files) / rate if rate > 0 else 0.0
             if self._bar is not None and self._task_id is not None:
                 self._bar.update(self._task_id, batches=self._batches_text())
-            span = participants[0] if len(participants) == 1 else f"{participants[0]}..{participants[-1]}"
+            span = (
+                participants[0]
+                if len(participants) == 1
+                else f"{participants[0]}..{participants[-1]}"
+            )
             self.logger.info(
                 "batch %d done (%s): %d files, %d minute rows; %d/%d batches, %d/%d files, %.1f files/s, about %s left",
                 index + 1,

@@ -31,6 +31,15 @@ def warnings_of(report: IngestReport) -> str | None:
     return None if not parts else "files need attention: " + ", ".join(parts)
 
 
+def week_rows(weeks: pl.DataFrame) -> list[dict[str, Any]]:
+    """Participant-weeks as plain sorted rows with ISO dates, for a run's result."""
+    return (
+        weeks.select("participant_id", pl.col("week_start").cast(pl.String))
+        .sort("participant_id", "week_start")
+        .to_dicts()
+    )
+
+
 def finish_run(
     record: RunRecord,
     report: IngestReport,
@@ -61,7 +70,9 @@ def finish_run(
         "files": {
             "seen": len(report.outcomes),
             "new": report.new_files,
-            **{s: statuses.get(s, 0) for s in ("ok", "partial", "quarantined", "skipped", "failed")},
+            **{
+                s: statuses.get(s, 0) for s in ("ok", "partial", "quarantined", "skipped", "failed")
+            },
         },
         "attention": attention.to_dicts(),
         "run_info": str(info_path),

@@ -45,7 +45,11 @@ def rescore_flow(study_dir: str) -> dict[str, Any]:
             IngestReport(),
             derived.weekly,
             title=f"irisin rescore: {study.config.study.name}",
-            extra={"previous_config_hash": before, "config_changed": before != now, "weeks": derived.weekly.height},
+            extra={
+                "previous_config_hash": before,
+                "config_changed": before != now,
+                "weeks": derived.weekly.height,
+            },
         )
         publish_warehouse(run)
     return state  # type: ignore[no-any-return]  # a Completed state carrying the result dict

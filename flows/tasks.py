@@ -107,7 +107,9 @@ def study_lock(study: Study) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
-            raise StudyBusyError(f"{path}: another irisin run (pid {holder}) is working on this study") from None
+            raise StudyBusyError(
+                f"{path}: another irisin run (pid {holder}) is working on this study"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))

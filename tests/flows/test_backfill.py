@@ -1,0 +1,186 @@
+"""The backfill flow: source folders, date scope, checkpoints, and crash safety under SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from config import init_study
+from flows.backfill import HOLD_ENV, backfill_flow
+from tests.flows.conftest import DemoCopy, copy_study, export_columns, warehouse_tables, weekly_of
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def configure(root: Path, *, batch: int, concurrency: int) -> Path:
+    """Set the backfill batch size and concurrency in the study's study.toml."""
+    toml = root / "study.toml"
+    text = toml.read_text(encoding="utf-8")
+    text = text.replace(
+        "backfill_batch_participants = 25", f"backfill_batch_participants = {batch}", 1
+    )
+    text = text.replace("max_concurrent_files = 4", f"max_concurrent_files = {concurrency}", 1)
+    assert (
+        f"backfill_batch_participants = {batch}" in text
+        and f"max_concurrent_files = {concurrency}" in text
+    )
+    toml.write_text(text, encoding="utf-8")
+    return root
+
+
+# -- flows ---------------------------------------------------------------------------
+
+
+def test_a_backfill_from_a_source_folder_equals_the_truth(demo: DemoCopy, tmp_path: Path) -> None:
+    study = init_study(tmp_path / "fresh")
+    shutil.copy(demo.root / "study.toml", study.paths.study_toml)
+    shutil.copy(demo.root / "roster.csv", study.paths.roster_csv)
+    configure(study.root, batch=5, concurrency=2)
+
+    result = backfill_flow(
+        str(study.root), source_dir=str(demo.root / "inbox"), show_progress=False
+    )
+
+    assert result["batches"] == 3 and result["batches_failed"] == []
+    assert export_columns(weekly_of(study.root)).equals(export_columns(demo.expected_weekly))
+    assert not any((study.root / "inbox").iterdir()), (
+        "the source folder is read, the inbox untouched"
+    )
+
+
+def test_since_and_until_limit_the_recomputed_weeks(after_nightly: DemoCopy) -> None:
+    before = weekly_of(after_nightly.root)
+
+    result = backfill_flow(
+        str(after_nightly.root),
+        participants=["P01"],
+        since=date(2026, 3, 18),
+        until=date(2026, 3, 29),
+        show_progress=False,
+    )
+
+    assert result["recomputed_weeks"] == [
+        {"participant_id": "P01", "week_start": "2026-03-16"},
+        {"participant_id": "P01", "week_start": "2026-03-23"},
+    ]
+    assert result["files"]["new"] == 0
+    assert weekly_of(after_nightly.root).equals(before)
+
+
+# -- crash safety ------------------------------------------------------------------
+
+
+def start_backfill(root: Path, api_url: str, hold: str | None) -> subprocess.Popen[bytes]:
+    """Run ``python -m flows.backfill`` on ``root`` in its own process against the session's Prefect API."""
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": api_url,
+        "PYTHONPATH": str(REPO),
+        HOLD_ENV: hold or "",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.backfill", "--study", str(root)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_until(condition: object, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"backfill exited ({proc.returncode}) early: {proc.stderr.read().decode()[-2000:]}"
+            )  # type: ignore[union-attr]
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("backfill did not reach the kill point in time")
+        time.sleep(0.05)
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def normalized(root: Path) -> dict[str, pl.DataFrame]:
+    """Warehouse tables with the study folder's own path cut out of file paths (copies live in different folders)."""
+    tables = warehouse_tables(root)
+    prefix = str(root.resolve())
+    files = tables["files"].with_columns(
+        pl.col("path").str.replace(prefix, "<study>", literal=True)
+    )
+    tables["files"] = files.sort(files.columns)
+    return tables
+
+
+KILL_POINTS: dict[str, int] = {
+    "participant-P02": 0,  # in the middle of the first batch: P01 and P02 committed, P03 not yet
+    "batch-2": 2,  # between batches
+    "derived": 4,  # every batch done, derived tables written, warehouse not refreshed
+    "published": 4,  # warehouse refreshed, run record and checkpoint not finished
+}
+"""Where the backfill process is killed, and how many batches the resumed run should skip."""
+
+
+@pytest.mark.slow
+def test_a_killed_backfill_resumes_to_the_same_warehouse(
+    demo_template: DemoCopy, tmp_path: Path, prefect_api: str
+) -> None:
+    clean = configure(copy_study(demo_template.root, tmp_path / "clean"), batch=3, concurrency=1)
+    clean_result = backfill_flow(str(clean), show_progress=False)
+    assert clean_result["batches"] == 4
+    expected = normalized(clean)
+    assert export_columns(expected["weekly"]).equals(export_columns(demo_template.expected_weekly))
+
+    for point, skipped in KILL_POINTS.items():
+        root = configure(copy_study(demo_template.root, tmp_path / point), batch=3, concurrency=1)
+        proc = start_backfill(root, prefect_api, hold=point)
+        wait_until(
+            lambda root=root, point=point: any(root.glob(f"runs/backfill-*/held-at-{point}")), proc
+        )
+        kill(proc)
+
+        resumed = backfill_flow(str(root), show_progress=False)
+
+        assert resumed["batches_resumed"] == skipped, point
+        got = normalized(root)
+        for name, table in expected.items():
+            assert got[name].equals(table), (
+                f"killed at {point}: table {name} differs from a clean run"
+            )
+
+
+@pytest.mark.slow
+def test_a_backfill_killed_while_writing_the_lake_resumes_to_the_same_warehouse(
+    demo_template: DemoCopy, tmp_path: Path, prefect_api: str
+) -> None:
+    """A kill at whatever moment the first lake parts appear (possibly between a data part and its manifest)."""
+    clean = configure(copy_study(demo_template.root, tmp_path / "clean"), batch=3, concurrency=2)
+    backfill_flow(str(clean), show_progress=False)
+    expected = normalized(clean)
+
+    root = configure(copy_study(demo_template.root, tmp_path / "killed"), batch=3, concurrency=2)
+    proc = start_backfill(root, prefect_api, hold=None)
+    wait_until(lambda: any((root / "store" / "lake").rglob("*.parquet")), proc)
+    kill(proc)
+
+    backfill_flow(str(root), show_progress=False)
+
+    got = normalized(root)
+    for name, table in expected.items():
+        assert got[name].equals(table), f"table {name} differs from a clean run"

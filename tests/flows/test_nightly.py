@@ -1,0 +1,210 @@
+"""The nightly flow on the demo study: truth, idempotence, incremental weeks, quarantine, retries."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from flows.nightly import nightly_flow
+from ingest.contract import TransientInputError
+from ingest.pipeline import Ingestor
+from irisin.jobs import lake_of
+from tests.flows.conftest import DemoCopy, export_columns, warehouse_tables, weekly_of
+
+NEW_DAY = date(2026, 4, 27)
+"""The Monday after the demo's eight weeks: a new day opens a new week."""
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def raw_files(root: Path) -> int:
+    return sum(1 for p in (root / "inbox").rglob("*") if p.is_file())
+
+
+def write_new_fit_day(root: Path, participant_id: str, day: date) -> tuple[Path, pl.DataFrame]:
+    """Write one more day of monitoring FIT data for a demo FIT participant; returns the file and its truth."""
+    from irisin.demo.cohort import COHORT, truth_minutes
+    from irisin.demo.fit_files import write_monitoring_days
+    from irisin.demo.generate import DEFAULT_SEED
+
+    p = next(p for p in COHORT if p.participant_id == participant_id)
+    truth = truth_minutes(p, DEFAULT_SEED, weeks=9)
+    local_day = (pl.col("minute_utc") + pl.duration(minutes=pl.col("utc_offset_minutes"))).dt.date()
+    day_truth = truth.filter(local_day == day)
+    assert day_truth.height > 0
+    folder = root / "inbox" / participant_id / f"sync-{day.isoformat()}"
+    paths = write_monitoring_days(
+        day_truth, folder, device_serial=3_900_000_000 + int(participant_id[1:])
+    )
+    assert len(paths) == 1
+    return paths[0], day_truth
+
+
+def test_nightly_on_the_demo_equals_the_generator_truth(
+    nightly_template: tuple[DemoCopy, dict[str, Any]],
+) -> None:
+    demo, result = nightly_template
+    assert export_columns(weekly_of(demo.root)).equals(export_columns(demo.expected_weekly))
+    assert export_columns(warehouse_tables(demo.root)["weekly"]).equals(
+        export_columns(demo.expected_weekly)
+    )
+    assert result["files"]["new"] >= raw_files(demo.root)  # archives count their members too
+    assert result["files"]["quarantined"] == 0 and result["files"]["failed"] == 0
+    assert result["full_recompute"] is True
+    info = json.loads(Path(result["run_info"]).read_text())
+    assert info["flow"] == "nightly" and info["status"] == result["status"]
+    assert "**Week of" in result["summary"]
+
+
+def test_a_second_nightly_changes_nothing(after_nightly: DemoCopy) -> None:
+    derived = after_nightly.root / "store" / "derived"
+    before = {p.name: p.stat().st_mtime_ns for p in derived.glob("*.parquet") if p.stem != "runs"}
+    weekly_before = weekly_of(after_nightly.root)
+    manifest_before = lake_of_manifest(after_nightly.root)
+
+    result = nightly_flow(str(after_nightly.root))
+
+    assert result["files"]["new"] == 0
+    assert result["files"]["seen"] == raw_files(after_nightly.root)
+    assert result["touched"] == []
+    assert weekly_of(after_nightly.root).equals(weekly_before)
+    assert lake_of_manifest(after_nightly.root).equals(manifest_before)
+    after = {p.name: p.stat().st_mtime_ns for p in derived.glob("*.parquet") if p.stem != "runs"}
+    assert after == before, "a run with nothing new must not rewrite derived tables"
+    assert "new 0" in result["summary"]
+
+
+def lake_of_manifest(root: Path) -> pl.DataFrame:
+    from config import open_study
+
+    return lake_of(open_study(root)).manifest().sort("file_id", "participant_id")
+
+
+def test_one_new_day_recomputes_only_that_participants_week(after_nightly: DemoCopy) -> None:
+    before = weekly_of(after_nightly.root)
+    _, day_truth = write_new_fit_day(after_nightly.root, "P01", NEW_DAY)
+
+    result = nightly_flow(str(after_nightly.root))
+
+    assert result["files"]["new"] == 1
+    assert result["touched"] == [{"participant_id": "P01", "week_start": NEW_DAY.isoformat()}]
+    assert result["full_recompute"] is False
+    after = weekly_of(after_nightly.root)
+    assert after.filter(pl.col("week_start") < NEW_DAY).equals(
+        before.filter(pl.col("week_start") < NEW_DAY)
+    )
+    new_rows = after.filter(pl.col("week_start") == NEW_DAY)
+    assert new_rows["participant_id"].to_list() == ["P01"]
+    expected_mvpa = day_truth.filter(pl.col("intensity").is_in(["moderate", "vigorous"])).height
+    assert new_rows["mvpa_minutes"].to_list() == [expected_mvpa]
+    assert new_rows["wear_minutes"].to_list() == [day_truth.height]
+
+
+def test_a_corrupt_file_is_quarantined_and_the_rest_lands(after_nightly: DemoCopy) -> None:
+    good, _ = write_new_fit_day(after_nightly.root, "P02", NEW_DAY)
+    bad = good.parent / "2026-04-28.fit"
+    bad.write_bytes(b"\x0e\x10\x00\x00" + b"not a FIT file at all " * 20)
+
+    state = nightly_flow(str(after_nightly.root), return_state=True)
+
+    assert state.is_completed()
+    assert "1 quarantined" in (state.message or "")
+    result = state.result()
+    assert result["status"] == "completed_with_warnings"
+    assert result["files"]["new"] == 2 and result["files"]["quarantined"] == 1
+    assert result["touched"] == [{"participant_id": "P02", "week_start": NEW_DAY.isoformat()}]
+    manifest = lake_of_manifest(after_nightly.root)
+    row = manifest.filter(pl.col("path") == str(bad))
+    assert row["status"].to_list() == ["quarantined"] and row["reason"][0]
+    assert manifest.filter(pl.col("path") == str(good))["status"].to_list() == ["ok"]
+    assert list((after_nightly.root / "store" / "quarantine").rglob("*")), (
+        "the refused bytes are kept for inspection"
+    )
+    assert "quarantined" in result["summary"] and "2026-04-28.fit" in result["summary"]
+
+
+def test_a_transient_error_is_retried(
+    after_nightly: DemoCopy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.nightly
+
+    good, _ = write_new_fit_day(after_nightly.root, "P03", NEW_DAY)
+    calls: list[Path] = []
+    real = Ingestor.ingest_one
+
+    def flaky(self: Ingestor, participant_id: str, path: Path) -> Any:
+        calls.append(path)
+        if len(calls) == 1:
+            raise TransientInputError(f"{path}: locked by the sync client")
+        return real(self, participant_id, path)
+
+    monkeypatch.setattr(Ingestor, "ingest_one", flaky)
+    monkeypatch.setattr(
+        flows.nightly, "ingest_file", flows.nightly.ingest_file.with_options(retry_delay_seconds=0)
+    )
+
+    result = nightly_flow(str(after_nightly.root))
+
+    assert calls == [good, good]
+    assert result["status"] == "completed" and result["files"]["ok"] == 1
+    assert result["touched"] == [{"participant_id": "P03", "week_start": NEW_DAY.isoformat()}]
+
+
+def test_a_file_that_stays_unreadable_is_reported_and_left_for_the_next_run(
+    after_nightly: DemoCopy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.nightly
+
+    good, _ = write_new_fit_day(after_nightly.root, "P03", NEW_DAY)
+    calls: list[Path] = []
+
+    def locked(self: Ingestor, participant_id: str, path: Path) -> Any:
+        calls.append(path)
+        raise PermissionError(f"{path}: locked")
+
+    monkeypatch.setattr(Ingestor, "ingest_one", locked)
+    monkeypatch.setattr(
+        flows.nightly, "ingest_file", flows.nightly.ingest_file.with_options(retry_delay_seconds=0)
+    )
+
+    state = nightly_flow(str(after_nightly.root), return_state=True)
+
+    assert state.is_completed() and "1 failed" in (state.message or "")
+    assert len(calls) == 1 + len(flows.tasks.RETRY_DELAYS_SECONDS)
+    result = state.result()
+    assert result["files"]["failed"] == 1 and str(good) in result["summary"]
+    assert str(good) not in lake_of_manifest(after_nightly.root)["path"].to_list()
+
+    monkeypatch.undo()
+    again = nightly_flow(str(after_nightly.root))
+    assert again["files"]["new"] == 1 and again["files"]["ok"] == 1
+
+
+def test_a_corrupt_file_is_not_retried(
+    after_nightly: DemoCopy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Corrupt bytes are a terminal outcome: one read, one quarantine row, no retry."""
+    bad = after_nightly.root / "inbox" / "P01" / "garmin-sync" / "broken.fit"
+    bad.write_bytes(b"\x00" * 64)
+    calls: list[Path] = []
+    real = Ingestor.ingest_one
+
+    def counting(self: Ingestor, participant_id: str, path: Path) -> Any:
+        calls.append(path)
+        return real(self, participant_id, path)
+
+    monkeypatch.setattr(Ingestor, "ingest_one", counting)
+    result = nightly_flow(str(after_nightly.root))
+    assert calls == [bad]
+    assert result["files"]["quarantined"] == 1
+
+
+def test_the_new_week_is_dated_after_the_demo(demo_template: DemoCopy) -> None:
+    """Guards the premise of the incremental tests: NEW_DAY starts a week the demo has no data for."""
+    assert NEW_DAY.weekday() == 0
+    assert demo_template.expected_weekly["week_start"].max() == NEW_DAY - timedelta(days=7)

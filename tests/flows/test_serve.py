@@ -1,0 +1,41 @@
+"""The served nightly deployment carries the schedule of study.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config import init_study
+from flows.serve import build_deployment
+
+
+def schedule_of_deployment(study_dir: Path) -> tuple[str, str, dict[str, object]]:
+    deployment = build_deployment(str(study_dir))
+    [entry] = deployment.schedules or []
+    return entry.schedule.cron, entry.schedule.timezone, deployment.parameters  # type: ignore[union-attr]
+
+
+def test_the_default_schedule_is_three_in_the_morning_in_the_study_zone(tmp_path: Path) -> None:
+    study = init_study(tmp_path / "oslo")
+    toml = study.paths.study_toml
+    toml.write_text(toml.read_text().replace('timezone = "UTC"', 'timezone = "Europe/Oslo"', 1))
+
+    cron, zone, parameters = schedule_of_deployment(study.root)
+
+    assert (cron, zone) == ("0 3 * * *", "Europe/Oslo")
+    assert parameters == {"study_dir": str(study.root.resolve())}
+
+
+def test_the_configured_cron_and_zone_are_used(tmp_path: Path) -> None:
+    study = init_study(tmp_path / "nyc")
+    toml = study.paths.study_toml
+    text = toml.read_text().replace('cron = "0 3 * * *"', 'cron = "30 1 * * 1-5"', 1)
+    text = text.replace('# timezone = "Europe/Oslo"', 'timezone = "America/New_York"', 1)
+    toml.write_text(text)
+
+    cron, zone, _ = schedule_of_deployment(study.root)
+
+    assert (cron, zone) == ("30 1 * * 1-5", "America/New_York")
+    deployment = build_deployment(str(study.root))
+    assert deployment.name == "irisin-nightly-nyc"
+    assert deployment.entrypoint == "flows/nightly.py:nightly_flow"
+    assert deployment.concurrency_limit == 1
