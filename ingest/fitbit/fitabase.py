@@ -166,19 +166,30 @@ def _to_int(col: str) -> pl.Expr:
     return pl.col(col).str.strip_chars().cast(pl.Float64, strict=False).round(0).cast(pl.Int32)
 
 
-def _place(frame: pl.DataFrame, ctx: ReadContext) -> pl.DataFrame:
-    """``minute_utc`` and ``utc_offset_minutes`` from naive local minutes in the roster zone."""
-    placed = frame.with_columns(
-        local_to_utc(pl.col("local"), ctx.timezone).alias("minute_utc")
-    ).filter(pl.col("minute_utc").is_not_null())
-    offset = (
-        offsets_from_zone(pl.col("minute_utc"), ctx.timezone)
-        if ctx.timezone
-        else pl.lit(0, dtype=pl.Int16)
-    )
-    return placed.with_columns(
+def _place(frame: pl.DataFrame, ctx: ReadContext) -> tuple[pl.DataFrame, int]:
+    """``minute_utc`` and ``utc_offset_minutes`` from naive local times in the roster zone.
+
+    At an autumn DST fold a wall time occurs twice; Fitabase lists both in
+    time order, so its first occurrence per participant is the earlier
+    instant and its second the later. Wall times in the spring gap do not
+    exist; they are dropped and counted.
+    """
+    if ctx.timezone is None or frame.height == 0:
+        placed = frame.with_columns(pl.col("local").dt.replace_time_zone("UTC").alias("minute_utc"))
+        offset = pl.lit(0, dtype=pl.Int16)
+    else:
+        occurrence = pl.int_range(pl.len()).over("participant_id", "local")
+        ambiguous = pl.when(occurrence == 0).then(pl.lit("earliest")).otherwise(pl.lit("latest"))
+        zoned = pl.col("local").dt.replace_time_zone(
+            ctx.timezone, ambiguous=ambiguous, non_existent="null"
+        )
+        placed = frame.with_columns(zoned.dt.convert_time_zone("UTC").alias("minute_utc"))
+        offset = offsets_from_zone(pl.col("minute_utc"), ctx.timezone)
+    in_gap = placed["minute_utc"].null_count()
+    placed = placed.filter(pl.col("minute_utc").is_not_null()).with_columns(
         offset.alias("utc_offset_minutes"), pl.lit(SOURCE_FITABASE).alias("source")
     )
+    return placed, in_gap
 
 
 def _minute_frame(suffix: str, rows: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
@@ -196,7 +207,8 @@ def _minute_frame(suffix: str, rows: pl.DataFrame, spec: FileSpec) -> pl.DataFra
         value = "v"
     else:
         value = spec.values[0]
-    rows = rows.with_columns(pl.col("local").dt.truncate("1m"))
+    if suffix != "heartrate_seconds":
+        rows = rows.with_columns(pl.col("local").dt.truncate("1m"))
     if suffix.startswith("minute_intensities"):
         labels = pl.DataFrame(
             {
@@ -215,13 +227,21 @@ def _minute_frame(suffix: str, rows: pl.DataFrame, spec: FileSpec) -> pl.DataFra
             "local",
             (pl.col(value).str.strip_chars().cast(pl.Float32, strict=False) / 10).alias("mets"),
         )
-    # heart rate: mean of the ~5 s samples in each minute
-    return rows.group_by("participant_id", "local").agg(
-        pl.col(value)
-        .str.strip_chars()
-        .cast(pl.Float32, strict=False)
-        .mean()
-        .alias("heart_rate_bpm")
+    # heart rate: the ~5 s samples, averaged per UTC minute once placed in time (see _per_minute_heart_rate)
+    return rows.select(
+        "participant_id",
+        "local",
+        pl.col(value).str.strip_chars().cast(pl.Float32, strict=False).alias("heart_rate_bpm"),
+    )
+
+
+def _per_minute_heart_rate(placed: pl.DataFrame) -> pl.DataFrame:
+    """Mean bpm of the samples in each UTC minute (after placement, so a DST fold's two passes stay apart)."""
+    return placed.group_by("participant_id", pl.col("minute_utc").dt.truncate("1m")).agg(
+        pl.col("heart_rate_bpm").mean(),
+        pl.col("utc_offset_minutes").first(),
+        pl.col("source").first(),
+        pl.col("local").min(),
     )
 
 
@@ -322,7 +342,9 @@ def read_fitabase_export(members: Sequence[Member], ctx: ReadContext) -> dict[st
                         "participant_id", pl.col("local").alias("local_minute"), "intensity"
                     )
                 )
-            placed = _place(frame, ctx)
+            placed, in_gap = _place(frame, ctx)
+            if suffix == "heartrate_seconds":
+                placed = _per_minute_heart_rate(placed)
             status, reason = _outcome(_kind(suffix), member.path, rows, n_rows)
             results[member.path] = ReadResult(
                 kind=_kind(suffix),
@@ -333,6 +355,7 @@ def read_fitabase_export(members: Sequence[Member], ctx: ReadContext) -> dict[st
                     **rows.notes,
                     "rows": n_rows,
                     "minutes": placed.height,
+                    "rows_in_spring_dst_gap_dropped": in_gap,
                     "timezone": ctx.timezone or "UTC (none in roster)",
                 },
             )

@@ -17,8 +17,8 @@ The rules, all vectorised over the column:
   values are read month-first (Fitabase's own format) and anything else is
   ambiguous.
 * **Hours.** Within each participant and local day, rows are in time order in
-  every Fitabase export. Where the stated times go backwards, the AM/PM labels
-  are known to be broken; the day's hours are then rebuilt from the 12-hour
+  every Fitabase export. Where the stated times jump back by hours (not the
+  single hour of an autumn DST fold), the AM/PM labels are known to be broken; the day's hours are then rebuilt from the 12-hour
   labels and their order (the second pass through 12, 1, 2, ... is afternoon),
   provided the day starts at a 12 o'clock label (midnight). Days that cannot be
   rebuilt are dropped and counted.
@@ -32,6 +32,8 @@ from typing import Any
 import polars as pl
 
 ENVELOPE_DAYS = 31
+AM_PM_JUMP_HOURS = 2
+"""A backward step of at least this many hours within a day means broken AM/PM labels (a DST fold steps back 1 h)."""
 
 _DATE = r"^\s*(\d{1,4})[/\-.](\d{1,2})[/\-.](\d{2,4})(?:[ T]+(.*?))?\s*$"
 _TIME = r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*$"
@@ -173,13 +175,13 @@ def parse_local_stamps(
     )
     clock = pl.duration(hours=hour, minutes=pl.col("m"), seconds=pl.col("s"))
     frame = frame.with_columns((pl.col("date").cast(pl.Datetime("us")) + clock).alias("stated"))
-    if frame["ampm"].is_null().all():
-        return ParsedStamps(
-            frame["stated"], notes
-        )  # 24-hour or date-only values: no AM/PM to repair
+    if frame["ampm"].is_null().all():  # 24-hour or date-only values: no AM/PM to repair
+        return ParsedStamps(frame["stated"], notes)
     day = ["id", "date"]
+    # Lost AM/PM labels make the stated time jump back 11 hours or more (noon -> 1 AM);
+    # an autumn DST fold only repeats one hour, which is real and left alone.
     frame = frame.with_columns(
-        (pl.col("stated").diff() <= pl.duration(seconds=0))
+        (pl.col("stated").diff() <= -pl.duration(hours=AM_PM_JUMP_HOURS))
         .fill_null(False)
         .any()
         .over(day)

@@ -282,7 +282,7 @@ def write_fitabase(
             pl.col("intensity").fill_null("sedentary"),
             pl.col("steps").fill_null(0),
         )
-        minute_frames.append(minutes.select("Id", "local", "local_date", "intensity", "steps"))
+        minute_frames.append(minutes.select("Id", "minute_utc", "local", "local_date", "intensity", "steps"))
         hr_frames.append(
             _heart_rate_samples(truth).select(
                 pl.lit(fid).alias("Id"),
@@ -290,11 +290,13 @@ def write_fitabase(
                 .dt.convert_time_zone(tz)
                 .dt.replace_time_zone(None)
                 .alias("local"),
+                "stamp_utc",
                 "bpm",
             )
         )
         daily_frames.append(_daily_levels(truth, tz).with_columns(pl.lit(fid).alias("Id")))
-    minutes = pl.concat(minute_frames).sort("Id", "local")
+    # rows in time order, as Fitabase writes them (a DST fold's repeated wall times stay in sequence)
+    minutes = pl.concat(minute_frames).sort("Id", "minute_utc")
     stamp = pl.col("local").dt.strftime(_FITABASE_STAMP).alias("ActivityMinute")
     code = pl.col("intensity").replace_strict(_CODE, return_dtype=pl.Int8)
     minutes.select("Id", stamp, code.alias("Intensity")).write_csv(
@@ -308,7 +310,7 @@ def write_fitabase(
         stamp,
         pl.col("intensity").replace_strict(_METS_X10, return_dtype=pl.Int32).alias("METs"),
     ).write_csv(root / "minuteMETsNarrow_merged.csv")
-    pl.concat(hr_frames).sort("Id", "local").select(
+    pl.concat(hr_frames).sort("Id", "stamp_utc").select(
         "Id",
         pl.col("local").dt.strftime(_FITABASE_STAMP).alias("Time"),
         pl.col("bpm").alias("Value"),

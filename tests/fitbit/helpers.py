@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import zipfile
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -58,12 +59,20 @@ def worn_truth(
     skip_days: tuple[int, ...] = (),
     seed: int = 7,
 ) -> pl.DataFrame:
-    """A ground-truth minute frame worn between ``hours`` (local) on each day except ``skip_days``."""
+    """A ground-truth minute frame worn between ``hours`` (local) on each day except ``skip_days``.
+
+    Minutes are enumerated in UTC, so a 23-hour or 25-hour DST day has
+    exactly its real minutes (both passes of an autumn fold included).
+    """
     rng = np.random.default_rng(seed)
-    local = pl.datetime_range(
-        start_local, start_local + timedelta(days=days), "1m", closed="left", eager=True
+    zone = ZoneInfo(tz)
+    start = start_local.replace(tzinfo=zone).astimezone(UTC)
+    end = (start_local + timedelta(days=days)).replace(tzinfo=zone).astimezone(UTC)
+    utc = pl.datetime_range(start, end, "1m", closed="left", eager=True, time_zone="UTC")
+    frame = pl.DataFrame({"minute_utc": utc}).with_columns(
+        pl.col("minute_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None).alias("local")
     )
-    frame = pl.DataFrame({"local": local}).filter(
+    frame = frame.filter(
         pl.col("local").dt.hour().is_between(hours[0], hours[1] - 1)
         & ~(
             (pl.col("local").dt.date() - pl.lit(start_local.date()))
@@ -83,15 +92,9 @@ def worn_truth(
             dtype=pl.Float32,
         ),
         pl.Series("intensity", np.array(["sedentary", "light", "moderate", "vigorous"])[level]),
-    )
-    zoned = pl.col("local").dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-    frame = frame.with_columns(zoned.dt.convert_time_zone("UTC").alias("minute_utc")).drop_nulls(
-        "minute_utc"
-    )
-    frame = frame.with_columns(
         (pl.col("local") - pl.col("minute_utc").dt.replace_time_zone(None))
         .dt.total_minutes()
         .cast(pl.Int16)
-        .alias("utc_offset_minutes")
-    ).unique("minute_utc", keep="first", maintain_order=True)
+        .alias("utc_offset_minutes"),
+    )
     return frame.select("minute_utc", "utc_offset_minutes", "steps", "heart_rate_bpm", "intensity")

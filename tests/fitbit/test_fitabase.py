@@ -174,3 +174,26 @@ def test_foreign_header_is_quarantined(tmp_path: Path) -> None:
     (result,) = read_fitabase_export(members, ctx(None, participant_from_id=True)).values()
     assert result.status == "quarantined"
     assert "missing columns" in (result.reason or "") and "user,when,count" in (result.reason or "")
+
+
+def test_autumn_dst_fold_keeps_both_passes_of_the_repeated_hour(tmp_path: Path) -> None:
+    tz = "America/New_York"  # clocks go back from 02:00 to 01:00 on Sunday 1 November 2026
+    truth = worn_truth(datetime(2026, 10, 31), 3, tz, seed=5)
+    root = write_fitabase({"1503960366": truth}, tmp_path, {"1503960366": tz})
+    results = read_fitabase_export(members_of_folder(root), ctx(tz, participant_from_id=True))
+    assert {r.status for r in results.values()} == {"ok"}
+    intensity = table(results, "minutes", "fitabase_minute_intensities_narrow").select(
+        "minute_utc", pl.col("intensity").alias("got"), pl.col("utc_offset_minutes").alias("offset")
+    )
+    hr = table(results, "minutes", "fitabase_heartrate_seconds").select(
+        "minute_utc", pl.col("heart_rate_bpm").alias("bpm")
+    )
+    got = truth.join(intensity, on="minute_utc", how="left").join(hr, on="minute_utc", how="left")
+    assert truth.height == 3 * 1440 + 60  # the fold day has 25 hours
+    assert (got["got"] == got["intensity"]).all()
+    assert (got["bpm"] == got["heart_rate_bpm"]).all()
+    assert (got["offset"] == got["utc_offset_minutes"]).all()
+    notes = next(
+        r.notes for r in results.values() if r.kind == "fitabase_minute_intensities_narrow"
+    )
+    assert notes["days_with_broken_am_pm"] == 0
