@@ -27,10 +27,12 @@ class FitparseFailed(Exception):
     """fitparse itself cannot read the file."""
 
 
-def fitparse_messages(path: Path, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-    """fitparse's messages of the given types: per message, field name to (value, raw value)."""
+def fitparse_messages(path: Path, names: Iterable[str]) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
+    """fitparse's messages of the given types (per message, field name to (value, raw value)),
+    and fitparse's error when it stops early (the messages before the error are kept)."""
     wanted = set(names)
     out: dict[str, list[dict[str, Any]]] = {n: [] for n in wanted}
+    error = None
     try:
         fit = fitparse.FitFile(str(path))
         for message in fit.get_messages():
@@ -51,8 +53,8 @@ def fitparse_messages(path: Path, names: Iterable[str]) -> dict[str, list[dict[s
                     direct.add(fd.name)
             out[message.name].append(fields)
     except Exception as exc:  # fitparse raises many types for damage; any of them means "cannot read"
-        raise FitparseFailed(f"{type(exc).__name__}: {exc}") from exc
-    return out
+        error = f"{type(exc).__name__}: {exc}"
+    return out, error
 
 
 def _same_number(ours: Any, theirs: Any) -> bool:
@@ -102,15 +104,24 @@ def _compare_value(col: Column, row: int, theirs: Any, raw: Any) -> str | None:
     return f"uncompared type {type(theirs).__name__}"
 
 
-def differences(path: Path, decoded: DecodedFit | None = None, limit: int = 20) -> tuple[int, list[str]]:
-    """(number of field values compared, up to ``limit`` differences) between irisin and fitparse."""
+def differences(
+    path: Path, decoded: DecodedFit | None = None, limit: int = 20, *, prefix_if_fitparse_fails: bool = False
+) -> tuple[int, list[str]]:
+    """(number of field values compared, up to ``limit`` differences) between irisin and fitparse.
+
+    Raises ``FitparseFailed`` when fitparse cannot read the whole file, unless
+    ``prefix_if_fitparse_fails``: then the messages fitparse read before failing
+    are compared with irisin's first rows (irisin must have at least as many).
+    """
     decoded = decoded or decode_fit(path.read_bytes())
-    reference = fitparse_messages(path, COMPARED_MESSAGES)
+    reference, error = fitparse_messages(path, COMPARED_MESSAGES)
+    if error is not None and not prefix_if_fitparse_fails:
+        raise FitparseFailed(error)
     problems: list[str] = []
     compared = 0
     for name, messages in reference.items():
         table = decoded[name]
-        if len(table) != len(messages):
+        if len(table) != len(messages) and (error is None or len(table) < len(messages)):
             problems.append(f"{name}: fitparse {len(messages)} messages, irisin {len(table)}")
             continue
         for row, fields in enumerate(messages):
