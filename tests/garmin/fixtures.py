@@ -11,6 +11,7 @@ absolute path, a symlink, and zips nested deeper than the limit.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import stat
 import zipfile
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
+import polars as pl
 
 from ingest.contract import Member
 
@@ -312,3 +314,71 @@ def members_of(path: Path) -> list[Member]:
 
 def _constant(data: bytes) -> Callable[[], bytes]:
     return lambda: data
+
+
+# -- minute truth for the demo writer -------------------------------------------------------
+
+_LEVEL = {"light": (40, 90.0), "moderate": (100, 120.0), "vigorous": (140, 150.0)}
+"""Steps and heart rate of a truth minute at each level."""
+
+
+def _truth_minutes(start: dt.datetime, offset: int, levels: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "minute_utc": start + dt.timedelta(minutes=i),
+            "utc_offset_minutes": offset,
+            "steps": _LEVEL[level][0],
+            "heart_rate_bpm": _LEVEL[level][1],
+            "intensity": level,
+        }
+        for i, level in enumerate(levels)
+    ]
+
+
+def oslo_dst_truth() -> pl.DataFrame:
+    """Worn minutes on three Europe/Oslo days around the 2026 DST change, written minute by minute.
+
+    28 March (CET): 12 moderate minutes in a row, 3 light, and later three
+    single vigorous minutes between light ones. 29 March (CEST from 03:00):
+    10 vigorous minutes from 09:00 local, 2 light. 30 March: 1 light, 5 moderate.
+    """
+    utc = dt.UTC
+    rows = (
+        _truth_minutes(
+            dt.datetime(2026, 3, 28, 9, 0, tzinfo=utc), 60, ["moderate"] * 12 + ["light"] * 3
+        )
+        + _truth_minutes(dt.datetime(2026, 3, 28, 17, 0, tzinfo=utc), 60, ["vigorous", "light"] * 3)
+        + _truth_minutes(
+            dt.datetime(2026, 3, 29, 7, 0, tzinfo=utc), 120, ["vigorous"] * 10 + ["light"] * 2
+        )
+        + _truth_minutes(
+            dt.datetime(2026, 3, 30, 16, 0, tzinfo=utc), 120, ["light"] + ["moderate"] * 5
+        )
+    )
+    schema = pl.Schema(
+        {
+            "minute_utc": pl.Datetime("us", "UTC"),
+            "utc_offset_minutes": pl.Int16(),
+            "steps": pl.Int32(),
+            "heart_rate_bpm": pl.Float32(),
+            "intensity": pl.String(),
+        }
+    )
+    return pl.DataFrame(rows, schema=schema)
+
+
+OSLO_SESSIONS = pl.DataFrame(
+    {
+        "start_utc": [dt.datetime(2026, 3, 29, 7, 0, tzinfo=dt.UTC)],
+        "end_utc": [dt.datetime(2026, 3, 29, 7, 10, tzinfo=dt.UTC)],
+        "sport": ["running"],
+    },
+    schema=pl.Schema(
+        {
+            "start_utc": pl.Datetime("us", "UTC"),
+            "end_utc": pl.Datetime("us", "UTC"),
+            "sport": pl.String(),
+        }
+    ),
+)
+"""The 29 March vigorous run as an exercise session."""

@@ -7,74 +7,16 @@ import io
 import zipfile
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from ingest.contract import ReadContext
 from ingest.garmin import read_garmin_export
 from irisin.demo.garmin_files import write_garmin_export
 
-from .fixtures import Layout, members_of
+from .fixtures import OSLO_SESSIONS, Layout, members_of, oslo_dst_truth
 
 UTC = dt.UTC
 CTX = ReadContext(participant_id="P09", file_id="e" * 64, path="demo.zip", timezone="Europe/Oslo")
-LEVEL = {
-    "light": (40, 90.0),
-    "moderate": (100, 120.0),
-    "vigorous": (140, 150.0),
-}  # steps, heart rate
-
-
-def _minutes(start: dt.datetime, offset: int, levels: list[str]) -> list[dict[str, object]]:
-    return [
-        {
-            "minute_utc": start + dt.timedelta(minutes=i),
-            "utc_offset_minutes": offset,
-            "steps": LEVEL[level][0],
-            "heart_rate_bpm": LEVEL[level][1],
-            "intensity": level,
-        }
-        for i, level in enumerate(levels)
-    ]
-
-
-def _truth() -> pl.DataFrame:
-    """Three Oslo days around the 2026 DST change, written minute by minute."""
-    rows = (
-        # 28 March, CET: 12 moderate minutes in a row, then three single vigorous minutes between light ones.
-        _minutes(dt.datetime(2026, 3, 28, 9, 0, tzinfo=UTC), 60, ["moderate"] * 12 + ["light"] * 3)
-        + _minutes(dt.datetime(2026, 3, 28, 17, 0, tzinfo=UTC), 60, ["vigorous", "light"] * 3)
-        # 29 March, CEST from 03:00 local: a 10-minute vigorous run at 09:00 local.
-        + _minutes(
-            dt.datetime(2026, 3, 29, 7, 0, tzinfo=UTC), 120, ["vigorous"] * 10 + ["light"] * 2
-        )
-        # 30 March: 5 moderate minutes only.
-        + _minutes(dt.datetime(2026, 3, 30, 16, 0, tzinfo=UTC), 120, ["light"] + ["moderate"] * 5)
-    )
-    schema = pl.Schema(
-        {
-            "minute_utc": pl.Datetime("us", "UTC"),
-            "utc_offset_minutes": pl.Int16(),
-            "steps": pl.Int32(),
-            "heart_rate_bpm": pl.Float32(),
-            "intensity": pl.String(),
-        }
-    )
-    return pl.DataFrame(rows, schema=schema)
-
-
-SESSIONS = pl.DataFrame(
-    {
-        "start_utc": [dt.datetime(2026, 3, 29, 7, 0, tzinfo=UTC)],
-        "end_utc": [dt.datetime(2026, 3, 29, 7, 10, tzinfo=UTC)],
-        "sport": ["running"],
-    },
-    schema={
-        "start_utc": pl.Datetime("us", "UTC"),
-        "end_utc": pl.Datetime("us", "UTC"),
-        "sport": pl.String,
-    },
-)
 
 
 def _read(path: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
@@ -91,8 +33,8 @@ def _read(path: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]
 @pytest.mark.parametrize("layout", ["new", "old"])
 def test_every_minute_device_reports_truth_clock_minutes(tmp_path: Path, layout: Layout) -> None:
     export = write_garmin_export(
-        _truth(),
-        SESSIONS,
+        oslo_dst_truth(),
+        OSLO_SESSIONS,
         {"1_ACTIVITY.fit": b"fit bytes"},
         tmp_path / "g.zip",
         layout=layout,
@@ -126,7 +68,10 @@ def test_every_minute_device_reports_truth_clock_minutes(tmp_path: Path, layout:
     }  # 30 March's 5 minutes prove single-minute counting
 
     (run,) = sessions
-    assert (run["start_utc"], run["end_utc"]) == (SESSIONS["start_utc"][0], SESSIONS["end_utc"][0])
+    assert (run["start_utc"], run["end_utc"]) == (
+        OSLO_SESSIONS["start_utc"][0],
+        OSLO_SESSIONS["end_utc"][0],
+    )
     assert (run["utc_offset_minutes"], run["sport"], run["timer_seconds"]) == (
         120,
         "running",
@@ -142,7 +87,12 @@ def test_every_minute_device_reports_truth_clock_minutes(tmp_path: Path, layout:
 
 def test_ten_minute_bout_device_drops_short_runs_and_reads_as_bouted(tmp_path: Path) -> None:
     export = write_garmin_export(
-        _truth(), SESSIONS, {}, tmp_path / "g.zip", timezone="Europe/Oslo", bout_minutes=10
+        oslo_dst_truth(),
+        OSLO_SESSIONS,
+        {},
+        tmp_path / "g.zip",
+        timezone="Europe/Oslo",
+        bout_minutes=10,
     )
     days, _ = _read(export)
     assert [(d["moderate_minutes"], d["vigorous_minutes"]) for d in days] == [
@@ -154,7 +104,7 @@ def test_ten_minute_bout_device_drops_short_runs_and_reads_as_bouted(tmp_path: P
 
 
 def test_without_a_zone_offsets_come_from_the_first_worn_minute(tmp_path: Path) -> None:
-    export = write_garmin_export(_truth(), SESSIONS, {}, tmp_path / "g.zip")
+    export = write_garmin_export(oslo_dst_truth(), OSLO_SESSIONS, {}, tmp_path / "g.zip")
     days, _ = _read(export)
     assert [d["utc_offset_minutes"] for d in days] == [60, 120, 120]
 
@@ -165,7 +115,9 @@ def test_fit_files_land_in_nested_upload_zips_or_at_their_own_path(tmp_path: Pat
         "2_ACTIVITY.fit": b"b",
         "DI_CONNECT/DI-Connect-Wellness/3_WELLNESS.fit": b"c",
     }
-    export = write_garmin_export(_truth(), SESSIONS, fit, tmp_path / "g.zip", layout="old")
+    export = write_garmin_export(
+        oslo_dst_truth(), OSLO_SESSIONS, fit, tmp_path / "g.zip", layout="old"
+    )
     with zipfile.ZipFile(export) as outer:
         names = outer.namelist()
         nested = outer.read(
@@ -181,8 +133,10 @@ def test_fit_files_land_in_nested_upload_zips_or_at_their_own_path(tmp_path: Pat
 
 
 def test_unpacked_export_reads_like_the_zip(tmp_path: Path) -> None:
-    packed = write_garmin_export(_truth(), SESSIONS, {}, tmp_path / "g.zip", timezone="Europe/Oslo")
+    packed = write_garmin_export(
+        oslo_dst_truth(), OSLO_SESSIONS, {}, tmp_path / "g.zip", timezone="Europe/Oslo"
+    )
     folder = write_garmin_export(
-        _truth(), SESSIONS, {}, tmp_path / "g", timezone="Europe/Oslo", unpacked=True
+        oslo_dst_truth(), OSLO_SESSIONS, {}, tmp_path / "g", timezone="Europe/Oslo", unpacked=True
     )
     assert _read(packed) == _read(folder)

@@ -11,8 +11,17 @@ import pytest
 from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import Ingestor
+from irisin.demo.fit_files import activity_bytes, write_monitoring_days
+from irisin.demo.garmin_files import write_garmin_export
 
-from .fixtures import UDS_NAME, ZIP_SLIP_PATH, build_garmin_export, uds_bytes
+from .fixtures import (
+    OSLO_SESSIONS,
+    UDS_NAME,
+    ZIP_SLIP_PATH,
+    build_garmin_export,
+    oslo_dst_truth,
+    uds_bytes,
+)
 
 FAKE_FIT = b"\x0e\x10\x43\x08\x00\x00\x00\x00.FIT\x00\x00"
 
@@ -83,3 +92,68 @@ def test_a_loose_daily_summary_file_is_read_on_its_own(tmp_path: Path, ingestor:
     loose.write_bytes(uds_bytes())
     (outcome,) = ingestor.ingest("P09", [loose]).outcomes
     assert (outcome.kind, outcome.status, outcome.rows) == ("garmin_uds", "ok", {"daily_totals": 3})
+
+
+def test_uds_days_and_monitoring_fit_minutes_land_as_separate_sources(
+    tmp_path: Path, ingestor: Ingestor
+) -> None:
+    """The same three days come as Garmin daily totals and as wellness FIT minutes; both are
+    kept, under their own source, for the features layer to count once."""
+    truth = oslo_dst_truth()
+    wellness = write_monitoring_days(truth, tmp_path / "fit", device_serial=3_900_000_009)
+    fit_files = {f"DI_CONNECT/DI-Connect-Wellness/{p.name}": p.read_bytes() for p in wellness}
+    export = write_garmin_export(
+        truth, OSLO_SESSIONS, fit_files, tmp_path / "export.zip", timezone="Europe/Oslo"
+    )
+    ingestor.ingest("P09", [export])
+
+    garmin_days = (
+        ingestor.lake.scan("daily_totals")
+        .filter(pl.col("source") == "garmin_export")
+        .collect()
+        .sort("local_date")
+    )
+    minutes = ingestor.lake.scan("minutes").collect()
+    assert garmin_days.select("moderate_minutes", "vigorous_minutes").rows() == [
+        (12, 3),
+        (0, 10),
+        (5, 0),
+    ]
+    assert set(minutes["source"]) == {"fit_monitoring"}
+    assert len(wellness) == 3
+    minute_dates = minutes.select(
+        (pl.col("minute_utc") + pl.duration(minutes=pl.col("utc_offset_minutes"))).dt.date()
+    ).to_series()
+    assert (
+        set(minute_dates)
+        == set(garmin_days["local_date"])
+        == {
+            dt.date(2026, 3, 28),
+            dt.date(2026, 3, 29),
+            dt.date(2026, 3, 30),
+        }
+    )
+    assert minutes.height == truth.height
+
+
+def test_a_fit_file_already_ingested_is_not_read_again_from_the_export(
+    tmp_path: Path, ingestor: Ingestor
+) -> None:
+    truth = oslo_dst_truth()
+    start, end, sport = OSLO_SESSIONS.row(0)
+    run = activity_bytes(truth, start, end, sport)
+    loose = tmp_path / "run.fit"
+    loose.write_bytes(run)
+    ingestor.ingest("P09", [loose])
+
+    export = write_garmin_export(
+        truth, OSLO_SESSIONS, {"demo_1.fit": run}, tmp_path / "export.zip", timezone="Europe/Oslo"
+    )
+    report = ingestor.ingest("P09", [export])
+
+    assert not any(o.path.endswith("demo_1.fit") and o.new for o in report.outcomes)
+    sessions = ingestor.lake.scan("sessions").collect()
+    assert sessions.group_by("source").len().sort("source").rows() == [
+        ("fit_activity", 1),
+        ("garmin_export", 1),
+    ]
