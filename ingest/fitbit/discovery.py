@@ -35,6 +35,7 @@ JSON_SERIES: tuple[str, ...] = (
     "very_active_minutes",
     "lightly_active_minutes",
     "sedentary_minutes",
+    "resting_heart_rate",
 )
 """JSON-family series irisin reads; the file name is ``<series>-YYYY-MM-DD.json``."""
 

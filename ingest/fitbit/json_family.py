@@ -6,12 +6,14 @@ them before any minute is placed in time. Heart rate arrives about every 5 s
 and is averaged per clock minute; steps are one row per minute. Daily series
 (``moderately_active_minutes`` etc.) become ``daily_totals`` rows keyed by the
 local date Fitbit gives them; a day of 1440 sedentary minutes is marked not
-worn. ``exercise-*.json`` logs become ``sessions``.
+worn; ``resting_heart_rate`` fills the day's resting rate. ``exercise-*.json``
+logs become ``sessions``.
 """
 
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,7 +91,7 @@ def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
         series = scan_stamped_integers(member.load(), key, quoted)
     except JsonDamage as exc:
         return quarantined(file.kind, member.path, str(exc))
-    except OSError as exc:
+    except (OSError, zipfile.BadZipFile) as exc:
         return quarantined(file.kind, member.path, f"could not read the file: {exc}")
     span = None
     if file.named_day is not None and series.seconds.size:
@@ -178,11 +180,54 @@ def read_daily_series(file: FitbitFile, member: Member) -> pl.DataFrame | ReadRe
         series = scan_stamped_integers(member.load(), b"value", True)
     except JsonDamage as exc:
         return quarantined(file.kind, member.path, str(exc))
+    except (OSError, zipfile.BadZipFile) as exc:
+        return quarantined(file.kind, member.path, f"could not read the file: {exc}")
     frame = series.frame()
     return frame.select(
         pl.col("stamp").dt.date().alias("local_date"),
         pl.col("value").cast(pl.Int32).alias(DAILY_COLUMNS[file.series]),
     ).unique("local_date", keep="last")
+
+
+def read_resting_heart_rate(file: FitbitFile, member: Member) -> pl.DataFrame | ReadResult:
+    """``resting_heart_rate-*.json`` (``value: {date, value, error}``) as ``local_date`` and bpm.
+
+    Fitbit writes 0 (or nothing) on days it could not compute a resting rate;
+    those days are left out rather than recorded as 0 bpm.
+    """
+    try:
+        frame = pl.read_json(io.BytesIO(member.load()), infer_schema_length=None)
+    except (OSError, zipfile.BadZipFile) as exc:
+        return quarantined(file.kind, member.path, f"could not read the file: {exc}")
+    except Exception as exc:  # polars raises several error types for bad JSON
+        return quarantined(file.kind, member.path, f"not valid JSON: {exc}")
+    if frame.height == 0:
+        return pl.DataFrame(schema={"local_date": pl.Date, "resting_heart_rate_bpm": pl.Float32})
+    value = frame.schema.get("value")
+    if (
+        "dateTime" not in frame.columns
+        or not isinstance(value, pl.Struct)
+        or "value" not in [f.name for f in value.fields]
+    ):
+        return quarantined(
+            file.kind,
+            member.path,
+            f"records are not {{dateTime, value: {{value}}}}; columns {frame.columns}",
+        )
+    return (
+        frame.select(
+            pl.col("dateTime")
+            .str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
+            .dt.date()
+            .alias("local_date"),
+            pl.col("value")
+            .struct.field("value")
+            .cast(pl.Float32, strict=False)
+            .alias("resting_heart_rate_bpm"),
+        )
+        .filter(pl.col("local_date").is_not_null() & (pl.col("resting_heart_rate_bpm") > 0))
+        .unique("local_date", keep="last")
+    )
 
 
 def _daily_results(
@@ -337,8 +382,13 @@ def read_json_family(
         results.update(_intraday_results([s for s in scanned if s.file.series == series], decision))
     dailies: dict[str, tuple[FitbitFile, Member, pl.DataFrame]] = {}
     for file, member in files:
-        if file.series in DAILY_COLUMNS:
-            got = read_daily_series(file, member)
+        if file.series in DAILY_COLUMNS or file.series == "resting_heart_rate":
+            reader = (
+                read_resting_heart_rate
+                if file.series == "resting_heart_rate"
+                else read_daily_series
+            )
+            got = reader(file, member)
             if isinstance(got, ReadResult):
                 results[member.path] = got
             else:

@@ -221,3 +221,22 @@ def test_exercise_logs_become_sessions(tmp_path: Path) -> None:
     assert sessions["sport"].to_list() == ["Walk", "Run"]
     assert sessions["session_key"].to_list() == ["1001", "1002"]
     assert sessions["utc_offset_minutes"].to_list() == [600, 600]
+
+
+def test_resting_heart_rate_fills_daily_totals(tmp_path: Path) -> None:
+    folder = tmp_path.joinpath(*JSON_DIR)
+    folder.mkdir(parents=True)
+    (folder / "resting_heart_rate-2015-05-18.json").write_text(
+        '[{"dateTime" : "05/18/15 00:00:00", "value" : {"date" : "05/18/15", "value" : 63.5, "error" : 7.1}},'
+        '{"dateTime" : "05/19/15 00:00:00", "value" : {"date" : "05/19/15", "value" : 0.0, "error" : 0.0}},'
+        '{"dateTime" : "05/20/15 00:00:00", "value" : {"date" : "05/20/15", "value" : 61.0, "error" : 6.0}}]'
+    )
+    (result,) = read_fitbit_export(members_of_folder(tmp_path), ctx("Australia/Brisbane")).values()
+    assert (result.kind, result.status) == ("fitbit_json_resting_heart_rate", "ok")
+    daily = pl.from_arrow(result.tables["daily_totals"]).sort("local_date")
+    assert daily["local_date"].to_list() == [
+        date(2015, 5, 18),
+        date(2015, 5, 20),
+    ]  # 0.0 means not computed
+    assert daily["resting_heart_rate_bpm"].to_list() == [63.5, 61.0]
+    assert daily["utc_offset_minutes"].to_list() == [600, 600]
