@@ -97,3 +97,23 @@ def test_csv_with_foreign_header_is_quarantined_while_the_rest_lands(tmp_path: P
     others = [r for p, r in results.items() if p != bad]
     assert others and {r.status for r in others} == {"ok"}
     assert table(results, "minutes", "fitbit_csv_heart_rate").height == truth.height
+
+
+def test_activity_level_keeps_the_highest_level_of_a_minute(tmp_path: Path) -> None:
+    folder = tmp_path.joinpath(*CSV_DIR)
+    folder.mkdir(parents=True)
+    (folder / "activity_level_2025-01-01.csv").write_text(
+        "timestamp,level,data source\n"
+        "2025-01-01T10:00:00Z,SEDENTARY,WATCH\n"
+        "2025-01-01T10:01:00Z,LIGHTLY_ACTIVE,WATCH\n"
+        "2025-01-01T10:01:30Z,VERY_ACTIVE,WATCH\n"
+        "2025-01-01T10:02:00Z,MODERATELY_ACTIVE,WATCH\n"
+        "not a time,VERY_ACTIVE,WATCH\n"
+    )
+    (result,) = read_fitbit_export(members_of_folder(tmp_path), ctx("Europe/Oslo")).values()
+    assert result.status == "partial" and "1 rows with an unreadable timestamp" in (
+        result.reason or ""
+    )
+    minutes = pl.from_arrow(result.tables["minutes"])
+    assert minutes["intensity"].to_list() == ["sedentary", "vigorous", "moderate"]
+    assert minutes["utc_offset_minutes"].to_list() == [60, 60, 60]
