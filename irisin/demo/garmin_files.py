@@ -83,9 +83,10 @@ def expected_daily_totals(
 ) -> pl.DataFrame:
     """Per local day with worn minutes: what the export's UDSFile says, in irisin's column names.
 
-    Offsets are those at local midnight (start) and the next local midnight
-    (end) in ``timezone``; without a zone, those of the day's first and last
-    worn minute.
+    ``utc_offset_minutes`` is the offset at local midnight and ``end_offset``
+    the one at the next local midnight, in ``timezone``; without a zone, those
+    of the day's first and last worn minute. Heart rates are whole beats:
+    resting is the day's 5th percentile, as a stand-in for Garmin's own rule.
     """
     minutes = counted_minutes(truth, bout_minutes)
     days = (
