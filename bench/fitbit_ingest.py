@@ -91,10 +91,7 @@ def members_of(root: Path, only: set[str] | None = None) -> list[Member]:
     paths = sorted(
         p for p in root.joinpath(*JSON_DIR).glob("*.json") if only is None or p.name in only
     )
-    return [
-        Member(p.relative_to(root).as_posix(), p.stat().st_size, (lambda p=p: p.read_bytes()))
-        for p in paths
-    ]
+    return [Member(p.relative_to(root).as_posix(), p.stat().st_size, p.read_bytes) for p in paths]
 
 
 @dataclass(frozen=True)

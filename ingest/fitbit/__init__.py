@@ -19,6 +19,7 @@ from ingest.contract import Member, ReadContext, ReadResult
 from ingest.fitbit.bouting import fitbit_default
 from ingest.fitbit.csv_family import read_csv_family
 from ingest.fitbit.discovery import (
+    FitbitFile,
     classify_fitbit,
     looks_like_fitabase_export,
     looks_like_fitbit_export,
@@ -36,7 +37,8 @@ __all__ = [
 
 def read_fitbit_export(members: Sequence[Member], ctx: ReadContext) -> dict[str, ReadResult]:
     """Read one participant's Takeout or legacy Fitbit export (JSON and CSV families)."""
-    json_files, csv_files = [], []
+    json_files: list[tuple[FitbitFile, Member]] = []
+    csv_files: list[tuple[FitbitFile, Member]] = []
     for member in members:
         file = classify_fitbit(member.path)
         if file is None:

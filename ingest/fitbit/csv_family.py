@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from ingest.contract import Member, ReadContext, ReadResult
+from ingest.contract import Member, ReadContext, ReadResult, Status
 from ingest.fitbit.discovery import FitbitFile
 from ingest.fitbit.results import quarantined
 from ingest.fitbit.tables import (
@@ -152,19 +152,18 @@ def read_csv_member(file: FitbitFile, member: Member, ctx: ReadContext) -> ReadR
         offset.alias("utc_offset_minutes"), pl.lit(SOURCE_TAKEOUT).alias("source")
     )
     notes["minutes"] = frame.height
-    status, reason = "ok", None
+    status: Status = "ok"
+    reason = None
     if bad_stamps:
-        status, reason = (
-            "partial",
-            f"{member.path}: {bad_stamps} rows with an unreadable timestamp were left out",
-        )
+        status = "partial"
+        reason = f"{member.path}: {bad_stamps} rows with an unreadable timestamp were left out"
     return ReadResult(
         kind=file.kind,
         status=status,
         reason=reason,
         tables={"minutes": minutes_table(frame)},
         notes=notes,
-    )  # type: ignore[arg-type]
+    )
 
 
 def read_csv_family(

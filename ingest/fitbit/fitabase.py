@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from ingest.contract import Member, ReadContext, ReadResult
+from ingest.contract import Member, ReadContext, ReadResult, Status
 from ingest.fitbit.bouting import (
     BoutDecision,
     compare_with_daily,
@@ -275,7 +275,7 @@ def _daily_frame(suffix: str, rows: pl.DataFrame, bouts: BoutDecision) -> pl.Dat
     )
 
 
-def _outcome(kind: str, path: str, rows: _Rows, n_rows: int) -> tuple[str, str | None]:
+def _outcome(kind: str, path: str, rows: _Rows, n_rows: int) -> tuple[Status, str | None]:
     problems = []
     if rows.unmapped:
         shown = ", ".join(rows.unmapped[:20]) + (" ..." if len(rows.unmapped) > 20 else "")
@@ -286,7 +286,7 @@ def _outcome(kind: str, path: str, rows: _Rows, n_rows: int) -> tuple[str, str |
         )
     if not problems:
         return "ok", None
-    status = "quarantined" if rows.frame.height == 0 and n_rows > 0 else "partial"
+    status: Status = "quarantined" if rows.frame.height == 0 and n_rows > 0 else "partial"
     return status, f"{path}: " + "; ".join(problems)
 
 
@@ -348,7 +348,7 @@ def read_fitabase_export(members: Sequence[Member], ctx: ReadContext) -> dict[st
             status, reason = _outcome(_kind(suffix), member.path, rows, n_rows)
             results[member.path] = ReadResult(
                 kind=_kind(suffix),
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 reason=reason,
                 tables={"minutes": minutes_table(placed.drop("local"))},
                 notes={
@@ -407,5 +407,5 @@ def _daily_result(
         status=status,
         reason=reason,
         tables={"daily_totals": daily_table(frame)},
-        notes=notes,  # type: ignore[arg-type]
+        notes=notes,
     )

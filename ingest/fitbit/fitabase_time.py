@@ -27,7 +27,8 @@ The rules, all vectorised over the column:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 import polars as pl
 
@@ -102,7 +103,7 @@ def resolve_dates(text: pl.Series) -> tuple[pl.Series, dict[str, Any]]:
             f"no date has a day above 12 and the separator is not Fitabase's '/', so day and month "
             f"cannot be told apart (e.g. {both['a'][0]}-{both['b'][0]}-{both['c'][0]})"
         )
-    lo, hi = strict_anchors.min(), strict_anchors.max()
+    lo, hi = cast(date, strict_anchors.min()), cast(date, strict_anchors.max())
 
     def distance(d: pl.Expr) -> pl.Expr:
         """Days from the one-way dates' range (0 inside it)."""
@@ -125,11 +126,9 @@ def resolve_dates(text: pl.Series) -> tuple[pl.Series, dict[str, Any]]:
         example = text.filter(resolved.is_null())[0]
         raise AmbiguousStamps(
             f"{open_values} dates read both ways equally near the export's period "
-            f"{strict_anchors.min()}..{strict_anchors.max()}, e.g. {example!r}"
+            f"{lo}..{hi}, e.g. {example!r}"
         )
-    notes["date_rule"] = (
-        f"two-way dates placed by the period of one-way dates ({strict_anchors.min()}..{strict_anchors.max()})"
-    )
+    notes["date_rule"] = f"two-way dates placed by the period of one-way dates ({lo}..{hi})"
     month_first_used = cand.filter(
         mf.is_not_null() & (mf == resolved) & (df.is_null() | (df != resolved))
     ).height

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ingest.contract import Member, ReadContext, ReadResult
+from ingest.contract import Member, ReadContext, ReadResult, Status
 from ingest.fitbit.bouting import BoutDecision
 from ingest.fitbit.clock import (
     ClockDecision,
@@ -147,7 +147,8 @@ def _intraday_results(scanned: list[_Scanned], decision: ClockDecision) -> dict[
     bounds = np.searchsorted(files, np.arange(len(scanned) + 1))
     canonical = to_canonical(placed, MINUTES)
     notes_common = decision.notes()
-    status, reason_text = "ok", None
+    status: Status = "ok"
+    reason_text = None
     if decision.clock == "local" and decision.timezone is None:
         status = "partial"
         reason_text = (
@@ -166,7 +167,7 @@ def _intraday_results(scanned: list[_Scanned], decision: ClockDecision) -> dict[
             notes["minutes_in_dst_gap_dropped"] = int(s.minutes.size - rows)
         out[s.member.path] = ReadResult(
             kind=s.file.kind,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             reason=f"{s.member.path}: {reason_text}" if reason_text else None,
             tables={"minutes": canonical.slice(int(bounds[i]), rows)},
             notes=notes,
@@ -388,11 +389,11 @@ def read_json_family(
                 if file.series == "resting_heart_rate"
                 else read_daily_series
             )
-            got = reader(file, member)
-            if isinstance(got, ReadResult):
-                results[member.path] = got
+            daily = reader(file, member)
+            if isinstance(daily, ReadResult):
+                results[member.path] = daily
             else:
-                dailies[member.path] = (file, member, got)
+                dailies[member.path] = (file, member, daily)
         elif file.series == "exercise":
             results[member.path] = _exercise_result(file, member, decision)
     results.update(_daily_results(dailies, decision, bouts))

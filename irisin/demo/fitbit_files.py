@@ -20,7 +20,9 @@ Everything is built with polars expressions and written in one pass per file.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -50,13 +52,8 @@ def _with_local(truth: pl.DataFrame, tz: str) -> pl.DataFrame:
 def _all_local_minutes(truth: pl.DataFrame, tz: str) -> pl.DataFrame:
     """Every UTC minute of every local day from the first to the last day of ``truth``."""
     local = _with_local(truth, tz)
-    days = pl.DataFrame(
-        {
-            "local_date": pl.date_range(
-                local["local_date"].min(), local["local_date"].max(), "1d", eager=True
-            )
-        }
-    )
+    first, last = cast(date, local["local_date"].min()), cast(date, local["local_date"].max())
+    days = pl.DataFrame({"local_date": pl.date_range(first, last, "1d", eager=True)})
     bounds = days.with_columns(
         *[
             (pl.col("local_date") + pl.duration(days=k))
@@ -282,7 +279,9 @@ def write_fitabase(
             pl.col("intensity").fill_null("sedentary"),
             pl.col("steps").fill_null(0),
         )
-        minute_frames.append(minutes.select("Id", "minute_utc", "local", "local_date", "intensity", "steps"))
+        minute_frames.append(
+            minutes.select("Id", "minute_utc", "local", "local_date", "intensity", "steps")
+        )
         hr_frames.append(
             _heart_rate_samples(truth).select(
                 pl.lit(fid).alias("Id"),

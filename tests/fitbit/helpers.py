@@ -19,7 +19,7 @@ CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 def members_of_folder(root: Path) -> list[Member]:
     """Every file under ``root`` as a Member with a ``/`` path relative to ``root``."""
     return [
-        Member(p.relative_to(root).as_posix(), p.stat().st_size, (lambda p=p: p.read_bytes()))
+        Member(p.relative_to(root).as_posix(), p.stat().st_size, p.read_bytes)
         for p in sorted(root.rglob("*"))
         if p.is_file()
     ]
