@@ -177,15 +177,6 @@ def _decode_rows(buf: np.ndarray, definition: Definition, positions: np.ndarray,
     if not fields or positions.size == 0 or definition.size == 0:
         return {}
     size = definition.size
-    if positions.size > 1 and np.all(np.diff(positions) == positions[1] - positions[0]) and positions[1] - positions[0] >= size:
-        stride = int(positions[1] - positions[0])
-        start = int(positions[0])
-        rows = np.lib.stride_tricks.as_strided(
-            buf[start:], shape=(positions.size, size), strides=(stride, 1), writeable=False
-        )
-        rows = np.ascontiguousarray(rows)
-    else:
-        rows = buf[positions[:, None] + np.arange(size, dtype=np.int64)]
     names, formats, offsets = [], [], []
     for i, fdef in enumerate(fields):
         names.append(f"f{i}")
@@ -193,7 +184,16 @@ def _decode_rows(buf: np.ndarray, definition: Definition, positions: np.ndarray,
         formats.append((code, shape) if shape else code)
         offsets.append(fdef.offset)
     dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": size})
-    records = rows.view(dtype).reshape(-1)
+    steps = np.diff(positions)
+    if positions.size > 1 and steps.min() == steps.max() and int(steps[0]) >= size:
+        # one evenly spaced run (e.g. a record every second with nothing between): a strided
+        # view of the file bytes, no copy
+        records = np.ndarray(
+            shape=(positions.size,), dtype=dtype, buffer=buf, offset=int(positions[0]), strides=(int(steps[0]),)
+        )
+    else:
+        rows = buf[positions[:, None] + np.arange(size, dtype=np.int64)]
+        records = rows.view(dtype).reshape(-1)
     out: dict[int, _Raw] = {}
     for i, fdef in enumerate(fields):
         raw = records[f"f{i}"]
@@ -330,6 +330,17 @@ def _apply_profile(
     n = record_index.size
     columns: dict[str, Column] = {}
     expanded: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    references: dict[int, list[_Raw]] = {}
+
+    def reference(num: int) -> list[_Raw]:
+        if num not in references:
+            found = [raws[num]] if num in raws else []
+            if num not in raws or not raws[num].valid.all():
+                carried = _component_reference(spec, raws, num)
+                if carried is not None:
+                    found.append(carried)
+            references[num] = [r for r in found if r.values.ndim == 1 and _is_numeric(r)]
+        return references[num]
 
     for num, raw in raws.items():
         fspec = spec.fields.get(num)
@@ -343,9 +354,8 @@ def _apply_profile(
         for sub in fspec.subfields:
             match = np.zeros(n, dtype=bool)
             for ref_num, ref_value in sub.refs:
-                for ref in (raws.get(ref_num), _component_reference(spec, raws, ref_num)):
-                    if ref is not None and ref.values.ndim == 1 and _is_numeric(ref):
-                        match |= ref.valid & (ref.values == ref_value)
+                for ref in reference(ref_num):
+                    match |= ref.valid & (ref.values == ref_value)
             match &= base_rows
             if not match.any():
                 continue
@@ -525,12 +535,14 @@ def _resolve_times(
     comp_time = resolve_compressed(full, full_valid, compressed, (sc.headers & 0x1F).astype(np.int64), segment_start)
     anchors = np.where(compressed, comp_time, full)
     anchor_valid = full_valid | compressed
+    if not ts16_valid.any():
+        return anchors, anchor_valid, compressed
     anchor_idx = last_index(anchor_valid, segment_start)
     has_anchor = anchor_idx >= 0
     anchor = anchors[np.maximum(anchor_idx, 0)]
     from16 = resolve_timestamp_16(anchor, ts16)
-    time = np.where(full_valid, full, np.where(compressed, comp_time, from16))
-    time_valid = full_valid | compressed | (ts16_valid & has_anchor)
+    time = np.where(anchor_valid, anchors, from16)
+    time_valid = anchor_valid | (ts16_valid & has_anchor)
     return time, time_valid, compressed
 
 
