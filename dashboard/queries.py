@@ -130,37 +130,46 @@ def roster(con: duckdb.DuckDBPyConnection, fallback: pl.DataFrame) -> pl.DataFra
 
 
 def last_data(con: duckdb.DuckDBPyConnection, participants: pl.DataFrame) -> pl.DataFrame:
-    """Each participant's latest minute (or device daily total), in local time.
+    """Each participant's first and latest data, in local time.
 
-    ``participants`` gives the zone of each participant (roster columns
-    participant_id, timezone). Participants without any data are absent.
+    Data is an hour with minute rows, or a device daily total not marked
+    unworn: a day the device itself reports as not worn (e.g. 1440 sedentary
+    minutes, which Fitbit exports keep writing after a participant stops) is
+    not data. Minute data is read from the derived ``hourly_wear`` table (local
+    hours, as the weekly table places them), so the cost grows with
+    participant-hours, not with the minutes lake; "last data" is then the end
+    of the last hour with data (hh:59). A daily total covers its whole local
+    day (23:59). A warehouse without ``hourly_wear`` falls back to scanning
+    ``minutes`` (to the minute, in the roster zone given by ``participants``:
+    participant_id, timezone).
+
+    Participants without any data are absent.
     """
     names = table_names(con)
     parts = []
-    if "minutes" in names:
+    if "hourly_wear" in names:
         parts.append(
-            """SELECT participant_id, min(minute_utc) AS first_utc, max(minute_utc) AS last_utc,
-                      NULL::DATE AS first_day, NULL::DATE AS last_day
-               FROM minutes GROUP BY 1"""
+            """SELECT participant_id, min(local_date) AS first_day,
+                      max(local_date + INTERVAL 59 MINUTE + to_hours(hour::INTEGER)) AS last_local
+               FROM hourly_wear GROUP BY 1"""
+        )
+    elif "minutes" in names:
+        parts.append(
+            """SELECT m.participant_id, timezone(z.timezone, min(m.minute_utc))::DATE AS first_day,
+                      timezone(z.timezone, max(m.minute_utc)) AS last_local
+               FROM minutes m JOIN zones z USING (participant_id) GROUP BY m.participant_id, z.timezone"""
         )
     if "daily_totals" in names:
         parts.append(
-            """SELECT participant_id, NULL::TIMESTAMPTZ, NULL::TIMESTAMPTZ, min(local_date), max(local_date)
-               FROM daily_totals GROUP BY 1"""
+            """SELECT participant_id, min(local_date) AS first_day,
+                      max(local_date) + INTERVAL 23 HOUR + INTERVAL 59 MINUTE AS last_local
+               FROM daily_totals WHERE worn IS DISTINCT FROM false GROUP BY 1"""
         )
     if not parts:
         return _empty(LAST_DATA_COLUMNS)
     sql = f"""
-        WITH raw AS ({" UNION ALL ".join(parts)}),
-        local AS (
-            SELECT r.participant_id,
-                   coalesce(timezone(z.timezone, r.first_utc)::DATE, r.first_day) AS first_day,
-                   coalesce(timezone(z.timezone, r.last_utc),
-                            r.last_day + INTERVAL 23 HOUR + INTERVAL 59 MINUTE) AS last_local
-            FROM raw r JOIN zones z USING (participant_id)
-        )
         SELECT participant_id, min(first_day) AS first_day, max(last_local) AS last_local
-        FROM local GROUP BY 1
+        FROM ({" UNION ALL ".join(parts)}) GROUP BY 1
     """
     with _registered(con, "zones", participants.select("participant_id", "timezone")):
         frame = _frame(con, sql)

@@ -13,17 +13,20 @@ P02   America/New_York  stopped syncing: last minute 03-02 23:59 local
 P03   Europe/Oslo       low wear: 300 min/day; weeks below but insufficient last
 P04   Europe/London     below the hour W2-W4 (W5 partial, not counted)
 P05   Europe/Oslo       on the roster, no data at all
-P06   Europe/Oslo       daily totals only, last day 03-05 (exactly 3 days ago)
+P06   Europe/Oslo       daily totals only, last worn day 03-05 (exactly 3 days ago)
 P07   Europe/Oslo       below W2 and W4 with W3 missing: the run is only 1
 P08   Europe/Oslo       started 03-05: wear averaged over 2 days, not 7
 ====  ================  =========================================================
 
 The expected table lives in ``EXPECTED`` and is worked out by hand in the
-comments next to each participant's rows.
+comments next to each participant's rows. "Last data" of minute data is the end
+of the last local hour with minute rows (``hourly_wear``), e.g. a last minute
+at 13:00 shows as 13:59.
 """
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -73,16 +76,16 @@ EXPECTED: dict[str, dict[str, object]] = {
                 this_week_minutes=None, last_week_minutes=61, last_week_status="met",
                 wear_7d_minutes_per_day=700),
     # latest complete week for last complete day 03-06 is W4, insufficient: no below run.
-    "P03": dict(flags="low wear", last_data="2024-03-07 13:00 Europe/Oslo", days_since_data=1,
+    "P03": dict(flags="low wear", last_data="2024-03-07 13:59 Europe/Oslo", days_since_data=1,
                 this_week_minutes=10, last_week_minutes=30, last_week_status="insufficient",
                 wear_7d_minutes_per_day=300),
     # W2, W3, W4 below; W5 (below so far) is not complete on 03-06.
-    "P04": dict(flags="below the hour 3 weeks running", last_data="2024-03-07 10:00 Europe/London",
+    "P04": dict(flags="below the hour 3 weeks running", last_data="2024-03-07 10:59 Europe/London",
                 days_since_data=1, this_week_minutes=5, last_week_minutes=10, last_week_status="below",
                 wear_7d_minutes_per_day=650),
     "P05": dict(flags="no data yet", last_data=None, days_since_data=None, this_week_minutes=None,
                 last_week_minutes=None, last_week_status=None, wear_7d_minutes_per_day=None),
-    # daily totals up to 03-05 (complete); W4 below, W5 partial -> run of 1 only.
+    # worn daily totals up to 03-05 (complete; 03-06/07 are unworn days); W4 below, W5 partial -> run of 1.
     "P06": dict(flags="no data for 3 days", last_data="2024-03-05 23:59 Europe/Oslo", days_since_data=3,
                 this_week_minutes=20, last_week_minutes=50, last_week_status="below",
                 wear_7d_minutes_per_day=720),
@@ -91,7 +94,7 @@ EXPECTED: dict[str, dict[str, object]] = {
                 this_week_minutes=15, last_week_minutes=40, last_week_status="below",
                 wear_7d_minutes_per_day=700),
     # started 03-05: window 03-05..03-06 -> (700 + 500) / 2 = 600, not below 600.
-    "P08": dict(flags="", last_data="2024-03-07 19:00 Europe/Oslo", days_since_data=1,
+    "P08": dict(flags="", last_data="2024-03-07 19:59 Europe/Oslo", days_since_data=1,
                 this_week_minutes=70, last_week_minutes=None, last_week_status=None,
                 wear_7d_minutes_per_day=600),
 }
@@ -107,7 +110,7 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _minutes() -> pa.Table:
+def minutes_table() -> pa.Table:
     """First and last minute of each participant with minute data (enough for last data)."""
     rows = [
         ("P01", "fit_monitoring", "Garmin vivosmart 4", "2024-02-05 08:00"),
@@ -137,14 +140,16 @@ def _minutes() -> pa.Table:
     return conform(table, MINUTES)
 
 
-def _daily_totals() -> pa.Table:
-    days = _days(date(2024, 2, 19), date(2024, 3, 5))
+def daily_totals_table() -> pa.Table:
+    """P06's device days: worn up to 03-05, then two days the device reports as not worn."""
+    days = _days(date(2024, 2, 19), date(2024, 3, 7))
     table = pa.table(
         {
             "participant_id": ["P06"] * len(days),
             "source": ["fitbit_takeout"] * len(days),
             "device": ["Fitbit Charge 5"] * len(days),
             "local_date": pa.array(days, pa.date32()),
+            "worn": [d <= date(2024, 3, 5) for d in days],
             "bouted": [False] * len(days),
             "file_id": ["e" * 64] * len(days),
         }
@@ -199,9 +204,37 @@ def _weekly() -> pl.DataFrame:
 
 
 def _hourly_wear() -> pl.DataFrame:
+    """Local hours with minute rows, as the pipeline derives them: every fixture minute row, plus
+    P01's waking hours 07-21 worn for the heat map."""
+    zones = pl.read_csv(io.StringIO(ROSTER_CSV)).select("participant_id", "timezone")
+    minutes = pl.from_arrow(minutes_table()).join(zones, on="participant_id")
+    local = pl.concat(
+        [  # one zone at a time: polars converts a whole column to one zone
+            part.select(
+                "participant_id",
+                pl.col("minute_utc").dt.convert_time_zone(zone).dt.replace_time_zone(None).alias("local"),
+            )
+            for (zone,), part in minutes.group_by("timezone")
+        ]
+    )
+    from_minutes = local.select(
+        "participant_id",
+        pl.col("local").dt.date().alias("local_date"),
+        pl.col("local").dt.hour().cast(pl.Int8).alias("hour"),
+        pl.lit(1).alias("wear_minutes"),
+    )
     days = _days(date(2024, 2, 29), date(2024, 3, 7))
-    rows = [("P01", d, h, 60 if 7 <= h <= 21 else 0) for d in days for h in range(24)]
-    return pl.DataFrame(rows, schema=["participant_id", "local_date", "hour", "wear_minutes"], orient="row")
+    waking = pl.DataFrame(
+        [("P01", d, h, 60) for d in days for h in range(7, 22)],
+        schema={"participant_id": pl.String, "local_date": pl.Date, "hour": pl.Int8, "wear_minutes": pl.Int32},
+        orient="row",
+    )
+    return (
+        pl.concat([from_minutes, waking], how="vertical_relaxed")
+        .group_by("participant_id", "local_date", "hour")
+        .agg(pl.col("wear_minutes").max())
+        .sort("participant_id", "local_date", "hour")
+    )
 
 
 def _scores() -> pl.DataFrame:
@@ -302,8 +335,8 @@ def build_fixture_study(root: Path) -> Path:
     write_warehouse(
         root / "store" / "warehouse.duckdb",
         {
-            "minutes": _minutes(),
-            "daily_totals": _daily_totals(),
+            "minutes": minutes_table(),
+            "daily_totals": daily_totals_table(),
             "daily": _daily(),
             "weekly": _weekly(),
             "hourly_wear": _hourly_wear(),

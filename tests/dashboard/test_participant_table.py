@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -11,7 +12,15 @@ import pytest
 from config import open_study
 from config.study import AlertsSection
 from dashboard import participant_table, queries
-from tests.dashboard.conftest import AS_OF, EXPECTED, EXPECTED_ORDER
+from tests.dashboard.conftest import (
+    AS_OF,
+    EXPECTED,
+    EXPECTED_ORDER,
+    ROSTER_CSV,
+    daily_totals_table,
+    minutes_table,
+    write_warehouse,
+)
 
 
 def _table(
@@ -129,3 +138,23 @@ def test_today_is_at_most_the_latest_data_when_clamped(fixture_study: Path) -> N
     assert rows["P01"] == (0, "")
     unclamped = _table(fixture_study, as_of=later).filter(pl.col("participant_id") == "P01").row(0, named=True)
     assert unclamped["flags"] == "no data for 178 days"  # 2024-03-07 to 2024-09-01
+
+
+def test_last_data_falls_back_to_the_minutes_without_hourly_wear(tmp_path: Path) -> None:
+    # An older warehouse without hourly_wear: last data to the minute, in the roster zone.
+    path = write_warehouse(
+        tmp_path / "warehouse.duckdb", {"minutes": minutes_table(), "daily_totals": daily_totals_table()}
+    )
+    roster = pl.read_csv(io.StringIO(ROSTER_CSV), schema_overrides={"start_date": pl.Date})
+    with queries.open_warehouse(path) as con:
+        last = queries.last_data(con, roster)
+    got = dict(last.select("participant_id", pl.col("last_local").dt.strftime("%Y-%m-%d %H:%M")).iter_rows())
+    assert got == {
+        "P01": "2024-03-07 21:59",  # 20:59 UTC in Oslo (CET)
+        "P02": "2024-03-02 23:59",  # 04:59 UTC on 03-03 in New York (EST)
+        "P03": "2024-03-07 13:00",
+        "P04": "2024-03-07 10:00",  # London is on GMT
+        "P06": "2024-03-05 23:59",  # last worn daily total; 03-06 and 03-07 are marked unworn
+        "P07": "2024-03-07 23:59",
+        "P08": "2024-03-07 19:00",
+    }

@@ -1,0 +1,265 @@
+"""Benchmark of the dashboard's queries on a large synthetic warehouse.
+
+    python -m bench.dashboard                                  # 5,000 participants x 52 weeks
+    python -m bench.dashboard --participants 500 --weeks 12    # quick look
+    python -m bench.dashboard --minute-days 28                 # a heavier minutes lake
+
+It writes a study folder (roster, study.toml) and a warehouse like the one the
+nightly run publishes: ``weekly`` (participants x weeks), ``daily`` (x 7 days),
+``participant_scores`` and ``cohort_weekly`` computed by ``models`` from that
+weekly table, a ``files`` manifest, and ``minutes`` and ``daily_totals`` as
+views over Parquet files (as the lake views are). The minutes lake holds the
+last ``--minute-days`` days of each participant (900 worn minutes a day; a
+tenth of participants stop syncing early): the participant table's "last data"
+scans it, so its cost grows with the lake, and the scan alone is timed and
+reported per row so it can be extrapolated to a full year of minutes.
+
+Each page's load (``dashboard.data``, what the app caches per warehouse
+version) is timed warm: one untimed call, then the best and the median of
+``--repeat`` calls, each opening the warehouse read-only afresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from config import open_study
+from config.study import StudyConfig
+from dashboard import data, queries
+from models.adherence import participant_scores
+from models.cohort import cohort_weekly
+
+START = date(2025, 1, 6)  # a Monday
+ZONES = ["Europe/Oslo", "America/New_York", "America/Phoenix", "Australia/Brisbane", "Asia/Kolkata", "UTC"]
+WORN_MINUTES_PER_DAY = 900
+MINUTE_FILE_PARTICIPANTS = 500
+
+
+def participant_ids(n: int) -> list[str]:
+    return [f"P{i:05d}" for i in range(n)]
+
+
+def write_roster(root: Path, n: int) -> None:
+    pl.DataFrame(
+        {"participant_id": participant_ids(n), "timezone": [ZONES[i % len(ZONES)] for i in range(n)]}
+    ).write_csv(root / "roster.csv")
+
+
+def synthetic_daily(n: int, weeks: int, rng: np.random.Generator) -> pl.DataFrame:
+    """participants x days of wear and activity minutes (vectorized)."""
+    days = weeks * 7
+    wear = rng.normal(800, 200, n * days).clip(0, 1440).astype(np.int32)
+    mvpa = rng.gamma(1.2, 10, n * days).astype(np.int32)
+    vigorous = (mvpa * rng.uniform(0, 0.5, n * days)).astype(np.int32)
+    return pl.DataFrame(
+        {
+            "participant_id": np.repeat(np.array(participant_ids(n)), days),
+            "local_date": np.tile(np.arange(days), n).astype("timedelta64[D]") + np.datetime64(START),
+            "wear_minutes": wear,
+            "moderate_minutes": mvpa - vigorous,
+            "vigorous_minutes": vigorous,
+            "mvpa_minutes": mvpa,
+            "valid": wear >= 600,
+            "filled_from_daily_totals": np.zeros(n * days, bool),
+        }
+    ).with_columns(week_start=pl.col("local_date").dt.truncate("1w"))
+
+
+def weekly_from_daily(daily: pl.DataFrame, config: StudyConfig) -> pl.DataFrame:
+    t = config.scoring.threshold_minutes_per_week
+    return (
+        daily.group_by("participant_id", "week_start")
+        .agg(
+            pl.col("moderate_minutes", "vigorous_minutes", "mvpa_minutes", "wear_minutes").sum().cast(pl.Int32),
+            pl.col("valid").sum().cast(pl.Int8).alias("valid_days"),
+        )
+        .with_columns(
+            status=pl.when(pl.col("valid_days") < config.wear.min_valid_days_per_week)
+            .then(pl.lit("insufficient"))
+            .when(pl.col("mvpa_minutes") >= t)
+            .then(pl.lit("met"))
+            .otherwise(pl.lit("below")),
+            sources=pl.lit("fit_monitoring"),
+            methods=pl.lit("device"),
+            from_daily_totals=pl.lit(0, pl.Int8),
+            config_hash=pl.lit("bench"),
+        )
+        .sort("participant_id", "week_start")
+    )
+
+
+def write_minutes_lake(lake: Path, n: int, weeks: int, minute_days: int, rng: np.random.Generator) -> int:
+    """The last ``minute_days`` days of worn minutes of each participant, in Parquet files; returns rows."""
+    lake.mkdir(parents=True)
+    end = datetime.combine(START + timedelta(weeks=weeks), datetime.min.time(), tzinfo=UTC)
+    stop_days = np.where(rng.random(n) < 0.1, rng.integers(1, 30, n), 0)  # a tenth stopped syncing
+    rows = 0
+    for first in range(0, n, MINUTE_FILE_PARTICIPANTS):
+        ids = np.arange(first, min(first + MINUTE_FILE_PARTICIPANTS, n))
+        day = np.arange(minute_days)
+        minute = np.arange(WORN_MINUTES_PER_DAY)
+        # minutes since ``end``: negative, per participant x day x minute, waking from 07:00
+        offset = (
+            -(stop_days[ids][:, None, None] + minute_days - day[None, :, None]) * 1440
+            + 7 * 60
+            + minute[None, None, :]
+        ).ravel()
+        frame = pl.DataFrame(
+            {
+                "participant_id": np.repeat(np.array(participant_ids(n))[ids], minute_days * WORN_MINUTES_PER_DAY),
+                "source": "fit_monitoring",
+                "device": "Garmin vivosmart 4",
+                "minute_utc": (np.datetime64(end.replace(tzinfo=None), "m") + offset.astype("timedelta64[m]")).astype(
+                    "datetime64[us]"
+                ),
+                "heart_rate_bpm": rng.normal(75, 10, offset.size).astype(np.float32),
+            }
+        ).with_columns(pl.col("minute_utc").dt.replace_time_zone("UTC"))
+        frame.write_parquet(lake / f"part-{first:06d}.parquet", row_group_size=1_000_000)
+        rows += frame.height
+    return rows
+
+
+def synthetic_files(n: int, weeks: int, rng: np.random.Generator) -> pl.DataFrame:
+    """One file per participant and week, 2 % partial, 1 % quarantined."""
+    count = n * weeks
+    frame = pl.DataFrame(
+        {
+            "participant_id": np.repeat(np.array(participant_ids(n)), weeks),
+            "week": np.tile(np.arange(weeks), n),
+            "draw": rng.random(count),
+            "size_bytes": rng.integers(10_000, 80_000, count),
+        }
+    )
+    status = (
+        pl.when(pl.col("draw") < 0.01)
+        .then(pl.lit("quarantined"))
+        .when(pl.col("draw") < 0.03)
+        .then(pl.lit("partial"))
+        .otherwise(pl.lit("ok"))
+    )
+    return frame.select(
+        pl.int_range(pl.len()).cast(pl.String).str.pad_start(64, "0").alias("file_id"),
+        pl.format("inbox/{}/week-{}.fit", "participant_id", "week").alias("path"),
+        "participant_id",
+        pl.lit("fit_monitoring").alias("kind"),
+        "size_bytes",
+        status.alias("status"),
+        pl.when(status == "quarantined")
+        .then(pl.lit("not a FIT file"))
+        .when(status == "partial")
+        .then(pl.lit("truncated"))
+        .alias("reason"),
+        pl.lit(datetime(2026, 1, 1, tzinfo=UTC)).alias("ingested_at"),
+    )
+
+
+def build(root: Path, n: int, weeks: int, minute_days: int, seed: int) -> dict[str, int]:
+    """Write the synthetic study and its warehouse under ``root``; returns row counts."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True)
+    write_roster(root, n)
+    config = StudyConfig()
+    daily = synthetic_daily(n, weeks, rng)
+    weekly = weekly_from_daily(daily, config)
+    lake = root / "store" / "lake" / "minutes"
+    minute_rows = write_minutes_lake(lake, n, weeks, minute_days, rng)
+    tables = {
+        "daily": daily.drop("week_start"),
+        "weekly": weekly,
+        "participant_scores": participant_scores(weekly, config),
+        "cohort_weekly": cohort_weekly(weekly, config),
+        "files": synthetic_files(n, weeks, rng),
+    }
+    con = duckdb.connect(str(queries.warehouse_path(root)))
+    try:
+        for name, frame in tables.items():
+            con.register("incoming", frame)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
+            con.unregister("incoming")
+        con.execute(f"CREATE VIEW minutes AS SELECT * FROM read_parquet('{lake}/*.parquet')")
+    finally:
+        con.close()
+    return {"weekly": weekly.height, "daily": daily.height, "minutes": minute_rows}
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Best and median seconds of ``repeat`` calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--participants", type=int, default=5000)
+    parser.add_argument("--weeks", type=int, default=52)
+    parser.add_argument("--minute-days", type=int, default=7, help="days of minute rows per participant in the lake")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=6)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="irisin-bench-dashboard-"))
+    try:
+        t0 = time.perf_counter()
+        rows = build(work / "study", args.participants, args.weeks, args.minute_days, args.seed)
+        print(
+            f"warehouse: {args.participants:,} participants x {args.weeks} weeks: weekly {rows['weekly']:,} rows, "
+            f"daily {rows['daily']:,} rows, minutes lake {rows['minutes']:,} rows "
+            f"({args.minute_days} days each); built in {time.perf_counter() - t0:.1f} s"
+        )
+        study = open_study(work / "study")
+        table = data.load_participant_table(study, None)
+        flagged = table.table.filter(pl.col("flags") != "").height
+        print(f"participant table: {table.table.height:,} rows, {flagged:,} flagged; reference day {table.reference_day}")
+        last = dict(table.table.select("participant_id", "last_data").iter_rows())
+        pid = next(iter(last))
+        with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
+            roster = queries.roster(con, study.roster)
+            last_local = queries.last_data(con, roster).filter(pl.col("participant_id") == pid)["last_local"][0]
+
+        def last_data_scan() -> object:
+            with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
+                return queries.last_data(con, roster)
+
+        cases: list[tuple[str, Callable[[], object]]] = [
+            ("participant table (page load)", lambda: data.load_participant_table(study, None)),
+            ("  of which: last data (minutes scan)", last_data_scan),
+            ("cohort view (page load)", lambda: data.load_cohort_view(study)),
+            ("one participant page", lambda: data.load_participant(study, pid, last_local)),
+            ("data quality page", lambda: data.load_data_quality(study)),
+        ]
+        print(f"{'query':40s} {'best s':>8s} {'median s':>9s}   (warm, {args.repeat} runs, target < 1 s)")
+        scan_best = 0.0
+        for label, fn in cases:
+            best, median = timed(fn, args.repeat)
+            if "minutes scan" in label:
+                scan_best = best
+            print(f"{label:40s} {best:8.3f} {median:9.3f}")
+        rate = rows["minutes"] / scan_best if scan_best else float("nan")
+        full_year = args.participants * args.weeks * 7 * WORN_MINUTES_PER_DAY
+        print(
+            f"minutes scan: {rate / 1e6:,.0f} M rows/s; a lake of every worn minute of the {args.weeks} weeks "
+            f"({full_year / 1e9:.1f} G rows) would take about {full_year / rate:.1f} s on this machine"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
