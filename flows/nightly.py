@@ -91,25 +91,26 @@ def ingest_concurrently(run: StudyRun, items: Sequence[InboxItem], limit: int) -
 def already_ingested(items: Sequence[InboxItem], report: IngestReport) -> list[FileOutcome]:
     """Report lines (seen, not new) for the inbox files this run did not ingest: their bytes are in the lake.
 
-    A folder counts file by file: its members the run read have their own
-    report lines (``folder!/member``), the others were ingested before.
+    A file counts as reported when an outcome names it (``file`` or
+    ``file!/member`` for an archive); a folder counts file by file, as its
+    members are reported as ``folder!/member``.
     """
     reported = {o.path for o in report.outcomes}
+    outer = {path.split("!/", 1)[0] for path in reported}
     known: list[FileOutcome] = []
     for item in items:
-        paths = (
-            [
-                (f"{item.path}!/{f.relative_to(item.path).as_posix()}")
+        if item.path.is_dir():
+            members = (
+                f"{item.path}!/{f.relative_to(item.path).as_posix()}"
                 for f in sorted(item.path.rglob("*"))
                 if f.is_file()
-            ]
-            if item.path.is_dir()
-            else [str(item.path)]
-        )
+            )
+            unreported = [m for m in members if m not in reported]
+        else:
+            unreported = [] if str(item.path) in outer else [str(item.path)]
         known += [
-            FileOutcome("", p, item.participant_id, "known", "ok", None, new=False)
-            for p in paths
-            if p not in reported
+            FileOutcome("", path, item.participant_id, "known", "ok", None, new=False)
+            for path in unreported
         ]
     return known
 

@@ -91,9 +91,18 @@ def inbox_items(
     return items
 
 
+def _has_new_bytes(path: Path, known: set[str]) -> bool:
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+    return any(file_id_of(f.read_bytes()) not in known for f in files)
+
+
 def new_items(items: list[InboxItem], known: set[str]) -> list[InboxItem]:
-    """Drop files whose bytes are already in the manifest (folders are checked member by member)."""
-    return [i for i in items if i.path.is_dir() or file_id_of(i.path.read_bytes()) not in known]
+    """Drop files whose bytes are already in the manifest; a folder stays if any of its files is new.
+
+    An export folder is read as a whole when it stays, so skipping the ones
+    with nothing new keeps a nightly with nothing new from re-reading exports.
+    """
+    return [i for i in items if _has_new_bytes(i.path, known)]
 
 
 def ingest_item(study: Study, item: InboxItem, lake: Lake | None = None, ingestor: Ingestor | None = None) -> IngestReport:

@@ -49,8 +49,11 @@ def test_participants_are_interleaved_so_a_window_spans_them() -> None:
 
 def test_a_second_run_on_the_same_study_is_refused_while_the_first_holds_it(tmp_path: Path) -> None:
     study = init_study(tmp_path / "s")
-    with study_lock(study), pytest.raises(StudyBusyError, match="another irisin run"):
+    def lock_again() -> None:
         with study_lock(study):
             pass
+
+    with study_lock(study), pytest.raises(StudyBusyError, match="another irisin run"):
+        lock_again()
     with study_lock(study):  # released afterwards
         pass
