@@ -296,9 +296,12 @@ def _read_one(
     spec = SPECS[suffix]
     try:
         text = _read_text(member)
+        text = text.rename({c: c.strip() for c in text.columns})
         _check_header(text, spec)
     except FileProblem as exc:
         return quarantined(_kind(suffix), member.path, str(exc))
+    if text.height == 0:
+        return ReadResult(kind=_kind(suffix), notes={"rows": 0})
     try:
         rows = _resolve(text, spec, ctx)
     except FileProblem as exc:

@@ -197,3 +197,9 @@ def test_autumn_dst_fold_keeps_both_passes_of_the_repeated_hour(tmp_path: Path) 
         r.notes for r in results.values() if r.kind == "fitabase_minute_intensities_narrow"
     )
     assert notes["days_with_broken_am_pm"] == 0
+
+
+def test_header_only_file_is_read_as_empty(tmp_path: Path) -> None:
+    members = _write(tmp_path, "heartrate_seconds_merged.csv", "Id,Time,Value\n")
+    (result,) = read_fitabase_export(members, ctx(None, participant_from_id=True)).values()
+    assert (result.status, result.tables, result.notes["rows"]) == ("ok", {}, 0)
