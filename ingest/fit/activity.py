@@ -40,7 +40,7 @@ def _utc_expr(col: str) -> pl.Expr:
 
 def _numeric(table: MessageTable, name: str) -> pl.Series:
     col = table.column(name)
-    if col.values.ndim != 1 or col.values.dtype.kind not in "iuf":
+    if col.values.ndim != 1 or col.valid.ndim != 1 or col.values.dtype.kind not in "iuf":
         return pl.Series(name, [None] * len(table), dtype=pl.Float64)
     return pl.Series(name, col.values.astype(np.float64)).set(pl.Series(~col.valid), None)
 
@@ -52,8 +52,8 @@ def _session_frame(decoded: DecodedFit) -> tuple[pl.DataFrame, str]:
         table, used = decoded["lap"], "lap"
     start = _numeric(table, "start_time")
     stamp = pl.Series("t", table.time.astype(np.float64)).set(pl.Series(~table.time_valid), None)
-    sport_col = table.column("sport")
-    sports = [value_name("sport", int(v)) if ok else None for v, ok in zip(sport_col.values.tolist(), sport_col.valid.tolist(), strict=True)] if sport_col.values.ndim == 1 else [None] * len(table)
+    sport_raw = _numeric(table, "sport")
+    sports = [None if v is None else value_name("sport", int(v)) for v in sport_raw.to_list()]
     strides = _numeric(table, "total_strides")
     frame = pl.DataFrame(
         {

@@ -30,10 +30,16 @@ class FileInfo:
     offset_source: str | None
 
 
-def first_valid(table: MessageTable, name: str) -> float | int | None:
-    """The first valid scalar value of a column, or None."""
+def first_valid(table: MessageTable, name: str, *, text: bool = False) -> float | int | str | None:
+    """The first valid scalar value of a numeric column (a text column with ``text``), or None.
+
+    A column of another shape or kind than expected (possible in damaged or odd
+    files) counts as absent.
+    """
     col = table.get(name)
-    if col is None or col.values.ndim != 1 or not col.valid.any():
+    if col is None or col.values.ndim != 1 or col.valid.ndim != 1 or not col.valid.any():
+        return None
+    if (col.values.dtype.kind == "O") != text or (not text and col.values.dtype.kind not in "iuf"):
         return None
     value = col.values[int(np.argmax(col.valid))]
     return value.item() if hasattr(value, "item") else value
@@ -53,7 +59,7 @@ def device_label(file_id: MessageTable) -> str | None:
     maker = value_name("manufacturer", int(manufacturer))
     product_name = None
     if "product_name" in file_id:
-        product_name = first_valid(file_id, "product_name")
+        product_name = first_valid(file_id, "product_name", text=True)
     garmin_product = first_valid(file_id, "garmin_product")
     product = first_valid(file_id, "product")
     if product_name is None and garmin_product is not None:
@@ -68,7 +74,9 @@ def device_label(file_id: MessageTable) -> str | None:
 def _offset_from(table: MessageTable, local_name: str) -> int | None:
     local = table.get(local_name)
     stamp = table.get("timestamp")
-    if local is None or stamp is None:
+    if local is None or stamp is None or local.values.ndim != 1 or stamp.values.ndim != 1:
+        return None
+    if local.values.dtype.kind not in "iu" or stamp.values.dtype.kind not in "iu":
         return None
     ok = local.valid & stamp.valid
     if not ok.any():
@@ -88,8 +96,10 @@ def _device_settings_offset(settings: MessageTable) -> int | None:
         return None
     values, valid = col.values, col.valid
     zone = first_valid(settings, "active_time_zone")
+    if values.dtype.kind not in "iu" or values.ndim != valid.ndim:
+        return None  # not the profile's uint32 (array): unusable
     if values.ndim == 2:
-        index = int(zone) if zone is not None and int(zone) < values.shape[1] else 0
+        index = int(zone) if zone is not None and 0 <= int(zone) < values.shape[1] else 0
         values, valid = values[:, index], valid[:, index]
     if not valid.any():
         return None

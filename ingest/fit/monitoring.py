@@ -54,7 +54,7 @@ def intensity_label(activity_type: np.ndarray, type_ok: np.ndarray, level: np.nd
 
 def _col(table: MessageTable, name: str) -> tuple[np.ndarray, np.ndarray]:
     c = table.column(name)
-    if c.values.ndim != 1:
+    if c.values.ndim != 1 or c.valid.ndim != 1 or c.values.dtype.kind not in "iuf":
         n = len(table)
         return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
     return c.values, c.valid

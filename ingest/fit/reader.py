@@ -21,7 +21,7 @@ import pyarrow as pa
 from ingest.contract import ReadContext, ReadResult
 from ingest.fit.activity import activity_tables
 from ingest.fit.decode import DecodedFit, decode_fit
-from ingest.fit.file_info import ACTIVITY_TYPES, MONITORING_TYPES, FileInfo, file_info
+from ingest.fit.file_info import ACTIVITY_TYPES, MONITORING_TYPES, FileInfo, file_info, first_valid
 from ingest.fit.monitoring import monitoring_tables
 
 NEEDED_MESSAGES = (
@@ -80,9 +80,8 @@ def read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
     reason = decoded.reason
     tables: dict[str, pa.Table] = {}
     if kind == "fit_monitoring":
-        info_table = decoded["monitoring_info"]
-        local = info_table.get("local_timestamp")
-        start_local = int(local.values[local.valid.argmax()]) if local is not None and local.valid.any() else None
+        local = first_valid(decoded["monitoring_info"], "local_timestamp")
+        start_local = int(local) if local is not None else None
         tables, more = monitoring_tables(
             decoded["monitoring"],
             offset_s=info.utc_offset_s,
