@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -184,7 +185,7 @@ def run_polars(folder: Path, batch: int | None, participants: int | None) -> dic
     scan = pl.scan_parquet(folder / "minutes" / "*.parquet")
     rows = scan.filter(pl.col("participant_id").is_in(ids)).select(pl.len()).collect().item()
     counted = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     parts = []
     step = batch or len(ids)
     for i in range(0, len(ids), step):
@@ -194,9 +195,10 @@ def run_polars(folder: Path, batch: int | None, participants: int | None) -> dic
             weekly_table(minutes, empty_totals, empty_profiles, roster, config, config_hash=config.hash())
         )
     weekly = pl.concat(parts)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     weekly.write_parquet(folder / "weekly_polars.parquet")
-    return {"rows": rows, "seconds": seconds, "count_seconds": counted, "weeks": weekly.height, "peak_rss_gb": _peak_gb()}
+    return {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "count_seconds": counted, "weeks": weekly.height,
+            "peak_rss_gb": _peak_gb()}
 
 
 def run_pandas(folder: Path, participants: int) -> dict:
@@ -209,11 +211,12 @@ def run_pandas(folder: Path, participants: int) -> dict:
     roster = pd.DataFrame(json.loads((folder / "roster.json").read_text())).iloc[:participants]
     ids = set(roster["participant_id"])
     files = sorted((folder / "minutes").glob("*.parquet"))[: -(-participants // FILE_PARTICIPANTS)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     weekly = pandas_weekly(files, ids, roster, config)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     weekly.to_parquet(folder / "weekly_pandas.parquet")
-    return {"rows": int(weekly.attrs["rows"]), "seconds": seconds, "weeks": len(weekly), "peak_rss_gb": _peak_gb()}
+    return {"rows": int(weekly.attrs["rows"]), "seconds": seconds, "cpu_seconds": cpu, "weeks": len(weekly),
+            "peak_rss_gb": _peak_gb()}
 
 
 def pandas_weekly(files: list[Path], ids: set[str], roster, config):  # type: ignore[no-untyped-def]
@@ -285,6 +288,11 @@ def pandas_weekly(files: list[Path], ids: set[str], roster, config):  # type: ig
     return weekly
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
@@ -337,7 +345,8 @@ def main(argv: list[str] | None = None) -> None:
         common = ["--dir", str(folder)]
         ours = _child(["--child", "polars", *common, *(["--batch", str(args.batch)] if args.batch else [])])
         rate = ours["rows"] / ours["seconds"]
-        print(f"irisin  : {ours['rows']:,} rows in {ours['seconds']:.2f} s = {rate / 1e6:.1f} M rows/s, "
+        print(f"irisin  : {ours['rows']:,} rows in {ours['seconds']:.2f} s = {rate / 1e6:.1f} M rows/s "
+              f"(CPU {ours['cpu_seconds']:.1f} s = {ours['rows'] / ours['cpu_seconds'] / 1e6:.1f} M rows per CPU-second), "
               f"{ours['weeks']:,} weeks, peak RSS {ours['peak_rss_gb']:.2f} GB"
               + (f" (batches of {args.batch})" if args.batch else ""))
         if args.pandas_participants:
@@ -346,12 +355,14 @@ def main(argv: list[str] | None = None) -> None:
             sub = _child(["--child", "polars", *common, "--subset", str(k)])
             base_rate = base["rows"] / base["seconds"]
             print(f"pandas  : {base['rows']:,} rows ({k} participants) in {base['seconds']:.2f} s = "
-                  f"{base_rate / 1e6:.2f} M rows/s, peak RSS {base['peak_rss_gb']:.2f} GB")
-            print(f"irisin on the same {k} participants: {sub['seconds']:.2f} s "
-                  f"({sub['rows'] / sub['seconds'] / 1e6:.1f} M rows/s); "
+                  f"{base_rate / 1e6:.2f} M rows/s (CPU {base['cpu_seconds']:.1f} s), "
+                  f"peak RSS {base['peak_rss_gb']:.2f} GB")
+            print(f"irisin on the same {k} participants: {sub['seconds']:.2f} s (CPU {sub['cpu_seconds']:.1f} s); "
                   f"weekly tables equal: {_same_tables(folder, k)}")
             print(f"speed-up: {rate / base_rate:.1f}x (full-run rows/s over pandas rows/s), "
-                  f"{base['seconds'] / sub['seconds']:.1f}x on the same subset")
+                  f"{base['seconds'] / sub['seconds']:.1f}x wall and "
+                  f"{base['cpu_seconds'] / sub['cpu_seconds']:.1f}x CPU on the same subset")
+        print(f"load average (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} cores")
         print("targets: >= 20 M rows/s for 1000 x 90 days; >= 10x pandas; 1000 x 365 days under 8 GB peak")
     finally:
         if args.dir is None:
