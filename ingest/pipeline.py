@@ -223,21 +223,22 @@ class Ingestor:
 
     def _ingest_bundle(self, participant_id: str, path: Path, archive: tuple[str, bytes] | None) -> IngestReport:
         container_id = archive[0] if archive else None
-        pending: list[_Pending] = []
         try:
             with open_bundle(path, self.limits) as bundle:
                 pending = self._read_bundle(participant_id, path, bundle, container_id)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as e:
-            assert archive is not None
+                if archive is not None:
+                    fid, data = archive
+                    counts = Counter(p.result.status for p in pending)
+                    note = ReadResult(kind="zip", notes={"members": dict(counts)})
+                    pending.insert(0, _Pending("", fid, len(data), note, None, None))
+                # commit while the archive is open: quarantine copies read members lazily
+                return self._commit(participant_id, str(path), pending)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
+            if archive is None:
+                raise
             fid, data = archive
             bad = ReadResult(kind="zip", status="quarantined", reason=f"corrupt zip archive: {e}")
             return self._commit(participant_id, str(path), [_Pending("", fid, len(data), bad, lambda: data, None)])
-        if archive is not None:
-            fid, data = archive
-            counts = Counter(p.result.status for p in pending)
-            note = ReadResult(kind="zip", notes={"members": dict(counts)})
-            pending.insert(0, _Pending("", fid, len(data), note, None, None))
-        return self._commit(participant_id, str(path), pending)
 
     def _read_bundle(self, participant_id: str, path: Path, bundle: Bundle, container_id: str | None) -> list[_Pending]:
         pending: list[_Pending] = []

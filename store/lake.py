@@ -110,16 +110,26 @@ class Lake:
             if self._batch_of(p) in committed and (want is None or self._batch_of(p)[0] in want)
         ]
 
-    def manifest(self) -> pl.DataFrame:
-        """Every manifest row, with the batch it belongs to."""
+    def manifest(self, participants: Iterable[str] | None = None) -> pl.DataFrame:
+        """Every manifest row (optionally of some participants), with the batch it belongs to."""
         parts = self._list(MANIFEST)
+        if participants is not None:
+            want = set(participants)
+            parts = [p for p in parts if self._batch_of(p)[0] in want]
+        empty = pl.from_arrow(FILES.empty_table())
+        assert isinstance(empty, pl.DataFrame)
         if not parts:
-            return pl.from_arrow(FILES.empty_table()).with_columns(pl.lit(None, pl.String).alias("batch_id"))  # type: ignore[union-attr]
-        frames = []
-        for p in parts:
-            t = pq.read_table(p, filesystem=self.fs, schema=FILES)
-            frames.append(pl.from_arrow(t).with_columns(pl.lit(self._batch_of(p)[1]).alias("batch_id")))  # type: ignore[union-attr]
-        return pl.concat(frames, how="vertical")
+            return empty.with_columns(pl.lit(None, pl.String).alias("batch_id"))
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            frame = pl.read_parquet(parts, schema=empty.schema, include_file_paths="_part")
+        else:
+            frame = pl.concat(
+                pl.from_arrow(pq.read_table(p, filesystem=self.fs, schema=FILES)).with_columns(pl.lit(p).alias("_part"))  # type: ignore[union-attr]
+                for p in parts
+            )
+        return frame.with_columns(
+            pl.col("_part").str.extract(r"/([^/]+)\.parquet$").alias("batch_id")
+        ).drop("_part")
 
     def known_file_ids(self) -> set[str]:
         return set(self.manifest()["file_id"].to_list())
@@ -156,9 +166,7 @@ class Lake:
         Two versions of one file share (participant, logical path); the one
         ingested last wins. Running this twice does nothing the second time.
         """
-        man = self.manifest()
-        if participant_id is not None:
-            man = man.filter(pl.col("participant_id") == participant_id)
+        man = self.manifest(None if participant_id is None else [participant_id])
         live = man.filter(pl.col("status") != SUPERSEDED).with_columns(
             pl.col("path").map_elements(logical_path, return_dtype=pl.String).alias("_key")
         )
