@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,19 +70,20 @@ def activity_fit_files(truth: pl.DataFrame, sessions: pl.DataFrame) -> dict[str,
 
 @dataclass
 class Stopwatch:
-    """Accumulated seconds and calls of a wrapped function."""
+    """Accumulated wall-clock and CPU seconds, and calls, of a wrapped function."""
 
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     calls: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - start
+                self.cpu_seconds += time.process_time() - start_cpu
                 self.calls += 1
 
         return timed
@@ -134,11 +135,12 @@ def ingest_export(export: Path, study_root: Path) -> dict[str, Any]:
     )
     ingestor = pipeline.Ingestor(layout.open_study(study_root))
     with timing(pipeline, "_read_fit") as fit, timing(garmin, "read_garmin_export") as json_reader:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         report = ingestor.ingest(PARTICIPANT.participant_id, [export])
-        total = time.perf_counter() - start
+        total, total_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     return {
         "total": total,
+        "total_cpu": total_cpu,
         "fit": fit,
         "json": json_reader,
         "outcomes": report.counts(),
@@ -171,6 +173,12 @@ def _report(
     print(f"  inside Garmin JSON reader:  {json_reader.seconds:8.2f} s")
     print(
         f"  outside FIT decoding:       {outside:8.2f} s = {100 * outside / total:.1f} % of ingest"
+    )
+    cpu_outside = best["total_cpu"] - fit.cpu_seconds
+    print(
+        f"process CPU seconds (all threads; steadier on a busy machine): ingest {best['total_cpu']:.2f}, "
+        f"FIT reader {fit.cpu_seconds:.2f}, outside FIT {cpu_outside:.2f} "
+        f"= {100 * cpu_outside / best['total_cpu']:.1f} %"
     )
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in best["rows"].items()))
     outcomes = sorted(best["outcomes"].items())
