@@ -239,6 +239,16 @@ def activities_document(sessions: pl.DataFrame) -> bytes:
     return orjson.dumps([{"summarizedActivitiesExport": activities.to_dicts()}])
 
 
+ZIP_TIMESTAMP = (2026, 1, 1, 0, 0, 0)
+"""Fixed member time, so the same truth always writes the same zip bytes."""
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
 def upload_zips(
     fit_files: Mapping[str, bytes], files_per_zip: int = FILES_PER_UPLOAD_ZIP
 ) -> dict[str, bytes]:
@@ -249,7 +259,7 @@ def upload_zips(
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as inner:
             for name in names[first : first + files_per_zip]:
-                inner.writestr(name, fit_files[name])
+                inner.writestr(_entry(name), fit_files[name])
         zips[f"UploadedFiles_{first}-_Part{part}.zip"] = buffer.getvalue()
     return zips
 
@@ -332,7 +342,7 @@ def write_garmin_export(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out_path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
-            archive.writestr(name, data)
+            archive.writestr(_entry(name), data)
     return out_path
 
 

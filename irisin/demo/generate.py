@@ -62,19 +62,26 @@ def _write_fitabase(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> No
 
 
 def _write_garmin(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
+    """A Connect export: UDS days, wellness FIT minutes, and a weekly run as an uploaded activity FIT file."""
     import tempfile
 
-    from irisin.demo.fit_files import write_monitoring_days
-    from irisin.demo.garmin_files import write_garmin_export
+    from irisin.demo.fit_files import activity_bytes, write_monitoring_days
+    from irisin.demo.garmin_files import demo_sessions_from_truth, write_garmin_export
 
     serial = 3_900_000_000 + int(p.participant_id[1:])
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_monitoring_days(truth, Path(tmp), device_serial=serial)
-        fit_files = {f"DI_CONNECT/DI-Connect-Wellness/{path.name}": path.read_bytes() for path in paths}
-    sessions = pl.DataFrame(
-        schema={"start_utc": pl.Datetime("us", "UTC"), "end_utc": pl.Datetime("us", "UTC"), "sport": pl.String}
-    )
-    write_garmin_export(truth, sessions, fit_files, folder / "garmin-connect-export.zip", timezone=p.timezone)
+        fit_files = {
+            f"DI_CONNECT/DI-Connect-Wellness/{path.name}": path.read_bytes()
+            for path in write_monitoring_days(truth, Path(tmp), device_serial=serial)
+        }
+    sessions = demo_sessions_from_truth(truth)
+    weekly_run = sessions.with_columns(pl.col("start_utc").dt.truncate("1w").alias("_week")).unique(
+        "_week", keep="first", maintain_order=True
+    ).drop("_week")
+    for row in weekly_run.iter_rows(named=True):
+        name = f"{p.participant_id}_{row['start_utc']:%Y%m%dT%H%M}.fit"
+        fit_files[name] = activity_bytes(truth, row["start_utc"], row["end_utc"], row["sport"], device_serial=serial)
+    write_garmin_export(truth, weekly_run, fit_files, folder / "garmin-connect-export.zip", timezone=p.timezone)
 
 
 WRITERS: dict[str, Callable[[DemoParticipant, pl.DataFrame, Path], None]] = {
