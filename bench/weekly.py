@@ -42,8 +42,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 START = datetime(2026, 1, 5)  # a Monday
-ZONES = ["Europe/Oslo", "America/New_York", "America/Phoenix", "Australia/Brisbane", "Asia/Kolkata", "UTC"]
-ZONE_HOURS = [1, -5, -7, 10, 5.5, 0]  # standard offsets, to place waking hours roughly in local time
+ZONES = [
+    "Europe/Oslo",
+    "America/New_York",
+    "America/Phoenix",
+    "Australia/Brisbane",
+    "Asia/Kolkata",
+    "UTC",
+]
+ZONE_HOURS = [
+    1,
+    -5,
+    -7,
+    10,
+    5.5,
+    0,
+]  # standard offsets, to place waking hours roughly in local time
 FILE_PARTICIPANTS = 25
 INTENSITY = ["sedentary", "light", "moderate", "vigorous"]
 
@@ -73,10 +87,20 @@ def generate_file(first: int, count: int, days: int, seed: int) -> pa.Table:
     walk_len = rng.integers(0, 46, count * days)
     local_minute = (local_hour * 60).astype(np.int64)
     day = np.repeat(np.arange(count * days), 1440)
-    walking = worn & (local_minute >= walk_start[day]) & (local_minute < walk_start[day] + walk_len[day])
-    steps = np.where(walking, rng.integers(95, 140, idx.size), np.where(worn, rng.integers(0, 3, idx.size) * 8, 0))
-    hr = np.where(worn, np.where(walking, 120.0, 68.0) + rng.normal(0, 6, idx.size), np.nan).astype(np.float32)
-    us = (np.datetime64(START, "us").astype(np.int64) + minute * 60_000_000).astype("datetime64[us]")
+    walking = (
+        worn & (local_minute >= walk_start[day]) & (local_minute < walk_start[day] + walk_len[day])
+    )
+    steps = np.where(
+        walking,
+        rng.integers(95, 140, idx.size),
+        np.where(worn, rng.integers(0, 3, idx.size) * 8, 0),
+    )
+    hr = np.where(worn, np.where(walking, 120.0, 68.0) + rng.normal(0, 6, idx.size), np.nan).astype(
+        np.float32
+    )
+    us = (np.datetime64(START, "us").astype(np.int64) + minute * 60_000_000).astype(
+        "datetime64[us]"
+    )
     offset = (np.asarray(ZONE_HOURS)[zone] * 60).astype(np.int16)
     columns = {
         "participant_id": _labels(idx - first, participant_ids(first + count)[first:]),
@@ -110,7 +134,9 @@ def generate_file(first: int, count: int, days: int, seed: int) -> pa.Table:
 
 def _labels(codes: np.ndarray, names: list[str]) -> pa.Array:
     """Strings by code, built in Arrow (object arrays would dominate the generation time)."""
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(names)).cast(pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(names)).cast(
+        pa.string()
+    )
 
 
 def _constant(value: str, n: int) -> pa.Array:
@@ -151,7 +177,9 @@ def generate(folder: Path, participants: int, days: int) -> int:
     for first in range(0, participants, FILE_PARTICIPANTS):
         count = min(FILE_PARTICIPANTS, participants - first)
         table = generate_file(first, count, days, seed=first + 1)
-        pq.write_table(table, folder / "minutes" / f"part-{first:05d}.parquet", row_group_size=1_000_000)
+        pq.write_table(
+            table, folder / "minutes" / f"part-{first:05d}.parquet", row_group_size=1_000_000
+        )
         rows += table.num_rows
     (folder / "roster.json").write_text(json.dumps(roster_rows(participants)))
     return rows
@@ -164,7 +192,8 @@ def _roster(folder: Path):  # type: ignore[no-untyped-def]
 
     given = pl.DataFrame(json.loads((folder / "roster.json").read_text()))
     return given.select(
-        (pl.col(c) if c in given.columns else pl.lit(None)).cast(t).alias(c) for c, t in ROSTER_SCHEMA.items()
+        (pl.col(c) if c in given.columns else pl.lit(None)).cast(t).alias(c)
+        for c, t in ROSTER_SCHEMA.items()
     )
 
 
@@ -178,7 +207,11 @@ def run_polars(folder: Path, batch: int | None, participants: int | None) -> dic
 
     config = StudyConfig()
     roster = _roster(folder)
-    ids = roster["participant_id"].to_list()[:participants] if participants else roster["participant_id"].to_list()
+    ids = (
+        roster["participant_id"].to_list()[:participants]
+        if participants
+        else roster["participant_id"].to_list()
+    )
     empty_totals = pl.from_arrow(DAILY_TOTALS.empty_table()).lazy()  # type: ignore[union-attr]
     empty_profiles = pl.from_arrow(PROFILES.empty_table()).lazy()  # type: ignore[union-attr]
     started = time.perf_counter()
@@ -190,15 +223,27 @@ def run_polars(folder: Path, batch: int | None, participants: int | None) -> dic
     step = batch or len(ids)
     for i in range(0, len(ids), step):
         chosen = ids[i : i + step]
-        minutes = scan if not participants and batch is None else scan.filter(pl.col("participant_id").is_in(chosen))
+        minutes = (
+            scan
+            if not participants and batch is None
+            else scan.filter(pl.col("participant_id").is_in(chosen))
+        )
         parts.append(
-            weekly_table(minutes, empty_totals, empty_profiles, roster, config, config_hash=config.hash())
+            weekly_table(
+                minutes, empty_totals, empty_profiles, roster, config, config_hash=config.hash()
+            )
         )
     weekly = pl.concat(parts)
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     weekly.write_parquet(folder / "weekly_polars.parquet")
-    return {"rows": rows, "seconds": seconds, "cpu_seconds": cpu, "count_seconds": counted, "weeks": weekly.height,
-            "peak_rss_gb": _peak_gb()}
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "count_seconds": counted,
+        "weeks": weekly.height,
+        "peak_rss_gb": _peak_gb(),
+    }
 
 
 def run_pandas(folder: Path, participants: int) -> dict:
@@ -215,15 +260,29 @@ def run_pandas(folder: Path, participants: int) -> dict:
     weekly = pandas_weekly(files, ids, roster, config)
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     weekly.to_parquet(folder / "weekly_pandas.parquet")
-    return {"rows": int(weekly.attrs["rows"]), "seconds": seconds, "cpu_seconds": cpu, "weeks": len(weekly),
-            "peak_rss_gb": _peak_gb()}
+    return {
+        "rows": int(weekly.attrs["rows"]),
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "weeks": len(weekly),
+        "peak_rss_gb": _peak_gb(),
+    }
 
 
 def pandas_weekly(files: list[Path], ids: set[str], roster, config):  # type: ignore[no-untyped-def]
     """The weekly rules written plainly in pandas (no daily totals, no device profiles: as in the bench data)."""
     import pandas as pd
 
-    cols = ["participant_id", "source", "minute_utc", "steps", "heart_rate_bpm", "intensity", "mets", "worn"]
+    cols = [
+        "participant_id",
+        "source",
+        "minute_utc",
+        "steps",
+        "heart_rate_bpm",
+        "intensity",
+        "mets",
+        "worn",
+    ]
     df = pd.concat([pd.read_parquet(f, columns=cols) for f in files], ignore_index=True)
     df = df[df["participant_id"].isin(ids)]
     rows = len(df)
@@ -240,13 +299,19 @@ def pandas_weekly(files: list[Path], ids: set[str], roster, config):  # type: ig
     hrr = hrr.where((df["heart_rate_bpm"] > 0) & (max_hr > rest))
 
     def cut(value, moderate, vigorous):  # type: ignore[no-untyped-def]
-        out = pd.Series(np.select([value >= vigorous, value >= moderate], [3, 2], 1), index=value.index, dtype=float)
+        out = pd.Series(
+            np.select([value >= vigorous, value >= moderate], [3, 2], 1),
+            index=value.index,
+            dtype=float,
+        )
         return out.where(value.notna())
 
     by_method = {
         "device": device,
         "heart_rate": cut(hrr, i.hrr_moderate_percent, i.hrr_vigorous_percent),
-        "cadence": cut(df["steps"], i.cadence_moderate_steps_per_minute, i.cadence_vigorous_steps_per_minute),
+        "cadence": cut(
+            df["steps"], i.cadence_moderate_steps_per_minute, i.cadence_vigorous_steps_per_minute
+        ),
         "mets": cut(df["mets"], i.mets_moderate, i.mets_vigorous),
     }
     level = pd.Series(np.nan, index=df.index)
@@ -281,7 +346,9 @@ def pandas_weekly(files: list[Path], ids: set[str], roster, config):  # type: ig
     weekly["status"] = np.where(
         weekly["valid_days"] < config.wear.min_valid_days_per_week,
         "insufficient",
-        np.where(weekly["mvpa_minutes"] >= config.scoring.threshold_minutes_per_week, "met", "below"),
+        np.where(
+            weekly["mvpa_minutes"] >= config.scoring.threshold_minutes_per_week, "met", "below"
+        ),
     )
     weekly["week_start"] = weekly["week_start"].dt.date
     weekly.attrs["rows"] = rows
@@ -298,7 +365,9 @@ def _peak_gb() -> float:
 
 
 def _child(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.weekly", *args], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.weekly", *args], capture_output=True, text=True, check=False
+    )
     if out.returncode != 0:
         raise SystemExit(f"bench child {args} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -312,16 +381,24 @@ def _same_tables(folder: Path, participants: int) -> bool:
     ours = pl.read_parquet(folder / "weekly_polars.parquet").select(cols)
     ours = ours.filter(pl.col("participant_id").is_in(participant_ids(participants)))
     theirs = pl.read_parquet(folder / "weekly_pandas.parquet").select(cols)
-    theirs = theirs.with_columns(pl.col(c).cast(ours.schema[c]) for c in cols).sort("participant_id", "week_start")
+    theirs = theirs.with_columns(pl.col(c).cast(ours.schema[c]) for c in cols).sort(
+        "participant_id", "week_start"
+    )
     return ours.sort("participant_id", "week_start").equals(theirs)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.weekly", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.weekly", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--participants", type=int, default=1000)
     parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--pandas-participants", type=int, default=50, help="baseline subset (0 to skip)")
-    parser.add_argument("--batch", type=int, default=None, help="participants per batch (streaming mode)")
+    parser.add_argument(
+        "--pandas-participants", type=int, default=50, help="baseline subset (0 to skip)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=None, help="participants per batch (streaming mode)"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="reuse/keep data in this folder")
     parser.add_argument("--child", choices=["polars", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("--subset", type=int, default=None, help=argparse.SUPPRESS)
@@ -340,30 +417,44 @@ def main(argv: list[str] | None = None) -> None:
             started = time.perf_counter()
             rows = generate(folder, args.participants, args.days)
             size = sum(f.stat().st_size for f in (folder / "minutes").glob("*.parquet")) / 1e9
-            print(f"generated {rows:,} minute rows ({args.participants} x {args.days} days, "
-                  f"{size:.2f} GB Parquet) in {time.perf_counter() - started:.1f} s -> {folder}")
+            print(
+                f"generated {rows:,} minute rows ({args.participants} x {args.days} days, "
+                f"{size:.2f} GB Parquet) in {time.perf_counter() - started:.1f} s -> {folder}"
+            )
         common = ["--dir", str(folder)]
-        ours = _child(["--child", "polars", *common, *(["--batch", str(args.batch)] if args.batch else [])])
+        ours = _child(
+            ["--child", "polars", *common, *(["--batch", str(args.batch)] if args.batch else [])]
+        )
         rate = ours["rows"] / ours["seconds"]
-        print(f"irisin  : {ours['rows']:,} rows in {ours['seconds']:.2f} s = {rate / 1e6:.1f} M rows/s "
-              f"(CPU {ours['cpu_seconds']:.1f} s = {ours['rows'] / ours['cpu_seconds'] / 1e6:.1f} M rows per CPU-second), "
-              f"{ours['weeks']:,} weeks, peak RSS {ours['peak_rss_gb']:.2f} GB"
-              + (f" (batches of {args.batch})" if args.batch else ""))
+        print(
+            f"irisin  : {ours['rows']:,} rows in {ours['seconds']:.2f} s = {rate / 1e6:.1f} M rows/s "
+            f"(CPU {ours['cpu_seconds']:.1f} s = {ours['rows'] / ours['cpu_seconds'] / 1e6:.1f} M rows per CPU-second), "
+            f"{ours['weeks']:,} weeks, peak RSS {ours['peak_rss_gb']:.2f} GB"
+            + (f" (batches of {args.batch})" if args.batch else "")
+        )
         if args.pandas_participants:
             k = min(args.pandas_participants, args.participants)
             base = _child(["--child", "pandas", *common, "--subset", str(k)])
             sub = _child(["--child", "polars", *common, "--subset", str(k)])
             base_rate = base["rows"] / base["seconds"]
-            print(f"pandas  : {base['rows']:,} rows ({k} participants) in {base['seconds']:.2f} s = "
-                  f"{base_rate / 1e6:.2f} M rows/s (CPU {base['cpu_seconds']:.1f} s), "
-                  f"peak RSS {base['peak_rss_gb']:.2f} GB")
-            print(f"irisin on the same {k} participants: {sub['seconds']:.2f} s (CPU {sub['cpu_seconds']:.1f} s); "
-                  f"weekly tables equal: {_same_tables(folder, k)}")
-            print(f"speed-up: {rate / base_rate:.1f}x (full-run rows/s over pandas rows/s), "
-                  f"{base['seconds'] / sub['seconds']:.1f}x wall and "
-                  f"{base['cpu_seconds'] / sub['cpu_seconds']:.1f}x CPU on the same subset")
+            print(
+                f"pandas  : {base['rows']:,} rows ({k} participants) in {base['seconds']:.2f} s = "
+                f"{base_rate / 1e6:.2f} M rows/s (CPU {base['cpu_seconds']:.1f} s), "
+                f"peak RSS {base['peak_rss_gb']:.2f} GB"
+            )
+            print(
+                f"irisin on the same {k} participants: {sub['seconds']:.2f} s (CPU {sub['cpu_seconds']:.1f} s); "
+                f"weekly tables equal: {_same_tables(folder, k)}"
+            )
+            print(
+                f"speed-up: {rate / base_rate:.1f}x (full-run rows/s over pandas rows/s), "
+                f"{base['seconds'] / sub['seconds']:.1f}x wall and "
+                f"{base['cpu_seconds'] / sub['cpu_seconds']:.1f}x CPU on the same subset"
+            )
         print(f"load average (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} cores")
-        print("targets: >= 20 M rows/s for 1000 x 90 days; >= 10x pandas; 1000 x 365 days under 8 GB peak")
+        print(
+            "targets: >= 20 M rows/s for 1000 x 90 days; >= 10x pandas; 1000 x 365 days under 8 GB peak"
+        )
     finally:
         if args.dir is None:
             shutil.rmtree(folder, ignore_errors=True)

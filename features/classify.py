@@ -56,7 +56,9 @@ def heart_rate_limits(profiles: pl.LazyFrame, roster: pl.DataFrame) -> pl.LazyFr
             "observed_utc",
             pl.col("resting_heart_rate_bpm").cast(pl.Float64).alias("profile_rest"),
             pl.col("max_heart_rate_bpm").cast(pl.Float64).alias("profile_max"),
-            (pl.col("observed_utc").dt.year() - pl.col("age_years").cast(pl.Int32)).alias("profile_birth_year"),
+            (pl.col("observed_utc").dt.year() - pl.col("age_years").cast(pl.Int32)).alias(
+                "profile_birth_year"
+            ),
         )
         .sort("participant_id", "observed_utc", nulls_last=False)
         .group_by("participant_id")
@@ -68,7 +70,9 @@ def heart_rate_limits(profiles: pl.LazyFrame, roster: pl.DataFrame) -> pl.LazyFr
     )
     people = roster.lazy().select("participant_id", "birth_year", "resting_hr", "max_hr")
     ids = pl.concat([latest.select("participant_id"), people.select("participant_id")]).unique()
-    birth_year = pl.coalesce(pl.col("birth_year").cast(pl.Float64), pl.col("profile_birth_year").cast(pl.Float64))
+    birth_year = pl.coalesce(
+        pl.col("birth_year").cast(pl.Float64), pl.col("profile_birth_year").cast(pl.Float64)
+    )
     return (
         ids.join(people, on="participant_id", how="left")
         .join(latest, on="participant_id", how="left")
@@ -76,7 +80,9 @@ def heart_rate_limits(profiles: pl.LazyFrame, roster: pl.DataFrame) -> pl.LazyFr
             "participant_id",
             pl.coalesce("resting_hr", "profile_rest").alias("resting_hr"),
             pl.coalesce("max_hr", "profile_max").alias("max_hr"),
-            (TANAKA_INTERCEPT_BPM + TANAKA_SLOPE_BPM_PER_YEAR * birth_year).alias("tanaka_intercept_bpm"),
+            (TANAKA_INTERCEPT_BPM + TANAKA_SLOPE_BPM_PER_YEAR * birth_year).alias(
+                "tanaka_intercept_bpm"
+            ),
         )
     )
 
@@ -109,7 +115,9 @@ def heart_rate_level(config: StudyConfig) -> pl.Expr:
     Applies only where the heart rate is positive and the reserve (max - rest) is positive.
     """
     hr = pl.col("heart_rate_bpm").cast(pl.Float64)
-    tanaka = pl.col("tanaka_intercept_bpm") - TANAKA_SLOPE_BPM_PER_YEAR * pl.col("minute_utc").dt.year()
+    tanaka = (
+        pl.col("tanaka_intercept_bpm") - TANAKA_SLOPE_BPM_PER_YEAR * pl.col("minute_utc").dt.year()
+    )
     reserve = pl.coalesce(pl.col("max_hr"), tanaka) - pl.col("resting_hr")
     percent = pl.when((hr > 0) & (reserve > 0)).then(100.0 * (hr - pl.col("resting_hr")) / reserve)
     i = config.intensity
@@ -120,7 +128,9 @@ def cadence_level(config: StudyConfig) -> pl.Expr:
     """Level from steps per minute; applies wherever steps are reported (zero steps is light-or-less)."""
     i = config.intensity
     return _thresholds(
-        pl.col("steps").cast(pl.Float64), i.cadence_moderate_steps_per_minute, i.cadence_vigorous_steps_per_minute
+        pl.col("steps").cast(pl.Float64),
+        i.cadence_moderate_steps_per_minute,
+        i.cadence_vigorous_steps_per_minute,
     )
 
 
@@ -149,7 +159,9 @@ def usable_limits(limits: pl.LazyFrame) -> pl.DataFrame:
     ).collect()
 
 
-def classify_minutes(minutes: pl.LazyFrame, limits: pl.LazyFrame, config: StudyConfig) -> pl.LazyFrame:
+def classify_minutes(
+    minutes: pl.LazyFrame, limits: pl.LazyFrame, config: StudyConfig
+) -> pl.LazyFrame:
     """Add ``level`` (Int8, null when unclassified) and ``method_code`` (UInt8 index into METHODS).
 
     ``limits`` is ``heart_rate_limits(...)``. The heart-rate method needs a
@@ -164,13 +176,21 @@ def classify_minutes(minutes: pl.LazyFrame, limits: pl.LazyFrame, config: StudyC
         else:
             ordered = [(name, expr) for name, expr in ordered if name != "heart_rate"]
     if not ordered:
-        return minutes.with_columns(pl.lit(None, pl.Int8).alias("level"), pl.lit(None, pl.UInt8).alias("method_code"))
+        return minutes.with_columns(
+            pl.lit(None, pl.Int8).alias("level"), pl.lit(None, pl.UInt8).alias("method_code")
+        )
     per_method = [f"_level_{name}" for name, _ in ordered]
     method: pl.Expr = pl.lit(None, pl.UInt8)
     for (name, _), column in reversed(list(zip(ordered, per_method, strict=True))):
-        method = pl.when(pl.col(column).is_not_null()).then(pl.lit(METHODS.index(name), pl.UInt8)).otherwise(method)
+        method = (
+            pl.when(pl.col(column).is_not_null())
+            .then(pl.lit(METHODS.index(name), pl.UInt8))
+            .otherwise(method)
+        )
     return (
-        minutes.with_columns(expr.alias(column) for (_, expr), column in zip(ordered, per_method, strict=True))
+        minutes.with_columns(
+            expr.alias(column) for (_, expr), column in zip(ordered, per_method, strict=True)
+        )
         .with_columns(pl.coalesce(per_method).alias("level"), method.alias("method_code"))
         .drop(per_method)
     )

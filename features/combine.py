@@ -76,9 +76,18 @@ def combine_quarters(
     trusted = minutes.with_columns(source_rank(config).alias("source_rank")).filter(
         pl.col("source_rank").is_not_null()
     )
-    needed = ["participant_id", "minute_utc", "source_rank", "utc_offset_minutes", "steps", "heart_rate_bpm"]
+    needed = [
+        "participant_id",
+        "minute_utc",
+        "source_rank",
+        "utc_offset_minutes",
+        "steps",
+        "heart_rate_bpm",
+    ]
     needed += ["intensity", "mets", "worn"]
-    classified = classify_minutes(trusted.select(needed), heart_rate_limits(profiles, roster), config)
+    classified = classify_minutes(
+        trusted.select(needed), heart_rate_limits(profiles, roster), config
+    )
     minute = pl.col("minute_utc").cast(pl.Int64) // US_PER_MINUTE
     bit = pl.lit(2, pl.UInt16).pow((minute % QUARTER_MINUTES).cast(pl.UInt8))
     level = pl.col("level")
@@ -105,7 +114,9 @@ def combine_quarters(
             offset_key.min().alias("_offset_key"),
         )
         .with_columns(
-            (pl.col("_offset_key") % (4 * _OFFSET_BIAS) - _OFFSET_BIAS).cast(pl.Int16).alias("device_offset_minutes")
+            (pl.col("_offset_key") % (4 * _OFFSET_BIAS) - _OFFSET_BIAS)
+            .cast(pl.Int16)
+            .alias("device_offset_minutes")
         )
         .select(QUARTER_COLUMNS)
     )

@@ -76,16 +76,25 @@ def fill_from_daily_totals(
 ) -> pl.LazyFrame:
     """Join device totals onto minute days; fill days without a classified minute."""
     totals = week_start_for_dates(best_daily_totals(daily_totals, config), roster, config)
-    joined = days.join(totals, on=["participant_id", "local_date"], how="full", coalesce=True).with_columns(
-        pl.coalesce("week_start", "week_start_right").alias("week_start")
-    )
+    joined = days.join(
+        totals, on=["participant_id", "local_date"], how="full", coalesce=True
+    ).with_columns(pl.coalesce("week_start", "week_start_right").alias("week_start"))
     filled = (pl.col("classified_minutes").fill_null(0) == 0) & pl.col("dt_moderate").is_not_null()
     minute_wear = pl.col("wear_minutes").fill_null(0)
     totals_bit = pl.lit(2, pl.UInt8).pow(pl.col("source_rank"))
     return joined.with_columns(
-        pl.when(filled).then("dt_moderate").otherwise(pl.col("moderate_minutes").fill_null(0)).alias("moderate_minutes"),
-        pl.when(filled).then("dt_vigorous").otherwise(pl.col("vigorous_minutes").fill_null(0)).alias("vigorous_minutes"),
-        pl.when(filled).then(pl.max_horizontal(minute_wear, "dt_wear")).otherwise(minute_wear).alias("wear_minutes"),
+        pl.when(filled)
+        .then("dt_moderate")
+        .otherwise(pl.col("moderate_minutes").fill_null(0))
+        .alias("moderate_minutes"),
+        pl.when(filled)
+        .then("dt_vigorous")
+        .otherwise(pl.col("vigorous_minutes").fill_null(0))
+        .alias("vigorous_minutes"),
+        pl.when(filled)
+        .then(pl.max_horizontal(minute_wear, "dt_wear"))
+        .otherwise(minute_wear)
+        .alias("wear_minutes"),
         pl.when(filled)
         .then(pl.col("source_bits").fill_null(0) | totals_bit)
         .otherwise(pl.col("source_bits").fill_null(0))

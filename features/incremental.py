@@ -32,19 +32,27 @@ def touched_weeks(
         minutes.filter(source_rank(config).is_not_null())
         .select(
             "participant_id",
-            (pl.col("minute_utc").cast(pl.Int64) // (US_PER_MINUTE * QUARTER_MINUTES)).alias("quarter"),
+            (pl.col("minute_utc").cast(pl.Int64) // (US_PER_MINUTE * QUARTER_MINUTES)).alias(
+                "quarter"
+            ),
             pl.col("utc_offset_minutes").alias("device_offset_minutes"),
         )
         .unique()
     )
     from_minutes = localize_quarters(quarters, roster, config).select(ONLY_COLUMNS)
     from_totals = week_start_for_dates(
-        daily_totals.filter(source_rank(config).is_not_null()).select("participant_id", "local_date"), roster, config
+        daily_totals.filter(source_rank(config).is_not_null()).select(
+            "participant_id", "local_date"
+        ),
+        roster,
+        config,
     ).select(ONLY_COLUMNS)
     return pl.concat([from_minutes, from_totals]).unique().sort(ONLY_COLUMNS).collect()
 
 
-def replace_weeks(existing: pl.DataFrame, recomputed: pl.DataFrame, touched: pl.DataFrame) -> pl.DataFrame:
+def replace_weeks(
+    existing: pl.DataFrame, recomputed: pl.DataFrame, touched: pl.DataFrame
+) -> pl.DataFrame:
     """``existing`` without the touched weeks, plus the recomputed rows, sorted.
 
     A touched week that no longer has data (e.g. rows were withdrawn) disappears.

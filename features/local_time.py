@@ -24,7 +24,9 @@ from features.combine import QUARTER_MINUTES, US_PER_MINUTE
 ZONE_COLUMNS = ("participant_id", "timezone", "start_date")
 
 
-def participant_zones(participants: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig) -> pl.LazyFrame:
+def participant_zones(
+    participants: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig
+) -> pl.LazyFrame:
     """``participant_id, timezone, start_date`` for every participant in ``participants``."""
     people = roster.lazy().select("participant_id", "timezone", "start_date")
     return (
@@ -57,7 +59,11 @@ def zone_offsets(instants: pl.LazyFrame, zones: list[str]) -> pl.LazyFrame:
     for zone in zones:
         local = utc.dt.convert_time_zone(zone).dt.replace_time_zone(None)
         offset = (local - utc.dt.replace_time_zone(None)).dt.total_minutes().cast(pl.Int16)
-        branches.append(instants.filter(pl.col("timezone") == zone).with_columns(offset.alias("zone_offset_minutes")))
+        branches.append(
+            instants.filter(pl.col("timezone") == zone).with_columns(
+                offset.alias("zone_offset_minutes")
+            )
+        )
     return pl.concat(branches, how="vertical")
 
 
@@ -75,7 +81,9 @@ def localize_quarters(
         with_zone.select("timezone", "quarter")
         .unique()
         .with_columns(
-            (pl.col("quarter") * (QUARTER_MINUTES * US_PER_MINUTE)).cast(pl.Datetime("us", "UTC")).alias("instant")
+            (pl.col("quarter") * (QUARTER_MINUTES * US_PER_MINUTE))
+            .cast(pl.Datetime("us", "UTC"))
+            .alias("instant")
         )
     )
     offsets = zone_offsets(instants, zones_in_use(roster, config)).select(
@@ -91,7 +99,9 @@ def localize_quarters(
         with_zone.join(offsets, on=["timezone", "quarter"], how="left")
         .with_columns((local_minute * US_PER_MINUTE).cast(pl.Datetime("us")).alias("local_start"))
         .with_columns(pl.col("local_start").dt.date().alias("local_date"))
-        .with_columns(week_start(pl.col("local_date"), pl.col("start_date"), config).alias("week_start"))
+        .with_columns(
+            week_start(pl.col("local_date"), pl.col("start_date"), config).alias("week_start")
+        )
         .drop("zone_offset_minutes")
     )
 
@@ -113,7 +123,9 @@ def week_start_for_dates(
     starts = roster.lazy().select("participant_id", "start_date")
     return (
         frame.join(starts, on="participant_id", how="left")
-        .with_columns(week_start(pl.col(date_column), pl.col("start_date"), config).alias("week_start"))
+        .with_columns(
+            week_start(pl.col(date_column), pl.col("start_date"), config).alias("week_start")
+        )
         .drop("start_date")
     )
 
@@ -124,7 +136,9 @@ def week_hours(zone: str, first_day: date) -> float:
         pl.datetime(first_day.year, first_day.month, first_day.day).alias("start"),
     ).with_columns((pl.col("start") + pl.duration(days=7)).alias("end"))
     utc = bounds.with_columns(
-        pl.col(c).dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+        pl.col(c)
+        .dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
         for c in ("start", "end")
     )
     return float((utc["end"] - utc["start"]).dt.total_minutes()[0]) / 60.0

@@ -23,15 +23,26 @@ def participant_bounds(only: pl.DataFrame) -> pl.LazyFrame:
         only.lazy()
         .select(pl.col("participant_id").cast(pl.String), pl.col("week_start").cast(pl.Date))
         .group_by("participant_id")
-        .agg(pl.col("week_start").min().alias("_first_week"), pl.col("week_start").max().alias("_last_week"))
+        .agg(
+            pl.col("week_start").min().alias("_first_week"),
+            pl.col("week_start").max().alias("_last_week"),
+        )
     )
 
 
 def restrict_minutes(minutes: pl.LazyFrame, only: pl.DataFrame) -> pl.LazyFrame:
     """Minute rows of the requested participants within reach of their requested weeks."""
     utc = pl.Datetime("us", "UTC")
-    low = (pl.col("_first_week") - timedelta(days=1)).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    high = (pl.col("_last_week") + timedelta(days=8)).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    low = (
+        (pl.col("_first_week") - timedelta(days=1))
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC")
+    )
+    high = (
+        (pl.col("_last_week") + timedelta(days=8))
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC")
+    )
     return (
         minutes.join(participant_bounds(only), on="participant_id", how="inner")
         .filter((pl.col("minute_utc").cast(utc) >= low) & (pl.col("minute_utc").cast(utc) < high))
@@ -53,5 +64,7 @@ def restrict_daily_totals(daily_totals: pl.LazyFrame, only: pl.DataFrame) -> pl.
 
 def keep_requested(frame: pl.DataFrame, only: pl.DataFrame) -> pl.DataFrame:
     """Rows of ``frame`` whose (participant_id, week_start) is in ``only``."""
-    keys = only.select(pl.col("participant_id").cast(pl.String), pl.col("week_start").cast(pl.Date)).unique()
+    keys = only.select(
+        pl.col("participant_id").cast(pl.String), pl.col("week_start").cast(pl.Date)
+    ).unique()
     return frame.join(keys, on=list(ONLY_COLUMNS), how="semi")

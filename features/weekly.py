@@ -18,6 +18,8 @@ week with some data and too little wear is ``insufficient``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from config.study import StudyConfig
@@ -44,7 +46,9 @@ WEEKLY_COLUMNS: dict[str, pl.DataType] = {
     "config_hash": pl.String(),
 }
 """Polars types of irisin.schema.WEEKLY, in its order."""
-assert tuple(WEEKLY_COLUMNS) == tuple(WEEKLY.names), "WEEKLY_COLUMNS must follow irisin.schema.WEEKLY"
+assert tuple(WEEKLY_COLUMNS) == tuple(WEEKLY.names), (
+    "WEEKLY_COLUMNS must follow irisin.schema.WEEKLY"
+)
 
 
 def _restricted(
@@ -67,6 +71,20 @@ def localized_quarters(
     return localize_quarters(quarters.lazy(), roster, config)
 
 
+def _daily(
+    minutes: pl.LazyFrame,
+    daily_totals: pl.LazyFrame,
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+    config: StudyConfig,
+    only: pl.DataFrame | None,
+) -> pl.LazyFrame:
+    """Steps 1 to 4: the daily table as a lazy frame (combined quarters already materialized)."""
+    minutes, daily_totals = _restricted(minutes, daily_totals, only)
+    days = days_from_quarters(localized_quarters(minutes, profiles, roster, config))
+    return finish_days(fill_from_daily_totals(days, daily_totals, roster, config), config)
+
+
 def daily_table(
     minutes: pl.LazyFrame,
     daily_totals: pl.LazyFrame,
@@ -79,10 +97,11 @@ def daily_table(
     """Per participant and local day: moderate, vigorous, mvpa and wear minutes, ``valid``,
     ``filled_from_daily_totals`` and the week the day belongs to (``features.daily.DAILY_COLUMNS``).
     """
-    minutes, daily_totals = _restricted(minutes, daily_totals, only)
-    days = days_from_quarters(localized_quarters(minutes, profiles, roster, config))
-    daily = finish_days(fill_from_daily_totals(days, daily_totals, roster, config), config)
-    out = daily.collect().sort("participant_id", "local_date")
+    out = (
+        _daily(minutes, daily_totals, profiles, roster, config, only)
+        .collect()
+        .sort("participant_id", "local_date")
+    )
     return out if only is None else keep_requested(out, only)
 
 
@@ -96,16 +115,22 @@ def hourly_wear(
     """
     return (
         localized_quarters(minutes, profiles, roster, config)
-        .group_by("participant_id", "local_date", pl.col("local_start").dt.hour().cast(pl.Int8).alias("hour"))
+        .group_by(
+            "participant_id",
+            "local_date",
+            pl.col("local_start").dt.hour().cast(pl.Int8).alias("hour"),
+        )
         .agg(count_bits("worn_bits").sum().alias("wear_minutes"))
         .sort("participant_id", "local_date", "hour")
         .collect()
     )
 
 
-def _names(bits: str, named_bits: list[tuple[int, str]]) -> pl.Expr:
+def _names(bits: str, named_bits: Sequence[tuple[int, str]]) -> pl.Expr:
     """Comma-separated names of the set bits, in the given order; null when none is set."""
-    parts = [pl.when((pl.col(bits) & (1 << bit)) != 0).then(pl.lit(name)) for bit, name in named_bits]
+    parts = [
+        pl.when((pl.col(bits) & (1 << bit)) != 0).then(pl.lit(name)) for bit, name in named_bits
+    ]
     joined = pl.concat_str(parts, separator=",", ignore_nulls=True)
     return pl.when(joined == "").then(None).otherwise(joined)
 
@@ -158,8 +183,10 @@ def weekly_table(
     ``participant_id, week_start``) just those participant-weeks are computed,
     reading only the rows that can affect them.
     """
-    minutes, daily_totals = _restricted(minutes, daily_totals, only)
-    days = days_from_quarters(localized_quarters(minutes, profiles, roster, config))
-    daily = finish_days(fill_from_daily_totals(days, daily_totals, roster, config), config)
-    weekly = weeks_from_days(daily, config, config_hash=config_hash).collect().sort("participant_id", "week_start")
+    daily = _daily(minutes, daily_totals, profiles, roster, config, only)
+    weekly = (
+        weeks_from_days(daily, config, config_hash=config_hash)
+        .collect()
+        .sort("participant_id", "week_start")
+    )
     return weekly if only is None else keep_requested(weekly, only)

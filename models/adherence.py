@@ -44,18 +44,35 @@ def benefit(mvpa: pl.Expr, config: StudyConfig) -> pl.Expr:
 
 def _streaks(weekly: pl.DataFrame) -> pl.DataFrame:
     """current_streak and longest_streak of met weeks over each participant's sufficient weeks."""
-    sufficient = weekly.filter(pl.col("status") != "insufficient").sort("participant_id", "week_start")
+    sufficient = weekly.filter(pl.col("status") != "insufficient").sort(
+        "participant_id", "week_start"
+    )
     runs = sufficient.with_columns(
-        (pl.col("status") != pl.col("status").shift(1)).fill_null(True).cum_sum().over("participant_id").alias("run")
+        (pl.col("status") != pl.col("status").shift(1))
+        .fill_null(True)
+        .cum_sum()
+        .over("participant_id")
+        .alias("run")
     )
     lengths = runs.group_by("participant_id", "run").agg(
         pl.col("status").first(), pl.len().cast(pl.Int32).alias("length")
     )
     longest = lengths.group_by("participant_id").agg(
-        pl.col("length").filter(pl.col("status") == "met").max().fill_null(0).alias("longest_streak")
+        pl.col("length")
+        .filter(pl.col("status") == "met")
+        .max()
+        .fill_null(0)
+        .alias("longest_streak")
     )
-    last = lengths.sort("run").group_by("participant_id").agg(
-        pl.when(pl.col("status").last() == "met").then(pl.col("length").last()).otherwise(0).alias("current_streak")
+    last = (
+        lengths.sort("run")
+        .group_by("participant_id")
+        .agg(
+            pl.when(pl.col("status").last() == "met")
+            .then(pl.col("length").last())
+            .otherwise(0)
+            .alias("current_streak")
+        )
     )
     return longest.join(last, on="participant_id", how="full", coalesce=True)
 
@@ -82,9 +99,9 @@ def participant_scores(weekly: pl.DataFrame, config: StudyConfig) -> pl.DataFram
     return (
         counts.join(_streaks(weekly), on="participant_id", how="left")
         .with_columns(
-            pl.when(pl.col("weeks_sufficient") > 0).then(pl.col("weeks_met") / pl.col("weeks_sufficient")).alias(
-                "share_met"
-            ),
+            pl.when(pl.col("weeks_sufficient") > 0)
+            .then(pl.col("weeks_met") / pl.col("weeks_sufficient"))
+            .alias("share_met"),
             pl.col("current_streak").fill_null(0),
             pl.col("longest_streak").fill_null(0),
         )

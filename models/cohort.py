@@ -27,7 +27,9 @@ COHORT_COLUMNS: dict[str, pl.DataType] = {
 CONFIDENCE = 0.95
 
 
-def wilson_interval(successes: pl.Expr, trials: pl.Expr, confidence: float = CONFIDENCE) -> tuple[pl.Expr, pl.Expr]:
+def wilson_interval(
+    successes: pl.Expr, trials: pl.Expr, confidence: float = CONFIDENCE
+) -> tuple[pl.Expr, pl.Expr]:
     """Lower and upper Wilson score bounds of ``successes / trials``; null where ``trials`` is 0."""
     z = float(norm.ppf(0.5 + confidence / 2))
     n = trials.cast(pl.Float64)
@@ -47,15 +49,21 @@ def cohort_weekly(weekly: pl.DataFrame, config: StudyConfig) -> pl.DataFrame:
     Statuses are re-derived from ``mvpa_minutes`` and ``valid_days`` under
     ``config``, so a what-if threshold needs no recompute of the weekly table.
     """
-    counts = with_status(weekly, config).group_by("week_start").agg(
-        pl.col("participant_id").n_unique().alias("participants"),
-        (pl.col("status") != "insufficient").sum().alias("sufficient"),
-        (pl.col("status") == "met").sum().alias("met"),
+    counts = (
+        with_status(weekly, config)
+        .group_by("week_start")
+        .agg(
+            pl.col("participant_id").n_unique().alias("participants"),
+            (pl.col("status") != "insufficient").sum().alias("sufficient"),
+            (pl.col("status") == "met").sum().alias("met"),
+        )
     )
     low, high = wilson_interval(pl.col("met"), pl.col("sufficient"))
     return (
         counts.with_columns(
-            pl.when(pl.col("sufficient") > 0).then(pl.col("met") / pl.col("sufficient")).alias("share_met"),
+            pl.when(pl.col("sufficient") > 0)
+            .then(pl.col("met") / pl.col("sufficient"))
+            .alias("share_met"),
             low.alias("ci_low"),
             high.alias("ci_high"),
         )

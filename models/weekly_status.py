@@ -14,7 +14,9 @@ import polars as pl
 from config.study import StudyConfig
 
 
-def week_status(config: StudyConfig, mvpa: str = "mvpa_minutes", valid_days: str = "valid_days") -> pl.Expr:
+def week_status(
+    config: StudyConfig, mvpa: str = "mvpa_minutes", valid_days: str = "valid_days"
+) -> pl.Expr:
     """``met`` / ``below`` / ``insufficient`` for each weekly row."""
     return (
         pl.when(pl.col(valid_days) < config.wear.min_valid_days_per_week)

@@ -136,7 +136,10 @@ def oracle_weekly(
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     precedence = pl.DataFrame(
-        {"source": config.intensity.source_precedence, "rank": list(range(len(config.intensity.source_precedence)))}
+        {
+            "source": config.intensity.source_precedence,
+            "rank": list(range(len(config.intensity.source_precedence))),
+        }
     )
     method_order = pl.DataFrame(
         {
@@ -145,7 +148,12 @@ def oracle_weekly(
             "position": list(range(len(config.intensity.methods))),
         }
     )
-    con.register("classified", classified.select("participant_id", "source", "minute_utc", "level", "method_code", "worn_by_rule"))
+    con.register(
+        "classified",
+        classified.select(
+            "participant_id", "source", "minute_utc", "level", "method_code", "worn_by_rule"
+        ),
+    )
     con.register("daily_totals", daily_totals)
     con.register("zones", roster.select("participant_id", "timezone"))
     con.register("precedence", precedence)

@@ -11,10 +11,18 @@ from features.classify import METHODS, classify_minutes, heart_rate_limits
 from features.wear import worn
 
 
-def classify(mins: pl.DataFrame, people: pl.DataFrame, config: StudyConfig, profs: pl.DataFrame | None = None):
+def classify(
+    mins: pl.DataFrame, people: pl.DataFrame, config: StudyConfig, profs: pl.DataFrame | None = None
+):
     limits = heart_rate_limits((profs if profs is not None else profiles()).lazy(), people)
     out = classify_minutes(mins.lazy(), limits, config).collect()
-    return list(zip(out["level"].to_list(), [None if c is None else METHODS[c] for c in out["method_code"]], strict=True))
+    return list(
+        zip(
+            out["level"].to_list(),
+            [None if c is None else METHODS[c] for c in out["method_code"]],
+            strict=True,
+        )
+    )
 
 
 def one(pid: str = "p", **values) -> pl.DataFrame:
@@ -22,7 +30,9 @@ def one(pid: str = "p", **values) -> pl.DataFrame:
 
 
 def test_first_applicable_method_wins_in_configured_order() -> None:
-    people = roster([{"participant_id": "p", "timezone": "UTC", "resting_hr": 60.0, "max_hr": 180.0}])
+    people = roster(
+        [{"participant_id": "p", "timezone": "UTC", "resting_hr": 60.0, "max_hr": 180.0}]
+    )
     row = one(intensity="light", heart_rate_bpm=140.0, steps=135, mets=4.0)
     assert classify(row, people, StudyConfig()) == [(1, "device")]
     order = StudyConfig.model_validate({"intensity": {"methods": ["heart_rate", "device"]}})
@@ -36,9 +46,13 @@ def test_first_applicable_method_wins_in_configured_order() -> None:
 @pytest.mark.parametrize(
     ("hr", "level"), [(107.9, 1), (108.0, 2), (131.9, 2), (132.0, 3), (0.0, None), (None, None)]
 )
-def test_heart_rate_reserve_thresholds_with_roster_limits(hr: float | None, level: int | None) -> None:
+def test_heart_rate_reserve_thresholds_with_roster_limits(
+    hr: float | None, level: int | None
+) -> None:
     # rest 60, max 180: reserve 120; 40 % -> 108 bpm, 60 % -> 132 bpm
-    people = roster([{"participant_id": "p", "timezone": "UTC", "resting_hr": 60.0, "max_hr": 180.0}])
+    people = roster(
+        [{"participant_id": "p", "timezone": "UTC", "resting_hr": 60.0, "max_hr": 180.0}]
+    )
     config = StudyConfig.model_validate({"intensity": {"methods": ["heart_rate"]}})
     expected = (level, "heart_rate" if level is not None else None)
     assert classify(one(heart_rate_bpm=hr), people, config) == [expected]
@@ -54,9 +68,17 @@ def test_heart_rate_falls_back_to_profile_then_tanaka() -> None:
     )
     profs = profiles(
         [
-            {"participant_id": "p", "observed_utc": utc(2026, 1, 1), "resting_heart_rate_bpm": 50.0,
-             "max_heart_rate_bpm": 190.0},
-            {"participant_id": "p", "observed_utc": utc(2026, 3, 1), "resting_heart_rate_bpm": 70.0},
+            {
+                "participant_id": "p",
+                "observed_utc": utc(2026, 1, 1),
+                "resting_heart_rate_bpm": 50.0,
+                "max_heart_rate_bpm": 190.0,
+            },
+            {
+                "participant_id": "p",
+                "observed_utc": utc(2026, 3, 1),
+                "resting_heart_rate_bpm": 70.0,
+            },
         ]
     )
     # profile p: rest 70 (latest), max 190 (latest known) -> 40 % at 118 bpm

@@ -27,21 +27,38 @@ def test_demo_truth_weekly_table() -> None:
     mins = pl.concat(
         [
             t.with_columns(
-                pl.lit(pid).alias("participant_id"), pl.lit("fit_monitoring").alias("source"), pl.lit(FILE_ID).alias("file_id")
-            ).select((pl.col(c) if c in t.columns or c in ("participant_id", "source", "file_id") else pl.lit(None)).cast(ty).alias(c)
-                     for c, ty in MINUTE_TYPES.items())
+                pl.lit(pid).alias("participant_id"),
+                pl.lit("fit_monitoring").alias("source"),
+                pl.lit(FILE_ID).alias("file_id"),
+            ).select(
+                (
+                    pl.col(c)
+                    if c in t.columns or c in ("participant_id", "source", "file_id")
+                    else pl.lit(None)
+                )
+                .cast(ty)
+                .alias(c)
+                for c, ty in MINUTE_TYPES.items()
+            )
             for pid, t in truths.items()
         ]
     )
     people = roster(
         [
-            {"participant_id": p.participant_id, "timezone": p.timezone, "birth_year": p.birth_year,
-             "resting_hr": float(p.resting_hr), "max_hr": float(p.max_hr)}
+            {
+                "participant_id": p.participant_id,
+                "timezone": p.timezone,
+                "birth_year": p.birth_year,
+                "resting_hr": float(p.resting_hr),
+                "max_hr": float(p.max_hr),
+            }
             for p in cohort
         ]
     )
     config = StudyConfig()
-    got = weekly_table(mins.lazy(), daily_totals([]).lazy(), profiles().lazy(), people, config, config_hash="demo")
+    got = weekly_table(
+        mins.lazy(), daily_totals([]).lazy(), profiles().lazy(), people, config, config_hash="demo"
+    )
     expected = truth_module.expected_weekly(truths, cohort)
     assert set(expected["status"]) == {"met", "below", "insufficient"}
     assert_frame_equal(got.select(expected.columns), expected, check_dtypes=False)

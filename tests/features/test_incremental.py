@@ -14,23 +14,41 @@ from config.study import StudyConfig
 from features.incremental import touched_weeks, update_weekly
 from features.weekly import weekly_table
 
-CONFIG = StudyConfig.model_validate({"wear": {"min_wear_minutes_per_day": 30, "min_valid_days_per_week": 1}})
-PEOPLE = roster([{"participant_id": "a", "timezone": "Europe/Oslo"}, {"participant_id": "b", "timezone": "Pacific/Auckland"}])
+CONFIG = StudyConfig.model_validate(
+    {"wear": {"min_wear_minutes_per_day": 30, "min_valid_days_per_week": 1}}
+)
+PEOPLE = roster(
+    [
+        {"participant_id": "a", "timezone": "Europe/Oslo"},
+        {"participant_id": "b", "timezone": "Pacific/Auckland"},
+    ]
+)
 ORIGIN = utc(2026, 3, 1)
 
 
 def full(mins: pl.DataFrame, tots: pl.DataFrame) -> pl.DataFrame:
-    return weekly_table(mins.lazy(), tots.lazy(), profiles().lazy(), PEOPLE, CONFIG, config_hash="h")
+    return weekly_table(
+        mins.lazy(), tots.lazy(), profiles().lazy(), PEOPLE, CONFIG, config_hash="h"
+    )
 
 
 def test_touched_weeks_names_local_weeks_of_new_rows() -> None:
     new = minutes(
-        block("b", utc(2026, 3, 8, 10, 30), 60, heart_rate_bpm=120.0),  # Auckland +13: Sunday 23:30 -> Monday 00:30
+        block(
+            "b", utc(2026, 3, 8, 10, 30), 60, heart_rate_bpm=120.0
+        ),  # Auckland +13: Sunday 23:30 -> Monday 00:30
         block("a", utc(2026, 3, 4, 12, 0), 5, heart_rate_bpm=80.0),
     )
-    tots = daily_totals([{"participant_id": "a", "local_date": date(2026, 3, 16), "moderate_minutes": 5}])
+    tots = daily_totals(
+        [{"participant_id": "a", "local_date": date(2026, 3, 16), "moderate_minutes": 5}]
+    )
     got = touched_weeks(new.lazy(), tots.lazy(), PEOPLE, CONFIG)
-    assert got.rows() == [("a", date(2026, 3, 2)), ("a", date(2026, 3, 16)), ("b", date(2026, 3, 2)), ("b", date(2026, 3, 9))]
+    assert got.rows() == [
+        ("a", date(2026, 3, 2)),
+        ("a", date(2026, 3, 16)),
+        ("b", date(2026, 3, 2)),
+        ("b", date(2026, 3, 9)),
+    ]
 
 
 blocks = st.lists(
@@ -48,7 +66,10 @@ blocks = st.lists(
 
 def build(spec: list[tuple]) -> pl.DataFrame:
     return minutes(
-        *(block(p, ORIGIN + timedelta(minutes=s), n, src, intensity=lab, heart_rate_bpm=90.0) for p, src, s, n, lab in spec)
+        *(
+            block(p, ORIGIN + timedelta(minutes=s), n, src, intensity=lab, heart_rate_bpm=90.0)
+            for p, src, s, n, lab in spec
+        )
     )
 
 
@@ -56,20 +77,42 @@ def build(spec: list[tuple]) -> pl.DataFrame:
 @given(blocks, blocks)
 def test_update_equals_full_recompute(old_spec: list[tuple], new_spec: list[tuple]) -> None:
     old, new = build(old_spec), build(new_spec)
-    tots = daily_totals([{"participant_id": "a", "local_date": date(2026, 3, 20), "moderate_minutes": 70}])
+    tots = daily_totals(
+        [{"participant_id": "a", "local_date": date(2026, 3, 20), "moderate_minutes": 70}]
+    )
     everything = pl.concat([old, new])
     existing = full(old, tots)
     updated = update_weekly(
-        existing, new.lazy(), daily_totals([]).lazy(), everything.lazy(), tots.lazy(), profiles().lazy(), PEOPLE, CONFIG,
+        existing,
+        new.lazy(),
+        daily_totals([]).lazy(),
+        everything.lazy(),
+        tots.lazy(),
+        profiles().lazy(),
+        PEOPLE,
+        CONFIG,
         config_hash="h",
     )
     assert_frame_equal(updated, full(everything, tots))
 
 
 def test_only_restricts_to_requested_weeks() -> None:
-    mins = build([("a", "fit_monitoring", 0, 600, "moderate"), ("a", "fit_monitoring", 20 * 1440, 60, "vigorous")])
+    mins = build(
+        [
+            ("a", "fit_monitoring", 0, 600, "moderate"),
+            ("a", "fit_monitoring", 20 * 1440, 60, "vigorous"),
+        ]
+    )
     whole = full(mins, daily_totals([]))
     assert whole.height == 2
     only = whole.select("participant_id", "week_start").tail(1)
-    part = weekly_table(mins.lazy(), daily_totals([]).lazy(), profiles().lazy(), PEOPLE, CONFIG, config_hash="h", only=only)
+    part = weekly_table(
+        mins.lazy(),
+        daily_totals([]).lazy(),
+        profiles().lazy(),
+        PEOPLE,
+        CONFIG,
+        config_hash="h",
+        only=only,
+    )
     assert_frame_equal(part, whole.tail(1))

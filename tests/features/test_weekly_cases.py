@@ -7,7 +7,16 @@ from datetime import date
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from weekly_builders import block, daily_totals, local_span, minutes, profiles, roster, utc, worn_days
+from weekly_builders import (
+    block,
+    daily_totals,
+    local_span,
+    minutes,
+    profiles,
+    roster,
+    utc,
+    worn_days,
+)
 
 from config.study import StudyConfig
 from features.local_time import week_hours
@@ -19,7 +28,12 @@ KEY += ["wear_minutes", "valid_days", "status"]
 OSLO = "Europe/Oslo"
 
 
-def weekly(mins: pl.DataFrame, people: pl.DataFrame, totals: pl.DataFrame | None = None, config: StudyConfig = CONFIG):
+def weekly(
+    mins: pl.DataFrame,
+    people: pl.DataFrame,
+    totals: pl.DataFrame | None = None,
+    config: StudyConfig = CONFIG,
+):
     return weekly_table(
         mins.lazy(),
         (totals if totals is not None else daily_totals([])).lazy(),
@@ -58,7 +72,9 @@ def test_spring_dst_week_in_oslo() -> None:
     # Sunday 29 March 2026: clocks jump 02:00 -> 03:00 local (01:00 UTC).
     walk = block("p", utc(2026, 3, 29, 0, 30), 61, heart_rate_bpm=160.0, intensity="vigorous")
     got = weekly(minutes(worn_days("p", OSLO, date(2026, 3, 23), 7), walk), people)
-    assert_frame_equal(got.select(KEY), expected([("p", date(2026, 3, 23), 0, 61, 61, 167 * 60, 7, "met")]))
+    assert_frame_equal(
+        got.select(KEY), expected([("p", date(2026, 3, 23), 0, 61, 61, 167 * 60, 7, "met")])
+    )
 
 
 def test_autumn_dst_week_in_oslo_counts_the_repeated_hour_twice() -> None:
@@ -67,7 +83,9 @@ def test_autumn_dst_week_in_oslo_counts_the_repeated_hour_twice() -> None:
     walk = block("p", utc(2026, 10, 25, 0, 30), 60, heart_rate_bpm=120.0, intensity="moderate")
     mins = minutes(worn_days("p", OSLO, date(2026, 10, 19), 7), walk)
     got = weekly(mins, people)
-    assert_frame_equal(got.select(KEY), expected([("p", date(2026, 10, 19), 60, 0, 60, 169 * 60, 7, "met")]))
+    assert_frame_equal(
+        got.select(KEY), expected([("p", date(2026, 10, 19), 60, 0, 60, 169 * 60, 7, "met")])
+    )
     hours = hourly_wear(mins.lazy(), profiles().lazy(), people, CONFIG)
     sunday = hours.filter(pl.col("local_date") == date(2026, 10, 25))
     assert sunday.height == 24
@@ -78,7 +96,9 @@ def test_autumn_dst_week_in_oslo_counts_the_repeated_hour_twice() -> None:
 def test_utc_plus_10_brisbane_week_boundary() -> None:
     people = roster([{"participant_id": "b", "timezone": "Australia/Brisbane"}])
     # Monday 8 June 2026 00:00 in Brisbane is Sunday 7 June 14:00 UTC.
-    mins = minutes(block("b", utc(2026, 6, 7, 13, 45), 30, heart_rate_bpm=120.0, intensity="moderate"))
+    mins = minutes(
+        block("b", utc(2026, 6, 7, 13, 45), 30, heart_rate_bpm=120.0, intensity="moderate")
+    )
     assert_frame_equal(
         weekly(mins, people).select(KEY),
         expected(
@@ -93,7 +113,9 @@ def test_utc_plus_10_brisbane_week_boundary() -> None:
 def test_utc_minus_7_phoenix_week_boundary() -> None:
     people = roster([{"participant_id": "x", "timezone": "America/Phoenix"}])
     # Monday 8 June 2026 00:00 in Phoenix (no DST) is 07:00 UTC.
-    mins = minutes(block("x", utc(2026, 6, 8, 6, 50), 20, heart_rate_bpm=150.0, intensity="vigorous"))
+    mins = minutes(
+        block("x", utc(2026, 6, 8, 6, 50), 20, heart_rate_bpm=150.0, intensity="vigorous")
+    )
     assert_frame_equal(
         weekly(mins, people).select(KEY),
         expected(
@@ -108,17 +130,31 @@ def test_utc_minus_7_phoenix_week_boundary() -> None:
 def test_monday_boundary_for_participant_missing_from_roster_uses_study_zone() -> None:
     config = StudyConfig.model_validate({"study": {"timezone": "Asia/Kolkata"}})
     # Monday 8 June 2026 00:00 in Kolkata (+05:30) is Sunday 18:30 UTC.
-    mins = minutes(block("ghost", utc(2026, 6, 7, 18, 0), 60, heart_rate_bpm=120.0, intensity="moderate"))
+    mins = minutes(
+        block("ghost", utc(2026, 6, 7, 18, 0), 60, heart_rate_bpm=120.0, intensity="moderate")
+    )
     got = weekly(mins, roster([]), config=config)
-    assert got.select("week_start", "moderate_minutes").rows() == [(date(2026, 6, 1), 30), (date(2026, 6, 8), 30)]
+    assert got.select("week_start", "moderate_minutes").rows() == [
+        (date(2026, 6, 1), 30),
+        (date(2026, 6, 8), 30),
+    ]
 
 
 def test_watch_and_phone_covering_the_same_walk_count_once() -> None:
     people = roster([{"participant_id": "w", "timezone": "UTC"}])
-    watch = block("w", utc(2026, 5, 5, 10, 0), 40, "fit_monitoring", heart_rate_bpm=125.0, intensity="moderate")
+    watch = block(
+        "w",
+        utc(2026, 5, 5, 10, 0),
+        40,
+        "fit_monitoring",
+        heart_rate_bpm=125.0,
+        intensity="moderate",
+    )
     phone = block("w", utc(2026, 5, 5, 10, 20), 40, "fitbit_takeout", steps=110)
     got = weekly(minutes(worn_days("w", "UTC", date(2026, 5, 4), 5), watch, phone), people)
-    assert_frame_equal(got.select(KEY), expected([("w", date(2026, 5, 4), 60, 0, 60, 5 * 1440, 5, "met")]))
+    assert_frame_equal(
+        got.select(KEY), expected([("w", date(2026, 5, 4), 60, 0, 60, 5 * 1440, 5, "met")])
+    )
     assert got.select("sources", "methods", "from_daily_totals").row(0) == (
         "fit_monitoring,fitbit_takeout",
         "device,cadence",
@@ -128,19 +164,37 @@ def test_watch_and_phone_covering_the_same_walk_count_once() -> None:
 
 def test_highest_level_wins_across_sources() -> None:
     people = roster([{"participant_id": "h", "timezone": "UTC"}])
-    moderate = block("h", utc(2026, 5, 5, 10, 0), 30, "fit_activity", intensity="moderate", heart_rate_bpm=120.0)
-    vigorous = block("h", utc(2026, 5, 5, 10, 10), 10, "fit_monitoring", intensity="vigorous", heart_rate_bpm=120.0)
+    moderate = block(
+        "h", utc(2026, 5, 5, 10, 0), 30, "fit_activity", intensity="moderate", heart_rate_bpm=120.0
+    )
+    vigorous = block(
+        "h",
+        utc(2026, 5, 5, 10, 10),
+        10,
+        "fit_monitoring",
+        intensity="vigorous",
+        heart_rate_bpm=120.0,
+    )
     got = weekly(minutes(moderate, vigorous), people)
-    assert got.select("moderate_minutes", "vigorous_minutes", "mvpa_minutes", "wear_minutes").row(0) == (20, 10, 30, 30)
+    assert got.select("moderate_minutes", "vigorous_minutes", "mvpa_minutes", "wear_minutes").row(
+        0
+    ) == (20, 10, 30, 30)
 
 
 def test_untrusted_source_is_ignored() -> None:
     config = StudyConfig.model_validate({"intensity": {"source_precedence": ["fit_monitoring"]}})
     people = roster([{"participant_id": "u", "timezone": "UTC"}])
-    phone = block("u", utc(2026, 5, 5, 10, 0), 40, "fitbit_takeout", steps=120, heart_rate_bpm=100.0)
+    phone = block(
+        "u", utc(2026, 5, 5, 10, 0), 40, "fitbit_takeout", steps=120, heart_rate_bpm=100.0
+    )
     watch = block("u", utc(2026, 5, 5, 12, 0), 5, "fit_monitoring", steps=120)
     got = weekly(minutes(phone, watch), people, config=config)
-    assert got.select("mvpa_minutes", "wear_minutes", "sources", "methods").row(0) == (5, 0, "fit_monitoring", "cadence")
+    assert got.select("mvpa_minutes", "wear_minutes", "sources", "methods").row(0) == (
+        5,
+        0,
+        "fit_monitoring",
+        "cadence",
+    )
 
 
 def test_week_with_only_daily_totals() -> None:
@@ -148,14 +202,26 @@ def test_week_with_only_daily_totals() -> None:
     days = [date(2026, 5, 4 + i) for i in range(5)]
     totals = daily_totals(
         [
-            {"participant_id": "d", "local_date": d, "moderate_minutes": 10, "vigorous_minutes": 5,
-             "light_minutes": 100, "sedentary_minutes": 700}
+            {
+                "participant_id": "d",
+                "local_date": d,
+                "moderate_minutes": 10,
+                "vigorous_minutes": 5,
+                "light_minutes": 100,
+                "sedentary_minutes": 700,
+            }
             for d in days
         ]
     )
     got = weekly(minutes(), people, totals)
-    assert_frame_equal(got.select(KEY), expected([("d", date(2026, 5, 4), 50, 25, 75, 5 * 815, 5, "met")]))
-    assert got.select("sources", "methods", "from_daily_totals").row(0) == ("garmin_export", None, 5)
+    assert_frame_equal(
+        got.select(KEY), expected([("d", date(2026, 5, 4), 50, 25, 75, 5 * 815, 5, "met")])
+    )
+    assert got.select("sources", "methods", "from_daily_totals").row(0) == (
+        "garmin_export",
+        None,
+        5,
+    )
 
 
 def test_daily_totals_do_not_override_a_day_with_classified_minutes() -> None:
@@ -163,12 +229,24 @@ def test_daily_totals_do_not_override_a_day_with_classified_minutes() -> None:
     walk = block("m", utc(2026, 5, 4, 10, 0), 20, heart_rate_bpm=120.0, intensity="moderate")
     totals = daily_totals(
         [
-            {"participant_id": "m", "local_date": date(2026, 5, 4), "moderate_minutes": 50, "sedentary_minutes": 900},
-            {"participant_id": "m", "local_date": date(2026, 5, 5), "moderate_minutes": 30, "sedentary_minutes": 900},
+            {
+                "participant_id": "m",
+                "local_date": date(2026, 5, 4),
+                "moderate_minutes": 50,
+                "sedentary_minutes": 900,
+            },
+            {
+                "participant_id": "m",
+                "local_date": date(2026, 5, 5),
+                "moderate_minutes": 30,
+                "sedentary_minutes": 900,
+            },
         ]
     )
     got = weekly(minutes(walk), people, totals)
-    assert got.select("moderate_minutes", "wear_minutes", "valid_days", "from_daily_totals").row(0) == (50, 950, 1, 1)
+    assert got.select("moderate_minutes", "wear_minutes", "valid_days", "from_daily_totals").row(
+        0
+    ) == (50, 950, 1, 1)
     day = daily_table(minutes(walk).lazy(), totals.lazy(), profiles().lazy(), people, CONFIG)
     assert day.select("local_date", "moderate_minutes", "filled_from_daily_totals").rows() == [
         (date(2026, 5, 4), 20, False),
@@ -179,10 +257,22 @@ def test_daily_totals_do_not_override_a_day_with_classified_minutes() -> None:
 def test_daily_totals_marked_not_worn_give_no_wear() -> None:
     people = roster([{"participant_id": "n", "timezone": "UTC"}])
     totals = daily_totals(
-        [{"participant_id": "n", "local_date": date(2026, 5, 4), "sedentary_minutes": 1440, "worn": False}]
+        [
+            {
+                "participant_id": "n",
+                "local_date": date(2026, 5, 4),
+                "sedentary_minutes": 1440,
+                "worn": False,
+            }
+        ]
     )
     got = weekly(minutes(), people, totals)
-    assert got.select("mvpa_minutes", "wear_minutes", "valid_days", "status").row(0) == (0, 0, 0, "insufficient")
+    assert got.select("mvpa_minutes", "wear_minutes", "valid_days", "status").row(0) == (
+        0,
+        0,
+        0,
+        "insufficient",
+    )
 
 
 def test_all_non_wear_week_is_insufficient_not_below() -> None:
@@ -190,7 +280,9 @@ def test_all_non_wear_week_is_insufficient_not_below() -> None:
     start, count = local_span("UTC", date(2026, 5, 4), 7)
     idle = block("z", start, count, "fitbit_takeout", steps=0, intensity="sedentary")
     got = weekly(minutes(idle), people)
-    assert_frame_equal(got.select(KEY), expected([("z", date(2026, 5, 4), 0, 0, 0, 0, 0, "insufficient")]))
+    assert_frame_equal(
+        got.select(KEY), expected([("z", date(2026, 5, 4), 0, 0, 0, 0, 0, "insufficient")])
+    )
 
 
 @pytest.mark.parametrize(("mvpa", "status"), [(59, "below"), (60, "met"), (61, "met")])
@@ -201,7 +293,9 @@ def test_threshold_edges(mvpa: int, status: str) -> None:
     assert got.select("mvpa_minutes", "valid_days", "status").row(0) == (mvpa, 4, status)
 
 
-@pytest.mark.parametrize(("wear", "valid_days", "status"), [(599, 3, "insufficient"), (600, 4, "met")])
+@pytest.mark.parametrize(
+    ("wear", "valid_days", "status"), [(599, 3, "insufficient"), (600, 4, "met")]
+)
 def test_valid_day_edge_decides_sufficiency(wear: int, valid_days: int, status: str) -> None:
     people = roster([{"participant_id": "v", "timezone": "UTC"}])
     fourth_day = block("v", utc(2026, 5, 7, 6, 0), wear, heart_rate_bpm=70.0, intensity="sedentary")
@@ -217,17 +311,29 @@ def test_study_relative_weeks_start_on_start_date() -> None:
         block("s", utc(2026, 5, 12, 23, 50), 20, heart_rate_bpm=130.0, intensity="moderate"),
     )
     got = weekly(mins, people, config=config)
-    assert got.select("week_start", "mvpa_minutes").rows() == [(date(2026, 5, 6), 10), (date(2026, 5, 13), 10)]
+    assert got.select("week_start", "mvpa_minutes").rows() == [
+        (date(2026, 5, 6), 10),
+        (date(2026, 5, 13), 10),
+    ]
 
 
 def test_device_offsets_follow_a_traveller_only_when_enabled() -> None:
     people = roster([{"participant_id": "t", "timezone": "Europe/Oslo"}])
     # Sunday 7 June 2026 20:00 UTC: 22:00 in Oslo (Sunday), 06:00 Monday in Brisbane (+600).
     mins = minutes(
-        block("t", utc(2026, 6, 7, 20, 0), 30, heart_rate_bpm=130.0, intensity="moderate", utc_offset_minutes=600)
+        block(
+            "t",
+            utc(2026, 6, 7, 20, 0),
+            30,
+            heart_rate_bpm=130.0,
+            intensity="moderate",
+            utc_offset_minutes=600,
+        )
     )
     home = weekly(mins, people)
-    away = weekly(mins, people, config=StudyConfig.model_validate({"study": {"use_device_offsets": True}}))
+    away = weekly(
+        mins, people, config=StudyConfig.model_validate({"study": {"use_device_offsets": True}})
+    )
     assert home.select("week_start", "mvpa_minutes").rows() == [(date(2026, 6, 1), 30)]
     assert away.select("week_start", "mvpa_minutes").rows() == [(date(2026, 6, 8), 30)]
 

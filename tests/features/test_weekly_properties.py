@@ -20,23 +20,42 @@ from features.weekly import daily_table, weekly_table
 # Small wear and threshold figures so that a few random blocks reach every status.
 CONFIG = StudyConfig.model_validate(
     {
-        "intensity": {"source_precedence": ["fit_activity", "fit_monitoring", "fitbit_takeout", "garmin_export"]},
+        "intensity": {
+            "source_precedence": [
+                "fit_activity",
+                "fit_monitoring",
+                "fitbit_takeout",
+                "garmin_export",
+            ]
+        },
         "wear": {"min_wear_minutes_per_day": 30, "min_valid_days_per_week": 2},
         "scoring": {"threshold_minutes_per_week": 20},
     }
 )
 ZONES = {"a": "Europe/Oslo", "b": "Australia/Brisbane", "c": "America/Phoenix", "d": None}
-SOURCES = ["fit_activity", "fit_monitoring", "fitbit_takeout", "fitabase"]  # fitabase is not trusted here
+SOURCES = [
+    "fit_activity",
+    "fit_monitoring",
+    "fitbit_takeout",
+    "fitabase",
+]  # fitabase is not trusted here
 ORIGIN = utc(2026, 10, 18, 0, 0)  # spans the Oslo autumn DST change (25 October)
 SPAN_MINUTES = 12 * 1440
 PEOPLE = roster(
     [
-        {"participant_id": p, "timezone": z, "birth_year": 1980, "resting_hr": 60.0 if p == "a" else None}
+        {
+            "participant_id": p,
+            "timezone": z,
+            "birth_year": 1980,
+            "resting_hr": 60.0 if p == "a" else None,
+        }
         for p, z in ZONES.items()
         if z
     ]
 )
-PROFILES = profiles([{"participant_id": "b", "resting_heart_rate_bpm": 55.0, "max_heart_rate_bpm": 185.0}])
+PROFILES = profiles(
+    [{"participant_id": "b", "resting_heart_rate_bpm": 55.0, "max_heart_rate_bpm": 185.0}]
+)
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 blocks = st.lists(
@@ -45,7 +64,9 @@ blocks = st.lists(
         st.sampled_from(SOURCES),
         st.integers(0, SPAN_MINUTES - 1),
         st.integers(1, 90),
-        st.one_of(st.none(), st.sampled_from(["sedentary", "light", "moderate", "vigorous", "bogus"])),
+        st.one_of(
+            st.none(), st.sampled_from(["sedentary", "light", "moderate", "vigorous", "bogus"])
+        ),
         st.one_of(st.none(), st.floats(40, 190)),
         st.one_of(st.none(), st.integers(0, 150)),
         st.one_of(st.none(), st.floats(1, 9)),
@@ -69,8 +90,16 @@ totals = st.lists(
 def make_minutes(spec: list[tuple]) -> pl.DataFrame:
     return minutes(
         *(
-            block(p, ORIGIN + timedelta(minutes=start), length, source, intensity=label, heart_rate_bpm=hr,
-                  steps=steps, mets=mets)
+            block(
+                p,
+                ORIGIN + timedelta(minutes=start),
+                length,
+                source,
+                intensity=label,
+                heart_rate_bpm=hr,
+                steps=steps,
+                mets=mets,
+            )
             for p, source, start, length, label, hr, steps, mets in spec
         )
     )
@@ -79,8 +108,15 @@ def make_minutes(spec: list[tuple]) -> pl.DataFrame:
 def make_totals(spec: list[tuple]) -> pl.DataFrame:
     return daily_totals(
         [
-            {"participant_id": p, "source": s, "local_date": ORIGIN.date() + timedelta(days=d),
-             "moderate_minutes": mod, "vigorous_minutes": vig, "sedentary_minutes": sed, "worn": w}
+            {
+                "participant_id": p,
+                "source": s,
+                "local_date": ORIGIN.date() + timedelta(days=d),
+                "moderate_minutes": mod,
+                "vigorous_minutes": vig,
+                "sedentary_minutes": sed,
+                "worn": w,
+            }
             for p, s, d, mod, vig, sed, w in spec
         ]
     )
@@ -92,24 +128,37 @@ def run(mins: pl.DataFrame, tots: pl.DataFrame) -> pl.DataFrame:
 
 @SETTINGS
 @given(blocks, totals, st.randoms(use_true_random=False))
-def test_shuffling_and_duplicating_rows_changes_nothing(spec: list[tuple], tspec: list[tuple], rnd) -> None:
+def test_shuffling_and_duplicating_rows_changes_nothing(
+    spec: list[tuple], tspec: list[tuple], rnd
+) -> None:
     mins, tots = make_minutes(spec), make_totals(tspec)
     base = run(mins, tots)
     seed = rnd.randint(0, 2**31)
-    doubled = pl.concat([mins, mins.sample(fraction=0.5, seed=seed)]).sample(fraction=1.0, shuffle=True, seed=seed)
+    doubled = pl.concat([mins, mins.sample(fraction=0.5, seed=seed)]).sample(
+        fraction=1.0, shuffle=True, seed=seed
+    )
     tots2 = pl.concat([tots, tots]).sample(fraction=1.0, shuffle=True, seed=seed)
     assert_frame_equal(run(doubled, tots2), base)
 
 
 @SETTINGS
 @given(blocks, totals)
-def test_weekly_minutes_fit_in_the_week_and_daily_sums_to_weekly(spec: list[tuple], tspec: list[tuple]) -> None:
+def test_weekly_minutes_fit_in_the_week_and_daily_sums_to_weekly(
+    spec: list[tuple], tspec: list[tuple]
+) -> None:
     mins, tots = make_minutes(spec), make_totals(tspec)
     weekly = run(mins, tots)
     zones = {p: z or CONFIG.study.timezone for p, z in ZONES.items()}
-    for pid, week, mvpa, wear in weekly.select("participant_id", "week_start", "mvpa_minutes", "wear_minutes").rows():
+    for pid, week, mvpa, wear in weekly.select(
+        "participant_id", "week_start", "mvpa_minutes", "wear_minutes"
+    ).rows():
         capacity = week_hours(zones[pid], week) * 60
-        if weekly.filter((pl.col("participant_id") == pid) & (pl.col("week_start") == week))["from_daily_totals"].item() == 0:
+        if (
+            weekly.filter((pl.col("participant_id") == pid) & (pl.col("week_start") == week))[
+                "from_daily_totals"
+            ].item()
+            == 0
+        ):
             assert mvpa <= capacity and wear <= capacity
     daily = daily_table(mins.lazy(), tots.lazy(), PROFILES.lazy(), PEOPLE, CONFIG)
     summed = (
@@ -161,4 +210,6 @@ def test_oracle_sees_nontrivial_statuses() -> None:
     got = run(mins, make_totals([]))
     assert set(got["status"]) == {"met", "below", "insufficient"}
     assert_frame_equal(got.drop("config_hash"), expected, check_dtypes=False)
-    assert got.filter(pl.col("participant_id") == "a")["week_start"].to_list() == [date(2026, 10, 19)]
+    assert got.filter(pl.col("participant_id") == "a")["week_start"].to_list() == [
+        date(2026, 10, 19)
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -10,7 +10,6 @@ import polars as pl
 from config.roster import ROSTER_SCHEMA
 from irisin.schema import DAILY_TOTALS, MINUTES, PROFILES, empty
 
-UTC = timezone.utc
 FILE_ID = "f" * 64
 
 
@@ -25,13 +24,18 @@ PROFILE_TYPES = _types(PROFILES)
 
 def _canonical(frame: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:
     return frame.select(
-        (pl.col(n) if n in frame.columns else pl.lit(None)).cast(t).alias(n) for n, t in types.items()
+        (pl.col(n) if n in frame.columns else pl.lit(None)).cast(t).alias(n)
+        for n, t in types.items()
     )
 
 
-def block(participant: str, start_utc: datetime, count: int, source: str = "fit_monitoring", **values: Any) -> pl.DataFrame:
+def block(
+    participant: str, start_utc: datetime, count: int, source: str = "fit_monitoring", **values: Any
+) -> pl.DataFrame:
     """``count`` consecutive MINUTES rows from ``start_utc``, each with ``values``."""
-    times = pl.datetime_range(start_utc, start_utc + timedelta(minutes=count), "1m", closed="left", eager=True)
+    times = pl.datetime_range(
+        start_utc, start_utc + timedelta(minutes=count), "1m", closed="left", eager=True
+    )
     frame = pl.DataFrame({"minute_utc": times}).with_columns(
         pl.lit(participant).alias("participant_id"),
         pl.lit(source).alias("source"),
@@ -55,7 +59,10 @@ def daily_totals(rows: list[dict[str, Any]]) -> pl.DataFrame:
 def profiles(rows: list[dict[str, Any]] | None = None) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=PROFILE_TYPES)
-    return _canonical(pl.DataFrame([{"source": "fit_monitoring", "file_id": FILE_ID, **r} for r in rows]), PROFILE_TYPES)
+    return _canonical(
+        pl.DataFrame([{"source": "fit_monitoring", "file_id": FILE_ID, **r} for r in rows]),
+        PROFILE_TYPES,
+    )
 
 
 def roster(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -73,11 +80,17 @@ def local_span(zone: str, first: date, days: int) -> tuple[datetime, int]:
         pl.lit(start).dt.replace_time_zone(zone).alias("a"),
         pl.lit(start + timedelta(days=days)).dt.replace_time_zone(zone).alias("b"),
     )
-    a, b = (t.astimezone(UTC) for t in bounds.row(0))  # aware same-zone subtraction would ignore DST
+    a, b = (
+        t.astimezone(UTC) for t in bounds.row(0)
+    )  # aware same-zone subtraction would ignore DST
     return a, int((b - a).total_seconds() // 60)
 
 
-def worn_days(participant: str, zone: str, first: date, days: int, source: str = "fit_monitoring") -> pl.DataFrame:
+def worn_days(
+    participant: str, zone: str, first: date, days: int, source: str = "fit_monitoring"
+) -> pl.DataFrame:
     """Whole local days of worn, sedentary minutes (heart rate 70, device label sedentary)."""
     start, count = local_span(zone, first, days)
-    return block(participant, start, count, source, heart_rate_bpm=70.0, intensity="sedentary", steps=0)
+    return block(
+        participant, start, count, source, heart_rate_bpm=70.0, intensity="sedentary", steps=0
+    )

@@ -27,7 +27,12 @@ def weeks(pid: str, rows: list[tuple[int, int]], first: date = MONDAY) -> pl.Dat
             "mvpa_minutes": [m for m, _ in rows],
             "valid_days": [v for _, v in rows],
         },
-        schema={"participant_id": pl.String, "week_start": pl.Date, "mvpa_minutes": pl.Int32, "valid_days": pl.Int8},
+        schema={
+            "participant_id": pl.String,
+            "week_start": pl.Date,
+            "mvpa_minutes": pl.Int32,
+            "valid_days": pl.Int8,
+        },
     ).with_columns(week_status(CONFIG))
 
 
@@ -45,7 +50,12 @@ def test_participant_scores_streaks_and_benefit() -> None:
     tau = CONFIG.scoring.benefit_tau_minutes
     row = got.row(0, named=True)
     assert row["participant_id"] == "p"
-    assert (row["weeks_met"], row["weeks_below"], row["weeks_insufficient"], row["weeks_sufficient"]) == (5, 1, 1, 6)
+    assert (
+        row["weeks_met"],
+        row["weeks_below"],
+        row["weeks_insufficient"],
+        row["weeks_sufficient"],
+    ) == (5, 1, 1, 6)
     assert row["share_met"] == pytest.approx(5 / 6)
     assert (row["current_streak"], row["longest_streak"]) == (2, 3)
     assert row["last_sufficient_week"] == MONDAY + timedelta(weeks=6)
@@ -56,7 +66,11 @@ def test_participant_scores_streaks_and_benefit() -> None:
     assert (q_row["weeks_met"], q_row["current_streak"], q_row["longest_streak"]) == (0, 0, 0)
     assert q_row["last_sufficient_week"] == MONDAY + timedelta(weeks=1)
     r_row = got.row(2, named=True)
-    assert r_row["weeks_sufficient"] == 0 and r_row["share_met"] is None and r_row["last_sufficient_week"] is None
+    assert (
+        r_row["weeks_sufficient"] == 0
+        and r_row["share_met"] is None
+        and r_row["last_sufficient_week"] is None
+    )
 
 
 def test_default_tau_gives_95_percent_at_one_hour() -> None:
@@ -73,14 +87,24 @@ def test_cohort_share_and_wilson_interval_match_scipy() -> None:
     ci = binomtest(4, 8).proportion_ci(confidence_level=0.95, method="wilson")
     assert (first["ci_low"], first["ci_high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
     assert first["share_met"] == pytest.approx(0.5)
-    assert (second["participants"], second["sufficient"], second["met"], second["share_met"]) == (8, 1, 1, 1.0)
+    assert (second["participants"], second["sufficient"], second["met"], second["share_met"]) == (
+        8,
+        1,
+        1,
+        1.0,
+    )
     ci = binomtest(1, 1).proportion_ci(confidence_level=0.95, method="wilson")
     assert (second["ci_low"], second["ci_high"]) == (pytest.approx(ci.low), pytest.approx(ci.high))
 
 
 def test_cohort_week_without_sufficient_participants_has_no_share() -> None:
     got = cohort_weekly(weeks("p", [(100, 2)]), CONFIG)
-    assert got.select("sufficient", "share_met", "ci_low", "ci_high").row(0) == (0, None, None, None)
+    assert got.select("sufficient", "share_met", "ci_low", "ci_high").row(0) == (
+        0,
+        None,
+        None,
+        None,
+    )
 
 
 def test_cohort_follows_a_what_if_threshold() -> None:
