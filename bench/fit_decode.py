@@ -93,7 +93,9 @@ def _report(label: str, irisin: Timing, fp: Timing, speedups: list[float]) -> No
         f"  fitparse {fp.median * 1e3:9.1f} ms median of {len(fp.seconds)}"
         f"  {fp.messages / fp.median:12,.0f} messages/s  {mb / fp.median:8.3f} MB/s"
     )
-    print(f"  speed-up (median of paired rounds): {statistics.median(speedups):.0f}x  (rounds: {', '.join(f'{s:.0f}' for s in speedups)})")
+    print(
+        f"  speed-up (median of paired rounds): {statistics.median(speedups):.0f}x  (rounds: {', '.join(f'{s:.0f}' for s in speedups)})"
+    )
 
 
 def main() -> None:
@@ -136,10 +138,16 @@ def main() -> None:
         Timing([t for t, _ in fp_c], fp_c[0][1], total),
         [fp_median / t for t, _ in ir_c],
     )
-    ratios = sorted(((_peak_ratio(d), p.name, len(d)) for p, d in zip(paths, files, strict=True)), reverse=True)
+    ratios = sorted(
+        ((_peak_ratio(d), p.name, len(d)) for p, d in zip(paths, files, strict=True)), reverse=True
+    )
     big = [r for r in ratios if r[2] >= 100_000]
-    print(f"  irisin peak memory, files >= 100 kB: max {big[0][0]:.1f}x ({big[0][1]}), median {statistics.median(r[0] for r in big):.1f}x")
-    print(f"  irisin peak memory, all files: max {ratios[0][0]:.1f}x ({ratios[0][1]}, {ratios[0][2]:,} bytes: fixed overhead dominates tiny files)")
+    print(
+        f"  irisin peak memory, files >= 100 kB: max {big[0][0]:.1f}x ({big[0][1]}), median {statistics.median(r[0] for r in big):.1f}x"
+    )
+    print(
+        f"  irisin peak memory, all files: max {ratios[0][0]:.1f}x ({ratios[0][1]}, {ratios[0][2]:,} bytes: fixed overhead dominates tiny files)"
+    )
 
 
 if __name__ == "__main__":

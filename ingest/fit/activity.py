@@ -35,7 +35,11 @@ generic cadence is not steps, so those minutes carry heart rate only."""
 
 
 def _utc_expr(col: str) -> pl.Expr:
-    return pl.from_epoch(pl.col(col) + FIT_EPOCH_UNIX_S, time_unit="s").dt.cast_time_unit("us").dt.replace_time_zone("UTC")
+    return (
+        pl.from_epoch(pl.col(col) + FIT_EPOCH_UNIX_S, time_unit="s")
+        .dt.cast_time_unit("us")
+        .dt.replace_time_zone("UTC")
+    )
 
 
 def _numeric(table: MessageTable, name: str) -> pl.Series:
@@ -66,7 +70,9 @@ def _session_frame(decoded: DecodedFit) -> tuple[pl.DataFrame, str]:
             "steps": strides * 2,
         }
     )
-    return frame.filter(pl.col("start_t").is_not_null() & (pl.col("start_t") >= FIT_MIN_ABSOLUTE_S)), used
+    return frame.filter(
+        pl.col("start_t").is_not_null() & (pl.col("start_t") >= FIT_MIN_ABSOLUTE_S)
+    ), used
 
 
 def _sport_of_records(record_t: np.ndarray, sessions: pl.DataFrame) -> np.ndarray:
@@ -87,7 +93,12 @@ def _sport_of_records(record_t: np.ndarray, sessions: pl.DataFrame) -> np.ndarra
 
 
 def activity_tables(
-    decoded: DecodedFit, *, offset_s: int | None, timezone: str | None, device: str | None, observed_t: int | None
+    decoded: DecodedFit,
+    *,
+    offset_s: int | None,
+    timezone: str | None,
+    device: str | None,
+    observed_t: int | None,
 ) -> tuple[dict[str, pa.Table], dict[str, Any]]:
     notes: dict[str, Any] = {}
     sessions, used = _session_frame(decoded)
@@ -101,7 +112,11 @@ def activity_tables(
     sport = _sport_of_records(t.astype(np.float64), sessions)
     cadence = _numeric(records, "cadence").to_numpy()[ok]
     fraction = _numeric(records, "fractional_cadence").fill_null(0).to_numpy()[ok]
-    on_foot = np.array([s in ON_FOOT_SPORTS for s in sport], dtype=bool) if sport.size else np.zeros(0, bool)
+    on_foot = (
+        np.array([s in ON_FOOT_SPORTS for s in sport], dtype=bool)
+        if sport.size
+        else np.zeros(0, bool)
+    )
     spm = np.where(on_foot, 2 * (cadence + fraction), np.nan)
     order = np.argsort(t, kind="stable")
     t, spm, sport = t[order], spm[order], sport[order]
@@ -114,7 +129,9 @@ def activity_tables(
         .group_by("minute_t")
         .agg(
             pl.col("hr").mean().alias("heart_rate_bpm"),
-            pl.when(pl.col("step_part").is_not_null().any()).then(pl.col("step_part").sum().round()).alias("steps"),
+            pl.when(pl.col("step_part").is_not_null().any())
+            .then(pl.col("step_part").sum().round())
+            .alias("steps"),
         )
         .sort("minute_t")
         .with_columns(_utc_expr("minute_t").alias("minute_utc"))
@@ -122,34 +139,37 @@ def activity_tables(
     )
     minutes, notes["utc_offset_from"] = with_utc_offset(minutes, "minute_utc", offset_s, timezone)
     minutes = minutes.select(
-            pl.lit(SOURCE).alias("source"),
-            pl.lit(device, dtype=pl.String).alias("device"),
-            "minute_utc",
-            "utc_offset_minutes",
-            pl.col("steps").cast(pl.Int32),
-            pl.col("heart_rate_bpm").cast(pl.Float32),
+        pl.lit(SOURCE).alias("source"),
+        pl.lit(device, dtype=pl.String).alias("device"),
+        "minute_utc",
+        "utc_offset_minutes",
+        pl.col("steps").cast(pl.Int32),
+        pl.col("heart_rate_bpm").cast(pl.Float32),
     )
     notes["record_messages"] = len(records)
     sessions_utc, _ = with_utc_offset(
-        sessions.with_columns(_utc_expr("start_t").alias("start_utc")), "start_utc", offset_s, timezone
+        sessions.with_columns(_utc_expr("start_t").alias("start_utc")),
+        "start_utc",
+        offset_s,
+        timezone,
     )
-    sessions_out = (
-        sessions_utc.with_columns(
-            (pl.col("start_utc") + pl.duration(microseconds=(pl.col("elapsed_s") * 1e6).cast(pl.Int64))).alias("end_utc"),
-        )
-        .select(
-            pl.lit(SOURCE).alias("source"),
-            pl.lit(device, dtype=pl.String).alias("device"),
-            pl.col("start_utc").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("session_key"),
-            "start_utc",
-            "end_utc",
-            "utc_offset_minutes",
-            "sport",
-            "timer_seconds",
-            pl.col("avg_heart_rate_bpm").cast(pl.Float32),
-            pl.col("max_heart_rate_bpm").cast(pl.Float32),
-            pl.col("steps").cast(pl.Int32),
-        )
+    sessions_out = sessions_utc.with_columns(
+        (
+            pl.col("start_utc")
+            + pl.duration(microseconds=(pl.col("elapsed_s") * 1e6).cast(pl.Int64))
+        ).alias("end_utc"),
+    ).select(
+        pl.lit(SOURCE).alias("source"),
+        pl.lit(device, dtype=pl.String).alias("device"),
+        pl.col("start_utc").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("session_key"),
+        "start_utc",
+        "end_utc",
+        "utc_offset_minutes",
+        "sport",
+        "timer_seconds",
+        pl.col("avg_heart_rate_bpm").cast(pl.Float32),
+        pl.col("max_heart_rate_bpm").cast(pl.Float32),
+        pl.col("steps").cast(pl.Int32),
     )
     tables = {"minutes": minutes.to_arrow(), "sessions": sessions_out.to_arrow()}
     profile = _profile(decoded, observed_t, device)
@@ -170,10 +190,16 @@ def _first(decoded: DecodedFit, pairs: tuple[tuple[str, str], ...]) -> float | N
 def _profile(decoded: DecodedFit, observed_t: int | None, device: str | None) -> pa.Table | None:
     """Age, resting and maximum heart rate from the profile-like messages (first valid value wins)."""
     age = _first(decoded, (("user_profile", "age"),))
-    resting = _first(decoded, (("time_in_zone", "resting_heart_rate"), ("user_profile", "resting_heart_rate")))
+    resting = _first(
+        decoded, (("time_in_zone", "resting_heart_rate"), ("user_profile", "resting_heart_rate"))
+    )
     maximum = _first(
         decoded,
-        (("time_in_zone", "max_heart_rate"), ("zones_target", "max_heart_rate"), ("user_profile", "default_max_heart_rate")),
+        (
+            ("time_in_zone", "max_heart_rate"),
+            ("zones_target", "max_heart_rate"),
+            ("user_profile", "default_max_heart_rate"),
+        ),
     )
     if age is None and resting is None and maximum is None:
         return None

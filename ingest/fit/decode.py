@@ -108,13 +108,16 @@ class MessageTable:
             if col.values.ndim == 1:
                 arrays[name] = pa.array(col.values, mask=~col.valid)
             else:
-                rows = [list(r) if ok else None for r, ok in zip(col.values.tolist(), _row_valid(col), strict=True)]
+                rows = [
+                    list(r) if ok else None
+                    for r, ok in zip(col.values.tolist(), _row_valid(col), strict=True)
+                ]
                 arrays[name] = pa.array(rows)
         return pa.table(arrays)
 
 
 def _row_valid(col: Column) -> np.ndarray:
-    return col.valid if col.valid.ndim == 1 else col.valid.any(axis=1)
+    return col.valid if col.valid.ndim == 1 else np.asarray(col.valid.any(axis=1))
 
 
 @dataclass
@@ -171,7 +174,12 @@ def _numpy_format(fdef: FieldDef, big_endian: bool) -> tuple[str, tuple[int, ...
     return code, ()
 
 
-def _decode_rows(buf: np.ndarray, definition: Definition, positions: np.ndarray, field_nums: Collection[int] | None) -> dict[int, _Raw]:
+def _decode_rows(
+    buf: np.ndarray,
+    definition: Definition,
+    positions: np.ndarray,
+    field_nums: Collection[int] | None,
+) -> dict[int, _Raw]:
     """Decode the fields of one definition for the records at ``positions`` (all at once)."""
     fields = [f for f in definition.fields if field_nums is None or f.num in field_nums]
     if not fields or positions.size == 0 or definition.size == 0:
@@ -189,7 +197,11 @@ def _decode_rows(buf: np.ndarray, definition: Definition, positions: np.ndarray,
         # one evenly spaced run (e.g. a record every second with nothing between): a strided
         # view of the file bytes, no copy
         records = np.ndarray(
-            shape=(positions.size,), dtype=dtype, buffer=buf, offset=int(positions[0]), strides=(int(steps[0]),)
+            shape=(positions.size,),
+            dtype=dtype,
+            buffer=buf,
+            offset=int(positions[0]),
+            strides=(int(steps[0]),),
         )
     else:
         rows = buf[positions[:, None] + np.arange(size, dtype=np.int64)]
@@ -241,12 +253,23 @@ def _stack(parts: list[tuple[np.ndarray, dict[int, _Raw]]]) -> tuple[np.ndarray,
 def _stack_field(pieces: list[tuple[int, _Raw | None]], order: np.ndarray) -> _Raw:
     present = [raw for _, raw in pieces if raw is not None]
     base = present[0].base
-    if any(raw.base is STRING for raw in present) or any(raw.values.dtype.kind == "O" for raw in present):
-        values = np.concatenate([
-            raw.values if raw is not None and raw.values.dtype.kind == "O" else np.full(n, None, dtype=object)
-            for n, raw in pieces
-        ])
-        valid = np.concatenate([raw.valid if raw is not None and raw.base is STRING else np.zeros(n, bool) for n, raw in pieces])
+    if any(raw.base is STRING for raw in present) or any(
+        raw.values.dtype.kind == "O" for raw in present
+    ):
+        values = np.concatenate(
+            [
+                raw.values
+                if raw is not None and raw.values.dtype.kind == "O"
+                else np.full(n, None, dtype=object)
+                for n, raw in pieces
+            ]
+        )
+        valid = np.concatenate(
+            [
+                raw.valid if raw is not None and raw.base is STRING else np.zeros(n, bool)
+                for n, raw in pieces
+            ]
+        )
         return _Raw(values[order], valid[order], STRING)
     width = max(raw.values.shape[1] if raw.values.ndim == 2 else 1 for raw in present)
     two_d = any(raw.values.ndim == 2 for raw in present)
@@ -261,7 +284,9 @@ def _stack_field(pieces: list[tuple[int, _Raw | None]], order: np.ndarray) -> _R
                 v = raw.values.reshape(n, -1)
                 vals[:, : v.shape[1]] = v
                 if per_row_valid:
-                    ok[:] = raw.valid if raw.valid.ndim == 1 else raw.valid.reshape(n, -1).any(axis=1)
+                    ok[:] = (
+                        raw.valid if raw.valid.ndim == 1 else raw.valid.reshape(n, -1).any(axis=1)
+                    )
                 else:
                     ok[:, : v.shape[1]] = raw.valid.reshape(n, -1)
         else:
@@ -272,7 +297,11 @@ def _stack_field(pieces: list[tuple[int, _Raw | None]], order: np.ndarray) -> _R
                 ok[:] = raw.valid
         value_parts.append(vals)
         valid_parts.append(ok)
-    return _Raw(np.concatenate(value_parts)[order], np.concatenate(valid_parts)[order], BYTE if per_row_valid else base)
+    return _Raw(
+        np.concatenate(value_parts)[order],
+        np.concatenate(valid_parts)[order],
+        BYTE if per_row_valid else base,
+    )
 
 
 # ---------------------------------------------------------------- profile processing
@@ -298,7 +327,9 @@ def _component_input(raw: _Raw) -> np.ndarray | None:
     if values.ndim == 1 and values.dtype.kind in "iu":
         return values.astype(np.uint64)
     if values.ndim == 2 and values.dtype == np.uint8 and values.shape[1] <= 8:
-        weights = np.left_shift(np.uint64(1), np.arange(values.shape[1], dtype=np.uint64) * np.uint64(8))
+        weights = np.left_shift(
+            np.uint64(1), np.arange(values.shape[1], dtype=np.uint64) * np.uint64(8)
+        )
         return (values.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
     return None
 
@@ -400,7 +431,9 @@ def _component_reference(spec: MessageSpec, raws: dict[int, _Raw], target_num: i
     return None
 
 
-def _merge_column(columns: dict[str, Column], name: str, values: np.ndarray, valid: np.ndarray) -> None:
+def _merge_column(
+    columns: dict[str, Column], name: str, values: np.ndarray, valid: np.ndarray
+) -> None:
     existing = columns.get(name)
     if existing is None or existing.values.shape != values.shape:
         columns[name] = Column(values, valid)
@@ -462,7 +495,9 @@ def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedF
         return DecodedFit({}, "not_fit", sc.not_fit, 0, [], 0)
     buf = np.frombuffer(data, dtype=np.uint8)
     n = sc.positions.size
-    wanted_nums = None if messages is None else {profile.message_numbers().get(m, -1) for m in messages}
+    wanted_nums = (
+        None if messages is None else {profile.message_numbers().get(m, -1) for m in messages}
+    )
 
     by_message: dict[int, list[tuple[np.ndarray, dict[int, _Raw]]]] = {}
     full = np.zeros(n, dtype=np.int64)
@@ -477,9 +512,15 @@ def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedF
         for group in np.split(order, bounds):
             definition = sc.definitions[int(sc.definition_ids[group[0]])]
             spec = profile.message(definition.global_num)
-            ts16_num = next((num for num, f in spec.fields.items() if f.name in _TIME_FIELD_NAMES), None)
+            ts16_num = next(
+                (num for num, f in spec.fields.items() if f.name in _TIME_FIELD_NAMES), None
+            )
             wanted = wanted_nums is None or definition.global_num in wanted_nums
-            field_nums = None if wanted else {TIMESTAMP_FIELD, ts16_num}
+            field_nums = (
+                None
+                if wanted
+                else {TIMESTAMP_FIELD} | ({ts16_num} if ts16_num is not None else set())
+            )
             raws = _decode_rows(buf, definition, sc.positions[group], field_nums)
             ts = raws.get(TIMESTAMP_FIELD)
             if ts is not None and ts.values.ndim == 1 and ts.values.dtype.kind in "iu":
@@ -490,7 +531,9 @@ def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedF
                 ts16[group] = t16.values
                 ts16_valid[group] = t16.valid
             if wanted:
-                by_message.setdefault(definition.global_num, []).append((group.astype(np.int64), raws))
+                by_message.setdefault(definition.global_num, []).append(
+                    (group.astype(np.int64), raws)
+                )
 
     time, time_valid, compressed = _resolve_times(sc, full, full_valid, ts16, ts16_valid)
     tables: dict[str, MessageTable] = {}
@@ -510,7 +553,9 @@ def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedF
             time_valid=time_valid[record_index],
             columns=columns,
         )
-    tables = dict(sorted(tables.items(), key=lambda kv: int(kv[1].record_index[0]) if len(kv[1]) else 0))
+    tables = dict(
+        sorted(tables.items(), key=lambda kv: int(kv[1].record_index[0]) if len(kv[1]) else 0)
+    )
     damage = sc.damage
     return DecodedFit(
         messages=tables,
@@ -532,7 +577,9 @@ def _resolve_times(
     if n:
         segment_start[1:] = sc.segments_of_records[1:] != sc.segments_of_records[:-1]
     full_valid = full_valid & ~compressed
-    comp_time = resolve_compressed(full, full_valid, compressed, (sc.headers & 0x1F).astype(np.int64), segment_start)
+    comp_time = resolve_compressed(
+        full, full_valid, compressed, (sc.headers & 0x1F).astype(np.int64), segment_start
+    )
     anchors = np.where(compressed, comp_time, full)
     anchor_valid = full_valid | compressed
     if not ts16_valid.any():

@@ -24,11 +24,17 @@ def with_utc_offset(
       offset is unknown (null).
     """
     if frame.height == 0 or (file_offset_s is None and not timezone):
-        return frame.with_columns(pl.lit(None, dtype=pl.Int16).alias("utc_offset_minutes")), "unknown"
+        return frame.with_columns(
+            pl.lit(None, dtype=pl.Int16).alias("utc_offset_minutes")
+        ), "unknown"
     file_minutes = None if file_offset_s is None else round(file_offset_s / 60)
     if timezone:
         try:
-            zoned = frame.with_columns(_zone_offset_minutes(utc_column, timezone).cast(pl.Int16).alias("utc_offset_minutes"))
+            zoned = frame.with_columns(
+                _zone_offset_minutes(utc_column, timezone)
+                .cast(pl.Int16)
+                .alias("utc_offset_minutes")
+            )
         except pl.exceptions.PolarsError:  # unknown zone name in the roster
             zoned = None
         if zoned is not None:
@@ -37,4 +43,6 @@ def with_utc_offset(
                 return zoned, "roster timezone"
             if first == file_minutes:
                 return zoned, "file, following the roster timezone across DST"
-    return frame.with_columns(pl.lit(file_minutes, dtype=pl.Int16).alias("utc_offset_minutes")), "file"
+    return frame.with_columns(
+        pl.lit(file_minutes, dtype=pl.Int16).alias("utc_offset_minutes")
+    ), "file"

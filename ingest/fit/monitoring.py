@@ -46,7 +46,9 @@ does not publish the scale; a row whose activity type is sedentary is sedentary
 whatever its level (vivofit writes levels up to 5 on sedentary rows)."""
 
 
-def intensity_label(activity_type: np.ndarray, type_ok: np.ndarray, level: np.ndarray, level_ok: np.ndarray) -> np.ndarray:
+def intensity_label(
+    activity_type: np.ndarray, type_ok: np.ndarray, level: np.ndarray, level_ok: np.ndarray
+) -> np.ndarray:
     """Label index per row (-1 where not derivable)."""
     idx = np.where(level_ok, LEVEL_LABEL_INDEX[np.clip(np.rint(level).astype(np.int64), 0, 7)], -1)
     return np.where(type_ok & (activity_type == SEDENTARY), 0, idx)
@@ -93,12 +95,16 @@ def _frame(table: MessageTable, offset_s: int | None) -> pl.DataFrame:
 def _per_minute_steps(rows: pl.DataFrame, file_start_local_s: int | None) -> pl.DataFrame:
     """Steps per row from the per-type day counters (see module docstring)."""
     mid_day_start_day = (
-        file_start_local_s // 86400 if file_start_local_s is not None and file_start_local_s % 86400 else None
+        file_start_local_s // 86400
+        if file_start_local_s is not None and file_start_local_s % 86400
+        else None
     )
     counter = pl.col("steps_counter")
     previous = counter.shift(1).over(["activity_type", "local_day"], order_by="t")
     first_of_group = previous.is_null() & counter.is_not_null()
-    carried_over = first_of_group & (pl.col("local_day") == pl.lit(mid_day_start_day, dtype=pl.Int64))
+    carried_over = first_of_group & (
+        pl.col("local_day") == pl.lit(mid_day_start_day, dtype=pl.Int64)
+    )
     delta = (
         pl.when(counter.is_null())
         .then(pl.when(pl.col("activity_type") == SEDENTARY).then(0).otherwise(None))
@@ -164,7 +170,9 @@ def monitoring_tables(
     return {"minutes": minutes_out.to_arrow(), "daily_totals": totals.to_arrow()}, notes
 
 
-def _daily_totals(rows: pl.DataFrame, offset_s: int | None, timezone: str | None, device: str | None) -> pl.DataFrame:
+def _daily_totals(
+    rows: pl.DataFrame, offset_s: int | None, timezone: str | None, device: str | None
+) -> pl.DataFrame:
     """Sum the per-activity-type totals stamped at each local midnight; date them to the day before.
 
     The local stamp is rounded to the nearest midnight before stepping back a
@@ -174,11 +182,19 @@ def _daily_totals(rows: pl.DataFrame, offset_s: int | None, timezone: str | None
     summed = (
         rows.group_by("t")
         .agg(
-            pl.when(pl.col("steps_counter").is_not_null().any()).then(pl.col("steps_counter").sum()).alias("steps"),
-            pl.when(pl.col("moderate").is_not_null().any()).then(pl.col("moderate").sum()).alias("moderate_minutes"),
-            pl.when(pl.col("vigorous").is_not_null().any()).then(pl.col("vigorous").sum()).alias("vigorous_minutes"),
+            pl.when(pl.col("steps_counter").is_not_null().any())
+            .then(pl.col("steps_counter").sum())
+            .alias("steps"),
+            pl.when(pl.col("moderate").is_not_null().any())
+            .then(pl.col("moderate").sum())
+            .alias("moderate_minutes"),
+            pl.when(pl.col("vigorous").is_not_null().any())
+            .then(pl.col("vigorous").sum())
+            .alias("vigorous_minutes"),
             pl.when((pl.col("activity_type") == SEDENTARY).any())
-            .then((pl.col("active_s").filter(pl.col("activity_type") == SEDENTARY).sum() / 60).round())
+            .then(
+                (pl.col("active_s").filter(pl.col("activity_type") == SEDENTARY).sum() / 60).round()
+            )
             .alias("sedentary_minutes"),
         )
         .with_columns(
@@ -189,7 +205,11 @@ def _daily_totals(rows: pl.DataFrame, offset_s: int | None, timezone: str | None
         )
     )
     summed, _ = with_utc_offset(summed, "stamp_utc", offset_s, timezone)
-    local_s = pl.col("t") + FIT_EPOCH_UNIX_S + pl.col("utc_offset_minutes").cast(pl.Int64).fill_null(0) * 60
+    local_s = (
+        pl.col("t")
+        + FIT_EPOCH_UNIX_S
+        + pl.col("utc_offset_minutes").cast(pl.Int64).fill_null(0) * 60
+    )
     day_before = ((local_s + 43200) // 86400 - 1).cast(pl.Int32).cast(pl.Date)
     return (
         summed.with_columns(day_before.alias("local_date"))

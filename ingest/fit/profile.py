@@ -124,7 +124,7 @@ def _from_fitparse() -> dict[int, MessageSpec]:
 def _from_garmin_sdk(known: set[int]) -> dict[int, MessageSpec]:
     """Messages missing from fitparse's profile, from the official Python SDK if installed."""
     try:
-        from garmin_fit_sdk.profile import Profile  # type: ignore[import-untyped]
+        from garmin_fit_sdk.profile import Profile
     except ImportError:  # optional: without it only the newest messages are unnamed
         return {}
     messages: dict[int, MessageSpec] = {}

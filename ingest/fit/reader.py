@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ingest.contract import ReadContext, ReadResult
+from ingest.contract import ReadContext, ReadResult, Status
 from ingest.fit.activity import activity_tables
 from ingest.fit.decode import DecodedFit, decode_fit
 from ingest.fit.file_info import ACTIVITY_TYPES, MONITORING_TYPES, FileInfo, file_info, first_valid
@@ -72,11 +72,13 @@ def read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
     """Read one FIT file into canonical tables (see module docstring)."""
     decoded = decode_fit(data, messages=NEEDED_MESSAGES)
     if decoded.status == "not_fit":
-        return ReadResult(kind="fit", status="quarantined", reason=f"not a FIT file: {decoded.reason}")
+        return ReadResult(
+            kind="fit", status="quarantined", reason=f"not a FIT file: {decoded.reason}"
+        )
     info = file_info(decoded)
     kind = _kind(info, decoded)
     notes = _notes(info, decoded)
-    status = "partial" if decoded.status == "partial" else "ok"
+    status: Status = "partial" if decoded.status == "partial" else "ok"
     reason = decoded.reason
     tables: dict[str, pa.Table] = {}
     if kind == "fit_monitoring":
@@ -92,7 +94,11 @@ def read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
         notes.update(more)
     elif kind == "fit_activity":
         tables, more = activity_tables(
-            decoded, offset_s=info.utc_offset_s, timezone=ctx.timezone, device=info.device, observed_t=info.time_created
+            decoded,
+            offset_s=info.utc_offset_s,
+            timezone=ctx.timezone,
+            device=info.device,
+            observed_t=info.time_created,
         )
         notes.update(more)
     else:

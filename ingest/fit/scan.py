@@ -99,7 +99,10 @@ def _read_header(data: bytes, start: int) -> tuple[Segment | None, str | None]:
         return None, f"{remaining} bytes is too short for a FIT file header (needs at least 12)"
     header_size = data[start]
     if data[start + 8 : start + 12] != HEADER_MAGIC:
-        return None, f"bad magic {data[start + 8 : start + 12]!r} at byte {start + 8} (expected b'.FIT')"
+        return (
+            None,
+            f"bad magic {data[start + 8 : start + 12]!r} at byte {start + 8} (expected b'.FIT')",
+        )
     if header_size < MIN_HEADER_SIZE or header_size == 13:
         return None, f"header size {header_size} at byte {start} is not 12 or at least 14"
     if header_size > remaining:
@@ -159,7 +162,9 @@ def _parse_layout(content: bytes, has_dev: bool) -> _Layout | str:
     for i in range(5, field_end, 3):
         num, size, base_num = content[i], content[i + 1], content[i + 2]
         if size:
-            fields.append(FieldDef(num=num, size=size, base=base_type_for(base_num, size), offset=offset))
+            fields.append(
+                FieldDef(num=num, size=size, base=base_type_for(base_num, size), offset=offset)
+            )
         offset += size
     if has_dev:
         offset += sum(content[j + 1] for j in range(field_end + 1, len(content), 3))
@@ -200,7 +205,9 @@ def scan(data: bytes) -> Scan:
             if not segments:
                 not_fit = problem
             else:
-                damage = Damage(start, f"unreadable bytes after chained file {len(segments)}: {problem}")
+                damage = Damage(
+                    start, f"unreadable bytes after chained file {len(segments)}: {problem}"
+                )
             break
         seg_index = len(segments)
         end = start + segment.header_size + segment.data_size
@@ -230,7 +237,12 @@ def scan(data: bytes) -> Scan:
                     damage = Damage(pos, layout)
                     break
                 definition = Definition(
-                    len(definitions), layout.global_num, layout.big_endian, layout.fields, layout.size, seg_index
+                    len(definitions),
+                    layout.global_num,
+                    layout.big_endian,
+                    layout.fields,
+                    layout.size,
+                    seg_index,
                 )
                 local = header & 0x0F
                 definitions.append(definition)
@@ -287,7 +299,9 @@ def scan(data: bytes) -> Scan:
                 computed = crc16(buf[start:end])
                 crc_ok = stored == computed
                 if not crc_ok:
-                    damage = Damage(end, f"file CRC mismatch: stored 0x{stored:04X}, computed 0x{computed:04X}")
+                    damage = Damage(
+                        end, f"file CRC mismatch: stored 0x{stored:04X}, computed 0x{computed:04X}"
+                    )
         segments.append(replace(segment, crc_ok=crc_ok))
         if damage is not None:
             break
@@ -295,7 +309,9 @@ def scan(data: bytes) -> Scan:
 
     if not segments and not_fit is None:
         not_fit = "empty file (0 bytes)"
-    positions, def_ids = _merge_runs(single_pos, single_def, run_start, run_count, run_stride, run_def)
+    positions, def_ids = _merge_runs(
+        single_pos, single_def, run_start, run_count, run_stride, run_def
+    )
     seg_starts = np.array([seg.start for seg in segments], dtype=np.int64)
     seg_of_records = (np.searchsorted(seg_starts, positions, side="right") - 1).astype(np.int32)
     return Scan(
@@ -304,7 +320,9 @@ def scan(data: bytes) -> Scan:
         headers=buf[positions - 1] if positions.size else np.zeros(0, np.uint8),
         segments_of_records=seg_of_records,
         definitions=definitions,
-        definition_first_record=np.searchsorted(positions, np.array(definition_pos, dtype=np.int64)),
+        definition_first_record=np.searchsorted(
+            positions, np.array(definition_pos, dtype=np.int64)
+        ),
         segments=segments,
         damage=damage,
         not_fit=not_fit,
@@ -324,7 +342,9 @@ def _merge_runs(
     total_runs = int(counts.sum())
     run_positions = np.repeat(np.array(run_start, dtype=np.int64), counts)
     if total_runs:
-        within = np.arange(total_runs, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        within = np.arange(total_runs, dtype=np.int64) - np.repeat(
+            np.cumsum(counts) - counts, counts
+        )
         run_positions += within * np.repeat(np.array(run_stride, dtype=np.int64), counts)
     positions = np.concatenate([np.array(single_pos, dtype=np.int64), run_positions])
     def_ids = np.concatenate(

@@ -26,7 +26,18 @@ from ingest.fit import profile
 from ingest.fit.basetypes import BASE_TYPES, BYTE, STRING, BaseType
 from ingest.fit.crc import crc16
 
-_STRUCT_CODES = {"u1": "B", "i1": "b", "u2": "H", "i2": "h", "u4": "I", "i4": "i", "u8": "Q", "i8": "q", "f4": "f", "f8": "d"}
+_STRUCT_CODES = {
+    "u1": "B",
+    "i1": "b",
+    "u2": "H",
+    "i2": "h",
+    "u4": "I",
+    "i4": "i",
+    "u8": "Q",
+    "i8": "q",
+    "f4": "f",
+    "f8": "d",
+}
 
 
 @dataclass(frozen=True)
@@ -109,9 +120,13 @@ class FitWriter:
             for i, size in enumerate(developer_field_sizes):
                 out += bytes([i, size, 0])
         self._body += out
-        self._locals[local] = _LocalDefinition(num, tuple(layouts), tuple(developer_field_sizes), self.big_endian)
+        self._locals[local] = _LocalDefinition(
+            num, tuple(layouts), tuple(developer_field_sizes), self.big_endian
+        )
 
-    def write(self, local: int, values: Sequence[object], *, time_offset: int | None = None) -> None:
+    def write(
+        self, local: int, values: Sequence[object], *, time_offset: int | None = None
+    ) -> None:
         """Write one data message; ``time_offset`` (0-31) uses a compressed-timestamp header."""
         definition = self._locals[local]
         if time_offset is None:
@@ -142,7 +157,10 @@ class FitWriter:
         endian = ">" if definition.big_endian else "<"
         n = len(columns[0]) if columns else 0
         names = ["header"] + [f"f{i}" for i in range(len(definition.fields))] + ["dev"]
-        formats = ["u1"] + [endian + lay.base.dtype if lay.base.size > 1 else lay.base.dtype for lay in definition.fields]
+        formats = ["u1"] + [
+            endian + lay.base.dtype if lay.base.size > 1 else lay.base.dtype
+            for lay in definition.fields
+        ]
         formats.append(f"V{sum(definition.dev_sizes)}" if definition.dev_sizes else "V0")
         rows = np.zeros(n, dtype=np.dtype({"names": names, "formats": formats}, align=False))
         if time_offsets is None:
@@ -153,7 +171,10 @@ class FitWriter:
             if lay.count != 1 or lay.base is STRING or lay.base is BYTE and lay.size != 1:
                 raise ValueError("write_many writes one-value numeric fields only")
             sentinel = np.nan if lay.base.is_float else lay.base.invalid
-            filled = np.ma.filled(np.ma.asarray(values).astype(np.float64 if lay.base.is_float else np.int64), sentinel)
+            filled = np.ma.filled(
+                np.ma.asarray(values).astype(np.float64 if lay.base.is_float else np.int64),
+                sentinel,
+            )
             rows[f"f{i}"] = filled
         self._body += rows.tobytes()
 
@@ -179,15 +200,28 @@ def _encode(lay: FieldLayout, value: object, endian: str) -> bytes:
     if base is BYTE:
         if value is None:
             return b"\xff" * lay.size
-        return bytes(value)[: lay.size].ljust(lay.size, b"\0")  # type: ignore[arg-type]
+        assert isinstance(value, (bytes, bytearray, list, tuple)), (
+            f"byte field {lay.num} needs bytes"
+        )
+        return bytes(value)[: lay.size].ljust(lay.size, b"\0")
     code = _STRUCT_CODES[base.dtype]
-    items = list(value) if isinstance(value, (list, tuple)) else [value] * lay.count if lay.count > 1 and value is None else [value]
+    items = (
+        list(value)
+        if isinstance(value, (list, tuple))
+        else [value] * lay.count
+        if lay.count > 1 and value is None
+        else [value]
+    )
     if len(items) != lay.count:
         raise ValueError(f"field {lay.num} needs {lay.count} values, got {len(items)}")
     out = b""
     for item in items:
         if item is None:
-            out += struct.pack(endian + code, float("nan")) if base.is_float else struct.pack(endian + code, base.invalid)
+            out += (
+                struct.pack(endian + code, float("nan"))
+                if base.is_float
+                else struct.pack(endian + code, base.invalid)
+            )
         else:
             out += struct.pack(endian + code, item)
     return out

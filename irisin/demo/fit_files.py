@@ -55,7 +55,10 @@ def _day_frame(day: pl.DataFrame) -> pl.DataFrame:
     )
     return (
         day.sort("t")
-        .with_columns(activity_type.alias("activity_type"), pl.col("intensity").replace_strict(LABEL_LEVEL).alias("level"))
+        .with_columns(
+            activity_type.alias("activity_type"),
+            pl.col("intensity").replace_strict(LABEL_LEVEL).alias("level"),
+        )
         .with_columns(
             pl.col("steps").cum_sum().over("activity_type").alias("counter"),
             ((pl.col("t") // 3600).diff().fill_null(1) != 0).alias("full_time"),
@@ -75,30 +78,56 @@ def monitoring_day_bytes(day: pl.DataFrame, local_day: int, device_serial: int) 
     w.write(0, [MONITORING_B, GARMIN, DEMO_PRODUCT, device_serial, midnight_local - offset_start])
     w.define(1, "monitoring_info", ["timestamp", "local_timestamp"])
     w.write(1, [midnight_local - offset_start, midnight_local])
-    w.define(2, "monitoring", ["timestamp", "cycles", "heart_rate", "current_activity_type_intensity"])
-    w.define(3, "monitoring", ["timestamp_16", "cycles", "heart_rate", "current_activity_type_intensity"])
+    w.define(
+        2, "monitoring", ["timestamp", "cycles", "heart_rate", "current_activity_type_intensity"]
+    )
+    w.define(
+        3, "monitoring", ["timestamp_16", "cycles", "heart_rate", "current_activity_type_intensity"]
+    )
     t = frame["t"].to_numpy()
-    counter = np.ma.masked_array(frame["counter"].to_numpy(), mask=(frame["activity_type"] == SEDENTARY).to_numpy())
+    counter = np.ma.masked_array(
+        frame["counter"].to_numpy(), mask=(frame["activity_type"] == SEDENTARY).to_numpy()
+    )
     hr_values = frame["heart_rate_bpm"].fill_null(0).round().cast(pl.Int64).to_numpy()
     heart_rate = np.ma.masked_array(hr_values, mask=frame["heart_rate_bpm"].is_null().to_numpy())
     packed = frame["activity_type"].to_numpy() | (frame["level"].to_numpy() << 5)
     full = frame["full_time"].to_numpy()
     starts = np.flatnonzero(full)
     for begin, end in zip(starts, np.append(starts[1:], t.size), strict=True):
-        w.write_many(2, [t[begin : begin + 1], counter[begin : begin + 1], heart_rate[begin : begin + 1], packed[begin : begin + 1]])
+        w.write_many(
+            2,
+            [
+                t[begin : begin + 1],
+                counter[begin : begin + 1],
+                heart_rate[begin : begin + 1],
+                packed[begin : begin + 1],
+            ],
+        )
         if end > begin + 1:
             rest = slice(begin + 1, end)
             w.write_many(3, [t[rest] & 0xFFFF, counter[rest], heart_rate[rest], packed[rest]])
-    totals = frame.group_by("activity_type").agg(
-        pl.col("steps").sum().alias("steps"),
-        pl.len().alias("minutes"),
-        (pl.col("intensity") == "moderate").sum().alias("moderate"),
-        (pl.col("intensity") == "vigorous").sum().alias("vigorous"),
-    ).sort("activity_type")
+    totals = (
+        frame.group_by("activity_type")
+        .agg(
+            pl.col("steps").sum().alias("steps"),
+            pl.len().alias("minutes"),
+            (pl.col("intensity") == "moderate").sum().alias("moderate"),
+            (pl.col("intensity") == "vigorous").sum().alias("vigorous"),
+        )
+        .sort("activity_type")
+    )
     w.define(
         4,
         "monitoring",
-        ["timestamp", "activity_type", "cycles", "active_time", "duration_min", "moderate_activity_minutes", "vigorous_activity_minutes"],
+        [
+            "timestamp",
+            "activity_type",
+            "cycles",
+            "active_time",
+            "duration_min",
+            "moderate_activity_minutes",
+            "vigorous_activity_minutes",
+        ],
     )
     next_midnight = midnight_local + 86400 - offset_end
     n = totals.height
@@ -107,7 +136,9 @@ def monitoring_day_bytes(day: pl.DataFrame, local_day: int, device_serial: int) 
         [
             np.full(n, next_midnight),
             totals["activity_type"].to_numpy(),
-            np.ma.masked_array(totals["steps"].to_numpy(), mask=(totals["activity_type"] == SEDENTARY).to_numpy()),
+            np.ma.masked_array(
+                totals["steps"].to_numpy(), mask=(totals["activity_type"] == SEDENTARY).to_numpy()
+            ),
             totals["minutes"].to_numpy() * 60_000,
             np.full(n, 1440),
             totals["moderate"].to_numpy(),
@@ -121,7 +152,9 @@ def write_monitoring_days(truth: pl.DataFrame, out_dir: Path, *, device_serial: 
     """One monitoring file per local day of ``truth`` (worn minutes only), named like Garmin's uploads."""
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = truth.with_columns(_fit_seconds("minute_utc").alias("t")).with_columns(
-        ((pl.col("t") + pl.col("utc_offset_minutes").cast(pl.Int64) * 60) // 86400).alias("local_day")
+        ((pl.col("t") + pl.col("utc_offset_minutes").cast(pl.Int64) * 60) // 86400).alias(
+            "local_day"
+        )
     )
     paths = []
     for (local_day,), day in frame.sort("t").group_by(["local_day"], maintain_order=True):
@@ -137,9 +170,13 @@ def _sport_number(sport: str) -> int:
     return numbers[sport]
 
 
-def activity_bytes(truth: pl.DataFrame, start_utc: datetime, end_utc: datetime, sport: str, device_serial: int = 1) -> bytes:
+def activity_bytes(
+    truth: pl.DataFrame, start_utc: datetime, end_utc: datetime, sport: str, device_serial: int = 1
+) -> bytes:
     """An activity file for one session: a record per second of the worn truth minutes inside [start, end)."""
-    minutes = truth.filter((pl.col("minute_utc") >= start_utc) & (pl.col("minute_utc") < end_utc)).sort("minute_utc")
+    minutes = truth.filter(
+        (pl.col("minute_utc") >= start_utc) & (pl.col("minute_utc") < end_utc)
+    ).sort("minute_utc")
     start_t = int(start_utc.timestamp()) - FIT_EPOCH_UNIX_S
     end_t = int(end_utc.timestamp()) - FIT_EPOCH_UNIX_S
     minute_t = minutes.select(_fit_seconds("minute_utc")).to_series().to_numpy()
@@ -170,7 +207,16 @@ def activity_bytes(truth: pl.DataFrame, start_utc: datetime, end_utc: datetime, 
     w.define(
         2,
         "session",
-        ["timestamp", "start_time", "sport", "total_elapsed_time", "total_timer_time", "avg_heart_rate", "max_heart_rate", "total_cycles"],
+        [
+            "timestamp",
+            "start_time",
+            "sport",
+            "total_elapsed_time",
+            "total_timer_time",
+            "avg_heart_rate",
+            "max_heart_rate",
+            "total_cycles",
+        ],
     )
     valid_hr = hr[~hr_missing]
     w.write(
@@ -191,7 +237,9 @@ def activity_bytes(truth: pl.DataFrame, start_utc: datetime, end_utc: datetime, 
     return w.to_bytes()
 
 
-def write_activity(truth: pl.DataFrame, start_utc: datetime, end_utc: datetime, out_path: Path, sport: str) -> Path:
+def write_activity(
+    truth: pl.DataFrame, start_utc: datetime, end_utc: datetime, out_path: Path, sport: str
+) -> Path:
     """Write ``activity_bytes`` for the session to ``out_path``."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(activity_bytes(truth, start_utc, end_utc, sport))

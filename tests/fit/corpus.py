@@ -8,7 +8,9 @@ import pytest
 
 CORPUS_FIT = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "fit"
 FITPARSE_FILES = CORPUS_FIT / "python-fitparse" / "tests" / "files"
-SDK_MONITORING_CSV = CORPUS_FIT / "muktihari-fit" / "testdata" / "from_official_sdk" / "MonitoringFile.csv"
+SDK_MONITORING_CSV = (
+    CORPUS_FIT / "muktihari-fit" / "testdata" / "from_official_sdk" / "MonitoringFile.csv"
+)
 
 
 def corpus_files() -> list[Path]:

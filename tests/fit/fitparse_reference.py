@@ -27,7 +27,9 @@ class FitparseFailed(Exception):
     """fitparse itself cannot read the file."""
 
 
-def fitparse_messages(path: Path, names: Iterable[str]) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
+def fitparse_messages(
+    path: Path, names: Iterable[str]
+) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
     """fitparse's messages of the given types (per message, field name to (value, raw value)),
     and fitparse's error when it stops early (the messages before the error are kept)."""
     wanted = set(names)
@@ -52,7 +54,9 @@ def fitparse_messages(path: Path, names: Iterable[str]) -> tuple[dict[str, list[
                 if is_direct:
                     direct.add(fd.name)
             out[message.name].append(fields)
-    except Exception as exc:  # fitparse raises many types for damage; any of them means "cannot read"
+    except (
+        Exception
+    ) as exc:  # fitparse raises many types for damage; any of them means "cannot read"
         error = f"{type(exc).__name__}: {exc}"
     return out, error
 
@@ -61,7 +65,9 @@ def _same_number(ours: Any, theirs: Any) -> bool:
     if isinstance(theirs, float) or isinstance(ours, float):
         if math.isnan(float(ours)) and math.isnan(float(theirs)):
             return True
-        return math.isclose(float(ours), float(theirs), rel_tol=FLOAT_REL_TOL, abs_tol=0.0) or float(ours) == float(theirs)
+        return math.isclose(
+            float(ours), float(theirs), rel_tol=FLOAT_REL_TOL, abs_tol=0.0
+        ) or float(ours) == float(theirs)
     return int(ours) == int(theirs)
 
 
@@ -105,7 +111,11 @@ def _compare_value(col: Column, row: int, theirs: Any, raw: Any) -> str | None:
 
 
 def differences(
-    path: Path, decoded: DecodedFit | None = None, limit: int = 20, *, prefix_if_fitparse_fails: bool = False
+    path: Path,
+    decoded: DecodedFit | None = None,
+    limit: int = 20,
+    *,
+    prefix_if_fitparse_fails: bool = False,
 ) -> tuple[int, list[str]]:
     """(number of field values compared, up to ``limit`` differences) between irisin and fitparse.
 
@@ -129,7 +139,9 @@ def differences(
                 col = table.get(field)
                 if col is None:
                     if theirs is not None:
-                        problems.append(f"{name}[{row}].{field}: fitparse {theirs!r}, irisin has no column")
+                        problems.append(
+                            f"{name}[{row}].{field}: fitparse {theirs!r}, irisin has no column"
+                        )
                     continue
                 compared += 1
                 problem = _compare_value(col, row, theirs, raw)

@@ -33,7 +33,9 @@ def _params() -> list[object]:
     if not files:
         return [pytest.param(None, id="corpus-absent")]
     return [
-        pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.stat().st_size > SLOW_BYTES else [])
+        pytest.param(
+            p, id=p.name, marks=[pytest.mark.slow] if p.stat().st_size > SLOW_BYTES else []
+        )
         for p in files
     ]
 
@@ -70,10 +72,17 @@ def test_the_comparison_notices_a_changed_value() -> None:
         ("activity-unexpected-eof.fit", 751, "cut short inside a data message", "FitEOFError"),
         ("activity-settings-corruptheader.fit", 771, "bad magic", "FitHeaderError"),
         ("activity-settings-nodata.fit", 783, "definition message cut short", "FitEOFError"),
-        ("strava-android-app-201.10-b1218918.fit", 7471, "undefined local message 11", "FitParseError"),
+        (
+            "strava-android-app-201.10-b1218918.fit",
+            7471,
+            "undefined local message 11",
+            "FitParseError",
+        ),
     ],
 )
-def test_damaged_files_are_partial_with_reason_and_offset(name: str, offset: int, words: str, fitparse_error: str) -> None:
+def test_damaged_files_are_partial_with_reason_and_offset(
+    name: str, offset: int, words: str, fitparse_error: str
+) -> None:
     path = corpus_file(name)
     decoded = decode_fit(path.read_bytes())
     assert decoded.status == "partial"
@@ -129,7 +138,14 @@ def _csv_monitoring_with_times() -> list[dict[str, float]]:
             assert anchor is not None
             forward = (int(fields["timestamp_16"]) - anchor) & 0xFFFF
             t = anchor + forward - (0x10000 if forward >= 0x10000 - 3600 else 0)
-        rows.append({**{k: float(v) for k, v in fields.items() if k != "current_activity_type_intensity"}, "t": t})
+        rows.append(
+            {
+                **{
+                    k: float(v) for k, v in fields.items() if k != "current_activity_type_intensity"
+                },
+                "t": t,
+            }
+        )
     return rows
 
 
@@ -162,21 +178,33 @@ def test_sdk_monitoring_file_per_minute_steps_and_intensities_match_garmins_csv(
         day = (int(row["t"]) + offset_s) // 86400
         key = (row["activity_type"], day)
         if "steps" in row:
-            steps = row["steps"] - last[key] if key in last and row["steps"] >= last[key] else row["steps"]
+            steps = (
+                row["steps"] - last[key]
+                if key in last and row["steps"] >= last[key]
+                else row["steps"]
+            )
             last[key] = row["steps"]
         else:
             steps = 0 if row["activity_type"] == SEDENTARY else None
-        level = 0 if row["activity_type"] == SEDENTARY else int(LEVEL_LABEL_INDEX[int(row["intensity"])])
+        level = (
+            0
+            if row["activity_type"] == SEDENTARY
+            else int(LEVEL_LABEL_INDEX[int(row["intensity"])])
+        )
         minute = int(row["t"]) // 60 * 60
         slot = expected.setdefault(minute, {"steps": 0, "label": -1})
         slot["steps"] += int(steps or 0)
         slot["label"] = max(slot["label"], level)
-    result = read_fit(corpus_file("MonitoringFile.fit").read_bytes(), ReadContext("P", "f", "MonitoringFile.fit"))
+    result = read_fit(
+        corpus_file("MonitoringFile.fit").read_bytes(), ReadContext("P", "f", "MonitoringFile.fit")
+    )
     minutes = result.tables["minutes"].to_pydict()
     unix_to_fit = 631065600
     got = {
         int(m.timestamp()) - unix_to_fit: (s, label)
-        for m, s, label in zip(minutes["minute_utc"], minutes["steps"], minutes["intensity"], strict=True)
+        for m, s, label in zip(
+            minutes["minute_utc"], minutes["steps"], minutes["intensity"], strict=True
+        )
     }
     assert sorted(got) == sorted(expected)
     for minute, slot in expected.items():
@@ -185,8 +213,12 @@ def test_sdk_monitoring_file_per_minute_steps_and_intensities_match_garmins_csv(
 
 
 def test_sdk_monitoring_file_minutes_add_up_to_the_device_day_total() -> None:
-    totals_csv = [f for m, f in _csv_messages() if m == "monitoring" and f.get("duration_min") == "1440"]
-    result = read_fit(corpus_file("MonitoringFile.fit").read_bytes(), ReadContext("P", "f", "MonitoringFile.fit"))
+    totals_csv = [
+        f for m, f in _csv_messages() if m == "monitoring" and f.get("duration_min") == "1440"
+    ]
+    result = read_fit(
+        corpus_file("MonitoringFile.fit").read_bytes(), ReadContext("P", "f", "MonitoringFile.fit")
+    )
     day = result.tables["daily_totals"].to_pydict()
     assert day["steps"] == [sum(int(f["steps"]) for f in totals_csv)] == [3173]
     assert str(day["local_date"][0]) == "2014-12-27"  # stamped 2014-12-28 00:00 local
@@ -196,8 +228,9 @@ def test_sdk_monitoring_file_minutes_add_up_to_the_device_day_total() -> None:
 
 def test_every_corpus_file_reads_without_raising_and_conforms() -> None:
     require_corpus()
-    from irisin.schema import LAKE_TABLES, conform
     import pyarrow as pa
+
+    from irisin.schema import LAKE_TABLES, conform
 
     kinds = {}
     for path in corpus_files():
@@ -206,7 +239,9 @@ def test_every_corpus_file_reads_without_raising_and_conforms() -> None:
         assert result.status in ("ok", "partial", "skipped"), (path.name, result.reason)
         for name, table in result.tables.items():
             n = table.num_rows
-            table = table.append_column("participant_id", pa.array(["P"] * n)).append_column("file_id", pa.array(["f"] * n))
+            table = table.append_column("participant_id", pa.array(["P"] * n)).append_column(
+                "file_id", pa.array(["f"] * n)
+            )
             conform(table, LAKE_TABLES[name])
     assert kinds["MonitoringFile.fit"] == ("fit_monitoring", "ok")
     assert kinds["Settings.fit"] == ("fit_settings", "skipped")

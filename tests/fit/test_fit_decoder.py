@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ingest.fit.basetypes import BASE_TYPES
 from ingest.fit.decode import decode_fit
 from ingest.fit.writer import FieldLayout, FitWriter, chain
-from ingest.fit.basetypes import BASE_TYPES
 
 T0 = 1_000_000_000
 """A FIT time (2021-09-08): its low 16 bits are 0xCA00."""
@@ -21,7 +21,10 @@ def _file_id(w: FitWriter, file_type: int = 32) -> None:
 @pytest.mark.parametrize("big_endian", [False, True])
 def test_values_of_every_numeric_base_type_round_trip(big_endian: bool) -> None:
     w = FitWriter(big_endian=big_endian)
-    layouts = [FieldLayout(i, BASE_TYPES[b]) for i, b in enumerate((0x01, 0x02, 0x83, 0x84, 0x85, 0x86, 0x88, 0x89, 0x8E, 0x8F))]
+    layouts = [
+        FieldLayout(i, BASE_TYPES[b])
+        for i, b in enumerate((0x01, 0x02, 0x83, 0x84, 0x85, 0x86, 0x88, 0x89, 0x8E, 0x8F))
+    ]
     w.define(0, 0xFF00, layouts)  # a manufacturer-range message: raw columns named unknown_<n>
     row = [-5, 200, -30000, 60000, -2_000_000_000, 4_000_000_000, 1.5, -2.25, -(2**40), 2**60]
     w.write(0, row)
@@ -34,13 +37,31 @@ def test_values_of_every_numeric_base_type_round_trip(big_endian: bool) -> None:
 @pytest.mark.parametrize("big_endian", [False, True])
 def test_invalid_sentinels_become_invalid_and_others_stay_valid(big_endian: bool) -> None:
     w = FitWriter(big_endian=big_endian)
-    numbers = (0x00, 0x01, 0x02, 0x83, 0x84, 0x85, 0x86, 0x88, 0x89, 0x0A, 0x8B, 0x8C, 0x8E, 0x8F, 0x90)
+    numbers = (
+        0x00,
+        0x01,
+        0x02,
+        0x83,
+        0x84,
+        0x85,
+        0x86,
+        0x88,
+        0x89,
+        0x0A,
+        0x8B,
+        0x8C,
+        0x8E,
+        0x8F,
+        0x90,
+    )
     w.define(0, 0xFF00, [FieldLayout(i, BASE_TYPES[b]) for i, b in enumerate(numbers)])
     w.write(0, [None] * len(numbers))
     w.write(0, [1] * len(numbers))
     table = decode_fit(w.to_bytes())["unknown_65280"]
     for i in range(len(numbers)):
-        assert table.columns[f"unknown_{i}"].valid.tolist() == [False, True], f"base type 0x{numbers[i]:02X}"
+        assert table.columns[f"unknown_{i}"].valid.tolist() == [False, True], (
+            f"base type 0x{numbers[i]:02X}"
+        )
 
 
 def test_scale_offset_strings_and_arrays_follow_the_profile() -> None:
@@ -54,7 +75,9 @@ def test_scale_offset_strings_and_arrays_follow_the_profile() -> None:
     d = decode_fit(w.to_bytes())
     record = d["record"]
     assert record.columns["altitude"].values[0] == pytest.approx(2600 / 5 - 500)
-    assert record.columns["enhanced_altitude"].values[0] == pytest.approx(20.0)  # component of altitude
+    assert record.columns["enhanced_altitude"].values[0] == pytest.approx(
+        20.0
+    )  # component of altitude
     assert record.columns["speed"].values[0] == pytest.approx(3.5)
     assert record.columns["heart_rate"].values[0] == 150
     assert d["file_id"].columns["product_name"].values[0] == "fenix"
@@ -104,7 +127,10 @@ def _monitoring_with_ts16(anchor: int, ts16_values: list[int]) -> list[int]:
 
 def test_timestamp_16_goes_forward_across_the_16_bit_wrap() -> None:
     anchor = T0 + 0xFFFF - (T0 & 0xFFFF) - 10  # 10 s before the low 16 bits wrap
-    assert _monitoring_with_ts16(anchor, [anchor + 60, anchor + 5000]) == [anchor + 60, anchor + 5000]
+    assert _monitoring_with_ts16(anchor, [anchor + 60, anchor + 5000]) == [
+        anchor + 60,
+        anchor + 5000,
+    ]
 
 
 def test_timestamp_16_a_few_seconds_behind_the_anchor_is_behind_not_18_hours_ahead() -> None:
@@ -146,7 +172,9 @@ def test_accumulated_component_unwraps_its_rolling_counter() -> None:
         packed = (dist << 12) | 250  # speed 2.5 m/s
         w.write(0, [T0 + i, packed.to_bytes(3, "little")])
     record = decode_fit(w.to_bytes())["record"]
-    assert record.columns["distance"].values.tolist() == pytest.approx([4000 / 16, 4090 / 16, 4106 / 16, 4146 / 16])
+    assert record.columns["distance"].values.tolist() == pytest.approx(
+        [4000 / 16, 4090 / 16, 4106 / 16, 4146 / 16]
+    )
     assert record.columns["speed"].values.tolist() == pytest.approx([2.5] * 4)
 
 

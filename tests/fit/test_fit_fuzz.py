@@ -45,7 +45,11 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 
 @pytest.mark.skipif(not corpus_files(), reason="shared FIT corpus absent: nothing to mutate")
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=mutated())
 def test_mutated_files_never_raise_and_tables_stay_canonical(data: bytes) -> None:
     decoded = decode_fit(data)
@@ -57,7 +61,9 @@ def test_mutated_files_never_raise_and_tables_stay_canonical(data: bytes) -> Non
         assert result.reason
     for name, table in result.tables.items():
         n = table.num_rows
-        table = table.append_column("participant_id", pa.array(["P"] * n)).append_column("file_id", pa.array(["f"] * n))
+        table = table.append_column("participant_id", pa.array(["P"] * n)).append_column(
+            "file_id", pa.array(["f"] * n)
+        )
         conform(table, LAKE_TABLES[name])
 
 

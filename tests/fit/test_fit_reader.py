@@ -30,16 +30,36 @@ def _monitoring_file(start_local: int = MIDNIGHT_LOCAL) -> bytes:
     w.write(0, [32, 1, 2413, 42, start_utc])
     w.define(1, "monitoring_info", ["timestamp", "local_timestamp"])
     w.write(1, [start_utc, start_local])
-    w.define(2, "monitoring", ["timestamp", "cycles", "heart_rate", "current_activity_type_intensity"])
-    w.define(3, "monitoring", ["timestamp_16", "cycles", "heart_rate", "current_activity_type_intensity"])
+    w.define(
+        2, "monitoring", ["timestamp", "cycles", "heart_rate", "current_activity_type_intensity"]
+    )
+    w.define(
+        3, "monitoring", ["timestamp_16", "cycles", "heart_rate", "current_activity_type_intensity"]
+    )
     base = start_utc + 8 * 3600  # 08:00 local
     # (timestamp, steps counter or None, heart rate, activity type, level) -- walking counters are per day
     w.write(2, [base, 100, 90, [6 | (1 << 5)]])  # 08:00 walking light, counter 100
     w.write(3, [(base - 5) & 0xFFFF, None, 70, [8]])  # 5 s *behind* the anchor: 07:59:55, sedentary
-    w.write(3, [(base + 60) & 0xFFFF, 220, 120, [6 | (3 << 5)]])  # 08:01 walking moderate, +120 steps
+    w.write(
+        3, [(base + 60) & 0xFFFF, 220, 120, [6 | (3 << 5)]]
+    )  # 08:01 walking moderate, +120 steps
     w.write(3, [(base + 90) & 0xFFFF, 260, 124, [6 | (3 << 5)]])  # same minute, +40 steps
-    w.write(3, [(base + 120) & 0xFFFF, 30, 160, [1 | (5 << 5)]])  # 08:02 running vigorous, counter 30
-    w.define(4, "monitoring", ["timestamp", "activity_type", "cycles", "active_time", "duration_min", "moderate_activity_minutes", "vigorous_activity_minutes"])
+    w.write(
+        3, [(base + 120) & 0xFFFF, 30, 160, [1 | (5 << 5)]]
+    )  # 08:02 running vigorous, counter 30
+    w.define(
+        4,
+        "monitoring",
+        [
+            "timestamp",
+            "activity_type",
+            "cycles",
+            "active_time",
+            "duration_min",
+            "moderate_activity_minutes",
+            "vigorous_activity_minutes",
+        ],
+    )
     next_midnight = MIDNIGHT_UTC + 86400  # the day's totals are stamped at the next local midnight
     w.write(4, [next_midnight, 6, 260, 2 * 60_000, 1440, 1, 0])
     w.write(4, [next_midnight, 1, 30, 60_000, 1440, 0, 1])
@@ -52,7 +72,12 @@ def test_monitoring_minutes_steps_heart_rate_intensity_and_offset() -> None:
     assert (result.kind, result.status, result.reason) == ("fit_monitoring", "ok", None)
     minutes = pl.from_arrow(result.tables["minutes"])
     base = MIDNIGHT_UTC + 8 * 3600
-    assert minutes["minute_utc"].to_list() == [_utc(base - 60), _utc(base), _utc(base + 60), _utc(base + 120)]
+    assert minutes["minute_utc"].to_list() == [
+        _utc(base - 60),
+        _utc(base),
+        _utc(base + 60),
+        _utc(base + 120),
+    ]
     assert minutes["steps"].to_list() == [0, 100, 160, 30]
     assert minutes["heart_rate_bpm"].to_list() == [70.0, 90.0, 122.0, 160.0]
     assert minutes["intensity"].to_list() == ["sedentary", "light", "moderate", "vigorous"]
@@ -68,7 +93,12 @@ def test_monitoring_day_totals_are_summed_and_dated_to_the_day_before_their_stam
     row = totals.row(0, named=True)
     local_day = dt.date(1989, 12, 31) + dt.timedelta(days=MIDNIGHT_LOCAL // 86400)
     assert row["local_date"] == local_day
-    assert (row["steps"], row["moderate_minutes"], row["vigorous_minutes"], row["sedentary_minutes"]) == (290, 1, 1, 1437)
+    assert (
+        row["steps"],
+        row["moderate_minutes"],
+        row["vigorous_minutes"],
+        row["sedentary_minutes"],
+    ) == (290, 1, 1, 1437)
     assert row["bouted"] is False and row["utc_offset_minutes"] == -360
 
 
@@ -96,7 +126,20 @@ def _activity_file(*, local_offset: bool = True, settings_offset: int | None = N
         w.write(1, [t0 + i, 140 + (i % 60 == 0) * 10, 80, 64])
     for i in range(120, 180):  # 1 minute cycling at 90 rpm: no steps
         w.write(1, [t0 + i, 150, 90, None])
-    w.define(2, "session", ["timestamp", "start_time", "sport", "total_elapsed_time", "total_timer_time", "avg_heart_rate", "max_heart_rate", "total_cycles"])
+    w.define(
+        2,
+        "session",
+        [
+            "timestamp",
+            "start_time",
+            "sport",
+            "total_elapsed_time",
+            "total_timer_time",
+            "avg_heart_rate",
+            "max_heart_rate",
+            "total_cycles",
+        ],
+    )
     w.write(2, [t0 + 120, t0, 1, 120_000, 120_000, 140, 150, 161])
     w.write(2, [t0 + 180, t0 + 120, 2, 60_000, 60_000, 150, 150, None])
     if local_offset:
@@ -111,7 +154,9 @@ def test_activity_records_to_minutes_with_steps_only_on_foot() -> None:
     minutes = pl.from_arrow(result.tables["minutes"])
     t0 = MIDNIGHT_UTC + 10 * 3600
     assert minutes["minute_utc"].to_list() == [_utc(t0), _utc(t0 + 60), _utc(t0 + 120)]
-    assert minutes["heart_rate_bpm"].to_list() == pytest.approx([140 + 10 / 60, 140 + 10 / 60, 150.0])
+    assert minutes["heart_rate_bpm"].to_list() == pytest.approx(
+        [140 + 10 / 60, 140 + 10 / 60, 150.0]
+    )
     assert minutes["steps"].to_list() == [161, 161, None]
     assert set(minutes["utc_offset_minutes"]) == {-360}
     assert result.notes["utc_offset_source"] == "activity.local_timestamp"
@@ -128,7 +173,11 @@ def test_activity_sessions_and_profile() -> None:
     assert sessions["steps"].to_list() == [322, None]  # 161 strides
     assert sessions["avg_heart_rate_bpm"].to_list() == [140.0, 150.0]
     profile = pl.from_arrow(result.tables["profiles"]).row(0, named=True)
-    assert (profile["age_years"], profile["resting_heart_rate_bpm"], profile["max_heart_rate_bpm"]) == (41, 52.0, 188.0)
+    assert (
+        profile["age_years"],
+        profile["resting_heart_rate_bpm"],
+        profile["max_heart_rate_bpm"],
+    ) == (41, 52.0, 188.0)
     assert profile["observed_utc"] == _utc(t0)
 
 
@@ -142,14 +191,24 @@ def test_roster_timezone_fills_in_when_the_file_has_no_offset() -> None:
     ctx = ReadContext(participant_id="P01", file_id="abc", path="x.fit", timezone="America/Chicago")
     result = read_fit(_activity_file(local_offset=False), ctx)
     assert result.notes["utc_offset_from"] == "roster timezone"
-    assert set(pl.from_arrow(result.tables["minutes"])["utc_offset_minutes"]) == {-300}  # September: CDT
+    assert set(pl.from_arrow(result.tables["minutes"])["utc_offset_minutes"]) == {
+        -300
+    }  # September: CDT
 
 
 @pytest.mark.parametrize(
     ("file_type", "kind"),
-    [(2, "fit_settings"), (5, "fit_workout"), (9, "fit_weight"), (49, "fit_sleep"), (68, "fit_hrv")],
+    [
+        (2, "fit_settings"),
+        (5, "fit_workout"),
+        (9, "fit_weight"),
+        (49, "fit_sleep"),
+        (68, "fit_hrv"),
+    ],
 )
-def test_other_file_types_are_recognised_and_skipped_with_a_reason(file_type: int, kind: str) -> None:
+def test_other_file_types_are_recognised_and_skipped_with_a_reason(
+    file_type: int, kind: str
+) -> None:
     w = FitWriter()
     w.define(0, "file_id", ["type", "manufacturer", "serial_number"])
     w.write(0, [file_type, 1, 9])
@@ -158,7 +217,9 @@ def test_other_file_types_are_recognised_and_skipped_with_a_reason(file_type: in
     assert f"({file_type})" in (result.reason or "") and not result.tables
 
 
-@pytest.mark.parametrize("data", [b"", b"hello world, not a FIT file at all", b"\x0e\x10" + b"\x00" * 30])
+@pytest.mark.parametrize(
+    "data", [b"", b"hello world, not a FIT file at all", b"\x0e\x10" + b"\x00" * 30]
+)
 def test_bytes_that_are_not_fit_are_quarantined_with_a_reason(data: bytes) -> None:
     result = read_fit(data, CTX)
     assert result.status == "quarantined"
