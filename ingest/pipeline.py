@@ -149,6 +149,7 @@ class Ingestor:
         ids = study.roster.filter(pl.col("fitabase_id").is_not_null())
         self.id_map = dict(zip(ids["fitabase_id"].to_list(), ids["participant_id"].to_list(), strict=True))
         self._known: set[str] | None = None
+        self._zones: dict[str, str] = {}
 
     @property
     def known(self) -> set[str]:
@@ -161,7 +162,9 @@ class Ingestor:
             participant_id=participant_id,
             file_id=file_id,
             path=path,
-            timezone=self.study.timezone_of(participant_id),
+            timezone=self._zones.get(participant_id) or self._zones.setdefault(
+                participant_id, self.study.timezone_of(participant_id)
+            ),
             id_map=self.id_map,
             participant_from_id=self.participant_from_id,
         )
@@ -294,13 +297,19 @@ class Ingestor:
         report = IngestReport()
         now = datetime.now(UTC)
         by_participant: dict[str, tuple[dict[str, list[pa.Table]], list[dict[str, Any]]]] = {}
-        seen: set[str] = set()
+        first_path: dict[str, str] = {}
         for p in pending:
-            if p.file_id in seen:
-                continue
-            seen.add(p.file_id)
-            res = p.result
             full_path = input_path if not p.member_path else f"{input_path}!/{p.member_path}"
+            if p.file_id in first_path:
+                # the same bytes twice in one input: listed, read once
+                res = ReadResult(kind=p.result.kind, status="skipped", reason=f"same bytes as {first_path[p.file_id]}")
+                by_participant.setdefault(participant_id, ({}, []))[1].append(
+                    _manifest_row(p, full_path, participant_id, res, {}, now)
+                )
+                report.outcomes.append(FileOutcome(p.file_id, full_path, participant_id, res.kind, res.status, res.reason))
+                continue
+            first_path[p.file_id] = full_path
+            res = p.result
             rows: dict[str, int] = {}
             owners: set[str] = set()
             for name, table in res.tables.items():
@@ -323,27 +332,12 @@ class Ingestor:
                     data=p.load(),
                 )
             for pid in owners or {participant_id}:
-                manifest_row = {
-                    "file_id": p.file_id,
-                    "path": full_path,
-                    "container_id": p.container_id,
-                    "participant_id": pid,
-                    "kind": res.kind,
-                    "size_bytes": p.size,
-                    "status": res.status,
-                    "reason": res.reason,
-                    "rows_minutes": rows.get("minutes", 0),
-                    "rows_daily_totals": rows.get("daily_totals", 0),
-                    "rows_sessions": rows.get("sessions", 0),
-                    "notes": json.dumps(res.notes, default=str, sort_keys=True) if res.notes else None,
-                    "ingested_at": now,
-                }
-                by_participant.setdefault(pid, ({}, []))[1].append(manifest_row)
+                by_participant.setdefault(pid, ({}, []))[1].append(_manifest_row(p, full_path, pid, res, rows, now))
             report.outcomes.append(
                 FileOutcome(p.file_id, full_path, participant_id, res.kind, res.status, res.reason, rows)
             )
         for pid, (tables, manifest_rows) in by_participant.items():
-            combined = {name: conform(pa.concat_tables([conform(t, LAKE_TABLES[name]) for t in ts]), LAKE_TABLES[name]) for name, ts in tables.items()}
+            combined = {name: _conform_all(ts, LAKE_TABLES[name]) for name, ts in tables.items()}
             self.lake.write_batch(Batch(pid, combined, pa.Table.from_pylist(manifest_rows, schema=FILES)))
             self.known.update(r["file_id"] for r in manifest_rows)
             if "minutes" in combined:
@@ -355,6 +349,34 @@ class Ingestor:
                     pl.from_arrow(combined["daily_totals"].select(["participant_id", "local_date"])).unique()  # type: ignore[union-attr]
                 )
         return report
+
+
+def _conform_all(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    """One canonical table from many reader tables: tables of one shape are joined before conforming."""
+    groups: dict[str, list[pa.Table]] = {}
+    for t in tables:
+        groups.setdefault(t.schema.to_string(show_schema_metadata=False), []).append(t)
+    return pa.concat_tables([conform(pa.concat_tables(g), schema) for g in groups.values()])
+
+
+def _manifest_row(
+    p: _Pending, full_path: str, participant_id: str, res: ReadResult, rows: dict[str, int], now: datetime
+) -> dict[str, Any]:
+    return {
+        "file_id": p.file_id,
+        "path": full_path,
+        "container_id": p.container_id,
+        "participant_id": participant_id,
+        "kind": res.kind,
+        "size_bytes": p.size,
+        "status": res.status,
+        "reason": res.reason,
+        "rows_minutes": rows.get("minutes", 0),
+        "rows_daily_totals": rows.get("daily_totals", 0),
+        "rows_sessions": rows.get("sessions", 0),
+        "notes": json.dumps(res.notes, default=str, sort_keys=True) if res.notes else None,
+        "ingested_at": now,
+    }
 
 
 def _fill(table: pa.Table, column: str, value: str) -> pa.Table:

@@ -61,6 +61,8 @@ class Lake:
         else:
             self.fs, self.root = pafs.LocalFileSystem(), str(Path(root_str).resolve())
         self.fs.create_dir(self.root, recursive=True)
+        self._live: dict[str, dict[str, str]] = {}
+        """participant -> logical path -> live file_id, loaded lazily, kept current by write_batch."""
 
     # -- paths ---------------------------------------------------------------
     def _dir(self, table: str, participant_id: str) -> str:
@@ -96,8 +98,25 @@ class Lake:
             if table.num_rows:
                 self._write_atomic(conform(table, LAKE_TABLES[name]), self._part(name, batch.participant_id, bid))
         self._write_atomic(manifest, self._part(MANIFEST, batch.participant_id, bid))
-        self._finish_replacements(batch.participant_id)
+        if self._replaces_something(batch.participant_id, manifest):
+            self._finish_replacements(batch.participant_id)
+            self._live.pop(batch.participant_id, None)
         return bid
+
+    def _replaces_something(self, participant_id: str, manifest: pa.Table) -> bool:
+        """Whether the new manifest rows are newer versions of files already live."""
+        live = self._live.get(participant_id)
+        if live is None:
+            man = self.manifest([participant_id]).filter(pl.col("status") != SUPERSEDED)
+            live = dict(zip(man["path"].map_elements(logical_path, return_dtype=pl.String).to_list(), man["file_id"].to_list(), strict=True))
+            self._live[participant_id] = live
+        clash = False
+        for path, fid in zip(manifest.column("path").to_pylist(), manifest.column("file_id").to_pylist(), strict=True):
+            key = logical_path(path)
+            if live.get(key, fid) != fid:
+                clash = True
+            live[key] = fid
+        return clash
 
     # -- reading -------------------------------------------------------------
     def committed_parts(self, table: str, participants: Iterable[str] | None = None) -> list[str]:
