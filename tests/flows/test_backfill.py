@@ -42,6 +42,7 @@ def configure(root: Path, *, batch: int, concurrency: int) -> Path:
 # -- flows ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_backfill_from_a_source_folder_equals_the_truth(demo: DemoCopy, tmp_path: Path) -> None:
     study = init_study(tmp_path / "fresh")
     shutil.copy(demo.root / "study.toml", study.paths.study_toml)

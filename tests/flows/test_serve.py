@@ -39,3 +39,18 @@ def test_the_configured_cron_and_zone_are_used(tmp_path: Path) -> None:
     assert deployment.name == "irisin-nightly-nyc"
     assert deployment.entrypoint == "flows/nightly.py:nightly_flow"
     assert deployment.concurrency_limit == 1
+
+
+def test_prefect_yaml_describes_the_same_nightly_deployment(tmp_path: Path) -> None:
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    [spec] = yaml.safe_load((repo / "prefect.yaml").read_text())["deployments"]
+    study = init_study(tmp_path / "default")
+    served = build_deployment(str(study.root))
+    [entry] = served.schedules or []
+
+    assert spec["entrypoint"] == served.entrypoint
+    assert [s["cron"] for s in spec["schedules"]] == [entry.schedule.cron]  # type: ignore[union-attr]
+    assert spec["concurrency_limit"] == served.concurrency_limit == 1
+    assert set(spec["parameters"]) == set(served.parameters) == {"study_dir"}

@@ -49,6 +49,7 @@ def test_participants_are_interleaved_so_a_window_spans_them() -> None:
 
 def test_a_second_run_on_the_same_study_is_refused_while_the_first_holds_it(tmp_path: Path) -> None:
     study = init_study(tmp_path / "s")
+
     def lock_again() -> None:
         with study_lock(study):
             pass

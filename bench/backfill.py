@@ -1,0 +1,182 @@
+"""Backfill benchmark: a generated cohort of monitoring FIT files through the backfill flow, then one nightly.
+
+    python -m bench.backfill                       # 200 participants x 180 days (the acceptance size)
+    python -m bench.backfill --participants 20 --days 30
+
+Each participant gets one ``monitoring_b`` FIT file per day (written by the
+demo's FIT writer from a synthetic minute truth). All days but the last go
+to the inbox and are backfilled; then the last day of every participant
+arrives and the nightly flow ingests it. Prints wall time, files/s and minute
+rows/s of the backfill, and the nightly's time as a share of it (target:
+under 5 %). Generated files are kept in ``--out`` and reused by the next run
+with the same size; the store is rebuilt every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ZONES = (
+    "Europe/Oslo",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Brisbane",
+    "UTC",
+    "America/Los_Angeles",
+)
+HELD_BACK = "held-back"
+"""Folder (beside the study) with each participant's last day, copied into the inbox for the nightly."""
+
+
+def participant_ids(n: int) -> list[str]:
+    return [f"P{k:03d}" for k in range(1, n + 1)]
+
+
+def _write_participant(args: tuple[str, int, int, str]) -> int:
+    """Write one participant's daily FIT files (all but the last day into the inbox); returns files written."""
+    import polars as pl
+
+    from irisin.demo.cohort import STUDY_START, DemoParticipant, truth_minutes
+    from irisin.demo.fit_files import write_monitoring_days
+
+    pid, days, index, root = args
+    zone = ZONES[index % len(ZONES)]
+    p = DemoParticipant(
+        pid,
+        zone,
+        1960 + index % 40,
+        55 + index % 15,
+        170 + index % 25,
+        "fit",
+        20 + (index * 37) % 180,
+    )
+    truth = truth_minutes(p, seed=7, weeks=math.ceil(days / 7))
+    local_day = (pl.col("minute_utc") + pl.duration(minutes=pl.col("utc_offset_minutes"))).dt.date()
+    day_index = (local_day - pl.lit(STUDY_START)).dt.total_days()
+    truth = truth.filter(day_index.is_between(0, days - 1))
+    serial = 3_800_000_000 + index
+    inbox = Path(root) / "study" / "inbox" / pid / "garmin-sync"
+    written = write_monitoring_days(truth.filter(day_index < days - 1), inbox, device_serial=serial)
+    held = write_monitoring_days(
+        truth.filter(day_index == days - 1), Path(root) / HELD_BACK / pid, device_serial=serial
+    )
+    return len(written) + len(held)
+
+
+def generate_cohort(out: Path, participants: int, days: int, workers: int) -> float:
+    """Write the study folder and held-back days under ``out`` (skipped when already there); returns seconds."""
+    marker = out / f".generated-{participants}x{days}"
+    if marker.exists():
+        return 0.0
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "study" / "inbox").mkdir(parents=True)
+    import polars as pl
+
+    from config.layout import default_study_toml
+
+    pids = participant_ids(participants)
+    (out / "study" / "study.toml").write_text(default_study_toml(), encoding="utf-8")
+    pl.DataFrame(
+        {"participant_id": pids, "timezone": [ZONES[k % len(ZONES)] for k in range(participants)]}
+    ).write_csv(out / "study" / "roster.csv")
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_write_participant, [(pid, days, k, str(out)) for k, pid in enumerate(pids)]))
+    marker.touch()
+    return time.perf_counter() - started
+
+
+def reset_store(study: Path) -> None:
+    """Remove what earlier runs wrote, and the held-back days copied into the inbox."""
+    for name in ("store", "runs"):
+        shutil.rmtree(study / name, ignore_errors=True)
+    for folder in (study / "inbox").glob("*/new-day"):
+        shutil.rmtree(folder)
+
+
+def deliver_held_back_days(out: Path) -> int:
+    """Copy every participant's last day into ``inbox/<pid>/new-day/``; returns files copied."""
+    copied = 0
+    for folder in sorted((out / HELD_BACK).iterdir()):
+        target = out / "study" / "inbox" / folder.name / "new-day"
+        shutil.copytree(folder, target)
+        copied += sum(1 for _ in target.iterdir())
+    return copied
+
+
+def minute_rows(study: Path) -> int:
+    from config import open_study
+    from irisin.jobs import lake_of
+
+    return int(lake_of(open_study(study)).scan("minutes").select("minute_utc").collect().height)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.backfill", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--participants", type=int, default=200)
+    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument(
+        "--out", type=Path, default=Path(tempfile.gettempdir()) / "irisin-bench-backfill"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes writing FIT files"
+    )
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("PREFECT_HOME", str(args.out / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+    generated = generate_cohort(args.out, args.participants, args.days, args.workers)
+    study = args.out / "study"
+    reset_store(study)
+    files = sum(1 for p in (study / "inbox").rglob("*.fit"))
+    print(
+        f"cohort: {args.participants} participants x {args.days} days, {files} FIT files in the inbox"
+        + (f" (generated in {generated:.1f} s)" if generated else " (reused)")
+    )
+
+    from prefect import flow
+
+    from flows.backfill import backfill_flow
+    from flows.nightly import nightly_flow
+
+    @flow(name="bench-warm-up", persist_result=False)
+    def warm_up() -> None:
+        """Starts the ephemeral Prefect API before the clock runs."""
+
+    warm_up()
+
+    started = time.perf_counter()
+    result = backfill_flow(str(study))
+    backfill_s = time.perf_counter() - started
+    rows = minute_rows(study)
+    print(
+        f"backfill: {backfill_s:.1f} s wall, {result['files']['new']} files, {files / backfill_s:.1f} files/s, "
+        f"{rows} minute rows, {rows / backfill_s:,.0f} minute rows/s, {result['batches']} batches"
+    )
+
+    delivered = deliver_held_back_days(args.out)
+    started = time.perf_counter()
+    nightly = nightly_flow(str(study))
+    nightly_s = time.perf_counter() - started
+    print(
+        f"nightly (+1 day for {args.participants} participants): {nightly_s:.1f} s wall, "
+        f"{nightly['files']['new']} of {delivered} new files, {len(nightly['touched'])} participant-weeks touched; "
+        f"{100 * nightly_s / backfill_s:.1f} % of the backfill (target < 5 %)"
+    )
+
+
+if __name__ == "__main__":
+    main()
