@@ -126,3 +126,20 @@ def test_recover_removes_uncommitted_parts(study: Study, tmp_path: Path) -> None
     assert sorted(Path(p).name for p in removed) == sorted([orphan.name, "x.parquet.123.tmp"])
     assert not orphan.exists()
     assert _lake_rows(lake) == before
+
+
+def test_duplicate_members_are_listed_once_read_once(study: Study, tmp_path: Path) -> None:
+    from tests.garmin.fixtures import export_members, write_export_zip
+
+    members = export_members()
+    uds = next(k for k in members if "UDSFile" in k)
+    members[uds.replace("UDSFile_", "copy/UDSFile_")] = members[uds]
+    path = write_export_zip(tmp_path / "dup.zip", members)
+    report = Ingestor(study).ingest("P1", [path])
+    man = Lake(study.paths.store / "lake").manifest().filter(pl.col("path").str.contains("UDSFile_"))
+    assert man.height == 2
+    skipped = man.filter(pl.col("status") == "skipped")
+    assert skipped["reason"].to_list() == [f"same bytes as {path}!/{uds}"]
+    daily = Lake(study.paths.store / "lake").scan("daily_totals").collect()
+    assert daily.height == daily.unique(["local_date"]).height  # read once
+    assert report.new_files == len(members) + 1  # every member plus the archive itself
