@@ -59,12 +59,6 @@ class Column:
     values: np.ndarray
     valid: np.ndarray
 
-    def filled(self, fill: float | int) -> np.ndarray:
-        """Values with invalid entries replaced by ``fill`` (as float64 if ``fill`` is NaN)."""
-        if isinstance(fill, float) and np.isnan(fill):
-            return np.where(self.valid, self.values.astype(np.float64), np.nan)
-        return np.where(self.valid, self.values, fill)
-
 
 @dataclass
 class MessageTable:
@@ -100,24 +94,24 @@ class MessageTable:
         return Column(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool))
 
     def to_arrow(self) -> pa.Table:
-        """The table as Arrow: one column per scalar field (nulls where invalid) plus ``time``."""
+        """The table as Arrow: ``time`` plus one column per field, null where invalid.
+
+        Multi-value and byte fields become fixed-size lists (null elements where
+        an element is invalid, a null list where a byte field is).
+        """
         arrays: dict[str, pa.Array] = {
             "time": pa.array(self.time, mask=~self.time_valid, type=pa.int64()),
         }
         for name, col in self.columns.items():
             if col.values.ndim == 1:
                 arrays[name] = pa.array(col.values, mask=~col.valid)
-            else:
-                rows = [
-                    list(r) if ok else None
-                    for r, ok in zip(col.values.tolist(), _row_valid(col), strict=True)
-                ]
-                arrays[name] = pa.array(rows)
+                continue
+            width = col.values.shape[1]
+            element_ok = col.valid if col.valid.ndim == 2 else np.ones(col.values.shape, dtype=bool)
+            flat = pa.array(col.values.reshape(-1), mask=~element_ok.reshape(-1))
+            row_null = None if col.valid.ndim == 2 else pa.array(~col.valid)
+            arrays[name] = pa.FixedSizeListArray.from_arrays(flat, width, mask=row_null)
         return pa.table(arrays)
-
-
-def _row_valid(col: Column) -> np.ndarray:
-    return col.valid if col.valid.ndim == 1 else np.asarray(col.valid.any(axis=1))
 
 
 @dataclass

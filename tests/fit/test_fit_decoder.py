@@ -271,3 +271,17 @@ def test_message_filter_decodes_only_what_is_asked_but_keeps_time_anchors() -> N
     assert list(d.messages) == ["monitoring"]
     assert d["monitoring"].time.tolist() == [T0 + 60]
     assert np.array_equal(d["monitoring"].columns["heart_rate"].values, [80])
+
+
+def test_message_table_to_arrow_nulls_invalid_values_and_elements() -> None:
+    w = FitWriter()
+    w.define(0, "monitoring_info", ["timestamp", ("activity_type", 2), "resting_metabolic_rate"])
+    w.write(0, [T0, [6, None], None])
+    w.define(1, "file_id", ["type", ("product_name", 4)])
+    w.write(1, [32, "ab"])
+    d = decode_fit(w.to_bytes())
+    info = d["monitoring_info"].to_arrow().to_pydict()
+    assert info["time"] == [T0]
+    assert info["activity_type"] == [[6, None]]
+    assert info["resting_metabolic_rate"] == [None]
+    assert d["file_id"].to_arrow().to_pydict()["product_name"] == ["ab"]
