@@ -33,12 +33,14 @@ def ingestor(tmp_path: Path) -> Ingestor:
     return Ingestor(open_study(tmp_path / "study"))
 
 
-def test_takeout_zip_lands_minutes_and_refuses_an_escaping_member(
+def test_takeout_zip_lands_minutes_and_quarantines_its_damage(
     tmp_path: Path, ingestor: Ingestor
 ) -> None:
     truth = worn_truth(datetime(2026, 3, 2), 3, TZ, hours=(6, 22))
     root = write_takeout_json(truth, tmp_path / "export", TZ)
     (root / "Takeout" / "archive_browser.html").write_text("<html></html>")
+    damaged = root / "Takeout" / "Fitbit" / "Global Export Data" / "heart_rate-2026-03-04.json"
+    damaged.write_bytes(damaged.read_bytes()[:2000])
     archive = zip_folder(root, tmp_path / "takeout.zip")
     with zipfile.ZipFile(archive, "a") as zf:
         zf.writestr("../escape/evil.json", b"[]")
@@ -46,13 +48,16 @@ def test_takeout_zip_lands_minutes_and_refuses_an_escaping_member(
     report = ingestor.ingest("P04", [archive])
     by_name = {o.path.rsplit("/", 1)[-1]: o for o in report.outcomes}
     assert by_name["evil.json"].status == "quarantined"  # the member escaping its folder
+    assert by_name["heart_rate-2026-03-04.json"].status == "quarantined"
+    assert "not valid JSON" in (by_name["heart_rate-2026-03-04.json"].reason or "")
     assert by_name["archive_browser.html"].status == "skipped"
     assert by_name["heart_rate-2026-03-02.json"].status == "ok"
     assert by_name["sedentary_minutes-2026-03-02.json"].rows == {"daily_totals": 3}
 
     minutes = ingestor.lake.scan("minutes").collect()
     hr = minutes.filter(pl.col("heart_rate_bpm").is_not_null())
-    assert hr.height == truth.height
+    local_day = pl.col("minute_utc").dt.convert_time_zone(TZ).dt.date()
+    assert hr.height == truth.filter(local_day != datetime(2026, 3, 4).date()).height
     assert set(minutes["participant_id"]) == {"P04"} and set(minutes["source"]) == {
         "fitbit_takeout"
     }
