@@ -129,50 +129,58 @@ def roster(con: duckdb.DuckDBPyConnection, fallback: pl.DataFrame) -> pl.DataFra
     return _typed(frame, ROSTER_COLUMNS)
 
 
+_LAST_FROM_DERIVED = """
+    WITH days AS (
+        SELECT participant_id, min(local_date) AS first_day, max(local_date) AS last_day
+        FROM daily WHERE wear_minutes > 0 GROUP BY 1
+    ),
+    hours AS (
+        SELECT h.participant_id, max(h.hour) AS last_hour
+        FROM hourly_wear h JOIN days d ON h.participant_id = d.participant_id AND h.local_date = d.last_day
+        WHERE h.wear_minutes > 0 GROUP BY 1
+    )
+    SELECT d.participant_id, d.first_day,
+           d.last_day + to_hours(coalesce(h.last_hour, 23)::INTEGER) + INTERVAL 59 MINUTE AS last_local
+    FROM days d LEFT JOIN hours h USING (participant_id)
+"""
+
+_LAST_FROM_LAKE = """
+    SELECT participant_id, min(first_day) AS first_day, max(last_local) AS last_local FROM (
+        SELECT m.participant_id, timezone(z.timezone, min(m.minute_utc))::DATE AS first_day,
+               timezone(z.timezone, max(m.minute_utc)) AS last_local
+        FROM minutes m JOIN zones z USING (participant_id) GROUP BY m.participant_id, z.timezone
+        UNION ALL
+        SELECT participant_id, min(local_date), max(local_date) + INTERVAL 23 HOUR + INTERVAL 59 MINUTE
+        FROM daily_totals WHERE worn IS DISTINCT FROM false GROUP BY 1
+    ) GROUP BY 1
+"""
+
+
 def last_data(con: duckdb.DuckDBPyConnection, participants: pl.DataFrame) -> pl.DataFrame:
-    """Each participant's first and latest data, in local time.
+    """Each participant's first and latest worn data, in local time.
 
-    Data is an hour with minute rows, or a device daily total not marked
-    unworn: a day the device itself reports as not worn (e.g. 1440 sedentary
-    minutes, which Fitbit exports keep writing after a participant stops) is
-    not data. Minute data is read from the derived ``hourly_wear`` table (local
-    hours, as the weekly table places them), so the cost grows with
-    participant-hours, not with the minutes lake; "last data" is then the end
-    of the last hour with data (hh:59). A daily total covers its whole local
-    day (23:59). A warehouse without ``hourly_wear`` falls back to scanning
-    ``minutes`` (to the minute, in the roster zone given by ``participants``:
-    participant_id, timezone).
+    Data means the device was worn: the latest local day of ``daily`` with wear
+    (which includes days filled from device daily totals), and on that day the
+    latest local hour of ``hourly_wear`` with wear; "last data" is the end of
+    that hour (hh:59), or 23:59 for a day known only from daily totals. Both
+    are derived tables placed in local time by the pipeline, so the cost grows
+    with participant-days, not with the minutes lake. Device days without wear
+    (e.g. the 1440 sedentary minutes Fitbit exports keep writing after a
+    participant stops) are not data.
 
+    A warehouse without those derived tables falls back to the lake: the
+    latest minute row, to the minute, in the roster zone (``participants``:
+    participant_id, timezone), and the latest daily total not marked unworn.
     Participants without any data are absent.
     """
     names = table_names(con)
-    parts = []
-    if "hourly_wear" in names:
-        parts.append(
-            """SELECT participant_id, min(local_date) AS first_day,
-                      max(local_date + INTERVAL 59 MINUTE + to_hours(hour::INTEGER)) AS last_local
-               FROM hourly_wear GROUP BY 1"""
-        )
-    elif "minutes" in names:
-        parts.append(
-            """SELECT m.participant_id, timezone(z.timezone, min(m.minute_utc))::DATE AS first_day,
-                      timezone(z.timezone, max(m.minute_utc)) AS last_local
-               FROM minutes m JOIN zones z USING (participant_id) GROUP BY m.participant_id, z.timezone"""
-        )
-    if "daily_totals" in names:
-        parts.append(
-            """SELECT participant_id, min(local_date) AS first_day,
-                      max(local_date) + INTERVAL 23 HOUR + INTERVAL 59 MINUTE AS last_local
-               FROM daily_totals WHERE worn IS DISTINCT FROM false GROUP BY 1"""
-        )
-    if not parts:
+    if {"daily", "hourly_wear"} <= names:
+        frame = _frame(con, _LAST_FROM_DERIVED)
+    elif {"minutes", "daily_totals"} <= names:
+        with _registered(con, "zones", participants.select("participant_id", "timezone")):
+            frame = _frame(con, _LAST_FROM_LAKE)
+    else:
         return _empty(LAST_DATA_COLUMNS)
-    sql = f"""
-        SELECT participant_id, min(first_day) AS first_day, max(last_local) AS last_local
-        FROM ({" UNION ALL ".join(parts)}) GROUP BY 1
-    """
-    with _registered(con, "zones", participants.select("participant_id", "timezone")):
-        frame = _frame(con, sql)
     return frame.with_columns(
         pl.col("last_local").cast(pl.Datetime("us")),
         (pl.col("last_local").dt.time() >= pl.time(23, 59)).alias("last_day_complete"),

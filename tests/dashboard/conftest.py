@@ -19,9 +19,9 @@ P08   Europe/Oslo       started 03-05: wear averaged over 2 days, not 7
 ====  ================  =========================================================
 
 The expected table lives in ``EXPECTED`` and is worked out by hand in the
-comments next to each participant's rows. "Last data" of minute data is the end
-of the last local hour with minute rows (``hourly_wear``), e.g. a last minute
-at 13:00 shows as 13:59.
+comments next to each participant's rows. "Last data" is the end of the last
+local hour with wear (``daily`` and ``hourly_wear``), e.g. a last minute at
+13:00 shows as 13:59.
 """
 
 from __future__ import annotations
