@@ -25,8 +25,10 @@ def touched_weeks(
 ) -> pl.DataFrame:
     """Distinct ``participant_id, week_start`` of the local weeks that ``minutes`` and ``daily_totals`` fall in.
 
-    Rows of untrusted sources touch nothing. Device offsets are taken into
-    account the same way as in the weekly table.
+    Rows of untrusted sources touch nothing. With ``use_device_offsets`` the
+    new rows' own offsets place them; if an older, more trusted source
+    reported a different offset for the same quarter-hour (a clock fault),
+    that week is only corrected by a full recompute.
     """
     quarters = (
         minutes.filter(source_rank(config).is_not_null())

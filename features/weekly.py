@@ -31,24 +31,8 @@ from features.scope import keep_requested, restrict_daily_totals, restrict_minut
 from irisin.schema import WEEKLY
 from models.weekly_status import week_status
 
-WEEKLY_COLUMNS: dict[str, pl.DataType] = {
-    "participant_id": pl.String(),
-    "week_start": pl.Date(),
-    "moderate_minutes": pl.Int32(),
-    "vigorous_minutes": pl.Int32(),
-    "mvpa_minutes": pl.Int32(),
-    "wear_minutes": pl.Int32(),
-    "valid_days": pl.Int8(),
-    "status": pl.String(),
-    "sources": pl.String(),
-    "methods": pl.String(),
-    "from_daily_totals": pl.Int8(),
-    "config_hash": pl.String(),
-}
-"""Polars types of irisin.schema.WEEKLY, in its order."""
-assert tuple(WEEKLY_COLUMNS) == tuple(WEEKLY.names), (
-    "WEEKLY_COLUMNS must follow irisin.schema.WEEKLY"
-)
+WEEKLY_COLUMNS: dict[str, pl.DataType] = dict(pl.from_arrow(WEEKLY.empty_table()).schema)  # type: ignore[union-attr]
+"""Polars names and types of ``irisin.schema.WEEKLY``, derived from it, in its order."""
 
 
 def _restricted(
