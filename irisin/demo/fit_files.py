@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from ingest.fit.activity import ON_FOOT_SPORTS
 from ingest.fit.profile import type_values
 from ingest.fit.timestamps import FIT_EPOCH_UNIX_S
 from ingest.fit.writer import FitWriter
@@ -166,8 +167,9 @@ def write_monitoring_days(truth: pl.DataFrame, out_dir: Path, *, device_serial: 
 
 
 def _sport_number(sport: str) -> int:
+    """The FIT ``sport`` value of a profile name; unknown names are ``generic`` (0)."""
     numbers = {name: num for num, name in type_values("sport").items()}
-    return numbers[sport]
+    return numbers.get(sport, 0)
 
 
 def activity_bytes(
@@ -187,7 +189,7 @@ def activity_bytes(
     hr = per_second(minutes["heart_rate_bpm"].fill_null(0).round().cast(pl.Int64).to_numpy())
     hr_missing = per_second(minutes["heart_rate_bpm"].is_null().to_numpy())
     strides = per_second(minutes["steps"].to_numpy()) / 2.0
-    on_foot = sport in ("running", "walking")
+    on_foot = sport in ON_FOOT_SPORTS
     cadence = np.floor(strides).astype(np.int64)
     fraction = np.rint((strides - cadence) * 128).astype(np.int64)
     offset_s = int(minutes["utc_offset_minutes"][0]) * 60 if minutes.height else 0
