@@ -19,11 +19,11 @@ PARTICIPANT = next(p for p in COHORT if p.fmt == "fit")
 
 
 @pytest.fixture()
-def folder(tmp_path: Path) -> Path:
+def inbox(tmp_path: Path) -> tuple[Path, int]:
+    """A folder of FIT files of every outcome, and the number of worn minutes in its wellness files."""
     truth = truth_minutes(PARTICIPANT, seed=3, weeks=1)
     inbox = tmp_path / "inbox"
     two_days = truth.filter(pl.col("minute_utc") < truth["minute_utc"][0] + timedelta(days=2))
-    (tmp_path / "worn_minutes").write_text(str(two_days.height))
     write_monitoring_days(two_days, inbox, device_serial=11)
     start = truth.filter(pl.col("intensity") == "vigorous")["minute_utc"][0]
     write_activity(truth, start, start + timedelta(minutes=15), inbox / "run.fit", "running")
@@ -33,12 +33,13 @@ def folder(tmp_path: Path) -> Path:
     (inbox / "settings.fit").write_bytes(settings.to_bytes())
     (inbox / "cut.fit").write_bytes((inbox / "run.fit").read_bytes()[:-300])
     (inbox / "notes.fit").write_bytes(b"this is not a FIT file")
-    return inbox
+    return inbox, two_days.height
 
 
 def test_a_folder_of_fit_files_fills_the_tables_and_the_manifest(
-    tmp_path: Path, folder: Path
+    tmp_path: Path, inbox: tuple[Path, int]
 ) -> None:
+    folder, worn = inbox
     init_study(tmp_path / "study")
     write_roster(
         pl.DataFrame(
@@ -57,7 +58,6 @@ def test_a_folder_of_fit_files_fills_the_tables_and_the_manifest(
     }
     wellness = [o for n, o in by_name.items() if n.endswith("_WELLNESS.fit")]
     assert len(wellness) >= 2
-    worn = int((tmp_path / "worn_minutes").read_text())
     assert sum(o.rows["minutes"] for o in wellness) == worn
     assert all(o.rows["daily_totals"] == 1 for o in wellness)
     assert (
