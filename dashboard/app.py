@@ -262,8 +262,12 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
         hide_index=True,
         width="stretch",
         column_config={
+            "source": "Source",
+            "device": "Device",
             "first_local": st.column_config.DatetimeColumn(f"First ({detail.timezone})", format="YYYY-MM-DD HH:mm"),
             "last_local": st.column_config.DatetimeColumn(f"Last ({detail.timezone})", format="YYYY-MM-DD HH:mm"),
+            "minutes": "Minute rows",
+            "daily_totals": "Daily totals",
         },
     )
     st.subheader("Quarantined or partial files")
@@ -277,7 +281,12 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
             column_config={
                 "ingested_local": st.column_config.DatetimeColumn(
                     f"Ingested ({detail.timezone})", format="YYYY-MM-DD HH:mm"
-                )
+                ),
+                "status": "Status",
+                "reason": "Reason",
+                "path": "File",
+                "kind": "Kind",
+                "size_bytes": st.column_config.NumberColumn("Size (bytes)", format="%d"),
             },
         )
 
@@ -303,7 +312,18 @@ def quality_page(study: Study, version: int) -> None:
         st.info("No files ingested yet.")
     else:
         st.altair_chart(charts.files_by_status(quality.files), width="stretch")
-        st.dataframe(quality.files, hide_index=True, width="stretch")
+        st.dataframe(
+            quality.files,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "status": "Status",
+                "reason": "Reason",
+                "files": "Files",
+                "size_bytes": st.column_config.NumberColumn("Size (bytes)", format="%d"),
+                "participants": "Participants",
+            },
+        )
     st.subheader("Last run")
     run = quality.last_run
     if run is None:

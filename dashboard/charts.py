@@ -131,7 +131,8 @@ def files_by_status(files: pl.DataFrame) -> alt.LayerChart:
     """Number of files per status, as labelled horizontal bars."""
     per_status = files.group_by("status").agg(pl.col("files").sum()).sort("files", descending=True)
     base = alt.Chart(per_status).encode(
-        y=alt.Y("status:N", sort="-x", title="file status"), x=alt.X("files:Q", title="files")
+        y=alt.Y("status:N", sort="-x", title="file status"),
+        x=alt.X("files:Q", title="files", axis=alt.Axis(tickMinStep=1, format="d")),
     )
     return alt.layer(
         base.mark_bar(color="#6b6b6b"),
