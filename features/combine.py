@@ -29,7 +29,7 @@ from __future__ import annotations
 import polars as pl
 
 from config.study import StudyConfig
-from features.classify import MODERATE, VIGOROUS, classify_minutes, heart_rate_limits
+from features.classify import METHODS, MODERATE, VIGOROUS, classify_minutes, heart_rate_limits
 from features.wear import worn
 
 QUARTER_MINUTES = 15
@@ -130,3 +130,22 @@ def count_bits(column: str) -> pl.Expr:
 def moderate_only(mvpa: str = "mvpa_bits", vigorous: str = "vigorous_bits") -> pl.Expr:
     """Minutes whose highest level is moderate: at least moderate and not vigorous."""
     return (pl.col(mvpa) & ~pl.col(vigorous)).bitwise_count_ones().cast(pl.Int32)
+
+
+def _named_bits(column: str, named_bits: list[tuple[int, str]]) -> pl.Expr:
+    """Comma-separated names of the set bits of ``column``, in the given order; null when none is set."""
+    parts = [
+        pl.when((pl.col(column) & (1 << bit)) != 0).then(pl.lit(name)) for bit, name in named_bits
+    ]
+    joined = pl.concat_str(parts, separator=",", ignore_nulls=True)
+    return pl.when(joined == "").then(None).otherwise(joined)
+
+
+def source_names(config: StudyConfig, column: str = "source_bits") -> pl.Expr:
+    """The sources of a ``source_bits`` set, in precedence order, e.g. ``"fit_activity,fit_monitoring"``."""
+    return _named_bits(column, list(enumerate(config.intensity.source_precedence)))
+
+
+def method_names(config: StudyConfig, column: str = "method_bits") -> pl.Expr:
+    """The methods of a ``method_bits`` set, in the configured order, e.g. ``"device,cadence"``."""
+    return _named_bits(column, [(METHODS.index(m), m) for m in config.intensity.methods])

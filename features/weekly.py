@@ -18,13 +18,10 @@ week with some data and too little wear is ``insufficient``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import polars as pl
 
 from config.study import StudyConfig
-from features.classify import METHODS
-from features.combine import combine_quarters, count_bits
+from features.combine import combine_quarters, count_bits, method_names, source_names
 from features.daily import days_from_quarters, fill_from_daily_totals, finish_days
 from features.local_time import localize_quarters
 from features.scope import keep_requested, restrict_daily_totals, restrict_minutes
@@ -79,7 +76,8 @@ def daily_table(
     only: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Per participant and local day: moderate, vigorous, mvpa and wear minutes, ``valid``,
-    ``filled_from_daily_totals`` and the week the day belongs to (``features.daily.DAILY_COLUMNS``).
+    ``filled_from_daily_totals``, the week the day belongs to, and provenance
+    ``sources``/``methods`` as in the weekly table. For the dashboard and for checks.
     """
     out = (
         _daily(minutes, daily_totals, profiles, roster, config, only)
@@ -110,15 +108,6 @@ def hourly_wear(
     )
 
 
-def _names(bits: str, named_bits: Sequence[tuple[int, str]]) -> pl.Expr:
-    """Comma-separated names of the set bits, in the given order; null when none is set."""
-    parts = [
-        pl.when((pl.col(bits) & (1 << bit)) != 0).then(pl.lit(name)) for bit, name in named_bits
-    ]
-    joined = pl.concat_str(parts, separator=",", ignore_nulls=True)
-    return pl.when(joined == "").then(None).otherwise(joined)
-
-
 def weeks_from_days(daily: pl.LazyFrame, config: StudyConfig, *, config_hash: str) -> pl.LazyFrame:
     """Sum a daily table into the weekly table and score each week.
 
@@ -126,8 +115,6 @@ def weeks_from_days(daily: pl.LazyFrame, config: StudyConfig, *, config_hash: st
     daily totals that filled a day) in precedence order; ``methods`` the methods
     that classified at least one minute, in the configured order.
     """
-    sources = list(enumerate(config.intensity.source_precedence))
-    methods = [(METHODS.index(m), m) for m in config.intensity.methods]
     return (
         daily.group_by("participant_id", "week_start")
         .agg(
@@ -142,8 +129,8 @@ def weeks_from_days(daily: pl.LazyFrame, config: StudyConfig, *, config_hash: st
         )
         .with_columns(
             week_status(config),
-            _names("source_bits", sources).alias("sources"),
-            _names("method_bits", methods).alias("methods"),
+            source_names(config).alias("sources"),
+            method_names(config).alias("methods"),
             pl.lit(config_hash).alias("config_hash"),
         )
         .select(pl.col(name).cast(dtype) for name, dtype in WEEKLY_COLUMNS.items())

@@ -248,9 +248,11 @@ def test_daily_totals_do_not_override_a_day_with_classified_minutes() -> None:
         0
     ) == (50, 950, 1, 1)
     day = daily_table(minutes(walk).lazy(), totals.lazy(), profiles().lazy(), people, CONFIG)
-    assert day.select("local_date", "moderate_minutes", "filled_from_daily_totals").rows() == [
-        (date(2026, 5, 4), 20, False),
-        (date(2026, 5, 5), 30, True),
+    assert day.select(
+        "local_date", "moderate_minutes", "filled_from_daily_totals", "sources", "methods"
+    ).rows() == [
+        (date(2026, 5, 4), 20, False, "fit_monitoring", "device"),
+        (date(2026, 5, 5), 30, True, "garmin_export", None),
     ]
 
 
