@@ -11,9 +11,11 @@ midnight, ``1:00:00 AM`` for 1 PM).
 The rules, all vectorised over the column:
 
 * **Day and month.** A value whose first or second number exceeds 12 can be
-  read only one way: it is an *anchor*. A value readable both ways takes the
-  reading nearer to the anchors' range (and at most 31 days from it); when
-  both readings are equally near, the file is ambiguous. Without any anchor, ``/``-separated
+  read only one way: it is an *anchor*. Rows of one ``Id`` are in time order
+  in every Fitabase export, so a value readable both ways must fall between
+  the anchors before and after it for the same Id; when both readings do, the
+  one nearer to those anchors is taken, and when neither does (or both are
+  equally near) the file is ambiguous. Without any anchor, ``/``-separated
   values are read month-first (Fitabase's own format) and anything else is
   ambiguous.
 * **Hours.** Within each participant and local day, rows are in time order in
@@ -27,12 +29,10 @@ The rules, all vectorised over the column:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any, cast
+from typing import Any
 
 import polars as pl
 
-ENVELOPE_DAYS = 31
 AM_PM_JUMP_HOURS = 2
 """A backward step of at least this many hours within a day means broken AM/PM labels (a DST fold steps back 1 h)."""
 
@@ -71,53 +71,74 @@ def _date_candidates(text: pl.Series) -> pl.DataFrame:
     )
 
 
-def resolve_dates(text: pl.Series) -> tuple[pl.Series, dict[str, Any]]:
-    """Dates of a column of ``a?b?yyyy`` values, read by the anchor rule (module doc).
+def resolve_dates(ids: pl.Series, text: pl.Series) -> tuple[pl.Series, dict[str, Any]]:
+    """Dates of a column of ``a?b?yyyy`` values, read by the neighbour rule (module doc).
 
-    Raises AmbiguousStamps when some values cannot be placed one way only.
+    Rows of one ``Id`` are in time order, so a value readable both ways must
+    lie between the one-way dates (anchors) before and after it for the same
+    Id; of the readings that do, the one nearer to those anchors is taken.
+    Raises AmbiguousStamps when a value cannot be placed one way only.
     """
-    cand = _date_candidates(text)
+    cand = _date_candidates(text).with_columns(ids.alias("id"))
     mf, df = pl.col("month_first"), pl.col("day_first")
-    anchors = cand.select(
-        pl.when(mf.is_null() | df.is_null() | (mf == df)).then(pl.coalesce(mf, df)).alias("d")
-    ).to_series()
     unreadable = cand.filter(mf.is_null() & df.is_null()).height
     if unreadable:
         example = text.filter(cand["month_first"].is_null() & cand["day_first"].is_null())[0]
         raise AmbiguousStamps(f"{unreadable} values are not dates, e.g. {example!r}")
-    both = cand.filter(mf.is_not_null() & df.is_not_null() & (mf != df))
-    notes: dict[str, Any] = {"date_values_two_way": both.height}
-    if both.height == 0:
+    one_way = mf.is_null() | df.is_null() | (mf == df)
+    two_way = cand.filter(~one_way).height
+    notes: dict[str, Any] = {"date_values_two_way": two_way}
+    if two_way == 0:
         notes["date_rule"] = "every date reads one way only"
-        return anchors.alias("date"), notes
-    strict_anchors = (
-        cand.filter(mf.is_null() | df.is_null()).select(pl.coalesce(mf, df)).to_series()
-    )
-    if strict_anchors.len() == 0:
+        return cand.select(pl.coalesce(mf, df).alias("date")).to_series(), notes
+    if cand.filter(mf.is_null() | df.is_null()).height == 0:
         if cand["slash"].all():
             notes["date_rule"] = (
                 "no day above 12 anywhere; read month-first as Fitabase writes M/D/YYYY"
             )
             return cand["month_first"].alias("date"), notes
+        first = text.filter(cand["month_first"] != cand["day_first"])[0]
         raise AmbiguousStamps(
             f"no date has a day above 12 and the separator is not Fitabase's '/', so day and month "
-            f"cannot be told apart (e.g. {both['a'][0]}-{both['b'][0]}-{both['c'][0]})"
+            f"cannot be told apart (e.g. {first!r})"
         )
-    lo, hi = cast(date, strict_anchors.min()), cast(date, strict_anchors.max())
+    anchor = pl.when(one_way).then(pl.coalesce(mf, df))
+    framed = cand.with_columns(
+        anchor.forward_fill().over("id").alias("before"),
+        anchor.backward_fill().over("id").alias("after"),
+    )
 
-    def distance(d: pl.Expr) -> pl.Expr:
-        """Days from the one-way dates' range (0 inside it)."""
-        return pl.max_horizontal(
-            (pl.lit(lo) - d).dt.total_days(), (d - pl.lit(hi)).dt.total_days(), pl.lit(0)
+    before, after = pl.col("before"), pl.col("after")
+    # Copies that concatenate two export periods restart an Id's dates: where the anchor
+    # after a row is earlier than the one before it, the row continues either run.
+    in_order = before.is_null() | after.is_null() | (before <= after)
+
+    def fits(d: pl.Expr) -> pl.Expr:
+        """The reading exists and keeps the Id's dates in order with its neighbouring anchors."""
+        after_before = before.is_null() | (d >= before)
+        before_after = after.is_null() | (d <= after)
+        return d.is_not_null() & pl.when(in_order).then(after_before & before_after).otherwise(
+            after_before | before_after
         )
 
-    mf_d, df_d = distance(mf), distance(df)
-    resolved = cand.select(
-        pl.when(mf.is_null() | df.is_null() | (mf == df))
+    def gap(d: pl.Expr) -> pl.Expr:
+        """Days to the nearer neighbouring anchor the reading is in order with."""
+        return pl.min_horizontal(
+            pl.when(d >= before).then((d - before).dt.total_days()),
+            pl.when(d <= after).then((after - d).dt.total_days()),
+        )
+
+    mf_fits, df_fits = fits(mf), fits(df)
+    resolved = framed.select(
+        pl.when(one_way)
         .then(pl.coalesce(mf, df))
-        .when((mf_d < df_d) & (mf_d <= ENVELOPE_DAYS))
+        .when(mf_fits & ~df_fits)
         .then(mf)
-        .when((df_d < mf_d) & (df_d <= ENVELOPE_DAYS))
+        .when(df_fits & ~mf_fits)
+        .then(df)
+        .when(mf_fits & df_fits & (gap(mf) < gap(df)))
+        .then(mf)
+        .when(mf_fits & df_fits & (gap(df) < gap(mf)))
         .then(df)
         .alias("date")
     ).to_series()
@@ -125,15 +146,15 @@ def resolve_dates(text: pl.Series) -> tuple[pl.Series, dict[str, Any]]:
     if open_values:
         example = text.filter(resolved.is_null())[0]
         raise AmbiguousStamps(
-            f"{open_values} dates read both ways equally near the export's period "
-            f"{lo}..{hi}, e.g. {example!r}"
+            f"{open_values} dates fit between their neighbouring unambiguous dates both ways "
+            f"or neither way, e.g. {example!r}"
         )
-    notes["date_rule"] = f"two-way dates placed by the period of one-way dates ({lo}..{hi})"
-    month_first_used = cand.filter(
-        mf.is_not_null() & (mf == resolved) & (df.is_null() | (df != resolved))
-    ).height
-    notes["dates_read_month_first"] = month_first_used
-    notes["dates_read_day_first"] = cand.height - month_first_used - (cand.filter(mf == df).height)
+    notes["date_rule"] = (
+        "two-way dates placed between the one-way dates before and after them (same Id)"
+    )
+    read_mf = cand.filter(~one_way & (mf == resolved)).height
+    notes["two_way_dates_read_month_first"] = read_mf
+    notes["two_way_dates_read_day_first"] = two_way - read_mf
     return resolved, notes
 
 
@@ -152,7 +173,7 @@ def parse_local_stamps(
     ids: pl.Series, date_text: pl.Series, time_text: pl.Series | None
 ) -> ParsedStamps:
     """Naive local datetimes from a Fitabase date(-time) column and an optional split-off time column."""
-    dates, notes = resolve_dates(date_text)
+    dates, notes = resolve_dates(ids, date_text)
     if time_text is None:
         cand = date_text.str.extract_groups(_DATE).struct.unnest()
         time_text = cand[cand.columns[3]].fill_null("00:00:00")

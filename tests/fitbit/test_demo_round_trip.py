@@ -80,7 +80,17 @@ def test_takeout_csv_demo_reads_back_to_truth(p: DemoParticipant, tmp_path: Path
 
 @pytest.mark.parametrize("p", _participants("fitabase"), ids=lambda p: p.participant_id)
 def test_fitabase_demo_reads_back_to_truth(p: DemoParticipant, tmp_path: Path) -> None:
-    truth = truth_minutes(p, SEED, weeks=WEEKS)
+    _assert_fitabase_round_trip(p, truth_minutes(p, SEED, weeks=WEEKS), tmp_path)
+
+
+@pytest.mark.slow
+def test_fitabase_demo_whole_study_reads_back_to_truth(tmp_path: Path) -> None:
+    # 2 March to 26 April: "3/4/2026" and "4/3/2026" both occur, and the US DST change
+    p = next(p for p in _participants("fitabase") if p.timezone == "America/Los_Angeles")
+    _assert_fitabase_round_trip(p, truth_minutes(p, SEED), tmp_path)
+
+
+def _assert_fitabase_round_trip(p: DemoParticipant, truth: pl.DataFrame, tmp_path: Path) -> None:
     fid = fitabase_id(p)
     root = write_fitabase({fid: truth}, tmp_path, {fid: p.timezone})
     results = read_fitabase_export(

@@ -201,3 +201,31 @@ def test_header_only_file_is_read_as_empty(tmp_path: Path) -> None:
     members = _write(tmp_path, "heartrate_seconds_merged.csv", "Id,Time,Value\n")
     (result,) = read_fitabase_export(members, ctx(None, participant_from_id=True)).values()
     assert (result.status, result.tables, result.notes["rows"]) == ("ok", {}, 0)
+
+
+def test_clean_month_first_dates_spanning_two_months_stay_month_first() -> None:
+    from ingest.fitbit.fitabase_time import resolve_dates
+
+    days = pl.date_range(date(2026, 3, 2), date(2026, 4, 26), "1d", eager=True)
+    text = days.dt.strftime("%-m/%-d/%Y")
+    ids = pl.Series(["1"] * len(days))
+    resolved, notes = resolve_dates(ids, text)
+    assert resolved.to_list() == days.to_list()
+    assert notes["two_way_dates_read_day_first"] == 0
+
+
+def test_concatenated_periods_restart_an_ids_dates() -> None:
+    from ingest.fitbit.fitabase_time import resolve_dates
+
+    text = pl.Series(
+        ["4/30/2016", "05/06/2016", "05/12/2016", "3/31/2016", "04/01/2016", "04/02/2016"]
+    )
+    resolved, _ = resolve_dates(pl.Series(["1"] * 6), text)
+    assert resolved.to_list() == [
+        date(2016, 4, 30),
+        date(2016, 5, 6),
+        date(2016, 5, 12),
+        date(2016, 3, 31),
+        date(2016, 4, 1),
+        date(2016, 4, 2),
+    ]
