@@ -15,7 +15,11 @@ Mapping, all on whole columns:
   includes steps from before the file, so it is left null (noted).
   Sedentary rows without a counter have zero steps.
 * several messages in one UTC minute are combined: steps summed, heart rate
-  averaged, intensity the highest label.
+  averaged, intensity the highest label. A row exists only for minutes with a
+  message: devices that write a message per state change (the vivofit SDK
+  sample, minutes apart) put all steps since the previous message of that type
+  on the message's minute, as Garmin's own decode does; the manifest notes the
+  median spacing of messages so such files can be recognised downstream.
 * the intensity label follows ``intensity_label`` below.
 * totals messages are summed per timestamp and dated to the local day before
   their timestamp.
@@ -133,6 +137,12 @@ def monitoring_tables(
     if dropped:
         notes["rows_dropped_no_absolute_time"] = dropped
     minutes_rows = _per_minute_steps(frame.filter(~pl.col("is_total")), file_start_local_s)
+    if minutes_rows.height > 1:
+        # devices that write a message per state change (vivofit) leave minutes between messages
+        # unreported; their steps land on the message's minute
+        notes["median_seconds_between_messages"] = float(
+            minutes_rows["t"].sort().diff().median() or 0
+        )
     carried = int(minutes_rows["carried_over"].sum()) if minutes_rows.height else 0
     if carried:
         notes["first_counts_left_null_file_starts_mid_day"] = carried
