@@ -7,7 +7,6 @@ Prefect server keep separate histories (``irisin-<study>-nightly-summary``).
 from __future__ import annotations
 
 import re
-from uuid import UUID
 
 import polars as pl
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -27,17 +26,16 @@ def artifact_key(study_name: str, flow: str, what: str) -> str:
 
 def publish_run_artifacts(
     study_name: str, flow: str, summary: str, attention: pl.DataFrame
-) -> tuple[UUID, UUID]:
+) -> None:
     """Create the summary (markdown) and attention (table) artifacts of the current flow run."""
-    md = create_markdown_artifact(
+    create_markdown_artifact(
         summary,
         key=artifact_key(study_name, flow, "summary"),
         description=f"irisin {flow}: run summary",
     )
     rows = attention.select(ATTENTION_COLUMNS)
-    table = create_table_artifact(
+    create_table_artifact(
         {c: rows[c].to_list() for c in ATTENTION_COLUMNS},
         key=artifact_key(study_name, flow, "attention"),
         description=f"irisin {flow}: participants needing attention ({rows.height})",
     )
-    return md, table

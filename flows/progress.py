@@ -19,6 +19,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -72,7 +73,7 @@ class BackfillProgress:
             if show
             else None
         )
-        self._task_id = None
+        self._task_id: TaskID | None = None
 
     def __enter__(self) -> BackfillProgress:
         if self._bar is not None:

@@ -10,7 +10,7 @@ the repository root describes the same deployment for a worker and work pool.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
@@ -48,7 +48,10 @@ def deployment_options(study: Study) -> dict[str, Any]:
 def build_deployment(study_dir: str) -> RunnerDeployment:
     """The nightly deployment of the study at ``study_dir``; at most one run at a time."""
     study = open_study(Path(study_dir))
-    return nightly_flow.to_deployment(**deployment_options(study), concurrency_limit=1)
+    return cast(
+        RunnerDeployment,
+        nightly_flow.to_deployment(**deployment_options(study), concurrency_limit=1),
+    )
 
 
 def serve(study_dir: str) -> None:
