@@ -81,6 +81,8 @@ def daily_table(
     """
     out = (
         _daily(minutes, daily_totals, profiles, roster, config, only)
+        .with_columns(source_names(config).alias("sources"), method_names(config).alias("methods"))
+        .drop("source_bits", "method_bits")
         .collect()
         .sort("participant_id", "local_date")
     )
