@@ -164,8 +164,21 @@ def touched_weeks_of(study: Study, report: IngestReport) -> pl.DataFrame:
     return touched_weeks(minutes, days, study.roster, study.config)
 
 
+def _days_of_weeks(weeks: pl.DataFrame) -> pl.DataFrame:
+    """``participant_id, local_date`` of every day of the given participant-weeks."""
+    return (
+        weeks.select(
+            "participant_id",
+            pl.date_ranges("week_start", pl.col("week_start").dt.offset_by("6d")).alias("local_date"),
+        )
+        .explode("local_date")
+        .unique()
+    )
+
+
 def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     """Recompute weekly (only ``touched`` participant-weeks, or all), daily, scores; write derived tables."""
+    from features.scope import restrict_minutes
     from features.weekly import daily_table, hourly_wear, weekly_table
     from models.adherence import participant_scores
     from models.cohort import cohort_weekly
@@ -193,15 +206,24 @@ def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
         weekly = pl.concat(
             [previous.join(touched, on=["participant_id", "week_start"], how="anti"), fresh], how="vertical_relaxed"
         )
-        # Daily and hourly tables are per participant: recompute the touched participants.
+        # Daily and hourly rows are replaced on the days of the touched weeks only, so a
+        # nightly costs what its new days cost, not the participants' whole history.
         old_daily, old_hourly = derived.read("daily"), derived.read("hourly_wear")
-        new_daily = daily_table(scans["minutes"], scans["daily_totals"], scans["profiles"], study.roster, cfg)
-        new_hourly = hourly_wear(scans["minutes"], scans["profiles"], study.roster, cfg)
-        keep = pl.col("participant_id").is_in(pids).not_()
-        daily = new_daily if old_daily is None else pl.concat([old_daily.filter(keep), new_daily], how="vertical_relaxed")
-        hourly = (
-            new_hourly if old_hourly is None else pl.concat([old_hourly.filter(keep), new_hourly], how="vertical_relaxed")
+        new_daily = daily_table(
+            scans["minutes"], scans["daily_totals"], scans["profiles"], study.roster, cfg, only=touched
         )
+        days = _days_of_weeks(touched)
+        new_hourly = hourly_wear(
+            restrict_minutes(scans["minutes"], touched), scans["profiles"], study.roster, cfg
+        ).join(days, on=["participant_id", "local_date"], how="semi")
+        if old_daily is None or old_hourly is None or old_daily.columns != new_daily.columns:
+            return derive(study, None)  # nothing to merge into, or derived tables of an older layout
+        daily = pl.concat(
+            [old_daily.join(touched, on=["participant_id", "week_start"], how="anti"), new_daily], how="vertical_relaxed"
+        )
+        hourly = pl.concat(
+            [old_hourly.join(days, on=["participant_id", "local_date"], how="anti"), new_hourly], how="vertical_relaxed"
+        ).sort("participant_id", "local_date", "hour")
     weekly = weekly.sort("participant_id", "week_start")
     derived.write("weekly", weekly)
     derived.write("daily", daily.sort("participant_id", "local_date"))
