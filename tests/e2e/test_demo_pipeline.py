@@ -1,0 +1,80 @@
+"""End to end without Prefect: the demo study through ingest, features and scores equals its truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from config import Study, open_study
+from irisin.demo.generate import DemoStudy, generate_demo
+from irisin.jobs import derive, derived_of, inbox_items, ingest_item, lake_of, publish
+from irisin.schema import WEEKLY_EXPORT_COLUMNS
+from store.warehouse import connect_read_only
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoStudy, Study]:
+    root = tmp_path_factory.mktemp("e2e") / "demo"
+    result = generate_demo(root)
+    study = open_study(root)
+    for item in inbox_items(study):
+        ingest_item(study, item)
+    derive(study)
+    publish(study)
+    return result, study
+
+
+def test_weekly_equals_truth(demo: tuple[DemoStudy, Study]) -> None:
+    result, study = demo
+    weekly = derived_of(study).read("weekly")
+    assert weekly is not None
+    got = weekly.select(WEEKLY_EXPORT_COLUMNS).sort("participant_id", "week_start")
+    want = result.expected_weekly.sort("participant_id", "week_start")
+    joined = got.join(want, on=["participant_id", "week_start"], how="full", suffix="_truth")
+    mismatched = joined.filter(
+        pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_truth")) for c in WEEKLY_EXPORT_COLUMNS[2:])
+    )
+    assert mismatched.height == 0, f"weekly differs from truth:\n{mismatched}"
+    assert_frame_equal(got, want, check_dtypes=False)
+
+
+def test_every_inbox_file_is_in_the_manifest(demo: tuple[DemoStudy, Study]) -> None:
+    _, study = demo
+    manifest = lake_of(study).manifest()
+    assert manifest.filter(pl.col("status") == "quarantined").height == 0
+    fit_files = [p for p in (study.paths.inbox).rglob("*") if p.suffix.lower() == ".fit"]
+    paths = set(manifest["path"].to_list())
+    assert all(str(p) in paths for p in fit_files)
+
+
+def test_warehouse_has_weekly_and_views(demo: tuple[DemoStudy, Study]) -> None:
+    result, study = demo
+    con = connect_read_only(study.paths.store / "warehouse.duckdb")
+    try:
+        n_weekly = con.execute("select count(*) from weekly").fetchone()
+        sources = {r[0] for r in con.execute("select distinct source from minutes").fetchall()}
+    finally:
+        con.close()
+    assert n_weekly is not None and n_weekly[0] == result.expected_weekly.height
+    assert {"fit_monitoring", "fitbit_takeout", "fitabase"} <= sources
+
+
+def test_reingest_is_a_no_op(demo: tuple[DemoStudy, Study]) -> None:
+    _, study = demo
+    before = lake_of(study).manifest().sort("file_id")
+    reports = [ingest_item(study, item) for item in inbox_items(study)]
+    assert sum(r.new_files for r in reports) == 0
+    assert lake_of(study).manifest().sort("file_id").equals(before)
+
+
+def test_demo_is_deterministic(tmp_path: Path) -> None:
+    a = generate_demo(tmp_path / "a")
+    b = generate_demo(tmp_path / "b")
+    assert a.expected_weekly.equals(b.expected_weekly)
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "inbox").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b" / "inbox").rglob("*") if p.is_file())
+    assert files_a == files_b
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files_a)
