@@ -178,13 +178,29 @@ def _place(frame: pl.DataFrame, ctx: ReadContext) -> tuple[pl.DataFrame, int]:
         placed = frame.with_columns(pl.col("local").dt.replace_time_zone("UTC").alias("minute_utc"))
         offset = pl.lit(0, dtype=pl.Int16)
     else:
-        occurrence = pl.int_range(pl.len()).over("participant_id", "local")
-        ambiguous = pl.when(occurrence == 0).then(pl.lit("earliest")).otherwise(pl.lit("latest"))
-        zoned = pl.col("local").dt.replace_time_zone(
-            ctx.timezone, ambiguous=ambiguous, non_existent="null"
+        tz = ctx.timezone
+        local = pl.col("local")
+        placed = frame.with_row_index("_row").with_columns(
+            local.dt.replace_time_zone(tz, ambiguous="null", non_existent="null").alias(
+                "minute_utc"
+            )
         )
-        placed = frame.with_columns(zoned.dt.convert_time_zone("UTC").alias("minute_utc"))
-        offset = offsets_from_zone(pl.col("minute_utc"), ctx.timezone)
+        unplaced = placed.filter(pl.col("minute_utc").is_null())
+        if unplaced.height:  # only fold and gap rows need the order-based rule
+            occurrence = pl.int_range(pl.len()).over("participant_id", "local")
+            ambiguous = (
+                pl.when(occurrence == 0).then(pl.lit("earliest")).otherwise(pl.lit("latest"))
+            )
+            fold = unplaced.select(
+                "_row",
+                local.dt.replace_time_zone(tz, ambiguous=ambiguous, non_existent="null").alias(
+                    "minute_utc"
+                ),
+            )
+            placed = placed.update(fold, on="_row")
+        placed = placed.drop("_row")
+        placed = placed.with_columns(pl.col("minute_utc").dt.convert_time_zone("UTC"))
+        offset = offsets_from_zone(pl.col("minute_utc"), tz)
     in_gap = placed["minute_utc"].null_count()
     placed = placed.filter(pl.col("minute_utc").is_not_null()).with_columns(
         offset.alias("utc_offset_minutes"), pl.lit(SOURCE_FITABASE).alias("source")

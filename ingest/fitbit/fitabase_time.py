@@ -28,6 +28,7 @@ The rules, all vectorised over the column:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,26 @@ class ParsedStamps:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+def _per_distinct(text: pl.Series, parse: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
+    """``parse`` applied to the distinct values of ``text`` only, aligned back to every row.
+
+    A Fitabase minute file repeats each stamp once per participant and each
+    date 1440 times, so parsing distinct strings does a fraction of the work.
+    """
+    distinct = text.unique()
+    parsed = parse(distinct).with_columns(distinct.alias("_text"))
+    return (
+        pl.DataFrame({"_text": text})
+        .join(parsed, on="_text", how="left", maintain_order="left", nulls_equal=True)
+        .drop("_text")
+    )
+
+
 def _date_candidates(text: pl.Series) -> pl.DataFrame:
+    return _per_distinct(text, _date_candidates_of)
+
+
+def _date_candidates_of(text: pl.Series) -> pl.DataFrame:
     parts = text.str.extract_groups(_DATE).struct.unnest()
     parts.columns = ["a", "b", "c", "rest"]
     a, b, c = (pl.col(n).cast(pl.Int32, strict=False) for n in ("a", "b", "c"))
@@ -159,6 +179,10 @@ def resolve_dates(ids: pl.Series, text: pl.Series) -> tuple[pl.Series, dict[str,
 
 
 def _time_parts(text: pl.Series) -> pl.DataFrame:
+    return _per_distinct(text, _time_parts_of)
+
+
+def _time_parts_of(text: pl.Series) -> pl.DataFrame:
     parts = text.str.extract_groups(_TIME).struct.unnest()
     parts.columns = ["h", "m", "s", "ampm"]
     return parts.select(
@@ -173,11 +197,16 @@ def parse_local_stamps(
     ids: pl.Series, date_text: pl.Series, time_text: pl.Series | None
 ) -> ParsedStamps:
     """Naive local datetimes from a Fitabase date(-time) column and an optional split-off time column."""
-    dates, notes = resolve_dates(ids, date_text)
     if time_text is None:
-        cand = date_text.str.extract_groups(_DATE).struct.unnest()
-        time_text = cand[cand.columns[3]].fill_null("00:00:00")
+        # "M/D/YYYY h:mm:ss AM": few distinct dates, so split before parsing
+        parts = date_text.str.strip_chars().str.splitn(" ", 2).struct.unnest()
+        date_text, time_text = (
+            parts[parts.columns[0]],
+            parts[parts.columns[1]].fill_null("00:00:00"),
+        )
+        dates, notes = resolve_dates(ids, date_text)
     else:
+        dates, notes = resolve_dates(ids, date_text)
         notes["time_column"] = "separate"
     t = _time_parts(time_text)
     bad_time = t.filter(pl.col("h").is_null() | pl.col("m").is_null()).height
