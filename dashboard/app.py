@@ -127,8 +127,8 @@ def _percent(value: object) -> str:
 
 def _share_metric(column: Any, label: str, row: Mapping[str, Any] | None) -> None:
     """Share meeting the threshold as the value, its interval as a neutral delta line."""
-    if row is None:
-        column.metric(label, "—")
+    if row is None or row["share_met"] is None:
+        column.metric(label, "—", help="no participant has sufficient wear in this week yet")
         return
     column.metric(
         label,

@@ -86,7 +86,7 @@ def wear_heatmap(hourly: pl.DataFrame, zone: str) -> alt.Chart:
             ),
             tooltip=[alt.Tooltip("day:O", title="day"), "hour:O", alt.Tooltip("wear_minutes:Q", title="worn min")],
         )
-        .properties(height=alt.Step(14))
+        .properties(height=alt.Step(18))
     )
 
 

@@ -81,7 +81,7 @@ def load_cohort_view(study: Study) -> CohortView:
     """Enrolment, this week's activity and share meeting the hour, and the weekly trend."""
     with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
         roster = queries.roster(con, study.roster)
-        ref_day = participant_table.reference_day(queries.last_data(con, roster))
+        ref_day = queries.latest_day(con, roster)
         this_week = queries.week_containing(con, ref_day) if ref_day else None
         minutes = queries.week_minutes(con, this_week) if this_week else queries.week_minutes(con, date.min)
         trend = queries.cohort_weekly(con)

@@ -141,19 +141,14 @@ def _weeks(base: pl.DataFrame, weekly: pl.DataFrame, ref_day: date | None) -> pl
             days=((pl.col("last_complete_day") - pl.col("anchor")).dt.total_days() - 6).floordiv(7) * 7
         )
     )
+    # Below weeks counted back from the latest complete one: the k-th below week (k = 0, 1, ...) is
+    # in the run exactly when it lies k weeks back, so a missing or non-below week ends the run.
     runs = (
-        aligned.filter(pl.col("week_start") <= pl.col("latest_complete"))
+        aligned.filter((pl.col("week_start") <= pl.col("latest_complete")) & (pl.col("status") == "below"))
         .with_columns(weeks_back=(pl.col("latest_complete") - pl.col("week_start")).dt.total_days() // 7)
-        .sort("participant_id", "week_start", descending=[False, True])
-        .group_by("participant_id", maintain_order=True)
-        .agg(
-            below_run=(
-                (pl.col("status") == "below") & (pl.col("weeks_back") == pl.int_range(pl.len()))
-            )
-            .cast(pl.Int32)
-            .cum_min()
-            .sum()
-        )
+        .with_columns(rank=pl.col("weeks_back").rank("ordinal").over("participant_id") - 1)
+        .group_by("participant_id")
+        .agg(below_run=(pl.col("weeks_back") == pl.col("rank")).sum())
     )
     return (
         base.select("participant_id")

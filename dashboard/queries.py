@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -185,6 +185,18 @@ def last_data(con: duckdb.DuckDBPyConnection, participants: pl.DataFrame) -> pl.
         pl.col("last_local").cast(pl.Datetime("us")),
         (pl.col("last_local").dt.time() >= pl.time(23, 59)).alias("last_day_complete"),
     ).pipe(_typed, LAST_DATA_COLUMNS)
+
+
+def latest_day(con: duckdb.DuckDBPyConnection, participants: pl.DataFrame) -> date | None:
+    """The local day of the latest data anywhere in the study (the day "this week" contains).
+
+    The same day as the latest ``last_data``, read from ``daily`` alone when it exists.
+    """
+    if "daily" in table_names(con):
+        row = con.execute("SELECT max(local_date) FROM daily WHERE wear_minutes > 0").fetchone()
+        return row[0] if row else None
+    last = last_data(con, participants)["last_local"].max()
+    return last.date() if isinstance(last, datetime) else None
 
 
 def weekly(con: duckdb.DuckDBPyConnection, participant_id: str | None = None) -> pl.DataFrame:

@@ -123,8 +123,10 @@ def test_filter_and_csv_round_trip(fixture_study: Path) -> None:
 def test_reference_day_is_the_latest_local_day_of_data(fixture_study: Path) -> None:
     study = open_study(fixture_study)
     with queries.open_warehouse(queries.warehouse_path(fixture_study)) as con:
-        last = queries.last_data(con, queries.roster(con, study.roster))
-    assert participant_table.reference_day(last) == date(2024, 3, 7)
+        roster = queries.roster(con, study.roster)
+        last = queries.last_data(con, roster)
+        shortcut = queries.latest_day(con, roster)
+    assert participant_table.reference_day(last) == shortcut == date(2024, 3, 7)
 
 
 def test_today_is_at_most_the_latest_data_when_clamped(fixture_study: Path) -> None:
