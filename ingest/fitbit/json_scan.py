@@ -4,10 +4,12 @@ Fitbit's JSON series are arrays of ``{"dateTime": "MM/DD/YY HH:MM:SS", "value": 
 where ``value`` is a quoted integer (steps, active minutes) or an object
 whose ``bpm`` is an integer (heart rate). A year of one participant is
 hundreds of megabytes, so the regular layout is read with numpy over the raw
-bytes: stamps are found by their fixed shape, the integer that follows each
-stamp is decoded in place, and the result is verified (stamp count equals key
-count, each value is preceded by the expected key, nothing is signed or
-fractional). Anything that does not verify is handed to a real JSON parser
+bytes: stamps are found by their fixed shape and decoded with a calendar
+lookup, and each record's integer is read where the first record's layout puts
+it. The result is verified: as many stamps as ``"dateTime"`` keys, valid
+calendar dates, the expected key bytes in front of every value (or, for
+irregular spacing, exactly one such key between consecutive stamps), nothing
+signed or fractional. Anything that does not verify is handed to a real JSON parser
 (polars), so an unusual but valid file is still read correctly, and a damaged
 one fails with the parser's own message.
 """
@@ -50,10 +52,18 @@ class StampedSeries:
 
 
 def _first_days_of_months() -> np.ndarray:
-    """Days since 1970-01-01 of the first of each month of 2000..2099, indexed ``[yy, month]``."""
-    months = np.arange("2000-01", "2100-01", dtype="datetime64[M]")
-    first = months.astype("datetime64[D]").astype(np.int64).reshape(100, 12)
-    return np.concatenate([np.zeros((100, 1), dtype=np.int64), first], axis=1)  # month 0 unused
+    """Days since 1970-01-01 of the first of each month of 2000..2100, indexed ``[yy, month]``.
+
+    Column 13 holds the next year's 1 January, so ``[yy, m + 1] - [yy, m]`` is the month's length.
+    """
+    months = (
+        np.arange("2000-01", "2101-01", dtype="datetime64[M]")
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
+    first = months[:1200].reshape(100, 12)
+    next_january = months[12::12].reshape(100, 1)
+    return np.concatenate([np.zeros((100, 1), dtype=np.int64), first, next_january], axis=1)
 
 
 _MONTH_START = _first_days_of_months()
@@ -87,6 +97,8 @@ def _decode_stamps(a: np.ndarray, s: np.ndarray) -> np.ndarray | None:
     month, day, yy, hh, mi, ss = (pairs[:, k] for k in range(6))
     if month.size and (month.min() < 1 or month.max() > 12 or day.min() < 1 or day.max() > 31):
         return None
+    if np.any(day > _MONTH_START[yy, month + 1] - _MONTH_START[yy, month]):
+        return None  # e.g. 02/30: let the full parser report it
     days = _MONTH_START[yy, month] + (day - 1)
     return days * 86400 + (hh * 3600 + mi * 60 + ss).astype(np.int64)
 

@@ -76,6 +76,7 @@ def test_fractional_values_are_not_misread() -> None:
         (b'[{"dateTime": "05/18/15 14:00:00", "value": "3"}, {"dateTi', "not valid JSON"),
         (b'{"dateTime": "05/18/15 14:00:00", "value": "3"}', "not a JSON array"),
         (b'[{"dateTime": "99/99/15 14:00:00", "value": "3"}]', "unreadable dateTime"),
+        (b'[{"dateTime": "02/30/16 14:00:00", "value": "3"}]', "unreadable dateTime"),
     ],
 )
 def test_damage_raises_with_a_reason(raw: bytes, message: str) -> None:
