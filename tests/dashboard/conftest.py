@@ -352,3 +352,23 @@ def build_fixture_study(root: Path) -> Path:
 @pytest.fixture(scope="session")
 def fixture_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_fixture_study(tmp_path_factory.mktemp("dashboard") / "study")
+
+
+@pytest.fixture(scope="session")
+def demo_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo study (``irisin.demo``) through the nightly steps without Prefect: ingest, derive, publish.
+
+    Takes minutes: only the slow tests use it.
+    """
+    from config import open_study
+    from irisin.demo.generate import generate_demo
+    from irisin.jobs import derive, inbox_items, ingest_item, publish
+
+    root = tmp_path_factory.mktemp("dashboard-demo") / "demo"
+    generate_demo(root)
+    study = open_study(root)
+    for item in inbox_items(study):
+        ingest_item(study, item)
+    derive(study)
+    publish(study)
+    return root

@@ -22,7 +22,7 @@ import pytest
 
 from dashboard import auth, launch
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -31,7 +31,7 @@ STARTUP_SECONDS = 90
 RENDER_MS = 60_000
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -52,17 +52,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def served(study: Path, workdir: Path, password: str | None = None, as_of: date | None = AS_OF) -> Iterator[str]:
-    """Serve the dashboard of ``study`` on a free localhost port; yield its URL."""
-    port = _free_port()
+def serving(argv: list[str], port: int, workdir: Path, password: str | None = None) -> Iterator[str]:
+    """Run a dashboard server command line listening on ``port``; yield its URL once healthy."""
     env = {k: v for k, v in os.environ.items() if k != auth.PASSWORD_ENV}
     if password:
         env[auth.PASSWORD_ENV] = password
     log = workdir / f"streamlit-{port}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            launch.command(study, "127.0.0.1", port, as_of=as_of), cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc, log)
@@ -74,6 +71,14 @@ def served(study: Path, workdir: Path, password: str | None = None, as_of: date 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def served(study: Path, workdir: Path, password: str | None = None, as_of: date | None = AS_OF) -> Iterator[str]:
+    """Serve the dashboard of ``study`` (the argv ``irisin dashboard`` execs) on a free localhost port."""
+    port = free_port()
+    with serving(launch.command(study, "127.0.0.1", port, as_of=as_of), port, workdir, password) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ Hand-computed expectations, with the default alerts (3 days, 2 weeks, 600 min):
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +30,14 @@ from streamlit.testing.v1 import AppTest
 
 from config import open_study
 from dashboard import data
+from tests.dashboard.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RENDER_MS,
+    free_port,
+    serving,
+    wait_for_table,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,21 +57,6 @@ EXPECTED_FLAGS = {
     "P11": "no data for 22 days",
     "P12": "",
 }
-
-
-@pytest.fixture(scope="module")
-def demo_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from irisin.demo.generate import generate_demo
-    from irisin.jobs import derive, inbox_items, ingest_item, publish
-
-    root = tmp_path_factory.mktemp("dashboard-demo") / "demo"
-    generate_demo(root)
-    study = open_study(root)
-    for item in inbox_items(study):
-        ingest_item(study, item)
-    derive(study)
-    publish(study)
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +101,31 @@ def _script(study_dir: str, as_of: object) -> None:
     from dashboard.app import main
 
     main(Path(study_dir), as_of)
+
+
+@pytest.mark.browser
+def test_irisin_dashboard_on_the_demo_in_a_browser(demo_study: Path, tmp_path: Path) -> None:
+    """``irisin dashboard --study <demo>`` itself, opened in headless Chromium."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package with 'apt-get install -y chromium'")
+    irisin = Path(sys.executable).with_name("irisin")
+    if not irisin.exists():
+        pytest.skip(f"the irisin command is not installed next to {sys.executable}")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
+    port = free_port()
+    argv = [str(irisin), "dashboard", "--study", str(demo_study), "--host", "127.0.0.1", "--port", str(port)]
+    with serving(argv, port, tmp_path) as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(f"{url}/?page=participants")
+        wait_for_table(page)
+        assert "P11" in page.content() and "no data for" in page.content()
+        page.screenshot(path=str(tmp_path / "demo-participants.png"))
+        page.goto(f"{url}/?page=participant&participant=P09")
+        page.locator("svg text", has_text="60 min/week threshold").wait_for(state="visible", timeout=RENDER_MS)
+        assert page.get_by_text("below the hour 7 weeks running").is_visible()
+        page.screenshot(path=str(tmp_path / "demo-participant.png"), full_page=True)
+        browser.close()
 
 
 def test_app_table_page_on_the_demo(demo_study: Path, demo_table: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
