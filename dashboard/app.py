@@ -88,14 +88,21 @@ def password_gate() -> bool:
 # -- cached loaders (keyed by the warehouse file's version) --------------------------------------
 
 
+def _live_minute(as_of: date | None) -> datetime | None:
+    """The current minute when "today" is live (a cache key), None when replaying a fixed date."""
+    return None if as_of is not None else data.as_of_instant(None)
+
+
 def _warehouse_version(study: Study) -> int:
     path = queries.warehouse_path(study.root)
     return path.stat().st_mtime_ns if path.exists() else 0
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _participant_table(study_dir: str, version: int, as_of: date | None, minute: datetime) -> data.ParticipantTable:
-    """Cached per warehouse version, replay date and (for live "today") the current minute."""
+def _participant_table(
+    study_dir: str, version: int, as_of: date | None, minute: datetime | None
+) -> data.ParticipantTable:
+    """Cached per warehouse version and replay date, or (live "today") the current minute."""
     return data.load_participant_table(open_study(Path(study_dir)), as_of, now=minute)
 
 
@@ -177,7 +184,7 @@ def cohort_page(study: Study, version: int) -> None:
 
 
 def table_page(study: Study, version: int, as_of: date | None) -> None:
-    result = _participant_table(str(study.root), version, as_of, data.as_of_instant(None))
+    result = _participant_table(str(study.root), version, as_of, _live_minute(as_of))
     alerts = study.config.alerts
     st.header("Participants")
     today = "replayed as of " if result.replay else "today = now, at most the latest data: "
@@ -216,7 +223,7 @@ def table_page(study: Study, version: int, as_of: date | None) -> None:
 
 
 def participant_page(study: Study, version: int, as_of: date | None) -> None:
-    table = _participant_table(str(study.root), version, as_of, data.as_of_instant(None)).table
+    table = _participant_table(str(study.root), version, as_of, _live_minute(as_of)).table
     ids = sorted(table["participant_id"].to_list())
     st.header("Participant")
     if not ids:
@@ -340,7 +347,7 @@ def quality_page(study: Study, version: int) -> None:
     for col, key in zip(
         counts, ("files_seen", "files_new", "files_ok", "files_partial", "files_quarantined"), strict=True
     ):
-        col.metric(key.replace("_", " "), run.get(key, "—"))
+        col.metric(key.replace("_", " "), _or_dash(run.get(key)))
     with st.container(border=True):
         st.markdown(str(run.get("summary_markdown") or "_no summary_"))
 
