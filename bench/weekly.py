@@ -202,7 +202,7 @@ def run_polars(folder: Path, batch: int | None, participants: int | None) -> dic
     import polars as pl
 
     from config.study import StudyConfig
-    from features.weekly import weekly_table
+    from features.weekly import weekly_table, weekly_table_in_batches
     from irisin.schema import DAILY_TOTALS, PROFILES
 
     config = StudyConfig()
@@ -219,21 +219,18 @@ def run_polars(folder: Path, batch: int | None, participants: int | None) -> dic
     rows = scan.filter(pl.col("participant_id").is_in(ids)).select(pl.len()).collect().item()
     counted = time.perf_counter() - started
     started, cpu = time.perf_counter(), _cpu_seconds()
-    parts = []
-    step = batch or len(ids)
-    for i in range(0, len(ids), step):
-        chosen = ids[i : i + step]
-        minutes = (
-            scan
-            if not participants and batch is None
-            else scan.filter(pl.col("participant_id").is_in(chosen))
-        )
-        parts.append(
-            weekly_table(
-                minutes, empty_totals, empty_profiles, roster, config, config_hash=config.hash()
-            )
-        )
-    weekly = pl.concat(parts)
+    minutes = scan.filter(pl.col("participant_id").is_in(ids)) if participants else scan
+    args = (
+        minutes,
+        empty_totals,
+        empty_profiles,
+        roster.filter(pl.col("participant_id").is_in(ids)),
+        config,
+    )
+    if batch:
+        weekly = weekly_table_in_batches(*args, config_hash=config.hash(), batch_participants=batch)
+    else:
+        weekly = weekly_table(*args, config_hash=config.hash())
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     weekly.write_parquet(folder / "weekly_polars.parquet")
     return {

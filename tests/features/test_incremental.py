@@ -12,7 +12,7 @@ from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
 
 from config.study import StudyConfig
 from features.incremental import touched_weeks, update_weekly
-from features.weekly import weekly_table
+from features.weekly import weekly_table, weekly_table_in_batches
 
 CONFIG = StudyConfig.model_validate(
     {"wear": {"min_wear_minutes_per_day": 30, "min_valid_days_per_week": 1}}
@@ -116,3 +116,30 @@ def test_only_restricts_to_requested_weeks() -> None:
         only=only,
     )
     assert_frame_equal(part, whole.tail(1))
+
+
+def test_batches_of_participants_give_the_same_table() -> None:
+    mins = build(
+        [
+            ("a", "fit_monitoring", 0, 600, "moderate"),
+            ("b", "fit_activity", 3 * 1440, 90, "vigorous"),
+            ("b", "fit_monitoring", 3 * 1440 + 30, 90, "moderate"),
+        ]
+    )
+    tots = daily_totals(
+        [{"participant_id": "c", "local_date": date(2026, 3, 20), "moderate_minutes": 70}]
+    )
+    args = (mins.lazy(), tots.lazy(), profiles().lazy(), PEOPLE, CONFIG)
+    whole = weekly_table(*args, config_hash="h")
+    assert whole["participant_id"].unique().sort().to_list() == ["a", "b", "c"]
+    assert_frame_equal(weekly_table_in_batches(*args, config_hash="h", batch_participants=1), whole)
+    empty = weekly_table_in_batches(
+        mins.lazy().head(0),
+        tots.lazy().head(0),
+        profiles().lazy(),
+        roster([]),
+        CONFIG,
+        config_hash="h",
+        batch_participants=2,
+    )
+    assert empty.height == 0 and empty.columns == whole.columns
