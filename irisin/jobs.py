@@ -144,24 +144,33 @@ class DeriveResult:
     full: bool
 
 
+def new_rows(study: Study, table: str, report: IngestReport) -> pl.LazyFrame:
+    """The rows of ``table`` that the report's new files wrote, read from just the lake parts of their batches."""
+    new_ids = {o.file_id for o in report.outcomes if o.new and o.file_id}
+    lake = lake_of(study)
+    empty = lake.scan(table).head(0)
+    if not new_ids:
+        return empty
+    manifest = lake.manifest().filter(pl.col("file_id").is_in(sorted(new_ids)))
+    batches = set(zip(manifest["participant_id"].to_list(), manifest["batch_id"].to_list(), strict=True))
+    parts = [p for p in lake.committed_parts(table) if Lake._batch_of(p) in batches]
+    if not parts:
+        return empty
+    return pl.scan_parquet(parts, schema=empty.collect_schema()).filter(pl.col("file_id").is_in(sorted(new_ids)))
+
+
 def touched_weeks_of(study: Study, report: IngestReport) -> pl.DataFrame:
     """Participant-weeks that the new rows of an ingest touch.
 
     The week of a row depends on its source (untrusted sources touch nothing)
     and device offset, which the report's row keys do not carry, so the new
-    rows are read back from the lake by the file ids of the report's new
-    files (Parquet statistics on ``file_id`` skip the other parts).
+    rows are read back from the parts of the lake their batches wrote.
     """
     from features.incremental import touched_weeks
 
-    new_ids = sorted({o.file_id for o in report.outcomes if o.new and o.file_id})
-    owners = pl.concat([report.touched_minutes().select("participant_id"), report.touched_days().select("participant_id")])
-    pids = owners["participant_id"].unique().sort().to_list()
-    lake = lake_of(study)
-    is_new = pl.col("file_id").is_in(new_ids)
-    minutes = lake.scan("minutes", pids).filter(is_new) if pids else lake.scan("minutes").head(0)
-    days = lake.scan("daily_totals", pids).filter(is_new) if pids else lake.scan("daily_totals").head(0)
-    return touched_weeks(minutes, days, study.roster, study.config)
+    minutes = new_rows(study, "minutes", report).collect()
+    days = new_rows(study, "daily_totals", report).collect()
+    return touched_weeks(minutes.lazy(), days.lazy(), study.roster, study.config)
 
 
 def _days_of_weeks(weeks: pl.DataFrame) -> pl.DataFrame:
