@@ -27,6 +27,8 @@ class ReadContext:
     path: str
     timezone: str | None = None
     """IANA zone of the participant from the roster, where known."""
+    zones: Mapping[str, str] = field(default_factory=dict)
+    """IANA zone of every roster participant, for exports that hold many participants."""
     id_map: Mapping[str, str] = field(default_factory=dict)
     """Device/export ids (e.g. a Fitabase ``Id``) to roster participant ids."""
     participant_from_id: bool = False

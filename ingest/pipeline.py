@@ -149,7 +149,9 @@ class Ingestor:
         ids = study.roster.filter(pl.col("fitabase_id").is_not_null())
         self.id_map = dict(zip(ids["fitabase_id"].to_list(), ids["participant_id"].to_list(), strict=True))
         self._known: set[str] | None = None
-        self._zones: dict[str, str] = {}
+        self._zones: dict[str, str] = dict(
+            zip(study.roster["participant_id"].to_list(), study.roster["timezone"].to_list(), strict=True)
+        )
 
     @property
     def known(self) -> set[str]:
@@ -165,6 +167,7 @@ class Ingestor:
             timezone=self._zones.get(participant_id) or self._zones.setdefault(
                 participant_id, self.study.timezone_of(participant_id)
             ),
+            zones=self._zones,
             id_map=self.id_map,
             participant_from_id=self.participant_from_id,
         )

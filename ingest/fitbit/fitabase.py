@@ -166,19 +166,40 @@ def _to_int(col: str) -> pl.Expr:
     return pl.col(col).str.strip_chars().cast(pl.Float64, strict=False).round(0).cast(pl.Int32)
 
 
+def _zone_groups(frame: pl.DataFrame, ctx: ReadContext) -> list[tuple[str | None, pl.DataFrame]]:
+    """The frame split by each participant's roster zone (``ctx.timezone`` where the roster has none)."""
+    if "participant_id" not in frame.columns or not ctx.zones or frame.height == 0:
+        return [(ctx.timezone, frame)]
+    zone = pl.col("participant_id").replace_strict(dict(ctx.zones), default=ctx.timezone, return_dtype=pl.String)
+    tagged = frame.with_columns(zone.alias("_zone"))
+    return [
+        (z, part.drop("_zone"))
+        for (z,), part in tagged.group_by(["_zone"], maintain_order=True)
+    ]
+
+
 def _place(frame: pl.DataFrame, ctx: ReadContext) -> tuple[pl.DataFrame, int]:
-    """``minute_utc`` and ``utc_offset_minutes`` from naive local times in the roster zone.
+    """``minute_utc`` and ``utc_offset_minutes`` from naive local times in each participant's roster zone."""
+    placed, gaps = [], 0
+    for tz, part in _zone_groups(frame, ctx):
+        p, g = _place_in_zone(part, tz)
+        placed.append(p)
+        gaps += g
+    return pl.concat(placed, how="vertical_relaxed"), gaps
+
+
+def _place_in_zone(frame: pl.DataFrame, tz: str | None) -> tuple[pl.DataFrame, int]:
+    """``minute_utc`` and ``utc_offset_minutes`` from naive local times in one zone.
 
     At an autumn DST fold a wall time occurs twice; Fitabase lists both in
     time order, so its first occurrence per participant is the earlier
     instant and its second the later. Wall times in the spring gap do not
     exist; they are dropped and counted.
     """
-    if ctx.timezone is None or frame.height == 0:
+    if tz is None or frame.height == 0:
         placed = frame.with_columns(pl.col("local").dt.replace_time_zone("UTC").alias("minute_utc"))
         offset = pl.lit(0, dtype=pl.Int16)
     else:
-        tz = ctx.timezone
         local = pl.col("local")
         placed = frame.with_row_index("_row").with_columns(
             local.dt.replace_time_zone(tz, ambiguous="null", non_existent="null").alias(
@@ -405,12 +426,18 @@ def _daily_result(
     ):
         bouts = decide(compare_with_daily(minute_days, provisional))
     frame = provisional.with_columns(pl.lit(bouts.bouted).alias("bouted"))
-    if ctx.timezone:
-        midnight = pl.col("local_date").cast(pl.Datetime("us"))
-        utc = local_to_utc(midnight, ctx.timezone)
-        frame = frame.with_columns(offsets_from_zone(utc, ctx.timezone).alias("utc_offset_minutes"))
-    else:
-        frame = frame.with_columns(pl.lit(0, dtype=pl.Int16).alias("utc_offset_minutes"))
+    midnight = pl.col("local_date").cast(pl.Datetime("us"))
+    frame = pl.concat(
+        [
+            part.with_columns(
+                (offsets_from_zone(local_to_utc(midnight, tz), tz) if tz else pl.lit(0, dtype=pl.Int16)).alias(
+                    "utc_offset_minutes"
+                )
+            )
+            for tz, part in _zone_groups(frame, ctx)
+        ],
+        how="vertical_relaxed",
+    )
     status, reason = _outcome(_kind(suffix), member.path, rows, n_rows)
     notes = {
         **rows.notes,
