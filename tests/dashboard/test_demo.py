@@ -70,17 +70,7 @@ def test_one_row_per_roster_participant(demo_study: Path, demo_table: pl.DataFra
     assert demo_table["participant_id"].to_list()[0] == "P11"  # stalest first
 
 
-FITABASE_DATE_BUG = pytest.mark.xfail(
-    strict=False,
-    reason="ingest.fitbit.fitabase_time reads the demo's month-first 3/4/2026 and 3/5/2026 as 3 April and "
-    "3 May (the nearer reading to the one-way dates 3/13..4/26), so P07 gets days after the study",
-)
-
-
-@pytest.mark.parametrize(
-    "participant_id",
-    [pytest.param(p, marks=FITABASE_DATE_BUG) if p == "P07" else p for p in sorted(EXPECTED_FLAGS)],
-)
+@pytest.mark.parametrize("participant_id", sorted(EXPECTED_FLAGS))
 def test_designed_participants_trip_their_flags(demo_table: pl.DataFrame, participant_id: str) -> None:
     row = demo_table.filter(pl.col("participant_id") == participant_id).row(0, named=True)
     assert row["flags"] == EXPECTED_FLAGS[participant_id], row
