@@ -36,10 +36,17 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+
+    from config.study import StudyConfig
 
 START = datetime(2026, 1, 5)  # a Monday
 ZONES = [
@@ -185,7 +192,7 @@ def generate(folder: Path, participants: int, days: int) -> int:
     return rows
 
 
-def _roster(folder: Path):  # type: ignore[no-untyped-def]
+def _roster(folder: Path) -> pl.DataFrame:
     import polars as pl
 
     from config.roster import ROSTER_SCHEMA
@@ -266,7 +273,9 @@ def run_pandas(folder: Path, participants: int) -> dict:
     }
 
 
-def pandas_weekly(files: list[Path], ids: set[str], roster, config):  # type: ignore[no-untyped-def]
+def pandas_weekly(
+    files: list[Path], ids: set[str], roster: pd.DataFrame, config: StudyConfig
+) -> pd.DataFrame:
     """The weekly rules written plainly in pandas (no daily totals, no device profiles: as in the bench data)."""
     import pandas as pd
 
@@ -295,7 +304,7 @@ def pandas_weekly(files: list[Path], ids: set[str], roster, config):  # type: ig
     hrr = 100 * (df["heart_rate_bpm"] - rest) / (max_hr - rest)
     hrr = hrr.where((df["heart_rate_bpm"] > 0) & (max_hr > rest))
 
-    def cut(value, moderate, vigorous):  # type: ignore[no-untyped-def]
+    def cut(value: pd.Series, moderate: float, vigorous: float) -> pd.Series:
         out = pd.Series(
             np.select([value >= vigorous, value >= moderate], [3, 2], 1),
             index=value.index,

@@ -186,15 +186,15 @@ def weekly_table_in_batches(
     ids = (
         pl.concat(
             [
-                minutes.select("participant_id"),
-                daily_totals.select("participant_id"),
+                minutes.select("participant_id").unique(),
+                daily_totals.select("participant_id").unique(),
                 roster.lazy().select("participant_id"),
             ]
         )
         .unique()
-        .sort("participant_id")
-        .collect()
+        .collect(engine="streaming")  # never hold the whole participant_id column
         .get_column("participant_id")
+        .sort()
         .to_list()
     )
     parts = []
