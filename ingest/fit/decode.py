@@ -198,8 +198,7 @@ def _decode_rows(
             strides=(int(steps[0]),),
         )
     else:
-        rows = buf[positions[:, None] + np.arange(size, dtype=np.int64)]
-        records = rows.view(dtype).reshape(-1)
+        records = _gather(buf, positions, size).view(dtype).reshape(-1)
     out: dict[int, _Raw] = {}
     for i, fdef in enumerate(fields):
         raw = records[f"f{i}"]
@@ -218,6 +217,15 @@ def _decode_rows(
     return out
 
 
+def _gather(buf: np.ndarray, positions: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` bytes at each of ``positions`` as an ``(n, size)`` matrix.
+
+    Indexes a sliding-window view of the file, so the only allocation is the
+    result itself (an ``(n, size)`` int64 index matrix would be 8x the bytes).
+    """
+    return np.lib.stride_tricks.sliding_window_view(buf, size)[positions]
+
+
 def _strings(raw: np.ndarray) -> _Raw:
     """Null-terminated UTF-8 strings (decoded row by row: strings are few and short)."""
     texts = [bytes(row).split(b"\0", 1)[0].decode("utf-8", errors="replace") for row in raw]
@@ -229,11 +237,18 @@ def _strings(raw: np.ndarray) -> _Raw:
 
 
 def _stack(parts: list[tuple[np.ndarray, dict[int, _Raw]]]) -> tuple[np.ndarray, dict[int, _Raw]]:
-    """Stack the rows of several definitions of one message, in file order."""
+    """Stack the rows of several definitions of one message, in file order.
+
+    Definitions usually follow each other (a message redefined part-way through
+    the file), so the parts are concatenated in order of their first row and
+    only reordered when their rows interleave.
+    """
     if len(parts) == 1:
         return parts[0]
+    parts = sorted(parts, key=lambda part: int(part[0][0]))
+    interleaved = any(int(a[0][-1]) > int(b[0][0]) for a, b in zip(parts, parts[1:], strict=False))
     record_index = np.concatenate([idx for idx, _ in parts])
-    order = np.argsort(record_index, kind="stable")
+    order = np.argsort(record_index, kind="stable") if interleaved else None
     nums: list[int] = []
     for _, raws in parts:
         nums.extend(n for n in raws if n not in nums)
@@ -241,15 +256,14 @@ def _stack(parts: list[tuple[np.ndarray, dict[int, _Raw]]]) -> tuple[np.ndarray,
     for num in nums:
         pieces = [(idx.size, raws.get(num)) for idx, raws in parts]
         stacked[num] = _stack_field(pieces, order)
-    return record_index[order], stacked
+    return (record_index if order is None else record_index[order]), stacked
 
 
-def _stack_field(pieces: list[tuple[int, _Raw | None]], order: np.ndarray) -> _Raw:
+def _stack_field(pieces: list[tuple[int, _Raw | None]], order: np.ndarray | None) -> _Raw:
+    """One field over all parts; rows of parts without the field are invalid."""
     present = [raw for _, raw in pieces if raw is not None]
     base = present[0].base
-    if any(raw.base is STRING for raw in present) or any(
-        raw.values.dtype.kind == "O" for raw in present
-    ):
+    if any(raw.base is STRING or raw.values.dtype.kind == "O" for raw in present):
         values = np.concatenate(
             [
                 raw.values
@@ -264,38 +278,44 @@ def _stack_field(pieces: list[tuple[int, _Raw | None]], order: np.ndarray) -> _R
                 for n, raw in pieces
             ]
         )
-        return _Raw(values[order], valid[order], STRING)
+        base = STRING
+    elif all(raw.values.ndim == 1 for raw in present):
+        dtype = np.result_type(*[raw.values.dtype for raw in present])
+        values = np.concatenate(
+            [raw.values if raw is not None else np.zeros(n, dtype) for n, raw in pieces]
+        )
+        valid = np.concatenate(
+            [raw.valid if raw is not None else np.zeros(n, bool) for n, raw in pieces]
+        )
+    else:
+        values, valid, base = _stack_matrix(pieces, present)
+    if order is not None:
+        values, valid = values[order], valid[order]
+    return _Raw(values, valid, base)
+
+
+def _stack_matrix(
+    pieces: list[tuple[int, _Raw | None]], present: list[_Raw]
+) -> tuple[np.ndarray, np.ndarray, BaseType]:
+    """Multi-value or byte fields over parts whose widths may differ (padded with invalid elements)."""
     width = max(raw.values.shape[1] if raw.values.ndim == 2 else 1 for raw in present)
-    two_d = any(raw.values.ndim == 2 for raw in present)
     dtype = np.result_type(*[raw.values.dtype for raw in present])
     per_row_valid = any(raw.base is BYTE for raw in present)
     value_parts, valid_parts = [], []
     for n, raw in pieces:
-        if two_d:
-            vals = np.zeros((n, width), dtype=dtype)
-            ok = np.zeros((n,) if per_row_valid else (n, width), dtype=bool)
-            if raw is not None:
-                v = raw.values.reshape(n, -1)
-                vals[:, : v.shape[1]] = v
-                if per_row_valid:
-                    ok[:] = (
-                        raw.valid if raw.valid.ndim == 1 else raw.valid.reshape(n, -1).any(axis=1)
-                    )
-                else:
-                    ok[:, : v.shape[1]] = raw.valid.reshape(n, -1)
-        else:
-            vals = np.zeros(n, dtype=dtype)
-            ok = np.zeros(n, dtype=bool)
-            if raw is not None:
-                vals[:] = raw.values
-                ok[:] = raw.valid
+        vals = np.zeros((n, width), dtype=dtype)
+        ok = np.zeros((n,) if per_row_valid else (n, width), dtype=bool)
+        if raw is not None:
+            v = raw.values.reshape(n, -1)
+            vals[:, : v.shape[1]] = v
+            if per_row_valid:
+                ok[:] = raw.valid if raw.valid.ndim == 1 else raw.valid.reshape(n, -1).any(axis=1)
+            else:
+                ok[:, : v.shape[1]] = raw.valid.reshape(n, -1)
         value_parts.append(vals)
         valid_parts.append(ok)
-    return _Raw(
-        np.concatenate(value_parts)[order],
-        np.concatenate(valid_parts)[order],
-        BYTE if per_row_valid else base,
-    )
+    base = BYTE if per_row_valid else present[0].base
+    return np.concatenate(value_parts), np.concatenate(valid_parts), base
 
 
 # ---------------------------------------------------------------- profile processing
@@ -303,11 +323,15 @@ def _stack_field(pieces: list[tuple[int, _Raw | None]], order: np.ndarray) -> _R
 
 def _scaled(values: np.ndarray, scale: float | None, offset: float | None) -> np.ndarray:
     """fitparse's arithmetic: ``float(raw) / scale`` when scaled, then ``- offset`` when offset."""
-    out = values
+    if not scale and not offset:
+        return values
+    out = (
+        values.astype(np.float64) if scale or values.dtype.kind == "f" else values.astype(np.int64)
+    )
     if scale:
-        out = out.astype(np.float64) / scale
+        out /= scale
     if offset:
-        out = out - offset
+        out -= offset
     return out
 
 
@@ -356,6 +380,7 @@ def _apply_profile(
     columns: dict[str, Column] = {}
     expanded: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     references: dict[int, list[_Raw]] = {}
+    scaled_cache: dict[tuple[int, float | None, float | None], np.ndarray] = {}
 
     def reference(num: int) -> list[_Raw]:
         if num not in references:
@@ -374,6 +399,7 @@ def _apply_profile(
             continue
         numeric = _is_numeric(raw)
         values = _scaled(raw.values, fspec.scale, fspec.offset) if numeric else raw.values
+        scaled_cache[(id(raw.values), fspec.scale, fspec.offset)] = values
         columns[fspec.name] = Column(values, raw.valid)
         base_rows = np.ones(n, dtype=bool)
         for sub in fspec.subfields:
@@ -388,8 +414,12 @@ def _apply_profile(
             sub_values = _scaled(raw.values, sub.scale, sub.offset) if numeric else raw.values
             row_ok = match if raw.valid.ndim == 1 else match[:, None]
             _merge_column(columns, sub.name, sub_values, raw.valid & row_ok)
-            _expand_components(spec, sub.components, raw, match, record_index, resets, expanded)
-        _expand_components(spec, fspec.components, raw, base_rows, record_index, resets, expanded)
+            _expand_components(
+                spec, sub.components, raw, match, record_index, resets, expanded, scaled_cache
+            )
+        _expand_components(
+            spec, fspec.components, raw, base_rows, record_index, resets, expanded, scaled_cache
+        )
 
     for name, parts in expanded.items():
         for values, valid in parts:
@@ -443,11 +473,18 @@ def _expand_components(
     record_index: np.ndarray,
     resets: dict[int, np.ndarray],
     expanded: dict[str, list[tuple[np.ndarray, np.ndarray]]],
+    scaled_cache: dict[tuple[int, float | None, float | None], np.ndarray],
 ) -> None:
     if not components or not rows.any():
         return
-    source = _component_input(raw)
-    if source is None:
+    whole_width = (
+        raw.values.dtype.itemsize * 8
+        if raw.values.ndim == 1 and raw.values.dtype.kind == "u"
+        else 0
+    )
+    needs_bits = any(c.bit_offset or c.bits < whole_width or c.accumulate for c in components)
+    source = _component_input(raw) if needs_bits or not whole_width else None
+    if source is None and (needs_bits or not whole_width):
         return
     available_bits = raw.values.shape[1] * 8 if raw.values.ndim == 2 else None
     valid_rows = raw.valid & rows if raw.valid.ndim == 1 else None
@@ -459,6 +496,14 @@ def _expand_components(
         target: FieldSpec | None = spec.fields.get(comp.target_num)
         if target is None:
             continue
+        if comp.bit_offset == 0 and comp.bits >= whole_width > 0 and not comp.accumulate:
+            # the component is the whole field (speed -> enhanced_speed): no bit cutting
+            key = (id(raw.values), comp.scale, comp.offset)
+            if key not in scaled_cache:
+                scaled_cache[key] = _scaled(raw.values, comp.scale, comp.offset)
+            expanded.setdefault(target.name, []).append((scaled_cache[key], valid_rows))
+            continue
+        assert source is not None
         bits = (source >> np.uint64(comp.bit_offset)) & np.uint64((1 << comp.bits) - 1)
         values = bits.astype(np.int64)
         if comp.accumulate:
@@ -468,7 +513,7 @@ def _expand_components(
             values = values.copy()
             values[sel] = _accumulate(values[sel], comp.bits, segment)
         values = _scaled(values, comp.scale, comp.offset)
-        expanded.setdefault(target.name, []).append((values, valid_rows.copy()))
+        expanded.setdefault(target.name, []).append((values, valid_rows))
 
 
 # ---------------------------------------------------------------- the whole file
@@ -500,11 +545,11 @@ def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedF
     ts16_valid = np.zeros(n, dtype=bool)
 
     if n:
-        order = np.argsort(sc.definition_ids, kind="stable")
-        ids_sorted = sc.definition_ids[order]
-        bounds = np.flatnonzero(np.diff(ids_sorted)) + 1
+        layout_ids = _same_layout_ids(sc.definitions)[sc.definition_ids]
+        order = np.argsort(layout_ids, kind="stable")
+        bounds = np.flatnonzero(np.diff(layout_ids[order])) + 1
         for group in np.split(order, bounds):
-            definition = sc.definitions[int(sc.definition_ids[group[0]])]
+            definition = sc.definitions[int(layout_ids[group[0]])]
             spec = profile.message(definition.global_num)
             ts16_num = next(
                 (num for num, f in spec.fields.items() if f.name in _TIME_FIELD_NAMES), None
@@ -531,9 +576,11 @@ def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedF
 
     time, time_valid, compressed = _resolve_times(sc, full, full_valid, ts16, ts16_valid)
     tables: dict[str, MessageTable] = {}
-    for num, parts in by_message.items():
+    for num in list(by_message):
         spec = profile.message(num)
-        record_index, raws = _stack(parts)
+        record_index, raws = _stack(
+            by_message.pop(num)
+        )  # popped: each message's raw parts are freed in turn
         columns = _apply_profile(spec, raws, record_index, _accumulator_resets(sc, spec))
         row_compressed = compressed[record_index]
         if row_compressed.any():
@@ -559,6 +606,19 @@ def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedF
         segments=sc.segments,
         n_records=n,
     )
+
+
+def _same_layout_ids(definitions: list[Definition]) -> np.ndarray:
+    """For each definition, the id of the first definition with the same layout.
+
+    Some devices (Wahoo ELEMNT) repeat a definition before nearly every
+    message; records of identical layouts are decoded together as one group.
+    """
+    first: dict[tuple[int, bool, tuple[FieldDef, ...], int], int] = {}
+    ids = [
+        first.setdefault((d.global_num, d.big_endian, d.fields, d.size), d.id) for d in definitions
+    ]
+    return np.array(ids, dtype=np.int64)
 
 
 def _resolve_times(
