@@ -1,7 +1,7 @@
 """Benchmark of the weekly table: irisin (polars) against a straightforward pandas baseline.
 
     python -m bench.weekly                         # 1,000 participants x 90 days
-    python -m bench.weekly --days 365 --batch 250  # 1,000 x 365, in participant batches
+    python -m bench.weekly --days 365 --batch 25   # 1,000 x 365, 25 participants at a time
     python -m bench.weekly --participants 50 --days 14 --pandas-participants 50   # quick look
 
 It generates N participants x D days of MINUTES rows (every minute of every
@@ -11,16 +11,18 @@ files of 25 participants each in a temporary folder, then times in separate
 processes, so that each reports its own peak memory:
 
 * irisin: ``features.weekly.weekly_table`` over ``polars.scan_parquet`` of the
-  files, end to end (read, classify, combine, localize, weekly), optionally in
-  batches of participants (``--batch``; weeks never span participants, so
-  batching is exact and bounds memory);
+  files, end to end (read, classify, combine, localize, weekly), or with
+  ``--batch`` ``features.weekly.weekly_table_in_batches`` (weeks never span
+  participants, so batching is exact and bounds peak memory by one batch);
 * pandas: the same rules written the obvious way (read, ``np.select``
   classification, ``groupby`` per participant and minute, ``tz_convert`` per
   zone, ``groupby`` per day and week) on the first ``--pandas-participants``
   participants, whose weekly table must equal irisin's.
 
-Figures: rows, seconds, rows per second, speed-up (rows/s against rows/s, as
-the baseline runs on a subset), peak resident memory of each process.
+Figures: rows, wall seconds, rows per second, CPU seconds (user + system; on
+a shared machine wall time depends on the load, printed at the end), speed-up
+(rows/s against rows/s, as the baseline runs on a subset, and wall/CPU on the
+same subset), peak resident memory of each process.
 """
 
 from __future__ import annotations
