@@ -31,7 +31,9 @@ DAILY_COLUMNS: dict[str, pl.DataType] = {
     "source_bits": pl.UInt8(),
     "method_bits": pl.UInt8(),
 }
-"""The daily table. ``source_bits``/``method_bits`` are provenance sets (see features.combine)."""
+"""The internal daily frame. ``source_bits``/``method_bits`` are provenance bit sets (see
+``features.combine``) so that weeks can OR them; ``features.weekly.daily_table`` decodes them
+into ``sources``/``methods`` strings."""
 
 
 def days_from_quarters(localized: pl.LazyFrame) -> pl.LazyFrame:
