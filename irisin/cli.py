@@ -192,6 +192,9 @@ def _prefect_env(study_dir: Path) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The ephemeral API server runs in a subprocess; at exit it cancels its event
+    # recorder mid-flush and logs that as errors after the run is already recorded.
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 
 
 def _print_result(result: dict[str, Any] | None, study_dir: Path) -> None:
