@@ -78,7 +78,12 @@ def wear_heatmap(hourly: pl.DataFrame, zone: str) -> alt.Chart:
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
             x=alt.X("hour:O", title=f"hour of day ({zone})", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("day:O", title="local day", sort=alt.EncodingSortField("local_date")),
+            y=alt.Y(
+                "day:O",
+                title="local day",
+                sort=alt.EncodingSortField("local_date"),
+                axis=alt.Axis(labelOverlap=False, labelFontSize=10),
+            ),
             color=alt.Color(
                 "wear_minutes:Q",
                 scale=alt.Scale(scheme="greys", domain=[0, 60]),
