@@ -270,7 +270,9 @@ class Ingestor:
                 pending.append(_Pending(m.path, fid, m.size, _read_fit(data, ctx), m.load, container_id))
             else:
                 others.append(m)
-        if others:
+        # An export whose every file is known needs no reading; one with a new
+        # file is read whole, since its files explain each other (clock, Ids).
+        if any(ids[m.path] not in self.known for m in others):
             ctx = self._ctx(participant_id, container_id or "", str(path))
             results = self._read_members(others, ctx)
             for m in others:
