@@ -281,6 +281,9 @@ def dashboard(
     study_dir: StudyOpt,
     host: Annotated[str | None, typer.Option(help="Address to bind (default from study.toml: 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from study.toml: 8501).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Evaluate flags as if today were this date (YYYY-MM-DD).")
+    ] = None,
 ) -> None:
     """Open the coordinators' adherence dashboard (Streamlit) on the study's warehouse.
 
@@ -290,7 +293,12 @@ def dashboard(
     from dashboard.launch import command
 
     study = open_study(study_dir)
-    argv = command(study_dir, host or study.config.dashboard.host, port or study.config.dashboard.port)
+    argv = command(
+        study_dir,
+        host or study.config.dashboard.host,
+        port or study.config.dashboard.port,
+        as_of=date.fromisoformat(as_of) if as_of else None,
+    )
     os.execvp(argv[0], argv)
 
 
