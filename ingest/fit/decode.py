@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 
 from ingest.fit import profile
-from ingest.fit.basetypes import BASE_TYPES, BYTE, STRING, BaseType, invalid_mask
+from ingest.fit.basetypes import BASE_TYPES, BYTE, STRING, BaseType
 from ingest.fit.profile import TIMESTAMP_FIELD, ComponentSpec, FieldSpec, MessageSpec
 from ingest.fit.scan import Definition, FieldDef, Scan, Segment, scan
 from ingest.fit.timestamps import last_index, resolve_compressed, resolve_timestamp_16
@@ -168,6 +168,58 @@ def _numpy_format(fdef: FieldDef, big_endian: bool) -> tuple[str, tuple[int, ...
     return code, ()
 
 
+@dataclass(frozen=True)
+class _FieldPlan:
+    name: str
+    num: int
+    base: BaseType
+    native: np.dtype
+    sentinel: object
+    """the invalid value as a numpy scalar of ``native``; None for floats (NaN), strings, bytes."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to read one definition layout: a structured dtype and what to do with each field."""
+
+    dtype: np.dtype
+    fields: tuple[_FieldPlan, ...]
+
+
+_PLANS: dict[tuple[bytes, bool], _Plan] = {}
+"""Plans by (definition bytes, all fields wanted). Devices reuse a handful of layouts, so a
+cohort backfill builds each plan once; bounded by ``_MAX_PLANS``."""
+_MAX_PLANS = 4096
+
+
+def _plan(definition: Definition, field_nums: Collection[int] | None) -> _Plan:
+    key = (definition.layout_key, field_nums is None)
+    found = _PLANS.get(key) if definition.layout_key else None
+    if found is not None:
+        return found
+    fields = []
+    names, formats, offsets = [], [], []
+    seen: set[int] = set()
+    for i, fdef in enumerate(definition.fields):
+        if (field_nums is not None and fdef.num not in field_nums) or fdef.num in seen:
+            continue  # a field listed twice: keep the first, as the SDK does
+        seen.add(fdef.num)
+        code, shape = _numpy_format(fdef, definition.big_endian)
+        names.append(f"f{i}")
+        formats.append((code, shape) if shape else code)
+        offsets.append(fdef.offset)
+        native = np.dtype(code).newbyteorder("=")
+        sentinel = None if fdef.base.invalid is None else native.type(fdef.base.invalid)
+        fields.append(_FieldPlan(f"f{i}", fdef.num, fdef.base, native, sentinel))
+    dtype = np.dtype(
+        {"names": names, "formats": formats, "offsets": offsets, "itemsize": definition.size}
+    )
+    plan = _Plan(dtype, tuple(fields))
+    if definition.layout_key and len(_PLANS) < _MAX_PLANS:
+        _PLANS[key] = plan
+    return plan
+
+
 def _decode_rows(
     buf: np.ndarray,
     definition: Definition,
@@ -175,45 +227,36 @@ def _decode_rows(
     field_nums: Collection[int] | None,
 ) -> dict[int, _Raw]:
     """Decode the fields of one definition for the records at ``positions`` (all at once)."""
-    fields = [f for f in definition.fields if field_nums is None or f.num in field_nums]
-    if not fields or positions.size == 0 or definition.size == 0:
+    if positions.size == 0 or definition.size == 0:
         return {}
-    size = definition.size
-    names, formats, offsets = [], [], []
-    for i, fdef in enumerate(fields):
-        names.append(f"f{i}")
-        code, shape = _numpy_format(fdef, definition.big_endian)
-        formats.append((code, shape) if shape else code)
-        offsets.append(fdef.offset)
-    dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": size})
+    plan = _plan(definition, field_nums)
+    if not plan.fields:
+        return {}
     steps = np.diff(positions)
-    if positions.size > 1 and steps.min() == steps.max() and int(steps[0]) >= size:
+    if positions.size > 1 and steps.min() == steps.max() and int(steps[0]) >= definition.size:
         # one evenly spaced run (e.g. a record every second with nothing between): a strided
         # view of the file bytes, no copy
         records = np.ndarray(
             shape=(positions.size,),
-            dtype=dtype,
+            dtype=plan.dtype,
             buffer=buf,
             offset=int(positions[0]),
             strides=(int(steps[0]),),
         )
     else:
-        records = _gather(buf, positions, size).view(dtype).reshape(-1)
+        records = _gather(buf, positions, definition.size).view(plan.dtype).reshape(-1)
     out: dict[int, _Raw] = {}
-    for i, fdef in enumerate(fields):
-        raw = records[f"f{i}"]
-        base = fdef.base
-        if base is STRING:
-            out[fdef.num] = _strings(raw)
-            continue
-        if base is BYTE:
+    for fp in plan.fields:
+        raw = records[fp.name]
+        if fp.base is STRING:
+            out[fp.num] = _strings(raw)
+        elif fp.base is BYTE:
             values = np.ascontiguousarray(raw)
-            out[fdef.num] = _Raw(values, ~np.all(values == 0xFF, axis=1), base)
-            continue
-        values = raw.astype(raw.dtype.newbyteorder("="), copy=True)
-        if fdef.num in out:  # a field listed twice: keep the first, as the SDK does
-            continue
-        out[fdef.num] = _Raw(values, ~invalid_mask(values, base), base)
+            out[fp.num] = _Raw(values, ~np.all(values == 0xFF, axis=1), fp.base)
+        else:
+            values = raw.astype(fp.native)
+            valid = ~np.isnan(values) if fp.sentinel is None else values != fp.sentinel
+            out[fp.num] = _Raw(values, valid, fp.base)
     return out
 
 
@@ -325,9 +368,9 @@ def _scaled(values: np.ndarray, scale: float | None, offset: float | None) -> np
     """fitparse's arithmetic: ``float(raw) / scale`` when scaled, then ``- offset`` when offset."""
     if not scale and not offset:
         return values
-    out = (
-        values.astype(np.float64) if scale or values.dtype.kind == "f" else values.astype(np.int64)
-    )
+    fractional = offset is not None and float(offset) != int(offset)
+    as_float = bool(scale) or values.dtype.kind == "f" or fractional
+    out: np.ndarray = values.astype(np.float64 if as_float else np.int64)
     if scale:
         out /= scale
     if offset:

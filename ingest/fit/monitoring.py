@@ -140,9 +140,8 @@ def monitoring_tables(
     if minutes_rows.height > 1:
         # devices that write a message per state change (vivofit) leave minutes between messages
         # unreported; their steps land on the message's minute
-        notes["median_seconds_between_messages"] = float(
-            minutes_rows["t"].sort().diff().median() or 0
-        )
+        times = np.sort(minutes_rows["t"].to_numpy())
+        notes["median_seconds_between_messages"] = float(np.median(np.diff(times)))
     carried = int(minutes_rows["carried_over"].sum()) if minutes_rows.height else 0
     if carried:
         notes["first_counts_left_null_file_starts_mid_day"] = carried

@@ -46,6 +46,8 @@ class Definition:
     size: int
     """bytes of record content including developer fields."""
     segment: int
+    layout_key: bytes = b""
+    """the definition message's bytes (with the developer-data flag): equal keys, equal layouts."""
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ def scan(data: bytes) -> Scan:
                     layout.fields,
                     layout.size,
                     seg_index,
+                    bytes([has_dev]) + content,
                 )
                 local = header & 0x0F
                 definitions.append(definition)
