@@ -55,17 +55,24 @@ def best_daily_totals(daily_totals: pl.LazyFrame, config: StudyConfig) -> pl.Laz
     their largest values, so duplicating input changes nothing.
     """
     minutes = ["sedentary_minutes", "light_minutes", "moderate_minutes", "vigorous_minutes"]
-    device_wear = pl.when(pl.col("worn").fill_null(True)).then(
-        pl.sum_horizontal(pl.col(c).fill_null(0) for c in minutes)
-    )
+    # A source may split one day over several rows (Fitbit Takeout JSON keeps one
+    # file per series): take each column's largest value first, then add them up.
+    device_wear = pl.when(pl.col("worn")).then(pl.sum_horizontal(pl.col(c).fill_null(0) for c in minutes))
     return (
         daily_totals.with_columns(source_rank(config).alias("source_rank"))
         .filter(pl.col("source_rank").is_not_null())
         .group_by("participant_id", "local_date", "source_rank")
         .agg(
-            pl.col("moderate_minutes").fill_null(0).max().cast(pl.Int32).alias("dt_moderate"),
-            pl.col("vigorous_minutes").fill_null(0).max().cast(pl.Int32).alias("dt_vigorous"),
-            device_wear.fill_null(0).max().cast(pl.Int32).alias("dt_wear"),
+            *(pl.col(c).fill_null(0).max() for c in minutes),
+            pl.col("worn").fill_null(True).all(),
+        )
+        .select(
+            "participant_id",
+            "local_date",
+            "source_rank",
+            pl.col("moderate_minutes").cast(pl.Int32).alias("dt_moderate"),
+            pl.col("vigorous_minutes").cast(pl.Int32).alias("dt_vigorous"),
+            device_wear.fill_null(0).cast(pl.Int32).alias("dt_wear"),
         )
         .sort("participant_id", "local_date", "source_rank")
         .group_by("participant_id", "local_date")

@@ -348,3 +348,25 @@ def test_weekly_columns_follow_the_canonical_schema() -> None:
     assert got.columns == WEEKLY.names
     assert got["config_hash"].item() == CONFIG.hash()
     assert got.schema == pl.from_arrow(WEEKLY.empty_table()).schema  # type: ignore[union-attr]
+
+
+def test_daily_totals_split_over_rows_of_one_source_add_up() -> None:
+    """Fitbit Takeout JSON keeps one file per series, so one day arrives as several rows."""
+    people = roster([{"participant_id": "s", "timezone": "UTC"}])
+    day = date(2026, 5, 4)
+    parts = [
+        {"moderate_minutes": 25},
+        {"vigorous_minutes": 40},
+        {"light_minutes": 200},
+        {"sedentary_minutes": 500},
+    ]
+    totals = daily_totals(
+        [{"participant_id": "s", "local_date": day, "source": "fitbit_takeout", **p} for p in parts]
+    )
+    got = weekly(minutes(), people, totals)
+    assert got.select("moderate_minutes", "vigorous_minutes", "wear_minutes", "valid_days").row(0) == (
+        25,
+        40,
+        765,
+        1,
+    )
