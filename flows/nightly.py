@@ -91,26 +91,25 @@ def ingest_concurrently(run: StudyRun, items: Sequence[InboxItem], limit: int) -
 def already_ingested(items: Sequence[InboxItem], report: IngestReport) -> list[FileOutcome]:
     """Report lines (seen, not new) for the inbox files this run did not ingest: their bytes are in the lake.
 
-    A file counts as reported when an outcome names it (``file`` or
-    ``file!/member`` for an archive); a folder counts file by file, as its
-    members are reported as ``folder!/member``.
+    An outcome names a file as ``file``, ``file!/member`` (archive or loose
+    file) or ``folder!/member``/``folder/member`` (export folder); a folder
+    counts file by file.
     """
     reported = {o.path for o in report.outcomes}
-    outer = {path.split("!/", 1)[0] for path in reported}
+    named = {path.replace("!/", "/") for path in reported} | {
+        path.split("!/", 1)[0] for path in reported
+    }
     known: list[FileOutcome] = []
     for item in items:
-        if item.path.is_dir():
-            members = (
-                f"{item.path}!/{f.relative_to(item.path).as_posix()}"
-                for f in sorted(item.path.rglob("*"))
-                if f.is_file()
-            )
-            unreported = [m for m in members if m not in reported]
-        else:
-            unreported = [] if str(item.path) in outer else [str(item.path)]
+        files = (
+            sorted(f for f in item.path.rglob("*") if f.is_file())
+            if item.path.is_dir()
+            else [item.path]
+        )
         known += [
-            FileOutcome("", path, item.participant_id, "known", "ok", None, new=False)
-            for path in unreported
+            FileOutcome("", str(f), item.participant_id, "known", "ok", None, new=False)
+            for f in files
+            if str(f) not in named
         ]
     return known
 
