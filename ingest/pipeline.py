@@ -238,7 +238,7 @@ class Ingestor:
                     note = ReadResult(kind="zip", notes={"members": dict(counts)})
                     pending.insert(0, _Pending("", fid, len(data), note, None, None))
                 # commit while the archive is open: quarantine copies read members lazily
-                return self._commit(participant_id, str(path), pending)
+                return self._commit(participant_id, str(path), pending, folder=archive is None)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
             if archive is None:
                 raise
@@ -298,13 +298,17 @@ class Ingestor:
         return _Pending(r.path, fid, r.size, result, (lambda: data) if data else None, container_id)
 
     # -- commit ----------------------------------------------------------------
-    def _commit(self, participant_id: str, input_path: str, pending: list[_Pending]) -> IngestReport:
+    def _commit(
+        self, participant_id: str, input_path: str, pending: list[_Pending], *, folder: bool = False
+    ) -> IngestReport:
+        """Write the pending results as one batch per participant; ``folder``: members are files under it."""
+        sep = "/" if folder else "!/"
         report = IngestReport()
         now = datetime.now(UTC)
         by_participant: dict[str, tuple[dict[str, list[pa.Table]], list[dict[str, Any]]]] = {}
         first_path: dict[str, str] = {}
         for p in pending:
-            full_path = input_path if not p.member_path else f"{input_path}!/{p.member_path}"
+            full_path = input_path if not p.member_path else f"{input_path}{sep}{p.member_path}"
             if p.file_id in first_path:
                 # the same bytes twice in one input: listed, read once
                 res = ReadResult(kind=p.result.kind, status="skipped", reason=f"same bytes as {first_path[p.file_id]}")
