@@ -21,6 +21,7 @@ from config.errors import ConfigError
 
 Method = Literal["device", "heart_rate", "cadence", "mets"]
 WearRule = Literal["heart_rate_present", "heart_rate_or_steps", "device"]
+DEFAULT_METHODS: tuple[Method, ...] = ("device", "heart_rate", "cadence", "mets")
 
 KNOWN_SOURCES: tuple[str, ...] = (
     "fit_activity",
@@ -61,7 +62,7 @@ class StudySection(_Section):
 class IntensitySection(_Section):
     """How each minute is classified: the first method in ``methods`` that applies wins."""
 
-    methods: list[Method] = Field(default_factory=lambda: ["device", "heart_rate", "cadence", "mets"], min_length=1)
+    methods: list[Method] = Field(default_factory=lambda: list(DEFAULT_METHODS), min_length=1)
     hrr_moderate_percent: Annotated[float, Field(ge=0, le=100)] = 40.0
     hrr_vigorous_percent: Annotated[float, Field(ge=0, le=100)] = 60.0
     cadence_moderate_steps_per_minute: Annotated[float, Field(ge=0, le=300)] = 100.0
@@ -156,14 +157,14 @@ class DashboardSection(_Section):
 class StudyConfig(_Section):
     """The whole ``study.toml``."""
 
-    study: StudySection = StudySection()
-    intensity: IntensitySection = IntensitySection()
-    wear: WearSection = WearSection()
-    scoring: ScoringSection = ScoringSection()
-    ingest: IngestSection = IngestSection()
-    alerts: AlertsSection = AlertsSection()
-    schedule: ScheduleSection = ScheduleSection()
-    dashboard: DashboardSection = DashboardSection()
+    study: StudySection = Field(default_factory=StudySection)
+    intensity: IntensitySection = Field(default_factory=IntensitySection)
+    wear: WearSection = Field(default_factory=WearSection)
+    scoring: ScoringSection = Field(default_factory=ScoringSection)
+    ingest: IngestSection = Field(default_factory=IngestSection)
+    alerts: AlertsSection = Field(default_factory=AlertsSection)
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
+    dashboard: DashboardSection = Field(default_factory=DashboardSection)
 
     def canonical_json(self) -> str:
         """Stable JSON of every resolved value, for hashing and run_info."""
