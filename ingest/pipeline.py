@@ -205,7 +205,7 @@ class Ingestor:
             result = results.get(path.name) or ReadResult(
                 kind="unknown", status="skipped", reason="not a file format irisin reads"
             )
-        return _Pending(path.name, fid, len(data), result, lambda: data, None)
+        return _Pending("", fid, len(data), result, lambda: data, None)
 
     # -- folders and archives -------------------------------------------------
     def _read_members(self, members: Sequence[Member], ctx: ReadContext) -> dict[str, ReadResult]:

@@ -143,3 +143,11 @@ def test_duplicate_members_are_listed_once_read_once(study: Study, tmp_path: Pat
     daily = Lake(study.paths.store / "lake").scan("daily_totals").collect()
     assert daily.height == daily.unique(["local_date"]).height  # read once
     assert report.new_files == len(members) + 1  # every member plus the archive itself
+
+
+def test_a_loose_file_is_recorded_at_its_own_path(study: Study, tmp_path: Path) -> None:
+    path = tmp_path / "UDSFile_2026-03-01_2026-03-31.json"
+    path.write_bytes(uds_bytes([_day("2026-03-02", 12)]))
+    report = Ingestor(study).ingest("P1", [path])
+    assert [o.path for o in report.outcomes] == [str(path)]
+    assert Lake(study.paths.store / "lake").manifest()["path"].to_list() == [str(path)]
