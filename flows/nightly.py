@@ -35,7 +35,14 @@ from flows.tasks import (
     study_lock,
 )
 from ingest.pipeline import FileOutcome, IngestReport
-from irisin.jobs import InboxItem, RunRecord, inbox_items, new_items, touched_weeks_of
+from irisin.jobs import (
+    InboxItem,
+    RunRecord,
+    fingerprints_of,
+    inbox_items,
+    new_items,
+    touched_weeks_of,
+)
 
 MAX_THREADS = 256
 """Upper bound of the thread pool; the study's ``max_concurrent_files`` is the real limit."""
@@ -134,7 +141,9 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
             )
         record = RunRecord("nightly", study, parameters={"study_dir": str(study.root)})
         items = inbox_items(study)
-        fresh = new_items(items, run.known_file_ids())
+        hashes = fingerprints_of(study)
+        fresh = new_items(items, run.known_file_ids(), hashes)
+        hashes.save()
         logger.info("inbox: %d units, %d new", len(items), len(fresh))
         report = ingest_concurrently(run, fresh, study.config.ingest.max_concurrent_files)
         report.outcomes = already_ingested(items, report) + report.outcomes

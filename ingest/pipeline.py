@@ -9,7 +9,6 @@ ingested, so running it twice changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import zipfile
@@ -27,16 +26,12 @@ import pyarrow.compute as pc
 from config import Study
 from ingest.archive import ArchiveLimits, Bundle, Refusal, is_zip_bytes, open_bundle
 from ingest.contract import BundleReader, Member, ReadContext, ReadResult
+from ingest.fingerprints import file_id_of
 from irisin.schema import FILES, LAKE_TABLES, conform
 from store.lake import Batch, Lake
 from store.quarantine import quarantine
 
 FIT_MAGIC = b".FIT"
-
-
-def file_id_of(data: bytes) -> str:
-    """The identity of raw bytes: SHA-256, hex."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def looks_like_fit(name: str, head: bytes) -> bool:

@@ -19,7 +19,8 @@ from typing import Any
 import polars as pl
 
 from config import Study
-from ingest.pipeline import Ingestor, IngestReport, file_id_of, looks_like_fit
+from ingest.fingerprints import Fingerprints
+from ingest.pipeline import Ingestor, IngestReport, looks_like_fit
 from irisin import __version__
 from store.derived import DerivedStore
 from store.lake import Lake
@@ -91,18 +92,27 @@ def inbox_items(
     return items
 
 
-def _has_new_bytes(path: Path, known: set[str]) -> bool:
+def _has_new_bytes(path: Path, known: set[str], fingerprints: Fingerprints) -> bool:
     files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
-    return any(file_id_of(f.read_bytes()) not in known for f in files)
+    return any(fingerprints.file_id(f) not in known for f in files)
 
 
-def new_items(items: list[InboxItem], known: set[str]) -> list[InboxItem]:
+def fingerprints_of(study: Study) -> Fingerprints:
+    """The study's cache of raw-file hashes (``store/fingerprints.json``)."""
+    return Fingerprints(study.paths.store / "fingerprints.json")
+
+
+def new_items(
+    items: list[InboxItem], known: set[str], fingerprints: Fingerprints | None = None
+) -> list[InboxItem]:
     """Drop files whose bytes are already in the manifest; a folder stays if any of its files is new.
 
     An export folder is read as a whole when it stays, so skipping the ones
     with nothing new keeps a nightly with nothing new from re-reading exports.
+    With ``fingerprints``, files unchanged since last seen are not hashed again.
     """
-    return [i for i in items if _has_new_bytes(i.path, known)]
+    fingerprints = fingerprints or Fingerprints()
+    return [i for i in items if _has_new_bytes(i.path, known, fingerprints)]
 
 
 def ingest_item(study: Study, item: InboxItem, lake: Lake | None = None, ingestor: Ingestor | None = None) -> IngestReport:

@@ -1,0 +1,57 @@
+"""Remembered file ids of raw files, so a nightly hashes only what changed.
+
+A nightly would otherwise read and hash every file in every inbox to learn
+that nothing is new, a cost that grows with the study's whole history. Like
+git's index and rsync, a file whose path, size and modification time are as
+last seen keeps its remembered SHA-256; anything else is hashed again. The
+cache is only a shortcut: deleting it costs one full re-hash, never data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+
+def file_id_of(data: bytes) -> str:
+    """The identity of raw bytes: SHA-256, hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class Fingerprints:
+    """path -> (size, mtime_ns, file_id), persisted as JSON next to the lake."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._entries: dict[str, list[object]] = {}
+        self._dirty = False
+        if path is not None and path.exists():
+            try:
+                self._entries = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, OSError):
+                self._entries = {}  # a damaged cache is rebuilt, never trusted
+
+    def file_id(self, file: Path) -> str:
+        """The file's SHA-256, from the cache when its size and mtime are unchanged."""
+        st = file.stat()
+        key = str(file.resolve())
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            return str(hit[2])
+        fid = file_id_of(file.read_bytes())
+        self._entries[key] = [st.st_size, st.st_mtime_ns, fid]
+        self._dirty = True
+        return fid
+
+    def save(self) -> None:
+        """Write the cache atomically (when it changed)."""
+        if self.path is None or not self._dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(self._entries, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, self.path)
+        self._dirty = False

@@ -1,0 +1,34 @@
+"""The raw-file hash cache: unchanged files are not read again, changed ones are."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ingest.fingerprints import Fingerprints, file_id_of
+
+
+def test_cache_hit_miss_and_persistence(tmp_path: Path) -> None:
+    f = tmp_path / "a.fit"
+    f.write_bytes(b"first")
+    cache = Fingerprints(tmp_path / "fp.json")
+    assert cache.file_id(f) == file_id_of(b"first")
+    cache.save()
+
+    # same size and mtime: the remembered id is used without reading the file
+    again = Fingerprints(tmp_path / "fp.json")
+    st = f.stat()
+    f.write_bytes(b"FIRST")
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert again.file_id(f) == file_id_of(b"first")
+
+    # a new mtime (or size) is hashed again
+    f.write_bytes(b"second!")
+    assert again.file_id(f) == file_id_of(b"second!")
+
+
+def test_damaged_cache_is_rebuilt(tmp_path: Path) -> None:
+    (tmp_path / "fp.json").write_text("{not json")
+    f = tmp_path / "b"
+    f.write_bytes(b"x")
+    assert Fingerprints(tmp_path / "fp.json").file_id(f) == file_id_of(b"x")
