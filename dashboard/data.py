@@ -33,15 +33,24 @@ class ParticipantTable:
     replay: bool
 
 
-def load_participant_table(study: Study, as_of: date | None, now: datetime | None = None) -> ParticipantTable:
+def load_participant_table(
+    study: Study, as_of: date | None, now: datetime | None = None, *, from_derived: bool = False
+) -> ParticipantTable:
     """The participant table of a study, flags evaluated with its ``[alerts]`` settings.
 
     Without ``as_of``, "today" is now, but never later than the latest data in
     the study (the run summary's rule). With ``as_of`` (a replay date), "today"
     is that date, as given. ``now`` defaults to the current minute.
+    ``from_derived`` reads the pipeline's derived Parquet tables instead of the
+    warehouse (the run summary, before the warehouse is refreshed).
     """
     instant = as_of_instant(as_of) if as_of is not None else (now or as_of_instant(None))
-    with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
+    opened = (
+        queries.open_derived(study.root)
+        if from_derived
+        else queries.open_warehouse(queries.warehouse_path(study.root))
+    )
+    with opened as con:
         roster = queries.roster(con, study.roster)
         last = queries.last_data(con, roster)
         table = participant_table.build(

@@ -89,6 +89,24 @@ def open_warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+@contextmanager
+def open_derived(study_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory connection whose views are the study's derived Parquet tables.
+
+    The derived tables carry the warehouse's table names, so every query here
+    runs on them too: the pipeline evaluates the same flags before it has
+    refreshed the warehouse.
+    """
+    con = duckdb.connect()
+    try:
+        for part in sorted((Path(study_root) / "store" / "derived").glob("*.parquet")):
+            path = str(part.resolve()).replace("'", "''")
+            con.execute(f"CREATE VIEW {part.stem} AS SELECT * FROM read_parquet('{path}')")
+        yield con
+    finally:
+        con.close()
+
+
 def table_names(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     """Tables and views present in the warehouse."""
     rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()

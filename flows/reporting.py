@@ -17,7 +17,7 @@ from prefect.states import Completed
 
 from flows.artifacts import publish_run_artifacts
 from ingest.pipeline import IngestReport
-from irisin.jobs import RunRecord, last_data_of
+from irisin.jobs import RunRecord
 from irisin.summary import attention_table, summary_markdown
 
 WARNING_STATUSES: tuple[str, ...] = ("partial", "quarantined", "failed")
@@ -55,7 +55,7 @@ def finish_run(
     rows, plus ``extra``.
     """
     study = record.study
-    attention = attention_table(weekly, last_data_of(study), study.config)
+    attention = attention_table(study)
     summary = summary_markdown(title, report, weekly, attention, study.config)
     warning = warnings_of(report)
     status = "completed" if warning is None else "completed_with_warnings"

@@ -8,11 +8,10 @@ weekly table, so every channel says the same thing.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 
 import polars as pl
 
-from config import StudyConfig
+from config import Study, StudyConfig
 from ingest.pipeline import IngestReport
 
 
@@ -21,36 +20,16 @@ def current_week(weekly: pl.DataFrame) -> object | None:
     return None if weekly.height == 0 else weekly["week_start"].max()
 
 
-def attention_table(weekly: pl.DataFrame, last_data: pl.DataFrame, config: StudyConfig, now: datetime | None = None) -> pl.DataFrame:
-    """Participants needing attention: no data for N days, or below the hour K weeks running.
+def attention_table(study: Study) -> pl.DataFrame:
+    """Participants needing attention: the dashboard's flags, from the derived tables.
 
-    ``last_data`` has participant_id and last_minute_utc. Silence is measured
-    from the study's latest data when that is older than ``now`` (a historical
-    or demo study), so the flag means "behind the others".
+    One definition of every flag (``dashboard.participant_table``), so the run
+    summary and the coordinators' table never disagree.
     """
-    a = config.alerts
-    if last_data.height == 0:
-        return pl.DataFrame(schema={"participant_id": pl.String, "reason": pl.String})
-    reference = last_data["last_minute_utc"].max()
-    now = now or datetime.now(UTC)
-    if reference is not None and reference < now:
-        now = reference
-    silent = last_data.filter(pl.col("last_minute_utc") < pl.lit(now) - pl.duration(days=a.no_data_days)).select(
-        "participant_id",
-        pl.format(
-            "no data for {} days", ((pl.lit(now) - pl.col("last_minute_utc")).dt.total_days()).cast(pl.Int64)
-        ).alias("reason"),
-    )
-    recent = (
-        weekly.filter(pl.col("status") != "insufficient")
-        .sort("participant_id", "week_start")
-        .group_by("participant_id", maintain_order=True)
-        .agg(pl.col("status").tail(a.below_weeks_running))
-    )
-    below = recent.filter(
-        (pl.col("status").list.len() == a.below_weeks_running) & pl.col("status").list.eval(pl.element() == "below").list.all()
-    ).select("participant_id", pl.lit(f"below the hour {a.below_weeks_running} weeks running").alias("reason"))
-    return pl.concat([silent, below]).sort("participant_id")
+    from dashboard.data import load_participant_table
+
+    table = load_participant_table(study, None, from_derived=True).table
+    return table.filter(pl.col("flags") != "").select("participant_id", pl.col("flags").alias("reason"))
 
 
 def summary_markdown(

@@ -78,3 +78,18 @@ def test_demo_is_deterministic(tmp_path: Path) -> None:
     files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b" / "inbox").rglob("*") if p.is_file())
     assert files_a == files_b
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files_a)
+
+
+def test_run_summary_flags_the_participants_designed_to_trip_them(demo: tuple[DemoStudy, Study]) -> None:
+    from irisin.summary import attention_table
+
+    _, study = demo
+    flags = dict(attention_table(study).rows())
+    # P11 stops syncing after day 34 (2026-04-05); the study's latest data is 2026-04-26
+    assert flags["P11"] == "no data for 21 days"
+    # P03 (59 min), P05 (40) and P09 (30) are below the hour in every complete week
+    for pid in ("P03", "P05", "P09"):
+        assert flags[pid] == "below the hour 7 weeks running"
+    # P10 wears the device 8 h a day, under the 600 min/day alert threshold
+    assert flags["P10"] == "low wear"
+    assert set(flags) == {"P03", "P05", "P09", "P10", "P11"}
