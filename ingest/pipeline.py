@@ -54,6 +54,16 @@ BUNDLE_KINDS: tuple[_BundleKind, ...] = (
 """Export readers, tried in order; each claims the members it recognises."""
 
 
+def _reader_bug(e: BaseException) -> bool:
+    """Whether an exception out of a reader is a bug to record, not a signal to obey.
+
+    Rust extensions (polars) raise ``PanicException``, a ``BaseException``; it
+    must quarantine the file like any other reader failure, while Ctrl-C and
+    interpreter exit still propagate.
+    """
+    return not isinstance(e, KeyboardInterrupt | SystemExit | GeneratorExit)
+
+
 def _load_attr(module: str, attr: str) -> Callable[..., Any] | None:
     try:
         return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
@@ -67,7 +77,9 @@ def _read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
         return ReadResult(kind="fit", status="skipped", reason="FIT reader not installed")
     try:
         return reader(data, ctx)  # type: ignore[no-any-return]
-    except Exception as e:  # a reader bug must not sink the batch
+    except BaseException as e:  # a reader bug must not sink the batch
+        if not _reader_bug(e):
+            raise
         return ReadResult(kind="fit", status="quarantined", reason=f"FIT reader failed: {type(e).__name__}: {e}")
 
 
@@ -214,7 +226,9 @@ class Ingestor:
             remaining = [m for m in members if m.path not in results]
             try:
                 results.update(read(remaining, ctx))
-            except Exception as e:  # a reader bug must not sink the rest of the archive
+            except BaseException as e:  # a reader bug must not sink the rest of the archive
+                if not _reader_bug(e):
+                    raise
                 for m in remaining:
                     results.setdefault(
                         m.path,

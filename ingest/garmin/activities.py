@@ -71,6 +71,10 @@ def _activities(document: Any, name: str) -> list[Any]:
     return [activity for part in found for activity in part[EXPORT_KEY]]
 
 
+PLAUSIBLE_EPOCH_MS = (631_152_000_000, 4_102_444_800_000)
+"""1990-01-01 to 2100-01-01 UTC, in epoch milliseconds."""
+
+
 def _epoch_ms(column: str) -> pl.Expr:
     return pl.from_epoch(pl.col(column).round(0).cast(pl.Int64), time_unit="ms")
 
@@ -83,7 +87,11 @@ def read_summarized_activities(data: bytes, name: str, ctx: ReadContext) -> Read
     """
     activities = _activities(load_json(data, name), name)
     columns = records_to_columns(activities, ACTIVITY_FIELDS, name)
-    raw = columns.frame
+    # epoch milliseconds outside 1990..2100 are not times a device wrote: treat them as missing
+    raw = columns.frame.with_columns(
+        pl.when(pl.col(c).is_between(PLAUSIBLE_EPOCH_MS[0], PLAUSIBLE_EPOCH_MS[1])).then(pl.col(c)).alias(c)
+        for c in ("beginTimestamp", "startTimeLocal")
+    )
     undated = int(raw.get_column("beginTimestamp").null_count())
     if raw.height and undated == raw.height:
         raise GarminFormatError(

@@ -73,3 +73,26 @@ def test_order_of_days_and_activities_does_not_change_the_tables(rng: random.Ran
     )
     assert shuffled[UDS].tables["daily_totals"].equals(ordered[UDS].tables["daily_totals"])
     assert shuffled[ACTS].tables["sessions"].equals(ordered[ACTS].tables["sessions"])
+
+
+def test_epoch_far_outside_any_device_clock_is_treated_as_missing() -> None:
+    """Found by the property test: polars panics formatting a datetime beyond year 262143."""
+    doc = [
+        {
+            "summarizedActivitiesExport": [
+                {"activityId": 1, "beginTimestamp": 2**62, "duration": 60_000},
+                {
+                    "activityId": 2,
+                    "beginTimestamp": 1_772_900_000_000,
+                    "startTimeLocal": 1_772_903_600_000,
+                    "duration": 60_000,
+                },
+            ]
+        }
+    ]
+    data = orjson.dumps(doc)
+    result = read_garmin_export([Member(ACTS, len(data), lambda: data)], CTX)[ACTS]
+    assert result.status == "partial"
+    sessions = result.tables["sessions"]
+    assert sessions.column("session_key").to_pylist() == ["2"]
+    assert sessions.column("utc_offset_minutes").to_pylist() == [60]
