@@ -36,6 +36,7 @@ from flows.tasks import (
     derive_weeks,
     failed_outcome,
     publish_warehouse,
+    recover_lake,
     retry_if_transient,
     study_lock,
 )
@@ -175,11 +176,7 @@ def backfill_flow(
     run = StudyRun.open(study_dir)
     study = run.study
     with study_lock(study):
-        removed = run.lake.recover()
-        if removed:
-            logger.warning(
-                "recovered the lake after an interrupted run: removed %d orphan parts", len(removed)
-            )
+        removed = recover_lake(run, logger)
         source = None if source_dir is None else Path(source_dir).resolve()
         items = inbox_items(
             study, participants, roots=None if source is None else [source], split_fit_folders=False

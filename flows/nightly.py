@@ -32,6 +32,7 @@ from flows.tasks import (
     failed_outcome,
     ingest_file,
     publish_warehouse,
+    recover_lake,
     study_lock,
 )
 from ingest.pipeline import FileOutcome, IngestReport
@@ -134,11 +135,7 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
     run = StudyRun.open(study_dir)
     study = run.study
     with study_lock(study):
-        removed = run.lake.recover()
-        if removed:
-            logger.warning(
-                "recovered the lake after an interrupted run: removed %d orphan parts", len(removed)
-            )
+        removed = recover_lake(run, logger)
         record = RunRecord("nightly", study, parameters={"study_dir": str(study.root)})
         items = inbox_items(study)
         hashes = fingerprints_of(study)

@@ -88,6 +88,14 @@ class StudyRun:
             yield
 
 
+def recover_lake(run: StudyRun, logger: Any) -> list[str]:
+    """Finish what an interrupted run left in the lake (orphan parts), and say so in the run log."""
+    removed = run.lake.recover()
+    if removed:
+        logger.warning("recovered the lake after an interrupted run: removed %d orphan parts", len(removed))
+    return removed
+
+
 class StudyBusyError(RuntimeError):
     """Another irisin run holds the study's lock."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from irisin.demo.cohort import DemoParticipant
+from irisin.schema import WEEKLY_EXPORT_COLUMNS
 
 
 def expected_weekly(
@@ -20,7 +21,7 @@ def expected_weekly(
     min_wear_minutes_per_day: int = 600,
     min_valid_days_per_week: int = 4,
 ) -> pl.DataFrame:
-    """participant_id, week_start, moderate/vigorous/mvpa/wear minutes, valid_days, status."""
+    """The weekly export's columns (``WEEKLY_EXPORT_COLUMNS``) as the truth implies them."""
     frames = []
     for p in cohort:
         t = truths[p.participant_id]
@@ -57,13 +58,4 @@ def expected_weekly(
         .otherwise(pl.lit("below"))
         .alias("status")
     )
-    return out.select(
-        "participant_id",
-        "week_start",
-        "moderate_minutes",
-        "vigorous_minutes",
-        "mvpa_minutes",
-        "wear_minutes",
-        "valid_days",
-        "status",
-    ).sort("participant_id", "week_start")
+    return out.select(WEEKLY_EXPORT_COLUMNS).sort("participant_id", "week_start")
