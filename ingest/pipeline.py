@@ -99,30 +99,16 @@ class FileOutcome:
 
 @dataclass
 class IngestReport:
-    """Outcome of one ingest call: every file seen, and the keys of new rows."""
+    """Outcome of one ingest call: every file seen (new rows are found in the lake by file id)."""
 
     outcomes: list[FileOutcome] = field(default_factory=list)
-    new_minutes: list[pl.DataFrame] = field(default_factory=list)
-    new_days: list[pl.DataFrame] = field(default_factory=list)
 
     def extend(self, other: IngestReport) -> None:
         self.outcomes += other.outcomes
-        self.new_minutes += other.new_minutes
-        self.new_days += other.new_days
 
     def counts(self) -> Counter[tuple[str, str]]:
         """(kind, status) -> files, for new files only."""
         return Counter((o.kind, o.status) for o in self.outcomes if o.new)
-
-    def touched_minutes(self) -> pl.DataFrame:
-        if not self.new_minutes:
-            return pl.DataFrame(schema={"participant_id": pl.String, "minute_utc": pl.Datetime("us", "UTC")})
-        return pl.concat(self.new_minutes)
-
-    def touched_days(self) -> pl.DataFrame:
-        if not self.new_days:
-            return pl.DataFrame(schema={"participant_id": pl.String, "local_date": pl.Date})
-        return pl.concat(self.new_days)
 
     @property
     def new_files(self) -> int:
@@ -358,14 +344,6 @@ class Ingestor:
             combined = {name: _conform_all(ts, LAKE_TABLES[name]) for name, ts in tables.items()}
             self.lake.write_batch(Batch(pid, combined, pa.Table.from_pylist(manifest_rows, schema=FILES)))
             self.known.update(r["file_id"] for r in manifest_rows)
-            if "minutes" in combined:
-                report.new_minutes.append(
-                    pl.from_arrow(combined["minutes"].select(["participant_id", "minute_utc"])).unique()  # type: ignore[union-attr]
-                )
-            if "daily_totals" in combined:
-                report.new_days.append(
-                    pl.from_arrow(combined["daily_totals"].select(["participant_id", "local_date"])).unique()  # type: ignore[union-attr]
-                )
         return report
 
 
