@@ -48,7 +48,7 @@ def localized_quarters(
     The combined quarter-hours are materialized once: they are 15 times smaller
     than the minute rows and are read twice (offsets per zone, then the join).
     """
-    quarters = combine_quarters(minutes, profiles, roster, config).collect(engine="streaming")
+    quarters = combine_quarters(minutes, profiles, roster, config)
     return localize_quarters(quarters.lazy(), roster, config)
 
 

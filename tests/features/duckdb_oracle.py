@@ -50,10 +50,12 @@ totals_per_source AS (
     SELECT t.participant_id, t.local_date, p.rank,
            max(coalesce(t.moderate_minutes, 0)) AS moderate,
            max(coalesce(t.vigorous_minutes, 0)) AS vigorous,
-           max(CASE WHEN coalesce(t.worn, true)
-                    THEN coalesce(t.sedentary_minutes, 0) + coalesce(t.light_minutes, 0)
-                       + coalesce(t.moderate_minutes, 0) + coalesce(t.vigorous_minutes, 0)
-                    ELSE 0 END) AS wear
+           -- a source may split a day over rows (one per series): each column's
+           -- largest value, then their sum, unless a row says the device was off
+           CASE WHEN bool_and(coalesce(t.worn, true))
+                THEN max(coalesce(t.sedentary_minutes, 0)) + max(coalesce(t.light_minutes, 0))
+                   + max(coalesce(t.moderate_minutes, 0)) + max(coalesce(t.vigorous_minutes, 0))
+                ELSE 0 END AS wear
     FROM daily_totals t JOIN precedence p ON t.source = p.source
     GROUP BY ALL
 ),
