@@ -18,6 +18,8 @@ week with some data and too little wear is ``insufficient``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import polars as pl
 
 from config.study import StudyConfig
@@ -52,6 +54,12 @@ def localized_quarters(
     return localize_quarters(quarters.lazy(), roster, config)
 
 
+def _days(localized: pl.LazyFrame, daily_totals: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig) -> pl.LazyFrame:
+    """Step 4: the internal daily frame (``features.daily.DAILY_COLUMNS``) from localized quarters."""
+    days = days_from_quarters(localized)
+    return finish_days(fill_from_daily_totals(days, daily_totals, roster, config), config)
+
+
 def _daily(
     minutes: pl.LazyFrame,
     daily_totals: pl.LazyFrame,
@@ -62,8 +70,14 @@ def _daily(
 ) -> pl.LazyFrame:
     """Steps 1 to 4: the daily table as a lazy frame (combined quarters already materialized)."""
     minutes, daily_totals = _restricted(minutes, daily_totals, only)
-    days = days_from_quarters(localized_quarters(minutes, profiles, roster, config))
-    return finish_days(fill_from_daily_totals(days, daily_totals, roster, config), config)
+    return _days(localized_quarters(minutes, profiles, roster, config), daily_totals, roster, config)
+
+
+def _decoded_days(days: pl.LazyFrame, config: StudyConfig) -> pl.LazyFrame:
+    """The daily table's public form: provenance bit sets decoded into names."""
+    return days.with_columns(
+        source_names(config).alias("sources"), method_names(config).alias("methods")
+    ).drop("source_bits", "method_bits")
 
 
 def daily_table(
@@ -79,14 +93,18 @@ def daily_table(
     ``filled_from_daily_totals``, the week the day belongs to, and provenance
     ``sources``/``methods`` as in the weekly table. For the dashboard and for checks.
     """
-    out = (
-        _daily(minutes, daily_totals, profiles, roster, config, only)
-        .with_columns(source_names(config).alias("sources"), method_names(config).alias("methods"))
-        .drop("source_bits", "method_bits")
-        .collect()
-        .sort("participant_id", "local_date")
-    )
+    days = _daily(minutes, daily_totals, profiles, roster, config, only)
+    out = _decoded_days(days, config).collect().sort("participant_id", "local_date")
     return out if only is None else keep_requested(out, only)
+
+
+def _hours(localized: pl.LazyFrame) -> pl.LazyFrame:
+    return localized.group_by(
+        "participant_id",
+        "local_date",
+        "week_start",
+        pl.col("local_start").dt.hour().cast(pl.Int8).alias("hour"),
+    ).agg(count_bits("worn_bits").sum().alias("wear_minutes"))
 
 
 def hourly_wear(
@@ -98,15 +116,50 @@ def hourly_wear(
     local hour holds up to 120 minutes.
     """
     return (
-        localized_quarters(minutes, profiles, roster, config)
-        .group_by(
-            "participant_id",
-            "local_date",
-            pl.col("local_start").dt.hour().cast(pl.Int8).alias("hour"),
-        )
-        .agg(count_bits("worn_bits").sum().alias("wear_minutes"))
+        _hours(localized_quarters(minutes, profiles, roster, config))
+        .drop("week_start")
         .sort("participant_id", "local_date", "hour")
         .collect()
+    )
+
+
+class WeekTables(NamedTuple):
+    """The derived tables of one set of participant-weeks."""
+
+    weekly: pl.DataFrame
+    daily: pl.DataFrame
+    hourly_wear: pl.DataFrame
+
+
+def week_tables(
+    minutes: pl.LazyFrame,
+    daily_totals: pl.LazyFrame,
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+    config: StudyConfig,
+    *,
+    config_hash: str,
+    only: pl.DataFrame | None = None,
+) -> WeekTables:
+    """``weekly_table``, ``daily_table`` and ``hourly_wear`` from one pass over the minute rows.
+
+    Classifying and combining the minute rows is nearly all of the cost, and
+    the three tables share it: a pipeline run that writes all three should
+    call this rather than the three functions. With ``only``, the daily and
+    hourly rows are those of the requested weeks' days.
+    """
+    minutes, daily_totals = _restricted(minutes, daily_totals, only)
+    localized = localized_quarters(minutes, profiles, roster, config).collect()
+    days = _days(localized.lazy(), daily_totals, roster, config).collect()
+    weekly = weeks_from_days(days.lazy(), config, config_hash=config_hash).collect()
+    daily = _decoded_days(days.lazy(), config).collect()
+    hourly = _hours(localized.lazy()).collect()
+    if only is not None:
+        weekly, daily, hourly = (keep_requested(t, only) for t in (weekly, daily, hourly))
+    return WeekTables(
+        weekly.sort("participant_id", "week_start"),
+        daily.sort("participant_id", "local_date"),
+        hourly.drop("week_start").sort("participant_id", "local_date", "hour"),
     )
 
 

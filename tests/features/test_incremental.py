@@ -12,7 +12,13 @@ from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
 
 from config.study import StudyConfig
 from features.incremental import touched_weeks, update_weekly
-from features.weekly import weekly_table, weekly_table_in_batches
+from features.weekly import (
+    daily_table,
+    hourly_wear,
+    week_tables,
+    weekly_table,
+    weekly_table_in_batches,
+)
 
 CONFIG = StudyConfig.model_validate(
     {"wear": {"min_wear_minutes_per_day": 30, "min_valid_days_per_week": 1}}
@@ -143,3 +149,29 @@ def test_batches_of_participants_give_the_same_table() -> None:
         batch_participants=2,
     )
     assert empty.height == 0 and empty.columns == whole.columns
+
+
+@settings(max_examples=15, deadline=None)
+@given(blocks, st.integers(0, 3))
+def test_week_tables_equal_the_three_tables_computed_apart(spec: list[tuple], pick: int) -> None:
+    mins = build(spec)
+    tots = daily_totals(
+        [{"participant_id": "b", "local_date": date(2026, 3, 20), "moderate_minutes": 70}]
+    )
+    args = (mins.lazy(), tots.lazy(), profiles().lazy(), PEOPLE, CONFIG)
+    whole = weekly_table(*args, config_hash="h")
+    together = week_tables(*args, config_hash="h")
+    assert_frame_equal(together.weekly, whole)
+    assert_frame_equal(together.daily, daily_table(*args))
+    assert_frame_equal(together.hourly_wear, hourly_wear(mins.lazy(), profiles().lazy(), PEOPLE, CONFIG))
+    # one requested week: its weekly row, and the daily and hourly rows of its days only
+    only = whole.select("participant_id", "week_start").slice(pick % whole.height, 1)
+    part = week_tables(*args, config_hash="h", only=only)
+    assert_frame_equal(part.weekly, weekly_table(*args, config_hash="h", only=only))
+    assert_frame_equal(part.daily, daily_table(*args, only=only))
+    days = together.daily.join(only, on=["participant_id", "week_start"], how="semi")
+    expected_hours = together.hourly_wear.join(
+        days.select("participant_id", "local_date"), on=["participant_id", "local_date"], how="semi"
+    )
+    assert_frame_equal(part.hourly_wear, expected_hours)
+    assert part.daily["week_start"].unique().to_list() == only["week_start"].to_list()
