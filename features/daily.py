@@ -57,7 +57,9 @@ def best_daily_totals(daily_totals: pl.LazyFrame, config: StudyConfig) -> pl.Laz
     minutes = ["sedentary_minutes", "light_minutes", "moderate_minutes", "vigorous_minutes"]
     # A source may split one day over several rows (Fitbit Takeout JSON keeps one
     # file per series): take each column's largest value first, then add them up.
-    device_wear = pl.when(pl.col("worn")).then(pl.sum_horizontal(pl.col(c).fill_null(0) for c in minutes))
+    device_wear = pl.when(pl.col("worn")).then(
+        pl.sum_horizontal(pl.col(c).fill_null(0) for c in minutes)
+    )
     return (
         daily_totals.with_columns(source_rank(config).alias("source_rank"))
         .filter(pl.col("source_rank").is_not_null())

@@ -54,7 +54,9 @@ def localized_quarters(
     return localize_quarters(quarters.lazy(), roster, config)
 
 
-def _days(localized: pl.LazyFrame, daily_totals: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig) -> pl.LazyFrame:
+def _days(
+    localized: pl.LazyFrame, daily_totals: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig
+) -> pl.LazyFrame:
     """Step 4: the internal daily frame (``features.daily.DAILY_COLUMNS``) from localized quarters."""
     days = days_from_quarters(localized)
     return finish_days(fill_from_daily_totals(days, daily_totals, roster, config), config)
@@ -70,7 +72,9 @@ def _daily(
 ) -> pl.LazyFrame:
     """Steps 1 to 4: the daily table as a lazy frame (combined quarters already materialized)."""
     minutes, daily_totals = _restricted(minutes, daily_totals, only)
-    return _days(localized_quarters(minutes, profiles, roster, config), daily_totals, roster, config)
+    return _days(
+        localized_quarters(minutes, profiles, roster, config), daily_totals, roster, config
+    )
 
 
 def _decoded_days(days: pl.LazyFrame, config: StudyConfig) -> pl.LazyFrame:

@@ -163,7 +163,9 @@ def test_week_tables_equal_the_three_tables_computed_apart(spec: list[tuple], pi
     together = week_tables(*args, config_hash="h")
     assert_frame_equal(together.weekly, whole)
     assert_frame_equal(together.daily, daily_table(*args))
-    assert_frame_equal(together.hourly_wear, hourly_wear(mins.lazy(), profiles().lazy(), PEOPLE, CONFIG))
+    assert_frame_equal(
+        together.hourly_wear, hourly_wear(mins.lazy(), profiles().lazy(), PEOPLE, CONFIG)
+    )
     # one requested week: its weekly row, and the daily and hourly rows of its days only
     only = whole.select("participant_id", "week_start").slice(pick % whole.height, 1)
     part = week_tables(*args, config_hash="h", only=only)
