@@ -99,12 +99,19 @@ class FileOutcome:
 
 @dataclass
 class IngestReport:
-    """Outcome of one ingest call: every file seen (new rows are found in the lake by file id)."""
+    """Outcome of one ingest call: every file seen, and the lake batches its new files were committed in.
+
+    ``batches`` (``(participant_id, batch_id)``) lets a caller read back just
+    the new rows (their weeks are what a nightly recomputes) from the parts
+    those batches wrote, without listing or reading the rest of the lake.
+    """
 
     outcomes: list[FileOutcome] = field(default_factory=list)
+    batches: list[tuple[str, str]] = field(default_factory=list)
 
     def extend(self, other: IngestReport) -> None:
         self.outcomes += other.outcomes
+        self.batches += other.batches
 
     def counts(self) -> Counter[tuple[str, str]]:
         """(kind, status) -> files, for new files only."""
@@ -342,7 +349,8 @@ class Ingestor:
             )
         for pid, (tables, manifest_rows) in by_participant.items():
             combined = {name: _conform_all(ts, LAKE_TABLES[name]) for name, ts in tables.items()}
-            self.lake.write_batch(Batch(pid, combined, pa.Table.from_pylist(manifest_rows, schema=FILES)))
+            bid = self.lake.write_batch(Batch(pid, combined, pa.Table.from_pylist(manifest_rows, schema=FILES)))
+            report.batches.append((pid, bid))
             self.known.update(r["file_id"] for r in manifest_rows)
         return report
 

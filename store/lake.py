@@ -32,6 +32,10 @@ from irisin.schema import FILES, LAKE_TABLES, TABLES, conform
 
 MANIFEST = "files"
 SUPERSEDED = "superseded"
+ROW_GROUP_ROWS = 16_384
+"""Rows per Parquet row group: about 11 days of one participant's minutes, so a
+scan filtered to a few weeks (an incremental nightly) skips the rest of a
+participant's history by row-group statistics instead of decoding it."""
 
 
 def batch_id_for(file_ids: Iterable[str]) -> str:
@@ -63,6 +67,8 @@ class Lake:
         self.fs.create_dir(self.root, recursive=True)
         self._live: dict[str, dict[str, str]] = {}
         """participant -> logical path -> live file_id, loaded lazily, kept current by write_batch."""
+        self._live_complete = False
+        """Whether ``_live`` holds every participant of the manifest (a participant missing has no files)."""
 
     # -- paths ---------------------------------------------------------------
     def _dir(self, table: str, participant_id: str) -> str:
@@ -71,11 +77,24 @@ class Lake:
     def _part(self, table: str, participant_id: str, batch_id: str) -> str:
         return f"{self._dir(table, participant_id)}/{batch_id}.parquet"
 
-    def _list(self, table: str) -> list[str]:
-        sel = pafs.FileSelector(f"{self.root}/{table}", recursive=True, allow_not_found=True)
-        return sorted(
-            i.path for i in self.fs.get_file_info(sel) if i.is_file and i.path.endswith(".parquet")
+    def _list(self, table: str, participants: Iterable[str] | None = None) -> list[str]:
+        """Part files of ``table``; with ``participants``, only their folders are listed.
+
+        A run that touches a few participants must not pay for listing every
+        participant's parts.
+        """
+        folders = (
+            [f"{self.root}/{table}"]
+            if participants is None
+            else [self._dir(table, pid) for pid in sorted(set(participants))]
         )
+        parts: list[str] = []
+        for folder in folders:
+            sel = pafs.FileSelector(folder, recursive=participants is None, allow_not_found=True)
+            parts += [
+                i.path for i in self.fs.get_file_info(sel) if i.is_file and i.path.endswith(".parquet")
+            ]
+        return sorted(parts)
 
     @staticmethod
     def _batch_of(path: str) -> tuple[str, str]:
@@ -87,54 +106,44 @@ class Lake:
         self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         tmp = f"{path}.{uuid.uuid4().hex}.tmp"
         with self.fs.open_output_stream(tmp) as out:
-            pq.write_table(table, out, compression="zstd")
+            pq.write_table(table, out, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         self.fs.move(tmp, path)
 
     def write_batch(self, batch: Batch) -> str:
         """Write a batch's data parts, then its manifest part (the commit)."""
         manifest = conform(batch.manifest, FILES)
         bid = batch_id_for(manifest.column("file_id").to_pylist())
+        live = self._live_files(batch.participant_id)  # as it was before this batch
         for name, table in batch.tables.items():
             if table.num_rows:
                 self._write_atomic(conform(table, LAKE_TABLES[name]), self._part(name, batch.participant_id, bid))
         self._write_atomic(manifest, self._part(MANIFEST, batch.participant_id, bid))
-        if self._replaces_something(batch.participant_id, manifest):
+        if _note_live(live, manifest):
             self._finish_replacements(batch.participant_id)
-            self._live.pop(batch.participant_id, None)
+            self._live[batch.participant_id] = self._read_live(batch.participant_id)
         return bid
 
-    def _replaces_something(self, participant_id: str, manifest: pa.Table) -> bool:
-        """Whether the new manifest rows are newer versions of files already live."""
+    def _live_files(self, participant_id: str) -> dict[str, str]:
+        """Logical path -> live file id of one participant, read once per lake object."""
         live = self._live.get(participant_id)
         if live is None:
-            man = self.manifest([participant_id]).filter(pl.col("status") != SUPERSEDED)
-            live = dict(zip(man["path"].map_elements(logical_path, return_dtype=pl.String).to_list(), man["file_id"].to_list(), strict=True))
+            live = {} if self._live_complete else self._read_live(participant_id)
             self._live[participant_id] = live
-        clash = False
-        for path, fid in zip(manifest.column("path").to_pylist(), manifest.column("file_id").to_pylist(), strict=True):
-            key = logical_path(path)
-            if live.get(key, fid) != fid:
-                clash = True
-            live[key] = fid
-        return clash
+        return live
+
+    def _read_live(self, participant_id: str) -> dict[str, str]:
+        return _live_of(self.manifest([participant_id])).get(participant_id, {})
 
     # -- reading -------------------------------------------------------------
     def committed_parts(self, table: str, participants: Iterable[str] | None = None) -> list[str]:
         """Data parts whose batch has a manifest part, optionally for some participants."""
-        committed = {self._batch_of(p) for p in self._list(MANIFEST)}
-        want = None if participants is None else set(participants)
-        return [
-            p
-            for p in self._list(table)
-            if self._batch_of(p) in committed and (want is None or self._batch_of(p)[0] in want)
-        ]
+        want = None if participants is None else sorted(set(participants))
+        committed = {self._batch_of(p) for p in self._list(MANIFEST, want)}
+        return [p for p in self._list(table, want) if self._batch_of(p) in committed]
 
     def manifest(self, participants: Iterable[str] | None = None) -> pl.DataFrame:
         """Every manifest row (optionally of some participants), with the batch it belongs to."""
-        parts = self._list(MANIFEST)
-        if participants is not None:
-            want = set(participants)
-            parts = [p for p in parts if self._batch_of(p)[0] in want]
+        parts = self._list(MANIFEST, participants)
         empty = pl.from_arrow(FILES.empty_table())
         assert isinstance(empty, pl.DataFrame)
         if not parts:
@@ -151,12 +160,33 @@ class Lake:
         ).drop("_part")
 
     def known_file_ids(self) -> set[str]:
-        return set(self.manifest()["file_id"].to_list())
+        """Every file id in the manifest.
+
+        The same read indexes every participant's live files, so the batches
+        written after it (a nightly's new files) need not read the manifest again.
+        """
+        manifest = self.manifest()
+        self._live, self._live_complete = _live_of(manifest), True
+        return set(manifest["file_id"].to_list())
 
     def scan(self, table: str, participants: Iterable[str] | None = None) -> pl.LazyFrame:
         """Lazy frame over one table's committed rows (typed even when empty)."""
+        return self._scan_parts(table, self.committed_parts(table, participants))
+
+    def scan_batches(self, table: str, batches: Iterable[tuple[str, str]]) -> pl.LazyFrame:
+        """Lazy frame over the rows that the given ``(participant_id, batch_id)`` batches wrote to ``table``.
+
+        Only committed batches count. Looks at those batches' files alone, so
+        reading back what one ingest wrote costs what that ingest wrote.
+        """
+        wanted = sorted(set(batches))
+        manifests = self.fs.get_file_info([self._part(MANIFEST, pid, bid) for pid, bid in wanted])
+        candidates = [self._part(table, pid, bid) for (pid, bid), m in zip(wanted, manifests, strict=True) if m.is_file]
+        parts = [i.path for i in self.fs.get_file_info(candidates) if i.is_file]
+        return self._scan_parts(table, parts)
+
+    def _scan_parts(self, table: str, parts: list[str]) -> pl.LazyFrame:
         schema = TABLES[table]
-        parts = self.committed_parts(table, participants)
         empty = pl.from_arrow(schema.empty_table())
         assert isinstance(empty, pl.DataFrame)
         if not parts:
@@ -186,9 +216,7 @@ class Lake:
         ingested last wins. Running this twice does nothing the second time.
         """
         man = self.manifest(None if participant_id is None else [participant_id])
-        live = man.filter(pl.col("status") != SUPERSEDED).with_columns(
-            pl.col("path").map_elements(logical_path, return_dtype=pl.String).alias("_key")
-        )
+        live = man.filter(pl.col("status") != SUPERSEDED).with_columns(logical_path_expr().alias("_key"))
         newest = live.sort("ingested_at").group_by("participant_id", "_key").agg(pl.col("file_id").last())
         old = live.join(newest, on=["participant_id", "_key", "file_id"], how="anti")
         if old.height == 0:
@@ -216,7 +244,32 @@ class Lake:
                 self.fs.delete_file(info.path)
                 removed.append(info.path)
         self._finish_replacements()
+        self._live, self._live_complete = {}, False
         return removed
+
+
+def _live_of(manifest: pl.DataFrame) -> dict[str, dict[str, str]]:
+    """Participant -> logical path -> file id of the live (not superseded) manifest rows; newest wins."""
+    live = (
+        manifest.filter(pl.col("status") != SUPERSEDED)
+        .sort("ingested_at")
+        .select("participant_id", logical_path_expr().alias("key"), "file_id")
+    )
+    out: dict[str, dict[str, str]] = {}
+    for (pid,), rows in live.group_by("participant_id", maintain_order=True):
+        out[str(pid)] = dict(zip(rows["key"].to_list(), rows["file_id"].to_list(), strict=True))
+    return out
+
+
+def _note_live(live: dict[str, str], manifest: pa.Table) -> bool:
+    """Record a batch's files as live; True when one is a newer version of a file already live."""
+    clash = False
+    for path, fid in zip(manifest.column("path").to_pylist(), manifest.column("file_id").to_pylist(), strict=True):
+        key = logical_path(path)
+        if live.get(key, fid) != fid:
+            clash = True
+        live[key] = fid
+    return clash
 
 
 def logical_path(path: str) -> str:
@@ -226,6 +279,11 @@ def logical_path(path: str) -> str:
     ``takeout-2.zip!/Takeout/Fitbit/steps.json`` are two versions of one file.
     """
     return path.split("!/", 1)[1] if "!/" in path else path
+
+
+def logical_path_expr(path: str = "path") -> pl.Expr:
+    """``logical_path`` of a column of paths, as one columnar expression."""
+    return pl.coalesce(pl.col(path).str.splitn("!/", 2).struct.field("field_1"), pl.col(path))
 
 
 def now_utc() -> datetime:
