@@ -39,6 +39,7 @@ from ingest.pipeline import FileOutcome, IngestReport
 from irisin.jobs import (
     InboxItem,
     RunRecord,
+    files_of,
     fingerprints_of,
     inbox_items,
     new_items,
@@ -109,14 +110,9 @@ def already_ingested(items: Sequence[InboxItem], report: IngestReport) -> list[F
     }
     known: list[FileOutcome] = []
     for item in items:
-        files = (
-            sorted(f for f in item.path.rglob("*") if f.is_file())
-            if item.path.is_dir()
-            else [item.path]
-        )
         known += [
             FileOutcome("", str(f), item.participant_id, "known", "ok", None, new=False)
-            for f in files
+            for f in files_of(item.path)
             if str(f) not in named
         ]
     return known

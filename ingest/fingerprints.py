@@ -35,9 +35,14 @@ class Fingerprints:
                 self._entries = {}  # a damaged cache is rebuilt, never trusted
 
     def file_id(self, file: Path) -> str:
-        """The file's SHA-256, from the cache when its size and mtime are unchanged."""
-        st = file.stat()
-        key = str(file.resolve())
+        """The file's SHA-256, from the cache when its size and mtime are unchanged.
+
+        Entries are keyed by the absolute path as listed (not resolved through
+        symlinks): one ``stat`` per file and no other system call, since a
+        nightly asks this for every file in the inbox.
+        """
+        key = os.path.abspath(file)
+        st = os.stat(key)
         hit = self._entries.get(key)
         if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return str(hit[2])

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,27 @@ def warehouse_path(study: Study) -> Path:
     return study.paths.store / WAREHOUSE_FILE
 
 
-def _is_fit_only(folder: Path) -> bool:
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    return bool(files) and all(looks_like_fit(p.name, b"") for p in files)
+def files_under(folder: Path) -> list[Path]:
+    """Every file below ``folder`` (symlinked folders are not followed), in path order.
+
+    One ``scandir`` per folder and no ``stat`` per regular file, since the
+    nightly lists the study's whole inbox every run. The order is that of
+    sorting the paths (depth first, names sorted at every level).
+    """
+    files: list[Path] = []
+    with os.scandir(folder) as entries:
+        ordered = sorted(entries, key=lambda e: e.name)
+    for entry in ordered:
+        if entry.is_dir(follow_symlinks=False):
+            files += files_under(Path(entry.path))
+        elif entry.is_file():
+            files.append(Path(entry.path))
+    return files
+
+
+def files_of(path: Path) -> list[Path]:
+    """The files of an inbox unit: the file itself, or every file of a folder."""
+    return files_under(path) if path.is_dir() else [path]
 
 
 def inbox_items(
@@ -82,19 +100,20 @@ def inbox_items(
             pid = pdir.name
             if want is not None and pid not in want:
                 continue
-            for entry in sorted(pdir.iterdir()):
-                if entry.name.startswith("."):
-                    continue
-                if split_fit_folders and entry.is_dir() and _is_fit_only(entry):
-                    items += [InboxItem(pid, f) for f in sorted(entry.rglob("*")) if f.is_file()]
+            with os.scandir(pdir) as listing:
+                entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+            for entry in entries:
+                path = Path(entry.path)
+                files = files_under(path) if split_fit_folders and entry.is_dir() else []
+                if files and all(looks_like_fit(f.name, b"") for f in files):
+                    items += [InboxItem(pid, f) for f in files]  # a folder of FIT files: one unit per file
                 else:
-                    items.append(InboxItem(pid, entry))
+                    items.append(InboxItem(pid, path))
     return items
 
 
 def _has_new_bytes(path: Path, known: set[str], fingerprints: Fingerprints) -> bool:
-    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
-    return any(fingerprints.file_id(f) not in known for f in files)
+    return any(fingerprints.file_id(f) not in known for f in files_of(path))
 
 
 def fingerprints_of(study: Study) -> Fingerprints:
@@ -156,25 +175,17 @@ class DeriveResult:
 
 def new_rows(study: Study, table: str, report: IngestReport) -> pl.LazyFrame:
     """The rows of ``table`` that the report's new files wrote, read from just the lake parts of their batches."""
-    new_ids = {o.file_id for o in report.outcomes if o.new and o.file_id}
-    lake = lake_of(study)
-    empty = lake.scan(table).head(0)
-    if not new_ids:
-        return empty
-    manifest = lake.manifest().filter(pl.col("file_id").is_in(sorted(new_ids)))
-    batches = set(zip(manifest["participant_id"].to_list(), manifest["batch_id"].to_list(), strict=True))
-    parts = [p for p in lake.committed_parts(table) if Lake._batch_of(p) in batches]
-    if not parts:
-        return empty
-    return pl.scan_parquet(parts, schema=empty.collect_schema()).filter(pl.col("file_id").is_in(sorted(new_ids)))
+    new_ids = sorted({o.file_id for o in report.outcomes if o.new and o.file_id})
+    rows = lake_of(study).scan_batches(table, report.batches)
+    return rows.filter(pl.col("file_id").is_in(new_ids)) if new_ids else rows.head(0)
 
 
 def touched_weeks_of(study: Study, report: IngestReport) -> pl.DataFrame:
     """Participant-weeks that the new rows of an ingest touch.
 
     The week of a row depends on its source (untrusted sources touch nothing)
-    and device offset, which the report's row keys do not carry, so the new
-    rows are read back from the parts of the lake their batches wrote.
+    and device offset, which the report does not carry, so the new rows are
+    read back from the lake parts of the batches the report committed.
     """
     from features.incremental import touched_weeks
 
@@ -193,6 +204,42 @@ def _days_of_weeks(weeks: pl.DataFrame) -> pl.DataFrame:
         .explode("local_date")
         .unique()
     )
+
+
+REACH_BEFORE = timedelta(days=1)
+REACH_AFTER = timedelta(days=8)
+"""Minute rows that can fall in a local week starting ``week_start`` lie in
+``[week_start - 1 day, week_start + 8 days)`` UTC (offsets span -12 h to +14 h),
+the reach ``features.scope.restrict_minutes`` applies per participant."""
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def reach_of_weeks(lake: Lake, weeks: pl.DataFrame) -> dict[str, pl.LazyFrame]:
+    """Lake scans of ``minutes``, ``daily_totals`` and ``profiles`` cut to what can affect ``weeks``.
+
+    Only the weeks' participants' parts are listed, and minutes and daily
+    totals are filtered to the span from the earliest week to the latest
+    with literal bounds, which the Parquet reader turns into skipped row
+    groups. ``weekly_table(..., only=weeks)`` narrows further per
+    participant; this cut only spares it decoding the rest of the history.
+    """
+    pids = weeks["participant_id"].unique().sort().to_list()
+    first, last = weeks["week_start"].min(), weeks["week_start"].max()
+    scans = {t: lake.scan(t, pids) for t in ("minutes", "daily_totals", "profiles")}
+    if first is None or last is None:
+        return scans
+    assert isinstance(first, date) and isinstance(last, date)
+    minute_utc = pl.col("minute_utc")  # the lake's type, Datetime(us, UTC): no cast, so the bounds reach the reader
+    scans["minutes"] = scans["minutes"].filter(
+        (minute_utc >= _utc_midnight(first - REACH_BEFORE)) & (minute_utc < _utc_midnight(last + REACH_AFTER))
+    )
+    scans["daily_totals"] = scans["daily_totals"].filter(
+        pl.col("local_date").is_between(first, last + timedelta(days=6))
+    )
+    return scans
 
 
 def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
@@ -217,8 +264,8 @@ def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
         assert touched is not None and previous is not None
         if touched.height == 0:
             return DeriveResult(touched, previous, False)
-        pids = touched["participant_id"].unique().to_list()
-        scans = {t: lake.scan(t, pids) for t in ("minutes", "daily_totals", "profiles")}
+        # The rows within reach of the touched weeks are read once, not once per table below.
+        scans = {t: frame.collect().lazy() for t, frame in reach_of_weeks(lake, touched).items()}
         fresh = weekly_table(
             scans["minutes"], scans["daily_totals"], scans["profiles"], study.roster, cfg, config_hash=chash, only=touched
         )
