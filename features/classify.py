@@ -189,18 +189,10 @@ def classify_minutes(
         return minutes.with_columns(
             pl.lit(None, pl.Int8).alias("level"), pl.lit(None, pl.UInt8).alias("method_code")
         )
-    per_method = [f"_level_{name}" for name, _ in ordered]
-    method: pl.Expr = pl.lit(None, pl.UInt8)
-    for (name, _), column in reversed(list(zip(ordered, per_method, strict=True))):
-        method = (
-            pl.when(pl.col(column).is_not_null())
-            .then(pl.lit(METHODS.index(name), pl.UInt8))
-            .otherwise(method)
-        )
-    return (
-        minutes.with_columns(
-            expr.alias(column) for (_, expr), column in zip(ordered, per_method, strict=True)
-        )
-        .with_columns(pl.coalesce(per_method).alias("level"), method.alias("method_code"))
-        .drop(per_method)
+    # Each method's level and code travel together as ``4 * level + code``, so one
+    # coalesce over the methods in order picks both from the first that applies.
+    tagged = [expr * 4 + METHODS.index(name) for name, expr in ordered]
+    first = pl.coalesce(tagged)
+    return minutes.with_columns(
+        (first // 4).cast(pl.Int8).alias("level"), (first % 4).cast(pl.UInt8).alias("method_code")
     )
