@@ -22,7 +22,9 @@ processes, so that each reports its own peak memory:
 Figures: rows, wall seconds, rows per second, CPU seconds (user + system; on
 a shared machine wall time depends on the load, printed at the end), speed-up
 (rows/s against rows/s, as the baseline runs on a subset, and wall/CPU on the
-same subset), peak resident memory of each process.
+same subset), peak resident memory of each process, and a floor: a bare
+streaming scan of the columns the rules read, which no implementation that
+reads this Parquet with polars can beat.
 """
 
 from __future__ import annotations
@@ -252,6 +254,42 @@ def run_polars(folder: Path, batch: int | None, participants: int | None) -> dic
     }
 
 
+RULE_COLUMNS = (
+    "participant_id",
+    "source",
+    "minute_utc",
+    "utc_offset_minutes",
+    "steps",
+    "heart_rate_bpm",
+    "intensity",
+    "mets",
+    "worn",
+)
+"""The minute columns the weekly rules read."""
+
+
+def run_scan(folder: Path) -> dict:
+    """Time a bare streaming scan of the columns the rules read (child process): the decode floor."""
+    import polars as pl
+
+    scan = pl.scan_parquet(folder / "minutes" / "*.parquet")
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    touched = scan.select(
+        pl.col("participant_id").str.len_bytes().sum(),
+        pl.col("source").str.len_bytes().sum(),
+        pl.col("intensity").str.len_bytes().sum(),
+        pl.col("minute_utc").dt.epoch("s").sum(),
+        *(pl.col(c).sum() for c in RULE_COLUMNS[3:] if c != "intensity"),
+        pl.len().alias("rows"),
+    ).collect(engine="streaming")
+    return {
+        "rows": int(touched["rows"][0]),
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": _cpu_seconds() - cpu,
+        "peak_rss_gb": _peak_gb(),
+    }
+
+
 def run_pandas(folder: Path, participants: int) -> dict:
     """Time the pandas baseline on the first ``participants`` participants (child process)."""
     import pandas as pd
@@ -408,7 +446,7 @@ def main(argv: list[str] | None = None) -> None:
         "--batch", type=int, default=None, help="participants per batch (streaming mode)"
     )
     parser.add_argument("--dir", type=Path, default=None, help="reuse/keep data in this folder")
-    parser.add_argument("--child", choices=["polars", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["polars", "pandas", "scan"], help=argparse.SUPPRESS)
     parser.add_argument("--subset", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -417,6 +455,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.child == "pandas":
         print(json.dumps(run_pandas(args.dir, args.subset)))
+        return
+    if args.child == "scan":
+        print(json.dumps(run_scan(args.dir)))
         return
 
     folder = args.dir or Path(tempfile.mkdtemp(prefix="irisin-bench-"))
@@ -439,6 +480,12 @@ def main(argv: list[str] | None = None) -> None:
             f"(CPU {ours['cpu_seconds']:.1f} s = {ours['rows'] / ours['cpu_seconds'] / 1e6:.1f} M rows per CPU-second), "
             f"{ours['weeks']:,} weeks, peak RSS {ours['peak_rss_gb']:.2f} GB"
             + (f" (batches of {args.batch})" if args.batch else "")
+        )
+        floor = _child(["--child", "scan", *common])
+        print(
+            f"floor   : a bare scan of the {len(RULE_COLUMNS)} columns the rules read takes "
+            f"{floor['seconds']:.2f} s = {floor['rows'] / floor['seconds'] / 1e6:.1f} M rows/s "
+            f"(CPU {floor['cpu_seconds']:.1f} s); irisin spends {ours['cpu_seconds'] / floor['cpu_seconds']:.1f}x its CPU"
         )
         if args.pandas_participants:
             k = min(args.pandas_participants, args.participants)
