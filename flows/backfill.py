@@ -41,7 +41,7 @@ from flows.tasks import (
     study_lock,
 )
 from ingest.pipeline import IngestReport
-from irisin.jobs import InboxItem, RunRecord, inbox_items, ingest_item, weeks_of
+from irisin.jobs import InboxItem, RunRecord, files_of, inbox_items, ingest_item, weeks_of
 
 MAX_THREADS = 256
 
@@ -62,7 +62,7 @@ def hold_point(folder: Path, point: str) -> None:
 
 def files_in(item: InboxItem) -> int:
     """Raw files an inbox unit holds (a folder counts its files)."""
-    return sum(1 for p in item.path.rglob("*") if p.is_file()) if item.path.is_dir() else 1
+    return len(files_of(item))
 
 
 def minute_rows(report: IngestReport) -> int:

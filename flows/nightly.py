@@ -112,7 +112,7 @@ def already_ingested(items: Sequence[InboxItem], report: IngestReport) -> list[F
     for item in items:
         known += [
             FileOutcome("", str(f), item.participant_id, "known", "ok", None, new=False)
-            for f in files_of(item.path)
+            for f in files_of(item)
             if str(f) not in named
         ]
     return known

@@ -29,10 +29,11 @@ from store.warehouse import WAREHOUSE_FILE, refresh_warehouse
 
 @dataclass(frozen=True)
 class InboxItem:
-    """One unit of ingestion: a file, or an export folder read as a whole."""
+    """One unit of ingestion: a file, or an export folder read as a whole (``folder``)."""
 
     participant_id: str
     path: Path
+    folder: bool = False
 
 
 def lake_of(study: Study) -> Lake:
@@ -57,17 +58,17 @@ def files_under(folder: Path) -> list[Path]:
     files: list[Path] = []
     with os.scandir(folder) as entries:
         ordered = sorted(entries, key=lambda e: e.name)
-    for entry in ordered:
+    for entry in ordered:  # folder / name parses only the name, not the whole path again
         if entry.is_dir(follow_symlinks=False):
-            files += files_under(Path(entry.path))
+            files += files_under(folder / entry.name)
         elif entry.is_file():
-            files.append(Path(entry.path))
+            files.append(folder / entry.name)
     return files
 
 
-def files_of(path: Path) -> list[Path]:
-    """The files of an inbox unit: the file itself, or every file of a folder."""
-    return files_under(path) if path.is_dir() else [path]
+def files_of(item: InboxItem) -> list[Path]:
+    """The files of an inbox unit: the file itself, or every file of its folder."""
+    return files_under(item.path) if item.folder else [item.path]
 
 
 def inbox_items(
@@ -103,17 +104,17 @@ def inbox_items(
             with os.scandir(pdir) as listing:
                 entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
             for entry in entries:
-                path = Path(entry.path)
+                path = pdir / entry.name
                 files = files_under(path) if split_fit_folders and entry.is_dir() else []
                 if files and all(looks_like_fit(f.name, b"") for f in files):
                     items += [InboxItem(pid, f) for f in files]  # a folder of FIT files: one unit per file
                 else:
-                    items.append(InboxItem(pid, path))
+                    items.append(InboxItem(pid, path, folder=entry.is_dir()))
     return items
 
 
-def _has_new_bytes(path: Path, known: set[str], fingerprints: Fingerprints) -> bool:
-    return any(fingerprints.file_id(f) not in known for f in files_of(path))
+def _has_new_bytes(item: InboxItem, known: set[str], fingerprints: Fingerprints) -> bool:
+    return any(fingerprints.file_id(f) not in known for f in files_of(item))
 
 
 def fingerprints_of(study: Study) -> Fingerprints:
@@ -131,7 +132,7 @@ def new_items(
     With ``fingerprints``, files unchanged since last seen are not hashed again.
     """
     fingerprints = fingerprints or Fingerprints()
-    return [i for i in items if _has_new_bytes(i.path, known, fingerprints)]
+    return [i for i in items if _has_new_bytes(i, known, fingerprints)]
 
 
 def ingest_item(study: Study, item: InboxItem, lake: Lake | None = None, ingestor: Ingestor | None = None) -> IngestReport:
