@@ -18,6 +18,7 @@ week with some data and too little wear is ``insufficient``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import polars as pl
@@ -270,3 +271,44 @@ def weekly_table_in_batches(
     if not parts:
         return pl.DataFrame(schema=WEEKLY_COLUMNS)
     return pl.concat(parts).sort("participant_id", "week_start")
+
+
+class Inputs(NamedTuple):
+    """The canonical frames the weekly rules read, for some participants."""
+
+    minutes: pl.LazyFrame
+    daily_totals: pl.LazyFrame
+    profiles: pl.LazyFrame
+
+
+def week_tables_in_batches(
+    inputs_of: Callable[[list[str]], Inputs],
+    participant_ids: Sequence[str],
+    roster: pl.DataFrame,
+    config: StudyConfig,
+    *,
+    config_hash: str,
+    batch_participants: int,
+) -> WeekTables:
+    """``week_tables`` of every participant in ``participant_ids``, ``batch_participants`` at a time.
+
+    ``inputs_of(ids)`` gives the frames of just those participants; a lake
+    partitioned by participant answers it by listing their parts only, so
+    each batch reads its own files and peak memory follows one batch. Weeks
+    never span participants, so the tables equal one ``week_tables`` call.
+    """
+    ids = sorted(set(participant_ids))
+    parts = [
+        week_tables(
+            *inputs_of(ids[first : first + batch_participants]),
+            roster,
+            config,
+            config_hash=config_hash,
+        )
+        for first in range(0, len(ids), batch_participants)
+    ] or [week_tables(*inputs_of([]), roster, config, config_hash=config_hash)]
+    return WeekTables(
+        pl.concat([p.weekly for p in parts]).sort("participant_id", "week_start"),
+        pl.concat([p.daily for p in parts]).sort("participant_id", "local_date"),
+        pl.concat([p.hourly_wear for p in parts]).sort("participant_id", "local_date", "hour"),
+    )

@@ -13,9 +13,11 @@ from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
 from config.study import StudyConfig
 from features.incremental import touched_weeks, update_weekly
 from features.weekly import (
+    Inputs,
     daily_table,
     hourly_wear,
     week_tables,
+    week_tables_in_batches,
     weekly_table,
     weekly_table_in_batches,
 )
@@ -177,3 +179,37 @@ def test_week_tables_equal_the_three_tables_computed_apart(spec: list[tuple], pi
     )
     assert_frame_equal(part.hourly_wear, expected_hours)
     assert part.daily["week_start"].unique().to_list() == only["week_start"].to_list()
+
+
+def test_week_tables_in_batches_read_each_batch_from_its_own_inputs() -> None:
+    mins = build(
+        [
+            ("a", "fit_monitoring", 0, 600, "moderate"),
+            ("b", "fit_activity", 3 * 1440, 90, "vigorous"),
+            ("b", "fit_monitoring", 3 * 1440 + 30, 90, "moderate"),
+        ]
+    )
+    tots = daily_totals(
+        [{"participant_id": "c", "local_date": date(2026, 3, 20), "moderate_minutes": 70}]
+    )
+    asked: list[list[str]] = []
+
+    def inputs_of(ids: list[str]) -> Inputs:
+        asked.append(ids)
+        chosen = pl.col("participant_id").is_in(ids)
+        return Inputs(mins.lazy().filter(chosen), tots.lazy().filter(chosen), profiles().lazy())
+
+    args = (mins.lazy(), tots.lazy(), profiles().lazy(), PEOPLE, CONFIG)
+    whole = week_tables(*args, config_hash="h")
+    batched = week_tables_in_batches(
+        inputs_of, ["c", "b", "a", "b"], PEOPLE, CONFIG, config_hash="h", batch_participants=2
+    )
+    assert asked == [["a", "b"], ["c"]]
+    for got, expected in zip(batched, whole, strict=True):
+        assert_frame_equal(got, expected)
+    assert whole.weekly["participant_id"].unique().sort().to_list() == ["a", "b", "c"]
+    none = week_tables_in_batches(
+        inputs_of, [], PEOPLE, CONFIG, config_hash="h", batch_participants=2
+    )
+    assert [t.height for t in none] == [0, 0, 0]
+    assert [t.columns for t in none] == [t.columns for t in whole]
