@@ -48,6 +48,19 @@ _WORN, _CLASSIFIED, _MVPA = 15, 30, 45
 _SOURCE, _METHOD = 16, 24
 """Bit positions of the source and method provenance bits in a row's ``high`` word (vigorous mask at 0)."""
 
+RULE_COLUMNS = (
+    "participant_id",
+    "source",
+    "minute_utc",
+    "utc_offset_minutes",
+    "steps",
+    "heart_rate_bpm",
+    "intensity",
+    "mets",
+    "worn",
+)
+"""The minute columns the weekly rules read."""
+
 QUARTER_COLUMNS = (
     "participant_id",
     "quarter",
@@ -78,23 +91,13 @@ def _minute_rows(
     the method's provenance bits. Packing lets one OR per quarter do the work of
     seven.
     """
-    trusted = minutes.with_columns(source_rank(config).alias("source_rank")).filter(
-        pl.col("source_rank").is_not_null()
+    trusted = (
+        minutes.select(RULE_COLUMNS)
+        .with_columns(source_rank(config).alias("source_rank"))
+        .filter(pl.col("source_rank").is_not_null())
+        .drop("source")
     )
-    needed = [
-        "participant_id",
-        "minute_utc",
-        "source_rank",
-        "utc_offset_minutes",
-        "steps",
-        "heart_rate_bpm",
-        "intensity",
-        "mets",
-        "worn",
-    ]
-    classified = classify_minutes(
-        trusted.select(needed), heart_rate_limits(profiles, roster), config
-    )
+    classified = classify_minutes(trusted, heart_rate_limits(profiles, roster), config)
     minute = pl.col("minute_utc").cast(pl.Int64) // US_PER_MINUTE
     bit = pl.lit(2, pl.UInt64).pow((minute % QUARTER_MINUTES).cast(pl.UInt8))
     level = pl.col("level")

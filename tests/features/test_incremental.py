@@ -126,7 +126,8 @@ def test_only_restricts_to_requested_weeks() -> None:
     assert_frame_equal(part, whole.tail(1))
 
 
-def test_batches_of_participants_give_the_same_table() -> None:
+def three_participants() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Minutes of ``a`` and of ``b`` (two overlapping sources), daily totals only of ``c``."""
     mins = build(
         [
             ("a", "fit_monitoring", 0, 600, "moderate"),
@@ -137,6 +138,11 @@ def test_batches_of_participants_give_the_same_table() -> None:
     tots = daily_totals(
         [{"participant_id": "c", "local_date": date(2026, 3, 20), "moderate_minutes": 70}]
     )
+    return mins, tots
+
+
+def test_batches_of_participants_give_the_same_table() -> None:
+    mins, tots = three_participants()
     args = (mins.lazy(), tots.lazy(), profiles().lazy(), PEOPLE, CONFIG)
     whole = weekly_table(*args, config_hash="h")
     assert whole["participant_id"].unique().sort().to_list() == ["a", "b", "c"]
@@ -182,16 +188,7 @@ def test_week_tables_equal_the_three_tables_computed_apart(spec: list[tuple], pi
 
 
 def test_week_tables_in_batches_read_each_batch_from_its_own_inputs() -> None:
-    mins = build(
-        [
-            ("a", "fit_monitoring", 0, 600, "moderate"),
-            ("b", "fit_activity", 3 * 1440, 90, "vigorous"),
-            ("b", "fit_monitoring", 3 * 1440 + 30, 90, "moderate"),
-        ]
-    )
-    tots = daily_totals(
-        [{"participant_id": "c", "local_date": date(2026, 3, 20), "moderate_minutes": 70}]
-    )
+    mins, tots = three_participants()
     asked: list[list[str]] = []
 
     def inputs_of(ids: list[str]) -> Inputs:
