@@ -1,15 +1,22 @@
-"""The DuckDB warehouse: views over the lake, tables of the derived results.
+"""The DuckDB warehouse: views over the lake and over a snapshot of the derived tables.
 
 Lake views read the lake's part files by glob: parts left by a crash are
 removed by ``Lake.recover`` at the start of every run, before the refresh.
-The file is rebuilt under a temporary name and renamed into place, so a reader
-(the dashboard, a coordinator's SQL client) sees either the previous warehouse
-or the new one, and a crash mid-refresh leaves the previous one intact.
+Derived tables are views too, over hard links to the derived Parquet files
+taken at refresh time: the derived store replaces its files (a new inode per
+write), so the linked snapshot stays as it was until the next refresh, and
+nothing is copied. The file is rebuilt under a temporary name and renamed
+into place, so a reader (the dashboard, a coordinator's SQL client) sees
+either the previous warehouse or the new one, and a crash mid-refresh leaves
+the previous one intact. The snapshot of the previous warehouse is kept until
+the next refresh, for readers still holding it open.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +27,8 @@ from store.derived import DerivedStore
 from store.lake import MANIFEST, Lake
 
 WAREHOUSE_FILE = "warehouse.duckdb"
+SNAPSHOTS_KEPT = 2
+"""Derived-table snapshots kept: the current warehouse's and the one before (readers may still use it)."""
 
 
 def _sql_str(s: str) -> str:
@@ -31,10 +40,36 @@ def _empty_table_sql(con: duckdb.DuckDBPyConnection, name: str) -> None:
     con.execute(f"CREATE TABLE {name} AS SELECT * FROM empty")
 
 
+def snapshots_folder(target: Path) -> Path:
+    """Where the derived-table snapshots of the warehouse at ``target`` live."""
+    return target.with_name(f".{target.name}.tables")
+
+
+def _snapshot_derived(derived: DerivedStore, folder: Path) -> list[Path]:
+    """Link every derived table file into ``folder`` (a copy where the filesystem cannot link)."""
+    folder.mkdir(parents=True)
+    linked = []
+    for source in sorted(derived.root.glob("*.parquet")):
+        link = folder / source.name
+        try:
+            os.link(source, link)
+        except OSError:
+            shutil.copy2(source, link)
+        linked.append(link)
+    return linked
+
+
+def _drop_old_snapshots(root: Path) -> None:
+    """Keep the newest ``SNAPSHOTS_KEPT`` snapshots (names sort by creation time)."""
+    for old in sorted(p for p in root.iterdir() if p.is_dir())[:-SNAPSHOTS_KEPT]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
     """Rebuild the warehouse file at ``target`` from the lake and derived tables."""
-    target = Path(target)
+    target = Path(target).resolve()
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    snapshot = snapshots_folder(target) / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
     con = duckdb.connect(str(tmp))
     try:
         con.execute("BEGIN TRANSACTION")
@@ -44,20 +79,20 @@ def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
                 con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({glob}, hive_partitioning = false)")
             else:
                 _empty_table_sql(con, name)
-        for name in derived.root.glob("*.parquet"):
-            con.execute(
-                f"CREATE TABLE {name.stem} AS SELECT * FROM read_parquet({_sql_str(str(name.resolve()))})"
-            )
+        for table in _snapshot_derived(derived, snapshot):
+            con.execute(f"CREATE VIEW {table.stem} AS SELECT * FROM read_parquet({_sql_str(str(table))})")
         if not derived.exists("weekly"):
             _empty_table_sql(con, "weekly")
         con.execute("COMMIT")
     except BaseException:
         con.close()
         tmp.unlink(missing_ok=True)
+        shutil.rmtree(snapshot, ignore_errors=True)
         raise
     con.close()
     os.replace(tmp, target)
     Path(f"{tmp}.wal").unlink(missing_ok=True)
+    _drop_old_snapshots(snapshot.parent)
     return target
 
 
