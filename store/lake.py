@@ -32,6 +32,8 @@ from irisin.schema import FILES, LAKE_TABLES, TABLES, conform
 
 MANIFEST = "files"
 SUPERSEDED = "superseded"
+FOLDERS_LISTED_ONE_BY_ONE = 16
+"""Up to this many participants, their folders are listed one by one; beyond, the table is listed once."""
 ROW_GROUP_ROWS = 16_384
 """Rows per Parquet row group: about 11 days of one participant's minutes, so a
 scan filtered to a few weeks (an incremental nightly) skips the rest of a
@@ -69,6 +71,8 @@ class Lake:
         """participant -> logical path -> live file_id, loaded lazily, kept current by write_batch."""
         self._live_complete = False
         """Whether ``_live`` holds every participant of the manifest (a participant missing has no files)."""
+        self._known: set[str] | None = None
+        """Every file id of the manifest once read whole, kept current by write_batch."""
 
     # -- paths ---------------------------------------------------------------
     def _dir(self, table: str, participant_id: str) -> str:
@@ -78,23 +82,22 @@ class Lake:
         return f"{self._dir(table, participant_id)}/{batch_id}.parquet"
 
     def _list(self, table: str, participants: Iterable[str] | None = None) -> list[str]:
-        """Part files of ``table``; with ``participants``, only their folders are listed.
+        """Part files of ``table``, optionally of some participants only.
 
-        A run that touches a few participants must not pay for listing every
-        participant's parts.
+        A few participants' folders are listed one by one, so writing one
+        participant's batch does not pay for listing everybody's parts; for
+        many, one recursive listing filtered by folder takes fewer calls.
         """
-        folders = (
-            [f"{self.root}/{table}"]
-            if participants is None
-            else [self._dir(table, pid) for pid in sorted(set(participants))]
-        )
-        parts: list[str] = []
-        for folder in folders:
-            sel = pafs.FileSelector(folder, recursive=participants is None, allow_not_found=True)
-            parts += [
-                i.path for i in self.fs.get_file_info(sel) if i.is_file and i.path.endswith(".parquet")
-            ]
-        return sorted(parts)
+        if participants is None:
+            return self._parts_in(f"{self.root}/{table}", recursive=True)
+        wanted = set(participants)
+        if len(wanted) > FOLDERS_LISTED_ONE_BY_ONE:
+            return [p for p in self._parts_in(f"{self.root}/{table}", recursive=True) if self._batch_of(p)[0] in wanted]
+        return sorted(p for pid in wanted for p in self._parts_in(self._dir(table, pid), recursive=False))
+
+    def _parts_in(self, folder: str, *, recursive: bool) -> list[str]:
+        sel = pafs.FileSelector(folder, recursive=recursive, allow_not_found=True)
+        return sorted(i.path for i in self.fs.get_file_info(sel) if i.is_file and i.path.endswith(".parquet"))
 
     @staticmethod
     def _batch_of(path: str) -> tuple[str, str]:
@@ -118,8 +121,10 @@ class Lake:
             if table.num_rows:
                 self._write_atomic(conform(table, LAKE_TABLES[name]), self._part(name, batch.participant_id, bid))
         self._write_atomic(manifest, self._part(MANIFEST, batch.participant_id, bid))
+        if self._known is not None:
+            self._known.update(manifest.column("file_id").to_pylist())
         if _note_live(live, manifest):
-            self._finish_replacements(batch.participant_id)
+            self._finish_replacements(self.manifest([batch.participant_id]))
             self._live[batch.participant_id] = self._read_live(batch.participant_id)
         return bid
 
@@ -162,12 +167,22 @@ class Lake:
     def known_file_ids(self) -> set[str]:
         """Every file id in the manifest.
 
-        The same read indexes every participant's live files, so the batches
-        written after it (a nightly's new files) need not read the manifest again.
+        The manifest is read whole once per lake object (by ``recover`` or
+        here); the same read indexes every participant's live files, so the
+        batches written after it (a nightly's new files) need not read it again.
         """
-        manifest = self.manifest()
+        if self._known is None:
+            self._remember(self.manifest())
+        assert self._known is not None
+        return set(self._known)
+
+    def _remember(self, manifest: pl.DataFrame) -> None:
+        """Index a whole-manifest read: live files per participant and every known file id."""
         self._live, self._live_complete = _live_of(manifest), True
-        return set(manifest["file_id"].to_list())
+        self._known = set(manifest["file_id"].to_list())
+
+    def _forget(self) -> None:
+        self._live, self._live_complete, self._known = {}, False, None
 
     def scan(self, table: str, participants: Iterable[str] | None = None) -> pl.LazyFrame:
         """Lazy frame over one table's committed rows (typed even when empty)."""
@@ -209,18 +224,19 @@ class Lake:
         else:
             self._write_atomic(table, path)
 
-    def _finish_replacements(self, participant_id: str | None = None) -> None:
+    def _finish_replacements(self, manifest: pl.DataFrame) -> bool:
         """Retire rows of files that a newer version of the same logical file replaced.
 
         Two versions of one file share (participant, logical path); the one
-        ingested last wins. Running this twice does nothing the second time.
+        ingested last wins. ``manifest`` holds the rows to check (one
+        participant's, or all). Returns whether anything was retired; running
+        this twice does nothing the second time.
         """
-        man = self.manifest(None if participant_id is None else [participant_id])
-        live = man.filter(pl.col("status") != SUPERSEDED).with_columns(logical_path_expr().alias("_key"))
+        live = manifest.filter(pl.col("status") != SUPERSEDED).with_columns(logical_path_expr().alias("_key"))
         newest = live.sort("ingested_at").group_by("participant_id", "_key").agg(pl.col("file_id").last())
         old = live.join(newest, on=["participant_id", "_key", "file_id"], how="anti")
         if old.height == 0:
-            return
+            return False
         for (pid, bid), grp in old.group_by("participant_id", "batch_id"):
             ids = set(grp["file_id"].to_list())
             for table in LAKE_TABLES:
@@ -228,23 +244,31 @@ class Lake:
                 if self.fs.get_file_info(part).is_file:
                     self._rewrite_without(part, LAKE_TABLES[table], ids, status_update=False)
             self._rewrite_without(self._part(MANIFEST, str(pid), str(bid)), FILES, ids, status_update=True)
+        return True
 
     def recover(self) -> list[str]:
-        """Make the lake consistent after a crash; returns the orphan parts removed."""
-        committed = {self._batch_of(p) for p in self._list(MANIFEST)}
-        removed = []
-        for table in LAKE_TABLES:
-            for p in self._list(table):
-                if self._batch_of(p) not in committed:
-                    self.fs.delete_file(p)
-                    removed.append(p)
+        """Make the lake consistent after a crash; returns the orphan parts and temporary files removed.
+
+        One recursive listing of the lake finds both, and the one read of the
+        whole manifest it needs also serves ``known_file_ids`` afterwards.
+        """
         sel = pafs.FileSelector(self.root, recursive=True, allow_not_found=True)
-        for info in self.fs.get_file_info(sel):
-            if info.is_file and info.path.endswith(".tmp"):
-                self.fs.delete_file(info.path)
-                removed.append(info.path)
-        self._finish_replacements()
-        self._live, self._live_complete = {}, False
+        files = sorted(i.path for i in self.fs.get_file_info(sel) if i.is_file)
+        prefix = f"{self.root}/"
+        parts: dict[str, list[str]] = {}
+        for path in files:
+            if path.endswith(".parquet"):
+                parts.setdefault(path.removeprefix(prefix).split("/", 1)[0], []).append(path)
+        committed = {self._batch_of(p) for p in parts.get(MANIFEST, [])}
+        removed = [p for table in LAKE_TABLES for p in parts.get(table, []) if self._batch_of(p) not in committed]
+        removed += [p for p in files if p.endswith(".tmp")]
+        for path in removed:
+            self.fs.delete_file(path)
+        manifest = self.manifest()
+        if self._finish_replacements(manifest):
+            self._forget()
+        else:
+            self._remember(manifest)
         return removed
 
 

@@ -111,6 +111,29 @@ def test_changed_file_replaces_its_earlier_version(study: Study, tmp_path: Path)
     assert sorted(man["status"].to_list()) == ["ok", "superseded"]
 
 
+def test_one_lake_object_through_a_run_keeps_its_manifest_index_current(study: Study, tmp_path: Path) -> None:
+    """As in a nightly: recover, then ingest with the same lake object; its one manifest read stays true."""
+    folder = tmp_path / "exp" / "DI_CONNECT" / "DI-Connect-Aggregator"
+    folder.mkdir(parents=True)
+    f = folder / "UDSFile_2026-01-01_2026-04-01.json"
+    f.write_bytes(uds_bytes([_day("2026-03-02", 10)]))
+    Ingestor(study).ingest("P1", [tmp_path / "exp"])
+    lake = Lake(study.paths.store / "lake")
+    assert lake.recover() == []
+    first_ids = lake.known_file_ids()
+    f.write_bytes(uds_bytes([_day("2026-03-02", 30), _day("2026-03-03", 1)]))
+    report = Ingestor(study, lake).ingest("P1", [tmp_path / "exp"])
+    new_ids = {o.file_id for o in report.outcomes if o.new}
+    assert new_ids and not new_ids & first_ids
+    assert lake.known_file_ids() == first_ids | new_ids == Lake(lake.root).known_file_ids()
+    assert lake.scan("daily_totals").collect().sort("local_date")["moderate_minutes"].to_list() == [30, 1]
+    assert report.batches and set(report.batches) == {
+        ("P1", b) for b in lake.manifest().filter(pl.col("file_id").is_in(sorted(new_ids)))["batch_id"].to_list()
+    }
+    new_rows = lake.scan_batches("daily_totals", report.batches).collect()
+    assert sorted(new_rows["moderate_minutes"].to_list()) == [1, 30]
+
+
 def test_recover_removes_uncommitted_parts(study: Study, tmp_path: Path) -> None:
     export = build_garmin_export(tmp_path)
     Ingestor(study).ingest("P1", [export])
