@@ -41,6 +41,7 @@ from irisin.jobs import (
     RunRecord,
     files_of,
     fingerprints_of,
+    gc_paused,
     inbox_items,
     new_items,
     touched_weeks_of,
@@ -133,13 +134,15 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
     with study_lock(study):
         removed = recover_lake(run, logger)
         record = RunRecord("nightly", study, parameters={"study_dir": str(study.root)})
-        items = inbox_items(study)
-        hashes = fingerprints_of(study)
-        fresh = new_items(items, run.known_file_ids(), hashes)
-        hashes.save()
+        with gc_paused():  # a path, a cache entry and a report line per inbox file
+            items = inbox_items(study)
+            hashes = fingerprints_of(study)
+            fresh = new_items(items, run.known_file_ids(), hashes)
+            hashes.save()
         logger.info("inbox: %d units, %d new", len(items), len(fresh))
         report = ingest_concurrently(run, fresh, study.config.ingest.max_concurrent_files)
-        report.outcomes = already_ingested(items, report) + report.outcomes
+        with gc_paused():
+            report.outcomes = already_ingested(items, report) + report.outcomes
         touched = touched_weeks_of(study, report)
         logger.info(
             "new rows touch %d participant-weeks of %d participants",
