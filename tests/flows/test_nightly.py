@@ -32,8 +32,10 @@ def write_new_fit_day(root: Path, participant_id: str, day: date) -> tuple[Path,
     from irisin.demo.fit_files import write_monitoring_days
     from irisin.demo.generate import DEFAULT_SEED
 
+    from irisin.demo.cohort import STUDY_START
+
     p = next(p for p in COHORT if p.participant_id == participant_id)
-    truth = truth_minutes(p, DEFAULT_SEED, weeks=9)
+    truth = truth_minutes(p, DEFAULT_SEED, weeks=(day - STUDY_START).days // 7 + 2)
     local_day = (pl.col("minute_utc") + pl.duration(minutes=pl.col("utc_offset_minutes"))).dt.date()
     day_truth = truth.filter(local_day == day)
     assert day_truth.height > 0
@@ -115,6 +117,26 @@ def test_one_new_day_recomputes_only_that_participants_week(after_nightly: DemoC
     expected_mvpa = day_truth.filter(pl.col("intensity").is_in(["moderate", "vigorous"])).height
     assert new_rows["mvpa_minutes"].to_list() == [expected_mvpa]
     assert new_rows["wear_minutes"].to_list() == [day_truth.height]
+    assert_incremental_equals_full(after_nightly.root)
+
+
+def test_new_days_weeks_apart_are_read_back_whole(after_nightly: DemoCopy) -> None:
+    """Two participants' new days two weeks apart: the rows read for the recompute span both weeks."""
+    later = NEW_DAY + timedelta(days=14)
+    write_new_fit_day(after_nightly.root, "P01", NEW_DAY)
+    _, later_truth = write_new_fit_day(after_nightly.root, "P03", later)
+
+    result = nightly_flow(str(after_nightly.root))
+
+    assert result["files"]["new"] == 2 and result["full_recompute"] is False
+    assert result["touched"] == [
+        {"participant_id": "P01", "week_start": NEW_DAY.isoformat()},
+        {"participant_id": "P03", "week_start": later.isoformat()},
+    ]
+    p03 = weekly_of(after_nightly.root).filter(
+        (pl.col("participant_id") == "P03") & (pl.col("week_start") == later)
+    )
+    assert p03["wear_minutes"].to_list() == [later_truth.height]
     assert_incremental_equals_full(after_nightly.root)
 
 
