@@ -8,7 +8,8 @@ demo's FIT writer from a synthetic minute truth). All days but the last go
 to the inbox and are backfilled; then the last day of every participant
 arrives and the nightly flow ingests it. Prints wall time, files/s and minute
 rows/s of the backfill, and the nightly's time as a share of it (target:
-under 5 %). Generated files are kept in ``--out`` and reused by the next run
+under 5 %). Next to each wall time: CPU seconds of this process and of the
+ephemeral Prefect API server, which on a small machine shares its cores. Generated files are kept in ``--out`` and reused by the next run
 with the same size; the store is rebuilt every run.
 """
 
