@@ -11,12 +11,12 @@ import gc
 import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -27,6 +27,9 @@ from irisin import __version__
 from store.derived import DerivedStore
 from store.lake import Lake
 from store.warehouse import WAREHOUSE_FILE, refresh_warehouse
+
+if TYPE_CHECKING:
+    from features.weekly import Inputs
 
 
 @dataclass(frozen=True)
@@ -264,10 +267,24 @@ def reach_of_weeks(lake: Lake, weeks: pl.DataFrame) -> dict[str, pl.LazyFrame]:
     return scans
 
 
+DERIVE_BATCH_PARTICIPANTS = 50
+"""Participants per batch of a full derive; peak memory follows one batch
+(1.3 GB for 50 participants x 365 days of minutes, ``python -m bench.weekly``)."""
+
+
+def _inputs_of(lake: Lake) -> Callable[[list[str]], Inputs]:
+    """The lake's canonical frames of some participants, listing only their parts."""
+    from features.weekly import Inputs
+
+    def inputs_of(participants: list[str]) -> Inputs:
+        return Inputs(*(lake.scan(t, participants) for t in ("minutes", "daily_totals", "profiles")))
+
+    return inputs_of
+
+
 def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     """Recompute weekly (only ``touched`` participant-weeks, or all), daily, scores; write derived tables."""
-    from features.scope import restrict_minutes
-    from features.weekly import daily_table, hourly_wear, weekly_table
+    from features.weekly import week_tables, week_tables_in_batches
     from models.adherence import participant_scores
     from models.cohort import cohort_weekly
 
@@ -276,41 +293,42 @@ def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     previous = derived.read("weekly")
     full = touched is None or previous is None or (previous.height and previous["config_hash"][0] != chash)
     if full:
-        weekly = weekly_table(
-            lake.scan("minutes"), lake.scan("daily_totals"), lake.scan("profiles"), study.roster, cfg, config_hash=chash
+        everyone = sorted(set(lake.participants()) | set(study.roster["participant_id"].to_list()))
+        weekly, daily, hourly = week_tables_in_batches(
+            _inputs_of(lake),
+            everyone,
+            study.roster,
+            cfg,
+            config_hash=chash,
+            batch_participants=DERIVE_BATCH_PARTICIPANTS,
         )
-        daily = daily_table(lake.scan("minutes"), lake.scan("daily_totals"), lake.scan("profiles"), study.roster, cfg)
-        hourly = hourly_wear(lake.scan("minutes"), lake.scan("profiles"), study.roster, cfg)
         touched = weekly.select("participant_id", "week_start")
     else:
         assert touched is not None and previous is not None
         if touched.height == 0:
             return DeriveResult(touched, previous, False)
-        # The rows within reach of the touched weeks are read once, not once per table below.
-        scans = {t: frame.collect().lazy() for t, frame in reach_of_weeks(lake, touched).items()}
-        fresh = weekly_table(
+        # The rows within reach of the touched weeks are read once, for all three tables.
+        scans = reach_of_weeks(lake, touched)
+        fresh = week_tables(
             scans["minutes"], scans["daily_totals"], scans["profiles"], study.roster, cfg, config_hash=chash, only=touched
-        )
-        weekly = pl.concat(
-            [previous.join(touched, on=["participant_id", "week_start"], how="anti"), fresh], how="vertical_relaxed"
         )
         # Daily and hourly rows are replaced on the days of the touched weeks only, so a
         # nightly costs what its new days cost, not the participants' whole history.
         old_daily, old_hourly = derived.read("daily"), derived.read("hourly_wear")
-        new_daily = daily_table(
-            scans["minutes"], scans["daily_totals"], scans["profiles"], study.roster, cfg, only=touched
+        if old_daily is None or old_hourly is None or old_daily.columns != fresh.daily.columns:
+            return derive(study, None)  # nothing to merge into, or derived tables of an older layout
+        weekly = pl.concat(
+            [previous.join(touched, on=["participant_id", "week_start"], how="anti"), fresh.weekly],
+            how="vertical_relaxed",
+        )
+        daily = pl.concat(
+            [old_daily.join(touched, on=["participant_id", "week_start"], how="anti"), fresh.daily],
+            how="vertical_relaxed",
         )
         days = _days_of_weeks(touched)
-        new_hourly = hourly_wear(
-            restrict_minutes(scans["minutes"], touched), scans["profiles"], study.roster, cfg
-        ).join(days, on=["participant_id", "local_date"], how="semi")
-        if old_daily is None or old_hourly is None or old_daily.columns != new_daily.columns:
-            return derive(study, None)  # nothing to merge into, or derived tables of an older layout
-        daily = pl.concat(
-            [old_daily.join(touched, on=["participant_id", "week_start"], how="anti"), new_daily], how="vertical_relaxed"
-        )
         hourly = pl.concat(
-            [old_hourly.join(days, on=["participant_id", "local_date"], how="anti"), new_hourly], how="vertical_relaxed"
+            [old_hourly.join(days, on=["participant_id", "local_date"], how="anti"), fresh.hourly_wear],
+            how="vertical_relaxed",
         ).sort("participant_id", "local_date", "hour")
     weekly = weekly.sort("participant_id", "week_start")
     derived.write("weekly", weekly)

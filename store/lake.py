@@ -140,6 +140,10 @@ class Lake:
         return _live_of(self.manifest([participant_id])).get(participant_id, {})
 
     # -- reading -------------------------------------------------------------
+    def participants(self) -> list[str]:
+        """Every participant with a committed batch, sorted."""
+        return sorted({self._batch_of(p)[0] for p in self._list(MANIFEST)})
+
     def committed_parts(self, table: str, participants: Iterable[str] | None = None) -> list[str]:
         """Data parts whose batch has a manifest part, optionally for some participants."""
         want = None if participants is None else sorted(set(participants))
