@@ -282,16 +282,66 @@ def _inputs_of(lake: Lake) -> Callable[[list[str]], Inputs]:
     return inputs_of
 
 
+BATCH_COLUMNS = {"participant_id": pl.String(), "batch_id": pl.String()}
+
+
+def _included_batches_path(study: Study) -> Path:
+    """Where derive records the lake batches its tables include (beside, not among, the derived tables)."""
+    return study.paths.store / "derived" / "state" / "included_batches.parquet"
+
+
+def _record_included(study: Study, batches: list[tuple[str, str]]) -> None:
+    path = _included_batches_path(study)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    pl.DataFrame(batches, schema=BATCH_COLUMNS, orient="row").write_parquet(tmp)
+    os.replace(tmp, path)
+
+
+def _weeks_of_pending_batches(study: Study, lake: Lake, committed: list[tuple[str, str]]) -> pl.DataFrame | None:
+    """Participant-weeks of committed lake batches the derived tables do not include yet.
+
+    A run that stopped between writing batches and deriving left such batches
+    behind; their weeks are recomputed by the next derive, which is how a
+    crash at any point is completed by the next run. None when derive has
+    never recorded what it included (every week is then recomputed).
+    """
+    from features.incremental import touched_weeks
+
+    path = _included_batches_path(study)
+    if not path.exists():
+        return None
+    included = set(pl.read_parquet(path).iter_rows())
+    pending = [b for b in committed if b not in included]
+    if not pending:
+        return pl.DataFrame(schema={"participant_id": pl.String(), "week_start": pl.Date()})
+    return touched_weeks(
+        lake.scan_batches("minutes", pending), lake.scan_batches("daily_totals", pending), study.roster, study.config
+    )
+
+
 def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
-    """Recompute weekly (only ``touched`` participant-weeks, or all), daily, scores; write derived tables."""
+    """Recompute weekly (only ``touched`` participant-weeks, or all), daily, scores; write derived tables.
+
+    The weeks of lake batches that no derive has included yet (a crashed run's)
+    are added to ``touched``; the batches included are recorded last.
+    """
     from features.weekly import week_tables, week_tables_in_batches
     from models.adherence import participant_scores
     from models.cohort import cohort_weekly
 
     lake, derived = lake_of(study), derived_of(study)
     cfg, chash = study.config, study.inputs_hash()
+    committed = lake.committed_batches()
     previous = derived.read("weekly")
     full = touched is None or previous is None or (previous.height and previous["config_hash"][0] != chash)
+    if not full:
+        assert touched is not None
+        pending = _weeks_of_pending_batches(study, lake, committed)
+        if pending is None:
+            full = True
+        else:
+            touched = pl.concat([touched.select(pending.columns), pending]).unique().sort(pending.columns)
     if full:
         everyone = sorted(set(lake.participants()) | set(study.roster["participant_id"].to_list()))
         weekly, daily, hourly = week_tables_in_batches(
@@ -336,6 +386,7 @@ def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     derived.write("hourly_wear", hourly)
     derived.write("participant_scores", participant_scores(weekly, cfg))
     derived.write("cohort_weekly", cohort_weekly(weekly, cfg))
+    _record_included(study, committed)
     return DeriveResult(touched, weekly, bool(full))
 
 

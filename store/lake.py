@@ -140,9 +140,13 @@ class Lake:
         return _live_of(self.manifest([participant_id])).get(participant_id, {})
 
     # -- reading -------------------------------------------------------------
+    def committed_batches(self) -> list[tuple[str, str]]:
+        """Every committed batch as ``(participant_id, batch_id)``, sorted."""
+        return sorted({self._batch_of(p) for p in self._list(MANIFEST)})
+
     def participants(self) -> list[str]:
         """Every participant with a committed batch, sorted."""
-        return sorted({self._batch_of(p)[0] for p in self._list(MANIFEST)})
+        return sorted({pid for pid, _ in self.committed_batches()})
 
     def committed_parts(self, table: str, participants: Iterable[str] | None = None) -> list[str]:
         """Data parts whose batch has a manifest part, optionally for some participants."""

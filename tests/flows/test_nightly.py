@@ -28,11 +28,9 @@ def raw_files(root: Path) -> int:
 
 def write_new_fit_day(root: Path, participant_id: str, day: date) -> tuple[Path, pl.DataFrame]:
     """Write one more day of monitoring FIT data for a demo FIT participant; returns the file and its truth."""
-    from irisin.demo.cohort import COHORT, truth_minutes
+    from irisin.demo.cohort import COHORT, STUDY_START, truth_minutes
     from irisin.demo.fit_files import write_monitoring_days
     from irisin.demo.generate import DEFAULT_SEED
-
-    from irisin.demo.cohort import STUDY_START
 
     p = next(p for p in COHORT if p.participant_id == participant_id)
     truth = truth_minutes(p, DEFAULT_SEED, weeks=(day - STUDY_START).days // 7 + 2)
@@ -138,6 +136,32 @@ def test_new_days_weeks_apart_are_read_back_whole(after_nightly: DemoCopy) -> No
     )
     assert p03["wear_minutes"].to_list() == [later_truth.height]
     assert_incremental_equals_full(after_nightly.root)
+
+
+def test_a_run_that_stopped_after_ingest_is_completed_by_the_next(after_nightly: DemoCopy) -> None:
+    """Files ingested by a run that died before deriving: the next nightly has no new file,
+    yet recomputes their weeks, because the derived tables record which lake batches they include."""
+    from config import open_study
+    from irisin.jobs import inbox_items, ingest_item
+
+    path, day_truth = write_new_fit_day(after_nightly.root, "P01", NEW_DAY)
+    study = open_study(after_nightly.root)
+    (item,) = [i for i in inbox_items(study, ["P01"]) if i.path == path]
+    ingest_item(study, item)  # the crashed run got this far
+    assert NEW_DAY not in weekly_of(after_nightly.root)["week_start"].to_list()
+
+    result = nightly_flow(str(after_nightly.root))
+
+    assert result["files"]["new"] == 0
+    assert result["full_recompute"] is False
+    new_rows = weekly_of(after_nightly.root).filter(pl.col("week_start") == NEW_DAY)
+    assert new_rows["participant_id"].to_list() == ["P01"]
+    assert new_rows["wear_minutes"].to_list() == [day_truth.height]
+    assert_incremental_equals_full(after_nightly.root)
+    settled = weekly_of(after_nightly.root)
+    again = nightly_flow(str(after_nightly.root))
+    assert again["files"]["new"] == 0 and again["touched"] == []
+    assert weekly_of(after_nightly.root).equals(settled)
 
 
 def assert_incremental_equals_full(root: Path) -> None:
