@@ -283,19 +283,13 @@ def _inputs_of(lake: Lake) -> Callable[[list[str]], Inputs]:
 
 
 BATCH_COLUMNS = {"participant_id": pl.String(), "batch_id": pl.String()}
+INCLUDED_BATCHES = "included_batches"
+"""Derive's record of the lake batches its tables include, kept in a ``state`` folder beside
+(not among) the derived tables, so the warehouse does not publish it."""
 
 
-def _included_batches_path(study: Study) -> Path:
-    """Where derive records the lake batches its tables include (beside, not among, the derived tables)."""
-    return study.paths.store / "derived" / "state" / "included_batches.parquet"
-
-
-def _record_included(study: Study, batches: list[tuple[str, str]]) -> None:
-    path = _included_batches_path(study)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    pl.DataFrame(batches, schema=BATCH_COLUMNS, orient="row").write_parquet(tmp)
-    os.replace(tmp, path)
+def _derive_state(study: Study) -> DerivedStore:
+    return DerivedStore(derived_of(study).root / "state")
 
 
 def _weeks_of_pending_batches(study: Study, lake: Lake, committed: list[tuple[str, str]]) -> pl.DataFrame | None:
@@ -308,10 +302,10 @@ def _weeks_of_pending_batches(study: Study, lake: Lake, committed: list[tuple[st
     """
     from features.incremental import touched_weeks
 
-    path = _included_batches_path(study)
-    if not path.exists():
+    recorded = _derive_state(study).read(INCLUDED_BATCHES)
+    if recorded is None:
         return None
-    included = set(pl.read_parquet(path).iter_rows())
+    included = set(recorded.iter_rows())
     pending = [b for b in committed if b not in included]
     if not pending:
         return pl.DataFrame(schema={"participant_id": pl.String(), "week_start": pl.Date()})
@@ -386,7 +380,7 @@ def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     derived.write("hourly_wear", hourly)
     derived.write("participant_scores", participant_scores(weekly, cfg))
     derived.write("cohort_weekly", cohort_weekly(weekly, cfg))
-    _record_included(study, committed)
+    _derive_state(study).write(INCLUDED_BATCHES, pl.DataFrame(committed, schema=BATCH_COLUMNS, orient="row"))
     return DeriveResult(touched, weekly, bool(full))
 
 
