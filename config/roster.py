@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 from config.errors import ConfigError
+from config.participant_id import RULE, problem_with
 
 ROSTER_SCHEMA: dict[str, pl.DataType] = {
     "participant_id": pl.String(),
@@ -59,6 +60,15 @@ def parse_roster(df: pl.DataFrame, path: Path = Path("roster.csv")) -> pl.DataFr
     empty_id = df.filter(pl.col("participant_id").is_null() | (pl.col("participant_id") == ""))
     if empty_id.height:
         raise ConfigError(f"{path}: a row has an empty participant_id")
+    bad_ids = [
+        f"row {n + 2}: {pid!r} {problem}"
+        for n, pid in enumerate(df["participant_id"].to_list())
+        if (problem := problem_with(pid)) is not None
+    ]
+    if bad_ids:
+        raise ConfigError(
+            f"{path}: {len(bad_ids)} invalid participant_id(s) ({'; '.join(bad_ids)}); a participant id must use {RULE}"
+        )
     dup = df["participant_id"].filter(df["participant_id"].is_duplicated()).unique().to_list()
     if dup:
         raise ConfigError(f"{path}: participant_id listed more than once: {sorted(dup)}")

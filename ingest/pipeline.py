@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from config import Study
+from config.participant_id import RULE, problem_with, validate_participant_id
 from ingest.archive import ArchiveLimits, Bundle, Refusal, is_zip_bytes, open_bundle
 from ingest.contract import BundleReader, Member, ReadContext, ReadResult
 from ingest.fingerprints import file_id_of
@@ -181,6 +182,7 @@ class Ingestor:
         return report
 
     def ingest_one(self, participant_id: str, path: Path) -> IngestReport:
+        validate_participant_id(participant_id, f"participant id for {path}")
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or folder")
         if path.is_dir():
@@ -323,16 +325,22 @@ class Ingestor:
             res = p.result
             rows: dict[str, int] = {}
             owners: set[str] = set()
+            invalid: dict[str, int] = {}
             for name, table in res.tables.items():
                 if name not in LAKE_TABLES or table.num_rows == 0:
                     continue
                 table = _fill(table, "file_id", p.file_id)
                 table = _fill(table, "participant_id", participant_id)
                 for pid, part in _split_by_participant(table):
+                    if problem_with(pid) is not None:  # an id from the file's content (a Fitabase Id)
+                        invalid[pid] = invalid.get(pid, 0) + part.num_rows
+                        continue
                     owners.add(pid)
                     tables, _ = by_participant.setdefault(pid, ({}, []))
                     tables.setdefault(name, []).append(part)
-                rows[name] = table.num_rows
+                    rows[name] = rows.get(name, 0) + part.num_rows
+            if invalid:
+                res = _without_invalid_participants(res, invalid, kept=bool(owners))
             if res.status == "quarantined" and p.load is not None:
                 quarantine(
                     self.quarantine_root,
@@ -353,6 +361,28 @@ class Ingestor:
             report.batches.append((pid, bid))
             self.known.update(r["file_id"] for r in manifest_rows)
         return report
+
+
+def _without_invalid_participants(res: ReadResult, invalid: dict[str, int], *, kept: bool) -> ReadResult:
+    """The result of a file whose content named participant ids that break the rule: those rows are left out.
+
+    The file is ``partial`` when rows of valid ids remain, else quarantined;
+    the reason names each refused id and its rows, so the export can be fixed.
+    """
+    shown = sorted(invalid.items())[:5]
+    named = "; ".join(f"{_clip(pid)} {problem_with(pid)} ({n:,} rows)" for pid, n in shown)
+    more = f"; and {len(invalid) - len(shown)} more" if len(invalid) > len(shown) else ""
+    reason = f"rows left out for invalid participant id(s) in the file: {named}{more} (a participant id must use {RULE})"
+    if res.reason:
+        reason = f"{res.reason}; {reason}"
+    status = ("partial" if res.status == "ok" else res.status) if kept else "quarantined"
+    notes = {**res.notes, "invalid_participant_ids": {_clip(pid): n for pid, n in invalid.items()}}
+    return ReadResult(kind=res.kind, status=status, reason=reason, tables={}, notes=notes)
+
+
+def _clip(pid: object) -> str:
+    text = repr(pid)
+    return text if len(text) <= 70 else f"{text[:50]}...'"
 
 
 def _conform_all(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:

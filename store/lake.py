@@ -28,10 +28,13 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from config.participant_id import validate_participant_id
 from irisin.schema import FILES, LAKE_TABLES, TABLES, conform
 
 MANIFEST = "files"
 SUPERSEDED = "superseded"
+PARTITION_KEY = "participant_id="
+"""Prefix of a participant's folder name: ``participant_id=<id>``."""
 FOLDERS_LISTED_ONE_BY_ONE = 16
 """Up to this many participants, their folders are listed one by one; beyond, the table is listed once."""
 ROW_GROUP_ROWS = 16_384
@@ -76,7 +79,12 @@ class Lake:
 
     # -- paths ---------------------------------------------------------------
     def _dir(self, table: str, participant_id: str) -> str:
-        return f"{self.root}/{table}/participant_id={participant_id}"
+        """A participant's folder of ``table``; the id is checked here, so no path is built from an unchecked one.
+
+        A valid id (``config.participant_id``) is one path component of safe
+        characters, so it is used as it is and the layout stays readable.
+        """
+        return f"{self.root}/{table}/{PARTITION_KEY}{validate_participant_id(participant_id, 'lake participant id')}"
 
     def _part(self, table: str, participant_id: str, batch_id: str) -> str:
         return f"{self._dir(table, participant_id)}/{batch_id}.parquet"
@@ -101,8 +109,15 @@ class Lake:
 
     @staticmethod
     def _batch_of(path: str) -> tuple[str, str]:
+        """``(participant_id, batch_id)`` of a part, from its own two path components only.
+
+        The id is what follows the partition key in the part's parent folder
+        name, wherever else ``participant_id=`` appears in the path (the lake's
+        root, or a legacy id).
+        """
         parent, name = path.rsplit("/", 1)
-        return parent.rsplit("participant_id=", 1)[1], name.removesuffix(".parquet")
+        folder = parent.rsplit("/", 1)[-1]
+        return folder.removeprefix(PARTITION_KEY), name.removesuffix(".parquet")
 
     # -- writing -------------------------------------------------------------
     def _write_atomic(self, table: pa.Table, path: str) -> None:
