@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from config.errors import ConfigError
 
@@ -121,11 +121,64 @@ class IngestSection(_Section):
 
 
 class AlertsSection(_Section):
-    """Flags on the coordinators' dashboard, evaluated relative to each participant's last data."""
+    """Alert rules (``models.alerts``): each counts from the participant's own last data, "no data" to today."""
 
-    no_data_days: Annotated[int, Field(ge=1, le=365)] = 3
-    below_weeks_running: Annotated[int, Field(ge=1, le=52)] = 2
-    low_wear_minutes_per_day: Annotated[int, Field(ge=0, le=1440)] = 600
+    no_data_days: Annotated[int, Field(ge=1, le=365)] = Field(3, description="last data N or more days before today")
+    low_wear_hours_per_day: Annotated[float, Field(ge=0, le=24)] = Field(
+        10.0, description="mean worn hours a day below this over the last low_wear_days days of data"
+    )
+    low_wear_days: Annotated[int, Field(ge=1, le=90)] = 7
+    below_weeks_running: Annotated[int, Field(ge=1, le=52)] = Field(
+        2, description="the latest K or more complete weeks all below the hour"
+    )
+    no_heart_rate_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        3, description="no heart rate in the last D days of data"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _minutes_alias(cls, raw: Any) -> Any:
+        """Studies written before hours: ``low_wear_minutes_per_day`` still reads, as hours / 60."""
+        if isinstance(raw, dict) and "low_wear_minutes_per_day" in raw:
+            raw = dict(raw)
+            minutes = raw.pop("low_wear_minutes_per_day")
+            if "low_wear_hours_per_day" in raw:
+                raise ValueError("give low_wear_hours_per_day or low_wear_minutes_per_day, not both")
+            raw["low_wear_hours_per_day"] = minutes / 60 if isinstance(minutes, int | float) else minutes
+        return raw
+
+
+SmtpTls = Literal["none", "starttls", "ssl"]
+
+
+class DigestSection(_Section):
+    """The daily e-mail to staff (``irisin digest``). The SMTP password comes from IRISIN_SMTP_PASSWORD."""
+
+    smtp_host: str = "localhost"
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_tls: SmtpTls = "starttls"
+    smtp_user: str | None = Field(None, description="login name; defaults to sender when a password is set")
+    sender: str = ""
+    recipients: list[str] = Field(default_factory=list)
+    cron: str = "0 7 * * *"
+    send_when_nothing: bool = Field(True, description="send 'nothing to report' when no rule fired")
+    dashboard_url: str = Field("", description="link put in the mail, e.g. https://dashboard.example.org")
+    send_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError(f"cron needs 5 fields (minute hour day month weekday), got {v!r}")
+        return v
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if "@" not in a or any(c in a for c in " ,;<>\r\n")]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {bad}")
+        return v
 
 
 class ScheduleSection(_Section):
@@ -163,6 +216,7 @@ class StudyConfig(_Section):
     scoring: ScoringSection = Field(default_factory=ScoringSection)
     ingest: IngestSection = Field(default_factory=IngestSection)
     alerts: AlertsSection = Field(default_factory=AlertsSection)
+    digest: DigestSection = Field(default_factory=DigestSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     dashboard: DashboardSection = Field(default_factory=DashboardSection)
 

@@ -25,6 +25,7 @@ import streamlit as st
 
 from config import ConfigError, Study, open_study
 from dashboard import auth, charts, data, participant_table, queries
+from models import alerts as alert_rules
 
 PAGES: dict[str, str] = {
     "cohort": "Cohort",
@@ -44,7 +45,7 @@ TABLE_LABELS: dict[str, str] = {
     "current_streak": "Streak (weeks)",
     "weeks_met": "Weeks met",
     "weeks_sufficient": "Sufficient weeks",
-    "wear_7d_minutes_per_day": "Wear, last 7 days (min/day)",
+    "recent_wear_minutes_per_day": "Recent wear (min/day)",
     "timezone": "Time zone",
 }
 
@@ -187,20 +188,21 @@ def table_page(study: Study, version: int, as_of: date | None) -> None:
     result = _participant_table(str(study.root), version, as_of, _live_minute(as_of))
     alerts = study.config.alerts
     st.header("Participants")
-    today = "replayed as of " if result.replay else "today = now, at most the latest data: "
+    today = "replayed as of " if result.replay else "today = now: "
     st.caption(
-        f"Flags, relative to each participant's last data: no data for {alerts.no_data_days}+ days; "
-        f"low wear (under {alerts.low_wear_minutes_per_day} min/day over the 7 days up to the last data); "
-        f"below the hour {alerts.below_weeks_running}+ complete weeks running. "
+        "Flags, each counted from the participant's own last data (no data: to today): "
+        + "; ".join(alert_rules.describe_rules(alerts))
+        + ". "
         + (f"This week = the week of {result.reference_day:%Y-%m-%d}, the latest data in the study; " if result.reference_day else "")
         + f"{today}{result.as_of:%Y-%m-%d %H:%M} UTC."
     )
     stale_days = (data.as_of_instant(None).date() - result.reference_day).days if result.reference_day else 0
     if not result.replay and stale_days > alerts.no_data_days:
         st.warning(
-            f"The latest data in this study is from {result.reference_day:%Y-%m-%d}, {stale_days} days ago: "
-            "'no data' flags count from that day, not from today. If the study is still running, check the "
-            "last nightly run on the Data quality page."
+            f"The latest data in this study is from {result.reference_day:%Y-%m-%d}, {stale_days} days ago, so "
+            "everyone is flagged 'no data'. If the study is still running, check the last nightly run on the "
+            "Data quality page; to review a finished study, replay it: "
+            f"`irisin dashboard --study {study.root} --as-of {result.reference_day:%Y-%m-%d}`."
         )
     left, right, _ = st.columns([2, 3, 3])
     id_contains = left.text_input("Participant id contains", key="id_filter")

@@ -12,6 +12,7 @@ import polars as pl
 
 from config import Study
 from dashboard import participant_table, queries
+from models import alerts
 
 HEATMAP_DAYS = 28
 
@@ -25,9 +26,10 @@ def as_of_instant(day: date | None) -> datetime:
 
 @dataclass(frozen=True)
 class ParticipantTable:
-    """The participant table and what it was evaluated against."""
+    """The participant table, every rule's result per participant, and what they were evaluated against."""
 
     table: pl.DataFrame
+    alerts: pl.DataFrame
     reference_day: date | None
     as_of: datetime
     replay: bool
@@ -36,13 +38,14 @@ class ParticipantTable:
 def load_participant_table(
     study: Study, as_of: date | None, now: datetime | None = None, *, from_derived: bool = False
 ) -> ParticipantTable:
-    """The participant table of a study, flags evaluated with its ``[alerts]`` settings.
+    """The participant table of a study, flags evaluated with its ``[alerts]`` rules (``models.alerts``).
 
-    Without ``as_of``, "today" is now, but never later than the latest data in
-    the study (the run summary's rule). With ``as_of`` (a replay date), "today"
-    is that date, as given. ``now`` defaults to the current minute.
-    ``from_derived`` reads the pipeline's derived Parquet tables instead of the
-    warehouse (the run summary, before the warehouse is refreshed).
+    "Today" is now (``now``, default the current minute) or, with ``as_of`` (a
+    replay date), noon UTC of that date. Each rule counts from the
+    participant's own last data; only "no data" counts to today.
+    ``from_derived`` reads the pipeline's derived Parquet tables (and the
+    lake's committed parts) instead of the warehouse: the run summary, before
+    the warehouse is refreshed.
     """
     instant = as_of_instant(as_of) if as_of is not None else (now or as_of_instant(None))
     opened = (
@@ -50,20 +53,21 @@ def load_participant_table(
         if from_derived
         else queries.open_warehouse(queries.warehouse_path(study.root))
     )
+    settings = study.config.alerts
     with opened as con:
         roster = queries.roster(con, study.roster)
         last = queries.last_data(con, roster)
-        table = participant_table.build(
-            roster,
-            last,
-            queries.weekly(con),
-            queries.recent_daily_wear(con, last),
-            queries.scores(con),
-            study.config.alerts,
-            instant,
-            clamp_to_data=as_of is None,
-        )
-    return ParticipantTable(table, participant_table.reference_day(last), instant, replay=as_of is not None)
+        weekly = queries.weekly(con)
+        daily_wear = queries.recent_daily_wear(con, last, days=settings.low_wear_days + 1)
+        heart_rate = queries.last_heart_rate(con, roster)
+        if not queries.has_lake_tables(con):  # nothing to tell from: the heart-rate rule stays silent
+            heart_rate = last.select("participant_id", last_heart_rate_day=pl.col("last_local").dt.date())
+        scores = queries.scores(con)
+    evaluated = alerts.evaluate(roster, last, weekly, daily_wear, heart_rate, settings, instant)
+    table = participant_table.build(roster, last, weekly, daily_wear, scores, heart_rate, settings, instant)
+    return ParticipantTable(
+        table, evaluated, participant_table.reference_day(last), instant, replay=as_of is not None
+    )
 
 
 @dataclass(frozen=True)

@@ -102,9 +102,26 @@ def open_derived(study_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         for part in sorted((Path(study_root) / "store" / "derived").glob("*.parquet")):
             path = str(part.resolve()).replace("'", "''")
             con.execute(f"CREATE VIEW {part.stem} AS SELECT * FROM read_parquet('{path}')")
+        _lake_views(con, Path(study_root))
         yield con
     finally:
         con.close()
+
+
+def _lake_views(con: duckdb.DuckDBPyConnection, study_root: Path) -> None:
+    """Views over the lake's committed ``minutes`` and ``daily_totals`` parts (for the heart-rate rule)."""
+    from store.lake import Lake
+
+    lake_root = study_root / "store" / "lake"
+    if not lake_root.is_dir():
+        return
+    lake = Lake(lake_root)
+    for name in ("minutes", "daily_totals"):
+        parts = lake.committed_parts(name)
+        if not parts:
+            continue
+        listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)")
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
@@ -246,6 +263,38 @@ def recent_daily_wear(con: duckdb.DuckDBPyConnection, last: pl.DataFrame, days: 
             [days],
         )
     return _typed(frame, columns)
+
+
+_LAST_HEART_RATE = """
+    SELECT participant_id, max(day) AS last_heart_rate_day FROM (
+        SELECT m.participant_id, timezone(z.timezone, max(m.minute_utc))::DATE AS day
+        FROM minutes m JOIN zones z USING (participant_id)
+        WHERE m.heart_rate_bpm IS NOT NULL GROUP BY m.participant_id, z.timezone
+        UNION ALL
+        SELECT participant_id, max(local_date) FROM daily_totals
+        WHERE coalesce(resting_heart_rate_bpm, min_heart_rate_bpm, max_heart_rate_bpm) IS NOT NULL GROUP BY 1
+    ) GROUP BY 1
+"""
+
+
+def last_heart_rate(con: duckdb.DuckDBPyConnection, participants: pl.DataFrame) -> pl.DataFrame:
+    """Each participant's latest local day with any heart rate (a minute's, or a day's resting/min/max).
+
+    Read from the lake tables (``minutes``, ``daily_totals``) in the roster
+    zone; participants without any heart rate are absent, and so is
+    everyone when the warehouse has no lake tables (the rule then cannot
+    tell, and does not fire).
+    """
+    columns = {"participant_id": pl.String(), "last_heart_rate_day": pl.Date()}
+    if not {"minutes", "daily_totals"} <= table_names(con):
+        return _empty(columns)
+    with _registered(con, "zones", participants.select("participant_id", "timezone")):
+        return _typed(_frame(con, _LAST_HEART_RATE), columns)
+
+
+def has_lake_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the lake's minute and daily-total tables are readable here (the heart-rate rule needs them)."""
+    return {"minutes", "daily_totals"} <= table_names(con)
 
 
 def scores(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -163,7 +163,9 @@ def export(
         frame = lake_of(study).scan(table).collect()
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
-        frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%SZ")).write_csv(out)
+        from irisin.sheets import write_safe_csv  # text starting with "=" etc. is written as text
+
+        write_safe_csv(frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%SZ")), out)
     else:
         frame.write_parquet(out)
     typer.echo(f"wrote {frame.height} rows to {out}")

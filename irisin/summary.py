@@ -8,6 +8,7 @@ weekly table, so every channel says the same thing.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 import polars as pl
 
@@ -20,15 +21,16 @@ def current_week(weekly: pl.DataFrame) -> object | None:
     return None if weekly.height == 0 else weekly["week_start"].max()
 
 
-def attention_table(study: Study) -> pl.DataFrame:
-    """Participants needing attention: the dashboard's flags, from the derived tables.
+def attention_table(study: Study, as_of: date | None = None) -> pl.DataFrame:
+    """Participants needing attention: the alert rules (``models.alerts``) on the derived tables.
 
-    One definition of every flag (``dashboard.participant_table``), so the run
-    summary and the coordinators' table never disagree.
+    One definition of every rule, so the run summary, the dashboard and the
+    digest never disagree. ``as_of`` evaluates "today" as that date (noon
+    UTC) instead of now.
     """
     from dashboard.data import load_participant_table
 
-    table = load_participant_table(study, None, from_derived=True).table
+    table = load_participant_table(study, as_of, from_derived=True).table
     return table.filter(pl.col("flags") != "").select("participant_id", pl.col("flags").alias("reason"))
 
 

@@ -5,7 +5,7 @@ latest data anywhere is on Thursday 2024-03-07, so W5 is "this week" and W4
 "last complete week"; "today" (``AS_OF``) is 2024-03-08 12:00 UTC. Each
 participant is built to trip (or just miss) one flag with the alert settings
 written to study.toml (no_data_days = 3, below_weeks_running = 2,
-low_wear_minutes_per_day = 600):
+low_wear_hours_per_day = 10, low_wear_days = 7, no_heart_rate_days = 3):
 
 ====  ================  =========================================================
 P01   Europe/Oslo       healthy; 03-03 has no daily row (counts as 0 wear)
@@ -16,6 +16,7 @@ P05   Europe/Oslo       on the roster, no data at all
 P06   Europe/Oslo       daily totals only, last worn day 03-05 (exactly 3 days ago)
 P07   Europe/Oslo       below W2 and W4 with W3 missing: the run is only 1
 P08   Europe/Oslo       started 03-05: wear averaged over 2 days, not 7
+P09   Europe/Oslo       heart rate stopped: last heart rate 03-02, data up to 03-07
 ====  ================  =========================================================
 
 The expected table lives in ``EXPECTED`` and is worked out by hand in the
@@ -48,7 +49,9 @@ timezone = "Europe/Oslo"
 [alerts]
 no_data_days = 3
 below_weeks_running = 2
-low_wear_minutes_per_day = 600
+low_wear_hours_per_day = 10
+low_wear_days = 7
+no_heart_rate_days = 3
 
 [scoring]
 threshold_minutes_per_week = 60
@@ -63,6 +66,7 @@ P05,Europe/Oslo,
 P06,Europe/Oslo,
 P07,Europe/Oslo,
 P08,Europe/Oslo,2024-03-05
+P09,Europe/Oslo,
 """
 
 EXPECTED: dict[str, dict[str, object]] = {
@@ -70,35 +74,40 @@ EXPECTED: dict[str, dict[str, object]] = {
     # six days of 800 and the missing 03-03 -> 4800 / 7 = 685.7 -> 686.
     "P01": dict(flags="", last_data="2024-03-07 21:59 Europe/Oslo", days_since_data=1,
                 this_week_minutes=45, last_week_minutes=120, last_week_status="met",
-                wear_7d_minutes_per_day=686),
+                recent_wear_minutes_per_day=686),
     # last minute 03-03 04:59 UTC = 03-02 23:59 EST (a complete day); today in New York is 03-08 07:00.
     "P02": dict(flags="no data for 6 days", last_data="2024-03-02 23:59 America/New_York", days_since_data=6,
                 this_week_minutes=None, last_week_minutes=61, last_week_status="met",
-                wear_7d_minutes_per_day=700),
+                recent_wear_minutes_per_day=700),
     # latest complete week for last complete day 03-06 is W4, insufficient: no below run.
-    "P03": dict(flags="low wear", last_data="2024-03-07 13:59 Europe/Oslo", days_since_data=1,
+    "P03": dict(flags="low wear: 5.0 h/day over 7 days", last_data="2024-03-07 13:59 Europe/Oslo", days_since_data=1,
                 this_week_minutes=10, last_week_minutes=30, last_week_status="insufficient",
-                wear_7d_minutes_per_day=300),
+                recent_wear_minutes_per_day=300),
     # W2, W3, W4 below; W5 (below so far) is not complete on 03-06.
     "P04": dict(flags="below the hour 3 weeks running", last_data="2024-03-07 10:59 Europe/London",
                 days_since_data=1, this_week_minutes=5, last_week_minutes=10, last_week_status="below",
-                wear_7d_minutes_per_day=650),
+                recent_wear_minutes_per_day=650),
     "P05": dict(flags="no data yet", last_data=None, days_since_data=None, this_week_minutes=None,
-                last_week_minutes=None, last_week_status=None, wear_7d_minutes_per_day=None),
+                last_week_minutes=None, last_week_status=None, recent_wear_minutes_per_day=None),
     # worn daily totals up to 03-05 (complete; 03-06/07 are unworn days); W4 below, W5 partial -> run of 1.
     "P06": dict(flags="no data for 3 days", last_data="2024-03-05 23:59 Europe/Oslo", days_since_data=3,
                 this_week_minutes=20, last_week_minutes=50, last_week_status="below",
-                wear_7d_minutes_per_day=720),
+                recent_wear_minutes_per_day=720),
     # last minute 23:59 local on 03-07 (complete day, window 03-01..03-07); W3 missing ends the run at 1.
     "P07": dict(flags="", last_data="2024-03-07 23:59 Europe/Oslo", days_since_data=1,
                 this_week_minutes=15, last_week_minutes=40, last_week_status="below",
-                wear_7d_minutes_per_day=700),
+                recent_wear_minutes_per_day=700),
     # started 03-05: window 03-05..03-06 -> (700 + 500) / 2 = 600, not below 600.
     "P08": dict(flags="", last_data="2024-03-07 19:59 Europe/Oslo", days_since_data=1,
                 this_week_minutes=70, last_week_minutes=None, last_week_status=None,
-                wear_7d_minutes_per_day=600),
+                recent_wear_minutes_per_day=600),
+    # heart rate last on 03-02 (minute rows on 03-07 carry none): 5 days without; wear window 02-29..03-06
+    # counts from the first worn day 03-01: 6 x 700 / 6.
+    "P09": dict(flags="no heart rate for 5 days", last_data="2024-03-07 12:59 Europe/Oslo", days_since_data=1,
+                this_week_minutes=65, last_week_minutes=80, last_week_status="met",
+                recent_wear_minutes_per_day=700),
 }
-EXPECTED_ORDER = ["P05", "P02", "P06", "P01", "P03", "P04", "P07", "P08"]
+EXPECTED_ORDER = ["P05", "P02", "P06", "P01", "P03", "P04", "P07", "P08", "P09"]
 """Stalest first: never synced, then days since data descending, then id."""
 
 
@@ -126,8 +135,12 @@ def minutes_table() -> pa.Table:
         ("P07", "fit_monitoring", "Garmin vivosmart 4", "2024-03-07 22:59"),
         ("P08", "fit_monitoring", "Garmin vivosmart 4", "2024-03-05 08:00"),
         ("P08", "fit_monitoring", "Garmin vivosmart 4", "2024-03-07 18:00"),
+        ("P09", "fit_monitoring", "Garmin vivosmart 4", "2024-02-26 08:00"),
+        ("P09", "fit_monitoring", "Garmin vivosmart 4", "2024-03-02 10:00"),
+        ("P09", "fit_monitoring", "Garmin vivosmart 4", "2024-03-07 11:00"),
     ]
     pid, source, device, ts = zip(*rows, strict=True)
+    no_heart_rate = {("P09", "2024-03-07 11:00")}
     table = pa.table(
         {
             "participant_id": list(pid),
@@ -135,6 +148,9 @@ def minutes_table() -> pa.Table:
             "device": list(device),
             "minute_utc": pa.array([_utc(t) for t in ts], pa.timestamp("us", tz="UTC")),
             "file_id": ["f" * 64] * len(rows),
+            "heart_rate_bpm": pa.array(
+                [None if (p, t) in no_heart_rate else 72.0 for p, t in zip(pid, ts, strict=True)], pa.float32()
+            ),
         }
     )
     return conform(table, MINUTES)
@@ -150,6 +166,7 @@ def daily_totals_table() -> pa.Table:
             "device": ["Fitbit Charge 5"] * len(days),
             "local_date": pa.array(days, pa.date32()),
             "worn": [d <= date(2024, 3, 5) for d in days],
+            "resting_heart_rate_bpm": pa.array([58.0 if d <= date(2024, 3, 5) else None for d in days], pa.float32()),
             "bouted": [False] * len(days),
             "file_id": ["e" * 64] * len(days),
         }
@@ -166,6 +183,7 @@ def _daily() -> pl.DataFrame:
     wear += [("P06", d, 720) for d in _days(date(2024, 2, 19), date(2024, 3, 5))]
     wear += [("P07", d, 700) for d in _days(date(2024, 3, 1), date(2024, 3, 7))]
     wear += [("P08", date(2024, 3, 5), 700), ("P08", date(2024, 3, 6), 500), ("P08", date(2024, 3, 7), 100)]
+    wear += [("P09", d, 700) for d in _days(date(2024, 3, 1), date(2024, 3, 7))]
     frame = pl.DataFrame(wear, schema=["participant_id", "local_date", "wear_minutes"], orient="row")
     return frame.with_columns(
         moderate_minutes=pl.lit(10),
@@ -188,6 +206,7 @@ def _weekly() -> pl.DataFrame:
         ("P06", W3, 200, "met"), ("P06", W4, 50, "below"), ("P06", W5, 20, "below"),
         ("P07", W2, 30, "below"), ("P07", W4, 40, "below"), ("P07", W5, 15, "below"),
         ("P08", W5, 70, "met"),
+        ("P09", W4, 80, "met"), ("P09", W5, 65, "met"),
     ]
     frame = pl.DataFrame(rows, schema=["participant_id", "week_start", "mvpa_minutes", "status"], orient="row")
     return frame.with_columns(
@@ -240,12 +259,12 @@ def _hourly_wear() -> pl.DataFrame:
 def _scores() -> pl.DataFrame:
     return pl.DataFrame(
         {
-            "participant_id": ["P01", "P02", "P03", "P04", "P06", "P07", "P08"],
-            "weeks_met": [4, 4, 0, 1, 1, 0, 0],
-            "weeks_sufficient": [4, 4, 2, 4, 2, 2, 0],
-            "current_streak": [4, 4, 0, 0, 0, 0, 0],
-            "longest_streak": [4, 4, 0, 1, 1, 0, 0],
-            "benefit_fraction": [0.9, 0.9, 0.3, 0.4, 0.5, 0.4, 0.0],
+            "participant_id": ["P01", "P02", "P03", "P04", "P06", "P07", "P08", "P09"],
+            "weeks_met": [4, 4, 0, 1, 1, 0, 0, 2],
+            "weeks_sufficient": [4, 4, 2, 4, 2, 2, 0, 2],
+            "current_streak": [4, 4, 0, 0, 0, 0, 0, 2],
+            "longest_streak": [4, 4, 0, 1, 1, 0, 0, 2],
+            "benefit_fraction": [0.9, 0.9, 0.3, 0.4, 0.5, 0.4, 0.0, 0.95],
         }
     )
 

@@ -72,7 +72,7 @@ def test_csv_download_equals_the_table(fixture_study: Path, media: MemoryMediaFi
     assert csv["participant_id"].to_list() == shown["participant_id"].to_list()
     assert csv["flags"].fill_null("").to_list() == shown["flags"].fill_null("").to_list()
     assert csv["last_data"].to_list() == shown["last_data"].to_list()
-    assert csv["wear_7d_minutes_per_day"].to_list() == shown["wear_7d_minutes_per_day"].to_list()
+    assert csv["recent_wear_minutes_per_day"].to_list() == shown["recent_wear_minutes_per_day"].to_list()
 
 
 def test_table_filter_by_flag(fixture_study: Path) -> None:
@@ -85,9 +85,9 @@ def test_cohort_page_shows_this_weeks_figures(fixture_study: Path) -> None:
     at = _run(fixture_study, "cohort")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Participants enrolled"] == "8"
-    # W5 rows: P01, P03, P04, P06, P07, P08 have weekly rows with wear.
-    assert metrics["Active this week"] == "6"
+    assert metrics["Participants enrolled"] == "9"
+    # W5 rows: P01, P03, P04, P06, P07, P08, P09 have weekly rows with wear.
+    assert metrics["Active this week"] == "7"
     deltas = {m.label: m.delta for m in at.metric}
     assert (metrics["Meeting 60 min this week (so far)"], deltas["Meeting 60 min this week (so far)"]) == (
         "40%",

@@ -53,7 +53,7 @@ EXPECTED_FLAGS = {
     "P07": "",
     "P08": "",
     "P09": BELOW_7,
-    "P10": "low wear",
+    "P10": "low wear: 8.0 h/day over 7 days",
     "P11": "no data for 22 days",
     "P12": "",
 }
@@ -80,7 +80,7 @@ def test_designed_figures(demo_table: pl.DataFrame) -> None:
     rows = {r["participant_id"]: r for r in demo_table.iter_rows(named=True)}
     assert rows["P11"]["last_data"].endswith("America/New_York")
     assert rows["P11"]["last_data"].startswith("2026-04-05 ")
-    assert rows["P10"]["wear_7d_minutes_per_day"] == 480
+    assert rows["P10"]["recent_wear_minutes_per_day"] == 480
     # last complete week (starting 04-20): the designed weekly doses
     assert {p: rows[p]["last_week_minutes"] for p in ("P02", "P03", "P09")} == {"P02": 61, "P03": 59, "P09": 30}
 

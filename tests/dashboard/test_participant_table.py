@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -24,7 +24,7 @@ from tests.dashboard.conftest import (
 
 
 def _table(
-    study_dir: Path, as_of: datetime = AS_OF, alerts: AlertsSection | None = None, clamp: bool = False
+    study_dir: Path, as_of: datetime = AS_OF, alerts: AlertsSection | None = None
 ) -> pl.DataFrame:
     study = open_study(study_dir)
     with queries.open_warehouse(queries.warehouse_path(study_dir)) as con:
@@ -36,9 +36,9 @@ def _table(
             queries.weekly(con),
             queries.recent_daily_wear(con, last),
             queries.scores(con),
+            queries.last_heart_rate(con, roster),
             alerts or study.config.alerts,
             as_of,
-            clamp_to_data=clamp,
         )
 
 
@@ -64,13 +64,24 @@ def test_scores_are_carried_from_the_model_table(fixture_study: Path) -> None:
 
 
 def test_thresholds_come_from_the_alert_settings(fixture_study: Path) -> None:
-    # Stricter settings: 7 days without data, 4 weeks running, 700 wear minutes a day.
-    strict = AlertsSection(no_data_days=7, below_weeks_running=4, low_wear_minutes_per_day=700)
+    # Stricter settings: 7 days without data, 4 weeks running, 700 wear minutes a day (the pre-hours key,
+    # still read), heart rate missing 6+ days.
+    strict = AlertsSection.model_validate(
+        {"no_data_days": 7, "below_weeks_running": 4, "low_wear_minutes_per_day": 700, "no_heart_rate_days": 6}
+    )
+    assert strict.low_wear_hours_per_day == pytest.approx(700 / 60)
     flags = dict(_table(fixture_study, alerts=strict).select("participant_id", "flags").iter_rows())
     assert flags["P02"] == ""  # 6 days < 7 (its wear is exactly 700: not below)
-    assert flags["P04"] == "low wear"  # run of 3 < 4; wear 650 < 700
-    assert flags["P01"] == "low wear"  # 686 < 700
-    assert flags["P08"] == "low wear"  # 600 < 700
+    assert flags["P04"] == "low wear: 10.8 h/day over 7 days"  # run of 3 < 4; wear 650 < 700
+    assert flags["P01"] == "low wear: 11.4 h/day over 7 days"  # 686 < 700
+    assert flags["P08"] == "low wear: 10.0 h/day over 7 days"  # 600 < 700
+    assert flags["P09"] == ""  # 5 days without heart rate < 6; wear exactly 700
+    # A 2-day window: P08's 03-05 and 03-06 (700 + 500) / 2 = 600 < 630; P01's two days of 800 are not.
+    shorter = AlertsSection(low_wear_days=2, low_wear_hours_per_day=10.5)
+    flags = dict(_table(fixture_study, alerts=shorter).select("participant_id", "flags").iter_rows())
+    assert flags["P08"] == "low wear: 10.0 h/day over 2 days"
+    assert flags["P01"] == ""
+
 
 
 def test_no_data_counts_days_in_the_participants_own_zone(fixture_study: Path) -> None:
@@ -101,12 +112,14 @@ def test_no_data_flag_stops_after_the_roster_end_date() -> None:
     )
     empty = pl.DataFrame(schema=queries.WEEKLY_COLUMNS)
     wear = pl.DataFrame(schema={"participant_id": pl.String(), "local_date": pl.Date(), "wear_minutes": pl.Int64()})
+    heart = pl.DataFrame({"participant_id": ["A", "B"], "last_heart_rate_day": [date(2024, 2, 28)] * 2})
     table = participant_table.build(
-        roster, last, empty, wear, pl.DataFrame(schema=queries.SCORE_COLUMNS), AlertsSection(), AS_OF
+        roster, last, empty, wear, pl.DataFrame(schema=queries.SCORE_COLUMNS), heart, AlertsSection(), AS_OF
     )
     assert dict(table.select("participant_id", "flags").iter_rows()) == {
-        "A": "low wear",  # finished on 03-01: no longer chased for data, but its last week had no wear
-        "B": "no data for 9 days; low wear",
+        # finished on 03-01: no longer chased for data, but its last week had no wear
+        "A": "low wear: 0.0 h/day over 7 days",
+        "B": "no data for 9 days; low wear: 0.0 h/day over 7 days",
     }
 
 
@@ -114,7 +127,7 @@ def test_filter_and_csv_round_trip(fixture_study: Path) -> None:
     table = _table(fixture_study)
     flagged = participant_table.filter_table(table, flag_kinds=["no data"])
     assert flagged["participant_id"].to_list() == ["P05", "P02", "P06"]
-    assert participant_table.filter_table(table, id_contains="p0")["participant_id"].len() == 8
+    assert participant_table.filter_table(table, id_contains="p0")["participant_id"].len() == 9
     assert participant_table.filter_table(table, id_contains="p03")["participant_id"].to_list() == ["P03"]
     back = pl.read_csv(participant_table.to_csv(table), schema=table.schema)
     assert back.equals(table)
@@ -129,17 +142,39 @@ def test_reference_day_is_the_latest_local_day_of_data(fixture_study: Path) -> N
     assert participant_table.reference_day(last) == shortcut == date(2024, 3, 7)
 
 
-def test_today_is_at_most_the_latest_data_when_clamped(fixture_study: Path) -> None:
-    # Months after the study: clamped, "today" is 03-07 (the latest data), so P02 is 5 days behind
-    # and P06 (last data 03-05) only 2 days: under the 3-day threshold.
-    later = datetime(2024, 9, 1, 12, 0, tzinfo=UTC)
-    table = _table(fixture_study, as_of=later, clamp=True)
-    rows = {r["participant_id"]: (r["days_since_data"], r["flags"]) for r in table.iter_rows(named=True)}
-    assert rows["P02"] == (5, "no data for 5 days")
-    assert rows["P06"] == (2, "")
-    assert rows["P01"] == (0, "")
-    unclamped = _table(fixture_study, as_of=later).filter(pl.col("participant_id") == "P01").row(0, named=True)
-    assert unclamped["flags"] == "no data for 178 days"  # 2024-03-07 to 2024-09-01
+def test_no_data_counts_from_the_participants_own_last_data_not_another_participants_1717_days() -> None:
+    # The reported case: A's data ends 1,717 days before B's. Today is 30 days after B's last data.
+    # "no data" counts from each participant's own last data to today: A 1,747 days, B 30, and A's
+    # figure is the same whether or not B is in the study.
+    a_last, b_last = date(2019, 1, 1), date(2019, 1, 1) + timedelta(days=1717)
+    today = datetime.combine(b_last + timedelta(days=30), datetime.min.time(), tzinfo=UTC).replace(hour=12)
+
+    def flags(ids: list[str]) -> dict[str, str]:
+        lasts = {"A": a_last, "B": b_last}
+        roster = pl.DataFrame(
+            {"participant_id": ids, "timezone": ["UTC"] * len(ids), "start_date": [None] * len(ids),
+             "end_date": [None] * len(ids)},
+            schema=queries.ROSTER_COLUMNS,
+        )
+        last = pl.DataFrame(
+            {"participant_id": ids, "last_local": [datetime.combine(lasts[i], datetime.min.time()).replace(hour=23, minute=59) for i in ids],
+             "last_day_complete": [True] * len(ids), "first_day": [lasts[i] - timedelta(days=30) for i in ids]},
+            schema=queries.LAST_DATA_COLUMNS,
+        )
+        wear = pl.DataFrame(
+            [(i, lasts[i] - timedelta(days=k), 900) for i in ids for k in range(10)],
+            schema={"participant_id": pl.String(), "local_date": pl.Date(), "wear_minutes": pl.Int64()},
+            orient="row",
+        )
+        heart = pl.DataFrame({"participant_id": ids, "last_heart_rate_day": [lasts[i] for i in ids]})
+        table = participant_table.build(
+            roster, last, pl.DataFrame(schema=queries.WEEKLY_COLUMNS), wear,
+            pl.DataFrame(schema=queries.SCORE_COLUMNS), heart, AlertsSection(), today,
+        )
+        return dict(table.select("participant_id", "flags").iter_rows())
+
+    assert flags(["A", "B"]) == {"A": "no data for 1747 days", "B": "no data for 30 days"}
+    assert flags(["A"]) == {"A": "no data for 1747 days"}
 
 
 def test_last_data_falls_back_to_the_minutes_without_hourly_wear(tmp_path: Path) -> None:
@@ -159,4 +194,5 @@ def test_last_data_falls_back_to_the_minutes_without_hourly_wear(tmp_path: Path)
         "P06": "2024-03-05 23:59",  # last worn daily total; 03-06 and 03-07 are marked unworn
         "P07": "2024-03-07 23:59",
         "P08": "2024-03-07 19:00",
+        "P09": "2024-03-07 12:00",
     }

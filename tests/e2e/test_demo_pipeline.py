@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -84,12 +85,13 @@ def test_run_summary_flags_the_participants_designed_to_trip_them(demo: tuple[De
     from irisin.summary import attention_table
 
     _, study = demo
-    flags = dict(attention_table(study).rows())
-    # P11 stops syncing after day 34 (2026-04-05); the study's latest data is 2026-04-26
+    # "today" = 2026-04-26, the study's latest data (the demo's dates are fixed; "no data" counts to today)
+    flags = dict(attention_table(study, as_of=date(2026, 4, 26)).rows())
+    # P11 stops syncing after day 34 (2026-04-05)
     assert flags["P11"] == "no data for 21 days"
     # P03 (59 min), P05 (40) and P09 (30) are below the hour in every complete week
     for pid in ("P03", "P05", "P09"):
         assert flags[pid] == "below the hour 7 weeks running"
     # P10 wears the device 8 h a day, under the 600 min/day alert threshold
-    assert flags["P10"] == "low wear"
+    assert flags["P10"] == "low wear: 8.0 h/day over 7 days"
     assert set(flags) == {"P03", "P05", "P09", "P10", "P11"}
