@@ -16,7 +16,7 @@ MAX_LENGTH = 64
 RULE = f"letters A-Z a-z, digits, '-', '_' and '.' only, at most {MAX_LENGTH} characters, not starting with '.'"
 """The rule in words, as error messages quote it."""
 
-_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,%d}" % (MAX_LENGTH - 1))
+_PATTERN = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{MAX_LENGTH - 1}}}")
 
 
 class ParticipantIdError(ValueError):
@@ -57,5 +57,7 @@ def validate_participant_id(raw: str, source: str = "participant id") -> str:
     """
     problem = problem_with(raw)
     if problem is not None:
-        raise ParticipantIdError(f"{source} {_shown(raw)} {problem}: a participant id must use {RULE}")
+        raise ParticipantIdError(
+            f"{source} {_shown(raw)} {problem}: a participant id must use {RULE}"
+        )
     return raw

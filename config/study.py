@@ -115,8 +115,11 @@ class IngestSection(_Section):
     extra_inbox_paths: list[str] = Field(default_factory=list)
     archive_max_members: Annotated[int, Field(ge=1)] = 100_000
     archive_max_depth: Annotated[int, Field(ge=1, le=10)] = 3
-    archive_max_expansion_ratio: Annotated[float, Field(gt=0)] = 20.0
+    archive_max_expansion_ratio: Annotated[float, Field(gt=0)] = 200.0
     archive_max_expanded_bytes: Annotated[int, Field(gt=0)] = 20 * 1024**3
+    archive_max_member_ratio: Annotated[float, Field(gt=0)] = 1000.0
+    archive_min_free_disk_bytes: Annotated[int, Field(ge=0)] = 1024**3
+    archive_ratio_floor_bytes: Annotated[int, Field(ge=0)] = 64 * 1024**2
     backfill_batch_participants: Annotated[int, Field(ge=1)] = 25
 
 

@@ -1,40 +1,104 @@
 """Open a folder or a zip (with zips inside) as a flat list of members, safely.
 
 Every archive irisin opens goes through here, so the refusal rules hold for
-all readers: no member whose path is absolute or escapes the extraction
-folder, no symlinks, no nesting deeper than ``max_depth``, no archive with
-more than ``max_members`` members or expanding beyond
-``min(max_expansion_ratio x its size, max_expanded_bytes)``. A refused member
-is reported with its reason; the rest of the archive is still read. Members
-are read lazily from the archive (nothing is extracted to disk); only nested
-zips are held in memory, within those limits.
+all readers. Refused, each with its reason while the rest is still read:
+
+* members whose path is absolute or escapes the extraction folder, symlinks,
+  special files (FIFOs, devices, sockets), and in folders anything reached
+  through a symlink;
+* encrypted members, members in a compression method irisin cannot read,
+  several different members under one name;
+* zips nested deeper than ``max_depth``;
+* an expansion beyond the limits, counted over the whole expansion of an
+  outermost archive, every nesting level together: more than
+  ``max_members`` members, more than ``max_expanded_bytes``, more than
+  ``max_expansion_ratio`` times the outermost archive's size, one member
+  more than ``max_member_ratio`` times its compressed size, or a nested zip
+  whose copy would leave less than ``min_free_disk_bytes`` on the disk.
+
+Limits are checked from the declared sizes before a level is read and again
+while bytes stream out (a member inflating past its declared size is cut
+off), so a bomb is refused before it costs memory or disk. The ratio limits
+start above ``ratio_floor_bytes`` of expansion: a small file of zeros is not
+a bomb. Real exports stay far below them (a Fitbit archive packed with
+``zip -9`` expands about 22 times; Deflate cannot exceed about 1,032 times per
+member, so nested bombs are what the whole-expansion limit is for).
+
+Members are read lazily, one at a time (nothing is extracted). A nested zip
+is streamed into a temporary file, never held in memory, and read from there.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import os
+import shutil
 import stat
+import tempfile
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from ingest.contract import Member
 
+try:  # Deflate64 (method 9): what Windows' "compressed folder" writes for large archives
+    import zipfile_deflate64  # noqa: F401  (registers method 9 with zipfile)
+
+    DEFLATE64_READABLE = True
+except ImportError:  # pragma: no cover - the package is a declared dependency
+    DEFLATE64_READABLE = False
+
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+ZIP_DEFLATE64 = 9
+CHUNK = 1 << 20
+MiB = 1024**2
+GiB = 1024**3
+ENCRYPTED_REASON = "encrypted: ask the participant for an unencrypted export"
+QUARANTINE_COPY_MAX = 256 * MiB
+"""Refused members up to this size are copied to the quarantine; larger ones are only named."""
+
+
+def readable_methods() -> dict[int, str]:
+    """Compression methods irisin reads, by zip method number."""
+    methods = {
+        zipfile.ZIP_STORED: "stored",
+        zipfile.ZIP_DEFLATED: "deflate",
+        zipfile.ZIP_BZIP2: "bzip2",
+        zipfile.ZIP_LZMA: "lzma",
+    }
+    if DEFLATE64_READABLE:
+        methods[ZIP_DEFLATE64] = "deflate64"
+    return methods
 
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """Refusal thresholds (from ``[ingest]`` in study.toml)."""
+    """Refusal thresholds (from ``[ingest]`` in study.toml); see the module docstring."""
 
     max_members: int = 100_000
     max_depth: int = 3
-    max_expansion_ratio: float = 20.0
-    max_expanded_bytes: int = 20 * 1024**3
+    max_expansion_ratio: float = 200.0
+    max_expanded_bytes: int = 20 * GiB
+    max_member_ratio: float = 1_000.0
+    min_free_disk_bytes: int = 1 * GiB
+    ratio_floor_bytes: int = 64 * MiB
+
+
+def archive_limits_of(ingest: object) -> ArchiveLimits:
+    """The limits of a study's ``[ingest]`` section (``archive_*`` keys); defaults for keys it lacks."""
+    defaults = ArchiveLimits()
+    values = {
+        name: getattr(ingest, f"archive_{name}", getattr(defaults, name))
+        for name in ArchiveLimits.__dataclass_fields__
+    }
+    return ArchiveLimits(**values)
 
 
 @dataclass(frozen=True)
@@ -57,14 +121,85 @@ class Bundle:
     refusals: list[Refusal] = field(default_factory=list)
     containers: list[Member] = field(default_factory=list)
     """Nested archives (their own manifest rows), as members."""
+    container_ids: dict[str, str] = field(default_factory=dict)
+    """Container path -> SHA-256 of its bytes, computed while it was copied out (no second read)."""
+
+
+class ExpansionRefused(zipfile.BadZipFile):
+    """A member's bytes went past what the limits allow while streaming."""
+
+
+class _OverLimit(Exception):
+    """The whole expansion of an outermost archive went over a limit: the archive is refused whole."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnreadableMember(zipfile.BadZipFile):
+    """A member that cannot be decoded (damaged stream, unknown method, password); not a transient I/O error."""
 
 
 def is_zip_bytes(head: bytes) -> bool:
     return head.startswith(ZIP_MAGIC) or head.startswith(EMPTY_ZIP_MAGIC)
 
 
+def open_regular(path: Path, *, follow_symlinks: bool = False) -> IO[bytes]:
+    """Open ``path`` for reading only if it is a regular file (reached without a symlink in its last component).
+
+    ``O_NOFOLLOW`` refuses a symlink (unless ``follow_symlinks``: a path a
+    person named on the command line) and ``O_NONBLOCK`` keeps a FIFO from
+    blocking the open; the descriptor is then checked to be a regular file,
+    so a file swapped for a FIFO or device after listing is refused too.
+    Raises ``SpecialFileError`` (an ``OSError``) for anything else.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.EMLINK):
+            raise SpecialFileError(
+                f"{path}: symlink{' loop' if follow_symlinks else ''}: refused"
+            ) from None
+        raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise SpecialFileError(f"{path}: {special_kind(mode)}: refused")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+class SpecialFileError(OSError):
+    """A path that is not a regular file (symlink, FIFO, device, socket, folder where a file was expected)."""
+
+
+def special_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "special file"
+
+
+def read_regular(path: Path, *, follow_symlinks: bool = False) -> bytes:
+    """The bytes of a regular file; ``SpecialFileError`` for a symlink, FIFO, device or socket."""
+    with open_regular(path, follow_symlinks=follow_symlinks) as f:
+        return f.read()
+
+
 def is_zip_file(path: Path) -> bool:
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         return is_zip_bytes(f.read(4))
 
 
@@ -84,122 +219,364 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
     return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
 
 
-def _bounded_reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """Read a member, refusing one that inflates beyond its declared size."""
-    with zf.open(info) as f:
-        data = f.read(info.file_size + 1)
-    if len(data) > info.file_size:
-        raise zipfile.BadZipFile(f"{info.filename}: expands beyond its declared size {info.file_size}")
-    return data
+def _is_special(info: zipfile.ZipInfo) -> str | None:
+    mode = info.external_attr >> 16
+    kind = stat.S_IFMT(mode)  # zero when the writer recorded permissions only
+    if info.create_system == 3 and kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
+        return special_kind(mode)
+    return None
 
 
-def _walk_zip(
-    zf: zipfile.ZipFile,
-    prefix: str,
-    depth: int,
-    archive_size: int,
-    limits: ArchiveLimits,
-    bundle: Bundle,
-    stack: ExitStack,
-) -> None:
-    infos = [i for i in zf.infolist() if not i.is_dir()]
-    where = prefix.removesuffix("!/") or bundle.root
-    if len(infos) > limits.max_members:
-        bundle.refusals.append(
-            Refusal(where, archive_size, f"archive has {len(infos):,} members, more than the limit of {limits.max_members:,}: refused")
+class _Expansion:
+    """The running total of one outermost archive's expansion, over all its nesting levels."""
+
+    def __init__(self, outer_size: int, limits: ArchiveLimits) -> None:
+        self.limits = limits
+        self.outer_size = max(outer_size, 1)
+        by_ratio = max(int(limits.max_expansion_ratio * self.outer_size), limits.ratio_floor_bytes)
+        self.cap = min(by_ratio, limits.max_expanded_bytes)
+        self.declared = 0
+        self.members = 0
+        self.streamed = 0
+
+    def describe_cap(self) -> str:
+        return (
+            f"the limit of {self.cap:,} bytes for this archive (the smaller of {self.limits.max_expansion_ratio:g}x "
+            f"its {self.outer_size:,} bytes and {self.limits.max_expanded_bytes:,}; all nesting levels together)"
         )
-        return
-    budget = min(int(limits.max_expansion_ratio * max(archive_size, 1)), limits.max_expanded_bytes)
-    expanded = sum(i.file_size for i in infos)
-    if expanded > budget:
-        bundle.refusals.append(
-            Refusal(
-                where,
-                archive_size,
-                f"archive expands to {expanded:,} bytes, over the limit of {budget:,} "
-                f"(min of {limits.max_expansion_ratio:g}x its size and {limits.max_expanded_bytes:,}): refused",
+
+    def admit(self, infos: list[zipfile.ZipInfo]) -> str | None:
+        """Count one archive level's members and declared sizes; the refusal reason when that goes over."""
+        members = self.members + len(infos)
+        if members > self.limits.max_members:
+            return (
+                f"archive has {members:,} members (all nesting levels together), "
+                f"more than the limit of {self.limits.max_members:,}: refused"
             )
+        declared = self.declared + sum(i.file_size for i in infos)
+        if declared > self.cap:
+            return f"archive expands to {declared:,} bytes, over {self.describe_cap()}: refused"
+        self.members, self.declared = members, declared
+        return None
+
+    def stream(self, n: int) -> None:
+        """Count bytes as they are decompressed; raise once the whole expansion goes past the cap."""
+        self.streamed += n
+        if self.streamed > self.cap:
+            raise ExpansionRefused(
+                f"archive expanded past {self.describe_cap()} while reading: refused"
+            )
+
+
+def member_ratio_reason(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
+    """Why one member's own compression ratio marks it as a bomb, if it does."""
+    if info.file_size <= limits.ratio_floor_bytes:
+        return None
+    ratio = info.file_size / max(info.compress_size, 1)
+    if ratio > limits.max_member_ratio:
+        return (
+            f"member expands {ratio:,.0f}x ({info.compress_size:,} to {info.file_size:,} bytes), "
+            f"over the per-member limit of {limits.max_member_ratio:g}x: refused"
         )
-        return
-    for info in infos:
-        name = prefix + info.filename
-        reason = _unsafe_reason(info.filename)
-        if reason is None and _is_symlink(info):
-            reason = f"symlink {info.filename!r} in archive: refused"
+    return None
+
+
+def _copy_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Expansion | None, out: IO[bytes]
+) -> str:
+    """Stream one member into ``out``, enforcing its declared size and the whole-expansion cap; its SHA-256."""
+    digest = hashlib.sha256()
+    written = 0
+    try:
+        with zf.open(info) as f:
+            while chunk := f.read(min(CHUNK, info.file_size + 1 - written)):
+                written += len(chunk)
+                if written > info.file_size:
+                    raise ExpansionRefused(
+                        f"{info.filename}: expands beyond its declared size {info.file_size:,}: refused"
+                    )
+                if budget is not None:
+                    budget.stream(len(chunk))
+                digest.update(chunk)
+                out.write(chunk)
+                if written == info.file_size:
+                    # reading once more lets zipfile check the CRC at the end of the stream
+                    if f.read(1):
+                        raise ExpansionRefused(
+                            f"{info.filename}: expands beyond its declared size {info.file_size:,}: refused"
+                        )
+                    break
+    except (zlib.error, NotImplementedError, RuntimeError, EOFError, ValueError) as e:
+        raise UnreadableMember(f"{info.filename}: cannot be decoded: {e}") from None
+    return digest.hexdigest()
+
+
+def _reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Expansion) -> Callable[[], bytes]:
+    """A member's ``load``: its bytes, streamed within the limits. The first read counts against the cap."""
+    counted = [False]
+
+    def load() -> bytes:
+        sink = io.BytesIO()
+        _copy_member(zf, info, None if counted[0] else budget, sink)
+        counted[0] = True
+        return sink.getvalue()
+
+    return load
+
+
+def _refusal_load(load: Callable[[], bytes], size: int) -> Callable[[], bytes] | None:
+    return load if size <= QUARANTINE_COPY_MAX else None
+
+
+class _Walk:
+    """One ``open_bundle`` call: the bundle being filled, the open archives and the temporary folder."""
+
+    def __init__(
+        self, bundle: Bundle, limits: ArchiveLimits, stack: ExitStack, spill_dir: Path | None
+    ) -> None:
+        self.bundle = bundle
+        self.limits = limits
+        self.stack = stack
+        self._spill_root = spill_dir
+        self._spill: Path | None = None
+
+    def spill_folder(self) -> Path:
+        if self._spill is None:
+            root = self._spill_root
+            if root is not None:
+                root.mkdir(parents=True, exist_ok=True)
+            self._spill = Path(
+                self.stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="irisin-zip-", dir=root)
+                )
+            )
+        return self._spill
+
+    def refuse(
+        self, path: str, size: int, reason: str, load: Callable[[], bytes] | None = None
+    ) -> None:
+        self.bundle.refusals.append(Refusal(path, size, reason, load))
+
+    # -- zips -------------------------------------------------------------
+    def zip(
+        self, zf: zipfile.ZipFile, prefix: str, depth: int, budget: _Expansion, archive_size: int
+    ) -> None:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        reason = budget.admit(infos)
         if reason is not None:
-            bundle.refusals.append(Refusal(name, info.file_size, reason))
-            continue
-
-        def load(info: zipfile.ZipInfo = info) -> bytes:
-            return _bounded_reader(zf, info)
-
-        if info.filename.lower().endswith(".zip"):
-            if depth + 1 > limits.max_depth:
-                bundle.refusals.append(
-                    Refusal(name, info.file_size, f"zip nested deeper than {limits.max_depth} levels: refused", load)
+            raise _OverLimit(reason)
+        names: dict[str, list[zipfile.ZipInfo]] = {}
+        for info in infos:
+            names.setdefault(info.filename, []).append(info)
+        for info in infos:
+            copies = names[info.filename]
+            path = prefix + info.filename
+            if len(copies) > 1:
+                path = _copy_path(path, copies.index(info) + 1, len(copies))
+            reason = self._member_reason(info, copies)
+            load = _reader(zf, info, budget)
+            if reason is not None:
+                plain = not (_is_symlink(info) or _is_special(info) or info.flag_bits & 0x1)
+                self.refuse(
+                    path,
+                    info.file_size,
+                    reason,
+                    _refusal_load(load, info.file_size) if plain else None,
                 )
                 continue
+            if copies.index(info) > 0:
+                # an identical copy: listed under its own name; the pipeline records it as the same bytes as the first
+                self.bundle.members.append(Member(path, info.file_size, load))
+                continue
+            if info.filename.lower().endswith(".zip"):
+                self.nested(zf, info, path, depth, budget, load)
+                continue
+            self.bundle.members.append(Member(path, info.file_size, load))
+
+    def _member_reason(self, info: zipfile.ZipInfo, copies: list[zipfile.ZipInfo]) -> str | None:
+        reason = _unsafe_reason(info.filename)
+        if reason is not None:
+            return reason
+        if _is_symlink(info):
+            return f"symlink {info.filename!r} in archive: refused"
+        special = _is_special(info)
+        if special is not None:
+            return f"{special} {info.filename!r} in archive: refused"
+        if info.flag_bits & 0x1:
+            return ENCRYPTED_REASON
+        methods = readable_methods()
+        if info.compress_type not in methods:
+            return f"compression method {info.compress_type} is not one irisin reads ({', '.join(methods.values())})"
+        if len({(c.CRC, c.file_size) for c in copies}) > 1:
+            return (
+                f"the archive holds {len(copies)} different members named {info.filename!r}; which one is current "
+                "cannot be told, so none is read: ask the participant for a fresh export"
+            )
+        return member_ratio_reason(info, self.limits)
+
+    def nested(
+        self,
+        zf: zipfile.ZipFile,
+        info: zipfile.ZipInfo,
+        path: str,
+        depth: int,
+        budget: _Expansion,
+        load: Callable[[], bytes],
+    ) -> None:
+        """A zip inside a zip: streamed to a temporary file within the limits, then walked from there."""
+        if depth + 1 > self.limits.max_depth:
+            self.refuse(
+                path,
+                info.file_size,
+                f"zip nested deeper than {self.limits.max_depth} levels: refused",
+                _refusal_load(load, info.file_size),
+            )
+            return
+        folder = self.spill_folder()
+        free = shutil.disk_usage(folder).free
+        if free - info.file_size < self.limits.min_free_disk_bytes:
+            self.refuse(
+                path,
+                info.file_size,
+                f"copying this {info.file_size:,}-byte nested zip would leave {max(free - info.file_size, 0):,} bytes "
+                f"free on {folder.parent}, less than the limit of {self.limits.min_free_disk_bytes:,}: refused",
+            )
+            return
+        spilled = folder / f"{len(self.bundle.containers)}.zip"
+        try:
+            with open(spilled, "wb") as out:
+                digest = _copy_member(zf, info, budget, out)
+            inner = self.stack.enter_context(zipfile.ZipFile(spilled))
+        except ExpansionRefused as e:
+            spilled.unlink(missing_ok=True)
+            if budget.streamed > budget.cap:
+                raise _OverLimit(str(e)) from None
+            self.refuse(path, info.file_size, str(e))
+            return
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
+            self.refuse(
+                path,
+                info.file_size,
+                f"corrupt zip archive: {e}",
+                _refusal_load(load, info.file_size),
+            )
+            return
+        self.bundle.containers.append(Member(path, info.file_size, spilled.read_bytes))
+        self.bundle.container_ids[path] = digest
+        self.zip(inner, path + "!/", depth + 1, budget, info.file_size)
+
+    # -- folders ----------------------------------------------------------
+    def folder(self, root: Path) -> None:
+        """Every regular file below ``root``, without following any symlink; zips in it are walked as archives."""
+        count = 0
+        stack = [root]
+        while stack:
+            here = stack.pop()
             try:
-                data = load()
-                inner = stack.enter_context(zipfile.ZipFile(io.BytesIO(data)))
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as e:
-                bundle.refusals.append(Refusal(name, info.file_size, f"corrupt zip archive: {e}", load))
+                with os.scandir(here) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+            except OSError as e:
+                rel = here.relative_to(root).as_posix()
+                self.refuse(rel, 0, f"folder {rel!r} cannot be listed: {e.strerror or e}")
                 continue
-            bundle.containers.append(Member(name, info.file_size, lambda data=data: data))
-            _walk_zip(inner, name + "!/", depth + 1, len(data), limits, bundle, stack)
-            continue
-        bundle.members.append(Member(name, info.file_size, load))
-
-
-def _walk_folder(root: Path, limits: ArchiveLimits, bundle: Bundle, stack: ExitStack) -> None:
-    count = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
-        for d in list(dirnames):
-            if (here / d).is_symlink():
-                rel = (here / d).relative_to(root).as_posix()
-                bundle.refusals.append(Refusal(rel, 0, f"symlink {rel!r} in folder: refused"))
-                dirnames.remove(d)
-        dirnames.sort()
-        for fname in sorted(filenames):
-            full = here / fname
-            rel = full.relative_to(root).as_posix()
-            if full.is_symlink():
-                bundle.refusals.append(Refusal(rel, 0, f"symlink {rel!r} in folder: refused"))
-                continue
-            count += 1
-            size = full.stat().st_size
-
-            def load(full: Path = full) -> bytes:
-                return full.read_bytes()
-
-            if fname.lower().endswith(".zip") or (size >= 4 and is_zip_file(full)):
+            subfolders = []
+            for entry in entries:
+                full = here / entry.name
+                rel = full.relative_to(root).as_posix()
                 try:
-                    zf = stack.enter_context(zipfile.ZipFile(full))
-                except (zipfile.BadZipFile, OSError) as e:
-                    bundle.refusals.append(Refusal(rel, size, f"corrupt zip archive: {e}", load))
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                except OSError as e:
+                    self.refuse(rel, 0, f"{rel!r} cannot be examined: {e.strerror or e}")
                     continue
-                bundle.containers.append(Member(rel, size, load))
-                _walk_zip(zf, rel + "!/", 1, size, limits, bundle, stack)
-            else:
-                bundle.members.append(Member(rel, size, load))
-    if count > limits.max_members:
-        bundle.refusals.append(Refusal(".", 0, f"folder has {count:,} files, more than the limit of {limits.max_members:,}"))
+                if stat.S_ISDIR(mode):
+                    subfolders.append(full)
+                    continue
+                if not stat.S_ISREG(mode):
+                    self.refuse(rel, 0, f"{special_kind(mode)} {rel!r} in folder: refused")
+                    continue
+                count += 1
+                if count > self.limits.max_members:
+                    continue
+                self.folder_file(full, rel, entry.stat(follow_symlinks=False).st_size)
+            stack += reversed(subfolders)
+        if count > self.limits.max_members:
+            self.bundle.members.clear()
+            self.bundle.containers.clear()
+            self.refuse(
+                ".",
+                0,
+                f"folder has {count:,} files, more than the limit of {self.limits.max_members:,}: refused",
+            )
+
+    def folder_file(self, full: Path, rel: str, size: int) -> None:
+        def load(full: Path = full) -> bytes:
+            return read_regular(full)
+
+        try:
+            is_zip = full.name.lower().endswith(".zip") or (size >= 4 and is_zip_file(full))
+        except SpecialFileError as e:
+            self.refuse(rel, 0, str(e).replace(str(full), repr(rel)))
+            return
+        if not is_zip:
+            self.bundle.members.append(Member(rel, size, load))
+            return
+        try:
+            handle = self.stack.enter_context(open_regular(full))
+            zf = self.stack.enter_context(zipfile.ZipFile(handle))
+        except SpecialFileError as e:
+            self.refuse(rel, 0, str(e).replace(str(full), repr(rel)))
+            return
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
+            self.refuse(rel, size, f"corrupt zip archive: {e}", _refusal_load(load, size))
+            return
+        self.outermost(zf, rel, size, load)
+
+    def outermost(
+        self, zf: zipfile.ZipFile, rel: str, size: int, load: Callable[[], bytes] | None = None
+    ) -> None:
+        """Walk an outermost archive; when its whole expansion goes over a limit, it is refused as one.
+
+        ``rel`` is its path in a folder, or ``""`` for the archive being
+        opened itself (a refusal with path ``""`` refuses that whole archive).
+        """
+        b = self.bundle
+        marks = len(b.members), len(b.refusals), len(b.containers)
+        if rel:
+            b.containers.append(Member(rel, size, load or (lambda: b"")))
+        try:
+            self.zip(zf, f"{rel}!/" if rel else "", 1, _Expansion(size, self.limits), size)
+        except _OverLimit as e:
+            del b.members[marks[0] :], b.refusals[marks[1] :], b.containers[marks[2] :]
+            kept = {c.path for c in b.containers}
+            b.container_ids = {k: v for k, v in b.container_ids.items() if k in kept}
+            self.refuse(rel, size, e.reason, _refusal_load(load, size) if load else None)
+
+
+def _copy_path(path: str, k: int, n: int) -> str:
+    """The manifest path of copy ``k`` of ``n`` members with one name (copy 1 keeps the name)."""
+    return path if k == 1 else f"{path} (copy {k} of {n})"
 
 
 @contextmanager
-def open_bundle(path: Path, limits: ArchiveLimits = ArchiveLimits()) -> Iterator[Bundle]:
+def open_bundle(
+    path: Path, limits: ArchiveLimits = ArchiveLimits(), *, spill_dir: Path | None = None
+) -> Iterator[Bundle]:
     """Members of a folder or zip; they can be loaded until the block ends.
 
     Raises ``zipfile.BadZipFile`` only when ``path`` itself is a corrupt zip
     (the caller quarantines it); every problem inside is a ``Refusal``.
+    Nested zips are copied into a temporary folder under ``spill_dir`` (the
+    system's by default), removed when the block ends.
     """
     path = Path(path)
     bundle = Bundle(root=path.name)
     with ExitStack() as stack:
+        walk = _Walk(bundle, limits, stack, spill_dir)
         if path.is_dir():
-            _walk_folder(path, limits, bundle, stack)
+            walk.folder(path)
         else:
-            zf = stack.enter_context(zipfile.ZipFile(path))
-            _walk_zip(zf, "", 1, path.stat().st_size, limits, bundle, stack)
+            handle = stack.enter_context(open_regular(path, follow_symlinks=True))
+            size = os.fstat(handle.fileno()).st_size
+            zf = stack.enter_context(zipfile.ZipFile(handle))
+            walk.outermost(zf, "", size)
         yield bundle

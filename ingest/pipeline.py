@@ -25,7 +25,15 @@ import pyarrow.compute as pc
 
 from config import Study
 from config.participant_id import RULE, problem_with, validate_participant_id
-from ingest.archive import ArchiveLimits, Bundle, Refusal, is_zip_bytes, open_bundle
+from ingest.archive import (
+    Bundle,
+    Refusal,
+    SpecialFileError,
+    archive_limits_of,
+    is_zip_bytes,
+    open_bundle,
+    read_regular,
+)
 from ingest.contract import BundleReader, Member, ReadContext, ReadResult
 from ingest.fingerprints import file_id_of
 from irisin.schema import FILES, LAKE_TABLES, conform
@@ -144,9 +152,7 @@ class Ingestor:
         self.quarantine_root = study.paths.store / "quarantine"
         self.participant_from_id = participant_from_id
         c = study.config.ingest
-        self.limits = ArchiveLimits(
-            c.archive_max_members, c.archive_max_depth, c.archive_max_expansion_ratio, c.archive_max_expanded_bytes
-        )
+        self.limits = archive_limits_of(c)
         ids = study.roster.filter(pl.col("fitabase_id").is_not_null())
         self.id_map = dict(zip(ids["fitabase_id"].to_list(), ids["participant_id"].to_list(), strict=True))
         self._known: set[str] | None = None
@@ -187,7 +193,12 @@ class Ingestor:
             raise FileNotFoundError(f"{path}: no such file or folder")
         if path.is_dir():
             return self._ingest_bundle(participant_id, path, None)
-        data = path.read_bytes()
+        try:
+            data = read_regular(path, follow_symlinks=True)
+        except SpecialFileError as e:  # a FIFO, device or socket given as a file: named, never opened
+            refused = ReadResult(kind="refused", status="quarantined", reason=str(e))
+            fid = file_id_of(f"refused:{path}".encode())
+            return self._commit(participant_id, str(path), [_Pending("", fid, 0, refused, None, None)])
         fid = file_id_of(data)
         if fid in self.known:
             return IngestReport([FileOutcome(fid, str(path), participant_id, "known", "ok", None, new=False)])
@@ -235,12 +246,16 @@ class Ingestor:
         container_id = archive[0] if archive else None
         try:
             with open_bundle(path, self.limits) as bundle:
+                whole = next((r for r in bundle.refusals if r.path == ""), None)  # the archive itself refused
+                bundle.refusals = [r for r in bundle.refusals if r is not whole]
                 pending = self._read_bundle(participant_id, path, bundle, container_id)
                 if archive is not None:
                     fid, data = archive
                     counts = Counter(p.result.status for p in pending)
                     note = ReadResult(kind="zip", notes={"members": dict(counts)})
-                    pending.insert(0, _Pending("", fid, len(data), note, None, None))
+                    if whole is not None:
+                        note = ReadResult(kind="refused", status="quarantined", reason=whole.reason)
+                    pending.insert(0, _Pending("", fid, len(data), note, (lambda: data) if whole else None, None))
                 # commit while the archive is open: quarantine copies read members lazily
                 return self._commit(participant_id, str(path), pending, folder=archive is None)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
@@ -253,8 +268,8 @@ class Ingestor:
     def _read_bundle(self, participant_id: str, path: Path, bundle: Bundle, container_id: str | None) -> list[_Pending]:
         pending: list[_Pending] = []
         for c in bundle.containers:
-            data = c.load()
-            pending.append(_Pending(c.path, file_id_of(data), c.size, ReadResult(kind="zip"), None, container_id))
+            cid = bundle.container_ids.get(c.path) or file_id_of(c.load())
+            pending.append(_Pending(c.path, cid, c.size, ReadResult(kind="zip"), None, container_id))
         for r in bundle.refusals:
             pending.append(self._refused(r, container_id))
         ids: dict[str, str] = {}

@@ -58,7 +58,9 @@ def test_member_count_limit(tmp_path: Path) -> None:
     path = tmp_path / "many.zip"
     path.write_bytes(zip_bytes({f"f{i}.json": b"[]" for i in range(11)}))
     reasons = _refusals(path, ArchiveLimits(max_members=10))
-    assert reasons == {"many.zip": "archive has 11 members, more than the limit of 10: refused"}
+    assert reasons == {
+        "": "archive has 11 members (all nesting levels together), more than the limit of 10: refused"
+    }
 
 
 def test_expansion_limit(tmp_path: Path) -> None:
@@ -66,12 +68,19 @@ def test_expansion_limit(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("zeros.json", b"0" * 1_000_000)
     size = path.stat().st_size
-    reasons = _refusals(path, ArchiveLimits(max_expansion_ratio=20.0))
-    assert reasons["bomb.zip"] == (
-        f"archive expands to 1,000,000 bytes, over the limit of {20 * size:,} "
-        f"(min of 20x its size and {20 * 1024**3:,}): refused"
+    reasons = _refusals(path, ArchiveLimits(max_expansion_ratio=20.0, ratio_floor_bytes=0))
+    assert reasons[""] == (
+        f"archive expands to 1,000,000 bytes, over the limit of {20 * size:,} bytes for this archive "
+        f"(the smaller of 20x its {size:,} bytes and {20 * 1024**3:,}; all nesting levels together): refused"
     )
-    assert _refusals(path, ArchiveLimits(max_expansion_ratio=10_000.0)) == {}
+    packed = zipfile.ZipFile(path).getinfo("zeros.json").compress_size
+    assert _refusals(path, ArchiveLimits(max_expansion_ratio=10_000.0, ratio_floor_bytes=0)) == {
+        "zeros.json": f"member expands {1_000_000 / packed:,.0f}x ({packed:,} to 1,000,000 bytes), "
+        "over the per-member limit of 1000x: refused"
+    }
+    assert _refusals(path, ArchiveLimits(max_expansion_ratio=1e4, max_member_ratio=1e4, ratio_floor_bytes=0)) == {}
+    # under the floor, a small file of zeros is not a bomb
+    assert _refusals(path, ArchiveLimits(max_expansion_ratio=20.0)) == {}
 
 
 def test_folder_symlink_refused(tmp_path: Path) -> None:

@@ -82,16 +82,23 @@ def test_invalid_ids_are_refused_naming_value_and_rule(bad: str, problem: str) -
     message = str(e.value)
     assert message.startswith("--participant ")
     assert problem in message
-    assert "letters A-Z a-z, digits, '-', '_' and '.' only, at most 64 characters, not starting with '.'" in message
+    assert (
+        "letters A-Z a-z, digits, '-', '_' and '.' only, at most 64 characters, not starting with '.'"
+        in message
+    )
     assert len(message) < 400  # a 250-character id is shortened in the message, not pasted whole
 
 
 @pytest.mark.parametrize("bad", [TRAVERSAL, LONG, "P01/participant_id=P02", "a b"])
-def test_cli_participant_is_refused_and_nothing_is_written(world: tuple[Path, Path], bad: str) -> None:
+def test_cli_participant_is_refused_and_nothing_is_written(
+    world: tuple[Path, Path], bad: str
+) -> None:
     tmp, study = world
     export = _fitabase_csv(tmp / "export", [GOOD_ID])
     before = _tree(tmp, study)
-    result = runner.invoke(app, ["ingest", "--study", str(study), "--participant", bad, str(export)])
+    result = runner.invoke(
+        app, ["ingest", "--study", str(study), "--participant", bad, str(export)]
+    )
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error: participant id for ")
     assert "a participant id must use letters" in result.output
@@ -105,7 +112,16 @@ def test_fitabase_id_from_file_content_cannot_leave_the_study(world: tuple[Path,
     export = _fitabase_csv(tmp / "export", [GOOD_ID, TRAVERSAL, LONG])
     before = _tree(tmp, study)
     result = runner.invoke(
-        app, ["ingest", "--study", str(study), "--participant", "P01", "--participant-from-id", str(export)]
+        app,
+        [
+            "ingest",
+            "--study",
+            str(study),
+            "--participant",
+            "P01",
+            "--participant-from-id",
+            str(export),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert _tree(tmp, study) == before
@@ -129,7 +145,16 @@ def test_fitabase_id_only_bad_ids_quarantines_the_file(world: tuple[Path, Path])
     export = _fitabase_csv(tmp / "export", [TRAVERSAL])
     before = _tree(tmp, study)
     result = runner.invoke(
-        app, ["ingest", "--study", str(study), "--participant", "P01", "--participant-from-id", str(export)]
+        app,
+        [
+            "ingest",
+            "--study",
+            str(study),
+            "--participant",
+            "P01",
+            "--participant-from-id",
+            str(export),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert _tree(tmp, study) == before
@@ -165,11 +190,14 @@ def test_roster_traversal_through_fitabase_id_writes_nothing(world: tuple[Path, 
     """The roster maps a Fitabase Id to a traversal id: the study does not open, so nothing is read or written."""
     tmp, study = world
     (study / "roster.csv").write_text(
-        f"participant_id,timezone,fitabase_id\n{TRAVERSAL},Europe/Oslo,{GOOD_ID}\n", encoding="utf-8"
+        f"participant_id,timezone,fitabase_id\n{TRAVERSAL},Europe/Oslo,{GOOD_ID}\n",
+        encoding="utf-8",
     )
     export = _fitabase_csv(tmp / "export", [GOOD_ID])
     before = _tree(tmp, study)
-    result = runner.invoke(app, ["ingest", "--study", str(study), "--participant", "P01", str(export)])
+    result = runner.invoke(
+        app, ["ingest", "--study", str(study), "--participant", "P01", str(export)]
+    )
     assert result.exit_code == 2
     assert "invalid participant_id" in result.output
     assert _tree(tmp, study) == before
@@ -231,7 +259,9 @@ def test_lake_reads_ids_from_its_own_folder_names_only(tmp_path: Path) -> None:
     for pid in pids:
         lake.write_batch(_batch(pid))
     assert lake.participants() == sorted(pids)
-    many = lake.scan("minutes", pids).collect()  # more than FOLDERS_LISTED_ONE_BY_ONE: one listing, filtered
+    many = lake.scan(
+        "minutes", pids
+    ).collect()  # more than FOLDERS_LISTED_ONE_BY_ONE: one listing, filtered
     assert sorted(many["participant_id"].to_list()) == sorted(pids)
     few = lake.scan("minutes", pids[:3]).collect()
     assert sorted(few["participant_id"].to_list()) == sorted(pids[:3])
