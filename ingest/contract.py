@@ -89,3 +89,16 @@ class TerminalInputError(Exception):
 
 class TransientInputError(Exception):
     """A failure a retry may fix (a locked file, storage briefly unavailable)."""
+
+
+def must_propagate(error: BaseException) -> bool:
+    """Whether an exception raised while reading must leave the reader instead of quarantining the file.
+
+    A retry may fix ``TransientInputError`` and ``OSError`` (a locked file, a
+    mount briefly away, an archive member the disk could not give back), so
+    they travel up to the flow's retry and, failing that, leave the file for
+    the next run. Ctrl-C and interpreter exit are obeyed. Everything else,
+    including a polars ``PanicException`` (a ``BaseException``), is a fault of
+    the bytes or of the reader and costs only the file it happened in.
+    """
+    return isinstance(error, TransientInputError | OSError | KeyboardInterrupt | SystemExit | GeneratorExit)

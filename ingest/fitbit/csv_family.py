@@ -21,13 +21,14 @@ import polars as pl
 
 from ingest.contract import Member, ReadContext, ReadResult, Status
 from ingest.fitbit.discovery import FitbitFile
-from ingest.fitbit.results import quarantined
+from ingest.fitbit.results import guarded, quarantined
 from ingest.fitbit.tables import (
     ACTIVITY_LEVEL_LABELS,
     SOURCE_TAKEOUT,
     minutes_table,
     offsets_from_zone,
 )
+from ingest.salvage import Dropped, UnreadableCsv, checked_number, examples_of, read_csv_text
 from irisin.schema import INTENSITY_LEVELS
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -105,29 +106,47 @@ def _minutes_of(series: str, text: pl.DataFrame, notes: dict[str, Any]) -> pl.Da
         notes["azm_clock_minutes"] = per_minute.height
         return per_minute
     if series == "steps":
-        return text.group_by("minute_utc").agg(
-            pl.col("steps")
-            .str.strip_chars()
-            .cast(pl.Float64, strict=False)
-            .sum()
-            .round(0)
-            .cast(pl.Int32)
-        )
+        summed = text.group_by("minute_utc").agg(checked_number(pl.col("steps"), pl.Int64()).sum())
+        return summed.filter(pl.col("steps") <= 2**31 - 1).with_columns(pl.col("steps").cast(pl.Int32))
     return text.group_by("minute_utc").agg(
-        pl.col("beats per minute")
-        .str.strip_chars()
-        .cast(pl.Float32, strict=False)
-        .mean()
-        .alias("heart_rate_bpm")
+        checked_number(pl.col("beats per minute"), pl.Float32()).mean().alias("heart_rate_bpm")
     )
 
 
+VALUE_COLUMNS: dict[str, tuple[str, pl.DataType]] = {
+    "steps": ("steps", pl.Int32()),
+    "heart_rate": ("beats per minute", pl.Float32()),
+}
+"""The numeric column of each series whose records are dropped when it cannot be read."""
+
+
+def _drop_unreadable(series: str, text: pl.DataFrame, dropped: Dropped) -> pl.DataFrame:
+    """``text`` without records whose timestamp (or numeric value) cannot be read; counted in ``dropped``."""
+    bad = pl.col("minute_utc").is_null()
+    shown = ["timestamp"]
+    if series in VALUE_COLUMNS:
+        column, dtype = VALUE_COLUMNS[series]
+        bad = bad | checked_number(pl.col(column), dtype).is_null()
+        shown.append(column)
+    count, examples = examples_of(text, bad, shown)
+    dropped.add(count, examples)
+    return text.filter(~bad) if count else text
+
+
 def read_csv_member(file: FitbitFile, member: Member, ctx: ReadContext) -> ReadResult:
-    """One CSV-family file to a ``minutes`` table, or a quarantine result naming the problem."""
+    """One CSV-family file to a ``minutes`` table, or a quarantine result naming the problem.
+
+    An empty or header-only file is ``ok`` with no rows; records whose
+    timestamp or value cannot be read are dropped and counted in the notes;
+    the file is ``partial`` only when it is cut mid-record.
+    """
     try:
-        text = pl.read_csv(member.load(), infer_schema_length=0)
-    except Exception as exc:  # polars raises several error types for broken CSV
+        csv_text = read_csv_text(member.load())
+    except UnreadableCsv as exc:
         return quarantined(file.kind, member.path, f"not a readable CSV: {exc}")
+    text = csv_text.frame
+    if not text.columns:
+        return ReadResult(kind=file.kind, notes={"rows": 0, "minutes": 0})
     text = text.rename({c: c.strip().lower() for c in text.columns})
     expected = HEADERS[file.series]
     if not set(expected) <= set(text.columns):
@@ -136,12 +155,17 @@ def read_csv_member(file: FitbitFile, member: Member, ctx: ReadContext) -> ReadR
             member.path,
             f"header {','.join(text.columns)!r} is not the expected {','.join(expected)!r}",
         )
+    rows = text.height + csv_text.dropped.count
     text = text.with_columns(_utc("timestamp").alias("minute_utc"))
-    bad_stamps = text["minute_utc"].null_count()
-    text = text.filter(pl.col("minute_utc").is_not_null()).with_columns(
+    dropped = csv_text.dropped
+    text = _drop_unreadable(file.series, text, dropped).with_columns(
         pl.col("minute_utc").dt.truncate("1m")
     )
-    notes: dict[str, Any] = {"rows": text.height + bad_stamps, "clock": "utc (stamps end in Z)"}
+    if rows and text.height == 0:
+        return quarantined(
+            file.kind, member.path, f"none of its {rows} records can be read ({'; '.join(dropped.examples[:3])})"
+        )
+    notes: dict[str, Any] = {"rows": rows, "clock": "utc (stamps end in Z)"}
     frame = _minutes_of(file.series, text, notes)
     offset = (
         offsets_from_zone(pl.col("minute_utc"), ctx.timezone)
@@ -152,11 +176,13 @@ def read_csv_member(file: FitbitFile, member: Member, ctx: ReadContext) -> ReadR
         offset.alias("utc_offset_minutes"), pl.lit(SOURCE_TAKEOUT).alias("source")
     )
     notes["minutes"] = frame.height
+    notes.update(dropped.notes())
     status: Status = "ok"
     reason = None
-    if bad_stamps:
+    if csv_text.cut:
         status = "partial"
-        reason = f"{member.path}: {bad_stamps} rows with an unreadable timestamp were left out"
+        reason = f"{member.path}: {csv_text.cut}"
+        notes["cut"] = csv_text.cut
     return ReadResult(
         kind=file.kind,
         status=status,
@@ -170,4 +196,7 @@ def read_csv_family(
     files: Sequence[tuple[FitbitFile, Member]], ctx: ReadContext
 ) -> dict[str, ReadResult]:
     """Read every CSV-family member of one participant's export."""
-    return {member.path: read_csv_member(file, member, ctx) for file, member in files}
+    return {
+        member.path: guarded(file.kind, member.path, read_csv_member, file, member, ctx)
+        for file, member in files
+    }

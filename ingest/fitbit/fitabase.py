@@ -28,7 +28,7 @@ from ingest.fitbit.bouting import (
 )
 from ingest.fitbit.discovery import FITABASE_FILES, FITABASE_UNUSED, fitabase_stem
 from ingest.fitbit.fitabase_time import AmbiguousStamps, parse_local_stamps
-from ingest.fitbit.results import quarantined, skipped
+from ingest.fitbit.results import guarded, quarantined, skipped
 from ingest.fitbit.tables import (
     FITABASE_INTENSITY_LABELS,
     SOURCE_FITABASE,
@@ -36,6 +36,14 @@ from ingest.fitbit.tables import (
     local_to_utc,
     minutes_table,
     offsets_from_zone,
+)
+from ingest.salvage import (
+    CsvText,
+    Dropped,
+    UnreadableCsv,
+    checked_number,
+    examples_of,
+    read_csv_text,
 )
 
 MINUTES_PER_DAY = 1440
@@ -48,6 +56,8 @@ class FileSpec:
     time_columns: tuple[str, ...]
     values: tuple[str, ...]
     wide_prefix: str | None = None
+    value_type: pl.DataType = pl.Int32()
+    """The type the values are stored as: one that cannot hold a value makes it unreadable."""
 
 
 SPECS: dict[str, FileSpec] = {
@@ -68,8 +78,8 @@ SPECS: dict[str, FileSpec] = {
     "daily_steps": FileSpec(("ActivityDay",), ("StepTotal",)),
     "minute_intensities_narrow": FileSpec(("ActivityMinute",), ("Intensity",)),
     "minute_steps_narrow": FileSpec(("ActivityMinute",), ("Steps",)),
-    "minute_mets_narrow": FileSpec(("ActivityMinute",), ("METs",)),
-    "heartrate_seconds": FileSpec(("Time",), ("Value",)),
+    "minute_mets_narrow": FileSpec(("ActivityMinute",), ("METs",), value_type=pl.Float32()),
+    "heartrate_seconds": FileSpec(("Time",), ("Value",), value_type=pl.Float32()),
     "minute_intensities_wide": FileSpec(("ActivityHour",), (), wide_prefix="Intensity"),
     "minute_steps_wide": FileSpec(("ActivityHour",), (), wide_prefix="Steps"),
 }
@@ -93,10 +103,10 @@ def _header_and_first_row(text: pl.DataFrame) -> str:
     return f"header {','.join(text.columns)!r}, first row {first!r}"
 
 
-def _read_text(member: Member) -> pl.DataFrame:
+def _read_text(member: Member) -> CsvText:
     try:
-        return pl.read_csv(member.load(), infer_schema_length=0, truncate_ragged_lines=False)
-    except Exception as exc:  # polars raises ComputeError/NoDataError/... for broken CSV
+        return read_csv_text(member.load())
+    except UnreadableCsv as exc:
         raise FileProblem(f"not a readable CSV: {exc}") from None
 
 
@@ -150,20 +160,25 @@ class _Rows:
     frame: pl.DataFrame  # participant_id, local (naive datetime), value columns
     notes: dict[str, Any]
     unmapped: list[str]
-    dropped_time: int
+    dropped: Dropped
+    cut: str | None = None
 
 
 def _resolve(text: pl.DataFrame, spec: FileSpec, ctx: ReadContext) -> _Rows:
     local, notes = _stamps(text, spec)
     participant, unmapped = _participants(text["Id"], ctx)
     frame = text.with_columns(local.alias("local"), participant.alias("participant_id"))
-    dropped_time = frame["local"].null_count()
-    frame = frame.filter(pl.col("local").is_not_null() & pl.col("participant_id").is_not_null())
-    return _Rows(frame, notes, unmapped, dropped_time)
+    dropped = Dropped()
+    bad = pl.col("local").is_null()
+    if spec.wide_prefix is None and len(spec.values) == 1:  # a record of one value is nothing without it
+        bad = bad | checked_number(pl.col(spec.values[0]), spec.value_type).is_null()
+    dropped.add(*examples_of(frame, bad, ["Id", *spec.time_columns, *spec.values]))
+    frame = frame.filter(~bad & pl.col("participant_id").is_not_null())
+    return _Rows(frame, notes, unmapped, dropped)
 
 
 def _to_int(col: str) -> pl.Expr:
-    return pl.col(col).str.strip_chars().cast(pl.Float64, strict=False).round(0).cast(pl.Int32)
+    return checked_number(pl.col(col), pl.Int32())
 
 
 def _zone_groups(frame: pl.DataFrame, ctx: ReadContext) -> list[tuple[str | None, pl.DataFrame]]:
@@ -262,13 +277,13 @@ def _minute_frame(suffix: str, rows: pl.DataFrame, spec: FileSpec) -> pl.DataFra
         return rows.select(
             "participant_id",
             "local",
-            (pl.col(value).str.strip_chars().cast(pl.Float32, strict=False) / 10).alias("mets"),
+            (checked_number(pl.col(value), pl.Float32()) / 10).alias("mets"),
         )
     # heart rate: the ~5 s samples, averaged per UTC minute once placed in time (see _per_minute_heart_rate)
     return rows.select(
         "participant_id",
         "local",
-        pl.col(value).str.strip_chars().cast(pl.Float32, strict=False).alias("heart_rate_bpm"),
+        checked_number(pl.col(value), pl.Float32()).alias("heart_rate_bpm"),
     )
 
 
@@ -317,10 +332,8 @@ def _outcome(kind: str, path: str, rows: _Rows, n_rows: int) -> tuple[Status, st
     if rows.unmapped:
         shown = ", ".join(rows.unmapped[:20]) + (" ..." if len(rows.unmapped) > 20 else "")
         problems.append(f"Ids not in the roster (rows left out): {shown}")
-    if rows.dropped_time:
-        problems.append(
-            f"{rows.dropped_time} rows whose local time could not be rebuilt were left out"
-        )
+    if rows.cut:
+        problems.append(rows.cut)
     if not problems:
         return "ok", None
     status: Status = "quarantined" if rows.frame.height == 0 and n_rows > 0 else "partial"
@@ -332,13 +345,16 @@ def _read_one(
 ) -> tuple[_Rows, pl.DataFrame, int] | ReadResult:
     spec = SPECS[suffix]
     try:
-        text = _read_text(member)
+        csv_text = _read_text(member)
+        text = csv_text.frame
+        if not text.columns:
+            return ReadResult(kind=_kind(suffix), notes={"rows": 0})
         text = text.rename({c: c.strip() for c in text.columns})
         _check_header(text, spec)
     except FileProblem as exc:
         return quarantined(_kind(suffix), member.path, str(exc))
     if text.height == 0:
-        return ReadResult(kind=_kind(suffix), notes={"rows": 0})
+        return ReadResult(kind=_kind(suffix), notes={"rows": 0, **csv_text.dropped.notes()})
     try:
         rows = _resolve(text, spec, ctx)
     except FileProblem as exc:
@@ -349,7 +365,17 @@ def _read_one(
             member.path,
             f"ambiguous dates or times ({exc}); {_header_and_first_row(text)}",
         )
-    return rows, text, text.height
+    rows.cut = csv_text.cut
+    dropped = Dropped()
+    dropped.extend(csv_text.dropped)
+    dropped.extend(rows.dropped)
+    rows.dropped = dropped
+    n_rows = text.height + csv_text.dropped.count
+    if rows.frame.height == 0 and dropped.count and not rows.unmapped:
+        return quarantined(
+            _kind(suffix), member.path, f"none of its {n_rows} records can be read ({'; '.join(dropped.examples[:3])})"
+        )
+    return rows, text, n_rows
 
 
 def read_fitabase_export(members: Sequence[Member], ctx: ReadContext) -> dict[str, ReadResult]:
@@ -370,45 +396,68 @@ def read_fitabase_export(members: Sequence[Member], ctx: ReadContext) -> dict[st
     minute_suffixes = [s for s in SPECS if s.startswith(("minute_", "heartrate_"))]
     for suffix in minute_suffixes:
         for member in by_suffix.get(suffix, []):
-            got = _read_one(suffix, member, ctx)
+            got = guarded(_kind(suffix), member.path, _read_minute_file, suffix, member, ctx)
             if isinstance(got, ReadResult):
                 results[member.path] = got
                 continue
-            rows, _text, n_rows = got
-            frame = _minute_frame(suffix, rows.frame, SPECS[suffix])
-            if "intensity" in frame.columns:
-                minute_labels.append(
-                    frame.select(
-                        "participant_id", pl.col("local").alias("local_minute"), "intensity"
-                    )
-                )
-            placed, in_gap = _place(frame, ctx)
-            if suffix == "heartrate_seconds":
-                placed = _per_minute_heart_rate(placed)
-            status, reason = _outcome(_kind(suffix), member.path, rows, n_rows)
-            results[member.path] = ReadResult(
-                kind=_kind(suffix),
-                status=status,
-                reason=reason,
-                tables={"minutes": minutes_table(placed.drop("local"))},
-                notes={
-                    **rows.notes,
-                    "rows": n_rows,
-                    "minutes": placed.height,
-                    "rows_in_spring_dst_gap_dropped": in_gap,
-                    "timezone": ctx.timezone or "UTC (none in roster)",
-                },
-            )
+            result, labels = got
+            results[member.path] = result
+            if labels is not None:
+                minute_labels.append(labels)
     minute_days = daily_mvpa_from_minutes(pl.concat(minute_labels)) if minute_labels else None
     for suffix in ("daily_activity", "daily_intensities", "daily_steps"):
         for member in by_suffix.get(suffix, []):
-            got = _read_one(suffix, member, ctx)
-            if isinstance(got, ReadResult):
-                results[member.path] = got
-                continue
-            rows, _text, n_rows = got
-            results[member.path] = _daily_result(suffix, member, rows, n_rows, minute_days, ctx)
+            results[member.path] = guarded(
+                _kind(suffix), member.path, _read_daily_file, suffix, member, minute_days, ctx
+            )
     return results
+
+
+def _read_daily_file(suffix: str, member: Member, minute_days: pl.DataFrame | None, ctx: ReadContext) -> ReadResult:
+    got = _read_one(suffix, member, ctx)
+    if isinstance(got, ReadResult):
+        return got
+    rows, _text, n_rows = got
+    return _daily_result(suffix, member, rows, n_rows, minute_days, ctx)
+
+
+def _read_minute_file(suffix: str, member: Member, ctx: ReadContext) -> tuple[ReadResult, pl.DataFrame | None] | ReadResult:
+    """One minute-level file's result, and its (participant, local minute, intensity) labels for the bout check."""
+    got = _read_one(suffix, member, ctx)
+    if isinstance(got, ReadResult):
+        return got
+    rows, _text, n_rows = got
+    labels = None
+    frame = _minute_frame(suffix, rows.frame, SPECS[suffix])
+    if SPECS[suffix].wide_prefix is not None:
+        value = next(c for c in ("intensity", "steps") if c in frame.columns)
+        lost = frame.filter(pl.col(value).is_null()).height
+        if lost:
+            rows.dropped.add(lost, [f"{lost} minute values of the wide table are not numbers"])
+            frame = frame.filter(pl.col(value).is_not_null())
+    if "intensity" in frame.columns:
+        labels = frame.select(
+            "participant_id", pl.col("local").alias("local_minute"), "intensity"
+        )
+    placed, in_gap = _place(frame, ctx)
+    if suffix == "heartrate_seconds":
+        placed = _per_minute_heart_rate(placed)
+    status, reason = _outcome(_kind(suffix), member.path, rows, n_rows)
+    result = ReadResult(
+        kind=_kind(suffix),
+        status=status,
+        reason=reason,
+        tables={"minutes": minutes_table(placed.drop("local"))},
+        notes={
+            **rows.notes,
+            "rows": n_rows,
+            "minutes": placed.height,
+            "rows_in_spring_dst_gap_dropped": in_gap,
+            "timezone": ctx.timezone or "UTC (none in roster)",
+            **rows.dropped.notes(),
+        },
+    )
+    return result, labels
 
 
 def _daily_result(
@@ -448,6 +497,15 @@ def _daily_result(
     }
     if "worn" in frame.columns:
         notes["days_not_worn"] = frame.filter(~pl.col("worn")).height
+    values = [c for c in SPECS[suffix].values if c in rows.frame.columns]
+    unreadable = pl.any_horizontal(
+        [pl.col(c).is_not_null() & checked_number(pl.col(c), pl.Int32()).is_null() for c in values]
+    )
+    count, examples = examples_of(rows.frame, unreadable, ["Id", *values])
+    if count:
+        notes["values_unreadable_read_as_null"] = count
+        notes["values_unreadable_examples"] = examples
+    notes.update(rows.dropped.notes())
     return ReadResult(
         kind=_kind(suffix),
         status=status,

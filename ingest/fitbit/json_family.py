@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ingest.contract import Member, ReadContext, ReadResult, Status
+from ingest.contract import Member, ReadContext, ReadResult, Status, must_propagate
 from ingest.fitbit.bouting import BoutDecision
 from ingest.fitbit.clock import (
     ClockDecision,
@@ -32,7 +32,7 @@ from ingest.fitbit.clock import (
 )
 from ingest.fitbit.discovery import FitbitFile
 from ingest.fitbit.json_scan import JsonDamage, StampedSeries, scan_stamped_integers
-from ingest.fitbit.results import quarantined
+from ingest.fitbit.results import guarded, quarantined
 from ingest.fitbit.tables import (
     SOURCE_TAKEOUT,
     daily_table,
@@ -40,6 +40,7 @@ from ingest.fitbit.tables import (
     sessions_table,
     to_canonical,
 )
+from ingest.salvage import Dropped, checked_number, examples_of, without_bom
 from irisin.schema import MINUTES
 
 DAILY_COLUMNS: dict[str, str] = {
@@ -66,6 +67,8 @@ class _Scanned:
     span: FileSpan | None
     samples: int
     fast_path: bool
+    dropped: Dropped
+    cut: str | None
 
 
 def _per_minute(series: StampedSeries, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +85,8 @@ def _per_minute(series: StampedSeries, kind: str) -> tuple[np.ndarray, np.ndarra
         counts = np.bincount(inverse)
     if kind == "heart_rate":
         return unique, (sums / np.maximum(counts, 1)).astype(np.float32)
-    return unique, sums.astype(np.int32)
+    fits = sums <= np.iinfo(np.int32).max
+    return unique[fits], sums[fits].astype(np.int32)
 
 
 def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
@@ -91,7 +95,7 @@ def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
         series = scan_stamped_integers(member.load(), key, quoted)
     except JsonDamage as exc:
         return quarantined(file.kind, member.path, str(exc))
-    except (OSError, zipfile.BadZipFile) as exc:
+    except zipfile.BadZipFile as exc:
         return quarantined(file.kind, member.path, f"could not read the file: {exc}")
     span = None
     if file.named_day is not None and series.seconds.size:
@@ -102,7 +106,16 @@ def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
             file.series == "heart_rate",
         )
     minutes, values = _per_minute(series, file.series)
-    return _Scanned(file, member, minutes, values, span, int(series.seconds.size), series.fast_path)
+    if series.cut and file.series == "heart_rate" and minutes.size:
+        # the cut may fall among the samples of the last minute: its mean would be of some of them only
+        minutes, values = minutes[minutes != minutes.max()], values[minutes != minutes.max()]
+    dropped = Dropped()
+    dropped.extend(series.dropped)
+    if minutes.size < np.unique(series.seconds // 60).size:
+        dropped.add(int(np.unique(series.seconds // 60).size - minutes.size), ["minutes whose steps sum past 2,147,483,647"])
+    return _Scanned(
+        file, member, minutes, values, span, int(series.seconds.size), series.fast_path, dropped, series.cut
+    )
 
 
 def _place_in_time(per_minute: pl.DataFrame, decision: ClockDecision) -> pl.DataFrame:
@@ -165,45 +178,77 @@ def _intraday_results(scanned: list[_Scanned], decision: ClockDecision) -> dict[
         }
         if rows != s.minutes.size:
             notes["minutes_in_dst_gap_dropped"] = int(s.minutes.size - rows)
+        notes.update(s.dropped.notes())
+        problems = [p for p in (s.cut, reason_text) if p]
+        if s.cut:
+            notes["cut"] = s.cut
         out[s.member.path] = ReadResult(
             kind=s.file.kind,
-            status=status,
-            reason=f"{s.member.path}: {reason_text}" if reason_text else None,
+            status="partial" if s.cut else status,
+            reason=f"{s.member.path}: {'; '.join(problems)}" if problems else None,
             tables={"minutes": canonical.slice(int(bounds[i]), rows)},
             notes=notes,
         )
     return out
 
 
-def read_daily_series(file: FitbitFile, member: Member) -> pl.DataFrame | ReadResult:
+@dataclass
+class _Daily:
+    """One daily file's days, with what was dropped on the way and whether the file is cut."""
+
+    frame: pl.DataFrame
+    dropped: Dropped
+    cut: str | None = None
+
+
+def _intraday_guarded(scanned: list[_Scanned], decision: ClockDecision) -> dict[str, ReadResult]:
+    """``_intraday_results`` of all files at once, or file by file when that fails, so a bad file costs only itself."""
+    try:
+        return _intraday_results(scanned, decision)
+    except BaseException as exc:
+        if must_propagate(exc):
+            raise
+    out: dict[str, ReadResult] = {}
+    for s in scanned:
+        got = guarded(s.file.kind, s.member.path, _intraday_results, [s], decision)
+        out.update(got if isinstance(got, dict) else {s.member.path: got})
+    return out
+
+
+def read_daily_series(file: FitbitFile, member: Member) -> _Daily | ReadResult:
     """A daily JSON series as ``local_date`` and its canonical column, or a quarantine result."""
     try:
         series = scan_stamped_integers(member.load(), b"value", True)
     except JsonDamage as exc:
         return quarantined(file.kind, member.path, str(exc))
-    except (OSError, zipfile.BadZipFile) as exc:
+    except zipfile.BadZipFile as exc:
         return quarantined(file.kind, member.path, f"could not read the file: {exc}")
-    frame = series.frame()
-    return frame.select(
+    frame = series.frame().select(
         pl.col("stamp").dt.date().alias("local_date"),
-        pl.col("value").cast(pl.Int32).alias(DAILY_COLUMNS[file.series]),
-    ).unique("local_date", keep="last")
+        pl.col("value").cast(pl.Int32, strict=False).alias(DAILY_COLUMNS[file.series]),
+    )
+    return _Daily(frame.unique("local_date", keep="last"), series.dropped, series.cut)
 
 
-def read_resting_heart_rate(file: FitbitFile, member: Member) -> pl.DataFrame | ReadResult:
+def read_resting_heart_rate(file: FitbitFile, member: Member) -> _Daily | ReadResult:
     """``resting_heart_rate-*.json`` (``value: {date, value, error}``) as ``local_date`` and bpm.
 
     Fitbit writes 0 (or nothing) on days it could not compute a resting rate;
     those days are left out rather than recorded as 0 bpm.
     """
     try:
-        frame = pl.read_json(io.BytesIO(member.load()), infer_schema_length=None)
-    except (OSError, zipfile.BadZipFile) as exc:
+        raw = without_bom(member.load())
+    except zipfile.BadZipFile as exc:
         return quarantined(file.kind, member.path, f"could not read the file: {exc}")
+    empty = pl.DataFrame(schema={"local_date": pl.Date, "resting_heart_rate_bpm": pl.Float32})
+    if not raw.strip():
+        return _Daily(empty, Dropped())
+    try:
+        frame = pl.read_json(io.BytesIO(raw), infer_schema_length=None)
     except Exception as exc:  # polars raises several error types for bad JSON
         return quarantined(file.kind, member.path, f"not valid JSON: {exc}")
     if frame.height == 0:
-        return pl.DataFrame(schema={"local_date": pl.Date, "resting_heart_rate_bpm": pl.Float32})
+        return _Daily(empty, Dropped())
     value = frame.schema.get("value")
     if (
         "dateTime" not in frame.columns
@@ -215,29 +260,29 @@ def read_resting_heart_rate(file: FitbitFile, member: Member) -> pl.DataFrame | 
             member.path,
             f"records are not {{dateTime, value: {{value}}}}; columns {frame.columns}",
         )
-    return (
-        frame.select(
-            pl.col("dateTime")
-            .str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
-            .dt.date()
-            .alias("local_date"),
-            pl.col("value")
-            .struct.field("value")
-            .cast(pl.Float32, strict=False)
-            .alias("resting_heart_rate_bpm"),
-        )
-        .filter(pl.col("local_date").is_not_null() & (pl.col("resting_heart_rate_bpm") > 0))
-        .unique("local_date", keep="last")
+    days = frame.select(
+        pl.col("dateTime")
+        .cast(pl.String, strict=False)
+        .str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
+        .dt.date()
+        .alias("local_date"),
+        checked_number(pl.col("value").struct.field("value"), pl.Float32(), text=False).alias(
+            "resting_heart_rate_bpm"
+        ),
     )
+    dropped = Dropped()
+    dropped.add(*examples_of(days, pl.col("local_date").is_null(), ["local_date"], "record"))
+    kept = days.filter(pl.col("local_date").is_not_null() & (pl.col("resting_heart_rate_bpm") > 0))
+    return _Daily(kept.unique("local_date", keep="last"), dropped)
 
 
 def _daily_results(
-    dailies: dict[str, tuple[FitbitFile, Member, pl.DataFrame]],
+    dailies: dict[str, tuple[FitbitFile, Member, _Daily]],
     decision: ClockDecision,
     bouts: BoutDecision,
 ) -> dict[str, ReadResult]:
     """One daily_totals table per daily file; wear comes from the sedentary series of the same export."""
-    sedentary = [frame for f, _, frame in dailies.values() if f.series == "sedentary_minutes"]
+    sedentary = [d.frame for f, _, d in dailies.values() if f.series == "sedentary_minutes"]
     wear = (
         pl.concat(sedentary)
         .group_by("local_date")
@@ -246,12 +291,14 @@ def _daily_results(
         else pl.DataFrame(schema={"local_date": pl.Date, "worn": pl.Boolean})
     )
     out: dict[str, ReadResult] = {}
-    for path, (file, _member, frame) in dailies.items():
+    for path, (file, _member, daily) in dailies.items():
         rows = attach_day_offsets(
-            frame.join(wear, on="local_date", how="left"), decision
+            daily.frame.join(wear, on="local_date", how="left"), decision
         ).with_columns(pl.lit(SOURCE_TAKEOUT).alias("source"), pl.lit(bouts.bouted).alias("bouted"))
         out[path] = ReadResult(
             kind=file.kind,
+            status="partial" if daily.cut else "ok",
+            reason=f"{path}: {daily.cut}" if daily.cut else None,
             tables={"daily_totals": daily_table(rows)},
             notes={
                 **decision.notes(),
@@ -259,14 +306,19 @@ def _daily_results(
                 "days_not_worn": int(rows.filter(pl.col("worn").not_()).height),
                 "bouted": bouts.bouted,
                 "bouted_basis": bouts.basis,
+                **daily.dropped.notes(),
+                **({"cut": daily.cut} if daily.cut else {}),
             },
         )
     return out
 
 
 def _exercise_result(file: FitbitFile, member: Member, decision: ClockDecision) -> ReadResult:
+    raw = without_bom(member.load())
+    if not raw.strip():
+        return ReadResult(kind=file.kind, notes={"sessions": 0})
     try:
-        logs = pl.read_json(io.BytesIO(member.load()), infer_schema_length=None)
+        logs = pl.read_json(io.BytesIO(raw), infer_schema_length=None)
     except Exception as exc:  # polars raises several error types for bad JSON
         return quarantined(file.kind, member.path, f"not valid JSON: {exc}")
     if logs.height == 0:
@@ -290,7 +342,7 @@ def _level_minutes(name: str) -> pl.Expr:
             pl.element().filter(pl.element().struct.field("name") == name).struct.field("minutes")
         )
         .list.sum()
-        .cast(pl.Int32)
+        .cast(pl.Int32, strict=False)
     )
 
 
@@ -298,7 +350,7 @@ def _sessions(logs: pl.DataFrame, decision: ClockDecision) -> pl.DataFrame:
     """Exercise logs to sessions. ``originalStartTime`` carries its own offset when present;
     otherwise ``startTime`` is read on the participant's detected clock."""
     cols = set(logs.columns)
-    naive = pl.col("startTime").str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
+    naive = pl.col("startTime").cast(pl.String, strict=False).str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
     start = (
         naive.dt.replace_time_zone("UTC")
         if decision.clock == "utc"
@@ -324,29 +376,40 @@ def _sessions(logs: pl.DataFrame, decision: ClockDecision) -> pl.DataFrame:
             "session_key"
         ),
         "start_utc",
-        (pl.col("start_utc") + pl.duration(milliseconds=pl.col("duration"))).alias("end_utc"),
+        (
+            pl.col("start_utc")
+            + pl.duration(milliseconds=checked_number(pl.col("duration"), pl.Int64(), text=False))
+        ).alias("end_utc"),
         "utc_offset_minutes",
         (pl.col("activityName") if "activityName" in cols else pl.lit(None, dtype=pl.String)).alias(
             "sport"
         ),
         (
-            (
+            checked_number(
                 pl.coalesce("activeDuration", "duration")
                 if "activeDuration" in cols
-                else pl.col("duration")
+                else pl.col("duration"),
+                pl.Float64(),
+                text=False,
             )
             / 1000.0
         ).alias("timer_seconds"),
-        (pl.col("averageHeartRate") if "averageHeartRate" in cols else pl.lit(None))
-        .cast(pl.Float32)
-        .alias("avg_heart_rate_bpm"),
+        (
+            checked_number(pl.col("averageHeartRate"), pl.Float32(), text=False)
+            if "averageHeartRate" in cols
+            else pl.lit(None, dtype=pl.Float32)
+        ).alias("avg_heart_rate_bpm"),
         (_level_minutes("fairly") if has_levels else pl.lit(None, dtype=pl.Int32)).alias(
             "moderate_minutes"
         ),
         (_level_minutes("very") if has_levels else pl.lit(None, dtype=pl.Int32)).alias(
             "vigorous_minutes"
         ),
-        (pl.col("steps") if "steps" in cols else pl.lit(None)).cast(pl.Int32).alias("steps"),
+        (
+            checked_number(pl.col("steps"), pl.Int32(), text=False)
+            if "steps" in cols
+            else pl.lit(None, dtype=pl.Int32)
+        ).alias("steps"),
     )
     frame = frame.filter(pl.col("start_utc").is_not_null())
     if frame.height == 0 or frame["utc_offset_minutes"].null_count() == 0:
@@ -372,7 +435,7 @@ def read_json_family(
     scanned: list[_Scanned] = []
     for file, member in files:
         if file.series in _VALUE_KEY:
-            got = _scan_intraday(file, member)
+            got = guarded(file.kind, member.path, _scan_intraday, file, member)
             if isinstance(got, ReadResult):
                 results[member.path] = got
             else:
@@ -380,8 +443,8 @@ def read_json_family(
     spans = [s.span for s in scanned if s.span is not None]
     decision = detect_clock(spans, ctx.timezone)
     for series in _VALUE_KEY:
-        results.update(_intraday_results([s for s in scanned if s.file.series == series], decision))
-    dailies: dict[str, tuple[FitbitFile, Member, pl.DataFrame]] = {}
+        results.update(_intraday_guarded([s for s in scanned if s.file.series == series], decision))
+    dailies: dict[str, tuple[FitbitFile, Member, _Daily]] = {}
     for file, member in files:
         if file.series in DAILY_COLUMNS or file.series == "resting_heart_rate":
             reader = (
@@ -389,12 +452,14 @@ def read_json_family(
                 if file.series == "resting_heart_rate"
                 else read_daily_series
             )
-            daily = reader(file, member)
+            daily = guarded(file.kind, member.path, reader, file, member)
             if isinstance(daily, ReadResult):
                 results[member.path] = daily
             else:
                 dailies[member.path] = (file, member, daily)
         elif file.series == "exercise":
-            results[member.path] = _exercise_result(file, member, decision)
+            results[member.path] = guarded(
+                file.kind, member.path, _exercise_result, file, member, decision
+            )
     results.update(_daily_results(dailies, decision, bouts))
     return results, decision

@@ -10,18 +10,23 @@ it. The result is verified: as many stamps as ``"dateTime"`` keys, valid
 calendar dates, the expected key bytes in front of every value (or, for
 irregular spacing, exactly one such key between consecutive stamps), nothing
 signed or fractional. Anything that does not verify is handed to a real JSON parser
-(polars), so an unusual but valid file is still read correctly, and a damaged
-one fails with the parser's own message.
+(orjson), so an unusual but valid file is still read correctly. A file that
+parser refuses is read record by record: each record that can be read is kept,
+each that cannot is dropped and counted, and a file that ends mid-record is
+marked cut (``ingest.salvage`` holds the shared rules).
 """
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import orjson
 import polars as pl
+
+from ingest.salvage import Dropped, checked_number, quote, without_bom
 
 _QUOTE, _SLASH, _SPACE, _COLON = 34, 47, 32, 58
 _STAMP_LEN = 17  # MM/DD/YY HH:MM:SS
@@ -40,6 +45,10 @@ class StampedSeries:
     seconds: np.ndarray
     values: np.ndarray
     fast_path: bool
+    dropped: Dropped = field(default_factory=Dropped)
+    """Records that could not be read and were left out."""
+    cut: str | None = None
+    """Set when the file ends mid-record: what was kept is what came before the cut."""
 
     def frame(self) -> pl.DataFrame:
         """The series as a polars frame: ``stamp`` (naive Datetime us) and ``value`` (Int64)."""
@@ -88,6 +97,8 @@ def _stamp_starts(a: np.ndarray) -> np.ndarray:
 
 def _decode_stamps(a: np.ndarray, s: np.ndarray) -> np.ndarray | None:
     """Naive epoch seconds of the stamps starting at ``s``; None when a digit is not a digit."""
+    if s.size == 0:
+        return np.zeros(0, dtype=np.int64)
     window = np.lib.stride_tricks.sliding_window_view(a, _STAMP_LEN)[s]
     digits = window[:, [0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 15, 16]] - np.uint8(48)
     if digits.size and digits.max() > 9:  # uint8 wraps below '0', so one test covers both sides
@@ -219,58 +230,120 @@ def _key_values(a: np.ndarray, starts: np.ndarray, key: bytes, quoted: bool) -> 
     return values
 
 
-def _check_envelope(raw: bytes) -> None:
-    """Raise JsonDamage unless ``raw`` is a complete, balanced JSON array."""
-    if not raw[:64].lstrip().startswith(b"[") or not raw[-64:].rstrip().endswith(b"]"):
-        try:
-            orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise JsonDamage(f"not valid JSON: {exc}") from None
-        raise JsonDamage("not a JSON array of records")
-
-
 def scan_stamped_integers(raw: bytes, value_key: bytes, quoted: bool) -> StampedSeries:
     """Stamps and integer values of a Fitbit series file.
 
     ``value_key`` is the key whose integer is wanted (``b"value"`` for steps,
     ``b"bpm"`` for heart rate) and ``quoted`` whether it is a JSON string.
-    Raises JsonDamage for damaged bytes.
+    Raises JsonDamage when the bytes are not a JSON array of records at all,
+    or when records exist and none of them can be read.
     """
-    _check_envelope(raw)
-    a = np.frombuffer(raw, dtype=np.uint8)
-    starts = _stamp_starts(a)
-    if starts.size == raw.count(b'"dateTime"'):
-        seconds = _decode_stamps(a, starts)
-        if seconds is not None:
-            values = _fixed_layout_values(a, starts, value_key, quoted)
-            if values is None:
-                values = _key_values(a, starts, value_key, quoted)
-            if values is not None:
-                return StampedSeries(seconds, values, fast_path=True)
-    return _parse_with_polars(raw, value_key)
+    raw = without_bom(raw)
+    if not raw.strip():
+        return _empty()
+    if raw[:64].lstrip().startswith(b"[") and raw[-64:].rstrip().endswith(b"]"):
+        a = np.frombuffer(raw, dtype=np.uint8)
+        starts = _stamp_starts(a)
+        if starts.size == raw.count(b'"dateTime"'):
+            seconds = _decode_stamps(a, starts)
+            if seconds is not None:
+                values = _fixed_layout_values(a, starts, value_key, quoted)
+                if values is None:
+                    values = _key_values(a, starts, value_key, quoted)
+                if values is not None:
+                    return StampedSeries(seconds, values, fast_path=True)
+    return _parse_records(raw, value_key)
 
 
-def _parse_with_polars(raw: bytes, value_key: bytes) -> StampedSeries:
-    """Full JSON parse for layouts the byte scanner does not verify."""
+def _empty() -> StampedSeries:
+    return StampedSeries(np.zeros(0, np.int64), np.zeros(0, np.int64), fast_path=False)
+
+
+_RECORD = re.compile(rb"\{(?:[^{}]|\{[^{}]*\})*\}")
+"""A JSON object nested at most one level deep: a Fitbit record (heart rate nests ``value``)."""
+_SEPARATORS = re.compile(rb"[\s,\[\]]*")
+
+
+def _parse_records(raw: bytes, value_key: bytes) -> StampedSeries:
+    """Full parse for layouts the byte scanner does not verify, record by record when the whole fails."""
+    dropped = Dropped()
+    cut = None
     try:
-        frame = pl.read_json(io.BytesIO(raw), infer_schema_length=None)
-    except Exception as exc:  # polars raises several error types for bad JSON
-        raise JsonDamage(f"not valid JSON: {exc}") from None
-    if frame.height == 0:
-        return StampedSeries(np.zeros(0, np.int64), np.zeros(0, np.int64), fast_path=False)
-    if "dateTime" not in frame.columns or "value" not in frame.columns:
-        raise JsonDamage(f"records lack dateTime/value; keys are {frame.columns}")
-    value = pl.col("value")
-    if frame.schema["value"] == pl.Struct or isinstance(frame.schema["value"], pl.Struct):
-        value = value.struct.field(value_key.decode())
-    out = frame.select(
-        pl.col("dateTime")
-        .str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
-        .alias("stamp"),
-        value.cast(pl.Float64, strict=False).alias("value"),
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if not raw.lstrip().startswith(b"["):
+            raise JsonDamage(f"not valid JSON: {exc}") from None
+        document, cut = _salvage_records(raw, dropped)
+        if not document:
+            raise JsonDamage(f"not valid JSON: {exc}") from None
+    if not isinstance(document, list):
+        raise JsonDamage("not a JSON array of records")
+    stamps: list[Any] = []
+    values: list[Any] = []
+    key = value_key.decode()
+    for record in document:
+        if isinstance(record, dict):
+            value = record.get("value")
+            if isinstance(value, dict):
+                value = value.get(key)
+            stamps.append(record.get("dateTime") if isinstance(record.get("dateTime"), str) else None)
+            values.append(value if isinstance(value, str | int | float) and not isinstance(value, bool) else None)
+        else:
+            stamps.append(None)
+            values.append(None)
+    frame = pl.DataFrame(
+        {
+            "stamp": pl.Series(stamps, dtype=pl.String),
+            "value": pl.Series([None if v is None else str(v) for v in values], dtype=pl.String),
+        }
+    ).select(
+        pl.col("stamp").str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False),
+        checked_number(pl.col("value"), pl.Int32()).cast(pl.Int64),
     )
-    bad = out.filter(pl.col("stamp").is_null() | pl.col("value").is_null()).height
-    if bad:
-        raise JsonDamage(f"{bad} of {out.height} records have an unreadable dateTime or value")
-    seconds = (out["stamp"].cast(pl.Int64) // 1_000_000).to_numpy()
-    return StampedSeries(seconds, out["value"].round(0).cast(pl.Int64).to_numpy(), fast_path=False)
+    bad = frame["stamp"].is_null() | frame["value"].is_null()
+    if bad.any():
+        rows = bad.arg_true().to_list()
+        dropped.add(
+            len(rows),
+            [f"record {i + 1}: {quote(orjson.dumps(document[i], default=str))}" for i in rows[: 5]],
+        )
+        frame = frame.filter(~bad)
+    if frame.height == 0 and dropped.count:
+        shown = "; ".join(dropped.examples[:3])
+        raise JsonDamage(
+            f"none of its {dropped.count} records has a readable dateTime and value ({shown})"
+            + (f"; {cut}" if cut else "")
+        )
+    seconds = (frame["stamp"].cast(pl.Int64) // 1_000_000).to_numpy()
+    return StampedSeries(seconds, frame["value"].to_numpy(), fast_path=False, dropped=dropped, cut=cut)
+
+
+def _salvage_records(raw: bytes, dropped: Dropped) -> tuple[list[Any], str | None]:
+    """The records of a JSON array that does not parse whole: every object that parses alone.
+
+    Bytes between records other than commas, brackets and white space are a
+    damaged record and counted once per stretch; an array without its
+    closing bracket, or whose last object is incomplete, is cut.
+    """
+    records: list[Any] = []
+    position = raw.index(b"[") + 1
+    for match in _RECORD.finditer(raw, position):
+        _count_junk(raw[position : match.start()], position, dropped)
+        try:
+            records.append(orjson.loads(match.group()))
+        except orjson.JSONDecodeError:
+            dropped.add(1, [f"byte {match.start()}: not a JSON record {quote(match.group())}"])
+        position = match.end()
+    tail = raw[position:]
+    end = tail.rstrip()
+    cut = None
+    if not end.endswith(b"]"):
+        cut = f"the file ends mid-record at byte {len(raw)}, after {len(records)} records"
+    else:
+        _count_junk(end[:-1], position, dropped)
+    return records, cut
+
+
+def _count_junk(between: bytes, offset: int, dropped: Dropped) -> None:
+    if _SEPARATORS.fullmatch(between) is None:
+        dropped.add(1, [f"byte {offset}: not a JSON record {quote(between.strip())}"])

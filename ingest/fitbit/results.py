@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from ingest.contract import ReadResult
+from ingest.contract import ReadResult, must_propagate
+
+T = TypeVar("T")
 
 
 def quarantined(kind: str, path: str, problem: str, **notes: Any) -> ReadResult:
@@ -17,3 +20,16 @@ def quarantined(kind: str, path: str, problem: str, **notes: Any) -> ReadResult:
 def skipped(kind: str, path: str, why: str) -> ReadResult:
     """A recognised file irisin deliberately does not load."""
     return ReadResult(kind=kind, status="skipped", reason=f"{path}: {why}")
+
+
+def guarded(kind: str, path: str, read: Callable[..., T], *args: Any) -> T | ReadResult:
+    """``read(*args)``, or a quarantine result naming the error when it fails, so one file never sinks its siblings.
+
+    Transient errors (``ingest.contract.must_propagate``) are raised for the flow to retry.
+    """
+    try:
+        return read(*args)
+    except BaseException as exc:
+        if must_propagate(exc):
+            raise
+        return quarantined(kind, path, f"reader failed: {type(exc).__name__}: {exc}")

@@ -82,7 +82,7 @@ def _epoch_ms(column: str) -> pl.Expr:
 def read_summarized_activities(data: bytes, name: str, ctx: ReadContext) -> ReadResult:
     """Read one summarizedActivities file into ``sessions``; raise ``GarminFormatError`` if unreadable.
 
-    Activities without ``beginTimestamp`` are dropped (status ``partial``,
+    Activities without ``beginTimestamp`` are dropped (status stays ``ok``,
     counted in the notes); a file where none has one is refused.
     """
     activities = _activities(load_json(data, name), name)
@@ -146,10 +146,10 @@ def read_summarized_activities(data: bytes, name: str, ctx: ReadContext) -> Read
     losses += [
         f"{n} unreadable value(s) of '{k}' read as null" for k, n in columns.unreadable.items()
     ]
+    if losses:  # dropped records and null values cost only themselves: the file stays ok
+        notes["losses"] = losses
     return ReadResult(
         kind=GarminKind.ACTIVITIES.value,
-        status="partial" if losses else "ok",
-        reason=f"{name}: " + "; ".join(losses) if losses else None,
         tables={"sessions": to_canonical(frame, SESSIONS)},
         notes=notes,
     )

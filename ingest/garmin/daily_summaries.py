@@ -70,7 +70,7 @@ def _garmin_time(column: str) -> pl.Expr:
 def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult:
     """Read one ``UDSFile`` into ``daily_totals``; raise ``GarminFormatError`` if it cannot be read at all.
 
-    Days without a readable ``calendarDate`` are dropped (status ``partial``,
+    Days without a readable ``calendarDate`` are dropped (the file stays ``ok``,
     counted in the notes); a file where no day has one is refused. A day whose
     wellness times are missing takes its offset from the roster time zone
     (``ctx.timezone``) at local midnight, when known.
@@ -142,14 +142,10 @@ def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult
     notes["days_with_fewer_minutes_than_a_bout"] = short_days
     if columns.unreadable:
         notes["unreadable_values"] = columns.unreadable
-    partial = undated > 0 or bool(columns.unreadable)
-    reason = None
-    if partial:
-        reason = f"{name}: " + "; ".join(_loss_messages(undated, columns.unreadable))
+    if undated or columns.unreadable:  # dropped days and null values cost only themselves: the file stays ok
+        notes["losses"] = _loss_messages(undated, columns.unreadable)
     return ReadResult(
         kind=GarminKind.DAILY_SUMMARIES.value,
-        status="partial" if partial else "ok",
-        reason=reason,
         tables={"daily_totals": to_canonical(frame, DAILY_TOTALS)},
         notes=notes,
     )

@@ -22,6 +22,7 @@ import polars as pl
 import pyarrow as pa
 
 from ingest.contract import TerminalInputError
+from ingest.salvage import without_bom
 
 
 class GarminFormatError(TerminalInputError):
@@ -31,7 +32,7 @@ class GarminFormatError(TerminalInputError):
 def load_json(data: bytes, name: str) -> Any:
     """Parse JSON bytes, or raise ``GarminFormatError`` naming ``name`` and where parsing stopped."""
     try:
-        return orjson.loads(data)
+        return orjson.loads(without_bom(data))
     except orjson.JSONDecodeError as exc:
         raise GarminFormatError(f"{name}: not valid JSON ({exc})") from None
 

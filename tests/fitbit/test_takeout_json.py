@@ -126,27 +126,27 @@ def test_non_wear_day_is_not_a_day_of_zero_activity(tmp_path: Path) -> None:
     assert set(daily["bouted"].to_list()) == {False}
 
 
-def test_truncated_json_is_quarantined_while_the_rest_lands(tmp_path: Path) -> None:
+def test_truncated_json_keeps_the_minutes_before_the_cut_while_the_rest_lands(tmp_path: Path) -> None:
     truth = worn_truth(datetime(2026, 3, 2), 3, "Europe/Oslo", hours=(7, 21))
     root = write_takeout_json(truth, tmp_path / "export", "Europe/Oslo")
     victim = root.joinpath(*JSON_DIR) / "heart_rate-2026-03-03.json"
     victim.write_bytes(victim.read_bytes()[:5000])
     results = read_fitbit_export(members_of_folder(root), ctx("Europe/Oslo"))
     bad_path = "Takeout/Fitbit/Global Export Data/heart_rate-2026-03-03.json"
-    assert results[bad_path].status == "quarantined"
-    assert bad_path in (results[bad_path].reason or "")
-    assert "JSON" in (results[bad_path].reason or "")
-    assert results[bad_path].tables == {}
+    assert results[bad_path].status == "partial"
+    assert bad_path in (results[bad_path].reason or "") and "ends mid-record" in (results[bad_path].reason or "")
+    kept = pl.from_arrow(results[bad_path].tables["minutes"])
+    day = truth.filter(
+        pl.col("minute_utc").dt.convert_time_zone("Europe/Oslo").dt.date() == date(2026, 3, 3)
+    ).sort("minute_utc")
+    assert 0 < kept.height < day.height
+    # exactly the whole minutes before the cut, with their true mean bpm
+    assert kept["minute_utc"].to_list() == day["minute_utc"].head(kept.height).to_list()
+    assert kept["heart_rate_bpm"].to_list() == day["heart_rate_bpm"].head(kept.height).to_list()
     others = {p: r for p, r in results.items() if p != bad_path}
     assert {r.status for r in others.values()} == {"ok"}
     hr = _minutes_by_kind(others, "fitbit_json_heart_rate")
-    assert (
-        hr.height
-        == truth.height
-        - truth.filter(
-            pl.col("minute_utc").dt.convert_time_zone("Europe/Oslo").dt.date() == date(2026, 3, 3)
-        ).height
-    )
+    assert hr.height == truth.height - day.height
 
 
 def test_zip_with_escaping_member_still_lands_the_rest(tmp_path: Path) -> None:

@@ -73,9 +73,9 @@ def test_several_export_objects_are_concatenated() -> None:
 def test_activity_without_begin_timestamp_is_dropped_and_counted() -> None:
     undated = {k: v for k, v in ACTIVITIES[1].items() if k != "beginTimestamp"}
     result = read_summarized_activities(activities_bytes([ACTIVITIES[0], undated]), NAME, CTX)
-    assert result.status == "partial"
+    assert result.status == "ok"
     assert result.tables["sessions"].num_rows == 1
-    assert result.reason == f"{NAME}: 1 activity without 'beginTimestamp' dropped"
+    assert result.notes["losses"] == ["1 activity without 'beginTimestamp' dropped"]
 
 
 def test_activity_without_id_is_keyed_by_its_start() -> None:

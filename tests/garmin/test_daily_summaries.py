@@ -109,9 +109,9 @@ def test_numbers_written_as_text_are_read_and_junk_is_counted() -> None:
 
     row = _rows(result.tables["daily_totals"])[0]
     assert (row["steps"], row["resting_heart_rate_bpm"]) == (9_120, None)
-    assert result.status == "partial"
+    assert result.status == "ok"
     assert result.notes["unreadable_values"] == {"restingHeartRate": 1}
-    assert result.reason == f"{NAME}: 1 unreadable value(s) of 'restingHeartRate' read as null"
+    assert result.notes["losses"] == ["1 unreadable value(s) of 'restingHeartRate' read as null"]
 
 
 def test_days_without_calendar_date_are_dropped_and_counted() -> None:
@@ -120,12 +120,12 @@ def test_days_without_calendar_date_are_dropped_and_counted() -> None:
         uds_bytes([OSLO_DST_DAYS[0], undated, OSLO_DST_DAYS[2]]), NAME, CTX
     )
 
-    assert result.status == "partial"
+    assert result.status == "ok" and result.notes["days_dropped_without_calendar_date"] == 1
     assert result.tables["daily_totals"].column("local_date").to_pylist() == [
         dt.date(2026, 3, 28),
         dt.date(2026, 3, 30),
     ]
-    assert result.reason == f"{NAME}: 1 day(s) without a readable 'calendarDate' dropped"
+    assert result.notes["losses"] == ["1 day(s) without a readable 'calendarDate' dropped"]
 
 
 def test_impossible_values_become_null() -> None:
@@ -204,3 +204,9 @@ def test_an_ignored_field_changing_shape_does_not_cost_the_file() -> None:
     result = read_daily_summaries(uds_bytes([first, second]), NAME, CTX)
     assert result.status == "ok"
     assert result.tables["daily_totals"].column("steps").to_pylist() == [9_120, 12_004]
+
+
+def test_a_byte_order_mark_does_not_cost_the_file() -> None:
+    plain = read_daily_summaries(uds_bytes(list(OSLO_DST_DAYS)), NAME, CTX)
+    marked = read_daily_summaries(b"\xef\xbb\xbf" + uds_bytes(list(OSLO_DST_DAYS)), NAME, CTX)
+    assert marked.status == "ok" and marked.tables["daily_totals"].equals(plain.tables["daily_totals"])
