@@ -29,6 +29,7 @@ KNOWN_SOURCES: tuple[str, ...] = (
     "garmin_export",
     "fitbit_takeout",
     "fitabase",
+    "apple_health",
 )
 
 

@@ -59,6 +59,7 @@ BUNDLE_KINDS: tuple[_BundleKind, ...] = (
     _BundleKind("garmin_export", "ingest.garmin", "looks_like_garmin_export", "read_garmin_export"),
     _BundleKind("fitbit_takeout", "ingest.fitbit", "looks_like_fitbit_export", "read_fitbit_export"),
     _BundleKind("fitabase", "ingest.fitbit", "looks_like_fitabase_export", "read_fitabase_export"),
+    _BundleKind("apple_health", "ingest.apple", "looks_like_apple_health_export", "read_apple_health_export"),
 )
 """Export readers, tried in order; each claims the members it recognises."""
 

@@ -1,0 +1,240 @@
+"""The Apple Health reader: ``export.zip`` / ``apple_health_export/export.xml`` to canonical tables.
+
+* ``minutes`` from step count, heart rate and exercise-time records
+  (``ingest.apple.minutes`` says how samples are spread over minutes);
+* ``sessions`` from ``<Workout>`` elements (type, start/end, duration and the
+  heart-rate average and maximum of their ``WorkoutStatistics``);
+* ``profiles`` from resting heart rate records (one row per record, so the
+  latest is what heart-rate reserve uses) and the date of birth in ``<Me>``.
+
+Active energy is not read: without body mass, active kilocalories are not
+METs, and the watch's exercise minutes already carry its own judgement of
+intensity. A document that is not an export (foreign root, declared entities)
+is quarantined; damage part-way keeps every record before it (``partial``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import date
+from typing import IO, Any
+
+import polars as pl
+import pyarrow as pa
+
+from ingest.apple.minutes import (
+    SOURCE,
+    TIME_FORMAT,
+    device_label,
+    minute_table,
+    offset_minutes,
+    parse_chunk,
+    partial_minutes,
+    usable,
+)
+from ingest.apple.scan import (
+    RESTING_HEART_RATE,
+    NotAppleHealth,
+    RecordChunk,
+    ScanOutcome,
+    scan_export,
+)
+from ingest.contract import Member, ReadContext, ReadResult
+
+KIND = "apple_health"
+EXPORT_NAME = "export.xml"
+_DURATION_SECONDS = {"s": 1.0, "sec": 1.0, "min": 60.0, "hr": 3600.0, "h": 3600.0}
+_WORKOUT_PREFIX = "HKWorkoutActivityType"
+
+
+def looks_like_apple_health_export(paths: Sequence[str]) -> bool:
+    """An export holds ``export.xml`` (at its root or under ``apple_health_export/``)."""
+    return any(_is_export_xml(p) for p in paths)
+
+
+def _is_export_xml(path: str) -> bool:
+    return path.rsplit("/", 1)[-1].lower() == EXPORT_NAME
+
+
+def _is_apple_extra(path: str) -> str | None:
+    """Why a member of an Apple export is not read, or None when it is not an Apple extra."""
+    lower = path.lower()
+    name = lower.rsplit("/", 1)[-1]
+    if name == "export_cda.xml":
+        return "Apple Health clinical document (CDA), not activity data"
+    if "workout-routes/" in lower and name.endswith(".gpx"):
+        return (
+            "route of an Apple Health workout (locations only; the workout is read from export.xml)"
+        )
+    if "electrocardiograms/" in lower or "clinical-records/" in lower:
+        return "Apple Health clinical or ECG data, not activity data"
+    return None
+
+
+def read_apple_health_export(members: Sequence[Member], ctx: ReadContext) -> dict[str, ReadResult]:
+    """Bundle reader: every ``export.xml`` member read; routes, CDA and clinical files listed as skipped."""
+    results: dict[str, ReadResult] = {}
+    if not any(_is_export_xml(m.path) for m in members):
+        return results
+    for m in members:
+        if _is_export_xml(m.path):
+            results[m.path] = read_export_xml(io.BytesIO(m.load()), ctx)
+        else:
+            why = _is_apple_extra(m.path)
+            if why is not None:
+                results[m.path] = ReadResult(kind=KIND, status="skipped", reason=why)
+    return results
+
+
+def read_export_xml(source: IO[bytes], ctx: ReadContext) -> ReadResult:
+    """Read one ``export.xml`` stream (never holding its tree) into canonical tables."""
+    partials: list[pl.DataFrame] = []
+    resting: list[pl.DataFrame] = []
+    dropped: dict[str, int] = {}
+
+    def on_chunk(chunk: RecordChunk) -> None:
+        records, counts = usable(parse_chunk(chunk))
+        for k, v in counts.items():
+            dropped[k] = dropped.get(k, 0) + v
+        partials.append(partial_minutes(records, ctx.timezone))
+        resting.append(
+            records.filter(pl.col("kind") == RESTING_HEART_RATE).select(
+                "start_s", "value", "device"
+            )
+        )
+
+    try:
+        outcome = scan_export(source, on_chunk)
+    except NotAppleHealth as e:
+        return ReadResult(
+            kind=KIND, status="quarantined", reason=f"not an Apple Health export.xml: {e}"
+        )
+    minutes = minute_table(partials)
+    tables: dict[str, pa.Table] = {}
+    if minutes.height:
+        tables["minutes"] = minutes.to_arrow()
+    sessions = session_table(outcome)
+    if sessions.height:
+        tables["sessions"] = sessions.to_arrow()
+    profiles = profile_table(pl.concat(resting) if resting else pl.DataFrame(), outcome)
+    if profiles is not None:
+        tables["profiles"] = profiles
+    notes: dict[str, Any] = {
+        "records": dict(outcome.records_by_type),
+        "workouts": len(outcome.workouts),
+        "devices": sorted(d for d in minutes["device"].unique().to_list() if d)
+        if minutes.height
+        else [],
+        "utc_offset_from": "each record's own offset",
+        **dropped,
+    }
+    if outcome.nested_records_skipped:
+        notes["records_in_correlations_skipped"] = outcome.nested_records_skipped
+    if outcome.damage:
+        return ReadResult(
+            kind=KIND, status="partial", reason=outcome.damage, tables=tables, notes=notes
+        )
+    if not tables:
+        return ReadResult(
+            kind=KIND,
+            status="skipped",
+            reason="Apple Health export without steps, heart rate, exercise time or workouts",
+            notes=notes,
+        )
+    return ReadResult(kind=KIND, status="ok", tables=tables, notes=notes)
+
+
+def _utc(column: str) -> pl.Expr:
+    return (
+        pl.col(column)
+        .str.to_datetime(TIME_FORMAT, strict=False, time_unit="us")
+        .dt.convert_time_zone("UTC")
+    )
+
+
+def session_table(outcome: ScanOutcome) -> pl.DataFrame:
+    """Canonical sessions from the workouts (without participant and file ids)."""
+    if not outcome.workouts:
+        return pl.DataFrame()
+    w = pl.DataFrame([vars(x) for x in outcome.workouts], infer_schema_length=None).cast(pl.String)
+    labels = [device_label(d, s) for d, s in zip(w["device"], w["source_name"], strict=True)]
+    seconds = pl.col("duration").cast(pl.Float64, strict=False) * pl.col(
+        "duration_unit"
+    ).replace_strict(_DURATION_SECONDS, default=None, return_dtype=pl.Float64)
+    frame = w.with_columns(pl.Series("device", labels, dtype=pl.String)).select(
+        pl.lit(SOURCE).alias("source"),
+        "device",
+        _utc("start").alias("start_utc"),
+        _utc("end").alias("end_utc"),
+        offset_minutes("start").alias("utc_offset_minutes"),
+        pl.col("activity_type").str.strip_prefix(_WORKOUT_PREFIX).alias("sport"),
+        seconds.alias("timer_seconds"),
+        pl.col("avg_heart_rate").cast(pl.Float32, strict=False).alias("avg_heart_rate_bpm"),
+        pl.col("max_heart_rate").cast(pl.Float32, strict=False).alias("max_heart_rate_bpm"),
+    )
+    frame = frame.filter(pl.col("start_utc").is_not_null())
+    return frame.with_columns(
+        pl.col("start_utc").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("session_key")
+    )
+
+
+def _age_on(birth: str | None, on: date | None) -> int | None:
+    if not birth or on is None:
+        return None
+    try:
+        born = date.fromisoformat(birth[:10])
+    except ValueError:
+        return None
+    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return age if 0 <= age <= 130 else None
+
+
+def profile_table(resting: pl.DataFrame, outcome: ScanOutcome) -> pa.Table | None:
+    """Profiles: one row per resting heart rate record, and the age at export from ``<Me>``."""
+    rows = (
+        resting.select(
+            pl.lit(SOURCE).alias("source"),
+            "device",
+            pl.from_epoch("start_s", time_unit="s")
+            .dt.cast_time_unit("us")
+            .dt.replace_time_zone("UTC")
+            .alias("observed_utc"),
+            pl.lit(None, pl.Int16).alias("age_years"),
+            pl.col("value").cast(pl.Float32).alias("resting_heart_rate_bpm"),
+            pl.lit(None, pl.Float32).alias("max_heart_rate_bpm"),
+        )
+        if resting.height
+        else None
+    )
+    exported = None
+    if outcome.export_date:
+        exported = pl.Series([outcome.export_date]).str.to_datetime(
+            TIME_FORMAT, strict=False, time_unit="us"
+        )[0]
+    age = _age_on(outcome.birth_date, exported.date() if exported is not None else None)
+    frames = [rows] if rows is not None else []
+    if age is not None:
+        frames.append(
+            pl.DataFrame(
+                {
+                    "source": [SOURCE],
+                    "device": [None],
+                    "observed_utc": [exported],
+                    "age_years": [age],
+                    "resting_heart_rate_bpm": [None],
+                    "max_heart_rate_bpm": [None],
+                },
+                schema={
+                    "source": pl.String,
+                    "device": pl.String,
+                    "observed_utc": pl.Datetime("us", "UTC"),
+                    "age_years": pl.Int16,
+                    "resting_heart_rate_bpm": pl.Float32,
+                    "max_heart_rate_bpm": pl.Float32,
+                },
+            )
+        )
+    if not frames:
+        return None
+    return pl.concat(frames).to_arrow()

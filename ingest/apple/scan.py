@@ -1,0 +1,182 @@
+"""Stream an Apple Health ``export.xml`` into plain columns, one bounded chunk at a time.
+
+The export is one flat ``<HealthData>`` element holding millions of
+``<Record>`` elements, then ``<Workout>`` elements, in any order. It is read
+with ``lxml`` ``iterparse`` over the ``end`` events of ``Record``, ``Workout``
+and ``Me`` only; each element is read for the few attributes irisin uses and
+then cleared and detached with the siblings before it, so the tree never holds
+more than the elements since the last one read. Records nested in a
+``Correlation`` (blood pressure, food) are not samples of their own and are
+skipped. What survives are the raw attribute strings of the wanted records, in
+chunks of ``CHUNK_RECORDS``, handed to a callback that reduces them to minutes
+(``ingest.apple.minutes``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO
+
+from lxml import etree
+
+from ingest.xml_safety import PROLOG_LIMIT_BYTES, XML_ERRORS, refuse_entities, safe_iterparse
+
+STEPS, HEART_RATE, RESTING_HEART_RATE, EXERCISE = 0, 1, 2, 3
+RECORD_TYPES: dict[str, int] = {
+    "HKQuantityTypeIdentifierStepCount": STEPS,
+    "HKQuantityTypeIdentifierHeartRate": HEART_RATE,
+    "HKQuantityTypeIdentifierRestingHeartRate": RESTING_HEART_RATE,
+    "HKQuantityTypeIdentifierAppleExerciseTime": EXERCISE,
+}
+"""The record types irisin reads, to the small code that travels in a chunk."""
+
+CHUNK_RECORDS = 262_144
+"""Records per chunk handed on: bounds the raw strings held at once (about 60 MB)."""
+
+HEART_RATE_STATISTIC = "HKQuantityTypeIdentifierHeartRate"
+ROOT_TAG = "HealthData"
+
+
+@dataclass
+class RecordChunk:
+    """Raw attribute strings of wanted records, column by column."""
+
+    kind: list[int] = field(default_factory=list)
+    start: list[str | None] = field(default_factory=list)
+    end: list[str | None] = field(default_factory=list)
+    value: list[str | None] = field(default_factory=list)
+    device: list[str | None] = field(default_factory=list)
+    source_name: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+@dataclass
+class WorkoutRow:
+    """One ``<Workout>``: its attributes and the heart-rate statistics among its children."""
+
+    activity_type: str | None
+    start: str | None
+    end: str | None
+    duration: str | None
+    duration_unit: str | None
+    device: str | None
+    source_name: str | None
+    avg_heart_rate: str | None
+    max_heart_rate: str | None
+
+
+@dataclass
+class ScanOutcome:
+    """What a scan found besides the record chunks."""
+
+    workouts: list[WorkoutRow] = field(default_factory=list)
+    birth_date: str | None = None
+    export_date: str | None = None
+    records_by_type: Counter[str] = field(default_factory=Counter)
+    nested_records_skipped: int = 0
+    damage: str | None = None
+    """Why the scan stopped early (damaged XML); everything before it was handed on."""
+
+
+class NotAppleHealth(ValueError):
+    """The document is not an Apple Health export (foreign root element or unsafe XML)."""
+
+
+def check_root(head: bytes) -> None:
+    """Raise ``NotAppleHealth`` unless ``head`` starts a safe document whose root is ``<HealthData>``."""
+    try:
+        refuse_entities(head)
+    except ValueError as e:
+        raise NotAppleHealth(str(e)) from e
+    try:
+        for _, element in safe_iterparse(io.BytesIO(head), events=("start",)):
+            if element.tag != ROOT_TAG:
+                raise NotAppleHealth(f"root element is <{element.tag}>, not <{ROOT_TAG}>")
+            return
+    except XML_ERRORS as e:
+        raise NotAppleHealth(f"not well-formed XML: {e}") from e
+    raise NotAppleHealth("no root element")
+
+
+def scan_export(
+    source: IO[bytes],
+    on_chunk: Callable[[RecordChunk], None],
+    *,
+    chunk_records: int = CHUNK_RECORDS,
+) -> ScanOutcome:
+    """Read ``source`` (positioned at the start of ``export.xml``) and hand on its records.
+
+    Raises ``NotAppleHealth`` for a foreign or unsafe document; damage later
+    in the file ends the scan with ``ScanOutcome.damage`` set.
+    """
+    check_root(source.read(PROLOG_LIMIT_BYTES))
+    source.seek(0)
+    out = ScanOutcome()
+    chunk = RecordChunk()
+    wanted = RECORD_TYPES
+    seen = out.records_by_type
+    root = None
+    events = safe_iterparse(source, events=("end",), tag=("Record", "Workout", "Me", "ExportDate"))
+    try:
+        for _, element in events:
+            parent = element.getparent()
+            if root is None:
+                root = element.getroottree().getroot()
+            tag = element.tag
+            if tag == "Record":
+                get = element.get
+                record_type = get("type")
+                code = wanted.get(record_type)  # type: ignore[arg-type]
+                if code is not None:
+                    if parent is not root:
+                        out.nested_records_skipped += 1
+                    else:
+                        seen[record_type] += 1  # type: ignore[index]
+                        chunk.kind.append(code)
+                        chunk.start.append(get("startDate"))
+                        chunk.end.append(get("endDate"))
+                        chunk.value.append(get("value"))
+                        chunk.device.append(get("device"))
+                        chunk.source_name.append(get("sourceName"))
+                        if len(chunk.kind) >= chunk_records:
+                            on_chunk(chunk)
+                            chunk = RecordChunk()
+            elif tag == "Workout":
+                out.workouts.append(_workout(element))
+            elif tag == "Me":
+                out.birth_date = element.get("HKCharacteristicTypeIdentifierDateOfBirth") or None
+            elif tag == "ExportDate":
+                out.export_date = element.get("value")
+            element.clear()
+            if parent is not None:
+                while element.getprevious() is not None:
+                    del parent[0]
+    except XML_ERRORS as e:
+        out.damage = f"damaged XML: {e}"
+    if len(chunk):
+        on_chunk(chunk)
+    return out
+
+
+def _workout(element: etree._Element) -> WorkoutRow:
+    avg = maximum = None
+    for child in element:
+        if child.tag == "WorkoutStatistics" and child.get("type") == HEART_RATE_STATISTIC:
+            avg, maximum = child.get("average"), child.get("maximum")
+    get = element.get
+    return WorkoutRow(
+        activity_type=get("workoutActivityType"),
+        start=get("startDate"),
+        end=get("endDate"),
+        duration=get("duration"),
+        duration_unit=get("durationUnit"),
+        device=get("device"),
+        source_name=get("sourceName"),
+        avg_heart_rate=avg,
+        max_heart_rate=maximum,
+    )
