@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="irisin dashboard")
     parser.add_argument("--study", type=Path, required=True, help="study folder")
     parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="evaluate flags as if today were this date")
+    parser.add_argument("--insecure-no-password", action="store_true", help="served beyond this machine without a password")
     return parser.parse_args(argv)
 
 
@@ -79,11 +82,84 @@ def password_gate() -> bool:
         given = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in")
     if submitted:
+        client = _client()
         if auth.password_matches(given, expected):
+            auth.THROTTLE.succeeded(client)
             st.session_state["authenticated"] = True
             st.rerun()
+        auth.wait(auth.THROTTLE.failed(client))  # this session only waits; others are served meanwhile
         st.error("Wrong password.")
     return False
+
+
+def _client() -> str:
+    """The viewer's address as the server sees it (the key of the sign-in delay)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # outside a served session
+        address = None
+    return address if isinstance(address, str) and address else "unknown client"
+
+
+# -- downloads -----------------------------------------------------------------------------------
+
+MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def _session_token() -> str:
+    """An unguessable token of this browser session, part of every download's name (and so of its URL)."""
+    return st.session_state.setdefault("download_token", secrets.token_hex(12))
+
+
+DOWNLOAD_LIFE_SECONDS = float(os.environ.get("IRISIN_DOWNLOAD_LIFE_SECONDS", "60"))
+"""How long a download's file stays fetchable after the click made it."""
+
+
+def _expire_later(data: bytes, mime: str, file_name: str) -> None:
+    """Delete the file a click just made from Streamlit's media store after ``DOWNLOAD_LIFE_SECONDS``.
+
+    Streamlit names a stored file by a hash of its bytes, type and name and
+    has no public way to expire it, so this uses the same hash and the
+    manager's own delete; if either changes, the file still goes when no
+    session refers to it (Streamlit's own clean-up).
+    """
+    try:
+        from streamlit import runtime
+        from streamlit.runtime.memory_media_file_storage import _calculate_file_id
+
+        manager = runtime.get_instance().media_file_mgr
+        file_id = _calculate_file_id(data, mime, file_name)
+    except Exception:
+        return
+
+    def forget() -> None:
+        try:
+            with manager._lock:
+                manager._delete_file(file_id)
+        except Exception:  # already cleaned up by Streamlit
+            pass
+
+    timer = threading.Timer(DOWNLOAD_LIFE_SECONDS, forget)
+    timer.daemon = True
+    timer.start()
+
+
+def download_button(label: str, make: Callable[[], bytes], stem: str, kind: str, key: str) -> None:
+    """A download whose file is made only when clicked, behind the password gate.
+
+    Nothing is put in Streamlit's media store when the page is drawn; the
+    file made on the click has a per-session random name, so its URL cannot
+    be guessed or reused from another session, and it is deleted
+    ``DOWNLOAD_LIFE_SECONDS`` later.
+    """
+    file_name, mime = f"{stem}-{_session_token()}.{kind}", MIME[kind]
+
+    def generate() -> bytes:
+        data = make()
+        _expire_later(data, mime, file_name)
+        return data
+
+    st.download_button(label, data=generate, file_name=file_name, mime=mime, key=key, on_click="ignore")
 
 
 # -- cached loaders (keyed by the warehouse file's version) --------------------------------------
@@ -215,13 +291,8 @@ def table_page(study: Study, version: int, as_of: date | None) -> None:
         column_config={name: st.column_config.Column(label) for name, label in TABLE_LABELS.items()},
     )
     st.caption(f"{shown.height} of {result.table.height} participants. Click a column header to sort.")
-    st.download_button(
-        "Download table as CSV",
-        data=participant_table.to_csv(shown),
-        file_name=f"participants-{(result.reference_day or result.as_of.date()):%Y-%m-%d}.csv",
-        mime="text/csv",
-        key="download_csv",
-    )
+    day = result.reference_day or result.as_of.date()
+    download_button("Download table as CSV", lambda: participant_table.to_csv(shown), f"participants-{day:%Y-%m-%d}", "csv", "download_csv")
 
 
 def participant_page(study: Study, version: int, as_of: date | None) -> None:
@@ -357,11 +428,16 @@ def quality_page(study: Study, version: int) -> None:
 # -- entry ---------------------------------------------------------------------------------------------
 
 
-def main(study_dir: Path, as_of: date | None = None) -> None:
+def main(study_dir: Path, as_of: date | None = None, insecure_no_password: bool = False) -> None:
     """Render the dashboard of ``study_dir``; ``as_of`` replays flags as if today were that date."""
     st.set_page_config(page_title="irisin adherence", layout="wide")
     if not password_gate():
         return
+    if insecure_no_password and auth.configured_password(os.environ, _secrets()) is None:
+        st.warning(
+            "This dashboard is served beyond this machine without a password (--insecure-no-password): "
+            f"anyone who can reach it sees participant data. Set {auth.PASSWORD_ENV} and restart."
+        )
     try:
         study = open_study(Path(study_dir))
     except ConfigError as err:
@@ -390,4 +466,4 @@ def main(study_dir: Path, as_of: date | None = None) -> None:
 
 if __name__ == "__main__":
     _args = parse_args(sys.argv[1:])
-    main(_args.study, _args.as_of)
+    main(_args.study, _args.as_of, _args.insecure_no_password)

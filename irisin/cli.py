@@ -286,20 +286,29 @@ def dashboard(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Evaluate flags as if today were this date (YYYY-MM-DD).")
     ] = None,
+    insecure_no_password: Annotated[
+        bool, typer.Option("--insecure-no-password", help="Allow a non-loopback address without a password.")
+    ] = False,
 ) -> None:
     """Open the coordinators' adherence dashboard (Streamlit) on the study's warehouse.
 
     Example: irisin dashboard --study ./demo-study   (then open http://127.0.0.1:8501)
     """
     from config import open_study
+    from dashboard.auth import refuse_open_server
     from dashboard.launch import command
 
     study = open_study(study_dir)
+    bind = host or study.config.dashboard.host
+    refusal = refuse_open_server(bind, os.environ, [Path.cwd(), Path.home()], insecure_no_password)
+    if refusal:
+        raise _fail(refusal)
     argv = command(
         study_dir,
-        host or study.config.dashboard.host,
+        bind,
         port or study.config.dashboard.port,
         as_of=date.fromisoformat(as_of) if as_of else None,
+        insecure_no_password=insecure_no_password,
     )
     os.execvp(argv[0], argv)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
@@ -38,12 +40,26 @@ def _no_password_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(auth.PASSWORD_ENV, raising=False)
 
 
+@dataclass
+class Media:
+    """The media store of the runs and the manager of the latest one (which runs deferred downloads)."""
+
+    storage: MemoryMediaFileStorage
+    managers: list[MediaFileManager] = field(default_factory=list)
+
+
 @pytest.fixture
-def media(monkeypatch: pytest.MonkeyPatch) -> MemoryMediaFileStorage:
+def media(monkeypatch: pytest.MonkeyPatch) -> Media:
     """One media store kept after the run, so a download button's bytes can be read back."""
-    storage = MemoryMediaFileStorage("/mock/media")
-    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", lambda _endpoint: storage)
-    return storage
+    kept = Media(MemoryMediaFileStorage("/mock/media"))
+
+    def manager(_storage: object) -> MediaFileManager:
+        kept.managers.append(MediaFileManager(kept.storage))
+        return kept.managers[-1]
+
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", lambda _endpoint: kept.storage)
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MediaFileManager", manager)
+    return kept
 
 
 def _texts(at: AppTest) -> str:
@@ -61,11 +77,18 @@ def test_table_page_one_row_per_participant_with_expected_flags(fixture_study: P
     assert flags == {pid: row["flags"] for pid, row in EXPECTED.items()}
 
 
-def test_csv_download_equals_the_table(fixture_study: Path, media: MemoryMediaFileStorage) -> None:
+def _deferred_download(at: AppTest, media: Media, index: int = 0) -> tuple[str, bytes]:
+    """Click-time generation of a download button's file, as the browser's click asks for it: (url, bytes)."""
+    button = at.get("download_button")[index]
+    assert button.proto.url == ""  # nothing generated when the page was drawn
+    url = media.managers[-1].execute_deferred(button.proto.deferred_file_id)
+    return url, media.storage.get_file(url.rsplit("/", 1)[-1].split(".")[0]).content
+
+
+def test_csv_download_equals_the_table(fixture_study: Path, media: Media) -> None:
     at = _run(fixture_study, "participants")
-    button = at.get("download_button")[0]
-    filename = button.proto.url.rsplit("/", 1)[-1]
-    csv = pl.read_csv(io.BytesIO(media.get_file(filename).content))
+    _, content = _deferred_download(at, media)
+    csv = pl.read_csv(io.BytesIO(content))
     shown = pl.from_pandas(at.dataframe[0].value)
     assert csv.columns == shown.columns
     assert csv.height == shown.height == len(EXPECTED)
@@ -73,6 +96,43 @@ def test_csv_download_equals_the_table(fixture_study: Path, media: MemoryMediaFi
     assert csv["flags"].fill_null("").to_list() == shown["flags"].fill_null("").to_list()
     assert csv["last_data"].to_list() == shown["last_data"].to_list()
     assert csv["recent_wear_minutes_per_day"].to_list() == shown["recent_wear_minutes_per_day"].to_list()
+
+
+def test_downloads_are_made_after_sign_in_only_with_a_per_session_name(
+    fixture_study: Path, media: Media
+) -> None:
+    secrets = {"dashboard": {"password": "open sesame"}}
+    at = _run(fixture_study, "participants", secrets=secrets)
+    assert not at.get("download_button")  # before sign-in: no button, no file
+    at.text_input[0].input("open sesame")
+    at.button[0].click().run()
+    assert at.get("download_button")
+    assert len(media.storage._files_by_id) == 0  # drawn, not generated: a media URL fetched now finds nothing
+    url, content = _deferred_download(at, media)
+    other = _run(fixture_study, "participants")
+    other_url, other_content = _deferred_download(other, media)
+    assert content == other_content and url != other_url  # same table, a different unguessable URL
+    names = [media.storage.get_file(u.rsplit("/", 1)[-1].split(".")[0]).filename for u in (url, other_url)]
+    tokens = [n.removesuffix(".csv").rsplit("-", 1)[-1] for n in names]  # participants-2024-03-07-<token>.csv
+    assert tokens[0] != tokens[1] and all(len(t) >= 16 for t in tokens), names
+
+
+def test_failed_sign_ins_are_logged_and_answered_ever_later(
+    fixture_study: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(auth, "wait", waits.append)
+    monkeypatch.setattr(auth, "THROTTLE", auth.LoginThrottle())
+    at = _run(fixture_study, "participants", secrets={"dashboard": {"password": "open sesame"}})
+    with caplog.at_level("WARNING", logger="irisin.dashboard"):
+        for _ in range(4):
+            at.text_input[0].input("wrong")
+            at.button[0].click().run()
+    assert waits == [1.0, 2.0, 4.0, 8.0]
+    assert [r.getMessage() for r in caplog.records][-1].startswith("dashboard: failed sign-in 4 from ")
+    at.text_input[0].input("open sesame")
+    at.button[0].click().run()
+    assert at.dataframe and auth.THROTTLE.count("unknown client") == 0
 
 
 def test_table_filter_by_flag(fixture_study: Path) -> None:

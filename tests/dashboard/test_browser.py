@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,4 +142,31 @@ def test_password_hides_the_table_until_sign_in(browser: Any, fixture_study: Pat
         field.fill("correct horse")
         page.get_by_role("button", name="Sign in").click()
         wait_for_table(page)
+        page.close()
+
+
+def test_csv_download_is_made_after_sign_in_and_is_gone_after_its_short_life(
+    browser: Any, fixture_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13 item 4: no media URL before the click; the file made by it dies within seconds."""
+    monkeypatch.setenv("IRISIN_DOWNLOAD_LIFE_SECONDS", "3")
+    with served(fixture_study, tmp_path, password="correct horse") as url:
+        page = open_page(browser, f"{url}/?page=participants")
+        field = page.get_by_label("Password", exact=True)
+        field.wait_for(state="visible", timeout=RENDER_MS)
+        field.fill("correct horse")
+        page.get_by_role("button", name="Sign in").click()
+        wait_for_table(page)
+        assert ".csv" not in page.content()  # drawn, not generated: no file link to fetch yet
+        with page.expect_download(timeout=RENDER_MS) as caught:
+            page.get_by_role("button", name="Download table as CSV").click()
+        download = caught.value
+        body = Path(download.path()).read_text(encoding="utf-8")
+        assert body.startswith("participant_id,flags,") and "no data for 6 days" in body
+        media_url = download.url
+        assert "/media/" in media_url
+        time.sleep(5)
+        with pytest.raises(urllib.error.HTTPError) as gone:  # no cookie, and past its life: no data
+            urllib.request.urlopen(media_url, timeout=5)
+        assert gone.value.code == 404
         page.close()
