@@ -87,6 +87,10 @@ class TerminalInputError(Exception):
     """Bad input that no retry will fix (corrupt bytes, foreign format)."""
 
 
+class ReaderUnavailable(RuntimeError):
+    """A reader cannot be imported: the installation is broken, and every file of its kind would be misread."""
+
+
 class TransientInputError(Exception):
     """A failure a retry may fix (a locked file, storage briefly unavailable)."""
 

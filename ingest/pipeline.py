@@ -34,7 +34,14 @@ from ingest.archive import (
     open_bundle,
     read_regular,
 )
-from ingest.contract import BundleReader, Member, ReadContext, ReadResult
+from ingest.contract import (
+    BundleReader,
+    Member,
+    ReadContext,
+    ReaderUnavailable,
+    ReadResult,
+    must_propagate,
+)
 from ingest.fingerprints import file_id_of
 from irisin.schema import FILES, LAKE_TABLES, conform
 from store.lake import Batch, Lake
@@ -65,26 +72,40 @@ BUNDLE_KINDS: tuple[_BundleKind, ...] = (
 
 
 def _reader_bug(e: BaseException) -> bool:
-    """Whether an exception out of a reader is a bug to record, not a signal to obey.
+    """Whether an exception out of a reader is a fault of the file to record, not a signal to pass on.
 
     Rust extensions (polars) raise ``PanicException``, a ``BaseException``; it
-    must quarantine the file like any other reader failure, while Ctrl-C and
-    interpreter exit still propagate.
+    must quarantine the file like any other reader failure. Transient errors
+    (``TransientInputError``, ``OSError``) go up to the flow's retry and leave
+    the file for the next run; Ctrl-C and interpreter exit propagate.
     """
-    return not isinstance(e, KeyboardInterrupt | SystemExit | GeneratorExit)
+    return not must_propagate(e)
 
 
-def _load_attr(module: str, attr: str) -> Callable[..., Any] | None:
+FIT_READER = ("ingest.fit.reader", "read_fit")
+
+
+def _load_attr(module: str, attr: str) -> Callable[..., Any]:
+    """A reader function; a reader that cannot be imported is an installation fault that stops the run."""
     try:
         return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError):
-        return None
+    except (ImportError, AttributeError) as e:
+        raise ReaderUnavailable(
+            f"the reader {module}.{attr} cannot be loaded ({type(e).__name__}: {e}); "
+            "irisin is not installed completely: reinstall it (make .venv/.installed or pip install -e .)"
+        ) from e
+
+
+def check_readers() -> None:
+    """Import every reader now, so a broken installation fails the run before any file is touched."""
+    _load_attr(*FIT_READER)
+    for kind in BUNDLE_KINDS:
+        _load_attr(kind.module, kind.detect)
+        _load_attr(kind.module, kind.read)
 
 
 def _read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
-    reader = _load_attr("ingest.fit.reader", "read_fit")
-    if reader is None:
-        return ReadResult(kind="fit", status="skipped", reason="FIT reader not installed")
+    reader = _load_attr(*FIT_READER)
     try:
         return reader(data, ctx)  # type: ignore[no-any-return]
     except BaseException as e:  # a reader bug must not sink the batch
@@ -148,6 +169,7 @@ class Ingestor:
     """Ingests inputs for one study into its lake."""
 
     def __init__(self, study: Study, lake: Lake | None = None, *, participant_from_id: bool = False) -> None:
+        check_readers()
         self.study = study
         self.lake = lake or Lake(study.paths.store / "lake")
         self.quarantine_root = study.paths.store / "quarantine"
@@ -227,8 +249,8 @@ class Ingestor:
         results: dict[str, ReadResult] = {}
         for kind in BUNDLE_KINDS:
             detect = _load_attr(kind.module, kind.detect)
-            read: BundleReader | None = _load_attr(kind.module, kind.read)
-            if detect is None or read is None or not detect(paths):
+            read: BundleReader = _load_attr(kind.module, kind.read)
+            if not detect(paths):
                 continue
             remaining = [m for m in members if m.path not in results]
             try:
@@ -278,7 +300,7 @@ class Ingestor:
         for m in bundle.members:
             try:
                 data = m.load()
-            except (zipfile.BadZipFile, OSError, EOFError) as e:
+            except (zipfile.BadZipFile, SpecialFileError, EOFError) as e:  # an OSError is transient: raised for a retry
                 pending.append(self._refused(Refusal(m.path, m.size, f"unreadable archive member: {e}"), container_id))
                 continue
             fid = file_id_of(data)

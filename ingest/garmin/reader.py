@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ingest.contract import Member, ReadContext, ReadResult, TransientInputError
+from ingest.contract import Member, ReadContext, ReadResult, must_propagate
 from ingest.garmin.activities import read_summarized_activities
 from ingest.garmin.daily_summaries import read_daily_summaries
 from ingest.garmin.json_records import GarminFormatError
@@ -52,9 +52,9 @@ def _read_member(
 ) -> ReadResult:
     try:
         data = member.load()
-    except TransientInputError:
-        raise  # the pipeline retries these
-    except Exception as exc:  # damaged archive member: zlib, zipfile and OS errors alike
+    except Exception as exc:  # damaged archive member: zlib and zipfile errors alike
+        if must_propagate(exc):
+            raise  # transient (a locked file, storage briefly away): the flow retries it
         return ReadResult(
             kind=kind.value,
             status="quarantined",
