@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from config.errors import ConfigError
 
 Method = Literal["device", "heart_rate", "cadence", "mets"]
-WearRule = Literal["heart_rate_present", "heart_rate_or_steps", "device"]
+WearRule = Literal["auto", "heart_rate_present", "heart_rate_or_steps", "device", "steps"]
 DEFAULT_METHODS: tuple[Method, ...] = ("device", "heart_rate", "cadence", "mets")
 
 KNOWN_SOURCES: tuple[str, ...] = (
@@ -94,7 +94,19 @@ class IntensitySection(_Section):
 class WearSection(_Section):
     """When a minute counts as worn, a day as valid and a week as sufficient."""
 
-    rule: WearRule = "heart_rate_present"
+    rule: WearRule = Field(
+        "auto",
+        description="auto: heart rate present where the source recorded heart rate that day, else the step rule",
+    )
+    step_nonwear_minutes: Annotated[int, Field(ge=1, le=1440)] = Field(
+        90, description="a run of zero steps at least this long is non-wear (Choi et al. 2011)"
+    )
+    step_interruption_minutes: Annotated[int, Field(ge=0, le=60)] = Field(
+        2, description="minutes with steps allowed inside a non-wear run (Choi et al. 2011)"
+    )
+    step_interruption_window_minutes: Annotated[int, Field(ge=0, le=1440)] = Field(
+        30, description="zero-step minutes needed on each side of an allowed interruption (Choi et al. 2011)"
+    )
     min_wear_minutes_per_day: Annotated[int, Field(ge=0, le=1440)] = 600
     min_valid_days_per_week: Annotated[int, Field(ge=0, le=7)] = 4
 

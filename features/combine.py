@@ -37,7 +37,7 @@ from features.classify import (
     heart_rate_limits,
     label_index,
 )
-from features.wear import worn
+from features.wear import with_wear
 
 QUARTER_MINUTES = 15
 US_PER_MINUTE = 60_000_000
@@ -105,9 +105,10 @@ def _minute_rows(
     def flag(condition: pl.Expr, shift: int) -> pl.Expr:
         return condition.fill_null(False).cast(pl.UInt64) * pl.lit(1 << shift, pl.UInt64)
 
+    # A minute classified moderate or vigorous is worn whatever the rule: MVPA never exceeds wear.
     low = bit * (
         pl.lit(1, pl.UInt64)
-        + flag(pl.col("worn_by_rule"), _WORN)
+        + flag(pl.col("worn_by_rule") | (level >= MODERATE), _WORN)
         + flag(level.is_not_null(), _CLASSIFIED)
         + flag(level >= MODERATE, _MVPA)
     )
@@ -124,7 +125,7 @@ def _minute_rows(
     offset_key = pl.col("source_rank").cast(pl.Int32) * 4 * _OFFSET_BIAS + (
         pl.col("utc_offset_minutes").cast(pl.Int32) + _OFFSET_BIAS
     )
-    return classified.with_columns(worn(config.wear.rule)).select(
+    return with_wear(classified, config.wear, source="source_rank").select(
         "participant_id",
         (minute // QUARTER_MINUTES).alias("quarter"),
         low.alias("low"),

@@ -7,7 +7,7 @@ day takes its moderate and vigorous minutes from the most trusted source's
 totals and is flagged ``filled_from_daily_totals``. Its wear is the device's
 own count of classified minutes (sedentary + light + moderate + vigorous), or
 zero where the device says it was not worn, and never less than the wear the
-minute rows show.
+minute rows show or the day's own moderate and vigorous minutes (MVPA is worn).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def fill_from_daily_totals(
         .otherwise(pl.col("vigorous_minutes").fill_null(0))
         .alias("vigorous_minutes"),
         pl.when(filled)
-        .then(pl.max_horizontal(minute_wear, "dt_wear"))
+        .then(pl.max_horizontal(minute_wear, "dt_wear", pl.col("dt_moderate") + pl.col("dt_vigorous")))
         .otherwise(minute_wear)
         .alias("wear_minutes"),
         pl.when(filled)

@@ -1,7 +1,8 @@
 """An independent DuckDB SQL implementation of weekly steps 2 to 5, used as a test oracle.
 
 It shares nothing with the polars core but step 1 (the per-minute level and
-wear flag, which it takes as input): it groups by (participant, UTC minute)
+the wear rule's flag, which it takes as input; it applies "a moderate or
+vigorous minute is worn" itself): it groups by (participant, UTC minute)
 instead of quarter-hour bit sets, converts time zones with DuckDB's ICU
 ``timezone()``, and uses ISO (Monday) weeks from ``date_trunc('week', ...)``.
 """
@@ -22,7 +23,7 @@ WITH trusted AS (
 per_minute AS (  -- step 2: each UTC minute once, highest level of any trusted source
     SELECT participant_id, minute_utc,
            max(level) AS level,
-           bool_or(worn_by_rule) AS worn,
+           bool_or(worn_by_rule OR coalesce(level, 0) >= 2) AS worn,  -- MVPA is worn
            bool_or(level IS NOT NULL) AS classified
     FROM trusted GROUP BY participant_id, minute_utc
 ),
@@ -76,7 +77,7 @@ final_days AS (  -- step 3: wear and valid days
            CAST(date_trunc('week', local_date) AS DATE) AS week_start,
            CASE WHEN from_totals THEN t_moderate ELSE coalesce(m_moderate, 0) END AS moderate,
            CASE WHEN from_totals THEN t_vigorous ELSE coalesce(m_vigorous, 0) END AS vigorous,
-           CASE WHEN from_totals THEN greatest(coalesce(m_wear, 0), t_wear) ELSE coalesce(m_wear, 0) END AS wear,
+           CASE WHEN from_totals THEN greatest(coalesce(m_wear, 0), t_wear, t_moderate + t_vigorous) ELSE coalesce(m_wear, 0) END AS wear,
            from_totals
     FROM filled
 ),

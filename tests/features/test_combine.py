@@ -38,8 +38,8 @@ def test_watch_and_phone_in_one_quarter_set_each_field() -> None:
         heart_rate_bpm=150.0,
         utc_offset_minutes=120,
     )
-    # the phone overlaps the watch's last two minutes and goes on for three more, unworn
-    # under the heart-rate rule, classified by cadence only
+    # the phone overlaps the watch's last two minutes and goes on for three more, with no
+    # heart rate, classified moderate by cadence only: moderate minutes are worn whatever the rule
     phone = block(
         "w", utc(2026, 5, 4, 10, 2), 5, "fitbit_takeout", steps=110, utc_offset_minutes=60
     )
@@ -49,7 +49,7 @@ def test_watch_and_phone_in_one_quarter_set_each_field() -> None:
     quarter = int(start.timestamp()) // 900
     assert row["participant_id"] == "w" and row["quarter"] == quarter
     assert row["present_bits"] == bits(0, 1, 2, 3, 4, 5, 6)
-    assert row["worn_bits"] == bits(0, 1, 2, 3)
+    assert row["worn_bits"] == bits(0, 1, 2, 3, 4, 5, 6)
     assert row["classified_bits"] == bits(0, 1, 2, 3, 4, 5, 6)
     assert row["mvpa_bits"] == bits(0, 1, 2, 3, 4, 5, 6)  # vigorous watch, 110 steps/min phone
     assert row["vigorous_bits"] == bits(0, 1, 2, 3)  # minutes 2-3 stay vigorous: highest level wins

@@ -14,7 +14,7 @@ from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
 from config.study import StudyConfig
 from features.classify import classify_minutes, heart_rate_limits
 from features.local_time import week_hours
-from features.wear import worn
+from features.wear import with_wear
 from features.weekly import daily_table, weekly_table
 
 # Small wear and threshold figures so that a few random blocks reach every status.
@@ -182,9 +182,10 @@ def test_weekly_minutes_fit_in_the_week_and_daily_sums_to_weekly(
 def test_duckdb_oracle_agrees_with_polars(spec: list[tuple], tspec: list[tuple]) -> None:
     mins, tots = make_minutes(spec), make_totals(tspec)
     classified = (
-        classify_minutes(mins.lazy(), heart_rate_limits(PROFILES.lazy(), PEOPLE), CONFIG)
-        .with_columns(worn(CONFIG.wear.rule))
-        .collect()
+        with_wear(
+            classify_minutes(mins.lazy(), heart_rate_limits(PROFILES.lazy(), PEOPLE), CONFIG),
+            CONFIG.wear,
+        ).collect()
     )
     expected = oracle_weekly(classified, tots, PEOPLE, CONFIG)
     got = run(mins, tots).drop("config_hash")
@@ -202,9 +203,10 @@ def test_oracle_sees_nontrivial_statuses() -> None:
     ]
     mins = make_minutes(spec)
     classified = (
-        classify_minutes(mins.lazy(), heart_rate_limits(PROFILES.lazy(), PEOPLE), CONFIG)
-        .with_columns(worn(CONFIG.wear.rule))
-        .collect()
+        with_wear(
+            classify_minutes(mins.lazy(), heart_rate_limits(PROFILES.lazy(), PEOPLE), CONFIG),
+            CONFIG.wear,
+        ).collect()
     )
     expected = oracle_weekly(classified, make_totals([]), PEOPLE, CONFIG)
     got = run(mins, make_totals([]))
