@@ -23,13 +23,16 @@ from typing import Any
 if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import polars as pl
 import streamlit as st
 
 from config import ConfigError, Study, open_study
-from dashboard import auth, charts, data, participant_table, queries
+from dashboard import auth, charts, data, grid, participant_table, queries
+from irisin import sheets
 from models import alerts as alert_rules
 
 PAGES: dict[str, str] = {
+    "grid": "Compliance grid",
     "cohort": "Cohort",
     "participants": "Participant table",
     "participant": "Participant",
@@ -111,8 +114,8 @@ def _session_token() -> str:
     return st.session_state.setdefault("download_token", secrets.token_hex(12))
 
 
+# How long a download's file stays fetchable after the click made it (a bare string here would be drawn).
 DOWNLOAD_LIFE_SECONDS = float(os.environ.get("IRISIN_DOWNLOAD_LIFE_SECONDS", "60"))
-"""How long a download's file stays fetchable after the click made it."""
 
 
 def _expire_later(data: bytes, mime: str, file_name: str) -> None:
@@ -222,6 +225,74 @@ def _share_metric(column: Any, label: str, row: Mapping[str, Any] | None) -> Non
         delta_arrow="off",
         help=f"{row['n_met']} of {row['n_sufficient']} participants with sufficient wear",
     )
+
+
+GRID_PAGE_ROWS = 100
+
+
+def grid_page(study: Study, version: int, as_of: date | None) -> None:
+    """The landing view: who needs attention, day by day over the last weeks."""
+    result = _participant_table(str(study.root), version, as_of, _live_minute(as_of))
+    st.header("Compliance grid")
+    controls = st.columns([1, 3, 2, 2])
+    weeks = int(controls[0].number_input("Weeks shown", min_value=1, max_value=52, value=4, step=1, key="grid_weeks"))
+    kinds = controls[1].multiselect("Show only participants flagged", participant_table.FLAG_KINDS, key="grid_flags")
+    id_contains = controls[2].text_input("Participant id contains", key="grid_id")
+    today = data.grid_today(study, result.as_of)
+    view = _grid(str(study.root), version, as_of, _live_minute(as_of), weeks)
+    shown = participant_table.filter_table(view.table, id_contains, kinds)
+    pages = max(1, -(-shown.height // GRID_PAGE_ROWS))
+    number = int(controls[3].number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="grid_page"))
+    st.caption(
+        f"{grid.LEGEND}. Days up to {today:%a %Y-%m-%d} ({study.config.study.timezone}); each participant's days "
+        "are their local days. Rows: who needs attention first (no data yet, then most flags, then longest "
+        "without data). Flags: " + "; ".join(alert_rules.describe_rules(study.config.alerts)) + "."
+    )
+    if not view.table.height:
+        st.info(f"The roster is empty: list participants in {study.paths.roster_csv} (participant_id,timezone).")
+        return
+    columns: dict[str, Any] = {
+        "participant_id": st.column_config.TextColumn("Participant", pinned=True, width=90),
+        "flags": st.column_config.TextColumn("Flags", width="medium", help="hover a cell for the whole text"),
+        "last_data": st.column_config.TextColumn("Last data (local)", width=120),
+        "days_since_data": st.column_config.NumberColumn("Days since", width=80),
+    }
+    columns |= {
+        name: st.column_config.TextColumn(f"{name.removeprefix('week of ')} (Mon–Sun)", width=150)
+        for name in view.week_columns
+    }
+    rows = grid.compact(grid.page(shown, number, GRID_PAGE_ROWS), view)
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=columns, height=min(38 + 35 * rows.height, 740))
+    st.caption(
+        f"Participants {(number - 1) * GRID_PAGE_ROWS + min(1, rows.height)}–{(number - 1) * GRID_PAGE_ROWS + rows.height} "
+        f"of {shown.height} shown ({view.table.height} on the roster)."
+    )
+    alert_list = alert_rules.alert_list(result.alerts).filter(pl.col("participant_id").is_in(shown["participant_id"].implode()))
+    st.subheader(f"Alerts ({alert_list.height})")
+    if alert_list.height:
+        st.dataframe(
+            alert_list, hide_index=True, width="stretch",
+            column_config={"participant_id": "Participant", "rule": "Rule", "flag": st.column_config.TextColumn("Flag", width="large")},
+        )
+    else:
+        st.success("No participant is flagged by any rule.")
+    stem = f"{today:%Y-%m-%d}"
+    buttons = st.columns(4)
+    with buttons[0]:
+        download_button("Grid as CSV", lambda: sheets.safe_csv_bytes(shown), f"compliance-grid-{stem}", "csv", "grid_csv")
+    with buttons[1]:
+        download_button("Grid as Excel", lambda: sheets.xlsx_bytes({"grid": shown, "alerts": alert_list}), f"compliance-grid-{stem}", "xlsx", "grid_xlsx")
+    with buttons[2]:
+        download_button("Alerts as CSV", lambda: sheets.safe_csv_bytes(alert_list), f"alerts-{stem}", "csv", "alerts_csv")
+    with buttons[3]:
+        download_button("Alerts as Excel", lambda: sheets.xlsx_bytes({"alerts": alert_list}), f"alerts-{stem}", "xlsx", "alerts_xlsx")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _grid(study_dir: str, version: int, as_of: date | None, minute: datetime | None, weeks: int) -> grid.Grid:
+    study = open_study(Path(study_dir))
+    table = _participant_table(study_dir, version, as_of, minute)
+    return data.load_grid(study, table.alerts, data.grid_today(study, table.as_of), weeks)
 
 
 def cohort_page(study: Study, version: int) -> None:
@@ -454,7 +525,9 @@ def main(study_dir: Path, as_of: date | None = None, insecure_no_password: bool 
         "Page", keys, index=keys.index(wanted) if wanted in keys else 0, format_func=PAGES.get, key="page"
     )
     st.query_params["page"] = page
-    if page == "cohort":
+    if page == "grid":
+        grid_page(study, version, as_of)
+    elif page == "cohort":
         cohort_page(study, version)
     elif page == "participants":
         table_page(study, version, as_of)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from config import Study
-from dashboard import participant_table, queries
+from dashboard import grid, participant_table, queries
 from models import alerts
 
 HEATMAP_DAYS = 28
@@ -154,3 +155,18 @@ def load_data_quality(study: Study) -> DataQuality:
     with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
         return DataQuality(queries.files_by_status(con), queries.last_run(con, zone), zone)
 
+
+
+def grid_today(study: Study, as_of: datetime) -> date:
+    """The last day the grid shows: today in the study's zone at ``as_of``."""
+    return as_of.astimezone(ZoneInfo(study.config.study.timezone)).date()
+
+
+def load_grid(study: Study, evaluated: pl.DataFrame, today: date, weeks: int) -> grid.Grid:
+    """The compliance grid of the last ``weeks`` weeks up to ``today`` (``evaluated``: the alert frame)."""
+    since, until = grid.window(today, weeks)
+    with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
+        roster = queries.roster(con, study.roster)
+        daily = queries.daily_between(con, since, until)
+        weekly = queries.weekly_between(con, since, until)
+    return grid.build(evaluated, roster, daily, weekly, today, weeks)

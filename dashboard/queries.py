@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -446,3 +446,29 @@ def last_run(con: duckdb.DuckDBPyConnection, zone: str) -> dict[str, object] | N
         [zone, zone],
     )
     return frame.row(0, named=True) if frame.height else None
+
+
+def daily_between(con: duckdb.DuckDBPyConnection, since: date, until: date) -> pl.DataFrame:
+    """Every participant's local days in [since, until]: wear minutes and whether the day is valid."""
+    columns = {"participant_id": pl.String(), "local_date": pl.Date(), "wear_minutes": pl.Int64(), "valid": pl.Boolean()}
+    if "daily" not in table_names(con):
+        return _empty(columns)
+    frame = _frame(
+        con,
+        "SELECT participant_id, local_date, wear_minutes, valid FROM daily WHERE local_date BETWEEN ? AND ?",
+        [since, until],
+    )
+    return _typed(frame, columns)
+
+
+def weekly_between(con: duckdb.DuckDBPyConnection, since: date, until: date) -> pl.DataFrame:
+    """Weekly rows of weeks overlapping [since, until] (participant_id, week_start, status)."""
+    columns = {"participant_id": pl.String(), "week_start": pl.Date(), "status": pl.String()}
+    if "weekly" not in table_names(con):
+        return _empty(columns)
+    frame = _frame(
+        con,
+        "SELECT participant_id, week_start, status FROM weekly WHERE week_start BETWEEN ? AND ?",
+        [since - timedelta(days=6), until],
+    )
+    return _typed(frame, columns)

@@ -28,13 +28,17 @@ local hour with wear (``daily`` and ``hourly_wear``), e.g. a last minute at
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from irisin.schema import DAILY_TOTALS, FILES, MINUTES, conform
 
@@ -391,3 +395,36 @@ def demo_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     derive(study)
     publish(study)
     return root
+
+
+# -- downloads made on the click (Streamlit's deferred download buttons) -------------------------
+
+
+@dataclass
+class Media:
+    """The media store of the runs and the manager of the latest one (which runs deferred downloads)."""
+
+    storage: MemoryMediaFileStorage
+    managers: list[MediaFileManager] = field(default_factory=list)
+
+
+@pytest.fixture
+def media(monkeypatch: pytest.MonkeyPatch) -> Media:
+    """One media store kept after the run, so a download button's bytes can be read back."""
+    kept = Media(MemoryMediaFileStorage("/mock/media"))
+
+    def manager(_storage: object) -> MediaFileManager:
+        kept.managers.append(MediaFileManager(kept.storage))
+        return kept.managers[-1]
+
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", lambda _endpoint: kept.storage)
+    monkeypatch.setattr("streamlit.testing.v1.app_test.MediaFileManager", manager)
+    return kept
+
+
+def deferred_download(at: Any, media: Media, index: int = 0) -> tuple[str, bytes]:
+    """Click-time generation of a download button's file, as the browser's click asks for it: (url, bytes)."""
+    button = at.get("download_button")[index]
+    assert button.proto.url == ""  # nothing generated when the page was drawn
+    url = media.managers[-1].execute_deferred(button.proto.deferred_file_id)
+    return url, media.storage.get_file(url.rsplit("/", 1)[-1].split(".")[0]).content

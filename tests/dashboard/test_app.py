@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from tests.dashboard.conftest import EXPECTED, EXPECTED_ORDER
+from tests.dashboard.conftest import EXPECTED, EXPECTED_ORDER, Media
+from tests.dashboard.conftest import deferred_download as _deferred_download
 
 AS_OF = date(2024, 3, 8)  # noon UTC of this day, the fixture's AS_OF
 
@@ -40,28 +38,6 @@ def _no_password_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(auth.PASSWORD_ENV, raising=False)
 
 
-@dataclass
-class Media:
-    """The media store of the runs and the manager of the latest one (which runs deferred downloads)."""
-
-    storage: MemoryMediaFileStorage
-    managers: list[MediaFileManager] = field(default_factory=list)
-
-
-@pytest.fixture
-def media(monkeypatch: pytest.MonkeyPatch) -> Media:
-    """One media store kept after the run, so a download button's bytes can be read back."""
-    kept = Media(MemoryMediaFileStorage("/mock/media"))
-
-    def manager(_storage: object) -> MediaFileManager:
-        kept.managers.append(MediaFileManager(kept.storage))
-        return kept.managers[-1]
-
-    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", lambda _endpoint: kept.storage)
-    monkeypatch.setattr("streamlit.testing.v1.app_test.MediaFileManager", manager)
-    return kept
-
-
 def _texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [str(m.value) for m in at.metric]
     parts += [m.label for m in at.metric] + [h.value for h in at.header] + [s.value for s in at.subheader]
@@ -75,14 +51,6 @@ def test_table_page_one_row_per_participant_with_expected_flags(fixture_study: P
     assert shown["participant_id"].tolist() == EXPECTED_ORDER
     flags = dict(zip(shown["participant_id"], shown["flags"], strict=True))
     assert flags == {pid: row["flags"] for pid, row in EXPECTED.items()}
-
-
-def _deferred_download(at: AppTest, media: Media, index: int = 0) -> tuple[str, bytes]:
-    """Click-time generation of a download button's file, as the browser's click asks for it: (url, bytes)."""
-    button = at.get("download_button")[index]
-    assert button.proto.url == ""  # nothing generated when the page was drawn
-    url = media.managers[-1].execute_deferred(button.proto.deferred_file_id)
-    return url, media.storage.get_file(url.rsplit("/", 1)[-1].split(".")[0]).content
 
 
 def test_csv_download_equals_the_table(fixture_study: Path, media: Media) -> None:

@@ -170,3 +170,31 @@ def test_csv_download_is_made_after_sign_in_and_is_gone_after_its_short_life(
             urllib.request.urlopen(media_url, timeout=5)
         assert gone.value.code == 404
         page.close()
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def test_grid_shows_a_participant_tripping_each_rule(browser: Any, fixture_study: Path, tmp_path: Path) -> None:
+    """The landing page, read through the browser: every rule's designed participant carries its flag."""
+    with served(fixture_study, tmp_path) as url:
+        page = open_page(browser, url)
+        page.get_by_text("Compliance grid").first.wait_for(state="visible", timeout=RENDER_MS)
+        wait_for_table(page)
+        page.wait_for_function("document.body.innerHTML.includes('no heart rate for 5 days')", timeout=RENDER_MS)
+        html = page.content()
+        for flag in (
+            "no data yet",  # P05
+            "no data for 6 days",  # P02
+            "low wear: 5.0 h/day over 7 days",  # P03
+            "below the hour 3 weeks running",  # P04
+            "no heart rate for 5 days",  # P09
+        ):
+            assert flag in html, flag
+        assert "● valid wear day" in html  # the legend: marks, not only colour
+        page.screenshot(path=str(tmp_path / "grid.png"), full_page=True)
+        if os.environ.get("IRISIN_UPDATE_SCREENSHOTS"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "grid.png"), full_page=True)
+        page.close()
+    assert (tmp_path / "grid.png").stat().st_size > 10_000
