@@ -46,7 +46,9 @@ class Fingerprints:
         hit = self._entries.get(key)
         if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return str(hit[2])
-        fid = file_id_of(file.read_bytes())
+        from ingest.archive import read_regular  # regular files only: a FIFO is never opened
+
+        fid = file_id_of(read_regular(Path(file)))
         self._entries[key] = [st.st_size, st.st_mtime_ns, fid]
         self._dirty = True
         return fid

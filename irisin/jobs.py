@@ -22,7 +22,7 @@ import polars as pl
 
 from config import Study
 from ingest.fingerprints import Fingerprints
-from ingest.pipeline import Ingestor, IngestReport, looks_like_fit
+from ingest.pipeline import FileOutcome, Ingestor, IngestReport, looks_like_fit
 from irisin import __version__
 from store.derived import DerivedStore
 from store.lake import Lake
@@ -34,11 +34,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class InboxItem:
-    """One unit of ingestion: a file, or an export folder read as a whole (``folder``)."""
+    """One unit of ingestion: a file, or an export folder read as a whole (``folder``).
+
+    ``refused`` says why an entry of the inbox is not read at all (a symlink,
+    a FIFO or another special file): it is reported every run, never opened.
+    """
 
     participant_id: str
     path: Path
     folder: bool = False
+    refused: str | None = None
 
 
 @contextmanager
@@ -73,25 +78,62 @@ def warehouse_path(study: Study) -> Path:
 
 
 def files_under(folder: Path) -> list[Path]:
-    """Every file below ``folder`` (symlinked folders are not followed), in path order.
+    """Every regular file below ``folder``, in path order; no symlink is followed, no special file listed.
 
     One ``scandir`` per folder and no ``stat`` per regular file, since the
     nightly lists the study's whole inbox every run. The order is that of
     sorting the paths (depth first, names sorted at every level).
     """
+    return walk_inbox_folder(folder)[0]
+
+
+def walk_inbox_folder(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``(regular files, refused entries with their reason)`` below ``folder``.
+
+    Symlinks (to files or folders, loops included) and special files (FIFOs,
+    devices, sockets) are refused, never followed or opened; a folder that
+    cannot be listed is refused with the system's reason.
+    """
     files: list[Path] = []
-    with os.scandir(folder) as entries:
-        ordered = sorted(entries, key=lambda e: e.name)
+    refused: list[tuple[Path, str]] = []
+    try:
+        with os.scandir(folder) as entries:
+            ordered = sorted(entries, key=lambda e: e.name)
+    except OSError as e:
+        return [], [(folder, f"folder cannot be listed: {e.strerror or e}")]
     for entry in ordered:  # folder / name parses only the name, not the whole path again
-        if entry.is_dir(follow_symlinks=False):
-            files += files_under(folder / entry.name)
-        elif entry.is_file():
-            files.append(folder / entry.name)
-    return files
+        path = folder / entry.name
+        if entry.is_symlink():
+            refused.append((path, _SYMLINK_REASON))
+        elif entry.is_dir(follow_symlinks=False):
+            sub_files, sub_refused = walk_inbox_folder(path)
+            files += sub_files
+            refused += sub_refused
+        elif entry.is_file(follow_symlinks=False):
+            files.append(path)
+        else:
+            refused.append((path, special_reason(path)))
+    return files, refused
+
+
+_SYMLINK_REASON = "symlink: refused (irisin reads no file through a symlink; copy the file itself into the inbox)"
+
+
+def special_reason(path: Path) -> str:
+    """Why a non-regular inbox entry is refused, naming what it is."""
+    from ingest.archive import special_kind
+
+    try:
+        kind = special_kind(os.lstat(path).st_mode)
+    except OSError as e:
+        return f"cannot be examined: {e.strerror or e}"
+    return f"{kind}: refused (only regular files are read)"
 
 
 def files_of(item: InboxItem) -> list[Path]:
-    """The files of an inbox unit: the file itself, or every file of its folder."""
+    """The files of an inbox unit: the file itself, or every file of its folder (none for a refused entry)."""
+    if item.refused is not None:
+        return []
     return files_under(item.path) if item.folder else [item.path]
 
 
@@ -121,24 +163,49 @@ def inbox_items(
     for root in roots:
         if not root.is_dir():
             continue
-        for pdir in sorted(p for p in root.iterdir() if p.is_dir()):
-            pid = pdir.name
+        with os.scandir(root) as listing:
+            pdirs = sorted(
+                (e for e in listing if not e.name.startswith(".") and (e.is_symlink() or e.is_dir(follow_symlinks=False))),
+                key=lambda e: e.name,
+            )
+        for pentry in pdirs:
+            pid, pdir = pentry.name, root / pentry.name
             if want is not None and pid not in want:
                 continue
-            with os.scandir(pdir) as listing:
-                entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+            if pentry.is_symlink():  # inbox/<participant> itself a link elsewhere: never read
+                items.append(InboxItem(pid, pdir, refused=_SYMLINK_REASON))
+                continue
+            try:
+                with os.scandir(pdir) as listing:
+                    entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+            except OSError as e:
+                items.append(InboxItem(pid, pdir, refused=f"folder cannot be listed: {e.strerror or e}"))
+                continue
             for entry in entries:
                 path = pdir / entry.name
-                files = files_under(path) if split_fit_folders and entry.is_dir() else []
+                if entry.is_symlink():
+                    items.append(InboxItem(pid, path, refused=_SYMLINK_REASON))
+                    continue
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if not is_dir and not entry.is_file(follow_symlinks=False):
+                    items.append(InboxItem(pid, path, refused=special_reason(path)))
+                    continue
+                files, refused = walk_inbox_folder(path) if split_fit_folders and is_dir else ([], [])
                 if files and all(looks_like_fit(f.name, b"") for f in files):
                     items += [InboxItem(pid, f) for f in files]  # a folder of FIT files: one unit per file
+                    items += [InboxItem(pid, p, refused=why) for p, why in refused]
                 else:
-                    items.append(InboxItem(pid, path, folder=entry.is_dir()))
+                    items.append(InboxItem(pid, path, folder=is_dir))
     return items
 
 
 def _has_new_bytes(item: InboxItem, known: set[str], fingerprints: Fingerprints) -> bool:
-    return any(fingerprints.file_id(f) not in known for f in files_of(item))
+    if item.refused is not None:
+        return True  # reported every run while it is there
+    try:
+        return any(fingerprints.file_id(f) not in known for f in files_of(item))
+    except OSError:  # changed since listed (now a FIFO or a link, or gone): the ingest step says what it is
+        return True
 
 
 def fingerprints_of(study: Study) -> Fingerprints:
@@ -165,6 +232,10 @@ def ingest_item(study: Study, item: InboxItem, lake: Lake | None = None, ingesto
     Pass one ``ingestor`` for many items: it reads the manifest once and
     remembers what it has ingested since, instead of re-reading it per item.
     """
+    if item.refused is not None:
+        return IngestReport(
+            [FileOutcome("", str(item.path), item.participant_id, "refused", "quarantined", item.refused)]
+        )
     ingestor = ingestor or Ingestor(study, lake or lake_of(study))
     return ingestor.ingest_one(item.participant_id, item.path)
 
