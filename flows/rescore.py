@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from flows.reporting import finish_run
 from flows.tasks import StudyRun, derive_weeks, publish_warehouse, study_lock
 from ingest.pipeline import IngestReport
-from irisin.jobs import RunRecord, derived_of
+from irisin.jobs import RunRecord, derived_of, recover_store
 
 
 def previous_config_hash(run: StudyRun) -> str | None:
@@ -35,7 +35,7 @@ def rescore_flow(study_dir: str) -> dict[str, Any]:
     run = StudyRun.open(study_dir)
     study = run.study
     with study_lock(study):
-        run.lake.recover()
+        recover_store(study, run.lake)
         before, now = previous_config_hash(run), study.inputs_hash()
         logger.info("rescoring with config %s (weekly table was computed with %s)", now, before)
         record = RunRecord("rescore", study, parameters={"study_dir": str(study.root)})

@@ -9,8 +9,6 @@ writers away from one participant's lake folder at the same time.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +24,16 @@ from prefect.tasks import Task
 from config import Study, open_study
 from ingest.contract import TerminalInputError, TransientInputError
 from ingest.pipeline import FileOutcome, Ingestor, IngestReport
-from irisin.jobs import DeriveResult, InboxItem, derive, ingest_item, lake_of, publish
+from irisin.jobs import (
+    DeriveResult,
+    InboxItem,
+    derive,
+    ingest_item,
+    lake_of,
+    publish,
+    recover_store,
+)
+from irisin.lock import StudyBusyError, study_lock  # noqa: F401  (the library's lock, re-exported for the flows)
 from store.lake import Lake
 
 RETRY_DELAYS_SECONDS: list[float] = [1, 5, 20]
@@ -90,42 +97,10 @@ class StudyRun:
 
 def recover_lake(run: StudyRun, logger: Any) -> list[str]:
     """Finish what an interrupted run left in the lake (orphan parts), and say so in the run log."""
-    removed = run.lake.recover()
+    removed = recover_store(run.study, run.lake)
     if removed:
         logger.warning("recovered the lake after an interrupted run: removed %d orphan parts", len(removed))
     return removed
-
-
-class StudyBusyError(RuntimeError):
-    """Another irisin run holds the study's lock."""
-
-
-@contextmanager
-def study_lock(study: Study) -> Iterator[None]:
-    """Hold ``runs/.lock`` for the whole run, so two runs never write one study at once.
-
-    The lock is an ``flock``: the kernel releases it when the holder dies, so a
-    killed run never leaves the study locked.
-    """
-    study.paths.runs.mkdir(parents=True, exist_ok=True)
-    path = study.paths.runs / ".lock"
-    with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise StudyBusyError(
-                f"{path}: another irisin run (pid {holder}) is working on this study"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def failed_outcome(item: InboxItem, error: BaseException | None) -> FileOutcome:

@@ -49,6 +49,8 @@ def friendly(fn: F) -> F:
                 raise
             if isinstance(e, ConfigError | FileNotFoundError | ValueError | KeyError):
                 raise _fail(str(e)) from None
+            if type(e).__name__ == "StudyBusyError":  # another run holds the study: try later (EX_TEMPFAIL)
+                raise _fail(str(e), 75) from None
             if isinstance(e, OSError):
                 raise _fail(f"cannot write the store: {e}", 1) from None
             raise _fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", 1) from None
@@ -99,6 +101,9 @@ def ingest(
     participant_from_id: Annotated[
         bool, typer.Option("--participant-from-id", help="Use a Fitabase export's own Id as participant id.")
     ] = False,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait while another run holds the study (0: refuse at once).")
+    ] = 3600.0,
 ) -> None:
     """Read raw device files into the study's lake (idempotent: known bytes are skipped).
 
@@ -109,22 +114,24 @@ def ingest(
     """
     from config import open_study
     from ingest.pipeline import Ingestor
-    from irisin.jobs import derive, publish, touched_weeks_of
+    from irisin.jobs import derive, publish, recover_store, touched_weeks_of
+    from irisin.lock import study_lock
 
     study = open_study(study_dir)
-    ingestor = Ingestor(study, participant_from_id=participant_from_id)
-    ingestor.lake.recover()
-    report = ingestor.ingest(participant, paths)
-    for (kind, status), n in sorted(report.counts().items()):
-        typer.echo(f"{n:6d}  {kind:32s} {status}")
-    for o in report.outcomes:
-        if o.new and o.status in ("quarantined", "partial"):
-            typer.echo(f"  {o.status}: {o.path}: {o.reason}")
-    known = len(report.outcomes) - report.new_files
-    typer.echo(f"{report.new_files} new file(s), {known} already ingested")
-    if report.new_files:
-        derive(study, touched_weeks_of(study, report))
-        publish(study)
+    with study_lock(study, "irisin ingest", wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)):
+        ingestor = Ingestor(study, participant_from_id=participant_from_id)
+        recover_store(study, ingestor.lake)
+        report = ingestor.ingest(participant, paths)
+        for (kind, status), n in sorted(report.counts().items()):
+            typer.echo(f"{n:6d}  {kind:32s} {status}")
+        for o in report.outcomes:
+            if o.new and o.status in ("quarantined", "partial"):
+                typer.echo(f"  {o.status}: {o.path}: {o.reason}")
+        known = len(report.outcomes) - report.new_files
+        typer.echo(f"{report.new_files} new file(s), {known} already ingested")
+        if report.new_files:
+            derive(study, touched_weeks_of(study, report))
+            publish(study)
 
 
 EXPORTABLE = ("minutes", "daily_totals", "sessions", "profiles", "files", "weekly")

@@ -69,6 +69,20 @@ def lake_of(study: Study) -> Lake:
     return Lake(study.paths.store / "lake")
 
 
+def recover_store(study: Study, lake: Lake | None = None) -> list[str]:
+    """Finish what a crashed run left in the lake; only with the study lock held (``irisin.lock``).
+
+    Recovery deletes uncommitted parts and temporary files, which, while
+    another run is live, are that run's work in progress: so it refuses to
+    run without the lock rather than risk them.
+    """
+    from irisin.lock import holds_lock
+
+    if not holds_lock(study):
+        raise RuntimeError("the lake is recovered only under the study lock (irisin.lock.study_lock)")
+    return (lake or lake_of(study)).recover()
+
+
 def derived_of(study: Study) -> DerivedStore:
     return DerivedStore(study.paths.store / "derived")
 

@@ -1,7 +1,8 @@
 """The DuckDB warehouse: views over the lake and over a snapshot of the derived tables.
 
-Lake views read the lake's part files by glob: parts left by a crash are
-removed by ``Lake.recover`` at the start of every run, before the refresh.
+Lake views read the lake's part files by glob, at query time, keeping only
+parts whose batch has its manifest part (the commit mark): a part a live run
+has written but not committed yet, or one a crash left, never shows.
 Derived tables are views too, over hard links to the derived Parquet files
 taken at refresh time: the derived store replaces its files (a new inode per
 write), so the linked snapshot stays as it was until the next refresh, and
@@ -73,12 +74,21 @@ def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
     con = duckdb.connect(str(tmp))
     try:
         con.execute("BEGIN TRANSACTION")
+        commits = _sql_str(f"{lake.root}/{MANIFEST}/*/*.parquet")
         for name in (*LAKE_TABLES, MANIFEST):
-            if lake.committed_parts(name):
-                glob = _sql_str(f"{lake.root}/{name}/*/*.parquet")
-                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({glob}, hive_partitioning = false)")
-            else:
+            if not lake.committed_parts(name):
                 _empty_table_sql(con, name)
+                continue
+            glob = _sql_str(f"{lake.root}/{name}/*/*.parquet")
+            if name == MANIFEST:  # a manifest part is the commit mark itself
+                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({glob}, hive_partitioning = false)")
+                continue
+            # only parts whose batch has its manifest part: a live run's uncommitted parts never show
+            con.execute(
+                f"CREATE VIEW {name} AS SELECT * EXCLUDE (filename) FROM read_parquet({glob}, hive_partitioning = false,"
+                f" filename = true) WHERE regexp_extract(filename, '[^/]+/[^/]+$') IN"
+                f" (SELECT regexp_extract(file, '[^/]+/[^/]+$') FROM glob({commits}))"
+            )
         for table in _snapshot_derived(derived, snapshot):
             con.execute(f"CREATE VIEW {table.stem} AS SELECT * FROM read_parquet({_sql_str(str(table))})")
         if not derived.exists("weekly"):
