@@ -30,6 +30,7 @@ KNOWN_SOURCES: tuple[str, ...] = (
     "fitbit_takeout",
     "fitabase",
     "apple_health",
+    "activity_xml",
 )
 
 

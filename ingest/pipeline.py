@@ -67,6 +67,7 @@ BUNDLE_KINDS: tuple[_BundleKind, ...] = (
     _BundleKind("fitbit_takeout", "ingest.fitbit", "looks_like_fitbit_export", "read_fitbit_export"),
     _BundleKind("fitabase", "ingest.fitbit", "looks_like_fitabase_export", "read_fitabase_export"),
     _BundleKind("apple_health", "ingest.apple", "looks_like_apple_health_export", "read_apple_health_export"),
+    _BundleKind("activity_xml", "ingest.activity_xml", "looks_like_activity_xml", "read_activity_xml"),
 )
 """Export readers, tried in order; each claims the members it recognises."""
 

@@ -49,7 +49,7 @@ _PARTICIPANT = Column("participant_id", pa.string(), "participant as named in th
 _SOURCE = Column(
     "source",
     pa.string(),
-    "reader that produced the row: fit_monitoring, fit_activity, fitbit_takeout, fitabase, garmin_export, apple_health",
+    "reader that produced the row: fit_monitoring, fit_activity, fitbit_takeout, fitabase, garmin_export, apple_health, activity_xml (TCX/GPX)",
     nullable=False,
 )
 _DEVICE = Column("device", pa.string(), "device make/model (and serial where known)")

@@ -33,8 +33,8 @@ RECORD_TYPES: dict[str, int] = {
 }
 """The record types irisin reads, to the small code that travels in a chunk."""
 
-CHUNK_RECORDS = 262_144
-"""Records per chunk handed on: bounds the raw strings held at once (about 60 MB)."""
+CHUNK_RECORDS = 65_536
+"""Records per chunk handed on: bounds the raw strings held at once (about 35 MB)."""
 
 HEART_RATE_STATISTIC = "HKQuantityTypeIdentifierHeartRate"
 ROOT_TAG = "HealthData"

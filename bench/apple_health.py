@@ -1,0 +1,175 @@
+"""Benchmark: Apple Health ``export.xml`` into canonical rows, speed and peak memory by size.
+
+    python -m bench.apple_health [--sizes-mb 64,256] [--dir /tmp/irisin-apple-bench]
+
+For each size a synthetic export is written to disk (a realistic mix: watch
+heart rate every few minutes with a metadata child, watch and iPhone step
+records, exercise minutes, and the energy/distance records irisin does not
+read but must parse past, which dominate real exports), then read in a fresh
+child process three ways:
+
+* ``parse``: ``lxml`` iterparse over the wanted tags with cleared elements,
+  doing nothing with the records (the floor of this design);
+* ``scan``: the same plus collecting the wanted attributes into chunks;
+* ``read``: ``ingest.apple.read_export_xml``, i.e. canonical minute, session
+  and profile tables.
+
+Prints MB/s of export.xml for each, canonical rows, and the child's peak RSS
+above its start (``ru_maxrss``) so that memory can be compared across sizes.
+Target (issue 19): >= 100 MB/s into canonical rows, memory independent of size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+WATCH = "&lt;&lt;HKDevice: 0x283f2&gt;, name:Apple Watch, manufacturer:Apple Inc., model:Watch, hardware:Watch6,2, software:10.4&gt;"
+IPHONE = "&lt;&lt;HKDevice: 0x283f1&gt;, name:iPhone, manufacturer:Apple Inc., model:iPhone, hardware:iPhone14,5, software:17.4&gt;"
+
+
+def _stamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def write_export(path: Path, target_bytes: int, seed: int = 1) -> int:
+    """Write a synthetic export.xml of about ``target_bytes``; returns its size."""
+    rng = random.Random(seed)
+    zone = timezone(timedelta(hours=1))
+    t = datetime(2023, 1, 1, 7, 0, tzinfo=zone)
+    with path.open("w", encoding="utf-8") as out:
+        out.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE HealthData [\n<!ELEMENT HealthData (ExportDate,Me,(Record|Workout)*)>\n'
+            '<!ATTLIST HealthData locale CDATA #REQUIRED>\n]>\n<HealthData locale="en_GB">\n'
+            ' <ExportDate value="2026-04-01 12:00:00 +0200"/>\n <Me HKCharacteristicTypeIdentifierDateOfBirth="1980-05-01"/>\n'
+        )
+        written = 0
+        while written < target_bytes:
+            lines = []
+            for _ in range(200):
+                t += timedelta(seconds=rng.randint(30, 120))
+                s = _stamp(t)
+                e = _stamp(t + timedelta(seconds=60))
+                kind = rng.random()
+                if kind < 0.25:
+                    lines.append(
+                        f' <Record type="HKQuantityTypeIdentifierHeartRate" sourceName="Jane’s Apple Watch" sourceVersion="10.4" device="{WATCH}" unit="count/min" creationDate="{s}" startDate="{s}" endDate="{s}" value="{rng.randint(55, 160)}">\n'
+                        '  <MetadataEntry key="HKMetadataKeyHeartRateMotionContext" value="0"/>\n </Record>\n'
+                    )
+                elif kind < 0.40:
+                    lines.append(
+                        f' <Record type="HKQuantityTypeIdentifierStepCount" sourceName="Jane’s Apple Watch" sourceVersion="10.4" device="{WATCH}" unit="count" creationDate="{e}" startDate="{s}" endDate="{e}" value="{rng.randint(0, 130)}"/>\n'
+                    )
+                elif kind < 0.50:
+                    e10 = _stamp(t + timedelta(minutes=rng.randint(2, 10)))
+                    lines.append(
+                        f' <Record type="HKQuantityTypeIdentifierStepCount" sourceName="Jane’s iPhone" sourceVersion="17.4" device="{IPHONE}" unit="count" creationDate="{e10}" startDate="{s}" endDate="{e10}" value="{rng.randint(0, 900)}"/>\n'
+                    )
+                elif kind < 0.55:
+                    lines.append(
+                        f' <Record type="HKQuantityTypeIdentifierAppleExerciseTime" sourceName="Jane’s Apple Watch" sourceVersion="10.4" unit="min" creationDate="{e}" startDate="{s}" endDate="{e}" value="1"/>\n'
+                    )
+                elif kind < 0.85:
+                    lines.append(
+                        f' <Record type="HKQuantityTypeIdentifierActiveEnergyBurned" sourceName="Jane’s Apple Watch" sourceVersion="10.4" device="{WATCH}" unit="kcal" creationDate="{e}" startDate="{s}" endDate="{e}" value="{rng.random() * 5:.3f}"/>\n'
+                    )
+                else:
+                    lines.append(
+                        f' <Record type="HKQuantityTypeIdentifierDistanceWalkingRunning" sourceName="Jane’s iPhone" sourceVersion="17.4" device="{IPHONE}" unit="km" creationDate="{e}" startDate="{s}" endDate="{e}" value="{rng.random() / 10:.4f}"/>\n'
+                    )
+            if rng.random() < 0.02:
+                w_end = t + timedelta(minutes=40)
+                lines.append(
+                    f' <Workout workoutActivityType="HKWorkoutActivityTypeRunning" duration="40" durationUnit="min" sourceName="Jane’s Apple Watch" startDate="{_stamp(t)}" endDate="{_stamp(w_end)}">\n'
+                    f'  <WorkoutStatistics type="HKQuantityTypeIdentifierHeartRate" startDate="{_stamp(t)}" endDate="{_stamp(w_end)}" average="150" minimum="90" maximum="172" unit="count/min"/>\n </Workout>\n'
+                )
+            block = "".join(lines)
+            out.write(block)
+            written += len(block.encode())
+        out.write("</HealthData>\n")
+    return path.stat().st_size
+
+
+def _child(mode: str, path: str) -> None:
+    """Run one mode on one file in this (fresh) process and print a JSON line."""
+    from ingest.apple import read_export_xml
+    from ingest.apple.scan import scan_export
+    from ingest.contract import ReadContext
+    from ingest.xml_safety import safe_iterparse
+
+    start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rows = 0
+    began = time.perf_counter()
+    with open(path, "rb") as f:
+        if mode == "parse":
+            for _, el in safe_iterparse(
+                f, events=("end",), tag=("Record", "Workout", "Me", "ExportDate")
+            ):
+                el.clear()
+                parent = el.getparent()
+                while el.getprevious() is not None:
+                    del parent[0]
+                rows += 1
+        elif mode == "scan":
+
+            def count(chunk) -> None:  # noqa: ANN001
+                nonlocal rows
+                rows += len(chunk)
+
+            scan_export(f, count)
+        else:
+            result = read_export_xml(f, ReadContext("P01", "0" * 64, path, timezone="Europe/Oslo"))
+            rows = sum(t.num_rows for t in result.tables.values())
+    seconds = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_kb": peak, "start_kb": start_rss}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes-mb", default="64,256")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/irisin-apple-bench"))
+    parser.add_argument("--modes", default="parse,scan,read")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    args.dir.mkdir(parents=True, exist_ok=True)
+    print(
+        f"{'size':>9} {'mode':>6} {'seconds':>8} {'MB/s':>7} {'rows':>11} {'peak RSS above start':>21}"
+    )
+    for size_mb in (int(s) for s in args.sizes_mb.split(",")):
+        path = args.dir / f"export-{size_mb}MB.xml"
+        if not path.exists() or abs(path.stat().st_size - size_mb * 1e6) > 2e6:
+            write_export(path, size_mb * 1_000_000)
+        mb = path.stat().st_size / 1e6
+        for mode in args.modes.split(","):
+            out = (
+                subprocess.run(
+                    [sys.executable, "-m", "bench.apple_health", "--child", mode, str(path)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
+            r = json.loads(out)
+            above = (r["peak_kb"] - r["start_kb"]) / 1024
+            print(
+                f"{mb:>7.0f}MB {mode:>6} {r['seconds']:>8.2f} {mb / r['seconds']:>7.1f} {r['rows']:>11,} {above:>18.0f} MB"
+            )
+
+
+if __name__ == "__main__":
+    main()
