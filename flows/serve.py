@@ -54,7 +54,36 @@ def build_deployment(study_dir: str) -> RunnerDeployment:
     )
 
 
-def serve(study_dir: str) -> None:
-    """Serve the nightly deployment until interrupted (Ctrl-C pauses its schedule)."""
+def digest_deployment_options(study: Study) -> dict[str, Any]:
+    """The daily digest's deployment: ``[digest] cron`` in the schedule's time zone."""
+    _, zone = schedule_of(study)
+    cron = study.config.digest.cron
+    return {
+        "name": f"irisin-digest-{slug(study.root.name)}",
+        "schedule": Cron(cron, timezone=zone),
+        "parameters": {"study_dir": str(study.root.resolve())},
+        "description": f"irisin daily digest for {study.config.study.name} ({cron}, {zone})",
+        "tags": ["irisin", "digest"],
+    }
+
+
+def build_digest_deployment(study_dir: str) -> RunnerDeployment | None:
+    """The digest deployment, or None while ``[digest]`` has no recipients."""
+    from flows.digest import digest_flow
+
     study = open_study(Path(study_dir))
-    nightly_flow.serve(**deployment_options(study), global_limit=1)
+    if not study.config.digest.recipients:
+        return None
+    return cast(RunnerDeployment, digest_flow.to_deployment(**digest_deployment_options(study), concurrency_limit=1))
+
+
+def serve(study_dir: str) -> None:
+    """Serve the nightly deployment (and the digest, when it has recipients) until interrupted."""
+    study = open_study(Path(study_dir))
+    digest = build_digest_deployment(study_dir)
+    if digest is None:
+        nightly_flow.serve(**deployment_options(study), global_limit=1)
+        return
+    from prefect import serve as serve_all
+
+    serve_all(build_deployment(study_dir), digest)

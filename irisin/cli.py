@@ -321,6 +321,32 @@ def dashboard(
 
 
 @app.command()
+@friendly
+def digest(
+    study_dir: StudyOpt,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Evaluate the rules as if today were this date (YYYY-MM-DD).")
+    ] = None,
+) -> None:
+    """E-mail the daily digest to [digest] recipients: counts per alert rule, who is flagged, the table attached.
+
+    Example: IRISIN_SMTP_PASSWORD=... irisin digest --study ./demo-study
+    """
+    from config import open_study
+
+    settings = open_study(study_dir).config.digest
+    if not settings.recipients or not settings.sender:
+        raise _fail(f"{study_dir / 'study.toml'}: [digest] needs sender and recipients before a digest can be sent")
+    _prefect_env(study_dir)
+    from flows.digest import digest_flow
+
+    result = digest_flow(str(study_dir), as_of)
+    typer.echo(result["summary"])
+    if result["sent"] is False:
+        raise typer.Exit(1)
+
+
+@app.command()
 def schema(table: Annotated[str | None, typer.Argument(help="Table name; all tables when omitted.")] = None) -> None:
     """Print the canonical tables: every column with its type, unit and meaning.
 

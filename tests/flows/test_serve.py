@@ -54,3 +54,22 @@ def test_prefect_yaml_describes_the_same_nightly_deployment(tmp_path: Path) -> N
     assert [s["cron"] for s in spec["schedules"]] == [entry.schedule.cron]  # type: ignore[union-attr]
     assert spec["concurrency_limit"] == served.concurrency_limit == 1
     assert set(spec["parameters"]) == set(served.parameters) == {"study_dir"}
+
+
+def test_the_digest_is_served_on_its_own_cron_once_it_has_recipients(tmp_path: Path) -> None:
+    from flows.serve import build_digest_deployment
+
+    study = init_study(tmp_path / "oslo")
+    assert build_digest_deployment(str(study.root)) is None  # no recipients yet: nothing to send
+    toml = study.paths.study_toml
+    text = toml.read_text().replace('timezone = "UTC"', 'timezone = "Europe/Oslo"', 1)
+    text = text.replace("recipients = []", 'recipients = ["staff@example.org"]', 1)
+    text = text.replace('cron = "0 7 * * *"', 'cron = "15 8 * * 1-5"', 1)
+    toml.write_text(text.replace('sender = ""', 'sender = "irisin@example.org"', 1))
+    deployment = build_digest_deployment(str(study.root))
+    assert deployment is not None
+    [entry] = deployment.schedules or []
+    assert (entry.schedule.cron, entry.schedule.timezone) == ("15 8 * * 1-5", "Europe/Oslo")  # type: ignore[union-attr]
+    assert deployment.name == "irisin-digest-oslo"
+    assert deployment.entrypoint == "flows/digest.py:digest_flow"
+    assert build_deployment(str(study.root)).name == "irisin-nightly-oslo"  # the nightly keeps its own
