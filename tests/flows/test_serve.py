@@ -45,7 +45,9 @@ def test_prefect_yaml_describes_the_same_nightly_deployment(tmp_path: Path) -> N
     import yaml
 
     repo = Path(__file__).resolve().parents[2]
-    [spec] = yaml.safe_load((repo / "prefect.yaml").read_text())["deployments"]
+    specs = {d["name"]: d for d in yaml.safe_load((repo / "prefect.yaml").read_text())["deployments"]}
+    assert set(specs) == {"irisin-nightly", "irisin-digest"}
+    spec = specs["irisin-nightly"]
     study = init_study(tmp_path / "default")
     served = build_deployment(str(study.root))
     [entry] = served.schedules or []
@@ -54,6 +56,9 @@ def test_prefect_yaml_describes_the_same_nightly_deployment(tmp_path: Path) -> N
     assert [s["cron"] for s in spec["schedules"]] == [entry.schedule.cron]  # type: ignore[union-attr]
     assert spec["concurrency_limit"] == served.concurrency_limit == 1
     assert set(spec["parameters"]) == set(served.parameters) == {"study_dir"}
+    digest = specs["irisin-digest"]
+    assert digest["entrypoint"] == "flows/digest.py:digest_flow"
+    assert [s["cron"] for s in digest["schedules"]] == [study.config.digest.cron]
 
 
 def test_the_digest_is_served_on_its_own_cron_once_it_has_recipients(tmp_path: Path) -> None:
