@@ -8,8 +8,9 @@ cohorts and shares near 0 or 1, where the normal approximation fails.
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import polars as pl
-from scipy.stats import norm
 
 from config.study import StudyConfig
 from models.weekly_status import with_status
@@ -31,7 +32,7 @@ def wilson_interval(
     successes: pl.Expr, trials: pl.Expr, confidence: float = CONFIDENCE
 ) -> tuple[pl.Expr, pl.Expr]:
     """Lower and upper Wilson score bounds of ``successes / trials``; null where ``trials`` is 0."""
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)  # the standard library's, so scoring does not import scipy
     n = trials.cast(pl.Float64)
     p = successes.cast(pl.Float64) / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import polars as pl
 
 
@@ -10,10 +13,46 @@ def _zone_offset_minutes(utc_column: str, timezone: str) -> pl.Expr:
     return (local - pl.col(utc_column).dt.replace_time_zone(None)).dt.total_minutes()
 
 
-def with_utc_offset(
-    frame: pl.DataFrame, utc_column: str, file_offset_s: int | None, timezone: str | None
-) -> tuple[pl.DataFrame, str]:
-    """``frame`` with ``utc_offset_minutes`` (Int16) and a note saying where it came from.
+@functools.lru_cache(maxsize=256)
+def _zone_year(timezone: str, year: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A zone's offsets over one UTC year as (Unix second each offset starts, offset minutes); None: unknown zone.
+
+    Built once per zone and year from a minute grid (time-zone transitions
+    since 1970 fall on whole minutes), so converting a cohort's files costs a
+    table lookup per row instead of a time-zone conversion per file.
+    """
+    start = int(np.datetime64(f"{year:04d}-01-01", "s").astype(np.int64))
+    end = int(np.datetime64(f"{year + 1:04d}-01-01", "s").astype(np.int64))
+    grid = np.arange(start, end, 60, dtype=np.int64)
+    utc = pl.Series(grid * 1_000_000, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    try:
+        local = utc.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+    except pl.exceptions.PolarsError:  # unknown zone name in the roster
+        return None
+    minutes = (local - utc.dt.replace_time_zone(None)).dt.total_minutes().to_numpy().astype(np.int16)
+    change = np.flatnonzero(np.concatenate(([True], minutes[1:] != minutes[:-1])))
+    return grid[change], minutes[change]
+
+
+def zone_offsets_minutes(unix_s: np.ndarray, timezone: str) -> np.ndarray | None:
+    """The IANA zone's UTC offset (minutes, int16) at each Unix second; None for an unknown zone name."""
+    seconds = unix_s.astype(np.int64)
+    years = seconds.astype("datetime64[s]").astype("datetime64[Y]").astype(np.int64) + 1970
+    out = np.zeros(seconds.size, dtype=np.int16)
+    for year in np.unique(years):
+        table = _zone_year(timezone, int(year))
+        if table is None:
+            return None
+        starts, offsets = table
+        rows = years == year
+        out[rows] = offsets[np.searchsorted(starts, seconds[rows], side="right") - 1]
+    return out
+
+
+def utc_offsets(
+    unix_s: np.ndarray, file_offset_s: int | None, timezone: str | None
+) -> tuple[np.ndarray | None, str]:
+    """Per-row ``utc_offset_minutes`` (int16; None: all unknown) for rows at ``unix_s``, and where it came from.
 
     * The device's own offset (``monitoring_info``/``activity`` local time or
       ``device_settings``) is what the participant saw, so it wins.
@@ -21,28 +60,35 @@ def with_utc_offset(
       zone gives that same offset at the file's first row, the zone's offset is
       used row by row, so minutes after a DST change inside the file move with it.
     * Without a device offset the roster zone is used; without either the
-      offset is unknown (null).
+      offset is unknown.
     """
-    if frame.height == 0 or (file_offset_s is None and not timezone):
-        return frame.with_columns(
-            pl.lit(None, dtype=pl.Int16).alias("utc_offset_minutes")
-        ), "unknown"
+    if unix_s.size == 0 or (file_offset_s is None and not timezone):
+        return None, "unknown"
     file_minutes = None if file_offset_s is None else round(file_offset_s / 60)
     if timezone:
-        try:
-            zoned = frame.with_columns(
-                _zone_offset_minutes(utc_column, timezone)
-                .cast(pl.Int16)
-                .alias("utc_offset_minutes")
-            )
-        except pl.exceptions.PolarsError:  # unknown zone name in the roster
-            zoned = None
+        zoned = zone_offsets_minutes(unix_s, timezone)
         if zoned is not None:
-            first = zoned.sort(utc_column)["utc_offset_minutes"][0]
+            first = int(zoned[int(np.argmin(unix_s))])
             if file_minutes is None:
                 return zoned, "roster timezone"
             if first == file_minutes:
                 return zoned, "file, following the roster timezone across DST"
-    return frame.with_columns(
-        pl.lit(file_minutes, dtype=pl.Int16).alias("utc_offset_minutes")
-    ), "file"
+    if file_minutes is None:
+        return None, "file"
+    return np.full(unix_s.size, file_minutes, dtype=np.int16), "file"
+
+
+def with_utc_offset(
+    frame: pl.DataFrame, utc_column: str, file_offset_s: int | None, timezone: str | None
+) -> tuple[pl.DataFrame, str]:
+    """``frame`` with ``utc_offset_minutes`` (Int16) and a note saying where it came from (see ``utc_offsets``)."""
+    if frame.height == 0:
+        return frame.with_columns(pl.lit(None, dtype=pl.Int16).alias("utc_offset_minutes")), "unknown"
+    unix_s = frame[utc_column].dt.epoch("s").to_numpy()
+    offsets, source = utc_offsets(unix_s, file_offset_s, timezone)
+    column = (
+        pl.lit(None, dtype=pl.Int16)
+        if offsets is None
+        else pl.Series("utc_offset_minutes", offsets, dtype=pl.Int16)
+    )
+    return frame.with_columns(column.alias("utc_offset_minutes")), source

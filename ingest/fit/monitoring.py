@@ -6,7 +6,9 @@ running: a counter of the day so far, one per activity type), heart rate, and,
 stamped at the next local midnight with ``duration_min = 1440``, one totals
 message per activity type for the day that just ended.
 
-Mapping, all on whole columns:
+Mapping, all on whole numpy columns (a file costs a few array passes, no
+per-file query planning; ``tests/fit/monitoring_reference.py`` keeps the
+earlier polars formulation the tests compare against):
 
 * per-minute steps are the increase of the day counter of the row's activity
   type since that type's previous row (the first row of a local day counts
@@ -27,14 +29,14 @@ Mapping, all on whole columns:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
 from ingest.fit.decode import MessageTable
-from ingest.fit.local_offset import with_utc_offset
+from ingest.fit.local_offset import utc_offsets
 from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S
 from irisin.schema import INTENSITY_LEVELS
 
@@ -49,6 +51,9 @@ LEVEL_LABEL_INDEX = np.array([0, 1, 1, 2, 2, 3, 3, 3])
 does not publish the scale; a row whose activity type is sedentary is sedentary
 whatever its level (vivofit writes levels up to 5 on sedentary rows)."""
 
+_LABELS = pa.array(list(INTENSITY_LEVELS), pa.string())
+_UTC_US = pa.timestamp("us", tz="UTC")
+
 
 def intensity_label(
     activity_type: np.ndarray, type_ok: np.ndarray, level: np.ndarray, level_ok: np.ndarray
@@ -58,67 +63,131 @@ def intensity_label(
     return np.where(type_ok & (activity_type == SEDENTARY), 0, idx)
 
 
-def _col(table: MessageTable, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _col(table: MessageTable, name: str, dtype: type) -> tuple[np.ndarray, np.ndarray]:
     c = table.column(name)
     if c.values.ndim != 1 or c.valid.ndim != 1 or c.values.dtype.kind not in "iuf":
         n = len(table)
-        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
-    return c.values, c.valid
+        return np.zeros(n, dtype=dtype), np.zeros(n, dtype=bool)
+    return c.values.astype(dtype), c.valid
 
 
-def _frame(table: MessageTable, offset_s: int | None) -> pl.DataFrame:
-    """One row per monitoring message with an absolute time."""
-    atype, atype_ok = _col(table, "activity_type")
-    level, level_ok = _col(table, "intensity")
-    steps, steps_ok = _col(table, "steps")
-    hr, hr_ok = _col(table, "heart_rate")
-    duration, duration_ok = _col(table, "duration_min")
-    active, active_ok = _col(table, "active_time")
-    mod, mod_ok = _col(table, "moderate_activity_minutes")
-    vig, vig_ok = _col(table, "vigorous_activity_minutes")
-    time_ok = table.time_valid & (table.time >= FIT_MIN_ABSOLUTE_S)
-    frame = pl.DataFrame(
-        {
-            "t": table.time,
-            "time_ok": time_ok,
-            "activity_type": pl.Series(atype.astype(np.int64)).set(pl.Series(~atype_ok), None),
-            "label": intensity_label(atype, atype_ok, level, level_ok),
-            "steps_counter": pl.Series(steps.astype(np.int64)).set(pl.Series(~steps_ok), None),
-            "heart_rate": pl.Series(hr.astype(np.float64)).set(pl.Series(~hr_ok), None),
-            "is_total": duration_ok & (duration == DAY_TOTAL_MINUTES),
-            "active_s": pl.Series(active.astype(np.float64)).set(pl.Series(~active_ok), None),
-            "moderate": pl.Series(mod.astype(np.int64)).set(pl.Series(~mod_ok), None),
-            "vigorous": pl.Series(vig.astype(np.int64)).set(pl.Series(~vig_ok), None),
-        }
+@dataclass
+class _Rows:
+    """The monitoring messages with an absolute time, as numpy columns (``*_ok``: not null)."""
+
+    t: np.ndarray
+    atype: np.ndarray
+    atype_ok: np.ndarray
+    label: np.ndarray
+    counter: np.ndarray
+    counter_ok: np.ndarray
+    hr: np.ndarray
+    hr_ok: np.ndarray
+    is_total: np.ndarray
+    active_s: np.ndarray
+    active_ok: np.ndarray
+    moderate: np.ndarray
+    moderate_ok: np.ndarray
+    vigorous: np.ndarray
+    vigorous_ok: np.ndarray
+
+    def take(self, keep: np.ndarray) -> _Rows:
+        return _Rows(**{k: v[keep] for k, v in self.__dict__.items()})
+
+
+def _rows(table: MessageTable) -> _Rows:
+    atype, atype_ok = _col(table, "activity_type", np.int64)
+    level, level_ok = _col(table, "intensity", np.float64)
+    steps, steps_ok = _col(table, "steps", np.int64)
+    hr, hr_ok = _col(table, "heart_rate", np.float64)
+    duration, duration_ok = _col(table, "duration_min", np.float64)
+    active, active_ok = _col(table, "active_time", np.float64)
+    mod, mod_ok = _col(table, "moderate_activity_minutes", np.int64)
+    vig, vig_ok = _col(table, "vigorous_activity_minutes", np.int64)
+    rows = _Rows(
+        t=table.time.astype(np.int64),
+        atype=atype,
+        atype_ok=atype_ok,
+        label=intensity_label(atype, atype_ok, level, level_ok),
+        counter=steps,
+        counter_ok=steps_ok,
+        hr=hr,
+        hr_ok=hr_ok,
+        is_total=duration_ok & (duration == DAY_TOTAL_MINUTES),
+        active_s=active,
+        active_ok=active_ok,
+        moderate=mod,
+        moderate_ok=mod_ok,
+        vigorous=vig,
+        vigorous_ok=vig_ok,
     )
-    return frame.filter(pl.col("time_ok")).with_columns(
-        (pl.col("t") + (offset_s or 0)).floordiv(86400).alias("local_day")
-    )
+    return rows.take(table.time_valid & (table.time >= FIT_MIN_ABSOLUTE_S))
 
 
-def _per_minute_steps(rows: pl.DataFrame, file_start_local_s: int | None) -> pl.DataFrame:
-    """Steps per row from the per-type day counters (see module docstring)."""
-    mid_day_start_day = (
+def _per_minute_steps(
+    rows: _Rows, local_day: np.ndarray, file_start_local_s: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps per row (values, not-null) from the per-type day counters, and which first counts were left null.
+
+    A row's previous row is the one before it, in time, among the rows of the
+    same activity type (a missing type is a type of its own) and local day.
+    """
+    n = rows.t.size
+    mid_day = (
         file_start_local_s // 86400
         if file_start_local_s is not None and file_start_local_s % 86400
         else None
     )
-    counter = pl.col("steps_counter")
-    previous = counter.shift(1).over(["activity_type", "local_day"], order_by="t")
-    first_of_group = previous.is_null() & counter.is_not_null()
-    carried_over = first_of_group & (
-        pl.col("local_day") == pl.lit(mid_day_start_day, dtype=pl.Int64)
-    )
-    delta = (
-        pl.when(counter.is_null())
-        .then(pl.when(pl.col("activity_type") == SEDENTARY).then(0).otherwise(None))
-        .when(carried_over)
-        .then(None)
-        .when(previous.is_null() | (counter < previous))
-        .then(counter)
-        .otherwise(counter - previous)
-    )
-    return rows.with_columns(delta.alias("steps"), carried_over.alias("carried_over"))
+    type_key = np.where(rows.atype_ok, rows.atype, np.iinfo(np.int64).min)
+    order = np.lexsort((rows.t, local_day, type_key))
+    same_group = np.zeros(n, dtype=bool)
+    if n > 1:
+        same_group[1:] = (type_key[order][1:] == type_key[order][:-1]) & (
+            local_day[order][1:] == local_day[order][:-1]
+        )
+    prev_value = np.zeros(n, dtype=np.int64)
+    prev_ok = np.zeros(n, dtype=bool)
+    sorted_counter, sorted_ok = rows.counter[order], rows.counter_ok[order]
+    prev_value[order[1:]] = sorted_counter[:-1]
+    prev_ok[order[1:]] = sorted_ok[:-1] & same_group[1:]
+    counter, ok = rows.counter, rows.counter_ok
+    first = ~prev_ok & ok
+    carried = first & (local_day == mid_day) if mid_day is not None else np.zeros(n, dtype=bool)
+    restart = ~prev_ok | (counter < prev_value)
+    steps = np.where(restart, counter, counter - prev_value)
+    steps_ok = ok & ~carried
+    sedentary_no_counter = ~ok & rows.atype_ok & (rows.atype == SEDENTARY)
+    steps = np.where(sedentary_no_counter, 0, steps)
+    return steps, steps_ok | sedentary_no_counter, carried
+
+
+def _group_starts(keys: np.ndarray) -> np.ndarray:
+    """Start index of each run of equal values in sorted ``keys``."""
+    if keys.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+
+
+def _sum_where(values: np.ndarray, ok: np.ndarray, group: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group sum of the not-null values, and whether the group had any (null otherwise)."""
+    counts = np.bincount(group, weights=ok, minlength=groups)
+    sums = np.bincount(group, weights=np.where(ok, values, 0), minlength=groups)  # exact below 2**53
+    return sums.astype(values.dtype), counts > 0
+
+
+def _timestamps(fit_s: np.ndarray) -> pa.Array:
+    return pa.array((fit_s + FIT_EPOCH_UNIX_S) * 1_000_000, pa.int64()).cast(_UTC_US)
+
+
+def _offset_array(unix_s: np.ndarray, offset_s: int | None, timezone: str | None) -> tuple[pa.Array, str]:
+    offsets, source = utc_offsets(unix_s, offset_s, timezone)
+    if offsets is None:
+        return pa.nulls(unix_s.size, pa.int16()), source
+    return pa.array(offsets, pa.int16()), source
+
+
+def _constant(value: str | None, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
 def monitoring_tables(
@@ -131,109 +200,107 @@ def monitoring_tables(
 ) -> tuple[dict[str, pa.Table], dict[str, Any]]:
     """``minutes`` and ``daily_totals`` from a monitoring file's ``monitoring`` messages, plus notes."""
     notes: dict[str, Any] = {}
-    frame = _frame(table, offset_s)
+    rows = _rows(table)
     notes["monitoring_messages"] = len(table)
-    dropped = len(table) - frame.height
+    dropped = len(table) - rows.t.size
     if dropped:
         notes["rows_dropped_no_absolute_time"] = dropped
-    minutes_rows = _per_minute_steps(frame.filter(~pl.col("is_total")), file_start_local_s)
-    if minutes_rows.height > 1:
+    minute_rows = rows.take(~rows.is_total)
+    local_day = (minute_rows.t + (offset_s or 0)) // 86400
+    steps, steps_ok, carried = _per_minute_steps(minute_rows, local_day, file_start_local_s)
+    if minute_rows.t.size > 1:
         # devices that write a message per state change (vivofit) leave minutes between messages
         # unreported; their steps land on the message's minute
-        times = np.sort(minutes_rows["t"].to_numpy())
-        notes["median_seconds_between_messages"] = float(np.median(np.diff(times)))
-    carried = int(minutes_rows["carried_over"].sum()) if minutes_rows.height else 0
-    if carried:
-        notes["first_counts_left_null_file_starts_mid_day"] = carried
-    minutes = (
-        minutes_rows.with_columns((pl.col("t") // 60 * 60).alias("minute_t"))
-        .group_by("minute_t")
-        .agg(
-            pl.when(pl.col("steps").is_not_null().any()).then(pl.col("steps").sum()).alias("steps"),
-            pl.col("heart_rate").mean().alias("heart_rate_bpm"),
-            pl.col("label").max().alias("label"),
-        )
-        .sort("minute_t")
-        .with_columns(
-            pl.from_epoch(pl.col("minute_t") + FIT_EPOCH_UNIX_S, time_unit="s")
-            .dt.cast_time_unit("us")
-            .dt.replace_time_zone("UTC")
-            .alias("minute_utc"),
-            pl.col("label")
-            .replace_strict(dict(enumerate(INTENSITY_LEVELS)), default=None, return_dtype=pl.String)
-            .alias("intensity"),
-        )
-    )
-    minutes, notes["utc_offset_from"] = with_utc_offset(minutes, "minute_utc", offset_s, timezone)
-    minutes_out = minutes.select(
-        pl.lit(SOURCE).alias("source"),
-        pl.lit(device, dtype=pl.String).alias("device"),
-        "minute_utc",
-        "utc_offset_minutes",
-        pl.col("steps").cast(pl.Int32),
-        pl.col("heart_rate_bpm").cast(pl.Float32),
-        "intensity",
-    )
-    totals = _daily_totals(frame.filter(pl.col("is_total")), offset_s, timezone, device)
-    notes["day_total_messages"] = int(frame["is_total"].sum())
-    return {"minutes": minutes_out.to_arrow(), "daily_totals": totals.to_arrow()}, notes
+        notes["median_seconds_between_messages"] = float(np.median(np.diff(np.sort(minute_rows.t))))
+    if carried.any():
+        notes["first_counts_left_null_file_starts_mid_day"] = int(carried.sum())
+    minutes = _minutes_table(minute_rows, steps, steps_ok, offset_s, timezone, device, notes)
+    totals = _daily_totals(rows.take(rows.is_total), offset_s, timezone, device)
+    notes["day_total_messages"] = int(rows.is_total.sum())
+    return {"minutes": minutes, "daily_totals": totals}, notes
 
 
-def _daily_totals(
-    rows: pl.DataFrame, offset_s: int | None, timezone: str | None, device: str | None
-) -> pl.DataFrame:
+def _minutes_table(
+    rows: _Rows,
+    steps: np.ndarray,
+    steps_ok: np.ndarray,
+    offset_s: int | None,
+    timezone: str | None,
+    device: str | None,
+    notes: dict[str, Any],
+) -> pa.Table:
+    """One row per UTC minute with a message: steps summed, heart rate averaged, highest label."""
+    minute_t = rows.t // 60 * 60
+    order = np.argsort(minute_t, kind="stable")
+    keys = minute_t[order]
+    starts = _group_starts(keys)
+    groups = starts.size
+    group = np.zeros(keys.size, dtype=np.int64)
+    if groups:
+        group[starts[1:]] = 1
+        group = np.cumsum(group)
+    step_sum, step_any = _sum_where(steps[order], steps_ok[order], group, groups)
+    hr_ok = rows.hr_ok[order]
+    hr_n = np.bincount(group, weights=hr_ok, minlength=groups)
+    hr_sum = np.bincount(group, weights=np.where(hr_ok, rows.hr[order], 0.0), minlength=groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hr_mean = hr_sum / hr_n
+    label = np.maximum.reduceat(rows.label[order], starts) if groups else np.zeros(0, np.int64)
+    minute_s = keys[starts] if groups else np.zeros(0, np.int64)
+    offsets, notes["utc_offset_from"] = _offset_array(minute_s + FIT_EPOCH_UNIX_S, offset_s, timezone)
+    intensity = _LABELS.take(pa.array(label, pa.int64(), mask=label < 0))
+    return pa.table(
+        {
+            "source": _constant(SOURCE, groups),
+            "device": _constant(device, groups),
+            "minute_utc": _timestamps(minute_s),
+            "utc_offset_minutes": offsets,
+            "steps": pa.array(step_sum.astype(np.int32), pa.int32(), mask=~step_any),
+            "heart_rate_bpm": pa.array(hr_mean.astype(np.float32), pa.float32(), mask=hr_n == 0),
+            "intensity": intensity,
+        }
+    )
+
+
+def _daily_totals(rows: _Rows, offset_s: int | None, timezone: str | None, device: str | None) -> pa.Table:
     """Sum the per-activity-type totals stamped at each local midnight; date them to the day before.
 
     The local stamp is rounded to the nearest midnight before stepping back a
     day, so an offset that is off by an hour (a DST change during the day)
     still dates the totals right.
     """
-    summed = (
-        rows.group_by("t")
-        .agg(
-            pl.when(pl.col("steps_counter").is_not_null().any())
-            .then(pl.col("steps_counter").sum())
-            .alias("steps"),
-            pl.when(pl.col("moderate").is_not_null().any())
-            .then(pl.col("moderate").sum())
-            .alias("moderate_minutes"),
-            pl.when(pl.col("vigorous").is_not_null().any())
-            .then(pl.col("vigorous").sum())
-            .alias("vigorous_minutes"),
-            pl.when((pl.col("activity_type") == SEDENTARY).any())
-            .then(
-                (pl.col("active_s").filter(pl.col("activity_type") == SEDENTARY).sum() / 60).round()
-            )
-            .alias("sedentary_minutes"),
-        )
-        .with_columns(
-            pl.from_epoch(pl.col("t") + FIT_EPOCH_UNIX_S, time_unit="s")
-            .dt.cast_time_unit("us")
-            .dt.replace_time_zone("UTC")
-            .alias("stamp_utc")
-        )
-    )
-    summed, _ = with_utc_offset(summed, "stamp_utc", offset_s, timezone)
-    local_s = (
-        pl.col("t")
-        + FIT_EPOCH_UNIX_S
-        + pl.col("utc_offset_minutes").cast(pl.Int64).fill_null(0) * 60
-    )
-    day_before = ((local_s + 43200) // 86400 - 1).cast(pl.Int32).cast(pl.Date)
-    return (
-        summed.with_columns(day_before.alias("local_date"))
-        .sort("t")
-        .select(
-            pl.lit(SOURCE).alias("source"),
-            pl.lit(device, dtype=pl.String).alias("device"),
-            "local_date",
-            "utc_offset_minutes",
-            pl.col("moderate_minutes").cast(pl.Int32),
-            pl.col("vigorous_minutes").cast(pl.Int32),
-            pl.col("sedentary_minutes").cast(pl.Int32),
-            pl.col("steps").cast(pl.Int32),
-            pl.lit(False).alias("bouted"),
-        )
+    order = np.argsort(rows.t, kind="stable")
+    rows = rows.take(order)
+    starts = _group_starts(rows.t)
+    groups = starts.size
+    group = np.zeros(rows.t.size, dtype=np.int64)
+    if groups:
+        group[starts[1:]] = 1
+        group = np.cumsum(group)
+    steps, steps_ok = _sum_where(rows.counter, rows.counter_ok, group, groups)
+    moderate, moderate_ok = _sum_where(rows.moderate, rows.moderate_ok, group, groups)
+    vigorous, vigorous_ok = _sum_where(rows.vigorous, rows.vigorous_ok, group, groups)
+    sedentary = rows.atype_ok & (rows.atype == SEDENTARY)
+    sed_any = np.bincount(group, weights=sedentary, minlength=groups) > 0
+    sed_s = np.bincount(group, weights=np.where(sedentary & rows.active_ok, rows.active_s, 0.0), minlength=groups)
+    sed_min = np.round(sed_s / 60)
+    stamp = rows.t[starts] if groups else np.zeros(0, np.int64)
+    unix_s = stamp + FIT_EPOCH_UNIX_S
+    offsets, _ = utc_offsets(unix_s, offset_s, timezone)
+    local_s = unix_s + (0 if offsets is None else offsets.astype(np.int64) * 60)
+    day_before = ((local_s + 43200) // 86400 - 1).astype(np.int32)
+    return pa.table(
+        {
+            "source": _constant(SOURCE, groups),
+            "device": _constant(device, groups),
+            "local_date": pa.array(day_before, pa.int32()).cast(pa.date32()),
+            "utc_offset_minutes": pa.nulls(groups, pa.int16()) if offsets is None else pa.array(offsets, pa.int16()),
+            "moderate_minutes": pa.array(moderate.astype(np.int32), pa.int32(), mask=~moderate_ok),
+            "vigorous_minutes": pa.array(vigorous.astype(np.int32), pa.int32(), mask=~vigorous_ok),
+            "sedentary_minutes": pa.array(sed_min.astype(np.int32), pa.int32(), mask=~sed_any),
+            "steps": pa.array(steps.astype(np.int32), pa.int32(), mask=~steps_ok),
+            "bouted": pa.array(np.zeros(groups, dtype=bool), pa.bool_()),
+        }
     )
 
 
