@@ -60,7 +60,7 @@ def refuse_entities(head: bytes) -> None:
 
 def safe_iterparse(source: IO[bytes], **kwargs: Any) -> Iterator[tuple[str, Any]]:
     """``lxml.etree.iterparse`` that resolves no entity and reads nothing but ``source``."""
-    return etree.iterparse(  # type: ignore[no-any-return]
+    return etree.iterparse(
         source,
         resolve_entities=False,
         no_network=True,

@@ -140,13 +140,14 @@ EXPORTABLE = ("minutes", "daily_totals", "sessions", "profiles", "files", "weekl
 @app.command()
 @friendly
 def export(
-    table: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTABLE)}.")],
+    table: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTABLE)}, or omh (Open mHealth, --out is a folder).")],
     study_dir: StudyOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file, .csv or .parquet.")],
 ) -> None:
-    """Write a canonical table or the weekly table to CSV or Parquet.
+    """Write a canonical table or the weekly table to CSV or Parquet, or Open mHealth data points.
 
     Example: irisin export weekly --study ./demo-study --out weekly.csv
+    Example: irisin export omh --study ./demo-study --out ./omh  (OUT/<participant>/step-count.jsonl, ...)
     """
     import polars as pl
 
@@ -154,6 +155,12 @@ def export(
     from irisin.jobs import derive, derived_of, lake_of
     from irisin.schema import WEEKLY_EXPORT_COLUMNS
 
+    if table == "omh":  # Open mHealth data points, one folder per participant (issue 19)
+        from irisin.omh.export import export_omh
+
+        counts = export_omh(open_study(study_dir), out)
+        typer.echo(f"wrote {sum(counts.values())} Open mHealth data points to {out} ({dict(sorted(counts.items()))})")
+        return
     if table not in EXPORTABLE:
         raise _fail(f"unknown table {table!r}; choose one of {', '.join(EXPORTABLE)}")
     if out.suffix not in (".csv", ".parquet"):

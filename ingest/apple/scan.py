@@ -131,12 +131,12 @@ def scan_export(
             if tag == "Record":
                 get = element.get
                 record_type = get("type")
-                code = wanted.get(record_type)  # type: ignore[arg-type]
+                code = wanted.get(record_type)
                 if code is not None:
                     if parent is not root:
                         out.nested_records_skipped += 1
                     else:
-                        seen[record_type] += 1  # type: ignore[index]
+                        seen[record_type] += 1
                         chunk.kind.append(code)
                         chunk.start.append(get("startDate"))
                         chunk.end.append(get("endDate"))

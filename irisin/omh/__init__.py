@@ -1,0 +1,1 @@
+"""Open mHealth output: irisin's minutes, sessions and weekly results as OMH data points."""
