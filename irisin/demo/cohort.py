@@ -38,7 +38,8 @@ class DemoParticipant:
     resting_hr: int
     max_hr: int
     fmt: str
-    """Raw format their data arrives in: fit, garmin_export, fitbit_json, fitbit_csv, fitabase."""
+    """Raw format their data arrives in: fit, garmin_export, fitbit_json, fitbit_csv, fitabase, apple_health,
+    fit+tcx / fit+gpx (FIT monitoring plus a weekly run as a TCX or GPX file)."""
     mvpa_minutes_per_week: int
     wear_hours_per_day: float = 15.0
     last_day: int | None = None
@@ -50,21 +51,22 @@ class DemoParticipant:
 
 COHORT: tuple[DemoParticipant, ...] = (
     DemoParticipant("P01", "Europe/Oslo", 1980, 58, 182, "fit", 150),
-    DemoParticipant("P02", "Europe/Oslo", 1972, 64, 176, "fit", 61),
-    DemoParticipant("P03", "America/New_York", 1990, 60, 188, "fit", 59),
+    DemoParticipant("P02", "Europe/Oslo", 1972, 64, 176, "fit+tcx", 61),
+    DemoParticipant("P03", "America/New_York", 1990, 60, 188, "fit+gpx", 59),
     DemoParticipant("P04", "Australia/Brisbane", 1985, 55, 185, "fitbit_json", 95),
     DemoParticipant("P05", "America/Phoenix", 1966, 66, 170, "fitbit_csv", 40),
     DemoParticipant("P06", "Asia/Kolkata", 1995, 62, 190, "fitabase", 75, skip_days=(3, 10, 11, 12, 13)),
     DemoParticipant("P07", "America/Los_Angeles", 1978, 60, 180, "fitabase", 120),
     DemoParticipant("P08", "Europe/London", 1988, 57, 184, "garmin_export", 200, vigorous_share=0.6),
     DemoParticipant("P09", "Europe/Oslo", 1959, 68, 165, "garmin_export", 30),
-    DemoParticipant("P10", "UTC", 1983, 61, 183, "fit", 70, wear_hours_per_day=8.0),
+    DemoParticipant("P10", "UTC", 1983, 61, 183, "apple_health", 70, wear_hours_per_day=8.0),
     DemoParticipant("P11", "America/New_York", 1975, 63, 178, "fitbit_json", 90, last_day=34),
     DemoParticipant("P12", "Australia/Brisbane", 1992, 59, 189, "fit", 65, skip_days=tuple(range(14, 21))),
 )
 """P02/P03 sit on either side of the hour; P10 rarely wears the device long
 enough (insufficient weeks); P11 stops syncing after day 34; P12 has a week
-without any wear; P06 has a sparse second week."""
+without any wear; P06 has a sparse second week; P10's data is an Apple Health export (iPhone and Watch
+steps overlapping); P02 and P03 also upload a weekly run as TCX / GPX."""
 
 
 def _day_minutes(rng: np.random.Generator, p: DemoParticipant, n_days: int) -> tuple[np.ndarray, np.ndarray]:

@@ -84,12 +84,36 @@ def _write_garmin(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None
     write_garmin_export(truth, weekly_run, fit_files, folder / "garmin-connect-export.zip", timezone=p.timezone)
 
 
+def _write_apple(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
+    from irisin.demo.garmin_files import demo_sessions_from_truth
+    from irisin.demo.xml_files import write_apple_health_export
+
+    sessions = demo_sessions_from_truth(truth)
+    write_apple_health_export(truth, sessions, folder / "export.zip", birth_year=p.birth_year, resting_hr=p.resting_hr)
+
+
+def _with_activity_files(write: Callable[[DemoParticipant, pl.DataFrame, Path], None], suffix: str) -> Callable[[DemoParticipant, pl.DataFrame, Path], None]:
+    """A writer plus a weekly TCX or GPX run drawn from the same truth (its minutes overlap, counted once)."""
+
+    def both(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
+        from irisin.demo.garmin_files import demo_sessions_from_truth
+        from irisin.demo.xml_files import write_weekly_activities
+
+        write(p, truth, folder)
+        write_weekly_activities(truth, demo_sessions_from_truth(truth), folder / "strava", suffix)
+
+    return both
+
+
 WRITERS: dict[str, Callable[[DemoParticipant, pl.DataFrame, Path], None]] = {
     "fit": _write_fit,
     "fitbit_json": _write_fitbit_json,
     "fitbit_csv": _write_fitbit_csv,
     "fitabase": _write_fitabase,
     "garmin_export": _write_garmin,
+    "apple_health": _write_apple,
+    "fit+tcx": _with_activity_files(_write_fit, ".tcx"),
+    "fit+gpx": _with_activity_files(_write_fit, ".gpx"),
 }
 
 
