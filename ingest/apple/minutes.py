@@ -190,6 +190,16 @@ def partial_minutes(records: pl.DataFrame, timezone: str | None) -> pl.DataFrame
         spread(samples, timezone)
         .group_by("device", "minute", "kind")
         .agg(pl.col("amount").sum(), pl.len().cast(pl.UInt32).alias("n"), pl.col("offset").first())
+        .with_columns(pl.col("device").cast(pl.Categorical), pl.col("minute").cast(pl.Int32))
+    )
+
+
+def merge_partials(partials: list[pl.DataFrame]) -> pl.DataFrame:
+    """Partial minutes of several chunks as one (minutes seen in two chunks added up)."""
+    return (
+        pl.concat(partials)
+        .group_by("device", "minute", "kind")
+        .agg(pl.col("amount").sum(), pl.col("n").sum(), pl.col("offset").first())
     )
 
 
@@ -197,11 +207,7 @@ def minute_table(partials: list[pl.DataFrame]) -> pl.DataFrame:
     """Canonical minute rows (without participant and file ids) from the chunks' partial minutes."""
     if not partials:
         return pl.DataFrame()
-    merged = (
-        pl.concat(partials)
-        .group_by("device", "minute", "kind")
-        .agg(pl.col("amount").sum(), pl.col("n").sum(), pl.col("offset").first())
-    )
+    merged = merge_partials(partials)
     is_steps, is_hr = pl.col("kind") == STEPS, pl.col("kind") == HEART_RATE
     data = (
         merged.filter(is_steps | is_hr)
@@ -243,8 +249,8 @@ def minute_table(partials: list[pl.DataFrame]) -> pl.DataFrame:
         .sort("minute", "device", "intensity", nulls_last=False)
         .select(
             pl.lit(SOURCE).alias("source"),
-            "device",
-            pl.from_epoch(pl.col("minute") * 60, time_unit="s")
+            pl.col("device").cast(pl.String),
+            pl.from_epoch(pl.col("minute").cast(pl.Int64) * 60, time_unit="s")
             .dt.cast_time_unit("us")
             .dt.replace_time_zone("UTC")
             .alias("minute_utc"),

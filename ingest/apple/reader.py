@@ -27,6 +27,7 @@ from ingest.apple.minutes import (
     SOURCE,
     TIME_FORMAT,
     device_label,
+    merge_partials,
     minute_table,
     offset_minutes,
     parse_chunk,
@@ -46,6 +47,7 @@ KIND = "apple_health"
 EXPORT_NAME = "export.xml"
 _DURATION_SECONDS = {"s": 1.0, "sec": 1.0, "min": 60.0, "hr": 3600.0, "h": 3600.0}
 _WORKOUT_PREFIX = "HKWorkoutActivityType"
+MERGE_EVERY_CHUNKS = 8
 
 
 def looks_like_apple_health_export(paths: Sequence[str]) -> bool:
@@ -98,6 +100,8 @@ def read_export_xml(source: IO[bytes], ctx: ReadContext) -> ReadResult:
         for k, v in counts.items():
             dropped[k] = dropped.get(k, 0) + v
         partials.append(partial_minutes(records, ctx.timezone))
+        if len(partials) >= MERGE_EVERY_CHUNKS:  # keep one merged frame, not one per chunk
+            partials[:] = [merge_partials(partials)]
         resting.append(
             records.filter(pl.col("kind") == RESTING_HEART_RATE).select(
                 "start_s", "value", "device"
