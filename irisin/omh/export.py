@@ -44,7 +44,7 @@ def export_omh(study: Study, out: Path) -> Counter[str]:
     if weekly is None:
         weekly = derive(study).weekly
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    config_hash = study.config.hash()
+    config_hash = study.inputs_hash()  # the hash the weekly rows carry (config and roster)
     zones = dict(
         zip(
             study.roster["participant_id"].to_list(),

@@ -214,6 +214,12 @@ def test_sessions_and_weeks_are_physical_activity(
     # ten walking minutes at 112-118 steps/min (cadence, moderate) plus the 5-minute TCX run at 150 bpm
     assert week["duration"]["unit"] == "min" and week["duration"]["value"] >= 10
     assert week["weekly_status"] in {"met", "below", "insufficient"}
+    hashes = {
+        p["header"]["acquisition_provenance"]["config_hash"]
+        for kind in points.values()
+        for p in kind
+    }
+    assert len(hashes) == 1  # minutes, sessions and weeks name the same study inputs
 
 
 def test_a_second_export_names_the_same_points_the_same_way(
