@@ -16,7 +16,7 @@ import secrets
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,11 @@ def _client() -> str:
     except Exception:  # outside a served session
         address = None
     return address if isinstance(address, str) and address else "unknown client"
+
+
+def _next_step(study: Study) -> str:
+    """What fills an empty page: a real command (tests check every command the dashboard names exists)."""
+    return f"put raw files in {study.paths.inbox}/<participant_id>/ and run `irisin nightly --study {study.root}`."
 
 
 # -- downloads -----------------------------------------------------------------------------------
@@ -219,7 +224,7 @@ def _share_metric(column: Any, label: str, row: Mapping[str, Any] | None) -> Non
         return
     column.metric(
         label,
-        _percent(row["share_met"]),
+        f"{_percent(row['share_met'])} of {row['n_sufficient']}",
         delta=f"interval {_percent(row['ci_low'])}–{_percent(row['ci_high'])}",
         delta_color="off",
         delta_arrow="off",
@@ -249,7 +254,7 @@ def grid_page(study: Study, version: int, as_of: date | None) -> None:
         "without data). Flags: " + "; ".join(alert_rules.describe_rules(study.config.alerts)) + "."
     )
     if not view.table.height:
-        st.info(f"The roster is empty: list participants in {study.paths.roster_csv} (participant_id,timezone).")
+        st.info(f"The roster is empty: list participants in {study.paths.roster_csv} (participant_id,timezone), then run `irisin check --study {study.root}`.")
         return
     columns: dict[str, Any] = {
         "participant_id": st.column_config.TextColumn("Participant", pinned=True, width=90),
@@ -295,12 +300,25 @@ def _grid(study_dir: str, version: int, as_of: date | None, minute: datetime | N
     return data.load_grid(study, table.alerts, data.grid_today(study, table.as_of), weeks)
 
 
+DEFAULT_WINDOW_WEEKS = 12
+WINDOWS = ("last 12 weeks", "whole study")
+
+
+def _window(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Rows of ``frame`` (by ``week_start``) in the chosen window: the last 12 weeks of data, or all."""
+    choice = st.radio("Weeks shown", WINDOWS, horizontal=True, key=key, label_visibility="collapsed")
+    if choice == WINDOWS[1] or frame.is_empty():
+        return frame
+    last = frame["week_start"].max()
+    return frame.filter(pl.col("week_start") > last - timedelta(weeks=DEFAULT_WINDOW_WEEKS))  # type: ignore[operator]
+
+
 def cohort_page(study: Study, version: int) -> None:
     view = _cohort(str(study.root), version)
     threshold = study.config.scoring.threshold_minutes_per_week
     st.header("Cohort")
     if view.this_week is None:
-        st.info("No weekly results yet: run the pipeline (`irisin run`) to fill the warehouse.")
+        st.info(f"No weekly results yet: put raw files in {study.paths.inbox}/<participant_id>/ and run `irisin nightly --study {study.root}`.")
     else:
         st.caption(
             f"This week = the week starting {view.this_week:%a %Y-%m-%d}, which holds the latest data in the "
@@ -316,14 +334,15 @@ def cohort_page(study: Study, version: int) -> None:
     with left:
         st.subheader("Share meeting the hour, by week")
         if view.trend.is_empty():
-            st.info("No cohort results yet.")
+            st.info(f"No cohort results yet: {_next_step(study)}")
         else:
-            st.altair_chart(charts.share_trend(view.trend), width="stretch")
+            trend = _window(view.trend, "cohort_window")
+            st.altair_chart(charts.share_trend(trend), width="stretch")
             st.caption("Line: share meeting the threshold; band and whiskers: its interval.")
     with right:
         st.subheader("This week's minutes per participant")
         if view.this_week_minutes.is_empty():
-            st.info("No minutes this week yet.")
+            st.info(f"No minutes this week yet: {_next_step(study)}")
         else:
             st.altair_chart(
                 charts.minutes_distribution(view.this_week_minutes, threshold), width="stretch"
@@ -371,7 +390,7 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
     ids = sorted(table["participant_id"].to_list())
     st.header("Participant")
     if not ids:
-        st.info("The roster is empty.")
+        st.info(f"The roster is empty: list participants in {study.paths.roster_csv} (participant_id,timezone), then run `irisin check --study {study.root}`.")
         return
     wanted = st.query_params.get("participant")
     pid = st.selectbox("Participant", ids, index=ids.index(wanted) if wanted in ids else 0, key="participant")
@@ -393,17 +412,18 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
         "—" if row["weeks_met"] is None else f"{row['weeks_met']} / {row['weeks_sufficient']}",
     )
     st.subheader("Minutes per week")
+    weeks = _window(detail.weeks, "participant_window") if detail.weeks.height else detail.weeks
     if detail.weeks.is_empty():
-        st.info("No weekly results for this participant yet.")
+        st.info(f"No weekly results for {pid} yet: put their files in {study.paths.inbox}/{pid}/ and run `irisin nightly --study {study.root}`.")
     else:
-        st.altair_chart(charts.weekly_bars(detail.weeks, threshold), width="stretch")
+        st.altair_chart(charts.weekly_bars(weeks, threshold), width="stretch")
         st.caption(
             f"Bars: moderate (light) and vigorous (dark) minutes; marks above the bars: week status; "
             f"dashed line: the {threshold}-minute threshold."
         )
     st.subheader("Wear by day and hour")
     if detail.hourly.is_empty():
-        st.info("No hourly wear recorded in the last weeks of data.")
+        st.info(f"No minute data for {pid} yet (daily totals only, or nothing): `irisin nightly --study {study.root}` reads new files.")
     else:
         st.caption(f"Local days {detail.heatmap_from} to {detail.heatmap_until} ({detail.timezone}).")
         st.altair_chart(charts.wear_heatmap(detail.hourly, detail.timezone), width="stretch")
@@ -460,7 +480,7 @@ def quality_page(study: Study, version: int) -> None:
     st.header("Data quality")
     st.subheader("Files by status")
     if quality.files.is_empty():
-        st.info("No files ingested yet.")
+        st.info(f"No files ingested yet: {_next_step(study)}")
     else:
         st.altair_chart(charts.files_by_status(quality.files), width="stretch")
         st.dataframe(
@@ -478,7 +498,7 @@ def quality_page(study: Study, version: int) -> None:
     st.subheader("Last run")
     run = quality.last_run
     if run is None:
-        st.info("No run recorded yet.")
+        st.info(f"No run recorded yet: {_next_step(study)}")
         return
     zone = quality.timezone
     started, finished = run.get("started_at"), run.get("finished_at")
@@ -515,7 +535,10 @@ def main(study_dir: Path, as_of: date | None = None, insecure_no_password: bool 
         st.error(str(err))
         return
     if not queries.warehouse_path(study.root).exists():
-        st.error(f"No warehouse at {queries.warehouse_path(study.root)}: run the pipeline (`irisin run`) first.")
+        st.error(
+            f"No warehouse at {queries.warehouse_path(study.root)} yet: run `irisin nightly --study {study.root}` "
+            "(or `irisin demo` for a study to try)."
+        )
         return
     version = _warehouse_version(study)
     keys = list(PAGES)

@@ -29,17 +29,23 @@ def _threshold_rule(threshold: int, axis: str, label: str) -> alt.LayerChart:
 
 
 def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
-    """Stacked moderate/vigorous minutes per week, the threshold line, and the week status as shapes."""
-    weeks = weeks.sort("week_start").with_columns(week=pl.col("week_start").dt.strftime("%Y-%m-%d"))
-    long = weeks.select("week", "moderate_minutes", "vigorous_minutes", "status").unpivot(
-        index=["week", "status"], variable_name="intensity", value_name="minutes"
+    """Stacked moderate/vigorous minutes per week on a time axis (a gap in the data shows as a gap),
+    the threshold line, and the week status as shapes."""
+    weeks = weeks.sort("week_start").with_columns(
+        week_end=pl.col("week_start") + pl.duration(days=7), middle=pl.col("week_start") + pl.duration(days=3, hours=12)
+    )
+    long = weeks.select("week_start", "week_end", "moderate_minutes", "vigorous_minutes", "status").unpivot(
+        index=["week_start", "week_end", "status"], variable_name="intensity", value_name="minutes"
     ).with_columns(pl.col("intensity").str.replace("_minutes", ""))
-    week_axis = alt.X("week:O", title="week starting", sort="ascending", axis=alt.Axis(labelAngle=-45))
+    span_days = (weeks["week_end"].max() - weeks["week_start"].min()).days if weeks.height else 0  # type: ignore[operator]
+    axis = alt.Axis(format="%Y-%m-%d" if span_days <= 200 else "%b %Y", labelAngle=-45, labelOverlap="greedy")
+    week_axis = alt.X("week_start:T", title="week starting", axis=axis)
     bars = (
         alt.Chart(long)
         .mark_bar(stroke="white", strokeWidth=1)
         .encode(
             x=week_axis,
+            x2="week_end:T",
             y=alt.Y("sum(minutes):Q", title="minutes per week"),
             color=alt.Color(
                 "intensity:N",
@@ -47,15 +53,17 @@ def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
                 legend=alt.Legend(title="intensity", orient="top"),
             ),
             order=alt.Order("intensity:N", sort="descending"),
-            tooltip=["week:O", "intensity:N", "minutes:Q", "status:N"],
+            tooltip=[alt.Tooltip("week_start:T", title="week"), "intensity:N", "minutes:Q", "status:N"],
         )
     )
-    totals = weeks.select("week", "status", total=pl.col("moderate_minutes") + pl.col("vigorous_minutes"))
+    totals = weeks.select(
+        "week_start", "middle", "status", total=pl.col("moderate_minutes") + pl.col("vigorous_minutes")
+    )
     status = (
         alt.Chart(totals)
-        .mark_point(size=70, filled=False, color=INK, strokeWidth=1.5)
+        .mark_point(size=70 if span_days <= 400 else 25, filled=False, color=INK, strokeWidth=1.5)
         .encode(
-            x=week_axis,
+            x=alt.X("middle:T"),
             y=alt.Y("total:Q"),
             yOffset=alt.value(-10),
             shape=alt.Shape(
@@ -63,7 +71,7 @@ def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
                 scale=alt.Scale(domain=list(STATUS_SHAPES), range=list(STATUS_SHAPES.values())),
                 legend=alt.Legend(title="week status", orient="top"),
             ),
-            tooltip=["week:O", "status:N", "total:Q"],
+            tooltip=[alt.Tooltip("week_start:T", title="week"), "status:N", "total:Q"],
         )
     )
     rule = _threshold_rule(threshold, "y", f"{threshold} min/week threshold")
@@ -77,7 +85,9 @@ def wear_heatmap(hourly: pl.DataFrame, zone: str) -> alt.Chart:
         alt.Chart(days)
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X("hour:O", title=f"hour of day ({zone})", axis=alt.Axis(labelAngle=0)),
+            x=alt.X(
+                "hour:O", title=f"hour of day ({zone})", axis=alt.Axis(labelAngle=0), scale=alt.Scale(domain=list(range(24)))
+            ),
             y=alt.Y(
                 "day:O",
                 title="local day",
@@ -97,13 +107,17 @@ def wear_heatmap(hourly: pl.DataFrame, zone: str) -> alt.Chart:
 
 def share_trend(cohort: pl.DataFrame) -> alt.LayerChart:
     """Weekly share of sufficient-wear participants meeting the hour, with its interval."""
-    base = alt.Chart(cohort).encode(x=alt.X("week_start:T", title="week starting", timeUnit="yearmonthdate"))
+    base = alt.Chart(cohort).encode(
+        x=alt.X("week_start:T", title="week starting", axis=alt.Axis(labelOverlap="greedy", labelAngle=-45))
+    )
     band = base.mark_area(opacity=0.2, color=INK).encode(
         y=alt.Y("ci_low:Q", title="share meeting the hour", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         y2="ci_high:Q",
     )
+    short = cohort.height <= 26  # whiskers and points on every week only while they stay apart
     whiskers = base.mark_rule(color=INK, opacity=0.6).encode(y="ci_low:Q", y2="ci_high:Q")
-    line = base.mark_line(color=INK, point=alt.OverlayMarkDef(filled=True, color=INK, size=40)).encode(
+    point = alt.OverlayMarkDef(filled=True, color=INK, size=40) if short else False
+    line = base.mark_line(color=INK, point=point).encode(
         y="share_met:Q",
         tooltip=[
             alt.Tooltip("week_start:T", title="week"),
@@ -114,16 +128,29 @@ def share_trend(cohort: pl.DataFrame) -> alt.LayerChart:
             alt.Tooltip("n_sufficient:Q", title="with sufficient wear"),
         ],
     )
-    return alt.layer(band, whiskers, line).properties(height=260)
+    layers = [band, whiskers, line] if short else [band, line]
+    return alt.layer(*layers).properties(height=260)
 
 
 def minutes_distribution(week: pl.DataFrame, threshold: int, bin_minutes: int = 15) -> alt.LayerChart:
-    """Histogram of one week's minutes per participant, with the threshold line."""
+    """Histogram of one week's minutes per participant, with the threshold line.
+
+    Bins are ``bin_minutes`` wide, widened in steps of 15 so there are at most
+    about 30 of them however long the tail; axis labels drop rather than overlap.
+    """
+    top = int(week["mvpa_minutes"].max() or 0) if week.height else 0  # type: ignore[arg-type]
+    while top / bin_minutes > 30:
+        bin_minutes += 15
     bars = (
         alt.Chart(week)
         .mark_bar(color="#6b6b6b", stroke="white")
         .encode(
-            x=alt.X("mvpa_minutes:Q", bin=alt.Bin(step=bin_minutes), title="moderate + vigorous minutes this week"),
+            x=alt.X(
+                "mvpa_minutes:Q",
+                bin=alt.Bin(step=bin_minutes),
+                title="moderate + vigorous minutes this week",
+                axis=alt.Axis(labelOverlap="greedy", labelFlush=True),
+            ),
             y=alt.Y("count():Q", title="participants", axis=alt.Axis(tickMinStep=1, format="d")),
             tooltip=[alt.Tooltip("count():Q", title="participants")],
         )

@@ -138,7 +138,21 @@ def load_participant(study: Study, participant_id: str, last_local: datetime | N
         problems = queries.problem_files(con, participant_id, zone)
     if hourly is None:
         hourly = pl.DataFrame(schema={"local_date": pl.Date(), "hour": pl.Int64(), "wear_minutes": pl.Int64()})
+    elif since and until and hourly.height:
+        hourly = all_hours(hourly, since, until)
     return ParticipantDetail(participant_id, zone, weeks, hourly, since, until, sources, problems)
+
+
+def all_hours(hourly: pl.DataFrame, since: date, until: date) -> pl.DataFrame:
+    """Every local day in [since, until] x every hour 0-23, unworn hours as 0 (so low wear looks low)."""
+    grid = pl.DataFrame({"local_date": pl.date_range(since, until, "1d", eager=True)}).join(
+        pl.DataFrame({"hour": pl.Series(range(24), dtype=pl.Int64)}), how="cross"
+    )
+    return (
+        grid.join(hourly.with_columns(pl.col("hour").cast(pl.Int64)), on=["local_date", "hour"], how="left")
+        .with_columns(pl.col("wear_minutes").fill_null(0).cast(pl.Int64))
+        .sort("local_date", "hour")
+    )
 
 
 @dataclass(frozen=True)

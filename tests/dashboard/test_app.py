@@ -118,10 +118,10 @@ def test_cohort_page_shows_this_weeks_figures(fixture_study: Path) -> None:
     assert metrics["Active this week"] == "7"
     deltas = {m.label: m.delta for m in at.metric}
     assert (metrics["Meeting 60 min this week (so far)"], deltas["Meeting 60 min this week (so far)"]) == (
-        "40%",
+        "40% of 5",
         "interval 12%–77%",
     )
-    assert (metrics["Last complete week"], deltas["Last complete week"]) == ("33%", "interval 10%–70%")
+    assert (metrics["Last complete week"], deltas["Last complete week"]) == ("33% of 6", "interval 10%–70%")
     assert "week starting Mon 2024-03-04" in _texts(at)
     trend, distribution = at.get("vega_lite_chart")
     assert '"strokeDash"' in distribution.proto.spec and "60 min threshold" in distribution.proto.spec

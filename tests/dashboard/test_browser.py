@@ -8,6 +8,7 @@ exact argv ``irisin dashboard`` execs (:func:`dashboard.launch.command`).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -198,3 +199,42 @@ def test_grid_shows_a_participant_tripping_each_rule(browser: Any, fixture_study
             page.screenshot(path=str(SCREENSHOTS / "grid.png"), full_page=True)
         page.close()
     assert (tmp_path / "grid.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def long_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated 5-year, 300-participant study (``bench.dashboard``); P00001 has an 18-month gap."""
+    import duckdb
+
+    from bench.dashboard import build
+
+    root = tmp_path_factory.mktemp("long") / "study"
+    build(root, 300, 260, 1, seed=11)
+    con = duckdb.connect(str(root / "store" / "warehouse.duckdb"))
+    try:
+        for table, column in (("weekly", "week_start"), ("daily", "local_date")):
+            con.execute(
+                f"DELETE FROM {table} WHERE participant_id = 'P00001' AND {column} BETWEEN DATE '2026-03-02' AND DATE '2027-08-29'"
+            )
+    finally:
+        con.close()
+    return root
+
+
+def test_long_study_participant_page_shows_the_gap_and_every_hour(
+    browser: Any, long_study: Path, tmp_path: Path
+) -> None:
+    with served(long_study, tmp_path, as_of=date(2029, 12, 31)) as url:
+        page = open_page(browser, f"{url}/?page=participant&participant=P00001")
+        page.locator("svg text", has_text="60 min/week threshold").wait_for(state="visible", timeout=RENDER_MS)
+        page.get_by_text("whole study").first.click()
+        page.wait_for_timeout(3000)
+        page.locator("svg text", has_text="60 min/week threshold").wait_for(state="visible", timeout=RENDER_MS)
+        # the heat map's hour axis carries all 24 hours, worn or not
+        hours = page.locator("svg text", has_text=re.compile(r"^(0|23)$"))
+        assert hours.count() >= 2
+        page.screenshot(path=str(tmp_path / "long-participant.png"), full_page=True)
+        if os.environ.get("IRISIN_UPDATE_SCREENSHOTS"):
+            page.screenshot(path=str(SCREENSHOTS / "long-participant.png"), full_page=True)
+        page.close()
+    assert (tmp_path / "long-participant.png").stat().st_size > 10_000
