@@ -3,6 +3,14 @@
     python -m bench.dashboard                                  # 5,000 participants x 52 weeks
     python -m bench.dashboard --participants 500 --weeks 12    # quick look
     python -m bench.dashboard --minute-days 28                 # a heavier minutes lake
+    python -m bench.dashboard --grid-participants 500           # the compliance grid's study size
+
+Cold and warm: "cold" is the first load of a page in a fresh process on a
+warehouse it has not opened (imports done, DuckDB and polars not yet warmed
+by a query); "warm" the best and median of the repeats (targets: cold < 2 s,
+warm < 1 s). The compliance grid is timed on its own study of
+``--grid-participants`` participants x ``--weeks`` weeks (the rules evaluated,
+then the last 4 weeks of days); the cohort page on the main study.
 
 It writes a study folder (roster, study.toml) and a warehouse like the one the
 nightly run publishes: ``weekly`` (participants x weeks), ``daily`` (x 7 days),
@@ -250,6 +258,7 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--minute-days", type=int, default=7, help="days of minute rows per participant in the lake")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--grid-participants", type=int, default=500, help="participants of the grid's study")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument(
         "--keep", type=Path, default=None, help="build the study here and keep it; reused when it exists (for profiling)"
@@ -269,6 +278,27 @@ def main() -> None:
             f"({args.minute_days} days each); built in {time.perf_counter() - t0:.1f} s"
         )
         study = open_study(work / "study")
+        grid_root = work / "grid-study"
+        if not grid_root.exists():
+            build(grid_root, args.grid_participants, args.weeks, 1, args.seed + 1)
+        grid_study = open_study(grid_root)
+        as_of = START + timedelta(weeks=args.weeks) - timedelta(days=1)
+
+        def grid_page() -> object:
+            table = data.load_participant_table(grid_study, as_of)
+            return data.load_grid(grid_study, table.alerts, as_of, 4)
+
+        cold = [
+            (f"grid page, {args.grid_participants:,} x {args.weeks} weeks", grid_page),
+            (f"cohort page, {args.participants:,} x {args.weeks} weeks", lambda: data.load_cohort_view(study)),
+        ]
+        print(f"{'page':42s} {'cold s':>7s} {'warm best':>10s} {'warm median':>12s}   (targets: cold < 2 s, warm < 1 s)")
+        for label, fn in cold:
+            t0 = time.perf_counter()
+            fn()
+            first = time.perf_counter() - t0
+            best, median, _ = timed(fn, args.repeat)
+            print(f"{label:42s} {first:7.3f} {best:10.3f} {median:12.3f}")
         table = data.load_participant_table(study, None)
         flagged = table.table.filter(pl.col("flags") != "").height
         print(f"participant table: {table.table.height:,} rows, {flagged:,} flagged; reference day {table.reference_day}")
@@ -287,6 +317,7 @@ def main() -> None:
                 return con.execute("SELECT participant_id, max(minute_utc) FROM minutes GROUP BY 1").fetchall()
 
         cases: list[tuple[str, Callable[[], object]]] = [
+            ("grid page (alerts + last 4 weeks of days)", grid_page),
             ("participant table (page load)", lambda: data.load_participant_table(study, None)),
             ("  of which: last data (daily, hourly_wear)", last_data),
             ("cohort view (page load)", lambda: data.load_cohort_view(study)),
