@@ -7,9 +7,11 @@ The methods, tried in the order of ``[intensity] methods``:
 ``heart_rate``
     percent of heart-rate reserve (Karvonen): ``100 * (hr - rest) / (max - rest)``;
     moderate from ``hrr_moderate_percent``, vigorous from ``hrr_vigorous_percent``.
-    Resting HR comes from the roster, else the latest device profile; maximum HR
-    from the roster, else the latest device profile, else Tanaka ``208 - 0.7 * age``
-    with age from the roster's birth year (else the device profile's age).
+    Resting HR comes from the roster, else the latest device profile, else the
+    device's daily resting HR, else an estimate from the participant's own
+    minutes; maximum HR from the roster, else the latest device profile, else
+    Tanaka ``208 - 0.7 * age`` with age from the roster's birth year (else the
+    device profile's age). ``heart_rate_limits`` records which (``hr_params``).
 ``cadence``
     steps per minute; moderate from ``cadence_moderate_steps_per_minute``, vigorous
     from ``cadence_vigorous_steps_per_minute``.
@@ -44,15 +46,18 @@ TANAKA_SLOPE_BPM_PER_YEAR = 0.7
 """Tanaka, Monahan & Seals 2001: maximum heart rate = 208 - 0.7 x age."""
 
 
-def heart_rate_limits(profiles: pl.LazyFrame, roster: pl.DataFrame) -> pl.LazyFrame:
-    """Per participant: ``resting_hr``, ``max_hr`` and ``tanaka_intercept_bpm``.
+RESTING_PERCENTILE = 0.05
+"""Quantile of a participant's own minute heart rates taken as resting HR when nothing better exists."""
+MIN_ESTIMATE_MINUTES = 600
+"""Heart-rate minutes a participant needs before a resting HR is estimated from them."""
 
-    Roster values win over the latest device profile (by ``observed_utc``, then
-    most complete). ``tanaka_intercept_bpm`` is ``208 + 0.7 * birth_year``, so
-    that ``tanaka_intercept_bpm - 0.7 * year`` is Tanaka's maximum at a calendar
-    year; it is null when neither a birth year nor a profile age is known.
-    """
-    latest = (
+HR_PARAMS: tuple[str, ...] = ("roster", "device", "estimated", "none")
+"""Where a participant-week's heart-rate-reserve parameters came from, best first."""
+
+
+def _latest_profiles(profiles: pl.LazyFrame) -> pl.LazyFrame:
+    """Per participant: the latest non-null resting HR, maximum HR and birth year the devices reported."""
+    return (
         profiles.select(
             "participant_id",
             "observed_utc",
@@ -70,22 +75,128 @@ def heart_rate_limits(profiles: pl.LazyFrame, roster: pl.DataFrame) -> pl.LazyFr
             pl.col("profile_birth_year").drop_nulls().last(),
         )
     )
+
+
+def _daily_resting(daily_totals: pl.LazyFrame | None) -> pl.LazyFrame:
+    """Per participant: the median of the device's own daily resting HR (Fitbit, Garmin UDS), 20-220 bpm."""
+    if daily_totals is None:
+        return pl.LazyFrame(schema={"participant_id": pl.String, "daily_rest": pl.Float64})
+    rest = pl.col("resting_heart_rate_bpm").cast(pl.Float64)
+    return (
+        daily_totals.select("participant_id", rest.alias("daily_rest"))
+        .filter(pl.col("daily_rest").is_between(20, 220))
+        .group_by("participant_id")
+        .agg(pl.col("daily_rest").median())
+    )
+
+
+def estimated_resting(minutes: pl.LazyFrame, participants: list[str]) -> pl.DataFrame:
+    """Resting HR estimated from each participant's own minute heart rates: their 5th percentile.
+
+    Used only where neither the roster nor any device gives a resting HR. The
+    lowest sustained heart rates of a wrist device are those of sleep and
+    quiet rest, so a low percentile over all of a participant's minutes sits
+    near what devices report as resting HR without needing to know when they
+    slept; the 5th rather than the minimum keeps artefacts out. Needs
+    ``MIN_ESTIMATE_MINUTES`` plausible (20-220 bpm) minutes.
+    """
+    hr = pl.col("heart_rate_bpm").cast(pl.Float64)
+    return (
+        minutes.filter(pl.col("participant_id").is_in(participants) & hr.is_between(20, 220))
+        .group_by("participant_id")
+        .agg(hr.quantile(RESTING_PERCENTILE, "nearest").alias("estimated_rest"), pl.len().alias("n"))
+        .filter(pl.col("n") >= MIN_ESTIMATE_MINUTES)
+        .select("participant_id", "estimated_rest")
+        .collect()
+    )
+
+
+def heart_rate_limits(
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+    daily_totals: pl.LazyFrame | None = None,
+    minutes: pl.LazyFrame | None = None,
+) -> pl.LazyFrame:
+    """Per participant: ``resting_hr``, ``max_hr``, ``tanaka_intercept_bpm`` and ``hr_params``.
+
+    Resting HR: the roster, else the latest device profile (FIT ``user_profile``
+    or monitoring resting HR), else the median of the device's daily resting
+    HR (``daily_totals``), else an estimate from the participant's own minutes
+    (``estimated_resting``, only when ``minutes`` is given and a maximum HR is
+    known). Maximum HR: the roster, else the latest device profile, else
+    Tanaka ``208 - 0.7 x age`` with the birth year from the roster, else from
+    the device profile's age. ``tanaka_intercept_bpm`` is
+    ``208 + 0.7 * birth_year``, so that ``tanaka_intercept_bpm - 0.7 * year``
+    is Tanaka's maximum at a calendar year.
+
+    ``hr_params`` names the weakest source the pair came from: ``roster``
+    (both from the roster, Tanaka from its birth year included), ``device``,
+    ``estimated`` (resting HR estimated from the minutes), or ``none`` (no
+    usable pair: the heart-rate method cannot apply). The result is small and
+    collected.
+    """
+    latest = _latest_profiles(profiles)
     people = roster.lazy().select("participant_id", "birth_year", "resting_hr", "max_hr")
-    ids = pl.concat([latest.select("participant_id"), people.select("participant_id")]).unique()
+    daily = _daily_resting(daily_totals)
+    ids = pl.concat(
+        [latest.select("participant_id"), people.select("participant_id"), daily.select("participant_id")]
+    ).unique()
+    base = (
+        ids.join(people, on="participant_id", how="left")
+        .join(latest, on="participant_id", how="left")
+        .join(daily, on="participant_id", how="left")
+        .collect()
+    )
+    has_max = (
+        pl.col("max_hr").is_not_null()
+        | pl.col("profile_max").is_not_null()
+        | pl.col("birth_year").is_not_null()
+        | pl.col("profile_birth_year").is_not_null()
+    )
+    no_rest = pl.col("resting_hr").is_null() & pl.col("profile_rest").is_null() & pl.col("daily_rest").is_null()
+    needing = base.filter(has_max & no_rest)["participant_id"].to_list()
+    if minutes is not None and needing:
+        estimates = estimated_resting(minutes, needing)
+    else:
+        estimates = pl.DataFrame(schema={"participant_id": pl.String, "estimated_rest": pl.Float64})
     birth_year = pl.coalesce(
         pl.col("birth_year").cast(pl.Float64), pl.col("profile_birth_year").cast(pl.Float64)
     )
+    rest_from = (
+        pl.when(pl.col("resting_hr").is_not_null())
+        .then(0)
+        .when(pl.col("profile_rest").is_not_null() | pl.col("daily_rest").is_not_null())
+        .then(1)
+        .when(pl.col("estimated_rest").is_not_null())
+        .then(2)
+    )
+    max_from = (
+        pl.when(pl.col("max_hr").is_not_null())
+        .then(0)
+        .when(pl.col("profile_max").is_not_null())
+        .then(1)
+        .when(pl.col("birth_year").is_not_null())
+        .then(0)
+        .when(pl.col("profile_birth_year").is_not_null())
+        .then(1)
+    )
+    weakest = pl.max_horizontal(rest_from, max_from)
+    label = pl.lit("none")
+    for code in (2, 1, 0):
+        label = pl.when(weakest == code).then(pl.lit(HR_PARAMS[code])).otherwise(label)
     return (
-        ids.join(people, on="participant_id", how="left")
-        .join(latest, on="participant_id", how="left")
+        base.join(estimates, on="participant_id", how="left")
         .select(
             "participant_id",
-            pl.coalesce("resting_hr", "profile_rest").alias("resting_hr"),
+            pl.coalesce("resting_hr", "profile_rest", "daily_rest", "estimated_rest").alias("resting_hr"),
             pl.coalesce("max_hr", "profile_max").alias("max_hr"),
-            (TANAKA_INTERCEPT_BPM + TANAKA_SLOPE_BPM_PER_YEAR * birth_year).alias(
-                "tanaka_intercept_bpm"
-            ),
+            (TANAKA_INTERCEPT_BPM + TANAKA_SLOPE_BPM_PER_YEAR * birth_year).alias("tanaka_intercept_bpm"),
+            pl.when(rest_from.is_not_null() & max_from.is_not_null())
+            .then(label)
+            .otherwise(pl.lit("none"))
+            .alias("hr_params"),
         )
+        .lazy()
     )
 
 
@@ -163,10 +274,14 @@ def method_levels(config: StudyConfig) -> list[tuple[str, pl.Expr]]:
 
 def usable_limits(limits: pl.LazyFrame) -> pl.DataFrame:
     """The participants whose heart-rate reserve can be computed (small; collected once)."""
-    return limits.filter(
-        pl.col("resting_hr").is_not_null()
-        & (pl.col("max_hr").is_not_null() | pl.col("tanaka_intercept_bpm").is_not_null())
-    ).collect()
+    return (
+        limits.filter(
+            pl.col("resting_hr").is_not_null()
+            & (pl.col("max_hr").is_not_null() | pl.col("tanaka_intercept_bpm").is_not_null())
+        )
+        .drop("hr_params", strict=False)
+        .collect()
+    )
 
 
 def classify_minutes(

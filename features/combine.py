@@ -71,6 +71,7 @@ QUARTER_COLUMNS = (
     "vigorous_bits",
     "source_bits",
     "method_bits",
+    *(f"{m}_bits" for m in METHODS),
     "device_offset_minutes",
 )
 
@@ -81,7 +82,11 @@ def source_rank(config: StudyConfig) -> pl.Expr:
 
 
 def _minute_rows(
-    minutes: pl.LazyFrame, profiles: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig
+    minutes: pl.LazyFrame,
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+    config: StudyConfig,
+    limits: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """One compact row per trusted minute row: its quarter-hour, packed bit sets and offset key.
 
@@ -97,7 +102,9 @@ def _minute_rows(
         .filter(pl.col("source_rank").is_not_null())
         .drop("source")
     )
-    classified = classify_minutes(trusted, heart_rate_limits(profiles, roster), config)
+    if limits is None:
+        limits = heart_rate_limits(profiles, roster, minutes=trusted)
+    classified = classify_minutes(trusted, limits, config)
     minute = pl.col("minute_utc").cast(pl.Int64) // US_PER_MINUTE
     bit = pl.lit(2, pl.UInt64).pow((minute % QUARTER_MINUTES).cast(pl.UInt8))
     level = pl.col("level")
@@ -122,6 +129,10 @@ def _minute_rows(
         + pl.lit(2, pl.UInt32).pow(pl.col("source_rank") + _SOURCE)
         + method_bit
     )
+    # The minute's bit in method m's 15-bit mask (``by_method``: masks of METHODS in order).
+    by_method = pl.when(pl.col("method_code").is_not_null()).then(
+        bit * pl.lit(2, pl.UInt64).pow(pl.col("method_code").cast(pl.UInt8) * QUARTER_MINUTES)
+    ).otherwise(pl.lit(0, pl.UInt64))
     offset_key = pl.col("source_rank").cast(pl.Int32) * 4 * _OFFSET_BIAS + (
         pl.col("utc_offset_minutes").cast(pl.Int32) + _OFFSET_BIAS
     )
@@ -130,18 +141,26 @@ def _minute_rows(
         (minute // QUARTER_MINUTES).alias("quarter"),
         low.alias("low"),
         high.alias("high"),
+        by_method.alias("by_method"),
         offset_key.cast(pl.UInt16).alias("offset_key"),
     )
 
 
 def combine_quarters(
-    minutes: pl.LazyFrame, profiles: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig
+    minutes: pl.LazyFrame,
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+    config: StudyConfig,
+    *,
+    limits: pl.LazyFrame | None = None,
 ) -> pl.DataFrame:
     """Classify minutes and combine sources into one row per participant and UTC quarter-hour.
 
     ``quarter`` is the quarter-hour index since the Unix epoch (Int64);
     ``device_offset_minutes`` is the UTC offset the most trusted source reported
-    in that quarter (null if none did). The quarters are computed in one
+    in that quarter (null if none did). ``limits`` is ``heart_rate_limits(...)``;
+    without it, limits come from ``profiles`` and ``roster`` (and an estimate
+    from the minutes). The quarters are computed in one
     streaming pass over the minute rows and returned materialized: they are
     15 times fewer than the minute rows and are read more than once downstream.
     """
@@ -151,11 +170,12 @@ def combine_quarters(
         return ((pl.col(column) // (1 << shift)) % (1 << width)).cast(dtype)
 
     return (
-        _minute_rows(minutes, profiles, roster, config)
+        _minute_rows(minutes, profiles, roster, config, limits)
         .group_by("participant_id", "quarter")
         .agg(
             pl.col("low").bitwise_or(),
             pl.col("high").bitwise_or(),
+            pl.col("by_method").bitwise_or(),
             pl.col("offset_key").min(),
         )
         .select(
@@ -168,6 +188,12 @@ def combine_quarters(
             (pl.col("high") & mask).cast(pl.UInt16).alias("vigorous_bits"),
             field("high", _SOURCE, 8, pl.UInt8()).alias("source_bits"),
             field("high", _METHOD, 8, pl.UInt8()).alias("method_bits"),
+            *(
+                field("by_method", QUARTER_MINUTES * code, QUARTER_MINUTES, pl.UInt16()).alias(
+                    f"{method}_bits"
+                )
+                for code, method in enumerate(METHODS)
+            ),
             (pl.col("offset_key").cast(pl.Int32) % (4 * _OFFSET_BIAS) - _OFFSET_BIAS)
             .cast(pl.Int16)
             .alias("device_offset_minutes"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from config.study import StudyConfig
+from features.classify import METHODS
 from features.combine import count_bits, moderate_only, source_rank
 from features.local_time import week_start_for_dates
 
@@ -28,12 +29,16 @@ DAILY_COLUMNS: dict[str, pl.DataType] = {
     "wear_minutes": pl.Int32(),
     "valid": pl.Boolean(),
     "filled_from_daily_totals": pl.Boolean(),
+    "classified_minutes": pl.Int32(),
+    **{f"{m}_minutes": pl.Int32() for m in METHODS},
     "source_bits": pl.UInt8(),
     "method_bits": pl.UInt8(),
 }
 """The internal daily frame. ``source_bits``/``method_bits`` are provenance bit sets (see
 ``features.combine``) so that weeks can OR them; ``features.weekly.daily_table`` decodes them
-into ``sources``/``methods`` strings."""
+into ``sources``/``methods`` strings. ``<method>_minutes`` count the minutes each
+method classified in some trusted source (a minute two sources saw can count
+under two methods); ``classified_minutes`` the minutes any method classified."""
 
 
 def days_from_quarters(localized: pl.LazyFrame) -> pl.LazyFrame:
@@ -43,6 +48,7 @@ def days_from_quarters(localized: pl.LazyFrame) -> pl.LazyFrame:
         count_bits("vigorous_bits").sum().alias("vigorous_minutes"),
         count_bits("worn_bits").sum().alias("wear_minutes"),
         count_bits("classified_bits").sum().alias("classified_minutes"),
+        *(count_bits(f"{m}_bits").sum().alias(f"{m}_minutes") for m in METHODS),
         pl.col("source_bits").bitwise_or(),
         pl.col("method_bits").bitwise_or(),
     )
@@ -111,6 +117,8 @@ def fill_from_daily_totals(
         .otherwise(pl.col("source_bits").fill_null(0))
         .alias("source_bits"),
         pl.col("method_bits").fill_null(0),
+        pl.col("classified_minutes").fill_null(0),
+        *(pl.col(f"{m}_minutes").fill_null(0) for m in METHODS),
         filled.alias("filled_from_daily_totals"),
     )
 

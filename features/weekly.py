@@ -24,6 +24,7 @@ from typing import NamedTuple
 import polars as pl
 
 from config.study import StudyConfig
+from features.classify import METHODS, heart_rate_limits
 from features.combine import combine_quarters, count_bits, method_names, source_names
 from features.daily import days_from_quarters, fill_from_daily_totals, finish_days
 from features.local_time import localize_quarters
@@ -43,15 +44,29 @@ def _restricted(
     return restrict_minutes(minutes, only), restrict_daily_totals(daily_totals, only)
 
 
+def limits_of(
+    minutes: pl.LazyFrame,
+    daily_totals: pl.LazyFrame | None,
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+) -> pl.LazyFrame:
+    """Heart-rate-reserve parameters and their provenance per participant (``classify.heart_rate_limits``)."""
+    return heart_rate_limits(profiles, roster, daily_totals, minutes)
+
+
 def localized_quarters(
-    minutes: pl.LazyFrame, profiles: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig
+    minutes: pl.LazyFrame,
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+    config: StudyConfig,
+    limits: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Combined quarter-hours with local time and week (steps 1 to 3).
 
     The combined quarter-hours are materialized once: they are 15 times smaller
     than the minute rows and are read twice (offsets per zone, then the join).
     """
-    quarters = combine_quarters(minutes, profiles, roster, config)
+    quarters = combine_quarters(minutes, profiles, roster, config, limits=limits)
     return localize_quarters(quarters.lazy(), roster, config)
 
 
@@ -73,8 +88,9 @@ def _daily(
 ) -> pl.LazyFrame:
     """Steps 1 to 4: the daily table as a lazy frame (combined quarters already materialized)."""
     minutes, daily_totals = _restricted(minutes, daily_totals, only)
+    limits = limits_of(minutes, daily_totals, profiles, roster)
     return _days(
-        localized_quarters(minutes, profiles, roster, config), daily_totals, roster, config
+        localized_quarters(minutes, profiles, roster, config, limits), daily_totals, roster, config
     )
 
 
@@ -82,7 +98,7 @@ def _decoded_days(days: pl.LazyFrame, config: StudyConfig) -> pl.LazyFrame:
     """The daily table's public form: provenance bit sets decoded into names."""
     return days.with_columns(
         source_names(config).alias("sources"), method_names(config).alias("methods")
-    ).drop("source_bits", "method_bits")
+    ).drop("source_bits", "method_bits", "classified_minutes", *(f"{m}_minutes" for m in METHODS))
 
 
 def daily_table(
@@ -154,9 +170,10 @@ def week_tables(
     hourly rows are those of the requested weeks' days.
     """
     minutes, daily_totals = _restricted(minutes, daily_totals, only)
-    localized = localized_quarters(minutes, profiles, roster, config).collect()
+    limits = limits_of(minutes, daily_totals, profiles, roster)
+    localized = localized_quarters(minutes, profiles, roster, config, limits).collect()
     days = _days(localized.lazy(), daily_totals, roster, config).collect()
-    weekly = weeks_from_days(days.lazy(), config, config_hash=config_hash).collect()
+    weekly = weeks_from_days(days.lazy(), config, config_hash=config_hash, limits=limits).collect()
     daily = _decoded_days(days.lazy(), config).collect()
     hourly = _hours(localized.lazy()).collect()
     if only is not None:
@@ -168,33 +185,57 @@ def week_tables(
     )
 
 
-def weeks_from_days(daily: pl.LazyFrame, config: StudyConfig, *, config_hash: str) -> pl.LazyFrame:
+def weeks_from_days(
+    daily: pl.LazyFrame,
+    config: StudyConfig,
+    *,
+    config_hash: str,
+    limits: pl.LazyFrame | None = None,
+) -> pl.LazyFrame:
     """Sum a daily table into the weekly table and score each week.
 
     ``sources`` lists the trusted sources with rows in the week (minute rows, or
     daily totals that filled a day) in precedence order; ``methods`` the methods
-    that classified at least one minute, in the configured order.
+    that classified at least one minute, in the configured order. ``hr_params``
+    is the participant's parameter provenance from ``limits`` where heart rate
+    classified a minute of the week, else ``none``; ``share_<method>`` is the
+    method's minutes over the week's classified minutes (null when none was
+    classified; a minute two sources classified by different methods counts
+    under both, so shares can add up to more than 1).
     """
-    return (
-        daily.group_by("participant_id", "week_start")
-        .agg(
-            pl.col("moderate_minutes").sum(),
-            pl.col("vigorous_minutes").sum(),
-            pl.col("mvpa_minutes").sum(),
-            pl.col("wear_minutes").sum(),
-            pl.col("valid").sum().alias("valid_days"),
-            pl.col("filled_from_daily_totals").sum().alias("from_daily_totals"),
-            pl.col("source_bits").bitwise_or(),
-            pl.col("method_bits").bitwise_or(),
+    classified = pl.col("classified_minutes")
+
+    def share(method: str) -> pl.Expr:
+        return (
+            pl.when(classified > 0).then(pl.col(f"{method}_minutes") / classified).alias(f"share_{method}")
         )
-        .with_columns(
-            week_status(config),
-            source_names(config).alias("sources"),
-            method_names(config).alias("methods"),
-            pl.lit(config_hash).alias("config_hash"),
-        )
-        .select(pl.col(name).cast(dtype) for name, dtype in WEEKLY_COLUMNS.items())
+
+    weeks = daily.group_by("participant_id", "week_start").agg(
+        pl.col("moderate_minutes").sum(),
+        pl.col("vigorous_minutes").sum(),
+        pl.col("mvpa_minutes").sum(),
+        pl.col("wear_minutes").sum(),
+        pl.col("valid").sum().alias("valid_days"),
+        pl.col("filled_from_daily_totals").sum().alias("from_daily_totals"),
+        pl.col("classified_minutes").sum(),
+        *(pl.col(f"{m}_minutes").sum() for m in METHODS),
+        pl.col("source_bits").bitwise_or(),
+        pl.col("method_bits").bitwise_or(),
     )
+    if limits is not None:
+        weeks = weeks.join(limits.select("participant_id", "hr_params"), on="participant_id", how="left")
+    else:
+        weeks = weeks.with_columns(pl.lit(None, pl.String).alias("hr_params"))
+    used_heart_rate = (pl.col("method_bits") & (1 << METHODS.index("heart_rate"))) != 0
+    return weeks.with_columns(
+        week_status(config),
+        source_names(config).alias("sources"),
+        method_names(config).alias("methods"),
+        pl.lit(config_hash).alias("config_hash"),
+        (pl.col("moderate_minutes") + 2 * pl.col("vigorous_minutes")).alias("moderate_equivalent_minutes"),
+        pl.when(used_heart_rate).then(pl.col("hr_params").fill_null("none")).otherwise(pl.lit("none")).alias("hr_params"),
+        *(share(m) for m in METHODS),
+    ).select(pl.col(name).cast(dtype) for name, dtype in WEEKLY_COLUMNS.items())
 
 
 def weekly_table(
@@ -214,9 +255,13 @@ def weekly_table(
     ``participant_id, week_start``) just those participant-weeks are computed,
     reading only the rows that can affect them.
     """
-    daily = _daily(minutes, daily_totals, profiles, roster, config, only)
+    minutes, daily_totals = _restricted(minutes, daily_totals, only)
+    limits = limits_of(minutes, daily_totals, profiles, roster)
+    daily = _days(
+        localized_quarters(minutes, profiles, roster, config, limits), daily_totals, roster, config
+    )
     weekly = (
-        weeks_from_days(daily, config, config_hash=config_hash)
+        weeks_from_days(daily, config, config_hash=config_hash, limits=limits)
         .collect()
         .sort("participant_id", "week_start")
     )

@@ -56,7 +56,9 @@ def finish_run(
     """
     study = record.study
     attention = attention_table(study)
-    summary = summary_markdown(title, report, weekly, attention, study.config)
+    from irisin.validity import data_quality_notes
+
+    summary = summary_markdown(title, report, weekly, attention, study.config, data_quality_notes(study))
     warning = warnings_of(report)
     status = "completed" if warning is None else "completed_with_warnings"
     publish_run_artifacts(study.root.name, record.flow, summary, attention)

@@ -90,6 +90,10 @@ def check(study_dir: StudyOpt) -> None:
 
     study = open_study(study_dir)
     typer.echo(f"ok: {study.roster.height} participants, config hash {study.config.hash()}")
+    from irisin.validity import data_quality_notes
+
+    for note in data_quality_notes(study):
+        typer.echo(f"note: {note}")
 
 
 @app.command()

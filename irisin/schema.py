@@ -175,6 +175,21 @@ WEEKLY = _schema(
         Column("methods", pa.string(), "classification methods used, comma-separated"),
         Column("from_daily_totals", pa.int8(), "days filled from device daily totals", "days"),
         Column("config_hash", pa.string(), "hash of the study configuration that produced the row"),
+        Column(
+            "moderate_equivalent_minutes",
+            pa.int32(),
+            "moderate plus twice vigorous minutes (WHO 2020 equivalence; a secondary figure, the status uses clock minutes)",
+            "min",
+        ),
+        Column(
+            "hr_params",
+            pa.string(),
+            "where the heart-rate-reserve parameters came from: roster, device, estimated, or none (heart rate not used)",
+        ),
+        Column("share_device", pa.float32(), "share of the week's classified minutes the device's own label classified", "fraction"),
+        Column("share_heart_rate", pa.float32(), "share of the week's classified minutes heart-rate reserve classified", "fraction"),
+        Column("share_cadence", pa.float32(), "share of the week's classified minutes cadence classified", "fraction"),
+        Column("share_mets", pa.float32(), "share of the week's classified minutes METs classified", "fraction"),
     ],
 )
 

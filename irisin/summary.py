@@ -35,9 +35,14 @@ def attention_table(study: Study, as_of: date | None = None) -> pl.DataFrame:
 
 
 def summary_markdown(
-    title: str, report: IngestReport, weekly: pl.DataFrame, attention: pl.DataFrame, config: StudyConfig
+    title: str,
+    report: IngestReport,
+    weekly: pl.DataFrame,
+    attention: pl.DataFrame,
+    config: StudyConfig,
+    data_notes: list[str] | None = None,
 ) -> str:
-    """Markdown summary of a run."""
+    """Markdown summary of a run; ``data_notes`` are ``irisin.validity.data_quality_notes`` lines."""
     new = [o for o in report.outcomes if o.new]
     statuses = Counter(o.status for o in new)
     lines = [
@@ -65,4 +70,6 @@ def summary_markdown(
     if attention.height:
         lines += ["", "**Needs attention**", "", "| participant | reason |", "|---|---|"]
         lines += [f"| {pid} | {reason} |" for pid, reason in attention.iter_rows()]
+    if data_notes:
+        lines += ["", "**Data quality**", ""] + [f"- {note}" for note in data_notes]
     return "\n".join(lines) + "\n"

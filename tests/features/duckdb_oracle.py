@@ -96,6 +96,19 @@ week_sources AS (
         WHERE f.from_totals
     ) GROUP BY ALL
 ),
+method_minutes AS (  -- minutes each method classified in some trusted source, per local week
+    SELECT participant_id, week_start,
+           count(DISTINCT minute_utc) FILTER (WHERE method_code IS NOT NULL) AS classified,
+           count(DISTINCT minute_utc) FILTER (WHERE method_code = 0) AS by_device,
+           count(DISTINCT minute_utc) FILTER (WHERE method_code = 1) AS by_heart_rate,
+           count(DISTINCT minute_utc) FILTER (WHERE method_code = 2) AS by_cadence,
+           count(DISTINCT minute_utc) FILTER (WHERE method_code = 3) AS by_mets
+    FROM (
+        SELECT t.participant_id, t.minute_utc, t.method_code,
+               CAST(date_trunc('week', CAST(timezone(zd.zone, t.minute_utc) AS DATE)) AS DATE) AS week_start
+        FROM trusted t JOIN zoned zd USING (participant_id)
+    ) GROUP BY ALL
+),
 week_methods AS (
     SELECT participant_id, week_start, string_agg(name, ',' ORDER BY position) AS methods
     FROM (
@@ -118,21 +131,36 @@ SELECT w.participant_id, w.week_start,
             ELSE 'below' END AS status,
        any_value(s.sources) AS sources,
        any_value(mt.methods) AS methods,
-       CAST(count(*) FILTER (WHERE from_totals) AS TINYINT) AS from_daily_totals
+       CAST(count(*) FILTER (WHERE from_totals) AS TINYINT) AS from_daily_totals,
+       CAST(sum(moderate) + 2 * sum(vigorous) AS INTEGER) AS moderate_equivalent_minutes,
+       CASE WHEN any_value(mt.methods) LIKE '%heart_rate%' THEN coalesce(any_value(h.hr_params), 'none')
+            ELSE 'none' END AS hr_params,
+       CAST(any_value(mm.by_device) / nullif(any_value(mm.classified), 0) AS REAL) AS share_device,
+       CAST(any_value(mm.by_heart_rate) / nullif(any_value(mm.classified), 0) AS REAL) AS share_heart_rate,
+       CAST(any_value(mm.by_cadence) / nullif(any_value(mm.classified), 0) AS REAL) AS share_cadence,
+       CAST(any_value(mm.by_mets) / nullif(any_value(mm.classified), 0) AS REAL) AS share_mets
 FROM final_days w
 LEFT JOIN week_sources s USING (participant_id, week_start)
 LEFT JOIN week_methods mt USING (participant_id, week_start)
+LEFT JOIN method_minutes mm USING (participant_id, week_start)
+LEFT JOIN hr_params h USING (participant_id)
 GROUP BY w.participant_id, w.week_start
 ORDER BY w.participant_id, w.week_start
 """
 
 
 def oracle_weekly(
-    classified: pl.DataFrame, daily_totals: pl.DataFrame, roster: pl.DataFrame, config: StudyConfig
+    classified: pl.DataFrame,
+    daily_totals: pl.DataFrame,
+    roster: pl.DataFrame,
+    config: StudyConfig,
+    hr_params: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Weekly table (without config_hash) from classified minute rows, by SQL.
 
-    ``classified`` needs ``participant_id, source, minute_utc, level, method_code, worn_by_rule``.
+    ``classified`` needs ``participant_id, source, minute_utc, level, method_code, worn_by_rule``;
+    ``hr_params`` (``participant_id, hr_params``) is the parameters' provenance, taken as given
+    like the levels.
     Only Monday weeks and roster zones (no device offsets) are implemented.
     """
     assert config.study.week_start == "monday" and not config.study.use_device_offsets
@@ -158,6 +186,9 @@ def oracle_weekly(
         ),
     )
     con.register("daily_totals", daily_totals)
+    if hr_params is None:
+        hr_params = pl.DataFrame(schema={"participant_id": pl.String, "hr_params": pl.String})
+    con.register("hr_params", hr_params.select("participant_id", "hr_params"))
     con.register("zones", roster.select("participant_id", "timezone"))
     con.register("precedence", precedence)
     con.register("method_order", method_order)
@@ -167,4 +198,6 @@ def oracle_weekly(
         "min_days": config.wear.min_valid_days_per_week,
         "threshold": config.scoring.threshold_minutes_per_week,
     }
+    # METHODS codes are fixed: the share columns above assume this order.
+    assert METHODS == ("device", "heart_rate", "cadence", "mets")
     return con.execute(SQL, params).pl()

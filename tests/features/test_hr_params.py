@@ -1,0 +1,98 @@
+"""Heart-rate-reserve parameters from the best source at hand, recorded as ``hr_params``."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
+
+from config.study import StudyConfig
+from features.classify import heart_rate_limits
+from features.weekly import weekly_table
+from models.heart_rate import heart_rate_gaps
+
+DEFAULT = StudyConfig()
+DAY = utc(2026, 5, 4)  # a Monday
+
+
+def limits_of(people, profs=None, tots=None, mins=None) -> dict:
+    got = heart_rate_limits(
+        (profs if profs is not None else profiles()).lazy(),
+        people,
+        None if tots is None else tots.lazy(),
+        None if mins is None else mins.lazy(),
+    ).collect()
+    return {r["participant_id"]: r for r in got.iter_rows(named=True)}
+
+
+def test_roster_values_win() -> None:
+    people = roster([{"participant_id": "r", "timezone": "UTC", "resting_hr": 60.0, "max_hr": 180.0}])
+    profs = profiles([{"participant_id": "r", "resting_heart_rate_bpm": 50.0, "max_heart_rate_bpm": 200.0}])
+    got = limits_of(people, profs)["r"]
+    assert (got["resting_hr"], got["max_hr"], got["hr_params"]) == (60.0, 180.0, "roster")
+
+
+def test_device_profile_when_the_roster_has_only_ids_and_zones() -> None:
+    people = roster([{"participant_id": "d", "timezone": "UTC"}])
+    profs = profiles(
+        [{"participant_id": "d", "observed_utc": DAY, "resting_heart_rate_bpm": 52.0, "age_years": 40}]
+    )
+    got = limits_of(people, profs)["d"]
+    assert got["resting_hr"] == 52.0 and got["max_hr"] is None
+    assert got["tanaka_intercept_bpm"] == 208 + 0.7 * 1986  # born 2026 - 40
+    assert got["hr_params"] == "device"
+
+
+def test_daily_resting_heart_rate_and_roster_birth_year() -> None:
+    # Fitbit's daily resting HR, median over days; max from Tanaka with the roster's birth year.
+    people = roster([{"participant_id": "f", "timezone": "UTC", "birth_year": 1980}])
+    tots = daily_totals(
+        [
+            {"participant_id": "f", "source": "fitbit_takeout", "local_date": date(2026, 5, d), "resting_heart_rate_bpm": rhr}
+            for d, rhr in ((4, 58.0), (5, 61.0), (6, 300.0), (7, 60.0))  # 300 is implausible: ignored
+        ]
+    )
+    got = limits_of(people, tots=tots)["f"]
+    assert got["resting_hr"] == 60.0  # median of 58, 61 and 60
+    assert got["tanaka_intercept_bpm"] == 208 + 0.7 * 1980
+    assert got["hr_params"] == "device"
+
+
+def test_resting_estimated_from_the_participants_own_minutes() -> None:
+    people = roster([{"participant_id": "e", "timezone": "UTC", "birth_year": 1980}])
+    # 1,000 minutes: 100 at 50 bpm (sleep), 900 at 80 bpm; the 5th percentile is 50.
+    mins = minutes(
+        block("e", DAY, 100, heart_rate_bpm=50.0),
+        block("e", DAY + timedelta(hours=2), 900, heart_rate_bpm=80.0),
+    )
+    got = limits_of(people, mins=mins)["e"]
+    assert (got["resting_hr"], got["hr_params"]) == (50.0, "estimated")
+    # Too few minutes to estimate: no resting HR, no heart-rate method.
+    short = limits_of(people, mins=block("e", DAY, 100, heart_rate_bpm=50.0))["e"]
+    assert short["resting_hr"] is None and short["hr_params"] == "none"
+
+
+def test_weekly_rows_record_the_parameters_used() -> None:
+    people = roster(
+        [
+            {"participant_id": "r", "timezone": "UTC", "resting_hr": 60.0, "max_hr": 180.0},
+            {"participant_id": "n", "timezone": "UTC"},
+        ]
+    )
+    # HRR of 140 bpm with rest 60 / max 180 is 67 %: vigorous by heart rate.
+    run = block("r", DAY + timedelta(hours=8), 30, heart_rate_bpm=140.0)
+    # "n" has heart rate and a brisk walk but no maximum HR anywhere: cadence decides.
+    walk = block("n", DAY + timedelta(hours=8), 30, heart_rate_bpm=140.0, steps=115)
+    weekly = weekly_table(
+        minutes(run, walk).lazy(), daily_totals([]).lazy(), profiles().lazy(), people, DEFAULT, config_hash="h"
+    )
+    rows = {r["participant_id"]: r for r in weekly.iter_rows(named=True)}
+    assert (rows["r"]["vigorous_minutes"], rows["r"]["hr_params"], rows["r"]["methods"]) == (30, "roster", "heart_rate")
+    assert rows["r"]["share_heart_rate"] == 1.0 and rows["r"]["moderate_equivalent_minutes"] == 60
+    assert (rows["n"]["moderate_minutes"], rows["n"]["hr_params"], rows["n"]["methods"]) == (30, "none", "cadence")
+    assert rows["n"]["share_cadence"] == 1.0 and rows["n"]["share_heart_rate"] == 0.0
+    gaps = heart_rate_gaps(minutes(run, walk).lazy(), daily_totals([]).lazy(), profiles().lazy(), people)
+    assert gaps["participant_id"].to_list() == ["n"]
+    assert gaps["missing"].to_list() == ["max_hr"]
+    assert "add birth_year (or max_hr) to roster.csv" in gaps["advice"].item()
