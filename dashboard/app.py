@@ -374,11 +374,14 @@ def table_page(study: Study, version: int, as_of: date | None) -> None:
     id_contains = left.text_input("Participant id contains", key="id_filter")
     kinds = right.multiselect("Show only participants flagged", participant_table.FLAG_KINDS, key="flag_filter")
     shown = participant_table.filter_table(result.table, id_contains, kinds)
+    columns = {name: st.column_config.Column(label) for name, label in TABLE_LABELS.items()}
+    columns["flags"] = st.column_config.TextColumn(TABLE_LABELS["flags"], width="large", help="hover a cell for the whole text")
     st.dataframe(
         shown,
         hide_index=True,
         width="stretch",
-        column_config={name: st.column_config.Column(label) for name, label in TABLE_LABELS.items()},
+        column_config=columns,
+        height=min(38 + 35 * max(shown.height, 1), 38 + 35 * 25),  # every row visible up to 25, then scroll
     )
     st.caption(f"{shown.height} of {result.table.height} participants. Click a column header to sort.")
     day = result.reference_day or result.as_of.date()
