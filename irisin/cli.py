@@ -374,6 +374,59 @@ def schema(table: Annotated[str | None, typer.Argument(help="Table name; all tab
             typer.echo(f"  {col:26s} {typ:24s} {unit:10s} {meaning}")
 
 
+# -- verify and repair (issue 15) ------------------------------------------------
+@app.command()
+@friendly
+def verify(study_dir: StudyOpt) -> None:
+    """Check every lake part, the manifest against the lake, the derived tables and the Prefect database.
+
+    Names each damaged thing and exits 1 when anything is damaged.
+    Example: irisin verify --study ./my-study
+    """
+    _prefect_env(study_dir)
+    from config import open_study
+    from irisin.repair import prefect_database_of
+    from store.verify import study_damage
+
+    study = open_study(study_dir)
+    damage = study_damage(study.paths.store, prefect_database_of(study, os.environ.get("PREFECT_HOME")))
+    for d in damage:
+        typer.echo(f"damaged {d.line()}")
+    if damage:
+        typer.echo(f"{len(damage)} damaged; rebuild with: irisin repair --study {study_dir}")
+        raise typer.Exit(1)
+    typer.echo("ok: lake parts, manifest, derived tables and Prefect database are all readable")
+
+
+@app.command()
+@friendly
+def repair(study_dir: StudyOpt) -> None:
+    """Rebuild what verify finds damaged: lake batches from their raw files, derived tables from the lake.
+
+    Also deletes temporary files of interrupted writes and moves a corrupt Prefect database aside.
+    Example: irisin repair --study ./my-study
+    """
+    _prefect_env(study_dir)
+    from config import open_study
+    from flows.tasks import study_lock
+    from irisin.repair import prefect_database_of
+    from irisin.repair import repair as repair_study
+
+    study = open_study(study_dir)
+    with study_lock(study):
+        report = repair_study(study, prefect_database_of(study, os.environ.get("PREFECT_HOME")))
+    for d in report.found:
+        typer.echo(f"found {d.line()}")
+    for line in report.done:
+        typer.echo(f"repaired: {line}")
+    for line in report.left:
+        typer.echo(f"not repaired: {line}")
+    if not report.found:
+        typer.echo("nothing to repair")
+    if report.left:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console entry point."""
     app(prog_name="irisin")

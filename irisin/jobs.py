@@ -387,7 +387,7 @@ def _weeks_of_pending_batches(study: Study, lake: Lake, committed: list[tuple[st
     """
     from features.incremental import touched_weeks
 
-    recorded = _derive_state(study).read(INCLUDED_BATCHES)
+    recorded = _derive_state(study).read_rebuildable(INCLUDED_BATCHES)
     if recorded is None:
         return None
     included = set(recorded.iter_rows())
@@ -400,6 +400,14 @@ def _weeks_of_pending_batches(study: Study, lake: Lake, committed: list[tuple[st
 
 
 def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
+    """``_derive``; an error met reading a damaged lake part names the part (``store.verify.named_lake_damage``)."""
+    from store.verify import named_lake_damage
+
+    with named_lake_damage(lake_of(study), study.root):
+        return _derive(study, touched)
+
+
+def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     """Recompute weekly (only ``touched`` participant-weeks, or all), daily, scores; write derived tables.
 
     The weeks of lake batches that no derive has included yet (a crashed run's)
@@ -412,7 +420,7 @@ def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     lake, derived = lake_of(study), derived_of(study)
     cfg, chash = study.config, study.inputs_hash()
     committed = lake.committed_batches()
-    previous = derived.read("weekly")
+    previous = derived.read_rebuildable("weekly")  # damaged: rebuilt whole from the lake
     full = touched is None or previous is None or (previous.height and previous["config_hash"][0] != chash)
     if not full:
         assert touched is not None
@@ -443,7 +451,7 @@ def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
         )
         # Daily and hourly rows are replaced on the days of the touched weeks only, so a
         # nightly costs what its new days cost, not the participants' whole history.
-        old_daily, old_hourly = derived.read("daily"), derived.read("hourly_wear")
+        old_daily, old_hourly = derived.read_rebuildable("daily"), derived.read_rebuildable("hourly_wear")
         if old_daily is None or old_hourly is None or old_daily.columns != fresh.daily.columns:
             return derive(study, None)  # nothing to merge into, or derived tables of an older layout
         weekly = pl.concat(
@@ -496,6 +504,18 @@ def last_data_of(study: Study) -> pl.DataFrame:
         .sort("participant_id")
         .collect()
     )
+
+
+def _runs_history(derived: DerivedStore) -> pl.DataFrame | None:
+    """The runs table so far; a damaged one is moved aside (it is a log, not rebuildable) and a new one started."""
+    from store.derived import DerivedTableDamaged
+
+    try:
+        return derived.read("runs")
+    except DerivedTableDamaged:
+        damaged = derived.path("runs")
+        damaged.rename(damaged.with_name(f"runs.damaged-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.parquet.bad"))
+        return None
 
 
 @dataclass
@@ -552,6 +572,6 @@ class RunRecord:
             }
         )
         derived = derived_of(self.study)
-        old = derived.read("runs")
+        old = _runs_history(derived)
         derived.write("runs", row if old is None else pl.concat([old, row], how="vertical_relaxed"))
         return path

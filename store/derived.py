@@ -16,6 +16,10 @@ import polars as pl
 DERIVED_TABLES: tuple[str, ...] = ("weekly", "daily", "hourly_wear", "participant_scores", "cohort_weekly")
 
 
+class DerivedTableDamaged(ValueError):
+    """A derived table cannot be read; the message names its file."""
+
+
 class DerivedStore:
     """Folder of derived Parquet tables."""
 
@@ -30,8 +34,24 @@ class DerivedStore:
         return self.path(name).exists()
 
     def read(self, name: str) -> pl.DataFrame | None:
+        """The table, None when it was never written; ``DerivedTableDamaged`` naming the file when it cannot be read."""
         p = self.path(name)
-        return pl.read_parquet(p) if p.exists() else None
+        if not p.exists():
+            return None
+        try:
+            return pl.read_parquet(p)
+        except Exception as exc:  # polars raises ComputeError and others for damaged Parquet
+            raise DerivedTableDamaged(
+                f"{p}: derived table cannot be read ({type(exc).__name__}: {exc}); "
+                "it is rebuilt from the lake by the next nightly, or now by irisin repair"
+            ) from exc
+
+    def read_rebuildable(self, name: str) -> pl.DataFrame | None:
+        """The table, or None when it is absent or damaged: for a caller that rebuilds it from the lake."""
+        try:
+            return self.read(name)
+        except DerivedTableDamaged:
+            return None
 
     def write(self, name: str, frame: pl.DataFrame) -> Path:
         p = self.path(name)
