@@ -2,7 +2,7 @@
 
     python -m tests.dashboard.screenshots STUDY_DIR [--as-of 2026-04-27] [--participant P09] [--out docs/screenshots]
 
-Writes ``cohort.png`` and ``participant.png``; uses the same server and browser
+Writes ``grid.png``, ``cohort.png`` and ``participant.png``; uses the same server and browser
 set-up as the browser test.
 """
 
@@ -29,6 +29,7 @@ def take(study: Path, out: Path, as_of: date | None, participant: str) -> list[P
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for name, query, ready in (
+            ("grid", "?page=grid", "text=Compliance grid"),
             ("cohort", "?page=cohort", "svg text >> text=min threshold"),
             ("participant", f"?page=participant&participant={participant}", "svg text >> text=min/week threshold"),
         ):

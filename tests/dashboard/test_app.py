@@ -177,3 +177,20 @@ def test_password_from_the_environment(fixture_study: Path, monkeypatch: pytest.
     at = _run(fixture_study, "participants")
     assert not at.dataframe
     assert at.text_input[0].label == "Password"
+
+
+def _open_script(study_dir: str) -> None:
+    from pathlib import Path
+
+    from dashboard.app import main
+
+    main(Path(study_dir), None, insecure_no_password=True)
+
+
+def test_an_open_dashboard_says_so_on_every_page(fixture_study: Path) -> None:
+    for page in ("grid", "participants", "quality"):
+        at = AppTest.from_function(_open_script, kwargs={"study_dir": str(fixture_study)}, default_timeout=60)
+        at.query_params["page"] = page
+        at.run()
+        assert not at.exception
+        assert "without a password (--insecure-no-password)" in at.warning[0].value
