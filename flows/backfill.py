@@ -40,6 +40,7 @@ from flows.tasks import (
     retry_if_transient,
     study_lock,
 )
+from ingest.parallel import MIN_FILES_FOR_POOL
 from ingest.pipeline import IngestReport
 from irisin.jobs import InboxItem, RunRecord, files_of, inbox_items, ingest_item, weeks_of
 
@@ -175,7 +176,7 @@ def backfill_flow(
     logger = get_run_logger()
     run = StudyRun.open(study_dir)
     study = run.study
-    with study_lock(study):
+    with run, study_lock(study):
         removed = recover_lake(run, logger)
         source = None if source_dir is None else Path(source_dir).resolve()
         items = inbox_items(
@@ -206,6 +207,8 @@ def backfill_flow(
             study,
             parameters={"study_dir": str(study.root), **parameters, "key": checkpoint.key},
         )
+        if sum(files_in(i) for i in items) >= MIN_FILES_FOR_POOL:
+            run.pool.start()  # every participant's FIT files are then read on all cores
         with BackfillProgress(
             logger,
             total_files=sum(files_in(i) for i in items),

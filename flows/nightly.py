@@ -5,8 +5,10 @@ concurrency, retries and reporting):
 
 1. recover the lake from any crashed run, list the inbox, drop bytes already
    in the manifest;
-2. ingest the new files, one task per file, at most
-   ``[ingest] max_concurrent_files`` at a time, never two for one participant;
+2. ingest the new files, one task per shard of ``[ingest]
+   backfill_batch_participants`` participants (their FIT files read together
+   on worker processes, one lake batch per participant), at most
+   ``[ingest] max_concurrent_files`` shards at a time;
 3. recompute only the participant-weeks the new rows touch, rescore;
 4. summarize (artifacts, ``runs/<run_id>/run_info.json``) and refresh the
    DuckDB warehouse.
@@ -30,7 +32,7 @@ from flows.tasks import (
     StudyRun,
     derive_weeks,
     failed_outcome,
-    ingest_file,
+    ingest_shard,
     publish_warehouse,
     recover_lake,
     study_lock,
@@ -66,36 +68,57 @@ def interleave_participants(items: Sequence[InboxItem]) -> list[InboxItem]:
     return [i for row in itertools.zip_longest(*groups) for i in row if i is not None]
 
 
-def ingest_concurrently(run: StudyRun, items: Sequence[InboxItem], limit: int) -> IngestReport:
-    """Submit one ingest task per item with at most ``limit`` in flight; merge their reports.
+def shards_of(items: Sequence[InboxItem], participants_per_shard: int) -> list[list[InboxItem]]:
+    """Items cut into shards of whole participants (``participants_per_shard`` each), participants sorted.
 
-    A task that still fails after its retries becomes a ``failed`` outcome
-    (the file stays in the inbox and the next run tries again); the run goes on.
+    A shard is one task: the number of task runs follows the participants
+    with something new, not the files (Prefect's API strains at thousands of
+    task runs per flow run).
+    """
+    by_participant: dict[str, list[InboxItem]] = {}
+    for item in items:
+        by_participant.setdefault(item.participant_id, []).append(item)
+    pids = sorted(by_participant)
+    size = max(1, participants_per_shard)
+    return [
+        [i for pid in pids[k : k + size] for i in by_participant[pid]] for k in range(0, len(pids), size)
+    ]
+
+
+def ingest_concurrently(
+    run: StudyRun, items: Sequence[InboxItem], limit: int, participants_per_shard: int
+) -> tuple[IngestReport, int]:
+    """Submit one ingest task per shard of participants, at most ``limit`` in flight; merge their reports.
+
+    A shard that still fails after its retries gives ``failed`` outcomes for
+    its units (the files stay in the inbox and the next run tries again); the
+    run goes on. Returns the report and the number of task runs submitted.
     """
     report = IngestReport()
-    in_flight: list[tuple[PrefectFuture[IngestReport], InboxItem]] = []
+    in_flight: list[tuple[PrefectFuture[IngestReport], list[InboxItem]]] = []
 
     def collect(future: PrefectFuture[IngestReport]) -> None:
         index = next(k for k, (f, _) in enumerate(in_flight) if f is future)
-        _, item = in_flight.pop(index)
+        _, shard = in_flight.pop(index)
         future.wait()  # sets the final state; before that .state asks the API
         state = future.state
         if state.is_completed():
             report.extend(future.result())
         else:
             error = state.result(raise_on_failure=False)
-            report.outcomes.append(
-                failed_outcome(item, error if isinstance(error, BaseException) else None)
-            )
+            report.outcomes += [
+                failed_outcome(item, error if isinstance(error, BaseException) else None) for item in shard
+            ]
 
-    for item in interleave_participants(items):
+    shards = shards_of(items, participants_per_shard)
+    for k, shard in enumerate(shards):
         if len(in_flight) >= limit:
             collect(next(as_completed([f for f, _ in in_flight])))
-        in_flight.append((ingest_file.submit(run, item), item))
+        in_flight.append((ingest_shard.submit(run, k, shard), shard))
     for future in as_completed([f for f, _ in in_flight]):
         collect(future)
     report.outcomes.sort(key=lambda o: (o.participant_id, o.path))
-    return report
+    return report, len(shards)
 
 
 def already_ingested(items: Sequence[InboxItem], report: IngestReport) -> list[FileOutcome]:
@@ -131,7 +154,7 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
     logger = get_run_logger()
     run = StudyRun.open(study_dir)
     study = run.study
-    with study_lock(study):
+    with run, study_lock(study):
         removed = recover_lake(run, logger)
         record = RunRecord("nightly", study, parameters={"study_dir": str(study.root)})
         with gc_paused():  # a path, a cache entry and a report line per inbox file
@@ -140,7 +163,8 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
             fresh = new_items(items, run.known_file_ids(), hashes)
             hashes.save()
         logger.info("inbox: %d units, %d new", len(items), len(fresh))
-        report = ingest_concurrently(run, fresh, study.config.ingest.max_concurrent_files)
+        c = study.config.ingest
+        report, shards = ingest_concurrently(run, fresh, c.max_concurrent_files, c.backfill_batch_participants)
         with gc_paused():
             report.outcomes = already_ingested(items, report) + report.outcomes
         touched = touched_weeks_of(study, report)
@@ -161,6 +185,7 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
                 "touched": week_rows(touched),
                 "full_recompute": derived.full,
                 "recovered_parts": len(removed),
+                "ingest_task_runs": shards,
             },
         )
         publish_warehouse(run)

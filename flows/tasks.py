@@ -23,6 +23,7 @@ from prefect.tasks import Task
 
 from config import Study, open_study
 from ingest.contract import TerminalInputError, TransientInputError
+from ingest.parallel import ReaderPool
 from ingest.pipeline import FileOutcome, Ingestor, IngestReport
 from irisin.jobs import (
     DeriveResult,
@@ -76,7 +77,9 @@ class StudyRun:
     def __init__(self, study: Study) -> None:
         self.study = study
         self.lake: Lake = lake_of(study)
-        self.ingestor = Ingestor(study, self.lake)
+        self.pool = ReaderPool()
+        """FIT reads of the run's tasks on worker processes (started on first large read; closed on exit)."""
+        self.ingestor = Ingestor(study, self.lake, pool=self.pool)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -86,6 +89,12 @@ class StudyRun:
 
     def known_file_ids(self) -> set[str]:
         return self.ingestor.known
+
+    def __enter__(self) -> StudyRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.close()
 
     @contextmanager
     def participant_lock(self, participant_id: str) -> Iterator[None]:
@@ -129,6 +138,34 @@ def ingest_file(run: StudyRun, item: InboxItem) -> IngestReport:
     """Ingest one inbox unit (a file, or an export folder) under its participant's lock."""
     with run.participant_lock(item.participant_id):
         return ingest_item(run.study, item, run.lake, run.ingestor)
+
+
+@task(
+    name="ingest-shard",
+    task_run_name="ingest shard {index}",
+    retries=len(RETRY_DELAYS_SECONDS),
+    retry_delay_seconds=RETRY_DELAYS_SECONDS,
+    retry_condition_fn=retry_if_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def ingest_shard(run: StudyRun, index: int, items: list[InboxItem]) -> IngestReport:
+    """Ingest the inbox units of a shard of participants: their loose FIT files read together on the
+    worker pool and committed as one lake batch per participant, export folders one by one.
+
+    A retry after a transient error redoes the shard; files committed by the
+    failed attempt are skipped by file id.
+    """
+    report = IngestReport()
+    loose: dict[str, list[Path]] = {}
+    for item in items:
+        if item.folder:
+            with run.participant_lock(item.participant_id):
+                report.extend(ingest_item(run.study, item, run.lake, run.ingestor))
+        else:
+            loose.setdefault(item.participant_id, []).append(item.path)
+    report.extend(run.ingestor.ingest_files(loose, run.participant_lock))
+    return report
 
 
 @task(

@@ -14,6 +14,7 @@ import json
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ from ingest.contract import (
     must_propagate,
 )
 from ingest.fingerprints import file_id_of
+from ingest.parallel import ReaderPool
 from irisin.schema import FILES, LAKE_TABLES, conform
 from store.lake import Batch, Lake
 from store.quarantine import quarantine
@@ -84,6 +86,8 @@ def _reader_bug(e: BaseException) -> bool:
 
 
 FIT_READER = ("ingest.fit.reader", "read_fit")
+FIT_READ_WINDOW = 1024
+"""New FIT members of one export read (and held in memory) together at most."""
 
 
 def _load_attr(module: str, attr: str) -> Callable[..., Any]:
@@ -105,7 +109,8 @@ def check_readers() -> None:
         _load_attr(kind.module, kind.read)
 
 
-def _read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
+def read_fit_guarded(data: bytes, ctx: ReadContext) -> ReadResult:
+    """The FIT reader; a reader bug quarantines the file instead of sinking the batch."""
     reader = _load_attr(*FIT_READER)
     try:
         return reader(data, ctx)  # type: ignore[no-any-return]
@@ -113,6 +118,9 @@ def _read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
         if not _reader_bug(e):
             raise
         return ReadResult(kind="fit", status="quarantined", reason=f"FIT reader failed: {type(e).__name__}: {e}")
+
+
+_read_fit = read_fit_guarded
 
 
 @dataclass
@@ -164,13 +172,24 @@ class _Pending:
     result: ReadResult
     load: Callable[[], bytes] | None
     container_id: str | None
+    full_path: str | None = None
+    """set for loose files committed together (``Ingestor.ingest_files``): the file's own path."""
 
 
 class Ingestor:
     """Ingests inputs for one study into its lake."""
 
-    def __init__(self, study: Study, lake: Lake | None = None, *, participant_from_id: bool = False) -> None:
+    def __init__(
+        self,
+        study: Study,
+        lake: Lake | None = None,
+        *,
+        participant_from_id: bool = False,
+        pool: ReaderPool | None = None,
+    ) -> None:
         check_readers()
+        self.pool = pool
+        """worker processes for FIT reads (``ingest.parallel``); None reads in this process."""
         self.study = study
         self.lake = lake or Lake(study.paths.store / "lake")
         self.quarantine_root = study.paths.store / "quarantine"
@@ -298,6 +317,7 @@ class Ingestor:
             pending.append(self._refused(r, container_id))
         ids: dict[str, str] = {}
         others: list[Member] = []
+        fits: list[tuple[Member, str, bytes, ReadContext]] = []
         for m in bundle.members:
             try:
                 data = m.load()
@@ -309,10 +329,12 @@ class Ingestor:
             if looks_like_fit(m.path, data[:12]):
                 if fid in self.known:
                     continue
-                ctx = self._ctx(participant_id, fid, f"{path}!/{m.path}")
-                pending.append(_Pending(m.path, fid, m.size, _read_fit(data, ctx), m.load, container_id))
+                fits.append((m, fid, data, self._ctx(participant_id, fid, f"{path}!/{m.path}")))
+                if len(fits) >= FIT_READ_WINDOW:
+                    pending += self._read_fit_members(fits, container_id)
             else:
                 others.append(m)
+        pending += self._read_fit_members(fits, container_id)
         # An export whose every file is known needs no reading; one with a new
         # file is read whole, since its files explain each other (clock, Ids).
         if any(ids[m.path] not in self.known for m in others):
@@ -327,6 +349,79 @@ class Ingestor:
                 )
                 pending.append(_Pending(m.path, fid, m.size, res, m.load, container_id))
         return pending
+
+    def read_fits(self, jobs: Sequence[tuple[bytes, ReadContext]]) -> list[ReadResult]:
+        """Read FIT files, on the worker pool when there is one; results in job order."""
+        if self.pool is None:
+            return [read_fit_guarded(data, ctx) for data, ctx in jobs]
+        return self.pool.read_fits(jobs, read_fit_guarded)
+
+    def _read_fit_members(
+        self, fits: list[tuple[Member, str, bytes, ReadContext]], container_id: str | None
+    ) -> list[_Pending]:
+        """Pending rows of the collected FIT members (read together), emptying ``fits``."""
+        results = self.read_fits([(data, ctx) for _, _, data, ctx in fits])
+        out = [
+            _Pending(m.path, fid, m.size, res, m.load, container_id)
+            for (m, fid, _, _), res in zip(fits, results, strict=True)
+        ]
+        fits.clear()
+        return out
+
+    def ingest_files(
+        self,
+        files: dict[str, list[Path]],
+        commit_guard: Callable[[str], AbstractContextManager[Any]] | None = None,
+    ) -> IngestReport:
+        """Ingest loose files of several participants: new FIT files read together, one lake batch per participant.
+
+        What a nightly shard does with its participants' new daily FIT files:
+        one read over the worker pool and one batch (one part per table) per
+        participant, instead of a read and a batch per file. Folders, zips and
+        other files go through ``ingest_one``. ``commit_guard(participant_id)``
+        is held around each participant's commit (the flows' participant lock).
+        """
+        guard = commit_guard or (lambda _pid: nullcontext())
+        report = IngestReport()
+        fits: list[tuple[str, Path, str, bytes]] = []
+        collected: dict[str, str] = {}
+        later: list[tuple[str, Path]] = []
+        for participant_id, paths in files.items():
+            validate_participant_id(participant_id, "participant id")
+            for path in paths:
+                data = None
+                if not path.is_dir() and looks_like_fit(path.name, b""):
+                    try:
+                        data = read_regular(path, follow_symlinks=True)
+                    except SpecialFileError:
+                        data = None  # refused by ingest_one, with its reason
+                if data is None or is_zip_bytes(data[:4]):
+                    with guard(participant_id):
+                        report.extend(self.ingest_one(participant_id, path))
+                    continue
+                fid = file_id_of(data)
+                if fid in self.known:
+                    report.outcomes.append(
+                        FileOutcome(fid, str(path), participant_id, "known", "ok", None, new=False)
+                    )
+                    continue
+                if collected.setdefault(fid, participant_id) != participant_id:
+                    later.append((participant_id, path))  # bytes another participant's file has: as ingest_one does
+                    continue
+                fits.append((participant_id, path, fid, data))
+        results = self.read_fits([(d, self._ctx(pid, fid, str(p))) for pid, p, fid, d in fits])
+        by_participant: dict[str, list[_Pending]] = {}
+        for (pid, path, fid, data), res in zip(fits, results, strict=True):
+            by_participant.setdefault(pid, []).append(
+                _Pending("", fid, len(data), res, (lambda d=data: d), None, full_path=str(path))
+            )
+        for pid, pending in by_participant.items():
+            with guard(pid):
+                report.extend(self._commit(pid, pending[0].full_path or "", pending))
+        for pid, path in later:
+            with guard(pid):
+                report.extend(self.ingest_one(pid, path))
+        return report
 
     def _refused(self, r: Refusal, container_id: str | None) -> _Pending:
         load = r.load if callable(r.load) else None
@@ -351,7 +446,7 @@ class Ingestor:
         by_participant: dict[str, tuple[dict[str, list[pa.Table]], list[dict[str, Any]]]] = {}
         first_path: dict[str, str] = {}
         for p in pending:
-            full_path = input_path if not p.member_path else f"{input_path}{sep}{p.member_path}"
+            full_path = p.full_path or (input_path if not p.member_path else f"{input_path}{sep}{p.member_path}")
             if p.file_id in first_path:
                 # the same bytes twice in one input: listed, read once
                 res = ReadResult(kind=p.result.kind, status="skipped", reason=f"same bytes as {first_path[p.file_id]}")

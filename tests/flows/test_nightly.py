@@ -12,7 +12,7 @@ import pytest
 
 from flows.nightly import nightly_flow
 from ingest.contract import TransientInputError
-from ingest.pipeline import Ingestor
+import ingest.pipeline
 from irisin.jobs import lake_of
 from tests.flows.conftest import DemoCopy, export_columns, warehouse_tables, weekly_of
 
@@ -215,17 +215,17 @@ def test_a_transient_error_is_retried(
 
     good, _ = write_new_fit_day(after_nightly.root, "P03", NEW_DAY)
     calls: list[Path] = []
-    real = Ingestor.ingest_one
+    real = ingest.pipeline.read_regular
 
-    def flaky(self: Ingestor, participant_id: str, path: Path) -> Any:
+    def flaky(path: Path, **kwargs: Any) -> bytes:
         calls.append(path)
         if len(calls) == 1:
             raise TransientInputError(f"{path}: locked by the sync client")
-        return real(self, participant_id, path)
+        return real(path, **kwargs)
 
-    monkeypatch.setattr(Ingestor, "ingest_one", flaky)
+    monkeypatch.setattr(ingest.pipeline, "read_regular", flaky)
     monkeypatch.setattr(
-        flows.nightly, "ingest_file", flows.nightly.ingest_file.with_options(retry_delay_seconds=0)
+        flows.nightly, "ingest_shard", flows.nightly.ingest_shard.with_options(retry_delay_seconds=0)
     )
 
     result = nightly_flow(str(after_nightly.root))
@@ -243,13 +243,13 @@ def test_a_file_that_stays_unreadable_is_reported_and_left_for_the_next_run(
     good, _ = write_new_fit_day(after_nightly.root, "P03", NEW_DAY)
     calls: list[Path] = []
 
-    def locked(self: Ingestor, participant_id: str, path: Path) -> Any:
+    def locked(path: Path, **kwargs: Any) -> bytes:
         calls.append(path)
         raise PermissionError(f"{path}: locked")
 
-    monkeypatch.setattr(Ingestor, "ingest_one", locked)
+    monkeypatch.setattr(ingest.pipeline, "read_regular", locked)
     monkeypatch.setattr(
-        flows.nightly, "ingest_file", flows.nightly.ingest_file.with_options(retry_delay_seconds=0)
+        flows.nightly, "ingest_shard", flows.nightly.ingest_shard.with_options(retry_delay_seconds=0)
     )
 
     state = nightly_flow(str(after_nightly.root), return_state=True)
@@ -271,16 +271,16 @@ def test_a_corrupt_file_is_not_retried(
     """Corrupt bytes are a terminal outcome: one read, one quarantine row, no retry."""
     bad = after_nightly.root / "inbox" / "P01" / "garmin-sync" / "broken.fit"
     bad.write_bytes(b"\x00" * 64)
-    calls: list[Path] = []
-    real = Ingestor.ingest_one
+    calls: list[bytes] = []
+    real = ingest.pipeline.read_fit_guarded
 
-    def counting(self: Ingestor, participant_id: str, path: Path) -> Any:
-        calls.append(path)
-        return real(self, participant_id, path)
+    def counting(data: bytes, ctx: Any) -> Any:
+        calls.append(data)
+        return real(data, ctx)
 
-    monkeypatch.setattr(Ingestor, "ingest_one", counting)
+    monkeypatch.setattr(ingest.pipeline, "read_fit_guarded", counting)
     result = nightly_flow(str(after_nightly.root))
-    assert calls == [bad]
+    assert calls == [bad.read_bytes()]
     assert result["files"]["quarantined"] == 1
 
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 
 @pytest.fixture()
 def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(flows.nightly, "ingest_file", flows.nightly.ingest_file.with_options(retry_delay_seconds=0))
+    monkeypatch.setattr(flows.nightly, "ingest_shard", flows.nightly.ingest_shard.with_options(retry_delay_seconds=0))
 
 
 def _decoder_failing(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:

@@ -1,0 +1,118 @@
+"""Reading many FIT files on all cores: a pool of worker processes, started on first use.
+
+FIT files are independent, and decoding them is CPU work that threads cannot
+share (the GIL serialises the numpy glue between decoder steps), so a
+participant's or a shard's new FIT files are read in worker processes, a
+chunk of files per task. Workers only read: bytes and the participant's time
+zone go in, ``ReadResult``s come back, and the parent commits them to the lake
+in file order, so the lake is the same whatever the number of workers.
+
+Small reads stay in the calling process until the pool is started (a
+backfill starts it up front): starting a worker costs about a second of
+imports, more than reading a few dozen files.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import replace
+from types import TracebackType
+
+from ingest.contract import ReadContext, ReadResult
+
+FILES_PER_TASK = 48
+"""FIT files sent to a worker at a time: large enough that pickling is a small share, small
+enough that a participant's year is spread over every worker."""
+MIN_FILES_FOR_POOL = 96
+"""Fewer new FIT files than this are read in the calling process."""
+WORKERS_ENV = "IRISIN_WORKERS"
+"""Environment override of the number of reader processes (``1`` reads in the calling process)."""
+
+FitRead = Callable[[bytes, ReadContext], ReadResult]
+
+
+def default_workers() -> int:
+    """Reader processes: ``IRISIN_WORKERS`` when set, else the cores this process may use."""
+    override = os.environ.get(WORKERS_ENV, "").strip()
+    if override:
+        try:
+            return max(1, int(override))
+        except ValueError:
+            raise ValueError(f"{WORKERS_ENV}={override!r}: expected a whole number of processes") from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _read_chunk(jobs: list[tuple[bytes, ReadContext]]) -> list[ReadResult]:
+    """Worker side: read a chunk of FIT files with the pipeline's guarded reader."""
+    from ingest.pipeline import read_fit_guarded
+
+    return [read_fit_guarded(data, ctx) for data, ctx in jobs]
+
+
+def slim(ctx: ReadContext) -> ReadContext:
+    """The context a FIT read needs (its participant's zone), without the roster-wide maps."""
+    return replace(ctx, zones={}, id_map={})
+
+
+class ReaderPool:
+    """Worker processes for FIT reads, shared by the threads of one run; ``close()`` stops them.
+
+    Workers are started with ``forkserver`` (never plain ``fork``: the parent
+    runs Prefect's and polars' threads, which a forked child would inherit
+    mid-lock).
+    """
+
+    def __init__(self, workers: int | None = None, *, min_files: int = MIN_FILES_FOR_POOL) -> None:
+        self.workers = default_workers() if workers is None else max(1, workers)
+        self.min_files = min_files
+        self._executor: Executor | None = None
+        self._guard = threading.Lock()
+
+    def _pool(self) -> Executor:
+        with self._guard:
+            if self._executor is None:
+                method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context(method)
+                )
+            return self._executor
+
+    def read_fits(self, jobs: Sequence[tuple[bytes, ReadContext]], read: FitRead) -> list[ReadResult]:
+        """Read every ``(bytes, context)`` job; results in job order. ``read`` serves small batches in-process."""
+        if self.workers == 1 or not jobs or (len(jobs) < self.min_files and self._executor is None):
+            return [read(data, ctx) for data, ctx in jobs]
+        per_task = min(FILES_PER_TASK, -(-len(jobs) // self.workers))  # every worker gets a share
+        chunks = [
+            [(data, slim(ctx)) for data, ctx in jobs[k : k + per_task]]
+            for k in range(0, len(jobs), per_task)
+        ]
+        results: list[ReadResult] = []
+        for part in self._pool().map(_read_chunk, chunks):
+            results += part
+        return results
+
+    def start(self) -> None:
+        """Start the workers now (a backfill that will read many files): later reads of any size use them."""
+        if self.workers > 1:
+            self._pool()
+
+    def close(self) -> None:
+        with self._guard:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+
+    def __enter__(self) -> ReaderPool:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
