@@ -142,6 +142,41 @@ def timed_cpu(before: tuple[float, float]) -> str:
     return f"{own - before[0]:.1f} s CPU here + {children - before[1]:.1f} s CPU Prefect server"
 
 
+def stage_rates(study: Path) -> dict[str, float]:
+    """Files/s of each stage alone on the inbox's FIT files, in this process, one core:
+    read + SHA-256, ``decode_fit`` (the decode-only floor) and ``read_fit`` (decode + canonical tables)."""
+    import hashlib
+
+    from ingest.contract import ReadContext
+    from ingest.fit.decode import decode_fit
+    from ingest.fit.reader import NEEDED_MESSAGES, read_fit
+
+    files = sorted((study / "inbox").rglob("*.fit"))
+    started = time.perf_counter()
+    datas = [f.read_bytes() for f in files]
+    for d in datas:
+        hashlib.sha256(d).digest()
+    read_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for d in datas:
+        decode_fit(d, messages=NEEDED_MESSAGES)
+    decode_s = time.perf_counter() - started
+    ctx = ReadContext("P001", "bench", "bench.fit", timezone="Europe/Oslo")
+    started = time.perf_counter()
+    for d in datas:
+        read_fit(d, ctx)
+    reader_s = time.perf_counter() - started
+    n = len(files)
+    return {"read": n / read_s, "decode": n / decode_s, "reader": n / reader_s}
+
+
+def peak_rss_mb() -> tuple[float, float]:
+    """Peak resident memory (MB) of this process and of its largest finished child (reader workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
 def minute_rows(study: Path) -> int:
     from config import open_study
     from irisin.jobs import lake_of
@@ -177,6 +212,10 @@ def main(argv: list[str] | None = None) -> None:
         + (f" (generated in {generated:.1f} s)" if generated else " (reused)")
     )
 
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start")
+    rates = stage_rates(study)
+
     from prefect import flow
 
     from flows.backfill import backfill_flow
@@ -196,8 +235,17 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"backfill: {backfill_s:.1f} s wall ({backfill_cpu}), {result['files']['new']} files, "
         f"{files / backfill_s:.1f} files/s, "
-        f"{rows} minute rows, {rows / backfill_s:,.0f} minute rows/s, {result['batches']} batches"
+        f"{rows} minute rows, {rows / backfill_s:,.0f} minute rows/s, {result['batches']} batches "
+        f"(= ingest task runs)"
     )
+    end_to_end = files / backfill_s
+    print("files/s side by side (stages alone on one core; end to end with the reader pool):")
+    print(f"  read bytes + SHA-256      {rates['read']:>10,.0f}")
+    print(f"  decode_fit (the floor)    {rates['decode']:>10,.0f}")
+    print(f"  read_fit (canonical)      {rates['reader']:>10,.0f}  ({100 * rates['reader'] / rates['decode']:.0f} % of decode)")
+    print(f"  backfill end to end       {end_to_end:>10,.0f}  ({100 * end_to_end / rates['decode']:.0f} % of decode; target >= 50 %)")
+    own_mb, child_mb = peak_rss_mb()
+    print(f"peak RSS: {own_mb:,.0f} MB this process, {child_mb:,.0f} MB largest child process")
 
     delivered = deliver_held_back_days(args.out)
     started, cpu = time.perf_counter(), cpu_seconds()
@@ -206,8 +254,18 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"nightly (+1 day for {args.participants} participants): {nightly_s:.1f} s wall ({timed_cpu(cpu)}), "
         f"{nightly['files']['new']} of {delivered} new files, {len(nightly['touched'])} participant-weeks touched; "
-        f"{100 * nightly_s / backfill_s:.1f} % of the backfill (target < 5 %)"
+        f"{100 * nightly_s / backfill_s:.1f} % of the backfill (target < 5 %), "
+        f"{nightly.get('ingest_task_runs', '?')} ingest task runs"
     )
+    started, cpu = time.perf_counter(), cpu_seconds()
+    quiet = nightly_flow(str(study))
+    quiet_s = time.perf_counter() - started
+    print(
+        f"nightly with nothing new: {quiet_s:.2f} s wall ({timed_cpu(cpu)}), "
+        f"{quiet['files']['new']} new files, {quiet.get('ingest_task_runs', '?')} ingest task runs"
+    )
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
 
 
 if __name__ == "__main__":
