@@ -4,10 +4,15 @@ Counting rules:
 
 * ``weeks_met`` out of ``weeks_sufficient``: insufficient weeks are not evidence
   either way and stay out of the denominator.
-* Streaks run over the participant's sufficient weeks in order: a ``below`` week
-  ends a streak, an insufficient or missing week neither ends nor extends it
-  (a week without enough wear says nothing about activity). ``current_streak``
-  is the run of met weeks up to the last sufficient week.
+* A streak is consecutive ``met`` weeks: a ``below``, ``insufficient`` or
+  missing week ends it (a participant who stopped wearing the device or
+  sending data is not still on a streak). ``current_streak`` is the run of met
+  weeks ending at the last complete week: the latest week, on the
+  participant's own week grid, that ends before the reference day (today, or
+  the day after the study's latest week when its data are older). A
+  participant whose data stopped three weeks ago has a current streak of 0.
+  ``weeks_running`` counts the same way for any status, so the dashboard's
+  "K weeks running" flags can use the same rule.
 * ``benefit_fraction`` is a modelling assumption, not a measurement: the
   saturating dose-response described by HUNT (Harvey et al. 2018) and Pearce
   et al. 2022, ``1 - exp(-mvpa / tau)`` with ``tau = [scoring]
@@ -16,6 +21,8 @@ Counting rules:
 """
 
 from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
@@ -42,47 +49,76 @@ def benefit(mvpa: pl.Expr, config: StudyConfig) -> pl.Expr:
     return 1.0 - (-mvpa.cast(pl.Float64) / config.scoring.benefit_tau_minutes).exp()
 
 
-def _streaks(weekly: pl.DataFrame) -> pl.DataFrame:
-    """current_streak and longest_streak of met weeks over each participant's sufficient weeks."""
-    sufficient = weekly.filter(pl.col("status") != "insufficient").sort(
-        "participant_id", "week_start"
+def reference_day(weekly: pl.DataFrame, today: date | None = None) -> date | None:
+    """The day streaks are counted back from: ``today`` (UTC by default), or the day after the study's latest week if earlier."""
+    if weekly.height == 0:
+        return None
+    today = today or datetime.now(UTC).date()
+    after_latest = weekly["week_start"].max() + timedelta(days=7)  # type: ignore[operator]
+    return min(today, after_latest)
+
+
+def last_complete_weeks(weekly: pl.DataFrame, reference: date) -> pl.DataFrame:
+    """Per participant of ``weekly``: ``last_complete_week``, the latest week of their grid ending before ``reference``."""
+    ref = pl.lit(reference)
+    return weekly.group_by("participant_id").agg(pl.col("week_start").min().alias("w0")).select(
+        "participant_id",
+        (
+            pl.col("w0")
+            + pl.duration(days=((ref - pl.duration(days=7) - pl.col("w0")).dt.total_days() // 7) * 7)
+        ).alias("last_complete_week"),
     )
-    runs = sufficient.with_columns(
-        (pl.col("status") != pl.col("status").shift(1))
-        .fill_null(True)
+
+
+def weeks_running(weekly: pl.DataFrame, status: str, reference: date) -> pl.DataFrame:
+    """``participant_id, weeks_running``: consecutive ``status`` weeks ending at each participant's last complete week.
+
+    Any other status, or a week without a row, ends the run.
+    """
+    anchors = last_complete_weeks(weekly, reference)
+    return (
+        weekly.join(anchors, on="participant_id")
+        .filter((pl.col("week_start") <= pl.col("last_complete_week")) & (pl.col("status") == status))
+        .with_columns(
+            ((pl.col("last_complete_week") - pl.col("week_start")).dt.total_days() // 7).alias("back")
+        )
+        .sort("participant_id", "back")
+        .group_by("participant_id")
+        .agg((pl.col("back") == pl.int_range(pl.len())).cum_prod().sum().cast(pl.Int32).alias("weeks_running"))
+        .join(anchors.select("participant_id"), on="participant_id", how="right")
+        .select("participant_id", pl.col("weeks_running").fill_null(0))
+    )
+
+
+def _streaks(weekly: pl.DataFrame, reference: date | None) -> pl.DataFrame:
+    """current_streak and longest_streak of consecutive met weeks (a missing week ends a run)."""
+    met = weekly.filter(pl.col("status") == "met").sort("participant_id", "week_start")
+    runs = met.with_columns(
+        ((pl.col("week_start").diff().dt.total_days() != 7).fill_null(True))
         .cum_sum()
         .over("participant_id")
         .alias("run")
     )
-    lengths = runs.group_by("participant_id", "run").agg(
-        pl.col("status").first(), pl.len().cast(pl.Int32).alias("length")
-    )
-    longest = lengths.group_by("participant_id").agg(
-        pl.col("length")
-        .filter(pl.col("status") == "met")
-        .max()
-        .fill_null(0)
-        .alias("longest_streak")
-    )
-    last = (
-        lengths.sort("run")
+    longest = (
+        runs.group_by("participant_id", "run")
+        .agg(pl.len().cast(pl.Int32).alias("length"))
         .group_by("participant_id")
-        .agg(
-            pl.when(pl.col("status").last() == "met")
-            .then(pl.col("length").last())
-            .otherwise(0)
-            .alias("current_streak")
-        )
+        .agg(pl.col("length").max().alias("longest_streak"))
     )
-    return longest.join(last, on="participant_id", how="full", coalesce=True)
+    if reference is None:
+        current = weekly.select("participant_id").unique().with_columns(pl.lit(0, pl.Int32).alias("current_streak"))
+    else:
+        current = weeks_running(weekly, "met", reference).rename({"weeks_running": "current_streak"})
+    return current.join(longest, on="participant_id", how="full", coalesce=True)
 
 
-def participant_scores(weekly: pl.DataFrame, config: StudyConfig) -> pl.DataFrame:
+def participant_scores(weekly: pl.DataFrame, config: StudyConfig, today: date | None = None) -> pl.DataFrame:
     """One row per participant of ``weekly`` (``SCORE_COLUMNS``), sorted by participant.
 
     ``weekly`` needs ``participant_id, week_start, mvpa_minutes, valid_days``;
     statuses are re-derived under ``config`` (the same as stored when the
-    configuration is unchanged).
+    configuration is unchanged). ``today`` (default: today in UTC) sets the
+    reference day of the current streak (``reference_day``).
     """
     weekly = with_status(weekly, config)
     status = pl.col("status")
@@ -97,7 +133,7 @@ def participant_scores(weekly: pl.DataFrame, config: StudyConfig) -> pl.DataFram
         benefit(pl.col("mvpa_minutes"), config).filter(sufficient).mean().alias("benefit_fraction"),
     )
     return (
-        counts.join(_streaks(weekly), on="participant_id", how="left")
+        counts.join(_streaks(weekly, reference_day(weekly, today)), on="participant_id", how="left")
         .with_columns(
             pl.when(pl.col("weeks_sufficient") > 0)
             .then(pl.col("weeks_met") / pl.col("weeks_sufficient"))

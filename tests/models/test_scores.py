@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import binomtest
 
 from config.study import StudyConfig
-from models.adherence import participant_scores
+from models.adherence import participant_scores, weeks_running
 from models.cohort import cohort_weekly
 from models.weekly_status import week_status
 
@@ -42,7 +42,7 @@ def test_week_status_edges() -> None:
 
 
 def test_participant_scores_streaks_and_benefit() -> None:
-    # met met met below met [insufficient] met -> longest 3, current 2 (insufficient neither breaks nor extends)
+    # met met met below met [insufficient] met -> longest 3, current 1 (an insufficient week ends a streak)
     p = weeks("p", [(60, 5), (90, 5), (61, 5), (10, 5), (70, 4), (200, 1), (65, 6)])
     q = weeks("q", [(0, 7), (30, 7), (100, 2)])
     r = weeks("r", [(100, 1)])
@@ -57,7 +57,7 @@ def test_participant_scores_streaks_and_benefit() -> None:
         row["weeks_sufficient"],
     ) == (5, 1, 1, 6)
     assert row["share_met"] == pytest.approx(5 / 6)
-    assert (row["current_streak"], row["longest_streak"]) == (2, 3)
+    assert (row["current_streak"], row["longest_streak"]) == (1, 3)
     assert row["last_sufficient_week"] == MONDAY + timedelta(weeks=6)
     mvpas = [60, 90, 61, 10, 70, 65]
     assert row["mean_mvpa_minutes"] == pytest.approx(sum(mvpas) / 6)
@@ -112,3 +112,31 @@ def test_cohort_follows_a_what_if_threshold() -> None:
     data = pl.concat([weeks("a", [(100, 7)]), weeks("b", [(200, 7)])])
     assert cohort_weekly(data, CONFIG)["met"].item() == 2
     assert cohort_weekly(data, config)["met"].item() == 1
+
+
+def test_a_dropout_ends_the_streak() -> None:
+    # "a" meets the hour for 6 weeks and stops sending data; "b" goes on for 3 more weeks.
+    a = weeks("a", [(90, 7)] * 6)
+    b = weeks("b", [(90, 7)] * 9)
+    both = pl.concat([a, b])
+    got = {r["participant_id"]: r for r in participant_scores(both, CONFIG, today=date(2027, 1, 1)).iter_rows(named=True)}
+    assert (got["a"]["current_streak"], got["a"]["longest_streak"]) == (0, 6)
+    assert (got["b"]["current_streak"], got["b"]["longest_streak"]) == (9, 9)
+    # A live study: on Wednesday of b's 9th week, that week is not complete yet.
+    wednesday = MONDAY + timedelta(weeks=8, days=2)
+    live = participant_scores(both, CONFIG, today=wednesday)
+    assert live.filter(pl.col("participant_id") == "b")["current_streak"].item() == 8
+    assert live.filter(pl.col("participant_id") == "a")["current_streak"].item() == 0
+    # A missing week ends a run too: met, (no row), met, met.
+    gap = weeks("c", [(90, 7)] * 4).filter(pl.col("week_start") != MONDAY + timedelta(weeks=1))
+    row = participant_scores(gap, CONFIG, today=date(2027, 1, 1)).row(0, named=True)
+    assert (row["current_streak"], row["longest_streak"]) == (2, 2)
+
+
+def test_weeks_running_counts_any_status_back_from_the_last_complete_week() -> None:
+    rows = weeks("d", [(90, 7), (10, 7), (10, 7), (10, 7)])
+    reference = MONDAY + timedelta(weeks=4)
+    assert weeks_running(rows, "below", reference).row(0) == ("d", 3)
+    assert weeks_running(rows, "met", reference).row(0) == ("d", 0)
+    # The same rows one week later: the last complete week has no row, so nothing is running.
+    assert weeks_running(rows, "below", reference + timedelta(weeks=1)).row(0) == ("d", 0)
