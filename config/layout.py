@@ -62,7 +62,12 @@ class Study:
         return participant_zone(self.roster, participant_id, self.config.study.timezone)
 
     def inputs_hash(self) -> str:
-        """Hash of the resolved config and the roster: what a run's results depend on."""
+        """``config_hash``: the resolved study.toml and the roster, what a run's results depend on.
+
+        The one hash named ``config_hash`` everywhere (weekly rows, run_info.json,
+        the runs table, ``irisin check``, Open mHealth headers). ``Config.hash()``
+        covers study.toml alone and is shown as ``settings_hash``.
+        """
         h = hashlib.sha256(self.config.canonical_json().encode())
         h.update(self.roster.sort("participant_id").write_csv().encode())
         return h.hexdigest()[:16]

@@ -89,7 +89,10 @@ def check(study_dir: StudyOpt) -> None:
     from config import open_study
 
     study = open_study(study_dir)
-    typer.echo(f"ok: {study.roster.height} participants, config hash {study.config.hash()}")
+    typer.echo(
+        f"ok: {study.roster.height} participants, config_hash {study.inputs_hash()} "
+        f"(study.toml and roster: what results depend on; settings_hash {study.config.hash()} covers study.toml alone)"
+    )
     from irisin.validity import data_quality_notes
 
     for note in data_quality_notes(study):

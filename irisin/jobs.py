@@ -554,8 +554,9 @@ class RunRecord:
             "finished_at": finished.isoformat(),
             "status": status,
             "parameters": self.parameters,
-            "config_hash": self.study.config.hash(),
-            "inputs_hash": self.study.inputs_hash(),
+            # one name, one value: the config_hash the weekly rows, the runs table and `irisin check` show
+            "config_hash": self.study.inputs_hash(),
+            "settings_hash": self.study.config.hash(),
             "config": json.loads(self.study.config.canonical_json()),
             "files": {
                 "seen": len(report.outcomes),
@@ -582,7 +583,7 @@ class RunRecord:
                 "files_ok": [info["files"]["ok"]],
                 "files_partial": [info["files"]["partial"]],
                 "files_quarantined": [info["files"]["quarantined"]],
-                "config_hash": [info["inputs_hash"]],
+                "config_hash": [info["config_hash"]],
             }
         )
         derived = derived_of(self.study)

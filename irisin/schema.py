@@ -174,7 +174,11 @@ WEEKLY = _schema(
         Column("sources", pa.string(), "sources that contributed, comma-separated"),
         Column("methods", pa.string(), "classification methods used, comma-separated"),
         Column("from_daily_totals", pa.int8(), "days filled from device daily totals", "days"),
-        Column("config_hash", pa.string(), "hash of the study configuration that produced the row"),
+        Column(
+            "config_hash",
+            pa.string(),
+            "hash of the resolved study.toml and roster that produced the row (run_info.json and irisin check show the same)",
+        ),
         Column(
             "moderate_equivalent_minutes",
             pa.int32(),

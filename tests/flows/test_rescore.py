@@ -53,7 +53,7 @@ def test_a_new_threshold_rescores_every_week_from_the_lake(
         "the demo has weeks between 60 and 100 minutes"
     )
     info = json.loads(Path(result["run_info"]).read_text())
-    assert info["flow"] == "rescore" and info["inputs_hash"] == new_hash
+    assert info["flow"] == "rescore" and info["config_hash"] == new_hash
     assert (
         sorted(
             p.relative_to(after_nightly.root)
