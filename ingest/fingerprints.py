@@ -59,6 +59,10 @@ class Fingerprints:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(self._entries, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_text(json.dumps(self._entries, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except BaseException:  # a full disk: no half-written cache stays behind
+            tmp.unlink(missing_ok=True)
+            raise
         self._dirty = False

@@ -568,8 +568,12 @@ class RunRecord:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "run_info.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+            os.replace(tmp, path)
+        except BaseException:  # a full disk: no half-written file stays behind
+            tmp.unlink(missing_ok=True)
+            raise
         row = pl.DataFrame(
             {
                 "run_id": [self.run_id],

@@ -56,6 +56,10 @@ class DerivedStore:
     def write(self, name: str, frame: pl.DataFrame) -> Path:
         p = self.path(name)
         tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex}.tmp")
-        frame.write_parquet(tmp, compression="zstd")
-        os.replace(tmp, p)
+        try:
+            frame.write_parquet(tmp, compression="zstd")
+            os.replace(tmp, p)
+        except BaseException:  # a full disk: no half-written file stays behind
+            tmp.unlink(missing_ok=True)
+            raise
         return p

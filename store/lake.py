@@ -123,9 +123,14 @@ class Lake:
     def _write_atomic(self, table: pa.Table, path: str) -> None:
         self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-        with self.fs.open_output_stream(tmp) as out:
-            pq.write_table(table, out, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-        self.fs.move(tmp, path)
+        try:
+            with self.fs.open_output_stream(tmp) as out:
+                pq.write_table(table, out, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+            self.fs.move(tmp, path)
+        except BaseException:  # a full disk, a crash of the writer: no half-written file stays behind
+            if self.fs.get_file_info(tmp).is_file:
+                self.fs.delete_file(tmp)
+            raise
 
     def write_batch(self, batch: Batch) -> str:
         """Write a batch's data parts, then its manifest part (the commit)."""

@@ -15,8 +15,12 @@ from pathlib import Path
 
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no half-written copy stays behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def quarantine(root: Path, *, file_id: str, path: str, participant_id: str, reason: str, data: bytes) -> Path:
