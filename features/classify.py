@@ -246,10 +246,15 @@ def heart_rate_level(config: StudyConfig) -> pl.Expr:
 
 
 def cadence_level(config: StudyConfig) -> pl.Expr:
-    """Level from steps per minute; applies wherever steps are reported (zero steps is light-or-less)."""
+    """Level from steps per minute; applies wherever steps are reported (zero steps is light-or-less).
+
+    Over 210 steps a minute is not a cadence a moderate-intensity rule can
+    trust (``features.plausibility``): such minutes are left to other methods.
+    """
     i = config.intensity
+    steps = pl.col("steps").cast(pl.Float64)
     return _thresholds(
-        pl.col("steps").cast(pl.Float64),
+        pl.when(steps <= 210).then(steps),
         i.cadence_moderate_steps_per_minute,
         i.cadence_vigorous_steps_per_minute,
     )

@@ -37,6 +37,7 @@ from features.classify import (
     heart_rate_limits,
     label_index,
 )
+from features.plausibility import plausible
 from features.wear import with_wear
 
 QUARTER_MINUTES = 15
@@ -101,6 +102,7 @@ def _minute_rows(
         .with_columns(source_rank(config).alias("source_rank"))
         .filter(pl.col("source_rank").is_not_null())
         .drop("source")
+        .pipe(plausible)
     )
     if limits is None:
         limits = heart_rate_limits(profiles, roster, minutes=trusted)

@@ -471,10 +471,26 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     derived.write("weekly", weekly)
     derived.write("daily", daily.sort("participant_id", "local_date"))
     derived.write("hourly_wear", hourly)
+    derived.write("exclusions", _exclusions(study, lake, derived, touched, None if full else scans["minutes"]))
     derived.write("participant_scores", participant_scores(weekly, cfg))
     derived.write("cohort_weekly", cohort_weekly(weekly, cfg))
     _derive_state(study).write(INCLUDED_BATCHES, pl.DataFrame(committed, schema=BATCH_COLUMNS, orient="row"))
     return DeriveResult(touched, weekly, bool(full))
+
+
+def _exclusions(
+    study: Study, lake: Lake, derived: DerivedStore, touched: pl.DataFrame, reach: pl.LazyFrame | None
+) -> pl.DataFrame:
+    """The ``exclusions`` table (``features.plausibility``): all weeks, or the touched weeks replaced from ``reach``."""
+    from features.plausibility import EXCLUSION_COLUMNS, exclusions_table
+    from features.scope import keep_requested
+
+    old = derived.read("exclusions")
+    if reach is None or old is None or old.columns != list(EXCLUSION_COLUMNS):
+        return exclusions_table(lake.scan("minutes"), study.roster, study.config)
+    fresh = keep_requested(exclusions_table(reach, study.roster, study.config), touched)
+    kept = old.join(touched.select("participant_id", "week_start"), on=["participant_id", "week_start"], how="anti")
+    return pl.concat([kept, fresh]).sort("participant_id", "week_start", "rule")
 
 
 def publish(study: Study) -> Path:

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import polars as pl
 
-DERIVED_TABLES: tuple[str, ...] = ("weekly", "daily", "hourly_wear", "participant_scores", "cohort_weekly")
+DERIVED_TABLES: tuple[str, ...] = (
+    "weekly",
+    "daily",
+    "hourly_wear",
+    "participant_scores",
+    "cohort_weekly",
+    "exclusions",
+)
 
 
 class DerivedTableDamaged(ValueError):
