@@ -1,4 +1,4 @@
-"""Data-quality notes a coordinator must see: heart rate the method cannot use (and later, zone checks).
+"""Data-quality notes a coordinator must see: heart rate the method cannot use, a roster zone that looks wrong.
 
 The I/O edge for ``models.heart_rate``: reads the study's lake and returns
 plain lines, so ``irisin check``, the run summary and the dashboard say the
@@ -26,6 +26,31 @@ def heart_rate_gaps_of(study: Study) -> pl.DataFrame:
     )
 
 
+def zone_mismatches_of(study: Study) -> pl.DataFrame:
+    """``models.timezone.zone_mismatches`` over the study's minute steps per UTC week and hour."""
+    from irisin.jobs import lake_of
+    from models.timezone import zone_mismatches
+
+    hourly = (
+        lake_of(study)
+        .scan("minutes")
+        .filter(pl.col("steps").is_between(0, 300))
+        .group_by(
+            "participant_id",
+            pl.col("minute_utc").dt.replace_time_zone(None).dt.truncate("1w").alias("week_utc"),
+            pl.col("minute_utc").dt.hour().alias("utc_hour"),
+        )
+        .agg(pl.col("steps").sum())
+        .collect()
+    )
+    roster = study.roster
+    zones = {
+        pid: (zone or study.config.study.timezone)
+        for pid, zone in zip(roster["participant_id"].to_list(), roster["timezone"].to_list(), strict=True)
+    }
+    return zone_mismatches(hourly, zones)
+
+
 def data_quality_notes(study: Study) -> list[str]:
-    """One line per participant whose data cannot be used fully, with what to change."""
-    return heart_rate_gaps_of(study)["advice"].to_list()
+    """One line per participant whose data cannot be used fully or whose roster zone looks wrong."""
+    return heart_rate_gaps_of(study)["advice"].to_list() + zone_mismatches_of(study)["message"].to_list()

@@ -1,0 +1,89 @@
+"""Does the roster's time zone fit the participant's day? A check, never a correction.
+
+A wrong zone in the roster shifts every local day and week. People are least
+active at night, so the six quietest hours of a week (fewest steps, a
+circular window over the 24 hours of the day) should centre near 03:00 local.
+When, in the roster's zone, they centre 3 hours or more away in at least two
+weeks, the participant is flagged with the UTC offset their activity points
+to ("the roster says UTC; activity looks like UTC-8"). Nothing is changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+
+NIGHT_CENTRE_HOUR = 3.0
+"""Local hour around which the six quietest hours centre for most people."""
+QUIET_HOURS = 6
+MIN_DISAGREEMENT_HOURS = 3.0
+MIN_WEEKS = 2
+MIN_STEPS_PER_WEEK = 1000
+"""A week with fewer steps says nothing about the rhythm of the day."""
+
+MISMATCH_COLUMNS: dict[str, pl.DataType] = {
+    "participant_id": pl.String(),
+    "roster_zone": pl.String(),
+    "weeks_disagreeing": pl.Int32(),
+    "activity_utc_offset_hours": pl.Int32(),
+    "message": pl.String(),
+}
+
+
+def _quiet_centre(steps_by_hour: np.ndarray) -> float:
+    """UTC hour (0-24) at the centre of the six consecutive hours with fewest steps (circular)."""
+    sums = np.array([steps_by_hour[(start + np.arange(QUIET_HOURS)) % 24].sum() for start in range(24)])
+    start = int(np.argmin(sums))
+    return (start + QUIET_HOURS / 2) % 24
+
+
+def _offset_hours(zone: str, week: datetime) -> float:
+    return ZoneInfo(zone).utcoffset(week + timedelta(days=3)).total_seconds() / 3600  # type: ignore[union-attr]
+
+
+def _circular_difference(a: float, b: float) -> float:
+    return (a - b + 12) % 24 - 12
+
+
+def _utc_label(hours: int) -> str:
+    return "UTC" if hours == 0 else f"UTC{hours:+d}"
+
+
+def zone_mismatches(hourly_steps: pl.DataFrame, zones: dict[str, str]) -> pl.DataFrame:
+    """Participants whose quiet hours disagree with their roster zone (``MISMATCH_COLUMNS``).
+
+    ``hourly_steps`` has ``participant_id, week_utc`` (Datetime, a week's
+    start), ``utc_hour`` (0-23) and ``steps``; ``zones`` maps participants to
+    their roster (or study default) IANA zone.
+    """
+    rows = []
+    for (pid, week), part in hourly_steps.group_by("participant_id", "week_utc"):
+        steps = np.zeros(24)
+        for hour, n in part.select("utc_hour", "steps").iter_rows():
+            steps[int(hour)] += n or 0
+        if steps.sum() < MIN_STEPS_PER_WEEK:
+            continue
+        zone = zones.get(str(pid), "UTC")
+        local_centre = (_quiet_centre(steps) + _offset_hours(zone, week)) % 24
+        rows.append((str(pid), zone, _circular_difference(local_centre, NIGHT_CENTRE_HOUR), _quiet_centre(steps)))
+    found = []
+    by_participant: dict[str, list[tuple[str, float, float]]] = {}
+    for pid, zone, diff, centre in rows:
+        by_participant.setdefault(pid, []).append((zone, diff, centre))
+    for pid, weeks in sorted(by_participant.items()):
+        off = [w for w in weeks if abs(w[1]) >= MIN_DISAGREEMENT_HOURS]
+        if len(off) < MIN_WEEKS:
+            continue
+        zone = weeks[0][0]
+        implied = int(round(_circular_difference(NIGHT_CENTRE_HOUR, float(np.median([w[2] for w in off])))))
+        roster_offset = int(round(_offset_hours(zone, datetime(2026, 1, 5))))
+        label = zone if zone != "UTC" else "UTC"
+        message = (
+            f"{pid}: the roster says {label} ({_utc_label(roster_offset)}); activity looks like "
+            f"{_utc_label(implied)} in {len(off)} weeks: check the time zone in roster.csv"
+        )
+        found.append((pid, zone, len(off), implied, message))
+    return pl.DataFrame(found, schema=MISMATCH_COLUMNS, orient="row")
