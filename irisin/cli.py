@@ -218,6 +218,11 @@ def _prefect_env(study_dir: Path) -> None:
     # The ephemeral API server runs in a subprocess; at exit it cancels its event
     # recorder mid-flush and logs that as errors after the run is already recorded.
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    from irisin.repair import set_aside_corrupt_prefect_database
+
+    aside = set_aside_corrupt_prefect_database(Path(os.environ["PREFECT_HOME"]) / "prefect.db")
+    if aside is not None:  # a corrupt database would make the run wait for the API server and fail
+        typer.secho(f"warning: the Prefect database was corrupt; moved aside to {aside}", err=True, fg=typer.colors.YELLOW)
 
 
 def _print_result(result: dict[str, Any] | None, study_dir: Path) -> None:

@@ -38,6 +38,26 @@ def prefect_database_of(study: Study, prefect_home: str | None) -> Path:
     return Path(prefect_home or study.root / ".prefect") / "prefect.db"
 
 
+def _move_aside(database: Path) -> Path:
+    aside = database.with_name(f"{database.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+    database.rename(aside)
+    for extra in ("-wal", "-shm"):
+        Path(f"{database}{extra}").unlink(missing_ok=True)
+    return aside
+
+
+def set_aside_corrupt_prefect_database(database: Path) -> Path | None:
+    """Move an ephemeral Prefect database that fails its integrity check aside (Prefect makes a new one).
+
+    Run before a flow starts its ephemeral API server, which would otherwise
+    wait out its start-up timeout on the corrupt file and fail. Returns where
+    it went, or None when the database is sound or absent.
+    """
+    from store.verify import prefect_database_problem
+
+    return _move_aside(database) if prefect_database_problem(database) else None
+
+
 def repair(study: Study, prefect_database: Path | None) -> RepairReport:
     report = RepairReport(found=study_damage(study.paths.store, prefect_database))
     for d in report.found:
@@ -45,10 +65,7 @@ def repair(study: Study, prefect_database: Path | None) -> RepairReport:
             Path(d.path).unlink(missing_ok=True)
             report.done.append(f"deleted {d.path}")
         elif d.kind == "prefect database":
-            aside = Path(d.path).with_name(f"{Path(d.path).name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
-            Path(d.path).rename(aside)
-            for extra in ("-wal", "-shm"):
-                Path(d.path + extra).unlink(missing_ok=True)
+            aside = _move_aside(Path(d.path))
             report.done.append(f"moved the corrupt Prefect database aside to {aside}")
     batches = sorted({d.batch for d in report.found if d.batch is not None})
     rebuilt = _reingest(study, batches, report) if batches else False

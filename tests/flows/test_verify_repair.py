@@ -89,3 +89,14 @@ def test_a_corrupt_prefect_database_is_named_and_moved_aside(after_nightly: Demo
     assert code == 0 and "moved the corrupt Prefect database aside" in out
     assert not database.exists() and len(list(home.glob("prefect.db.corrupt-*"))) == 1
     assert _cli("verify", "--study", str(root))[0] == 0
+
+
+def test_a_flow_command_sets_a_corrupt_prefect_database_aside_before_starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from irisin.cli import _prefect_env
+
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    (home / "prefect.db").write_bytes(b"this is not a database" * 100)
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    _prefect_env(tmp_path)
+    assert not (home / "prefect.db").exists() and len(list(home.glob("prefect.db.corrupt-*"))) == 1
