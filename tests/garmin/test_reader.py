@@ -127,16 +127,26 @@ def test_a_malformed_member_is_quarantined_and_the_rest_still_lands(tmp_path: Pa
 
 
 def test_a_member_whose_bytes_cannot_be_read_is_quarantined() -> None:
-    def damaged() -> bytes:
-        raise OSError("Error -3 while decompressing data: invalid stored block lengths")
+    import zlib
+
+    def damaged() -> bytes:  # what zipfile raises for a damaged deflate stream
+        raise zlib.error("Error -3 while decompressing data: invalid stored block lengths")
 
     path = _uds_path("new")
     results = read_garmin_export([Member(path, 100, damaged)], CTX)
     assert results[path].status == "quarantined"
     assert (
         results[path].reason
-        == f"{path}: bytes cannot be read (OSError: Error -3 while decompressing data: invalid stored block lengths)"
+        == f"{path}: bytes cannot be read (error: Error -3 while decompressing data: invalid stored block lengths)"
     )
+
+
+def test_an_os_error_reading_a_member_is_raised_for_a_retry() -> None:
+    def storage_away() -> bytes:
+        raise OSError(5, "Input/output error")
+
+    with pytest.raises(OSError, match="Input/output error"):
+        read_garmin_export([Member(_uds_path("new"), 100, storage_away)], CTX)
 
 
 def test_uds_days_overlapping_monitoring_fit_keep_their_own_source(tmp_path: Path) -> None:
