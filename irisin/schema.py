@@ -23,6 +23,11 @@ file, or replaced by a newer version of the same file (its rows retired)."""
 
 WEEK_STATUSES: tuple[str, ...] = ("met", "below", "insufficient")
 
+PLAUSIBLE_HEART_RATE_BPM: tuple[float, float] = (20.0, 220.0)
+"""Heart-rate samples outside this range are impossible: readers drop them before averaging a minute
+(so 0/300 bpm alternating never averages to 150), and ``features.plausibility`` keeps such minutes
+out of classification."""
+
 
 @dataclass(frozen=True)
 class Column:

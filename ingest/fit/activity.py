@@ -24,6 +24,7 @@ from ingest.fit.file_info import first_valid
 from ingest.fit.local_offset import with_utc_offset
 from ingest.fit.profile import value_name
 from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S
+from irisin.schema import PLAUSIBLE_HEART_RATE_BPM
 
 SOURCE = "fit_activity"
 MAX_SAMPLE_SECONDS = 10
@@ -128,7 +129,7 @@ def activity_tables(
         samples.with_columns((pl.col("t") // 60 * 60).alias("minute_t"))
         .group_by("minute_t")
         .agg(
-            pl.col("hr").mean().alias("heart_rate_bpm"),
+            pl.col("hr").filter(pl.col("hr").is_between(*PLAUSIBLE_HEART_RATE_BPM)).mean().alias("heart_rate_bpm"),
             pl.when(pl.col("step_part").is_not_null().any())
             .then(pl.col("step_part").sum().round())
             .alias("steps"),

@@ -29,7 +29,7 @@ from ingest.fitbit.tables import (
     offsets_from_zone,
 )
 from ingest.salvage import Dropped, UnreadableCsv, checked_number, examples_of, read_csv_text
-from irisin.schema import INTENSITY_LEVELS
+from irisin.schema import INTENSITY_LEVELS, PLAUSIBLE_HEART_RATE_BPM
 
 HEADERS: dict[str, tuple[str, ...]] = {
     "active_minutes": ("timestamp", "light", "moderate", "very"),
@@ -108,8 +108,9 @@ def _minutes_of(series: str, text: pl.DataFrame, notes: dict[str, Any]) -> pl.Da
     if series == "steps":
         summed = text.group_by("minute_utc").agg(checked_number(pl.col("steps"), pl.Int64()).sum())
         return summed.filter(pl.col("steps") <= 2**31 - 1).with_columns(pl.col("steps").cast(pl.Int32))
+    bpm = checked_number(pl.col("beats per minute"), pl.Float32())
     return text.group_by("minute_utc").agg(
-        checked_number(pl.col("beats per minute"), pl.Float32()).mean().alias("heart_rate_bpm")
+        bpm.filter(bpm.is_between(*PLAUSIBLE_HEART_RATE_BPM)).mean().alias("heart_rate_bpm")
     )
 
 

@@ -45,6 +45,7 @@ from ingest.salvage import (
     examples_of,
     read_csv_text,
 )
+from irisin.schema import PLAUSIBLE_HEART_RATE_BPM
 
 MINUTES_PER_DAY = 1440
 
@@ -290,7 +291,7 @@ def _minute_frame(suffix: str, rows: pl.DataFrame, spec: FileSpec) -> pl.DataFra
 def _per_minute_heart_rate(placed: pl.DataFrame) -> pl.DataFrame:
     """Mean bpm of the samples in each UTC minute (after placement, so a DST fold's two passes stay apart)."""
     return placed.group_by("participant_id", pl.col("minute_utc").dt.truncate("1m")).agg(
-        pl.col("heart_rate_bpm").mean(),
+        pl.col("heart_rate_bpm").filter(pl.col("heart_rate_bpm").is_between(*PLAUSIBLE_HEART_RATE_BPM)).mean(),
         pl.col("utc_offset_minutes").first(),
         pl.col("source").first(),
         pl.col("local").min(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,7 @@ from ingest.fitbit.tables import (
     to_canonical,
 )
 from ingest.salvage import Dropped, checked_number, examples_of, without_bom
-from irisin.schema import MINUTES
+from irisin.schema import MINUTES, PLAUSIBLE_HEART_RATE_BPM
 
 DAILY_COLUMNS: dict[str, str] = {
     "moderately_active_minutes": "moderate_minutes",
@@ -72,7 +72,19 @@ class _Scanned:
 
 
 def _per_minute(series: StampedSeries, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Heart-rate samples averaged per minute, or steps per minute (summed if a minute repeats)."""
+    """Heart-rate samples averaged per minute, or steps per minute (summed if a minute repeats).
+
+    Impossible samples are dropped first, one by one: heart rate outside
+    ``PLAUSIBLE_HEART_RATE_BPM``, negative steps.
+    """
+    values, seconds = series.values, series.seconds
+    if kind == "heart_rate":
+        low, high = PLAUSIBLE_HEART_RATE_BPM
+        keep = (values >= low) & (values <= high)
+    else:
+        keep = values >= 0
+    if not keep.all():
+        series = replace(series, values=values[keep], seconds=seconds[keep])
     minute = series.seconds // 60
     if minute.size and np.all(minute[1:] >= minute[:-1]):
         starts = np.flatnonzero(np.r_[True, minute[1:] != minute[:-1]])

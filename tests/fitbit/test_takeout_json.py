@@ -240,3 +240,21 @@ def test_resting_heart_rate_fills_daily_totals(tmp_path: Path) -> None:
     ]  # 0.0 means not computed
     assert daily["resting_heart_rate_bpm"].to_list() == [63.5, 61.0]
     assert daily["utc_offset_minutes"].to_list() == [600, 600]
+
+
+def test_impossible_heart_rate_samples_are_dropped_before_the_minute_mean(tmp_path: Path) -> None:
+    # 09:00 alternates 0 and 300 bpm (would average to a vigorous 150); 09:01 is 72 bpm with one 300 spike.
+    folder = tmp_path.joinpath(*JSON_DIR)
+    folder.mkdir(parents=True)
+    samples = [(0, sec, 0 if sec % 10 == 0 else 300) for sec in range(0, 60, 5)]
+    samples += [(1, sec, 72) for sec in range(0, 60, 5)] + [(1, 7, 300)]
+    records = ",".join(
+        f'{{"dateTime": "03/03/26 09:{m:02d}:{sec:02d}", "value": {{"bpm": {bpm}, "confidence": 2}}}}'
+        for m, sec, bpm in samples
+    )
+    (folder / "heart_rate-2026-03-03.json").write_text(f"[{records}]")
+    results = read_fitbit_export(members_of_folder(tmp_path), ctx("UTC"))
+    (result,) = results.values()
+    minutes = pl.from_arrow(result.tables["minutes"])
+    assert minutes["heart_rate_bpm"].to_list() == [72.0]
+    assert minutes["minute_utc"].dt.minute().to_list() == [1]
