@@ -42,7 +42,15 @@ from flows.tasks import (
 )
 from ingest.parallel import MIN_FILES_FOR_POOL
 from ingest.pipeline import IngestReport
-from irisin.jobs import InboxItem, RunRecord, files_of, inbox_items, ingest_item, weeks_of
+from irisin.jobs import (
+    InboxItem,
+    RunRecord,
+    damage_outcomes,
+    files_of,
+    inbox_items,
+    ingest_item,
+    weeks_of,
+)
 
 MAX_THREADS = 256
 
@@ -224,6 +232,7 @@ def backfill_flow(
         scope = None if whole_cohort else weeks_of(study, cohort, since, until)
         derived = derive_weeks(run, scope)
         hold_point(checkpoint.folder, "derived")
+        report.outcomes += damage_outcomes(study, run.lake)
         state = finish_run(
             record,
             report,

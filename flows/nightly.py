@@ -41,6 +41,7 @@ from ingest.pipeline import FileOutcome, IngestReport
 from irisin.jobs import (
     InboxItem,
     RunRecord,
+    damage_outcomes,
     files_of,
     fingerprints_of,
     gc_paused,
@@ -167,6 +168,7 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
         report, shards = ingest_concurrently(run, fresh, c.max_concurrent_files, c.backfill_batch_participants)
         with gc_paused():
             report.outcomes = already_ingested(items, report) + report.outcomes
+        report.outcomes += damage_outcomes(study, run.lake)  # committed parts missing or unreadable: named
         touched = touched_weeks_of(study, report)
         logger.info(
             "new rows touch %d participant-weeks of %d participants",

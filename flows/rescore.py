@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from flows.reporting import finish_run
 from flows.tasks import StudyRun, derive_weeks, publish_warehouse, study_lock
 from ingest.pipeline import IngestReport
-from irisin.jobs import RunRecord, derived_of, recover_store
+from irisin.jobs import RunRecord, damage_outcomes, derived_of, recover_store
 
 
 def previous_config_hash(run: StudyRun) -> str | None:
@@ -42,7 +42,7 @@ def rescore_flow(study_dir: str) -> dict[str, Any]:
         derived = derive_weeks(run, None)
         state = finish_run(
             record,
-            IngestReport(),
+            IngestReport(damage_outcomes(study, run.lake)),
             derived.weekly,
             title=f"irisin rescore: {study.config.study.name}",
             extra={

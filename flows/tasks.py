@@ -109,6 +109,8 @@ def recover_lake(run: StudyRun, logger: Any) -> list[str]:
     removed = recover_store(run.study, run.lake)
     if removed:
         logger.warning("recovered the lake after an interrupted run: removed %d orphan parts", len(removed))
+    for path, problem in run.lake.damaged:
+        logger.error("committed lake part %s: %s; rebuild it from its raw file (irisin repair)", path, problem)
     return removed
 
 

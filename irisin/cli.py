@@ -121,13 +121,15 @@ def ingest(
     """
     from config import open_study
     from ingest.pipeline import Ingestor
-    from irisin.jobs import derive, publish, recover_store, touched_weeks_of
+    from irisin.jobs import damage_outcomes, derive, publish, recover_store, touched_weeks_of
     from irisin.lock import study_lock
 
     study = open_study(study_dir)
     with study_lock(study, "irisin ingest", wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)):
         ingestor = Ingestor(study, participant_from_id=participant_from_id)
         recover_store(study, ingestor.lake)
+        for o in damage_outcomes(study, ingestor.lake):
+            typer.echo(f"warning: {o.path}: {o.reason}", err=True)
         report = ingestor.ingest(participant, paths)
         for (kind, status), n in sorted(report.counts().items()):
             typer.echo(f"{n:6d}  {kind:32s} {status}")

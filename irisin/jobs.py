@@ -83,6 +83,21 @@ def recover_store(study: Study, lake: Lake | None = None) -> list[str]:
     return (lake or lake_of(study)).recover()
 
 
+def damage_outcomes(study: Study, lake: Lake) -> list[FileOutcome]:
+    """Report lines (status ``failed``) for committed lake parts the last recovery found missing or unreadable.
+
+    Their rows are gone from every table until the part is rebuilt from its
+    raw file, so a run names each one instead of finishing silently.
+    """
+    out = []
+    for path, problem in lake.damaged:
+        pid = path.rsplit("/", 2)[-2].removeprefix("participant_id=")
+        shown = path.removeprefix(f"{Path(lake.root).parent.parent}/")
+        reason = f"committed lake part {problem}; rebuild it from its raw file (irisin repair --study {study.root})"
+        out.append(FileOutcome("", shown, pid, "lake part", "failed", reason))
+    return out
+
+
 def derived_of(study: Study) -> DerivedStore:
     return DerivedStore(study.paths.store / "derived")
 

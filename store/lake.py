@@ -37,6 +37,8 @@ PARTITION_KEY = "participant_id="
 """Prefix of a participant's folder name: ``participant_id=<id>``."""
 FOLDERS_LISTED_ONE_BY_ONE = 16
 """Up to this many participants, their folders are listed one by one; beyond, the table is listed once."""
+MIN_PARQUET_BYTES = 12
+"""Smallest possible Parquet file: magic, footer length, magic."""
 ROW_GROUP_ROWS = 16_384
 """Rows per Parquet row group: about 11 days of one participant's minutes, so a
 scan filtered to a few weeks (an incremental nightly) skips the rest of a
@@ -76,6 +78,8 @@ class Lake:
         """Whether ``_live`` holds every participant of the manifest (a participant missing has no files)."""
         self._known: set[str] | None = None
         """Every file id of the manifest once read whole, kept current by write_batch."""
+        self.damaged: list[tuple[str, str]] = []
+        """Committed data parts found missing or unreadable by the last ``recover``, with the problem."""
 
     # -- paths ---------------------------------------------------------------
     def _dir(self, table: str, participant_id: str) -> str:
@@ -281,7 +285,8 @@ class Lake:
         whole manifest it needs also serves ``known_file_ids`` afterwards.
         """
         sel = pafs.FileSelector(self.root, recursive=True, allow_not_found=True)
-        files = sorted(i.path for i in self.fs.get_file_info(sel) if i.is_file)
+        infos = [i for i in self.fs.get_file_info(sel) if i.is_file]
+        files = sorted(i.path for i in infos)
         prefix = f"{self.root}/"
         parts: dict[str, list[str]] = {}
         for path in files:
@@ -295,9 +300,37 @@ class Lake:
         manifest = self.manifest()
         if self._finish_replacements(manifest):
             self._forget()
+            manifest = self.manifest()
+            infos = [i for i in self.fs.get_file_info(sel) if i.is_file]
         else:
             self._remember(manifest)
+        self.damaged = self._damage(manifest, {i.path: i.size for i in infos if i.path.endswith(".parquet")})
         return removed
+
+    def _damage(self, manifest: pl.DataFrame, sizes: dict[str, int | None]) -> list[tuple[str, str]]:
+        """Committed data parts that are missing or cannot be Parquet, as ``(path, problem)``.
+
+        The manifest says how many rows each live file wrote to ``minutes``,
+        ``daily_totals`` and ``sessions``; a batch whose live rows say so has
+        that part. A part shorter than a Parquet file can be (header and
+        footer magic) is damaged. Both come from the listing recovery already
+        makes, so the check costs no extra read.
+        """
+        counted = {"minutes": "rows_minutes", "daily_totals": "rows_daily_totals", "sessions": "rows_sessions"}
+        live = manifest.filter(~pl.col("status").is_in([SUPERSEDED, "retired", "forgotten"]))
+        expected = live.group_by("participant_id", "batch_id").agg(pl.col(c).sum() for c in counted.values())
+        damaged: list[tuple[str, str]] = []
+        for row in expected.sort("participant_id", "batch_id").iter_rows(named=True):
+            for table, col in counted.items():
+                if not row[col]:
+                    continue
+                path = self._part(table, str(row["participant_id"]), str(row["batch_id"]))
+                size = sizes.get(path, -1)
+                if size == -1:
+                    damaged.append((path, f"missing (its manifest says {row[col]:,} {table} rows)"))
+                elif size is not None and size < MIN_PARQUET_BYTES:
+                    damaged.append((path, f"unreadable: {size} bytes, too short to be a Parquet file"))
+        return damaged
 
 
 def _live_of(manifest: pl.DataFrame) -> dict[str, dict[str, str]]:

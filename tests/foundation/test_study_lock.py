@@ -108,3 +108,37 @@ def test_warehouse_never_shows_uncommitted_parts(tmp_path: Path) -> None:
         assert "filename" not in [d[0] for d in con.execute("select * from minutes").description]
     finally:
         con.close()
+
+
+def test_a_committed_part_deleted_by_hand_is_named(tmp_path: Path) -> None:
+    """A data part gone (or truncated to nothing) is found by the run's recovery and named, not passed over."""
+    import polars as pl
+
+    from ingest.pipeline import IngestReport
+    from irisin.jobs import damage_outcomes
+    from irisin.summary import summary_markdown
+
+    study = init_study(tmp_path / "s")
+    lake = Lake(study.paths.store / "lake")
+    lake.write_batch(_batch("P01"))
+    lake.write_batch(_batch("P02"))
+    (gone,) = (study.paths.store / "lake" / "minutes" / "participant_id=P01").glob("*.parquet")
+    gone.unlink()
+    (cut,) = (study.paths.store / "lake" / "minutes" / "participant_id=P02").glob("*.parquet")
+    cut.write_bytes(b"PAR1")
+    with study_lock(study):
+        recover_store(study, lake)
+    assert lake.damaged == [
+        (str(gone), "missing (its manifest says 1 minutes rows)"),
+        (str(cut), "unreadable: 4 bytes, too short to be a Parquet file"),
+    ]
+    outcomes = damage_outcomes(study, lake)
+    assert [(o.participant_id, o.status) for o in outcomes] == [("P01", "failed"), ("P02", "failed")]
+    assert outcomes[0].path == f"store/lake/minutes/participant_id=P01/{gone.name}"
+    text = summary_markdown("t", IngestReport(outcomes), pl.DataFrame(), pl.DataFrame(), study.config)
+    assert f"| store/lake/minutes/participant_id=P01/{gone.name} | failed | committed lake part missing" in text
+    # an intact lake reports nothing
+    fresh = Lake(tmp_path / "other")
+    fresh.write_batch(_batch("P03"))
+    fresh.recover()
+    assert fresh.damaged == []
