@@ -157,17 +157,18 @@ def stage_rates(study: Path) -> dict[str, float]:
     for d in datas:
         hashlib.sha256(d).digest()
     read_s = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for d in datas:
         decode_fit(d, messages=NEEDED_MESSAGES)
     decode_s = time.perf_counter() - started
+    decode_cpu = time.process_time() - cpu
     ctx = ReadContext("P001", "bench", "bench.fit", timezone="Europe/Oslo")
     started = time.perf_counter()
     for d in datas:
         read_fit(d, ctx)
     reader_s = time.perf_counter() - started
     n = len(files)
-    return {"read": n / read_s, "decode": n / decode_s, "reader": n / reader_s}
+    return {"read": n / read_s, "decode": n / decode_s, "reader": n / reader_s, "decode_cpu_ms": 1000 * decode_cpu / n}
 
 
 def peak_rss_mb() -> tuple[float, float]:
@@ -228,7 +229,11 @@ def main(argv: list[str] | None = None) -> None:
     warm_up()
 
     started, cpu = time.perf_counter(), cpu_seconds()
+    from ingest.parallel import worker_cpu_seconds
+
+    workers_before = worker_cpu_seconds()
     result = backfill_flow(str(study))
+    worker_cpu = worker_cpu_seconds() - workers_before
     backfill_s = time.perf_counter() - started
     backfill_cpu = timed_cpu(cpu)
     rows = minute_rows(study)
@@ -244,6 +249,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  decode_fit (the floor)    {rates['decode']:>10,.0f}")
     print(f"  read_fit (canonical)      {rates['reader']:>10,.0f}  ({100 * rates['reader'] / rates['decode']:.0f} % of decode)")
     print(f"  backfill end to end       {end_to_end:>10,.0f}  ({100 * end_to_end / rates['decode']:.0f} % of decode; target >= 50 %)")
+    flow_cpu = cpu_seconds()[0] - cpu[0]
+    per_file = 1000 * (flow_cpu + worker_cpu) / files
+    print(
+        f"CPU per file (load-independent): backfill {per_file:.2f} ms (flow process {1000 * flow_cpu / files:.2f} + "
+        f"reader workers {1000 * worker_cpu / files:.2f}) against decode_fit alone {rates['decode_cpu_ms']:.2f} ms: "
+        f"{100 * rates['decode_cpu_ms'] / per_file:.0f} % of decode speed per core"
+    )
     own_mb, child_mb = peak_rss_mb()
     print(f"peak RSS: {own_mb:,.0f} MB this process, {child_mb:,.0f} MB largest child process")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import replace
@@ -49,11 +50,22 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _read_chunk(jobs: list[tuple[bytes, ReadContext]]) -> list[ReadResult]:
-    """Worker side: read a chunk of FIT files with the pipeline's guarded reader."""
+_WORKER_CPU_S = [0.0]
+"""CPU seconds the workers of every pool of this process spent reading (for benchmarks)."""
+
+
+def worker_cpu_seconds() -> float:
+    """CPU seconds spent in reader workers so far by all pools of this process."""
+    return _WORKER_CPU_S[0]
+
+
+def _read_chunk(jobs: list[tuple[bytes, ReadContext]]) -> tuple[list[ReadResult], float]:
+    """Worker side: read a chunk of FIT files with the pipeline's guarded reader; also the CPU seconds it took."""
     from ingest.pipeline import read_fit_guarded
 
-    return [read_fit_guarded(data, ctx) for data, ctx in jobs]
+    started = time.process_time()
+    results = [read_fit_guarded(data, ctx) for data, ctx in jobs]
+    return results, time.process_time() - started
 
 
 def slim(ctx: ReadContext) -> ReadContext:
@@ -94,8 +106,10 @@ class ReaderPool:
             for k in range(0, len(jobs), per_task)
         ]
         results: list[ReadResult] = []
-        for part in self._pool().map(_read_chunk, chunks):
+        for part, cpu_s in self._pool().map(_read_chunk, chunks):
             results += part
+            with self._guard:
+                _WORKER_CPU_S[0] += cpu_s
         return results
 
     def start(self) -> None:
