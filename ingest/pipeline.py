@@ -45,6 +45,7 @@ from ingest.contract import (
 )
 from ingest.fingerprints import file_id_of
 from ingest.parallel import ReaderPool
+from ingest.recognise import FAMILIES, HEAD_BYTES, recognise
 from irisin.schema import FILES, LAKE_TABLES, conform
 from store.lake import Batch, Lake
 from store.quarantine import quarantine
@@ -99,6 +100,14 @@ def _load_attr(module: str, attr: str) -> Callable[..., Any]:
             f"the reader {module}.{attr} cannot be loaded ({type(e).__name__}: {e}); "
             "irisin is not installed completely: reinstall it (make .venv/.installed or pip install -e .)"
         ) from e
+
+
+def _head(member: Member) -> bytes:
+    """The first bytes of a member for recognition; nothing when it cannot be loaded (its reader says why)."""
+    try:
+        return member.load()[:HEAD_BYTES]
+    except Exception:
+        return b""
 
 
 def check_readers() -> None:
@@ -257,22 +266,36 @@ class Ingestor:
             result = _read_fit(data, ctx)
         else:
             member = Member(path.name, len(data), lambda: data)
-            results = self._read_members([member], ctx)
+            results = self._read_members([member], ctx, {path.name: data[:HEAD_BYTES]})
             result = results.get(path.name) or ReadResult(
                 kind="unknown", status="skipped", reason="not a file format irisin reads"
             )
         return _Pending("", fid, len(data), result, lambda: data, None)
 
     # -- folders and archives -------------------------------------------------
-    def _read_members(self, members: Sequence[Member], ctx: ReadContext) -> dict[str, ReadResult]:
+    def _read_members(
+        self, members: Sequence[Member], ctx: ReadContext, heads: dict[str, bytes] | None = None
+    ) -> dict[str, ReadResult]:
+        """One result per member a reader recognised; each member goes to the family its name and content decide.
+
+        ``heads`` holds the first bytes of members already loaded; others are
+        loaded here. Families ``ingest.recognise`` does not know (readers added
+        later) still claim members by their own ``detect``.
+        """
+        heads = heads or {}
+        decided = {m.path: recognise(m.path, heads.get(m.path) or _head(m)) for m in members}
         paths = [m.path for m in members]
         results: dict[str, ReadResult] = {}
         for kind in BUNDLE_KINDS:
             detect = _load_attr(kind.module, kind.detect)
             read: BundleReader = _load_attr(kind.module, kind.read)
-            if not detect(paths):
-                continue
             remaining = [m for m in members if m.path not in results]
+            if kind.name in FAMILIES:
+                remaining = [m for m in remaining if decided[m.path].family == kind.name]
+                if not remaining:
+                    continue
+            elif not detect(paths):
+                continue
             try:
                 results.update(read(remaining, ctx))
             except BaseException as e:  # a reader bug must not sink the rest of the archive
@@ -283,6 +306,11 @@ class Ingestor:
                         m.path,
                         ReadResult(kind=kind.name, status="quarantined", reason=f"{kind.name} reader failed: {type(e).__name__}: {e}"),
                     )
+        for path, rec in decided.items():
+            if path not in results and rec.family is None and rec.ambiguous:
+                results[path] = ReadResult(kind="unknown", status="skipped", reason=rec.evidence)
+            elif path in results and rec.ambiguous:  # the content decided: say so in the manifest
+                results[path].notes = {**results[path].notes, "recognised_as": f"{rec.family}: {rec.evidence}"}
         return results
 
     def _ingest_bundle(self, participant_id: str, path: Path, archive: tuple[str, bytes] | None) -> IngestReport:
@@ -316,6 +344,7 @@ class Ingestor:
         for r in bundle.refusals:
             pending.append(self._refused(r, container_id))
         ids: dict[str, str] = {}
+        heads: dict[str, bytes] = {}
         others: list[Member] = []
         fits: list[tuple[Member, str, bytes, ReadContext]] = []
         for m in bundle.members:
@@ -334,12 +363,13 @@ class Ingestor:
                     pending += self._read_fit_members(fits, container_id)
             else:
                 others.append(m)
+                heads[m.path] = data[:HEAD_BYTES]
         pending += self._read_fit_members(fits, container_id)
         # An export whose every file is known needs no reading; one with a new
         # file is read whole, since its files explain each other (clock, Ids).
         if any(ids[m.path] not in self.known for m in others):
             ctx = self._ctx(participant_id, container_id or "", str(path))
-            results = self._read_members(others, ctx)
+            results = self._read_members(others, ctx, heads)
             for m in others:
                 fid = ids[m.path]
                 if fid in self.known:

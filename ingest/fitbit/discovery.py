@@ -4,8 +4,10 @@ Takeout archives move their Fitbit folders around between years
 (``Takeout/Fitbit/Global Export Data``, ``Takeout/Fitbit/Physical
 Activity_GoogleData``, ``Takeout/Google Health/...``, legacy ``user-site-export``
 or per-category folders such as ``Physical Activity``), so nothing here assumes
-a root: a file is recognised by its own name, and an export is recognised when
-any path has a known Fitbit folder name among its segments.
+a root or a folder name: a file is recognised by its own name, wherever it
+sits (``inbox/P/user-site-export/``, ``MyFitbitData/<Name>/``, a renamed or
+flattened Takeout), and the pipeline confirms it from its content
+(``ingest.recognise``) before a reader sees it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ FITBIT_FOLDER_NAMES: frozenset[str] = frozenset(
         "active zone minutes (azm)",
     }
 )
-"""Folder names (lower case) that only occur in Fitbit exports."""
+"""Folder names (lower case) that occur in Fitbit exports; descriptive only, never required."""
 
 JSON_SERIES: tuple[str, ...] = (
     "steps",
@@ -128,9 +130,13 @@ def fitabase_stem(path: str) -> str | None:
 
 
 def looks_like_fitbit_export(paths: Sequence[str]) -> bool:
-    """True when a Fitbit folder name appears anywhere and at least one file is one irisin reads."""
-    has_folder = any(seg.lower() in FITBIT_FOLDER_NAMES for p in paths for seg in p.split("/")[:-1])
-    return has_folder and any(classify_fitbit(p) is not None for p in paths)
+    """True when at least one file is named like a Takeout or legacy file irisin reads, at any depth.
+
+    Ancestor folder names do not count: archives are renamed, flattened and
+    dropped under any folder; the file's own name (and, in the pipeline, its
+    content) decides.
+    """
+    return any(classify_fitbit(p) is not None for p in paths)
 
 
 def looks_like_fitabase_export(paths: Sequence[str]) -> bool:

@@ -5,10 +5,11 @@ member by its path. Two layouts exist: current exports keep daily summaries
 (``UDSFile_*.json``) in ``DI-Connect-Aggregator/`` and original uploads in
 ``DI-Connect-Uploaded-Files/``; older exports keep the daily summaries in
 ``DI-Connect-User/`` and uploads in ``DI-Connect-Fitness-Uploaded-Files/``.
-Matching is on the last folder and the file name only, so an export zipped
-from inside ``DI_CONNECT/`` or unpacked under another folder is found too; a
-daily-summary or activity file handed over on its own (no folder at all) is
-recognised by its distinctive name.
+Daily-summary and activity files are recognised by their distinctive names
+at any depth (an export unpacked under any top folder, renamed, or with its
+``DI-Connect-*`` folders flattened), and the pipeline confirms them from
+their JSON keys (``ingest.recognise``); only ``user_profile.json``, a
+generic name, needs its ``DI-Connect-User`` folder.
 """
 
 from __future__ import annotations
@@ -26,19 +27,19 @@ class GarminKind(StrEnum):
     USER_PROFILE = "garmin_user_profile"
 
 
-def _in_folder_or_loose(folder: str, name: str) -> re.Pattern[str]:
-    """``name`` directly inside ``folder`` (anywhere in the path), or on its own with no folder."""
-    return re.compile(rf"(?:^|(?:^|/){folder}/){name}$", re.IGNORECASE)
+def _named_anywhere(name: str, unless_in: str = "(?!)") -> re.Pattern[str]:
+    """A file called ``name`` at any depth, except directly inside a folder matching ``unless_in``."""
+    return re.compile(rf"^(?!(?:.*/)?(?:{unless_in})/[^/]*$)(?:.*/)?{name}$", re.IGNORECASE)
 
 
 _PATTERNS: tuple[tuple[GarminKind, re.Pattern[str]], ...] = (
     (
         GarminKind.DAILY_SUMMARIES,
-        _in_folder_or_loose("DI-Connect-(?:Aggregator|User)", r"UDSFile_[^/]*\.json"),
+        _named_anywhere(r"UDSFile_[^/]*\.json", unless_in="DI-Connect-Metrics"),
     ),
     (
         GarminKind.ACTIVITIES,
-        _in_folder_or_loose("DI-Connect-Fitness", r"[^/]*_summarizedActivities\.json"),
+        _named_anywhere(r"[^/]*_summarizedActivities\.json"),
     ),
     (
         GarminKind.USER_PROFILE,
@@ -62,6 +63,6 @@ def classify_member(path: str) -> GarminKind | None:
 
 
 def looks_like_garmin_export(paths: Iterable[str]) -> bool:
-    """True when any path has a ``DI_CONNECT`` or ``DI-Connect-*`` folder, the signature of a Garmin
-    export, or is a loose ``UDSFile_*.json`` / ``*_summarizedActivities.json`` taken out of one."""
-    return any(_EXPORT_MARKER.search(p) or ("/" not in p and classify_member(p)) for p in paths)
+    """True when any path has a ``DI_CONNECT`` or ``DI-Connect-*`` folder, or any file at any depth is
+    named like a Garmin daily-summary or activity file."""
+    return any(_EXPORT_MARKER.search(p) or classify_member(p) for p in paths)

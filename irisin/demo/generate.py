@@ -18,6 +18,7 @@ import polars as pl
 from config.layout import default_study_toml
 from config.roster import ROSTER_SCHEMA, write_roster
 from irisin.demo.cohort import COHORT, DemoParticipant, truth_minutes
+from irisin.demo.drops import drop_as_people_do
 from irisin.demo.truth import expected_weekly
 
 DEFAULT_SEED = 20180101
@@ -147,6 +148,7 @@ def generate_demo(out: Path, *, seed: int = DEFAULT_SEED, cohort: tuple[DemoPart
         folder = out / "inbox" / p.participant_id
         folder.mkdir(parents=True, exist_ok=True)
         WRITERS[p.fmt](p, truths[p.participant_id], folder)
+        drop_as_people_do(p.participant_id, folder)
     expected = expected_weekly(truths, cohort)
     (out / "truth").mkdir(exist_ok=True)
     expected.write_csv(out / "truth" / "weekly.csv")

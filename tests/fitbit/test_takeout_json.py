@@ -171,11 +171,12 @@ def test_zip_with_escaping_member_still_lands_the_rest(tmp_path: Path) -> None:
         (["MyFitbitData/Jane/user-site-export/heart_rate-2016-05-01.json"], True),
         (["x/Takeout/Google Health/Physical Activity_GoogleData/steps_2024-09-01.csv"], True),
         (["Physical Activity/steps-2019-01-01.json"], True),
-        (["random/steps-2020-01-01.json"], False),
+        (["random/steps-2020-01-01.json"], True),
+        (["steps-2020-01-01.json"], True),
         (["Takeout/Fitbit/Global Export Data/profile.json"], False),
     ],
 )
-def test_export_is_found_by_folder_names_anywhere(paths: list[str], expected: bool) -> None:
+def test_export_is_found_by_file_names_whatever_the_folders(paths: list[str], expected: bool) -> None:
     assert looks_like_fitbit_export(paths) is expected
 
 

@@ -27,7 +27,8 @@ from ingest.garmin import GarminKind, classify_member, looks_like_garmin_export
         ("DI_CONNECT/DI-Connect-User/user_profile.json", GarminKind.USER_PROFILE),
         ("UDSFile_2025-01-01_2025-04-10.json", GarminKind.DAILY_SUMMARIES),
         ("jo_0_summarizedActivities.json", GarminKind.ACTIVITIES),
-        ("downloads/UDSFile_2025-01-01_2025-04-10.json", None),
+        ("downloads/UDSFile_2025-01-01_2025-04-10.json", GarminKind.DAILY_SUMMARIES),
+        ("Garmin export (Jo)/DI-Connect-Fitness/jo_0_summarizedActivities.json", GarminKind.ACTIVITIES),
         ("user_profile.json", None),
         ("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip", None),
         ("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip!/123_ACTIVITY.fit", None),
@@ -37,7 +38,7 @@ from ingest.garmin import GarminKind, classify_member, looks_like_garmin_export
         ("DI_CONNECT/DI-Connect-Fitness/personalRecord.json", None),
     ],
 )
-def test_member_kind_follows_folder_and_name(path: str, kind: GarminKind | None) -> None:
+def test_member_kind_follows_the_file_name_at_any_depth(path: str, kind: GarminKind | None) -> None:
     assert classify_member(path) == kind
 
 
