@@ -7,6 +7,7 @@ DEMO   ?= demo-study
 
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
 
 .PHONY: demo test lint bench clean
 

@@ -213,6 +213,11 @@ def demo(
 
 
 def _prefect_env(study_dir: Path) -> None:
+    """Check the study, then set Prefect's environment; a bad study fails here, before Prefect is imported or started."""
+    from config import open_study
+
+    open_study(study_dir)  # the same one-line error and exit 2 as 'irisin check', in well under 2 s
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_HOME", str((study_dir / ".prefect").resolve()))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
