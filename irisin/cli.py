@@ -134,10 +134,22 @@ def ingest(
         for (kind, status), n in sorted(report.counts().items()):
             typer.echo(f"{n:6d}  {kind:32s} {status}")
         for o in report.outcomes:
-            if o.new and o.status in ("quarantined", "partial"):
+            if o.new and o.status == "partial":
                 typer.echo(f"  {o.status}: {o.path}: {o.reason}")
+        from irisin.intake_report import export_lines, unreadable
+
+        inputs = [str(p) for p in paths]
+        for line in export_lines(report, inputs):
+            typer.echo(line)
         known = len(report.outcomes) - report.new_files
         typer.echo(f"{report.new_files} new file(s), {known} already ingested")
+        for u in unreadable(report, inputs):
+            typer.secho(
+                f"warning: needs attention: nothing in {u.folder} could be read for {u.participant_id} "
+                f"({u.files} file(s)): {u.reason}",
+                err=True,
+                fg=typer.colors.YELLOW,
+            )
         if report.new_files:
             derive(study, touched_weeks_of(study, report))
             publish(study)

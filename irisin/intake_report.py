@@ -1,0 +1,71 @@
+"""What happened to each export of an ingest, in words a coordinator can act on.
+
+Per participant and export (the file or folder handed over), files read by
+kind, skipped by reason (grouped, with a count and one example path) and
+quarantined with their reason; and the participants none of whose new files
+could be read, with the folder and the main reason, for a closing warning.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from ingest.pipeline import FileOutcome, IngestReport
+
+READ = ("ok", "partial")
+
+
+def export_of(path: str, inputs: list[str]) -> str:
+    """The input (file or folder handed over) an outcome's path belongs to."""
+    for root in sorted(inputs, key=len, reverse=True):
+        if path == root or path.startswith((f"{root}/", f"{root}!/")):
+            return root
+    return path.split("!/", 1)[0]
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A participant with new files of which none could be read."""
+
+    participant_id: str
+    folder: str
+    reason: str
+    files: int
+
+
+def export_lines(report: IngestReport, inputs: list[str]) -> list[str]:
+    """Lines per participant and export: read by kind, skipped by reason, quarantined with reason."""
+    groups: dict[tuple[str, str], list[FileOutcome]] = defaultdict(list)
+    for o in report.outcomes:
+        if o.new and o.kind != "zip":
+            groups[(o.participant_id, export_of(o.path, inputs))].append(o)
+    lines: list[str] = []
+    for (pid, export), outs in sorted(groups.items()):
+        read = Counter(o.kind for o in outs if o.status in READ)
+        lines.append(f"{pid} {export}: {sum(read.values())} of {len(outs)} new file(s) read")
+        lines += [f"    read {n:6d}  {kind}" for kind, n in sorted(read.items())]
+        for status in ("skipped", "quarantined"):
+            by_reason: dict[str, list[FileOutcome]] = defaultdict(list)
+            for o in outs:
+                if o.status == status:
+                    by_reason[o.reason or "no reason given"].append(o)
+            for reason, same in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+                lines.append(f"    {status} {len(same):3d}  {reason} (e.g. {same[0].path})")
+    return lines
+
+
+def unreadable(report: IngestReport, inputs: list[str]) -> list[Unreadable]:
+    """Participants whose new files were all skipped, quarantined or failed, with the most common reason."""
+    by_pid: dict[str, list[FileOutcome]] = defaultdict(list)
+    for o in report.outcomes:
+        if o.new and o.kind != "zip":
+            by_pid[o.participant_id].append(o)
+    found: list[Unreadable] = []
+    for pid, outs in sorted(by_pid.items()):
+        if any(o.status in READ for o in outs):
+            continue
+        reason, _ = Counter(o.reason or o.status for o in outs).most_common(1)[0]
+        folder, _ = Counter(export_of(o.path, inputs) for o in outs).most_common(1)[0]
+        found.append(Unreadable(pid, folder, reason, len(outs)))
+    return found
