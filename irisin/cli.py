@@ -248,6 +248,8 @@ def _print_result(result: dict[str, Any] | None, study_dir: Path) -> None:
     if result and result.get("summary"):
         typer.echo(result["summary"])
     typer.echo(f"results: {study_dir / 'store' / 'warehouse.duckdb'} (DuckDB), {study_dir / 'store' / 'derived'}/ (Parquet)")
+    if result and result.get("intake_warning"):
+        typer.secho(f"warning: {result['intake_warning']}", err=True, fg=typer.colors.YELLOW)
 
 
 @app.command()

@@ -21,7 +21,12 @@ def export_of(path: str, inputs: list[str]) -> str:
     for root in sorted(inputs, key=len, reverse=True):
         if path == root or path.startswith((f"{root}/", f"{root}!/")):
             return root
-    return path.split("!/", 1)[0]
+    outer = path.split("!/", 1)[0]
+    parts = outer.split("/")
+    if "inbox" in parts:  # an inbox path: the export is the entry right under inbox/<participant>/
+        k = len(parts) - 1 - parts[::-1].index("inbox")
+        return "/".join(parts[: k + 3])
+    return outer
 
 
 @dataclass(frozen=True)

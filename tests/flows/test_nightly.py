@@ -288,3 +288,20 @@ def test_the_new_week_is_dated_after_the_demo(demo_template: DemoCopy) -> None:
     """Guards the premise of the incremental tests: NEW_DAY starts a week the demo has no data for."""
     assert NEW_DAY.weekday() == 0
     assert demo_template.expected_weekly["week_start"].max() == NEW_DAY - timedelta(days=7)
+
+
+def test_a_participant_with_nothing_readable_needs_attention(after_nightly: DemoCopy) -> None:
+    drop = after_nightly.root / "inbox" / "P02" / "phone-photos"
+    drop.mkdir()
+    (drop / "IMG_0001.jpg").write_bytes(b"\xff\xd8\xff not an export 1")
+    (drop / "IMG_0002.jpg").write_bytes(b"\xff\xd8\xff not an export 2")
+
+    result = nightly_flow(str(after_nightly.root))
+
+    assert result["files"]["new"] == 2 and result["files"]["skipped"] == 2
+    reasons = {r["participant_id"]: r["reason"] for r in result["attention"] if "nothing readable" in r["reason"]}
+    assert set(reasons) == {"P02"}
+    assert str(drop) in reasons["P02"] and "not a file irisin reads" in reasons["P02"]
+    assert result["status"] == "completed_with_warnings"
+    assert result["intake_warning"] == "nothing readable for P02: see Needs attention"
+    assert "nothing readable in" in result["summary"]
