@@ -49,6 +49,7 @@ from irisin.jobs import (
     new_items,
     touched_weeks_of,
 )
+from irisin.roster_hold import hold_unrostered
 
 MAX_THREADS = 256
 """Upper bound of the thread pool; the study's ``max_concurrent_files`` is the real limit."""
@@ -159,7 +160,7 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
         removed = recover_lake(run, logger)
         record = RunRecord("nightly", study, parameters={"study_dir": str(study.root)})
         with gc_paused():  # a path, a cache entry and a report line per inbox file
-            items = inbox_items(study)
+            items, held = hold_unrostered(inbox_items(study), study.roster["participant_id"].to_list())
             hashes = fingerprints_of(study)
             fresh = new_items(items, run.known_file_ids(), hashes)
             hashes.save()
@@ -167,7 +168,7 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
         c = study.config.ingest
         report, shards = ingest_concurrently(run, fresh, c.max_concurrent_files, c.backfill_batch_participants)
         with gc_paused():
-            report.outcomes = already_ingested(items, report) + report.outcomes
+            report.outcomes = already_ingested(items, report) + report.outcomes + held
         report.outcomes += damage_outcomes(study, run.lake)  # committed parts missing or unreadable: named
         touched = touched_weeks_of(study, report)
         logger.info(

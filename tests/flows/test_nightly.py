@@ -10,9 +10,9 @@ from typing import Any
 import polars as pl
 import pytest
 
+import ingest.pipeline
 from flows.nightly import nightly_flow
 from ingest.contract import TransientInputError
-import ingest.pipeline
 from irisin.jobs import lake_of
 from tests.flows.conftest import DemoCopy, export_columns, warehouse_tables, weekly_of
 
@@ -305,3 +305,30 @@ def test_a_participant_with_nothing_readable_needs_attention(after_nightly: Demo
     assert result["status"] == "completed_with_warnings"
     assert result["intake_warning"] == "nothing readable for P02: see Needs attention"
     assert "nothing readable in" in result["summary"]
+
+
+def test_an_unrostered_participant_is_held_then_scored_once_added(after_nightly: DemoCopy) -> None:
+    from irisin.demo.cohort import DemoParticipant, truth_minutes
+    from irisin.demo.fit_files import write_monitoring_days
+
+    newcomer = DemoParticipant("P98", "Europe/Oslo", 1980, 58, 182, "fit", 150)
+    write_monitoring_days(truth_minutes(newcomer, 7), after_nightly.root / "inbox" / "P98", device_serial=3_912_345_678)
+    typo = after_nightly.root / "inbox" / "p01"
+    typo.mkdir()
+    (typo / "notes.txt").write_text("typo folder")
+
+    held = nightly_flow(str(after_nightly.root))
+
+    reasons = {r["participant_id"]: r["reason"] for r in held["attention"] if "nothing readable" in r["reason"]}
+    assert "'P98' not in roster.csv" in reasons["P98"]
+    assert "'p01' not in roster.csv; did you mean P01?" in reasons["p01"]
+    assert "P98" not in set(weekly_of(after_nightly.root)["participant_id"])
+    assert "P98" not in set(lake_of_manifest(after_nightly.root)["participant_id"])
+
+    roster = after_nightly.root / "roster.csv"
+    roster.write_text(roster.read_text().rstrip("\n") + "\nP98,Europe/Oslo" + "," * (roster.read_text().splitlines()[0].count(",") - 1) + "\n")
+    added = nightly_flow(str(after_nightly.root))
+
+    assert added["files"]["ok"] > 0
+    weekly = weekly_of(after_nightly.root).filter(pl.col("participant_id") == "P98")
+    assert weekly.height > 0 and weekly["mvpa_minutes"].sum() > 0
