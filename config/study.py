@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, PrivateAttr, field_validator, model_validator
 
 from config.errors import ConfigError
 
@@ -73,8 +73,9 @@ class IntensitySection(_Section):
     mets_vigorous: Annotated[float, Field(ge=0, le=30)] = 6.0
     source_precedence: list[str] = Field(
         default_factory=lambda: list(KNOWN_SOURCES),
-        description="trusted sources, most trusted first; a source not listed is ignored",
+        description="sources, most trusted first; a known source not listed still counts, after the listed ones",
     )
+    _unlisted_sources: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("methods")
     @classmethod
@@ -90,6 +91,20 @@ class IntensitySection(_Section):
         if unknown:
             raise ValueError(f"unknown sources {unknown}; known: {list(KNOWN_SOURCES)}")
         return v
+
+    @model_validator(mode="after")
+    def _unlisted_count_last(self) -> IntensitySection:
+        """A study.toml older than a source still reads it: unlisted sources rank after the listed ones."""
+        missing = tuple(s for s in KNOWN_SOURCES if s not in self.source_precedence)
+        if missing:
+            object.__setattr__(self, "source_precedence", [*self.source_precedence, *missing])
+            self._unlisted_sources = missing
+        return self
+
+    @property
+    def unlisted_sources(self) -> tuple[str, ...]:
+        """Known sources study.toml does not list (they count, at the lowest precedence)."""
+        return self._unlisted_sources
 
 
 class WearSection(_Section):

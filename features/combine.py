@@ -4,7 +4,7 @@ A participant wearing a watch and a ring, or whose export holds a monitoring
 file and an activity file for the same run, has several rows for one minute.
 The rule: a minute's level is the highest level any trusted source gives it,
 and it is worn if any trusted source's row is worn under the wear rule. Sources
-not listed in ``[intensity] source_precedence`` are not trusted and ignored.
+not listed in ``[intensity] source_precedence`` rank after the listed ones (config/study.py appends them).
 
 Rather than grouping by (participant, minute), which is a hash table with one
 entry per minute, rows are grouped by (participant, UTC quarter-hour) and each

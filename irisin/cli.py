@@ -97,6 +97,12 @@ def check(study_dir: StudyOpt) -> None:
 
     for note in data_quality_notes(study):
         typer.echo(f"note: {note}")
+    unlisted = study.config.intensity.unlisted_sources
+    if unlisted:
+        typer.echo(
+            f"note: study.toml [intensity] source_precedence does not list {', '.join(unlisted)}; "
+            "they count after the listed sources (add them to set their order)"
+        )
 
 
 @app.command()

@@ -72,7 +72,7 @@ def test_quarters_split_at_the_fifteenth_minute_and_duplicates_count_once() -> N
     assert (got["quarter"].diff().drop_nulls() == 1).all()
 
 
-def test_untrusted_sources_and_unclassified_minutes() -> None:
+def test_unlisted_sources_count_after_the_listed_ones() -> None:
     only_watch = StudyConfig.model_validate(
         {"intensity": {"source_precedence": ["fit_monitoring"]}}
     )
@@ -83,7 +83,10 @@ def test_untrusted_sources_and_unclassified_minutes() -> None:
     )  # no label, no steps, no METs
     got = combine(phone, bare, config=only_watch)
     row = got.row(0, named=True)
-    assert row["present_bits"] == bits(0, 1)  # the phone is not trusted: ignored
-    assert row["worn_bits"] == bits(0, 1)
-    assert row["classified_bits"] == 0 and row["method_bits"] == 0
-    assert row["source_bits"] == 1
+    # the unlisted phone still counts, ranked after the watch: its 150 steps/min classify by cadence
+    assert row["present_bits"] == bits(0, 1, 2)
+    assert row["worn_bits"] == bits(0, 1, 2)
+    assert row["classified_bits"] == bits(0, 1, 2) and row["vigorous_bits"] == bits(0, 1, 2)
+    assert row["method_bits"] == 1 << METHODS.index("cadence")
+    precedence = only_watch.intensity.source_precedence
+    assert row["source_bits"] == (1 << precedence.index("fit_monitoring")) | (1 << precedence.index("fitbit_takeout"))

@@ -181,7 +181,7 @@ def test_highest_level_wins_across_sources() -> None:
     ) == (20, 10, 30, 30)
 
 
-def test_untrusted_source_is_ignored() -> None:
+def test_unlisted_source_counts_after_the_listed_ones() -> None:
     config = StudyConfig.model_validate({"intensity": {"source_precedence": ["fit_monitoring"]}})
     people = roster([{"participant_id": "u", "timezone": "UTC"}])
     phone = block(
@@ -189,12 +189,9 @@ def test_untrusted_source_is_ignored() -> None:
     )
     watch = block("u", utc(2026, 5, 5, 12, 0), 5, "fit_monitoring", steps=120)
     got = weekly(minutes(phone, watch), people, config=config)
-    assert got.select("mvpa_minutes", "wear_minutes", "sources", "methods").row(0) == (
-        5,
-        5,  # moderate by cadence, so worn whatever the wear rule
-        "fit_monitoring",
-        "cadence",
-    )
+    row = got.select("mvpa_minutes", "wear_minutes", "sources").row(0)
+    assert row[:2] == (45, 45)  # the unlisted phone's 40 minutes count too
+    assert set(row[2].split(",")) == {"fit_monitoring", "fitbit_takeout"}
 
 
 def test_week_with_only_daily_totals() -> None:
