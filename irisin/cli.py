@@ -230,8 +230,12 @@ def demo(
     typer.echo(f"expected weekly table: {out / 'truth' / 'weekly.csv'}")
 
 
-def _prefect_env(study_dir: Path) -> None:
-    """Check the study, then set Prefect's environment; a bad study fails here, before Prefect is imported or started."""
+def _prefect_env(study_dir: Path, *, set_aside_corrupt_database: bool = True) -> None:
+    """Check the study, then set Prefect's environment; a bad study fails here, before Prefect is imported or started.
+
+    ``verify`` and ``repair`` pass ``set_aside_corrupt_database=False``: the first only
+    reports, the second moves the database aside itself and says so.
+    """
     from config import open_study
 
     open_study(study_dir)  # the same one-line error and exit 2 as 'irisin check', in well under 2 s
@@ -243,6 +247,8 @@ def _prefect_env(study_dir: Path) -> None:
     # The ephemeral API server runs in a subprocess; at exit it cancels its event
     # recorder mid-flush and logs that as errors after the run is already recorded.
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    if not set_aside_corrupt_database:
+        return
     from irisin.repair import set_aside_corrupt_prefect_database
 
     aside = set_aside_corrupt_prefect_database(Path(os.environ["PREFECT_HOME"]) / "prefect.db")
@@ -418,7 +424,7 @@ def verify(study_dir: StudyOpt) -> None:
     Names each damaged thing and exits 1 when anything is damaged.
     Example: irisin verify --study ./my-study
     """
-    _prefect_env(study_dir)
+    _prefect_env(study_dir, set_aside_corrupt_database=False)
     from config import open_study
     from irisin.repair import prefect_database_of
     from store.verify import study_damage
@@ -441,7 +447,7 @@ def repair(study_dir: StudyOpt) -> None:
     Also deletes temporary files of interrupted writes and moves a corrupt Prefect database aside.
     Example: irisin repair --study ./my-study
     """
-    _prefect_env(study_dir)
+    _prefect_env(study_dir, set_aside_corrupt_database=False)
     from config import open_study
     from flows.tasks import study_lock
     from irisin.repair import prefect_database_of

@@ -231,9 +231,10 @@ def test_refused_archive_is_said_on_the_terminal_and_in_the_summary(tmp_path: Pa
     )
     assert result.exit_code == 0, result.output
     assert (
-        f"quarantined: {bomb}: archive expands to 5,000,000 bytes, over the limit of "
-        in result.output
+        "quarantined   1  archive expands to 5,000,000 bytes, over the limit of " in result.output
     )
+    assert f"(e.g. {bomb})" in result.output
+    assert f"warning: needs attention: nothing in {bomb} could be read for P01" in result.output
 
     report = Ingestor(open_study(study)).ingest("P01", [bomb])  # already known: nothing new
     assert report.new_files == 0
