@@ -161,7 +161,7 @@ def ingest_shard(run: StudyRun, index: int, items: list[InboxItem]) -> IngestRep
     report = IngestReport()
     loose: dict[str, list[Path]] = {}
     for item in items:
-        if item.folder:
+        if item.folder or item.refused is not None:  # a refused entry is recorded, never read
             with run.participant_lock(item.participant_id):
                 report.extend(ingest_item(run.study, item, run.lake, run.ingestor))
         else:

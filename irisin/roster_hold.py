@@ -43,13 +43,17 @@ def hold_reason(participant_id: str, roster_ids: Iterable[str]) -> str:
 
 
 def hold_unrostered(items: list[InboxItem], roster_ids: Iterable[str]) -> tuple[list[InboxItem], list[FileOutcome]]:
-    """The items of rostered participants, and one held outcome per file of the others."""
+    """The items of rostered participants, and one held outcome per file of the others.
+
+    Refused entries (a linked participant folder, a FIFO) are kept whoever they belong
+    to: they are never read, and their refusal must be reported, not hidden by the hold.
+    """
     ids = set(roster_ids)
-    kept = [i for i in items if i.participant_id in ids]
+    kept = [i for i in items if i.participant_id in ids or i.refused is not None]
     held = [
         FileOutcome("", str(f), i.participant_id, "held", "skipped", hold_reason(i.participant_id, ids))
         for i in items
-        if i.participant_id not in ids
+        if i.participant_id not in ids and i.refused is None
         for f in files_of(i)
     ]
     return kept, held
