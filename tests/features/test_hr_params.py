@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import polars as pl
 from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
 
 from config.study import StudyConfig

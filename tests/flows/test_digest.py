@@ -21,7 +21,9 @@ from typer.testing import CliRunner
 
 from config import open_study
 from irisin import digest
-from tests.dashboard.conftest import demo_study  # noqa: F401  (session fixture: the processed demo)
+from tests.dashboard import conftest as _dashboard_fixtures
+
+demo_study = _dashboard_fixtures.demo_study  # the session fixture of the processed demo, shared
 
 pytestmark = pytest.mark.slow
 
