@@ -168,7 +168,12 @@ def stage_rates(study: Path) -> dict[str, float]:
         read_fit(d, ctx)
     reader_s = time.perf_counter() - started
     n = len(files)
-    return {"read": n / read_s, "decode": n / decode_s, "reader": n / reader_s, "decode_cpu_ms": 1000 * decode_cpu / n}
+    return {
+        "read": n / read_s,
+        "decode": n / decode_s,
+        "reader": n / reader_s,
+        "decode_cpu_ms": 1000 * decode_cpu / n,
+    }
 
 
 def peak_rss_mb() -> tuple[float, float]:
@@ -214,7 +219,9 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     load = os.getloadavg()
-    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
+    )
     rates = stage_rates(study)
 
     from prefect import flow
@@ -247,8 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     print("files/s side by side (stages alone on one core; end to end with the reader pool):")
     print(f"  read bytes + SHA-256      {rates['read']:>10,.0f}")
     print(f"  decode_fit (the floor)    {rates['decode']:>10,.0f}")
-    print(f"  read_fit (canonical)      {rates['reader']:>10,.0f}  ({100 * rates['reader'] / rates['decode']:.0f} % of decode)")
-    print(f"  backfill end to end       {end_to_end:>10,.0f}  ({100 * end_to_end / rates['decode']:.0f} % of decode; target >= 50 %)")
+    print(
+        f"  read_fit (canonical)      {rates['reader']:>10,.0f}  ({100 * rates['reader'] / rates['decode']:.0f} % of decode)"
+    )
+    print(
+        f"  backfill end to end       {end_to_end:>10,.0f}  ({100 * end_to_end / rates['decode']:.0f} % of decode; target >= 50 %)"
+    )
     flow_cpu = cpu_seconds()[0] - cpu[0]
     per_file = 1000 * (flow_cpu + worker_cpu) / files
     print(

@@ -53,7 +53,14 @@ from models.adherence import participant_scores
 from models.cohort import cohort_weekly
 
 START = date(2025, 1, 6)  # a Monday
-ZONES = ["Europe/Oslo", "America/New_York", "America/Phoenix", "Australia/Brisbane", "Asia/Kolkata", "UTC"]
+ZONES = [
+    "Europe/Oslo",
+    "America/New_York",
+    "America/Phoenix",
+    "Australia/Brisbane",
+    "Asia/Kolkata",
+    "UTC",
+]
 WORN_MINUTES_PER_DAY = 900
 MINUTE_FILE_PARTICIPANTS = 500
 
@@ -64,7 +71,10 @@ def participant_ids(n: int) -> list[str]:
 
 def write_roster(root: Path, n: int) -> None:
     pl.DataFrame(
-        {"participant_id": participant_ids(n), "timezone": [ZONES[i % len(ZONES)] for i in range(n)]}
+        {
+            "participant_id": participant_ids(n),
+            "timezone": [ZONES[i % len(ZONES)] for i in range(n)],
+        }
     ).write_csv(root / "roster.csv")
 
 
@@ -77,7 +87,8 @@ def synthetic_daily(n: int, weeks: int, rng: np.random.Generator) -> pl.DataFram
     return pl.DataFrame(
         {
             "participant_id": np.repeat(np.array(participant_ids(n)), days),
-            "local_date": np.tile(np.arange(days), n).astype("timedelta64[D]") + np.datetime64(START),
+            "local_date": np.tile(np.arange(days), n).astype("timedelta64[D]")
+            + np.datetime64(START),
             "wear_minutes": wear,
             "moderate_minutes": mvpa - vigorous,
             "vigorous_minutes": vigorous,
@@ -93,7 +104,9 @@ def weekly_from_daily(daily: pl.DataFrame, config: StudyConfig) -> pl.DataFrame:
     return (
         daily.group_by("participant_id", "week_start")
         .agg(
-            pl.col("moderate_minutes", "vigorous_minutes", "mvpa_minutes", "wear_minutes").sum().cast(pl.Int32),
+            pl.col("moderate_minutes", "vigorous_minutes", "mvpa_minutes", "wear_minutes")
+            .sum()
+            .cast(pl.Int32),
             pl.col("valid").sum().cast(pl.Int8).alias("valid_days"),
         )
         .with_columns(
@@ -111,7 +124,9 @@ def weekly_from_daily(daily: pl.DataFrame, config: StudyConfig) -> pl.DataFrame:
     )
 
 
-def synthetic_hourly_wear(n: int, weeks: int, stop_days: np.ndarray, rng: np.random.Generator) -> pl.DataFrame:
+def synthetic_hourly_wear(
+    n: int, weeks: int, stop_days: np.ndarray, rng: np.random.Generator
+) -> pl.DataFrame:
     """Worn minutes per participant, local day and waking hour (07-22), up to each one's last day."""
     days = weeks * 7
     hours = np.arange(7, 23)
@@ -129,7 +144,9 @@ def synthetic_hourly_wear(n: int, weeks: int, stop_days: np.ndarray, rng: np.ran
     )
 
 
-def write_minutes_lake(lake: Path, n: int, weeks: int, minute_days: int, stop_days: np.ndarray) -> int:
+def write_minutes_lake(
+    lake: Path, n: int, weeks: int, minute_days: int, stop_days: np.ndarray
+) -> int:
     """The last ``minute_days`` days of worn minutes of each participant, in Parquet files; returns rows."""
     lake.mkdir(parents=True)
     rng = np.random.default_rng(int(stop_days.sum()))
@@ -147,12 +164,14 @@ def write_minutes_lake(lake: Path, n: int, weeks: int, minute_days: int, stop_da
         ).ravel()
         frame = pl.DataFrame(
             {
-                "participant_id": np.repeat(np.array(participant_ids(n))[ids], minute_days * WORN_MINUTES_PER_DAY),
+                "participant_id": np.repeat(
+                    np.array(participant_ids(n))[ids], minute_days * WORN_MINUTES_PER_DAY
+                ),
                 "source": "fit_monitoring",
                 "device": "Garmin vivosmart 4",
-                "minute_utc": (np.datetime64(end.replace(tzinfo=None), "m") + offset.astype("timedelta64[m]")).astype(
-                    "datetime64[us]"
-                ),
+                "minute_utc": (
+                    np.datetime64(end.replace(tzinfo=None), "m") + offset.astype("timedelta64[m]")
+                ).astype("datetime64[us]"),
                 "heart_rate_bpm": rng.normal(75, 10, offset.size).astype(np.float32),
             }
         ).with_columns(pl.col("minute_utc").dt.replace_time_zone("UTC"))
@@ -224,7 +243,12 @@ def build(root: Path, n: int, weeks: int, minute_days: int, seed: int) -> dict[s
         con.execute(f"CREATE VIEW minutes AS SELECT * FROM read_parquet('{lake}/*.parquet')")
     finally:
         con.close()
-    return {"weekly": weekly.height, "daily": daily.height, "hourly_wear": hourly.height, "minutes": minute_rows}
+    return {
+        "weekly": weekly.height,
+        "daily": daily.height,
+        "hourly_wear": hourly.height,
+        "minutes": minute_rows,
+    }
 
 
 def existing_rows(root: Path) -> dict[str, int]:
@@ -253,15 +277,24 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--participants", type=int, default=5000)
     parser.add_argument("--weeks", type=int, default=52)
-    parser.add_argument("--minute-days", type=int, default=7, help="days of minute rows per participant in the lake")
+    parser.add_argument(
+        "--minute-days", type=int, default=7, help="days of minute rows per participant in the lake"
+    )
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--grid-participants", type=int, default=500, help="participants of the grid's study")
+    parser.add_argument(
+        "--grid-participants", type=int, default=500, help="participants of the grid's study"
+    )
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument(
-        "--keep", type=Path, default=None, help="build the study here and keep it; reused when it exists (for profiling)"
+        "--keep",
+        type=Path,
+        default=None,
+        help="build the study here and keep it; reused when it exists (for profiling)",
     )
     args = parser.parse_args()
 
@@ -290,9 +323,14 @@ def main() -> None:
 
         cold = [
             (f"grid page, {args.grid_participants:,} x {args.weeks} weeks", grid_page),
-            (f"cohort page, {args.participants:,} x {args.weeks} weeks", lambda: data.load_cohort_view(study)),
+            (
+                f"cohort page, {args.participants:,} x {args.weeks} weeks",
+                lambda: data.load_cohort_view(study),
+            ),
         ]
-        print(f"{'page':42s} {'cold s':>7s} {'warm best':>10s} {'warm median':>12s}   (targets: cold < 2 s, warm < 1 s)")
+        print(
+            f"{'page':42s} {'cold s':>7s} {'warm best':>10s} {'warm median':>12s}   (targets: cold < 2 s, warm < 1 s)"
+        )
         for label, fn in cold:
             t0 = time.perf_counter()
             fn()
@@ -301,12 +339,16 @@ def main() -> None:
             print(f"{label:42s} {first:7.3f} {best:10.3f} {median:12.3f}")
         table = data.load_participant_table(study, None)
         flagged = table.table.filter(pl.col("flags") != "").height
-        print(f"participant table: {table.table.height:,} rows, {flagged:,} flagged; reference day {table.reference_day}")
+        print(
+            f"participant table: {table.table.height:,} rows, {flagged:,} flagged; reference day {table.reference_day}"
+        )
         last = dict(table.table.select("participant_id", "last_data").iter_rows())
         pid = next(iter(last))
         with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
             roster = queries.roster(con, study.roster)
-            last_local = queries.last_data(con, roster).filter(pl.col("participant_id") == pid)["last_local"][0]
+            last_local = queries.last_data(con, roster).filter(pl.col("participant_id") == pid)[
+                "last_local"
+            ][0]
 
         def last_data() -> object:
             with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
@@ -314,7 +356,9 @@ def main() -> None:
 
         def minutes_scan() -> object:  # the fallback of a warehouse without hourly_wear
             with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
-                return con.execute("SELECT participant_id, max(minute_utc) FROM minutes GROUP BY 1").fetchall()
+                return con.execute(
+                    "SELECT participant_id, max(minute_utc) FROM minutes GROUP BY 1"
+                ).fetchall()
 
         cases: list[tuple[str, Callable[[], object]]] = [
             ("grid page (alerts + last 4 weeks of days)", grid_page),

@@ -33,7 +33,10 @@ def main() -> None:
         for _ in range(fuzz.CASES_PER_FAMILY):
             victim = targets[int(rng.integers(0, len(targets)))]
             damaged = fuzz._mutate(victim.load(), rng)
-            case = [Member(m.path, len(damaged), lambda d=damaged: d) if m is victim else m for m in members]  # type: ignore[misc]
+            case = [
+                Member(m.path, len(damaged), lambda d=damaged: d) if m is victim else m
+                for m in members
+            ]  # type: ignore[misc]
             try:
                 results = read(case)
             except Exception:  # counted: the figure the fuzz test requires to be 0
@@ -42,7 +45,9 @@ def main() -> None:
             status = results[victim.path].status
             statuses[status] = statuses.get(status, 0) + 1
             sibling_lost += sum(
-                max(0, _rows(clean[p]) - _rows(r)) for p, r in results.items() if p != victim.path and p in clean
+                max(0, _rows(clean[p]) - _rows(r))
+                for p, r in results.items()
+                if p != victim.path and p in clean
             )
             before += _rows(clean[victim.path])
             kept += min(_rows(clean[victim.path]), _rows(results[victim.path]))

@@ -44,13 +44,17 @@ def _study(folder: Path, roster: pl.DataFrame):  # type: ignore[no-untyped-def]
 
     init_study(folder)
     full = roster.with_columns(
-        pl.lit(None, dtype).alias(name) for name, dtype in ROSTER_SCHEMA.items() if name not in roster.columns
+        pl.lit(None, dtype).alias(name)
+        for name, dtype in ROSTER_SCHEMA.items()
+        if name not in roster.columns
     ).select(list(ROSTER_SCHEMA))
     write_roster(full, folder / "roster.csv")
     return open_study(folder)
 
 
-def _ingest_and_derive(study, items: Iterable[tuple[str, list[Path]]], *, from_id: bool = False) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+def _ingest_and_derive(
+    study, items: Iterable[tuple[str, list[Path]]], *, from_id: bool = False
+) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     from ingest.pipeline import Ingestor
     from irisin.jobs import derive
 
@@ -79,12 +83,18 @@ def fit_weekly(work: Path) -> pl.DataFrame | None:
     if not files:
         return None
     ids = [f"F{i:03d}" for i in range(len(files))]
-    study = _study(work / "fit", pl.DataFrame({"participant_id": ids, "timezone": ["UTC"] * len(ids)}))
+    study = _study(
+        work / "fit", pl.DataFrame({"participant_id": ids, "timezone": ["UTC"] * len(ids)})
+    )
     return _ingest_and_derive(study, [(pid, [f]) for pid, f in zip(ids, files, strict=True)])
 
 
 def fitabase_weekly(work: Path) -> pl.DataFrame | None:
-    folders = sorted(p for p in (CORPUS / "fitabase").iterdir() if p.is_dir()) if (CORPUS / "fitabase").is_dir() else []
+    folders = (
+        sorted(p for p in (CORPUS / "fitabase").iterdir() if p.is_dir())
+        if (CORPUS / "fitabase").is_dir()
+        else []
+    )
     if not folders:
         return None
     ids: set[str] = set()
@@ -105,7 +115,9 @@ def shares(weekly: pl.DataFrame) -> pl.DataFrame:
         return (100.0 * condition.cast(pl.Float64).mean()).round(1)
 
     return (
-        weekly.with_columns(pl.col("sources").fill_null("(none)").str.split(",").list.first().alias("source"))
+        weekly.with_columns(
+            pl.col("sources").fill_null("(none)").str.split(",").list.first().alias("source")
+        )
         .group_by("source")
         .agg(
             pl.len().alias("weeks"),
@@ -120,8 +132,12 @@ def shares(weekly: pl.DataFrame) -> pl.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=SETS, action="append", help="run only this set (repeatable)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only", choices=SETS, action="append", help="run only this set (repeatable)"
+    )
     args = parser.parse_args(argv)
     chosen = args.only or list(SETS)
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -136,11 +152,18 @@ def main(argv: list[str] | None = None) -> None:
             if weekly is None:
                 print(f"{name}: skipped, no corpus under {CORPUS}")
                 continue
-            print(f"{name}: {weekly.height} participant-weeks, {weekly['participant_id'].n_unique()} participants")
+            print(
+                f"{name}: {weekly.height} participant-weeks, {weekly['participant_id'].n_unique()} participants"
+            )
             everything = weekly.with_columns(pl.lit("(all)").alias("sources"))
-            tables.append(pl.concat([shares(weekly), shares(everything)]).select(pl.lit(name).alias("set"), pl.all()))
+            tables.append(
+                pl.concat([shares(weekly), shares(everything)]).select(
+                    pl.lit(name).alias("set"), pl.all()
+                )
+            )
     if tables:
         print(pl.concat(tables))
+
 
 if __name__ == "__main__":
     main()

@@ -108,7 +108,9 @@ def load_roster(path: Path) -> pl.DataFrame:
     try:
         df = pl.read_csv(path, infer_schema=False)
     except pl.exceptions.NoDataError:
-        raise ConfigError(f"{path}: empty file; expected a header 'participant_id,timezone,...'") from None
+        raise ConfigError(
+            f"{path}: empty file; expected a header 'participant_id,timezone,...'"
+        ) from None
     return parse_roster(df, path)
 
 

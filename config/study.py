@@ -60,10 +60,12 @@ class StudySection(_Section):
     name: str = "irisin study"
     timezone: str = Field("UTC", description="default IANA zone for participants without one")
     week_start: Literal["monday", "study_relative"] = Field(
-        "monday", description="calendar weeks from Monday 00:00 local, or 7-day weeks from each participant's start_date"
+        "monday",
+        description="calendar weeks from Monday 00:00 local, or 7-day weeks from each participant's start_date",
     )
     use_device_offsets: bool = Field(
-        False, description="place minutes by the device's UTC offset instead of the roster zone (travellers)"
+        False,
+        description="place minutes by the device's UTC offset instead of the roster zone (travellers)",
     )
 
     _zone = field_validator("timezone")(_check_zone)
@@ -129,7 +131,8 @@ class WearSection(_Section):
         2, description="minutes with steps allowed inside a non-wear run (Choi et al. 2011)"
     )
     step_interruption_window_minutes: Annotated[int, Field(ge=0, le=1440)] = Field(
-        30, description="zero-step minutes needed on each side of an allowed interruption (Choi et al. 2011)"
+        30,
+        description="zero-step minutes needed on each side of an allowed interruption (Choi et al. 2011)",
     )
     min_wear_minutes_per_day: Annotated[int, Field(ge=0, le=1440)] = 600
     min_valid_days_per_week: Annotated[int, Field(ge=0, le=7)] = 4
@@ -163,9 +166,12 @@ class IngestSection(_Section):
 class AlertsSection(_Section):
     """Alert rules (``models.alerts``): each counts from the participant's own last data, "no data" to today."""
 
-    no_data_days: Annotated[int, Field(ge=1, le=365)] = Field(3, description="last data N or more days before today")
+    no_data_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        3, description="last data N or more days before today"
+    )
     low_wear_hours_per_day: Annotated[float, Field(ge=0, le=24)] = Field(
-        10.0, description="mean worn hours a day below this over the last low_wear_days days of data"
+        10.0,
+        description="mean worn hours a day below this over the last low_wear_days days of data",
     )
     low_wear_days: Annotated[int, Field(ge=1, le=90)] = 7
     below_weeks_running: Annotated[int, Field(ge=1, le=52)] = Field(
@@ -183,8 +189,12 @@ class AlertsSection(_Section):
             raw = dict(raw)
             minutes = raw.pop("low_wear_minutes_per_day")
             if "low_wear_hours_per_day" in raw:
-                raise ValueError("give low_wear_hours_per_day or low_wear_minutes_per_day, not both")
-            raw["low_wear_hours_per_day"] = minutes / 60 if isinstance(minutes, int | float) else minutes
+                raise ValueError(
+                    "give low_wear_hours_per_day or low_wear_minutes_per_day, not both"
+                )
+            raw["low_wear_hours_per_day"] = (
+                minutes / 60 if isinstance(minutes, int | float) else minutes
+            )
         return raw
 
 
@@ -197,12 +207,16 @@ class DigestSection(_Section):
     smtp_host: str = "localhost"
     smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
     smtp_tls: SmtpTls = "starttls"
-    smtp_user: str | None = Field(None, description="login name; defaults to sender when a password is set")
+    smtp_user: str | None = Field(
+        None, description="login name; defaults to sender when a password is set"
+    )
     sender: str = ""
     recipients: list[str] = Field(default_factory=list)
     cron: str = "0 7 * * *"
     send_when_nothing: bool = Field(True, description="send 'nothing to report' when no rule fired")
-    dashboard_url: str = Field("", description="link put in the mail, e.g. https://dashboard.example.org")
+    dashboard_url: str = Field(
+        "", description="link put in the mail, e.g. https://dashboard.example.org"
+    )
     send_attempts: Annotated[int, Field(ge=1, le=10)] = 3
 
     @field_validator("cron")

@@ -59,8 +59,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Arguments after ``--`` on the ``streamlit run`` line."""
     parser = argparse.ArgumentParser(prog="irisin dashboard")
     parser.add_argument("--study", type=Path, required=True, help="study folder")
-    parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="evaluate flags as if today were this date")
-    parser.add_argument("--insecure-no-password", action="store_true", help="served beyond this machine without a password")
+    parser.add_argument(
+        "--as-of",
+        type=date.fromisoformat,
+        default=None,
+        help="evaluate flags as if today were this date",
+    )
+    parser.add_argument(
+        "--insecure-no-password",
+        action="store_true",
+        help="served beyond this machine without a password",
+    )
     return parser.parse_args(argv)
 
 
@@ -90,7 +99,9 @@ def password_gate() -> bool:
             auth.THROTTLE.succeeded(client)
             st.session_state["authenticated"] = True
             st.rerun()
-        auth.wait(auth.THROTTLE.failed(client))  # this session only waits; others are served meanwhile
+        auth.wait(
+            auth.THROTTLE.failed(client)
+        )  # this session only waits; others are served meanwhile
         st.error("Wrong password.")
     return False
 
@@ -111,7 +122,10 @@ def _next_step(study: Study) -> str:
 
 # -- downloads -----------------------------------------------------------------------------------
 
-MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MIME = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def _session_token() -> str:
@@ -167,7 +181,9 @@ def download_button(label: str, make: Callable[[], bytes], stem: str, kind: str,
         _expire_later(data, mime, file_name)
         return data
 
-    st.download_button(label, data=generate, file_name=file_name, mime=mime, key=key, on_click="ignore")
+    st.download_button(
+        label, data=generate, file_name=file_name, mime=mime, key=key, on_click="ignore"
+    )
 
 
 # -- cached loaders (keyed by the warehouse file's version) --------------------------------------
@@ -197,7 +213,9 @@ def _cohort(study_dir: str, version: int) -> data.CohortView:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _participant(study_dir: str, version: int, participant_id: str, last_local: datetime | None) -> data.ParticipantDetail:
+def _participant(
+    study_dir: str, version: int, participant_id: str, last_local: datetime | None
+) -> data.ParticipantDetail:
     return data.load_participant(open_study(Path(study_dir)), participant_id, last_local)
 
 
@@ -240,25 +258,39 @@ def grid_page(study: Study, version: int, as_of: date | None) -> None:
     result = _participant_table(str(study.root), version, as_of, _live_minute(as_of))
     st.header("Compliance grid")
     controls = st.columns([1, 3, 2, 2])
-    weeks = int(controls[0].number_input("Weeks shown", min_value=1, max_value=52, value=4, step=1, key="grid_weeks"))
-    kinds = controls[1].multiselect("Show only participants flagged", participant_table.FLAG_KINDS, key="grid_flags")
+    weeks = int(
+        controls[0].number_input(
+            "Weeks shown", min_value=1, max_value=52, value=4, step=1, key="grid_weeks"
+        )
+    )
+    kinds = controls[1].multiselect(
+        "Show only participants flagged", participant_table.FLAG_KINDS, key="grid_flags"
+    )
     id_contains = controls[2].text_input("Participant id contains", key="grid_id")
     today = data.grid_today(study, result.as_of)
     view = _grid(str(study.root), version, as_of, _live_minute(as_of), weeks)
     shown = participant_table.filter_table(view.table, id_contains, kinds)
     pages = max(1, -(-shown.height // GRID_PAGE_ROWS))
-    number = int(controls[3].number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="grid_page"))
+    number = int(
+        controls[3].number_input(
+            f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="grid_page"
+        )
+    )
     st.caption(
         f"{grid.LEGEND}. Days up to {today:%a %Y-%m-%d} ({study.config.study.timezone}); each participant's days "
         "are their local days. Rows: who needs attention first (no data yet, then most flags, then longest "
         "without data). Flags: " + "; ".join(alert_rules.describe_rules(study.config.alerts)) + "."
     )
     if not view.table.height:
-        st.info(f"The roster is empty: list participants in {study.paths.roster_csv} (participant_id,timezone), then run `irisin check --study {study.root}`.")
+        st.info(
+            f"The roster is empty: list participants in {study.paths.roster_csv} (participant_id,timezone), then run `irisin check --study {study.root}`."
+        )
         return
     columns: dict[str, Any] = {
         "participant_id": st.column_config.TextColumn("Participant", pinned=True, width=90),
-        "flags": st.column_config.TextColumn("Flags", width="medium", help="hover a cell for the whole text"),
+        "flags": st.column_config.TextColumn(
+            "Flags", width="medium", help="hover a cell for the whole text"
+        ),
         "last_data": st.column_config.TextColumn("Last data (local)", width=120),
         "days_since_data": st.column_config.NumberColumn("Days since", width=80),
     }
@@ -267,34 +299,74 @@ def grid_page(study: Study, version: int, as_of: date | None) -> None:
         for name in view.week_columns
     }
     rows = grid.compact(grid.page(shown, number, GRID_PAGE_ROWS), view)
-    st.dataframe(rows, hide_index=True, width="stretch", column_config=columns, height=min(38 + 35 * rows.height, 740))
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config=columns,
+        height=min(38 + 35 * rows.height, 740),
+    )
     st.caption(
         f"Participants {(number - 1) * GRID_PAGE_ROWS + min(1, rows.height)}–{(number - 1) * GRID_PAGE_ROWS + rows.height} "
         f"of {shown.height} shown ({view.table.height} on the roster)."
     )
-    alert_list = alert_rules.alert_list(result.alerts).filter(pl.col("participant_id").is_in(shown["participant_id"].implode()))
+    alert_list = alert_rules.alert_list(result.alerts).filter(
+        pl.col("participant_id").is_in(shown["participant_id"].implode())
+    )
     st.subheader(f"Alerts ({alert_list.height})")
     if alert_list.height:
         st.dataframe(
-            alert_list, hide_index=True, width="stretch",
-            column_config={"participant_id": "Participant", "rule": "Rule", "flag": st.column_config.TextColumn("Flag", width="large")},
+            alert_list,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "participant_id": "Participant",
+                "rule": "Rule",
+                "flag": st.column_config.TextColumn("Flag", width="large"),
+            },
         )
     else:
         st.success("No participant is flagged by any rule.")
     stem = f"{today:%Y-%m-%d}"
     buttons = st.columns(4)
     with buttons[0]:
-        download_button("Grid as CSV", lambda: sheets.safe_csv_bytes(shown), f"compliance-grid-{stem}", "csv", "grid_csv")
+        download_button(
+            "Grid as CSV",
+            lambda: sheets.safe_csv_bytes(shown),
+            f"compliance-grid-{stem}",
+            "csv",
+            "grid_csv",
+        )
     with buttons[1]:
-        download_button("Grid as Excel", lambda: sheets.xlsx_bytes({"grid": shown, "alerts": alert_list}), f"compliance-grid-{stem}", "xlsx", "grid_xlsx")
+        download_button(
+            "Grid as Excel",
+            lambda: sheets.xlsx_bytes({"grid": shown, "alerts": alert_list}),
+            f"compliance-grid-{stem}",
+            "xlsx",
+            "grid_xlsx",
+        )
     with buttons[2]:
-        download_button("Alerts as CSV", lambda: sheets.safe_csv_bytes(alert_list), f"alerts-{stem}", "csv", "alerts_csv")
+        download_button(
+            "Alerts as CSV",
+            lambda: sheets.safe_csv_bytes(alert_list),
+            f"alerts-{stem}",
+            "csv",
+            "alerts_csv",
+        )
     with buttons[3]:
-        download_button("Alerts as Excel", lambda: sheets.xlsx_bytes({"alerts": alert_list}), f"alerts-{stem}", "xlsx", "alerts_xlsx")
+        download_button(
+            "Alerts as Excel",
+            lambda: sheets.xlsx_bytes({"alerts": alert_list}),
+            f"alerts-{stem}",
+            "xlsx",
+            "alerts_xlsx",
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _grid(study_dir: str, version: int, as_of: date | None, minute: datetime | None, weeks: int) -> grid.Grid:
+def _grid(
+    study_dir: str, version: int, as_of: date | None, minute: datetime | None, weeks: int
+) -> grid.Grid:
     study = open_study(Path(study_dir))
     table = _participant_table(study_dir, version, as_of, minute)
     return data.load_grid(study, table.alerts, data.grid_today(study, table.as_of), weeks)
@@ -306,7 +378,9 @@ WINDOWS = ("last 12 weeks", "whole study")
 
 def _window(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     """Rows of ``frame`` (by ``week_start``) in the chosen window: the last 12 weeks of data, or all."""
-    choice = st.radio("Weeks shown", WINDOWS, horizontal=True, key=key, label_visibility="collapsed")
+    choice = st.radio(
+        "Weeks shown", WINDOWS, horizontal=True, key=key, label_visibility="collapsed"
+    )
     if choice == WINDOWS[1] or frame.is_empty():
         return frame
     last = frame["week_start"].max()
@@ -318,7 +392,9 @@ def cohort_page(study: Study, version: int) -> None:
     threshold = study.config.scoring.threshold_minutes_per_week
     st.header("Cohort")
     if view.this_week is None:
-        st.info(f"No weekly results yet: put raw files in {study.paths.inbox}/<participant_id>/ and run `irisin nightly --study {study.root}`.")
+        st.info(
+            f"No weekly results yet: put raw files in {study.paths.inbox}/<participant_id>/ and run `irisin nightly --study {study.root}`."
+        )
     else:
         st.caption(
             f"This week = the week starting {view.this_week:%a %Y-%m-%d}, which holds the latest data in the "
@@ -327,7 +403,9 @@ def cohort_page(study: Study, version: int) -> None:
         )
     cols = st.columns(4)
     cols[0].metric("Participants enrolled", view.enrolled)
-    cols[1].metric("Active this week", view.active_this_week, help="participants with any wear this week")
+    cols[1].metric(
+        "Active this week", view.active_this_week, help="participants with any wear this week"
+    )
     _share_metric(cols[2], f"Meeting {threshold} min this week (so far)", view.this_week_share)
     _share_metric(cols[3], "Last complete week", view.last_week_share)
     left, right = st.columns(2)
@@ -359,10 +437,16 @@ def table_page(study: Study, version: int, as_of: date | None) -> None:
         "Flags, each counted from the participant's own last data (no data: to today): "
         + "; ".join(alert_rules.describe_rules(alerts))
         + ". "
-        + (f"This week = the week of {result.reference_day:%Y-%m-%d}, the latest data in the study; " if result.reference_day else "")
+        + (
+            f"This week = the week of {result.reference_day:%Y-%m-%d}, the latest data in the study; "
+            if result.reference_day
+            else ""
+        )
         + f"{today}{result.as_of:%Y-%m-%d %H:%M} UTC."
     )
-    stale_days = (data.as_of_instant(None).date() - result.reference_day).days if result.reference_day else 0
+    stale_days = (
+        (data.as_of_instant(None).date() - result.reference_day).days if result.reference_day else 0
+    )
     if not result.replay and stale_days > alerts.no_data_days:
         st.warning(
             f"The latest data in this study is from {result.reference_day:%Y-%m-%d}, {stale_days} days ago, so "
@@ -372,20 +456,34 @@ def table_page(study: Study, version: int, as_of: date | None) -> None:
         )
     left, right, _ = st.columns([2, 3, 3])
     id_contains = left.text_input("Participant id contains", key="id_filter")
-    kinds = right.multiselect("Show only participants flagged", participant_table.FLAG_KINDS, key="flag_filter")
+    kinds = right.multiselect(
+        "Show only participants flagged", participant_table.FLAG_KINDS, key="flag_filter"
+    )
     shown = participant_table.filter_table(result.table, id_contains, kinds)
     columns = {name: st.column_config.Column(label) for name, label in TABLE_LABELS.items()}
-    columns["flags"] = st.column_config.TextColumn(TABLE_LABELS["flags"], width="large", help="hover a cell for the whole text")
+    columns["flags"] = st.column_config.TextColumn(
+        TABLE_LABELS["flags"], width="large", help="hover a cell for the whole text"
+    )
     st.dataframe(
         shown,
         hide_index=True,
         width="stretch",
         column_config=columns,
-        height=min(38 + 35 * max(shown.height, 1), 38 + 35 * 25),  # every row visible up to 25, then scroll
+        height=min(
+            38 + 35 * max(shown.height, 1), 38 + 35 * 25
+        ),  # every row visible up to 25, then scroll
     )
-    st.caption(f"{shown.height} of {result.table.height} participants. Click a column header to sort.")
+    st.caption(
+        f"{shown.height} of {result.table.height} participants. Click a column header to sort."
+    )
     day = result.reference_day or result.as_of.date()
-    download_button("Download table as CSV", lambda: participant_table.to_csv(shown), f"participants-{day:%Y-%m-%d}", "csv", "download_csv")
+    download_button(
+        "Download table as CSV",
+        lambda: participant_table.to_csv(shown),
+        f"participants-{day:%Y-%m-%d}",
+        "csv",
+        "download_csv",
+    )
 
 
 def participant_page(study: Study, version: int, as_of: date | None) -> None:
@@ -393,10 +491,14 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
     ids = sorted(table["participant_id"].to_list())
     st.header("Participant")
     if not ids:
-        st.info(f"The roster is empty: list participants in {study.paths.roster_csv} (participant_id,timezone), then run `irisin check --study {study.root}`.")
+        st.info(
+            f"The roster is empty: list participants in {study.paths.roster_csv} (participant_id,timezone), then run `irisin check --study {study.root}`."
+        )
         return
     wanted = st.query_params.get("participant")
-    pid = st.selectbox("Participant", ids, index=ids.index(wanted) if wanted in ids else 0, key="participant")
+    pid = st.selectbox(
+        "Participant", ids, index=ids.index(wanted) if wanted in ids else 0, key="participant"
+    )
     st.query_params["participant"] = pid
     row = table.filter(table["participant_id"] == pid).row(0, named=True)
     last_local = _last_local(study, version, pid)
@@ -417,7 +519,9 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
     st.subheader("Minutes per week")
     weeks = _window(detail.weeks, "participant_window") if detail.weeks.height else detail.weeks
     if detail.weeks.is_empty():
-        st.info(f"No weekly results for {pid} yet: put their files in {study.paths.inbox}/{pid}/ and run `irisin nightly --study {study.root}`.")
+        st.info(
+            f"No weekly results for {pid} yet: put their files in {study.paths.inbox}/{pid}/ and run `irisin nightly --study {study.root}`."
+        )
     else:
         st.altair_chart(charts.weekly_bars(weeks, threshold), width="stretch")
         st.caption(
@@ -426,9 +530,13 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
         )
     st.subheader("Wear by day and hour")
     if detail.hourly.is_empty():
-        st.info(f"No minute data for {pid} yet (daily totals only, or nothing): `irisin nightly --study {study.root}` reads new files.")
+        st.info(
+            f"No minute data for {pid} yet (daily totals only, or nothing): `irisin nightly --study {study.root}` reads new files."
+        )
     else:
-        st.caption(f"Local days {detail.heatmap_from} to {detail.heatmap_until} ({detail.timezone}).")
+        st.caption(
+            f"Local days {detail.heatmap_from} to {detail.heatmap_until} ({detail.timezone})."
+        )
         st.altair_chart(charts.wear_heatmap(detail.hourly, detail.timezone), width="stretch")
     st.subheader("Sources and devices seen")
     st.dataframe(
@@ -438,8 +546,12 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
         column_config={
             "source": "Source",
             "device": "Device",
-            "first_local": st.column_config.DatetimeColumn(f"First ({detail.timezone})", format="YYYY-MM-DD HH:mm"),
-            "last_local": st.column_config.DatetimeColumn(f"Last ({detail.timezone})", format="YYYY-MM-DD HH:mm"),
+            "first_local": st.column_config.DatetimeColumn(
+                f"First ({detail.timezone})", format="YYYY-MM-DD HH:mm"
+            ),
+            "last_local": st.column_config.DatetimeColumn(
+                f"Last ({detail.timezone})", format="YYYY-MM-DD HH:mm"
+            ),
             "minutes": "Minute rows",
             "daily_totals": "Daily totals",
         },
@@ -512,7 +624,9 @@ def quality_page(study: Study, version: int) -> None:
     )
     counts = st.columns(5)
     for col, key in zip(
-        counts, ("files_seen", "files_new", "files_ok", "files_partial", "files_quarantined"), strict=True
+        counts,
+        ("files_seen", "files_new", "files_ok", "files_partial", "files_quarantined"),
+        strict=True,
     ):
         col.metric(key.replace("_", " "), _or_dash(run.get(key)))
     with st.container(border=True):
@@ -548,7 +662,11 @@ def main(study_dir: Path, as_of: date | None = None, insecure_no_password: bool 
     wanted = st.query_params.get("page")
     st.sidebar.title(study.config.study.name)
     page = st.sidebar.radio(
-        "Page", keys, index=keys.index(wanted) if wanted in keys else 0, format_func=PAGES.get, key="page"
+        "Page",
+        keys,
+        index=keys.index(wanted) if wanted in keys else 0,
+        format_func=PAGES.get,
+        key="page",
     )
     st.query_params["page"] = page
     if page == "grid":

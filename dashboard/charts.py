@@ -21,10 +21,16 @@ def _threshold_rule(threshold: int, axis: str, label: str) -> alt.LayerChart:
     """A dashed threshold line with a text label at its start (the label is literal in the spec)."""
     one = pl.DataFrame({"threshold": [threshold]})
     rule = alt.Chart(one).mark_rule(color=INK, strokeDash=[6, 4], strokeWidth=2)
-    text = alt.Chart(one).mark_text(text=label, align="left", dx=4, dy=-6, color=INK, fontWeight="bold")
+    text = alt.Chart(one).mark_text(
+        text=label, align="left", dx=4, dy=-6, color=INK, fontWeight="bold"
+    )
     if axis == "y":
-        right = text.mark_text(text=label, align="right", dx=-4, dy=-7, color=INK, fontWeight="bold")
-        return rule.encode(y=alt.datum(threshold)) + right.encode(y=alt.datum(threshold), x=alt.value("width"))
+        right = text.mark_text(
+            text=label, align="right", dx=-4, dy=-7, color=INK, fontWeight="bold"
+        )
+        return rule.encode(y=alt.datum(threshold)) + right.encode(
+            y=alt.datum(threshold), x=alt.value("width")
+        )
     return rule.encode(x=alt.datum(threshold)) + text.encode(x=alt.datum(threshold), y=alt.value(8))
 
 
@@ -32,13 +38,22 @@ def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
     """Stacked moderate/vigorous minutes per week on a time axis (a gap in the data shows as a gap),
     the threshold line, and the week status as shapes."""
     weeks = weeks.sort("week_start").with_columns(
-        week_end=pl.col("week_start") + pl.duration(days=7), middle=pl.col("week_start") + pl.duration(days=3, hours=12)
+        week_end=pl.col("week_start") + pl.duration(days=7),
+        middle=pl.col("week_start") + pl.duration(days=3, hours=12),
     )
-    long = weeks.select("week_start", "week_end", "moderate_minutes", "vigorous_minutes", "status").unpivot(
-        index=["week_start", "week_end", "status"], variable_name="intensity", value_name="minutes"
-    ).with_columns(pl.col("intensity").str.replace("_minutes", ""))
+    long = (
+        weeks.select("week_start", "week_end", "moderate_minutes", "vigorous_minutes", "status")
+        .unpivot(
+            index=["week_start", "week_end", "status"],
+            variable_name="intensity",
+            value_name="minutes",
+        )
+        .with_columns(pl.col("intensity").str.replace("_minutes", ""))
+    )
     span_days = (weeks["week_end"].max() - weeks["week_start"].min()).days if weeks.height else 0  # type: ignore[operator]
-    axis = alt.Axis(format="%Y-%m-%d" if span_days <= 200 else "%b %Y", labelAngle=-45, labelOverlap="greedy")
+    axis = alt.Axis(
+        format="%Y-%m-%d" if span_days <= 200 else "%b %Y", labelAngle=-45, labelOverlap="greedy"
+    )
     week_axis = alt.X("week_start:T", title="week starting", axis=axis)
     bars = (
         alt.Chart(long)
@@ -53,11 +68,19 @@ def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
                 legend=alt.Legend(title="intensity", orient="top"),
             ),
             order=alt.Order("intensity:N", sort="descending"),
-            tooltip=[alt.Tooltip("week_start:T", title="week"), "intensity:N", "minutes:Q", "status:N"],
+            tooltip=[
+                alt.Tooltip("week_start:T", title="week"),
+                "intensity:N",
+                "minutes:Q",
+                "status:N",
+            ],
         )
     )
     totals = weeks.select(
-        "week_start", "middle", "status", total=pl.col("moderate_minutes") + pl.col("vigorous_minutes")
+        "week_start",
+        "middle",
+        "status",
+        total=pl.col("moderate_minutes") + pl.col("vigorous_minutes"),
     )
     status = (
         alt.Chart(totals)
@@ -86,7 +109,10 @@ def wear_heatmap(hourly: pl.DataFrame, zone: str) -> alt.Chart:
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
             x=alt.X(
-                "hour:O", title=f"hour of day ({zone})", axis=alt.Axis(labelAngle=0), scale=alt.Scale(domain=list(range(24)))
+                "hour:O",
+                title=f"hour of day ({zone})",
+                axis=alt.Axis(labelAngle=0),
+                scale=alt.Scale(domain=list(range(24))),
             ),
             y=alt.Y(
                 "day:O",
@@ -99,7 +125,11 @@ def wear_heatmap(hourly: pl.DataFrame, zone: str) -> alt.Chart:
                 scale=alt.Scale(scheme="greys", domain=[0, 60]),
                 legend=alt.Legend(title="worn min/hour"),
             ),
-            tooltip=[alt.Tooltip("day:O", title="day"), "hour:O", alt.Tooltip("wear_minutes:Q", title="worn min")],
+            tooltip=[
+                alt.Tooltip("day:O", title="day"),
+                "hour:O",
+                alt.Tooltip("wear_minutes:Q", title="worn min"),
+            ],
         )
         .properties(height=alt.Step(18))
     )
@@ -108,10 +138,19 @@ def wear_heatmap(hourly: pl.DataFrame, zone: str) -> alt.Chart:
 def share_trend(cohort: pl.DataFrame) -> alt.LayerChart:
     """Weekly share of sufficient-wear participants meeting the hour, with its interval."""
     base = alt.Chart(cohort).encode(
-        x=alt.X("week_start:T", title="week starting", axis=alt.Axis(labelOverlap="greedy", labelAngle=-45))
+        x=alt.X(
+            "week_start:T",
+            title="week starting",
+            axis=alt.Axis(labelOverlap="greedy", labelAngle=-45),
+        )
     )
     band = base.mark_area(opacity=0.2, color=INK).encode(
-        y=alt.Y("ci_low:Q", title="share meeting the hour", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y(
+            "ci_low:Q",
+            title="share meeting the hour",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
         y2="ci_high:Q",
     )
     short = cohort.height <= 26  # whiskers and points on every week only while they stay apart
@@ -132,7 +171,9 @@ def share_trend(cohort: pl.DataFrame) -> alt.LayerChart:
     return alt.layer(*layers).properties(height=260)
 
 
-def minutes_distribution(week: pl.DataFrame, threshold: int, bin_minutes: int = 15) -> alt.LayerChart:
+def minutes_distribution(
+    week: pl.DataFrame, threshold: int, bin_minutes: int = 15
+) -> alt.LayerChart:
     """Histogram of one week's minutes per participant, with the threshold line.
 
     Bins are ``bin_minutes`` wide, widened in steps of 15 so there are at most

@@ -61,11 +61,17 @@ def load_participant_table(
         weekly = queries.weekly(con)
         daily_wear = queries.recent_daily_wear(con, last, days=settings.low_wear_days + 1)
         heart_rate = queries.last_heart_rate(con, roster)
-        if not queries.has_lake_tables(con):  # nothing to tell from: the heart-rate rule stays silent
-            heart_rate = last.select("participant_id", last_heart_rate_day=pl.col("last_local").dt.date())
+        if not queries.has_lake_tables(
+            con
+        ):  # nothing to tell from: the heart-rate rule stays silent
+            heart_rate = last.select(
+                "participant_id", last_heart_rate_day=pl.col("last_local").dt.date()
+            )
         scores = queries.scores(con)
     evaluated = alerts.evaluate(roster, last, weekly, daily_wear, heart_rate, settings, instant)
-    table = participant_table.build(roster, last, weekly, daily_wear, scores, heart_rate, settings, instant)
+    table = participant_table.build(
+        roster, last, weekly, daily_wear, scores, heart_rate, settings, instant
+    )
     return ParticipantTable(
         table, evaluated, participant_table.reference_day(last), instant, replay=as_of is not None
     )
@@ -97,7 +103,11 @@ def load_cohort_view(study: Study) -> CohortView:
         roster = queries.roster(con, study.roster)
         ref_day = queries.latest_day(con, roster)
         this_week = queries.week_containing(con, ref_day) if ref_day else None
-        minutes = queries.week_minutes(con, this_week) if this_week else queries.week_minutes(con, date.min)
+        minutes = (
+            queries.week_minutes(con, this_week)
+            if this_week
+            else queries.week_minutes(con, date.min)
+        )
         trend = queries.cohort_weekly(con)
     shares = {row["week_start"]: row for row in trend.iter_rows(named=True)}  # one row per week
     return CohortView(
@@ -126,7 +136,9 @@ class ParticipantDetail:
     problem_files: pl.DataFrame
 
 
-def load_participant(study: Study, participant_id: str, last_local: datetime | None) -> ParticipantDetail:
+def load_participant(
+    study: Study, participant_id: str, last_local: datetime | None
+) -> ParticipantDetail:
     """One participant's weeks, recent hourly wear (up to their last data), devices and problem files."""
     zone = study.timezone_of(participant_id)
     until = last_local.date() if last_local else None
@@ -137,7 +149,9 @@ def load_participant(study: Study, participant_id: str, last_local: datetime | N
         sources = queries.sources_seen(con, participant_id, zone)
         problems = queries.problem_files(con, participant_id, zone)
     if hourly is None:
-        hourly = pl.DataFrame(schema={"local_date": pl.Date(), "hour": pl.Int64(), "wear_minutes": pl.Int64()})
+        hourly = pl.DataFrame(
+            schema={"local_date": pl.Date(), "hour": pl.Int64(), "wear_minutes": pl.Int64()}
+        )
     elif since and until and hourly.height:
         hourly = all_hours(hourly, since, until)
     return ParticipantDetail(participant_id, zone, weeks, hourly, since, until, sources, problems)
@@ -149,7 +163,11 @@ def all_hours(hourly: pl.DataFrame, since: date, until: date) -> pl.DataFrame:
         pl.DataFrame({"hour": pl.Series(range(24), dtype=pl.Int64)}), how="cross"
     )
     return (
-        grid.join(hourly.with_columns(pl.col("hour").cast(pl.Int64)), on=["local_date", "hour"], how="left")
+        grid.join(
+            hourly.with_columns(pl.col("hour").cast(pl.Int64)),
+            on=["local_date", "hour"],
+            how="left",
+        )
         .with_columns(pl.col("wear_minutes").fill_null(0).cast(pl.Int64))
         .sort("local_date", "hour")
     )
@@ -168,7 +186,6 @@ def load_data_quality(study: Study) -> DataQuality:
     zone = study.config.study.timezone
     with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
         return DataQuality(queries.files_by_status(con), queries.last_run(con, zone), zone)
-
 
 
 def grid_today(study: Study, as_of: datetime) -> date:

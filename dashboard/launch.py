@@ -10,7 +10,12 @@ APP = Path(__file__).with_name("app.py")
 
 
 def command(
-    study_dir: Path, host: str, port: int, *, as_of: date | None = None, insecure_no_password: bool = False
+    study_dir: Path,
+    host: str,
+    port: int,
+    *,
+    as_of: date | None = None,
+    insecure_no_password: bool = False,
 ) -> list[str]:
     """The argv that serves the dashboard of ``study_dir`` on ``host:port``.
 

@@ -55,9 +55,13 @@ def _weeks(participants: pl.DataFrame, weekly: pl.DataFrame, ref_day: date | Non
         "participant_id", this_week_minutes=pl.col("mvpa_minutes")
     )
     previous = rows.filter((week_end <= ref) & (ref < week_end + pl.duration(days=7))).select(
-        "participant_id", last_week_minutes=pl.col("mvpa_minutes"), last_week_status=pl.col("status")
+        "participant_id",
+        last_week_minutes=pl.col("mvpa_minutes"),
+        last_week_status=pl.col("status"),
     )
-    return participants.join(current, on="participant_id", how="left").join(previous, on="participant_id", how="left")
+    return participants.join(current, on="participant_id", how="left").join(
+        previous, on="participant_id", how="left"
+    )
 
 
 def build(
@@ -78,13 +82,21 @@ def build(
     """
     evaluated = alerts_model.evaluate(roster, last, weekly, daily_wear, heart_rate, alerts, as_of)
     table = (
-        evaluated.join(_weeks(roster.select("participant_id"), weekly, reference_day(last)), on="participant_id", how="left")
+        evaluated.join(
+            _weeks(roster.select("participant_id"), weekly, reference_day(last)),
+            on="participant_id",
+            how="left",
+        )
         .join(scores, on="participant_id", how="left")
         .with_columns(
-            last_data=pl.col("last_local").dt.strftime("%Y-%m-%d %H:%M") + pl.lit(" ") + pl.col("timezone")
+            last_data=pl.col("last_local").dt.strftime("%Y-%m-%d %H:%M")
+            + pl.lit(" ")
+            + pl.col("timezone")
         )
     )
-    return table.sort(["days_since_data", "participant_id"], descending=[True, False], nulls_last=False).select(
+    return table.sort(
+        ["days_since_data", "participant_id"], descending=[True, False], nulls_last=False
+    ).select(
         pl.col("participant_id"),
         pl.col("flags"),
         pl.col("last_data"),
@@ -100,13 +112,21 @@ def build(
     )
 
 
-def filter_table(table: pl.DataFrame, id_contains: str = "", flag_kinds: list[str] | None = None) -> pl.DataFrame:
+def filter_table(
+    table: pl.DataFrame, id_contains: str = "", flag_kinds: list[str] | None = None
+) -> pl.DataFrame:
     """Rows whose id contains ``id_contains`` and, when ``flag_kinds`` is given, that carry one of them."""
     out = table
     if id_contains:
-        out = out.filter(pl.col("participant_id").str.to_lowercase().str.contains(id_contains.lower(), literal=True))
+        out = out.filter(
+            pl.col("participant_id")
+            .str.to_lowercase()
+            .str.contains(id_contains.lower(), literal=True)
+        )
     if flag_kinds:
-        out = out.filter(pl.any_horizontal(pl.col("flags").str.contains(k, literal=True) for k in flag_kinds))
+        out = out.filter(
+            pl.any_horizontal(pl.col("flags").str.contains(k, literal=True) for k in flag_kinds)
+        )
     return out
 
 

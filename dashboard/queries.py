@@ -121,7 +121,9 @@ def _lake_views(con: duckdb.DuckDBPyConnection, study_root: Path) -> None:
         if not parts:
             continue
         listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+        )
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
@@ -130,7 +132,9 @@ def table_names(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
-def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pl.DataFrame:
+def _frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> pl.DataFrame:
     return con.execute(sql, params or []).pl()
 
 
@@ -151,7 +155,8 @@ def _empty(columns: dict[str, pl.DataType]) -> pl.DataFrame:
 def _typed(frame: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
     """The expected columns in order and type; columns the table lacks come back null."""
     return frame.select(
-        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c) for c, t in columns.items()
+        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
+        for c, t in columns.items()
     )
 
 
@@ -242,11 +247,17 @@ def weekly(con: duckdb.DuckDBPyConnection, participant_id: str | None = None) ->
     if participant_id is None:
         frame = _frame(con, f"SELECT {cols} FROM weekly")
     else:
-        frame = _frame(con, f"SELECT {cols} FROM weekly WHERE participant_id = ? ORDER BY week_start", [participant_id])
+        frame = _frame(
+            con,
+            f"SELECT {cols} FROM weekly WHERE participant_id = ? ORDER BY week_start",
+            [participant_id],
+        )
     return _typed(frame, WEEKLY_COLUMNS)
 
 
-def recent_daily_wear(con: duckdb.DuckDBPyConnection, last: pl.DataFrame, days: int = 8) -> pl.DataFrame:
+def recent_daily_wear(
+    con: duckdb.DuckDBPyConnection, last: pl.DataFrame, days: int = 8
+) -> pl.DataFrame:
     """Daily wear minutes of the ``days`` local days up to each participant's last data."""
     columns = {"participant_id": pl.String(), "local_date": pl.Date(), "wear_minutes": pl.Int64()}
     if "daily" not in table_names(con) or last.is_empty():
@@ -310,7 +321,9 @@ def cohort_weekly(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         return _empty(COHORT_COLUMNS)
     frame = _frame(con, "SELECT * FROM cohort_weekly ORDER BY week_start")
     # models.cohort names the counts ``sufficient`` and ``met``.
-    frame = frame.rename({k: v for k, v in _COHORT_RENAMES.items() if k in frame.columns and v not in frame.columns})
+    frame = frame.rename(
+        {k: v for k, v in _COHORT_RENAMES.items() if k in frame.columns and v not in frame.columns}
+    )
     return _typed(frame, COHORT_COLUMNS)
 
 
@@ -325,7 +338,12 @@ def week_containing(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
 def week_minutes(con: duckdb.DuckDBPyConnection, week_start: date) -> pl.DataFrame:
     """Every participant's minutes and status in one week (for the distribution chart)."""
     if "weekly" not in table_names(con):
-        return _empty({c: WEEKLY_COLUMNS[c] for c in ("participant_id", "mvpa_minutes", "wear_minutes", "status")})
+        return _empty(
+            {
+                c: WEEKLY_COLUMNS[c]
+                for c in ("participant_id", "mvpa_minutes", "wear_minutes", "status")
+            }
+        )
     return _frame(
         con,
         "SELECT participant_id, mvpa_minutes, wear_minutes, status FROM weekly WHERE week_start = ? ORDER BY 1",
@@ -333,7 +351,9 @@ def week_minutes(con: duckdb.DuckDBPyConnection, week_start: date) -> pl.DataFra
     )
 
 
-def hourly_wear(con: duckdb.DuckDBPyConnection, participant_id: str, since: date, until: date) -> pl.DataFrame:
+def hourly_wear(
+    con: duckdb.DuckDBPyConnection, participant_id: str, since: date, until: date
+) -> pl.DataFrame:
     """Wear minutes per local day and hour for one participant, days in [since, until]."""
     columns = {"local_date": pl.Date(), "hour": pl.Int64(), "wear_minutes": pl.Int64()}
     if "hourly_wear" not in table_names(con):
@@ -450,7 +470,12 @@ def last_run(con: duckdb.DuckDBPyConnection, zone: str) -> dict[str, object] | N
 
 def daily_between(con: duckdb.DuckDBPyConnection, since: date, until: date) -> pl.DataFrame:
     """Every participant's local days in [since, until]: wear minutes and whether the day is valid."""
-    columns = {"participant_id": pl.String(), "local_date": pl.Date(), "wear_minutes": pl.Int64(), "valid": pl.Boolean()}
+    columns = {
+        "participant_id": pl.String(),
+        "local_date": pl.Date(),
+        "wear_minutes": pl.Int64(),
+        "valid": pl.Boolean(),
+    }
     if "daily" not in table_names(con):
         return _empty(columns)
     frame = _frame(

@@ -104,7 +104,9 @@ def estimated_resting(minutes: pl.LazyFrame, participants: list[str]) -> pl.Data
     return (
         minutes.filter(pl.col("participant_id").is_in(participants) & hr.is_between(20, 220))
         .group_by("participant_id")
-        .agg(hr.quantile(RESTING_PERCENTILE, "nearest").alias("estimated_rest"), pl.len().alias("n"))
+        .agg(
+            hr.quantile(RESTING_PERCENTILE, "nearest").alias("estimated_rest"), pl.len().alias("n")
+        )
         .filter(pl.col("n") >= MIN_ESTIMATE_MINUTES)
         .select("participant_id", "estimated_rest")
         .collect()
@@ -139,7 +141,11 @@ def heart_rate_limits(
     people = roster.lazy().select("participant_id", "birth_year", "resting_hr", "max_hr")
     daily = _daily_resting(daily_totals)
     ids = pl.concat(
-        [latest.select("participant_id"), people.select("participant_id"), daily.select("participant_id")]
+        [
+            latest.select("participant_id"),
+            people.select("participant_id"),
+            daily.select("participant_id"),
+        ]
     ).unique()
     base = (
         ids.join(people, on="participant_id", how="left")
@@ -153,7 +159,11 @@ def heart_rate_limits(
         | pl.col("birth_year").is_not_null()
         | pl.col("profile_birth_year").is_not_null()
     )
-    no_rest = pl.col("resting_hr").is_null() & pl.col("profile_rest").is_null() & pl.col("daily_rest").is_null()
+    no_rest = (
+        pl.col("resting_hr").is_null()
+        & pl.col("profile_rest").is_null()
+        & pl.col("daily_rest").is_null()
+    )
     needing = base.filter(has_max & no_rest)["participant_id"].to_list()
     if minutes is not None and needing:
         estimates = estimated_resting(minutes, needing)
@@ -188,9 +198,13 @@ def heart_rate_limits(
         base.join(estimates, on="participant_id", how="left")
         .select(
             "participant_id",
-            pl.coalesce("resting_hr", "profile_rest", "daily_rest", "estimated_rest").alias("resting_hr"),
+            pl.coalesce("resting_hr", "profile_rest", "daily_rest", "estimated_rest").alias(
+                "resting_hr"
+            ),
             pl.coalesce("max_hr", "profile_max").alias("max_hr"),
-            (TANAKA_INTERCEPT_BPM + TANAKA_SLOPE_BPM_PER_YEAR * birth_year).alias("tanaka_intercept_bpm"),
+            (TANAKA_INTERCEPT_BPM + TANAKA_SLOPE_BPM_PER_YEAR * birth_year).alias(
+                "tanaka_intercept_bpm"
+            ),
             pl.when(rest_from.is_not_null() & max_from.is_not_null())
             .then(label)
             .otherwise(pl.lit("none"))

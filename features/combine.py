@@ -132,9 +132,13 @@ def _minute_rows(
         + method_bit
     )
     # The minute's bit in method m's 15-bit mask (``by_method``: masks of METHODS in order).
-    by_method = pl.when(pl.col("method_code").is_not_null()).then(
-        bit * pl.lit(2, pl.UInt64).pow(pl.col("method_code").cast(pl.UInt8) * QUARTER_MINUTES)
-    ).otherwise(pl.lit(0, pl.UInt64))
+    by_method = (
+        pl.when(pl.col("method_code").is_not_null())
+        .then(
+            bit * pl.lit(2, pl.UInt64).pow(pl.col("method_code").cast(pl.UInt8) * QUARTER_MINUTES)
+        )
+        .otherwise(pl.lit(0, pl.UInt64))
+    )
     offset_key = pl.col("source_rank").cast(pl.Int32) * 4 * _OFFSET_BIAS + (
         pl.col("utc_offset_minutes").cast(pl.Int32) + _OFFSET_BIAS
     )

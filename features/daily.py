@@ -109,7 +109,9 @@ def fill_from_daily_totals(
         .otherwise(pl.col("vigorous_minutes").fill_null(0))
         .alias("vigorous_minutes"),
         pl.when(filled)
-        .then(pl.max_horizontal(minute_wear, "dt_wear", pl.col("dt_moderate") + pl.col("dt_vigorous")))
+        .then(
+            pl.max_horizontal(minute_wear, "dt_wear", pl.col("dt_moderate") + pl.col("dt_vigorous"))
+        )
         .otherwise(minute_wear)
         .alias("wear_minutes"),
         pl.when(filled)

@@ -43,9 +43,11 @@ def rule_flags() -> dict[str, pl.Expr]:
     hr = pl.col("heart_rate_bpm").cast(pl.Float64)
     steps = pl.col("steps").cast(pl.Int64)
     return {
-        "heart_rate_out_of_range": ((hr < MIN_HEART_RATE_BPM) & (hr > 0)) | (hr > MAX_HEART_RATE_BPM),
+        "heart_rate_out_of_range": ((hr < MIN_HEART_RATE_BPM) & (hr > 0))
+        | (hr > MAX_HEART_RATE_BPM),
         "steps_over_300": (steps > MAX_STEPS_PER_MINUTE) | (steps < 0),
-        "cadence_over_210": (steps > MAX_CADENCE_STEPS_PER_MINUTE) & (steps <= MAX_STEPS_PER_MINUTE),
+        "cadence_over_210": (steps > MAX_CADENCE_STEPS_PER_MINUTE)
+        & (steps <= MAX_STEPS_PER_MINUTE),
     }
 
 
@@ -57,14 +59,20 @@ def plausible(rows: pl.LazyFrame) -> pl.LazyFrame:
     hr = pl.col("heart_rate_bpm")
     steps = pl.col("steps")
     return rows.with_columns(
-        pl.when((hr > MAX_HEART_RATE_BPM) | ((hr > 0) & (hr < MIN_HEART_RATE_BPM))).then(None).otherwise(hr).alias(
-            "heart_rate_bpm"
-        ),
-        pl.when((steps > MAX_STEPS_PER_MINUTE) | (steps < 0)).then(None).otherwise(steps).alias("steps"),
+        pl.when((hr > MAX_HEART_RATE_BPM) | ((hr > 0) & (hr < MIN_HEART_RATE_BPM)))
+        .then(None)
+        .otherwise(hr)
+        .alias("heart_rate_bpm"),
+        pl.when((steps > MAX_STEPS_PER_MINUTE) | (steps < 0))
+        .then(None)
+        .otherwise(steps)
+        .alias("steps"),
     )
 
 
-def exclusions_table(minutes: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig) -> pl.DataFrame:
+def exclusions_table(
+    minutes: pl.LazyFrame, roster: pl.DataFrame, config: StudyConfig
+) -> pl.DataFrame:
     """``EXCLUSION_COLUMNS``: minutes breaking each rule per participant and local week (trusted sources only).
 
     A minute counts once per rule however many rows break it.
@@ -88,7 +96,12 @@ def exclusions_table(minutes: pl.LazyFrame, roster: pl.DataFrame, config: StudyC
     )
     placed = localize_quarters(broken, roster, config)
     return (
-        placed.unpivot(index=["participant_id", "week_start"], on=list(RULES), variable_name="rule", value_name="hit")
+        placed.unpivot(
+            index=["participant_id", "week_start"],
+            on=list(RULES),
+            variable_name="rule",
+            value_name="hit",
+        )
         .filter(pl.col("hit"))
         .group_by("participant_id", "week_start", "rule")
         .agg(pl.len().alias("minutes"))

@@ -100,7 +100,9 @@ def step_wear(rows: pl.LazyFrame, wear: WearSection, source: str = "source") -> 
     same_key = pl.all_horizontal(pl.col(k) == pl.col(k).shift(1) for k in key).fill_null(False)
     zero = pl.col("steps") <= 0
     runs_marked = distinct.with_columns(zero.alias("zero")).with_columns(
-        ((pl.col("zero") != pl.col("zero").shift(1)).fill_null(True) | ~same_key).cum_sum().alias("run")
+        ((pl.col("zero") != pl.col("zero").shift(1)).fill_null(True) | ~same_key)
+        .cum_sum()
+        .alias("run")
     )
     runs = (
         runs_marked.group_by("run")
@@ -116,34 +118,33 @@ def step_wear(rows: pl.LazyFrame, wear: WearSection, source: str = "source") -> 
 
     def neighbour(shift: int) -> pl.Expr:
         same = pl.all_horizontal(pl.col(k) == pl.col(k).shift(shift) for k in key).fill_null(False)
-        return same & pl.col("zero").shift(shift).fill_null(False) & (
-            pl.col("span").shift(shift).fill_null(0) >= wear.step_interruption_window_minutes
+        return (
+            same
+            & pl.col("zero").shift(shift).fill_null(False)
+            & (pl.col("span").shift(shift).fill_null(0) >= wear.step_interruption_window_minutes)
         )
 
     bridged = runs.with_columns(
         (
             pl.col("zero")
-            | (
-                (pl.col("span") <= wear.step_interruption_minutes)
-                & neighbour(1)
-                & neighbour(-1)
-            )
+            | ((pl.col("span") <= wear.step_interruption_minutes) & neighbour(1) & neighbour(-1))
         ).alias("quiet")
     )
     same_prev = pl.all_horizontal(pl.col(k) == pl.col(k).shift(1) for k in key).fill_null(False)
     segments = bridged.with_columns(
-        (~(pl.col("quiet") & pl.col("quiet").shift(1).fill_null(False) & same_prev)).cum_sum().alias("segment")
+        (~(pl.col("quiet") & pl.col("quiet").shift(1).fill_null(False) & same_prev))
+        .cum_sum()
+        .alias("segment")
     )
-    nonwear = (
-        segments.with_columns(
-            (pl.col("last").max().over("segment") - pl.col("first").min().over("segment") + 1).alias(
-                "segment_span"
-            )
+    nonwear = segments.with_columns(
+        (pl.col("last").max().over("segment") - pl.col("first").min().over("segment") + 1).alias(
+            "segment_span"
         )
-        .select(
-            "run",
-            (~(pl.col("quiet") & (pl.col("segment_span") >= wear.step_nonwear_minutes))).alias("step_worn"),
-        )
+    ).select(
+        "run",
+        (~(pl.col("quiet") & (pl.col("segment_span") >= wear.step_nonwear_minutes))).alias(
+            "step_worn"
+        ),
     )
     return runs_marked.join(nonwear, on="run", how="left").select(*key, "minute", "step_worn")
 
@@ -163,9 +164,14 @@ def with_wear(rows: pl.LazyFrame, wear: WearSection, source: str = "source") -> 
     rows = rows.with_columns(day, minute.alias("_minute"))
     if wear.rule == "auto":
         heart_days = (
-            rows.filter(heart_rate_present()).select(*key, "_day").unique().with_columns(pl.lit(True).alias("_hr_day"))
+            rows.filter(heart_rate_present())
+            .select(*key, "_day")
+            .unique()
+            .with_columns(pl.lit(True).alias("_hr_day"))
         )
-        rows = rows.join(heart_days, on=[*key, "_day"], how="left").with_columns(pl.col("_hr_day").fill_null(False))
+        rows = rows.join(heart_days, on=[*key, "_day"], how="left").with_columns(
+            pl.col("_hr_day").fill_null(False)
+        )
         step_rows = rows.filter(~pl.col("_hr_day"))
     else:
         rows = rows.with_columns(pl.lit(False).alias("_hr_day"))

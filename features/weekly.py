@@ -207,7 +207,9 @@ def weeks_from_days(
 
     def share(method: str) -> pl.Expr:
         return (
-            pl.when(classified > 0).then(pl.col(f"{method}_minutes") / classified).alias(f"share_{method}")
+            pl.when(classified > 0)
+            .then(pl.col(f"{method}_minutes") / classified)
+            .alias(f"share_{method}")
         )
 
     weeks = daily.group_by("participant_id", "week_start").agg(
@@ -223,7 +225,9 @@ def weeks_from_days(
         pl.col("method_bits").bitwise_or(),
     )
     if limits is not None:
-        weeks = weeks.join(limits.select("participant_id", "hr_params"), on="participant_id", how="left")
+        weeks = weeks.join(
+            limits.select("participant_id", "hr_params"), on="participant_id", how="left"
+        )
     else:
         weeks = weeks.with_columns(pl.lit(None, pl.String).alias("hr_params"))
     used_heart_rate = (pl.col("method_bits") & (1 << METHODS.index("heart_rate"))) != 0
@@ -232,8 +236,13 @@ def weeks_from_days(
         source_names(config).alias("sources"),
         method_names(config).alias("methods"),
         pl.lit(config_hash).alias("config_hash"),
-        (pl.col("moderate_minutes") + 2 * pl.col("vigorous_minutes")).alias("moderate_equivalent_minutes"),
-        pl.when(used_heart_rate).then(pl.col("hr_params").fill_null("none")).otherwise(pl.lit("none")).alias("hr_params"),
+        (pl.col("moderate_minutes") + 2 * pl.col("vigorous_minutes")).alias(
+            "moderate_equivalent_minutes"
+        ),
+        pl.when(used_heart_rate)
+        .then(pl.col("hr_params").fill_null("none"))
+        .otherwise(pl.lit("none"))
+        .alias("hr_params"),
         *(share(m) for m in METHODS),
     ).select(pl.col(name).cast(dtype) for name, dtype in WEEKLY_COLUMNS.items())
 

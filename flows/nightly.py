@@ -83,7 +83,8 @@ def shards_of(items: Sequence[InboxItem], participants_per_shard: int) -> list[l
     pids = sorted(by_participant)
     size = max(1, participants_per_shard)
     return [
-        [i for pid in pids[k : k + size] for i in by_participant[pid]] for k in range(0, len(pids), size)
+        [i for pid in pids[k : k + size] for i in by_participant[pid]]
+        for k in range(0, len(pids), size)
     ]
 
 
@@ -109,7 +110,8 @@ def ingest_concurrently(
         else:
             error = state.result(raise_on_failure=False)
             report.outcomes += [
-                failed_outcome(item, error if isinstance(error, BaseException) else None) for item in shard
+                failed_outcome(item, error if isinstance(error, BaseException) else None)
+                for item in shard
             ]
 
     shards = shards_of(items, participants_per_shard)
@@ -160,16 +162,22 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
         removed = recover_lake(run, logger)
         record = RunRecord("nightly", study, parameters={"study_dir": str(study.root)})
         with gc_paused():  # a path, a cache entry and a report line per inbox file
-            items, held = hold_unrostered(inbox_items(study), study.roster["participant_id"].to_list())
+            items, held = hold_unrostered(
+                inbox_items(study), study.roster["participant_id"].to_list()
+            )
             hashes = fingerprints_of(study)
             fresh = new_items(items, run.known_file_ids(), hashes)
             hashes.save()
         logger.info("inbox: %d units, %d new", len(items), len(fresh))
         c = study.config.ingest
-        report, shards = ingest_concurrently(run, fresh, c.max_concurrent_files, c.backfill_batch_participants)
+        report, shards = ingest_concurrently(
+            run, fresh, c.max_concurrent_files, c.backfill_batch_participants
+        )
         with gc_paused():
             report.outcomes = already_ingested(items, report) + report.outcomes + held
-        report.outcomes += damage_outcomes(study, run.lake)  # committed parts missing or unreadable: named
+        report.outcomes += damage_outcomes(
+            study, run.lake
+        )  # committed parts missing or unreadable: named
         touched = touched_weeks_of(study, report)
         logger.info(
             "new rows touch %d participant-weeks of %d participants",

@@ -60,15 +60,21 @@ def finish_run(
     from irisin.validity import data_quality_notes
 
     intake = unreadable(report, [])
-    if intake:  # participants whose new files gave nothing: the coordinator must look at what was dropped
+    if (
+        intake
+    ):  # participants whose new files gave nothing: the coordinator must look at what was dropped
         rows = pl.DataFrame(
             {
                 "participant_id": [u.participant_id for u in intake],
-                "reason": [f"nothing readable in {u.folder} ({u.files} files): {u.reason}" for u in intake],
+                "reason": [
+                    f"nothing readable in {u.folder} ({u.files} files): {u.reason}" for u in intake
+                ],
             }
         )
         attention = pl.concat([attention, rows], how="vertical_relaxed")
-    summary = summary_markdown(title, report, weekly, attention, study.config, data_quality_notes(study))
+    summary = summary_markdown(
+        title, report, weekly, attention, study.config, data_quality_notes(study)
+    )
     warning = warnings_of(report)
     if intake:
         names = ", ".join(f"{u.participant_id} ({u.folder})" for u in intake)
@@ -92,7 +98,11 @@ def finish_run(
         },
         "attention": attention.to_dicts(),
         "run_info": str(info_path),
-        "intake_warning": (f"nothing readable for {', '.join(u.participant_id for u in intake)}: see Needs attention" if intake else None),
+        "intake_warning": (
+            f"nothing readable for {', '.join(u.participant_id for u in intake)}: see Needs attention"
+            if intake
+            else None
+        ),
         "config_hash": study.inputs_hash(),
         **(extra or {}),
     }

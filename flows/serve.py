@@ -74,7 +74,10 @@ def build_digest_deployment(study_dir: str) -> RunnerDeployment | None:
     study = open_study(Path(study_dir))
     if not study.config.digest.recipients:
         return None
-    return cast(RunnerDeployment, digest_flow.to_deployment(**digest_deployment_options(study), concurrency_limit=1))
+    return cast(
+        RunnerDeployment,
+        digest_flow.to_deployment(**digest_deployment_options(study), concurrency_limit=1),
+    )
 
 
 def serve(study_dir: str) -> None:

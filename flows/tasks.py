@@ -108,9 +108,15 @@ def recover_lake(run: StudyRun, logger: Any) -> list[str]:
     """Finish what an interrupted run left in the lake (orphan parts), and say so in the run log."""
     removed = recover_store(run.study, run.lake)
     if removed:
-        logger.warning("recovered the lake after an interrupted run: removed %d orphan parts", len(removed))
+        logger.warning(
+            "recovered the lake after an interrupted run: removed %d orphan parts", len(removed)
+        )
     for path, problem in run.lake.damaged:
-        logger.error("committed lake part %s: %s; rebuild it from its raw file (irisin repair)", path, problem)
+        logger.error(
+            "committed lake part %s: %s; rebuild it from its raw file (irisin repair)",
+            path,
+            problem,
+        )
     return removed
 
 

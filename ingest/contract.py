@@ -105,4 +105,6 @@ def must_propagate(error: BaseException) -> bool:
     including a polars ``PanicException`` (a ``BaseException``), is a fault of
     the bytes or of the reader and costs only the file it happened in.
     """
-    return isinstance(error, TransientInputError | OSError | KeyboardInterrupt | SystemExit | GeneratorExit)
+    return isinstance(
+        error, TransientInputError | OSError | KeyboardInterrupt | SystemExit | GeneratorExit
+    )

@@ -43,7 +43,9 @@ def default_workers() -> int:
         try:
             return max(1, int(override))
         except ValueError:
-            raise ValueError(f"{WORKERS_ENV}={override!r}: expected a whole number of processes") from None
+            raise ValueError(
+                f"{WORKERS_ENV}={override!r}: expected a whole number of processes"
+            ) from None
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
@@ -90,13 +92,19 @@ class ReaderPool:
     def _pool(self) -> Executor:
         with self._guard:
             if self._executor is None:
-                method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+                method = (
+                    "forkserver"
+                    if "forkserver" in multiprocessing.get_all_start_methods()
+                    else "spawn"
+                )
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context(method)
                 )
             return self._executor
 
-    def read_fits(self, jobs: Sequence[tuple[bytes, ReadContext]], read: FitRead) -> list[ReadResult]:
+    def read_fits(
+        self, jobs: Sequence[tuple[bytes, ReadContext]], read: FitRead
+    ) -> list[ReadResult]:
         """Read every ``(bytes, context)`` job; results in job order. ``read`` serves small batches in-process."""
         if self.workers == 1 or not jobs or (len(jobs) < self.min_files and self._executor is None):
             return [read(data, ctx) for data, ctx in jobs]
@@ -127,6 +135,9 @@ class ReaderPool:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()

@@ -67,10 +67,16 @@ class _BundleKind:
 
 BUNDLE_KINDS: tuple[_BundleKind, ...] = (
     _BundleKind("garmin_export", "ingest.garmin", "looks_like_garmin_export", "read_garmin_export"),
-    _BundleKind("fitbit_takeout", "ingest.fitbit", "looks_like_fitbit_export", "read_fitbit_export"),
+    _BundleKind(
+        "fitbit_takeout", "ingest.fitbit", "looks_like_fitbit_export", "read_fitbit_export"
+    ),
     _BundleKind("fitabase", "ingest.fitbit", "looks_like_fitabase_export", "read_fitabase_export"),
-    _BundleKind("apple_health", "ingest.apple", "looks_like_apple_health_export", "read_apple_health_export"),
-    _BundleKind("activity_xml", "ingest.activity_xml", "looks_like_activity_xml", "read_activity_xml"),
+    _BundleKind(
+        "apple_health", "ingest.apple", "looks_like_apple_health_export", "read_apple_health_export"
+    ),
+    _BundleKind(
+        "activity_xml", "ingest.activity_xml", "looks_like_activity_xml", "read_activity_xml"
+    ),
 )
 """Export readers, tried in order; each claims the members it recognises."""
 
@@ -126,7 +132,9 @@ def read_fit_guarded(data: bytes, ctx: ReadContext) -> ReadResult:
     except BaseException as e:  # a reader bug must not sink the batch
         if not _reader_bug(e):
             raise
-        return ReadResult(kind="fit", status="quarantined", reason=f"FIT reader failed: {type(e).__name__}: {e}")
+        return ReadResult(
+            kind="fit", status="quarantined", reason=f"FIT reader failed: {type(e).__name__}: {e}"
+        )
 
 
 _read_fit = read_fit_guarded
@@ -206,10 +214,16 @@ class Ingestor:
         c = study.config.ingest
         self.limits = archive_limits_of(c)
         ids = study.roster.filter(pl.col("fitabase_id").is_not_null())
-        self.id_map = dict(zip(ids["fitabase_id"].to_list(), ids["participant_id"].to_list(), strict=True))
+        self.id_map = dict(
+            zip(ids["fitabase_id"].to_list(), ids["participant_id"].to_list(), strict=True)
+        )
         self._known: set[str] | None = None
         self._zones: dict[str, str] = dict(
-            zip(study.roster["participant_id"].to_list(), study.roster["timezone"].to_list(), strict=True)
+            zip(
+                study.roster["participant_id"].to_list(),
+                study.roster["timezone"].to_list(),
+                strict=True,
+            )
         )
 
     @property
@@ -223,9 +237,8 @@ class Ingestor:
             participant_id=participant_id,
             file_id=file_id,
             path=path,
-            timezone=self._zones.get(participant_id) or self._zones.setdefault(
-                participant_id, self.study.timezone_of(participant_id)
-            ),
+            timezone=self._zones.get(participant_id)
+            or self._zones.setdefault(participant_id, self.study.timezone_of(participant_id)),
             zones=self._zones,
             id_map=self.id_map,
             participant_from_id=self.participant_from_id,
@@ -247,13 +260,19 @@ class Ingestor:
             return self._ingest_bundle(participant_id, path, None)
         try:
             data = read_regular(path, follow_symlinks=True)
-        except SpecialFileError as e:  # a FIFO, device or socket given as a file: named, never opened
+        except (
+            SpecialFileError
+        ) as e:  # a FIFO, device or socket given as a file: named, never opened
             refused = ReadResult(kind="refused", status="quarantined", reason=str(e))
             fid = file_id_of(f"refused:{path}".encode())
-            return self._commit(participant_id, str(path), [_Pending("", fid, 0, refused, None, None)])
+            return self._commit(
+                participant_id, str(path), [_Pending("", fid, 0, refused, None, None)]
+            )
         fid = file_id_of(data)
         if fid in self.known:
-            return IngestReport([FileOutcome(fid, str(path), participant_id, "known", "ok", None, new=False)])
+            return IngestReport(
+                [FileOutcome(fid, str(path), participant_id, "known", "ok", None, new=False)]
+            )
         if is_zip_bytes(data[:4]):
             return self._ingest_bundle(participant_id, path, (fid, data))
         pending = [self._read_loose_file(participant_id, path, fid, data)]
@@ -304,20 +323,31 @@ class Ingestor:
                 for m in remaining:
                     results.setdefault(
                         m.path,
-                        ReadResult(kind=kind.name, status="quarantined", reason=f"{kind.name} reader failed: {type(e).__name__}: {e}"),
+                        ReadResult(
+                            kind=kind.name,
+                            status="quarantined",
+                            reason=f"{kind.name} reader failed: {type(e).__name__}: {e}",
+                        ),
                     )
         for path, rec in decided.items():
             if path not in results and rec.family is None and rec.ambiguous:
                 results[path] = ReadResult(kind="unknown", status="skipped", reason=rec.evidence)
             elif path in results and rec.ambiguous:  # the content decided: say so in the manifest
-                results[path].notes = {**results[path].notes, "recognised_as": f"{rec.family}: {rec.evidence}"}
+                results[path].notes = {
+                    **results[path].notes,
+                    "recognised_as": f"{rec.family}: {rec.evidence}",
+                }
         return results
 
-    def _ingest_bundle(self, participant_id: str, path: Path, archive: tuple[str, bytes] | None) -> IngestReport:
+    def _ingest_bundle(
+        self, participant_id: str, path: Path, archive: tuple[str, bytes] | None
+    ) -> IngestReport:
         container_id = archive[0] if archive else None
         try:
             with open_bundle(path, self.limits) as bundle:
-                whole = next((r for r in bundle.refusals if r.path == ""), None)  # the archive itself refused
+                whole = next(
+                    (r for r in bundle.refusals if r.path == ""), None
+                )  # the archive itself refused
                 bundle.refusals = [r for r in bundle.refusals if r is not whole]
                 pending = self._read_bundle(participant_id, path, bundle, container_id)
                 if archive is not None:
@@ -326,7 +356,10 @@ class Ingestor:
                     note = ReadResult(kind="zip", notes={"members": dict(counts)})
                     if whole is not None:
                         note = ReadResult(kind="refused", status="quarantined", reason=whole.reason)
-                    pending.insert(0, _Pending("", fid, len(data), note, (lambda: data) if whole else None, None))
+                    pending.insert(
+                        0,
+                        _Pending("", fid, len(data), note, (lambda: data) if whole else None, None),
+                    )
                 # commit while the archive is open: quarantine copies read members lazily
                 return self._commit(participant_id, str(path), pending, folder=archive is None)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
@@ -334,13 +367,19 @@ class Ingestor:
                 raise
             fid, data = archive
             bad = ReadResult(kind="zip", status="quarantined", reason=f"corrupt zip archive: {e}")
-            return self._commit(participant_id, str(path), [_Pending("", fid, len(data), bad, lambda: data, None)])
+            return self._commit(
+                participant_id, str(path), [_Pending("", fid, len(data), bad, lambda: data, None)]
+            )
 
-    def _read_bundle(self, participant_id: str, path: Path, bundle: Bundle, container_id: str | None) -> list[_Pending]:
+    def _read_bundle(
+        self, participant_id: str, path: Path, bundle: Bundle, container_id: str | None
+    ) -> list[_Pending]:
         pending: list[_Pending] = []
         for c in bundle.containers:
             cid = bundle.container_ids.get(c.path) or file_id_of(c.load())
-            pending.append(_Pending(c.path, cid, c.size, ReadResult(kind="zip"), None, container_id))
+            pending.append(
+                _Pending(c.path, cid, c.size, ReadResult(kind="zip"), None, container_id)
+            )
         for r in bundle.refusals:
             pending.append(self._refused(r, container_id))
         ids: dict[str, str] = {}
@@ -350,8 +389,16 @@ class Ingestor:
         for m in bundle.members:
             try:
                 data = m.load()
-            except (zipfile.BadZipFile, SpecialFileError, EOFError) as e:  # an OSError is transient: raised for a retry
-                pending.append(self._refused(Refusal(m.path, m.size, f"unreadable archive member: {e}"), container_id))
+            except (
+                zipfile.BadZipFile,
+                SpecialFileError,
+                EOFError,
+            ) as e:  # an OSError is transient: raised for a retry
+                pending.append(
+                    self._refused(
+                        Refusal(m.path, m.size, f"unreadable archive member: {e}"), container_id
+                    )
+                )
                 continue
             fid = file_id_of(data)
             ids[m.path] = fid
@@ -436,7 +483,9 @@ class Ingestor:
                     )
                     continue
                 if collected.setdefault(fid, participant_id) != participant_id:
-                    later.append((participant_id, path))  # bytes another participant's file has: as ingest_one does
+                    later.append(
+                        (participant_id, path)
+                    )  # bytes another participant's file has: as ingest_one does
                     continue
                 fits.append((participant_id, path, fid, data))
         results = self.read_fits([(d, self._ctx(pid, fid, str(p))) for pid, p, fid, d in fits])
@@ -476,14 +525,24 @@ class Ingestor:
         by_participant: dict[str, tuple[dict[str, list[pa.Table]], list[dict[str, Any]]]] = {}
         first_path: dict[str, str] = {}
         for p in pending:
-            full_path = p.full_path or (input_path if not p.member_path else f"{input_path}{sep}{p.member_path}")
+            full_path = p.full_path or (
+                input_path if not p.member_path else f"{input_path}{sep}{p.member_path}"
+            )
             if p.file_id in first_path:
                 # the same bytes twice in one input: listed, read once
-                res = ReadResult(kind=p.result.kind, status="skipped", reason=f"same bytes as {first_path[p.file_id]}")
+                res = ReadResult(
+                    kind=p.result.kind,
+                    status="skipped",
+                    reason=f"same bytes as {first_path[p.file_id]}",
+                )
                 by_participant.setdefault(participant_id, ({}, []))[1].append(
                     _manifest_row(p, full_path, participant_id, res, {}, now)
                 )
-                report.outcomes.append(FileOutcome(p.file_id, full_path, participant_id, res.kind, res.status, res.reason))
+                report.outcomes.append(
+                    FileOutcome(
+                        p.file_id, full_path, participant_id, res.kind, res.status, res.reason
+                    )
+                )
                 continue
             first_path[p.file_id] = full_path
             res = p.result
@@ -496,7 +555,9 @@ class Ingestor:
                 table = _fill(table, "file_id", p.file_id)
                 table = _fill(table, "participant_id", participant_id)
                 for pid, part in _split_by_participant(table):
-                    if problem_with(pid) is not None:  # an id from the file's content (a Fitabase Id)
+                    if (
+                        problem_with(pid) is not None
+                    ):  # an id from the file's content (a Fitabase Id)
                         invalid[pid] = invalid.get(pid, 0) + part.num_rows
                         continue
                     owners.add(pid)
@@ -515,19 +576,27 @@ class Ingestor:
                     data=p.load(),
                 )
             for pid in owners or {participant_id}:
-                by_participant.setdefault(pid, ({}, []))[1].append(_manifest_row(p, full_path, pid, res, rows, now))
+                by_participant.setdefault(pid, ({}, []))[1].append(
+                    _manifest_row(p, full_path, pid, res, rows, now)
+                )
             report.outcomes.append(
-                FileOutcome(p.file_id, full_path, participant_id, res.kind, res.status, res.reason, rows)
+                FileOutcome(
+                    p.file_id, full_path, participant_id, res.kind, res.status, res.reason, rows
+                )
             )
         for pid, (tables, manifest_rows) in by_participant.items():
             combined = {name: _conform_all(ts, LAKE_TABLES[name]) for name, ts in tables.items()}
-            bid = self.lake.write_batch(Batch(pid, combined, pa.Table.from_pylist(manifest_rows, schema=FILES)))
+            bid = self.lake.write_batch(
+                Batch(pid, combined, pa.Table.from_pylist(manifest_rows, schema=FILES))
+            )
             report.batches.append((pid, bid))
             self.known.update(r["file_id"] for r in manifest_rows)
         return report
 
 
-def _without_invalid_participants(res: ReadResult, invalid: dict[str, int], *, kept: bool) -> ReadResult:
+def _without_invalid_participants(
+    res: ReadResult, invalid: dict[str, int], *, kept: bool
+) -> ReadResult:
     """The result of a file whose content named participant ids that break the rule: those rows are left out.
 
     The file is ``partial`` when rows of valid ids remain, else quarantined;
@@ -558,7 +627,12 @@ def _conform_all(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
 
 
 def _manifest_row(
-    p: _Pending, full_path: str, participant_id: str, res: ReadResult, rows: dict[str, int], now: datetime
+    p: _Pending,
+    full_path: str,
+    participant_id: str,
+    res: ReadResult,
+    rows: dict[str, int],
+    now: datetime,
 ) -> dict[str, Any]:
     return {
         "file_id": p.file_id,

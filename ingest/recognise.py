@@ -89,6 +89,8 @@ def recognise(path: str, head: bytes) -> Recognition:
         return Recognition(by_content, f"name and {evidence}", ambiguous=len(by_name) > 1)
     if by_content is not None:
         return Recognition(
-            None, f"named like a {by_name[0]} file but its content is {by_content}'s ({evidence})", ambiguous=True
+            None,
+            f"named like a {by_name[0]} file but its content is {by_content}'s ({evidence})",
+            ambiguous=True,
         )
     return Recognition(by_name[0], f"name ({evidence})", ambiguous=len(by_name) > 1)

@@ -92,7 +92,9 @@ def checked_number(value: pl.Expr, dtype: pl.DataType, *, text: bool = True) -> 
     return pl.when(usable).then(number).otherwise(None).cast(dtype)
 
 
-def examples_of(frame: pl.DataFrame, bad: pl.Expr, columns: list[str], row_label: str = "row") -> tuple[int, list[str]]:
+def examples_of(
+    frame: pl.DataFrame, bad: pl.Expr, columns: list[str], row_label: str = "row"
+) -> tuple[int, list[str]]:
     """How many rows of ``frame`` match ``bad``, and the first few rendered as ``row N: col='text'``."""
     marked = frame.with_row_index("_row").filter(bad)
     shown = []
@@ -171,7 +173,12 @@ def _read_line_by_line(data: bytes) -> tuple[pl.DataFrame, Dropped]:
         if fields is None:
             dropped.add(1, [f"line {number}: not UTF-8 text {quote(line)}"])
         elif len(fields) != len(header):
-            dropped.add(1, [f"line {number}: {len(fields)} fields, the header has {len(header)}: {quote(line)}"])
+            dropped.add(
+                1,
+                [
+                    f"line {number}: {len(fields)} fields, the header has {len(header)}: {quote(line)}"
+                ],
+            )
         else:
             rows.append(fields)
     assert header is not None

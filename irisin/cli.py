@@ -25,7 +25,9 @@ app = typer.Typer(
 _state = {"debug": False}
 F = TypeVar("F", bound=Callable[..., Any])
 
-StudyOpt = Annotated[Path, typer.Option("--study", "-s", help="Study folder (made by 'irisin init').")]
+StudyOpt = Annotated[
+    Path, typer.Option("--study", "-s", help="Study folder (made by 'irisin init').")
+]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -49,18 +51,24 @@ def friendly(fn: F) -> F:
                 raise
             if isinstance(e, ConfigError | FileNotFoundError | ValueError | KeyError):
                 raise _fail(str(e)) from None
-            if type(e).__name__ == "StudyBusyError":  # another run holds the study: try later (EX_TEMPFAIL)
+            if (
+                type(e).__name__ == "StudyBusyError"
+            ):  # another run holds the study: try later (EX_TEMPFAIL)
                 raise _fail(str(e), 75) from None
             if isinstance(e, OSError):
                 raise _fail(f"cannot write the store: {e}", 1) from None
-            raise _fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", 1) from None
+            raise _fail(
+                f"{type(e).__name__}: {e} (run with --debug for the traceback)", 1
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 @app.callback()
 def main_options(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
@@ -75,8 +83,12 @@ def init(folder: Annotated[Path, typer.Argument(help="Folder to create the study
     from config import init_study
 
     study = init_study(folder)
-    typer.echo(f"created {study.paths.study_toml}, {study.paths.roster_csv} and {study.paths.inbox}/")
-    typer.echo("next: list participants in roster.csv (participant_id,timezone) and put raw files in inbox/<participant_id>/")
+    typer.echo(
+        f"created {study.paths.study_toml}, {study.paths.roster_csv} and {study.paths.inbox}/"
+    )
+    typer.echo(
+        "next: list participants in roster.csv (participant_id,timezone) and put raw files in inbox/<participant_id>/"
+    )
 
 
 @app.command()
@@ -110,12 +122,20 @@ def check(study_dir: StudyOpt) -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files, folders or zips to ingest.")],
     study_dir: StudyOpt,
-    participant: Annotated[str, typer.Option("--participant", "-p", help="Participant the files belong to.")],
+    participant: Annotated[
+        str, typer.Option("--participant", "-p", help="Participant the files belong to.")
+    ],
     participant_from_id: Annotated[
-        bool, typer.Option("--participant-from-id", help="Use a Fitabase export's own Id as participant id.")
+        bool,
+        typer.Option(
+            "--participant-from-id", help="Use a Fitabase export's own Id as participant id."
+        ),
     ] = False,
     wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait while another run holds the study (0: refuse at once).")
+        float,
+        typer.Option(
+            "--wait", help="Seconds to wait while another run holds the study (0: refuse at once)."
+        ),
     ] = 3600.0,
 ) -> None:
     """Read raw device files into the study's lake (idempotent: known bytes are skipped).
@@ -131,7 +151,9 @@ def ingest(
     from irisin.lock import study_lock
 
     study = open_study(study_dir)
-    with study_lock(study, "irisin ingest", wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)):
+    with study_lock(
+        study, "irisin ingest", wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)
+    ):
         ingestor = Ingestor(study, participant_from_id=participant_from_id)
         recover_store(study, ingestor.lake)
         for o in damage_outcomes(study, ingestor.lake):
@@ -167,7 +189,12 @@ EXPORTABLE = ("minutes", "daily_totals", "sessions", "profiles", "files", "weekl
 @app.command()
 @friendly
 def export(
-    table: Annotated[str, typer.Argument(help=f"One of: {', '.join(EXPORTABLE)}, or omh (Open mHealth, --out is a folder).")],
+    table: Annotated[
+        str,
+        typer.Argument(
+            help=f"One of: {', '.join(EXPORTABLE)}, or omh (Open mHealth, --out is a folder)."
+        ),
+    ],
     study_dir: StudyOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file, .csv or .parquet.")],
 ) -> None:
@@ -186,7 +213,9 @@ def export(
         from irisin.omh.export import export_omh
 
         counts = export_omh(open_study(study_dir), out)
-        typer.echo(f"wrote {sum(counts.values())} Open mHealth data points to {out} ({dict(sorted(counts.items()))})")
+        typer.echo(
+            f"wrote {sum(counts.values())} Open mHealth data points to {out} ({dict(sorted(counts.items()))})"
+        )
         return
     if table not in EXPORTABLE:
         raise _fail(f"unknown table {table!r}; choose one of {', '.join(EXPORTABLE)}")
@@ -206,7 +235,9 @@ def export(
     if out.suffix == ".csv":
         from irisin.sheets import write_safe_csv  # text starting with "=" etc. is written as text
 
-        write_safe_csv(frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%SZ")), out)
+        write_safe_csv(
+            frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%SZ")), out
+        )
     else:
         frame.write_parquet(out)
     typer.echo(f"wrote {frame.height} rows to {out}")
@@ -215,8 +246,12 @@ def export(
 @app.command()
 @friendly
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo study.")] = Path("demo-study"),
-    seed: Annotated[int, typer.Option(help="Random seed (the same seed writes the same files).")] = 20180101,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo study.")] = Path(
+        "demo-study"
+    ),
+    seed: Annotated[
+        int, typer.Option(help="Random seed (the same seed writes the same files).")
+    ] = 20180101,
 ) -> None:
     """Generate the synthetic demo study (12 participants, 8 weeks, several formats and zones).
 
@@ -226,7 +261,9 @@ def demo(
 
     result = generate_demo(out, seed=seed)
     n_files = sum(1 for p in (out / "inbox").rglob("*") if p.is_file())
-    typer.echo(f"demo study in {result.root}: {len(result.truths)} participants, {n_files} raw files")
+    typer.echo(
+        f"demo study in {result.root}: {len(result.truths)} participants, {n_files} raw files"
+    )
     typer.echo(f"expected weekly table: {out / 'truth' / 'weekly.csv'}")
 
 
@@ -253,13 +290,19 @@ def _prefect_env(study_dir: Path, *, set_aside_corrupt_database: bool = True) ->
 
     aside = set_aside_corrupt_prefect_database(Path(os.environ["PREFECT_HOME"]) / "prefect.db")
     if aside is not None:  # a corrupt database would make the run wait for the API server and fail
-        typer.secho(f"warning: the Prefect database was corrupt; moved aside to {aside}", err=True, fg=typer.colors.YELLOW)
+        typer.secho(
+            f"warning: the Prefect database was corrupt; moved aside to {aside}",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
 
 
 def _print_result(result: dict[str, Any] | None, study_dir: Path) -> None:
     if result and result.get("summary"):
         typer.echo(result["summary"])
-    typer.echo(f"results: {study_dir / 'store' / 'warehouse.duckdb'} (DuckDB), {study_dir / 'store' / 'derived'}/ (Parquet)")
+    typer.echo(
+        f"results: {study_dir / 'store' / 'warehouse.duckdb'} (DuckDB), {study_dir / 'store' / 'derived'}/ (Parquet)"
+    )
     if result and result.get("intake_warning"):
         typer.secho(f"warning: {result['intake_warning']}", err=True, fg=typer.colors.YELLOW)
 
@@ -285,11 +328,20 @@ def _split(value: str | None) -> list[str] | None:
 @friendly
 def backfill(
     study_dir: StudyOpt,
-    participants: Annotated[str | None, typer.Option(help="Comma-separated participant ids.")] = None,
+    participants: Annotated[
+        str | None, typer.Option(help="Comma-separated participant ids.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every participant in the inbox.")] = False,
-    since: Annotated[str | None, typer.Option(help="First local date to recompute (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Last local date to recompute (YYYY-MM-DD).")] = None,
-    source: Annotated[Path | None, typer.Option(help="Folder with <participant_id>/ raw files instead of the inbox.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="First local date to recompute (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last local date to recompute (YYYY-MM-DD).")
+    ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(help="Folder with <participant_id>/ raw files instead of the inbox."),
+    ] = None,
 ) -> None:
     """Reprocess a cohort in participant batches; resumable after a crash.
 
@@ -340,13 +392,19 @@ def serve(study_dir: StudyOpt) -> None:
 @friendly
 def dashboard(
     study_dir: StudyOpt,
-    host: Annotated[str | None, typer.Option(help="Address to bind (default from study.toml: 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default from study.toml: 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from study.toml: 8501).")] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Evaluate flags as if today were this date (YYYY-MM-DD).")
+        str | None,
+        typer.Option("--as-of", help="Evaluate flags as if today were this date (YYYY-MM-DD)."),
     ] = None,
     insecure_no_password: Annotated[
-        bool, typer.Option("--insecure-no-password", help="Allow a non-loopback address without a password.")
+        bool,
+        typer.Option(
+            "--insecure-no-password", help="Allow a non-loopback address without a password."
+        ),
     ] = False,
 ) -> None:
     """Open the coordinators' adherence dashboard (Streamlit) on the study's warehouse.
@@ -377,7 +435,8 @@ def dashboard(
 def digest(
     study_dir: StudyOpt,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Evaluate the rules as if today were this date (YYYY-MM-DD).")
+        str | None,
+        typer.Option("--as-of", help="Evaluate the rules as if today were this date (YYYY-MM-DD)."),
     ] = None,
 ) -> None:
     """E-mail the daily digest to [digest] recipients: counts per alert rule, who is flagged, the table attached.
@@ -388,7 +447,9 @@ def digest(
 
     settings = open_study(study_dir).config.digest
     if not settings.recipients or not settings.sender:
-        raise _fail(f"{study_dir / 'study.toml'}: [digest] needs sender and recipients before a digest can be sent")
+        raise _fail(
+            f"{study_dir / 'study.toml'}: [digest] needs sender and recipients before a digest can be sent"
+        )
     _prefect_env(study_dir)
     from flows.digest import digest_flow
 
@@ -399,7 +460,11 @@ def digest(
 
 
 @app.command()
-def schema(table: Annotated[str | None, typer.Argument(help="Table name; all tables when omitted.")] = None) -> None:
+def schema(
+    table: Annotated[
+        str | None, typer.Argument(help="Table name; all tables when omitted.")
+    ] = None,
+) -> None:
     """Print the canonical tables: every column with its type, unit and meaning.
 
     Example: irisin schema minutes
@@ -430,7 +495,9 @@ def verify(study_dir: StudyOpt) -> None:
     from store.verify import study_damage
 
     study = open_study(study_dir)
-    damage = study_damage(study.paths.store, prefect_database_of(study, os.environ.get("PREFECT_HOME")))
+    damage = study_damage(
+        study.paths.store, prefect_database_of(study, os.environ.get("PREFECT_HOME"))
+    )
     for d in damage:
         typer.echo(f"damaged {d.line()}")
     if damage:

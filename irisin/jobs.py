@@ -79,7 +79,9 @@ def recover_store(study: Study, lake: Lake | None = None) -> list[str]:
     from irisin.lock import holds_lock
 
     if not holds_lock(study):
-        raise RuntimeError("the lake is recovered only under the study lock (irisin.lock.study_lock)")
+        raise RuntimeError(
+            "the lake is recovered only under the study lock (irisin.lock.study_lock)"
+        )
     return (lake or lake_of(study)).recover()
 
 
@@ -145,7 +147,9 @@ def walk_inbox_folder(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]
     return files, refused
 
 
-_SYMLINK_REASON = "symlink: refused (irisin reads no file through a symlink; copy the file itself into the inbox)"
+_SYMLINK_REASON = (
+    "symlink: refused (irisin reads no file through a symlink; copy the file itself into the inbox)"
+)
 
 
 def special_reason(path: Path) -> str:
@@ -185,7 +189,8 @@ def inbox_items(
     """
     if roots is None:
         roots = [study.paths.inbox] + [
-            (study.root / p) if not Path(p).is_absolute() else Path(p) for p in study.config.ingest.extra_inbox_paths
+            (study.root / p) if not Path(p).is_absolute() else Path(p)
+            for p in study.config.ingest.extra_inbox_paths
         ]
     want = None if participants is None else set(participants)
     items: list[InboxItem] = []
@@ -194,7 +199,12 @@ def inbox_items(
             continue
         with os.scandir(root) as listing:
             pdirs = sorted(
-                (e for e in listing if not e.name.startswith(".") and (e.is_symlink() or e.is_dir(follow_symlinks=False))),
+                (
+                    e
+                    for e in listing
+                    if not e.name.startswith(".")
+                    and (e.is_symlink() or e.is_dir(follow_symlinks=False))
+                ),
                 key=lambda e: e.name,
             )
         for pentry in pdirs:
@@ -206,9 +216,13 @@ def inbox_items(
                 continue
             try:
                 with os.scandir(pdir) as listing:
-                    entries = sorted((e for e in listing if not e.name.startswith(".")), key=lambda e: e.name)
+                    entries = sorted(
+                        (e for e in listing if not e.name.startswith(".")), key=lambda e: e.name
+                    )
             except OSError as e:
-                items.append(InboxItem(pid, pdir, refused=f"folder cannot be listed: {e.strerror or e}"))
+                items.append(
+                    InboxItem(pid, pdir, refused=f"folder cannot be listed: {e.strerror or e}")
+                )
                 continue
             for entry in entries:
                 path = pdir / entry.name
@@ -219,9 +233,13 @@ def inbox_items(
                 if not is_dir and not entry.is_file(follow_symlinks=False):
                     items.append(InboxItem(pid, path, refused=special_reason(path)))
                     continue
-                files, refused = walk_inbox_folder(path) if split_fit_folders and is_dir else ([], [])
+                files, refused = (
+                    walk_inbox_folder(path) if split_fit_folders and is_dir else ([], [])
+                )
                 if files and all(looks_like_fit(f.name, b"") for f in files):
-                    items += [InboxItem(pid, f) for f in files]  # a folder of FIT files: one unit per file
+                    items += [
+                        InboxItem(pid, f) for f in files
+                    ]  # a folder of FIT files: one unit per file
                     items += [InboxItem(pid, p, refused=why) for p, why in refused]
                 else:
                     items.append(InboxItem(pid, path, folder=is_dir))
@@ -233,7 +251,9 @@ def _has_new_bytes(item: InboxItem, known: set[str], fingerprints: Fingerprints)
         return True  # reported every run while it is there
     try:
         return any(fingerprints.file_id(f) not in known for f in files_of(item))
-    except OSError:  # changed since listed (now a FIFO or a link, or gone): the ingest step says what it is
+    except (
+        OSError
+    ):  # changed since listed (now a FIFO or a link, or gone): the ingest step says what it is
         return True
 
 
@@ -255,7 +275,9 @@ def new_items(
     return [i for i in items if _has_new_bytes(i, known, fingerprints)]
 
 
-def ingest_item(study: Study, item: InboxItem, lake: Lake | None = None, ingestor: Ingestor | None = None) -> IngestReport:
+def ingest_item(
+    study: Study, item: InboxItem, lake: Lake | None = None, ingestor: Ingestor | None = None
+) -> IngestReport:
     """Ingest one unit; bad input becomes quarantined rows, never an exception.
 
     Pass one ``ingestor`` for many items: it reads the manifest once and
@@ -263,7 +285,11 @@ def ingest_item(study: Study, item: InboxItem, lake: Lake | None = None, ingesto
     """
     if item.refused is not None:
         return IngestReport(
-            [FileOutcome("", str(item.path), item.participant_id, "refused", "quarantined", item.refused)]
+            [
+                FileOutcome(
+                    "", str(item.path), item.participant_id, "refused", "quarantined", item.refused
+                )
+            ]
         )
     ingestor = ingestor or Ingestor(study, lake or lake_of(study))
     return ingestor.ingest_one(item.participant_id, item.path)
@@ -281,7 +307,9 @@ def weeks_of(
 
     pids = list(participants)
     lake = lake_of(study)
-    weeks = touched_weeks(lake.scan("minutes", pids), lake.scan("daily_totals", pids), study.roster, study.config)
+    weeks = touched_weeks(
+        lake.scan("minutes", pids), lake.scan("daily_totals", pids), study.roster, study.config
+    )
     if since is not None:
         weeks = weeks.filter(pl.col("week_start").dt.offset_by("6d") >= since)
     if until is not None:
@@ -324,7 +352,9 @@ def _days_of_weeks(weeks: pl.DataFrame) -> pl.DataFrame:
     return (
         weeks.select(
             "participant_id",
-            pl.date_ranges("week_start", pl.col("week_start").dt.offset_by("6d")).alias("local_date"),
+            pl.date_ranges("week_start", pl.col("week_start").dt.offset_by("6d")).alias(
+                "local_date"
+            ),
         )
         .explode("local_date")
         .unique()
@@ -357,9 +387,12 @@ def reach_of_weeks(lake: Lake, weeks: pl.DataFrame) -> dict[str, pl.LazyFrame]:
     if first is None or last is None:
         return scans
     assert isinstance(first, date) and isinstance(last, date)
-    minute_utc = pl.col("minute_utc")  # the lake's type, Datetime(us, UTC): no cast, so the bounds reach the reader
+    minute_utc = pl.col(
+        "minute_utc"
+    )  # the lake's type, Datetime(us, UTC): no cast, so the bounds reach the reader
     scans["minutes"] = scans["minutes"].filter(
-        (minute_utc >= _utc_midnight(first - REACH_BEFORE)) & (minute_utc < _utc_midnight(last + REACH_AFTER))
+        (minute_utc >= _utc_midnight(first - REACH_BEFORE))
+        & (minute_utc < _utc_midnight(last + REACH_AFTER))
     )
     scans["daily_totals"] = scans["daily_totals"].filter(
         pl.col("local_date").is_between(first, last + timedelta(days=6))
@@ -377,7 +410,9 @@ def _inputs_of(lake: Lake) -> Callable[[list[str]], Inputs]:
     from features.weekly import Inputs
 
     def inputs_of(participants: list[str]) -> Inputs:
-        return Inputs(*(lake.scan(t, participants) for t in ("minutes", "daily_totals", "profiles")))
+        return Inputs(
+            *(lake.scan(t, participants) for t in ("minutes", "daily_totals", "profiles"))
+        )
 
     return inputs_of
 
@@ -392,7 +427,9 @@ def _derive_state(study: Study) -> DerivedStore:
     return DerivedStore(derived_of(study).root / "state")
 
 
-def _weeks_of_pending_batches(study: Study, lake: Lake, committed: list[tuple[str, str]]) -> pl.DataFrame | None:
+def _weeks_of_pending_batches(
+    study: Study, lake: Lake, committed: list[tuple[str, str]]
+) -> pl.DataFrame | None:
     """Participant-weeks of committed lake batches the derived tables do not include yet.
 
     A run that stopped between writing batches and deriving left such batches
@@ -410,7 +447,10 @@ def _weeks_of_pending_batches(study: Study, lake: Lake, committed: list[tuple[st
     if not pending:
         return pl.DataFrame(schema={"participant_id": pl.String(), "week_start": pl.Date()})
     return touched_weeks(
-        lake.scan_batches("minutes", pending), lake.scan_batches("daily_totals", pending), study.roster, study.config
+        lake.scan_batches("minutes", pending),
+        lake.scan_batches("daily_totals", pending),
+        study.roster,
+        study.config,
     )
 
 
@@ -436,14 +476,20 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     cfg, chash = study.config, study.inputs_hash()
     committed = lake.committed_batches()
     previous = derived.read_rebuildable("weekly")  # damaged: rebuilt whole from the lake
-    full = touched is None or previous is None or (previous.height and previous["config_hash"][0] != chash)
+    full = (
+        touched is None
+        or previous is None
+        or (previous.height and previous["config_hash"][0] != chash)
+    )
     if not full:
         assert touched is not None
         pending = _weeks_of_pending_batches(study, lake, committed)
         if pending is None:
             full = True
         else:
-            touched = pl.concat([touched.select(pending.columns), pending]).unique().sort(pending.columns)
+            touched = (
+                pl.concat([touched.select(pending.columns), pending]).unique().sort(pending.columns)
+            )
     if full:
         everyone = sorted(set(lake.participants()) | set(study.roster["participant_id"].to_list()))
         weekly, daily, hourly = week_tables_in_batches(
@@ -462,13 +508,24 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
         # The rows within reach of the touched weeks are read once, for all three tables.
         scans = reach_of_weeks(lake, touched)
         fresh = week_tables(
-            scans["minutes"], scans["daily_totals"], scans["profiles"], study.roster, cfg, config_hash=chash, only=touched
+            scans["minutes"],
+            scans["daily_totals"],
+            scans["profiles"],
+            study.roster,
+            cfg,
+            config_hash=chash,
+            only=touched,
         )
         # Daily and hourly rows are replaced on the days of the touched weeks only, so a
         # nightly costs what its new days cost, not the participants' whole history.
-        old_daily, old_hourly = derived.read_rebuildable("daily"), derived.read_rebuildable("hourly_wear")
+        old_daily, old_hourly = (
+            derived.read_rebuildable("daily"),
+            derived.read_rebuildable("hourly_wear"),
+        )
         if old_daily is None or old_hourly is None or old_daily.columns != fresh.daily.columns:
-            return derive(study, None)  # nothing to merge into, or derived tables of an older layout
+            return derive(
+                study, None
+            )  # nothing to merge into, or derived tables of an older layout
         weekly = pl.concat(
             [previous.join(touched, on=["participant_id", "week_start"], how="anti"), fresh.weekly],
             how="vertical_relaxed",
@@ -479,22 +536,33 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
         )
         days = _days_of_weeks(touched)
         hourly = pl.concat(
-            [old_hourly.join(days, on=["participant_id", "local_date"], how="anti"), fresh.hourly_wear],
+            [
+                old_hourly.join(days, on=["participant_id", "local_date"], how="anti"),
+                fresh.hourly_wear,
+            ],
             how="vertical_relaxed",
         ).sort("participant_id", "local_date", "hour")
     weekly = weekly.sort("participant_id", "week_start")
     derived.write("weekly", weekly)
     derived.write("daily", daily.sort("participant_id", "local_date"))
     derived.write("hourly_wear", hourly)
-    derived.write("exclusions", _exclusions(study, lake, derived, touched, None if full else scans["minutes"]))
+    derived.write(
+        "exclusions", _exclusions(study, lake, derived, touched, None if full else scans["minutes"])
+    )
     derived.write("participant_scores", participant_scores(weekly, cfg))
     derived.write("cohort_weekly", cohort_weekly(weekly, cfg))
-    _derive_state(study).write(INCLUDED_BATCHES, pl.DataFrame(committed, schema=BATCH_COLUMNS, orient="row"))
+    _derive_state(study).write(
+        INCLUDED_BATCHES, pl.DataFrame(committed, schema=BATCH_COLUMNS, orient="row")
+    )
     return DeriveResult(touched, weekly, bool(full))
 
 
 def _exclusions(
-    study: Study, lake: Lake, derived: DerivedStore, touched: pl.DataFrame, reach: pl.LazyFrame | None
+    study: Study,
+    lake: Lake,
+    derived: DerivedStore,
+    touched: pl.DataFrame,
+    reach: pl.LazyFrame | None,
 ) -> pl.DataFrame:
     """The ``exclusions`` table (``features.plausibility``): all weeks, or the touched weeks replaced from ``reach``."""
     from features.plausibility import EXCLUSION_COLUMNS, exclusions_table
@@ -504,7 +572,11 @@ def _exclusions(
     if reach is None or old is None or old.columns != list(EXCLUSION_COLUMNS):
         return exclusions_table(lake.scan("minutes"), study.roster, study.config)
     fresh = keep_requested(exclusions_table(reach, study.roster, study.config), touched)
-    kept = old.join(touched.select("participant_id", "week_start"), on=["participant_id", "week_start"], how="anti")
+    kept = old.join(
+        touched.select("participant_id", "week_start"),
+        on=["participant_id", "week_start"],
+        how="anti",
+    )
     return pl.concat([kept, fresh]).sort("participant_id", "week_start", "rule")
 
 
@@ -525,9 +597,11 @@ def last_data_of(study: Study) -> pl.DataFrame:
     off at most, enough for a "no data for N days" flag).
     """
     lake = lake_of(study)
-    worn_minute = (pl.col("heart_rate_bpm").fill_null(0) > 0) | (pl.col("steps").fill_null(0) > 0) | pl.col(
-        "worn"
-    ).fill_null(False)
+    worn_minute = (
+        (pl.col("heart_rate_bpm").fill_null(0) > 0)
+        | (pl.col("steps").fill_null(0) > 0)
+        | pl.col("worn").fill_null(False)
+    )
     minutes = (
         lake.scan("minutes")
         .filter(worn_minute)
@@ -535,11 +609,18 @@ def last_data_of(study: Study) -> pl.DataFrame:
         .agg(pl.col("minute_utc").max().alias("last_minute_utc"))
     )
     active = pl.sum_horizontal(
-        pl.col(c).fill_null(0) for c in ("steps", "light_minutes", "moderate_minutes", "vigorous_minutes")
+        pl.col(c).fill_null(0)
+        for c in ("steps", "light_minutes", "moderate_minutes", "vigorous_minutes")
     )
-    days = lake.scan("daily_totals").filter(pl.col("worn").fill_null(True) & (active > 0)).group_by("participant_id").agg(
-        (pl.col("local_date").max().cast(pl.Datetime("us")).dt.replace_time_zone("UTC") + pl.duration(days=1)).alias(
-            "last_minute_utc"
+    days = (
+        lake.scan("daily_totals")
+        .filter(pl.col("worn").fill_null(True) & (active > 0))
+        .group_by("participant_id")
+        .agg(
+            (
+                pl.col("local_date").max().cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+                + pl.duration(days=1)
+            ).alias("last_minute_utc")
         )
     )
     return (
@@ -559,7 +640,9 @@ def _runs_history(derived: DerivedStore) -> pl.DataFrame | None:
         return derived.read("runs")
     except DerivedTableDamaged:
         damaged = derived.path("runs")
-        damaged.rename(damaged.with_name(f"runs.damaged-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.parquet.bad"))
+        damaged.rename(
+            damaged.with_name(f"runs.damaged-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.parquet.bad")
+        )
         return None
 
 
@@ -569,7 +652,11 @@ class RunRecord:
 
     flow: str
     study: Study
-    run_id: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6])
+    run_id: str = field(
+        default_factory=lambda: (
+            datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+        )
+    )
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     parameters: dict[str, Any] = field(default_factory=dict)
 
@@ -592,7 +679,10 @@ class RunRecord:
             "files": {
                 "seen": len(report.outcomes),
                 "new": len(statuses),
-                **{s: statuses.count(s) for s in ("ok", "partial", "quarantined", "skipped", "failed")},
+                **{
+                    s: statuses.count(s)
+                    for s in ("ok", "partial", "quarantined", "skipped", "failed")
+                },
             },
         }
         folder = self.study.paths.runs / self.run_id

@@ -68,7 +68,9 @@ def study_lock(
                 message = f"{path}: another irisin run ({holder}) is working on this study"
                 if time.monotonic() >= deadline:
                     suffix = f"; waited {wait_seconds:g} s" if wait_seconds > 0 else ""
-                    raise StudyBusyError(f"{message}{suffix}; try again when it has finished") from None
+                    raise StudyBusyError(
+                        f"{message}{suffix}; try again when it has finished"
+                    ) from None
                 if not told and on_wait is not None:
                     on_wait(f"{message}; waiting for it to finish")
                     told = True

@@ -86,13 +86,19 @@ def _reingest(study: Study, batches: list[tuple[str, str]], report: RepairReport
     for pid, bid in batches:
         rows = manifest.filter((pl.col("participant_id") == pid) & (pl.col("batch_id") == bid))
         paths = sorted({p.split("!/", 1)[0] for p in rows["path"].to_list()})
-        if not paths:  # the manifest part itself is unreadable: the inbox is read again for this participant
+        if (
+            not paths
+        ):  # the manifest part itself is unreadable: the inbox is read again for this participant
             units = {i.path for i in inbox_items(study, [pid])}
         else:
             units = _units_holding(study, pid, paths)
-            missing = [p for p in paths if not any(p == str(u) or p.startswith(f"{u}/") for u in units)]
+            missing = [
+                p for p in paths if not any(p == str(u) or p.startswith(f"{u}/") for u in units)
+            ]
             if missing:
-                report.left.append(f"batch {pid}/{bid}: raw file {missing[0]} is gone; the batch is left as it is")
+                report.left.append(
+                    f"batch {pid}/{bid}: raw file {missing[0]} is gone; the batch is left as it is"
+                )
                 continue
         for table in (*LAKE_TABLES, MANIFEST):
             part = lake._part(table, pid, bid)
@@ -124,18 +130,29 @@ def _readable_manifest(lake: object) -> pl.DataFrame:
             continue
         assert isinstance(frame, pl.DataFrame)
         frames.append(frame.with_columns(pl.lit(lake._batch_of(part)[1]).alias("batch_id")))
-    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(
-        schema={"participant_id": pl.String, "batch_id": pl.String, "path": pl.String}
+    return (
+        pl.concat(frames, how="vertical_relaxed")
+        if frames
+        else pl.DataFrame(
+            schema={"participant_id": pl.String, "batch_id": pl.String, "path": pl.String}
+        )
     )
 
 
 def _units_holding(study: Study, participant_id: str, paths: list[str]) -> set[Path]:
     """The inbox units (files or export folders) that hold ``paths``; a path outside the inbox is its own unit."""
     units: set[Path] = set()
-    items = inbox_items(study, [participant_id])  # the units a nightly ingests, so batches come out the same
+    items = inbox_items(
+        study, [participant_id]
+    )  # the units a nightly ingests, so batches come out the same
     for path in paths:
         holder = next(
-            (i.path for i in items if str(i.path) == path or (i.folder and Path(path) in files_of(i))), None
+            (
+                i.path
+                for i in items
+                if str(i.path) == path or (i.folder and Path(path) in files_of(i))
+            ),
+            None,
         )
         if holder is None and Path(path).is_file():
             holder = Path(path)

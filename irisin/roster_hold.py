@@ -38,11 +38,17 @@ def near_miss(participant_id: str, roster_ids: Iterable[str]) -> str | None:
 
 def hold_reason(participant_id: str, roster_ids: Iterable[str]) -> str:
     guess = near_miss(participant_id, roster_ids)
-    hint = f"; did you mean {guess}?" if guess else "; add it to roster.csv and the next run reads these files"
+    hint = (
+        f"; did you mean {guess}?"
+        if guess
+        else "; add it to roster.csv and the next run reads these files"
+    )
     return f"{participant_id!r} {NOT_IN_ROSTER}{hint}"
 
 
-def hold_unrostered(items: list[InboxItem], roster_ids: Iterable[str]) -> tuple[list[InboxItem], list[FileOutcome]]:
+def hold_unrostered(
+    items: list[InboxItem], roster_ids: Iterable[str]
+) -> tuple[list[InboxItem], list[FileOutcome]]:
     """The items of rostered participants, and one held outcome per file of the others.
 
     Refused entries (a linked participant folder, a FIFO) are kept whoever they belong
@@ -51,7 +57,9 @@ def hold_unrostered(items: list[InboxItem], roster_ids: Iterable[str]) -> tuple[
     ids = set(roster_ids)
     kept = [i for i in items if i.participant_id in ids or i.refused is not None]
     held = [
-        FileOutcome("", str(f), i.participant_id, "held", "skipped", hold_reason(i.participant_id, ids))
+        FileOutcome(
+            "", str(f), i.participant_id, "held", "skipped", hold_reason(i.participant_id, ids)
+        )
         for i in items
         if i.participant_id not in ids and i.refused is None
         for f in files_of(i)

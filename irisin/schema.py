@@ -50,7 +50,9 @@ def _schema(name: str, doc: str, columns: list[Column]) -> pa.Schema:
     return pa.schema([c.field() for c in columns], metadata={"table": name, "doc": doc})
 
 
-_PARTICIPANT = Column("participant_id", pa.string(), "participant as named in the roster", nullable=False)
+_PARTICIPANT = Column(
+    "participant_id", pa.string(), "participant as named in the roster", nullable=False
+)
 _SOURCE = Column(
     "source",
     pa.string(),
@@ -58,8 +60,12 @@ _SOURCE = Column(
     nullable=False,
 )
 _DEVICE = Column("device", pa.string(), "device make/model (and serial where known)")
-_FILE_ID = Column("file_id", pa.string(), "SHA-256 of the raw file bytes the row came from", "hex", nullable=False)
-_OFFSET = Column("utc_offset_minutes", pa.int16(), "local time minus UTC, as the device reported it", "min")
+_FILE_ID = Column(
+    "file_id", pa.string(), "SHA-256 of the raw file bytes the row came from", "hex", nullable=False
+)
+_OFFSET = Column(
+    "utc_offset_minutes", pa.int16(), "local time minus UTC, as the device reported it", "min"
+)
 
 MINUTES = _schema(
     "minutes",
@@ -72,9 +78,15 @@ MINUTES = _schema(
         _OFFSET,
         Column("steps", pa.int32(), "steps counted in the minute", "steps"),
         Column("heart_rate_bpm", pa.float32(), "mean heart rate over the minute", "beats/min"),
-        Column("intensity", pa.string(), "the device's own label: sedentary, light, moderate or vigorous"),
+        Column(
+            "intensity",
+            pa.string(),
+            "the device's own label: sedentary, light, moderate or vigorous",
+        ),
         Column("mets", pa.float32(), "metabolic equivalent reported by the device", "MET"),
-        Column("worn", pa.bool_(), "the device's own wear flag for the minute, where it reports one"),
+        Column(
+            "worn", pa.bool_(), "the device's own wear flag for the minute, where it reports one"
+        ),
         _FILE_ID,
     ],
 )
@@ -86,17 +98,39 @@ DAILY_TOTALS = _schema(
         _PARTICIPANT,
         _SOURCE,
         _DEVICE,
-        Column("local_date", pa.date32(), "calendar day in the participant's local time", "date", nullable=False),
+        Column(
+            "local_date",
+            pa.date32(),
+            "calendar day in the participant's local time",
+            "date",
+            nullable=False,
+        ),
         _OFFSET,
-        Column("moderate_minutes", pa.int32(), "device-reported moderate minutes (clock minutes, never doubled)", "min"),
-        Column("vigorous_minutes", pa.int32(), "device-reported vigorous minutes (clock minutes, never doubled)", "min"),
+        Column(
+            "moderate_minutes",
+            pa.int32(),
+            "device-reported moderate minutes (clock minutes, never doubled)",
+            "min",
+        ),
+        Column(
+            "vigorous_minutes",
+            pa.int32(),
+            "device-reported vigorous minutes (clock minutes, never doubled)",
+            "min",
+        ),
         Column("light_minutes", pa.int32(), "device-reported light minutes", "min"),
         Column("sedentary_minutes", pa.int32(), "device-reported sedentary minutes", "min"),
         Column("steps", pa.int32(), "steps in the day", "steps"),
-        Column("resting_heart_rate_bpm", pa.float32(), "resting heart rate of the day", "beats/min"),
+        Column(
+            "resting_heart_rate_bpm", pa.float32(), "resting heart rate of the day", "beats/min"
+        ),
         Column("min_heart_rate_bpm", pa.float32(), "lowest heart rate of the day", "beats/min"),
         Column("max_heart_rate_bpm", pa.float32(), "highest heart rate of the day", "beats/min"),
-        Column("worn", pa.bool_(), "false where the device says it was not worn that day (e.g. 1440 sedentary minutes)"),
+        Column(
+            "worn",
+            pa.bool_(),
+            "false where the device says it was not worn that day (e.g. 1440 sedentary minutes)",
+        ),
         Column(
             "bouted",
             pa.bool_(),
@@ -122,8 +156,18 @@ SESSIONS = _schema(
         Column("timer_seconds", pa.float64(), "active (timer) duration", "s"),
         Column("avg_heart_rate_bpm", pa.float32(), "average heart rate", "beats/min"),
         Column("max_heart_rate_bpm", pa.float32(), "maximum heart rate", "beats/min"),
-        Column("moderate_minutes", pa.int32(), "device-reported moderate minutes (clock minutes)", "min"),
-        Column("vigorous_minutes", pa.int32(), "device-reported vigorous minutes (clock minutes)", "min"),
+        Column(
+            "moderate_minutes",
+            pa.int32(),
+            "device-reported moderate minutes (clock minutes)",
+            "min",
+        ),
+        Column(
+            "vigorous_minutes",
+            pa.int32(),
+            "device-reported vigorous minutes (clock minutes)",
+            "min",
+        ),
         Column("steps", pa.int32(), "steps in the session", "steps"),
         _FILE_ID,
     ],
@@ -138,7 +182,12 @@ PROFILES = _schema(
         _DEVICE,
         Column("observed_utc", UTC_TS, "time of the file that reported the values", "UTC"),
         Column("age_years", pa.int16(), "age the user entered on the device", "years"),
-        Column("resting_heart_rate_bpm", pa.float32(), "resting heart rate setting or measure", "beats/min"),
+        Column(
+            "resting_heart_rate_bpm",
+            pa.float32(),
+            "resting heart rate setting or measure",
+            "beats/min",
+        ),
         Column("max_heart_rate_bpm", pa.float32(), "maximum heart rate setting", "beats/min"),
         _FILE_ID,
     ],
@@ -149,15 +198,29 @@ FILES = _schema(
     "the ingest manifest: one row per raw file or archive member seen",
     [
         _FILE_ID,
-        Column("path", pa.string(), "original path; archive members as 'archive.zip!/member'", nullable=False),
+        Column(
+            "path",
+            pa.string(),
+            "original path; archive members as 'archive.zip!/member'",
+            nullable=False,
+        ),
         Column("container_id", pa.string(), "file_id of the archive this member came from", "hex"),
         _PARTICIPANT,
-        Column("kind", pa.string(), "detected kind, e.g. fit_monitoring, fitbit_json_steps, zip", nullable=False),
+        Column(
+            "kind",
+            pa.string(),
+            "detected kind, e.g. fit_monitoring, fitbit_json_steps, zip",
+            nullable=False,
+        ),
         Column("size_bytes", pa.int64(), "size of the raw bytes", "bytes", nullable=False),
-        Column("status", pa.string(), "ok, partial, quarantined, skipped or superseded", nullable=False),
+        Column(
+            "status", pa.string(), "ok, partial, quarantined, skipped or superseded", nullable=False
+        ),
         Column("reason", pa.string(), "why the file is partial, quarantined or skipped"),
         Column("rows_minutes", pa.int64(), "rows written to minutes", "rows", nullable=False),
-        Column("rows_daily_totals", pa.int64(), "rows written to daily_totals", "rows", nullable=False),
+        Column(
+            "rows_daily_totals", pa.int64(), "rows written to daily_totals", "rows", nullable=False
+        ),
         Column("rows_sessions", pa.int64(), "rows written to sessions", "rows", nullable=False),
         Column("notes", pa.string(), "JSON of what the reader learned (device, clock, offset)"),
         Column("ingested_at", UTC_TS, "when the file was ingested", "UTC", nullable=False),
@@ -169,12 +232,34 @@ WEEKLY = _schema(
     "one row per participant and local week: minutes of at least moderate intensity, counted once",
     [
         _PARTICIPANT,
-        Column("week_start", pa.date32(), "first local day of the week (Monday unless study-relative)", "date", nullable=False),
-        Column("moderate_minutes", pa.int32(), "minutes classified moderate", "min", nullable=False),
-        Column("vigorous_minutes", pa.int32(), "minutes classified vigorous", "min", nullable=False),
-        Column("mvpa_minutes", pa.int32(), "moderate plus vigorous clock minutes", "min", nullable=False),
+        Column(
+            "week_start",
+            pa.date32(),
+            "first local day of the week (Monday unless study-relative)",
+            "date",
+            nullable=False,
+        ),
+        Column(
+            "moderate_minutes", pa.int32(), "minutes classified moderate", "min", nullable=False
+        ),
+        Column(
+            "vigorous_minutes", pa.int32(), "minutes classified vigorous", "min", nullable=False
+        ),
+        Column(
+            "mvpa_minutes",
+            pa.int32(),
+            "moderate plus vigorous clock minutes",
+            "min",
+            nullable=False,
+        ),
         Column("wear_minutes", pa.int32(), "minutes the device was worn", "min", nullable=False),
-        Column("valid_days", pa.int8(), "days with at least min_wear_minutes_per_day of wear", "days", nullable=False),
+        Column(
+            "valid_days",
+            pa.int8(),
+            "days with at least min_wear_minutes_per_day of wear",
+            "days",
+            nullable=False,
+        ),
         Column("status", pa.string(), "met, below or insufficient", nullable=False),
         Column("sources", pa.string(), "sources that contributed, comma-separated"),
         Column("methods", pa.string(), "classification methods used, comma-separated"),
@@ -195,10 +280,30 @@ WEEKLY = _schema(
             pa.string(),
             "where the heart-rate-reserve parameters came from: roster, device, estimated, or none (heart rate not used)",
         ),
-        Column("share_device", pa.float32(), "share of the week's classified minutes the device's own label classified", "fraction"),
-        Column("share_heart_rate", pa.float32(), "share of the week's classified minutes heart-rate reserve classified", "fraction"),
-        Column("share_cadence", pa.float32(), "share of the week's classified minutes cadence classified", "fraction"),
-        Column("share_mets", pa.float32(), "share of the week's classified minutes METs classified", "fraction"),
+        Column(
+            "share_device",
+            pa.float32(),
+            "share of the week's classified minutes the device's own label classified",
+            "fraction",
+        ),
+        Column(
+            "share_heart_rate",
+            pa.float32(),
+            "share of the week's classified minutes heart-rate reserve classified",
+            "fraction",
+        ),
+        Column(
+            "share_cadence",
+            pa.float32(),
+            "share of the week's classified minutes cadence classified",
+            "fraction",
+        ),
+        Column(
+            "share_mets",
+            pa.float32(),
+            "share of the week's classified minutes METs classified",
+            "fraction",
+        ),
     ],
 )
 

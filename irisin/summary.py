@@ -31,7 +31,9 @@ def attention_table(study: Study, as_of: date | None = None) -> pl.DataFrame:
     from dashboard.data import load_participant_table
 
     table = load_participant_table(study, as_of, from_derived=True).table
-    return table.filter(pl.col("flags") != "").select("participant_id", pl.col("flags").alias("reason"))
+    return table.filter(pl.col("flags") != "").select(
+        "participant_id", pl.col("flags").alias("reason")
+    )
 
 
 def summary_markdown(
@@ -49,7 +51,9 @@ def summary_markdown(
         f"# {title}",
         "",
         f"**Files** seen {len(report.outcomes)}, new {len(new)}: "
-        + ", ".join(f"{s} {statuses.get(s, 0)}" for s in ("ok", "partial", "quarantined", "skipped"))
+        + ", ".join(
+            f"{s} {statuses.get(s, 0)}" for s in ("ok", "partial", "quarantined", "skipped")
+        )
         + (f", failed {statuses['failed']} (retried next run)" if statuses.get("failed") else ""),
     ]
     bad = [o for o in new if o.status in ("quarantined", "partial", "failed")]

@@ -46,11 +46,16 @@ def zone_mismatches_of(study: Study) -> pl.DataFrame:
     roster = study.roster
     zones = {
         pid: (zone or study.config.study.timezone)
-        for pid, zone in zip(roster["participant_id"].to_list(), roster["timezone"].to_list(), strict=True)
+        for pid, zone in zip(
+            roster["participant_id"].to_list(), roster["timezone"].to_list(), strict=True
+        )
     }
     return zone_mismatches(hourly, zones)
 
 
 def data_quality_notes(study: Study) -> list[str]:
     """One line per participant whose data cannot be used fully or whose roster zone looks wrong."""
-    return heart_rate_gaps_of(study)["advice"].to_list() + zone_mismatches_of(study)["message"].to_list()
+    return (
+        heart_rate_gaps_of(study)["advice"].to_list()
+        + zone_mismatches_of(study)["message"].to_list()
+    )

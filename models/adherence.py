@@ -61,12 +61,18 @@ def reference_day(weekly: pl.DataFrame, today: date | None = None) -> date | Non
 def last_complete_weeks(weekly: pl.DataFrame, reference: date) -> pl.DataFrame:
     """Per participant of ``weekly``: ``last_complete_week``, the latest week of their grid ending before ``reference``."""
     ref = pl.lit(reference)
-    return weekly.group_by("participant_id").agg(pl.col("week_start").min().alias("w0")).select(
-        "participant_id",
-        (
-            pl.col("w0")
-            + pl.duration(days=((ref - pl.duration(days=7) - pl.col("w0")).dt.total_days() // 7) * 7)
-        ).alias("last_complete_week"),
+    return (
+        weekly.group_by("participant_id")
+        .agg(pl.col("week_start").min().alias("w0"))
+        .select(
+            "participant_id",
+            (
+                pl.col("w0")
+                + pl.duration(
+                    days=((ref - pl.duration(days=7) - pl.col("w0")).dt.total_days() // 7) * 7
+                )
+            ).alias("last_complete_week"),
+        )
     )
 
 
@@ -78,13 +84,23 @@ def weeks_running(weekly: pl.DataFrame, status: str, reference: date) -> pl.Data
     anchors = last_complete_weeks(weekly, reference)
     return (
         weekly.join(anchors, on="participant_id")
-        .filter((pl.col("week_start") <= pl.col("last_complete_week")) & (pl.col("status") == status))
+        .filter(
+            (pl.col("week_start") <= pl.col("last_complete_week")) & (pl.col("status") == status)
+        )
         .with_columns(
-            ((pl.col("last_complete_week") - pl.col("week_start")).dt.total_days() // 7).alias("back")
+            ((pl.col("last_complete_week") - pl.col("week_start")).dt.total_days() // 7).alias(
+                "back"
+            )
         )
         .sort("participant_id", "back")
         .group_by("participant_id")
-        .agg((pl.col("back") == pl.int_range(pl.len())).cum_prod().sum().cast(pl.Int32).alias("weeks_running"))
+        .agg(
+            (pl.col("back") == pl.int_range(pl.len()))
+            .cum_prod()
+            .sum()
+            .cast(pl.Int32)
+            .alias("weeks_running")
+        )
         .join(anchors.select("participant_id"), on="participant_id", how="right")
         .select("participant_id", pl.col("weeks_running").fill_null(0))
     )
@@ -106,13 +122,21 @@ def _streaks(weekly: pl.DataFrame, reference: date | None) -> pl.DataFrame:
         .agg(pl.col("length").max().alias("longest_streak"))
     )
     if reference is None:
-        current = weekly.select("participant_id").unique().with_columns(pl.lit(0, pl.Int32).alias("current_streak"))
+        current = (
+            weekly.select("participant_id")
+            .unique()
+            .with_columns(pl.lit(0, pl.Int32).alias("current_streak"))
+        )
     else:
-        current = weeks_running(weekly, "met", reference).rename({"weeks_running": "current_streak"})
+        current = weeks_running(weekly, "met", reference).rename(
+            {"weeks_running": "current_streak"}
+        )
     return current.join(longest, on="participant_id", how="full", coalesce=True)
 
 
-def participant_scores(weekly: pl.DataFrame, config: StudyConfig, today: date | None = None) -> pl.DataFrame:
+def participant_scores(
+    weekly: pl.DataFrame, config: StudyConfig, today: date | None = None
+) -> pl.DataFrame:
     """One row per participant of ``weekly`` (``SCORE_COLUMNS``), sorted by participant.
 
     ``weekly`` needs ``participant_id, week_start, mvpa_minutes, valid_days``;

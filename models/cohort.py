@@ -32,7 +32,9 @@ def wilson_interval(
     successes: pl.Expr, trials: pl.Expr, confidence: float = CONFIDENCE
 ) -> tuple[pl.Expr, pl.Expr]:
     """Lower and upper Wilson score bounds of ``successes / trials``; null where ``trials`` is 0."""
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)  # the standard library's, so scoring does not import scipy
+    z = NormalDist().inv_cdf(
+        0.5 + confidence / 2
+    )  # the standard library's, so scoring does not import scipy
     n = trials.cast(pl.Float64)
     p = successes.cast(pl.Float64) / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)

@@ -35,7 +35,9 @@ MISMATCH_COLUMNS: dict[str, pl.DataType] = {
 
 def _quiet_centre(steps_by_hour: np.ndarray) -> float:
     """UTC hour (0-24) at the centre of the six consecutive hours with fewest steps (circular)."""
-    sums = np.array([steps_by_hour[(start + np.arange(QUIET_HOURS)) % 24].sum() for start in range(24)])
+    sums = np.array(
+        [steps_by_hour[(start + np.arange(QUIET_HOURS)) % 24].sum() for start in range(24)]
+    )
     start = int(np.argmin(sums))
     return (start + QUIET_HOURS / 2) % 24
 
@@ -68,7 +70,14 @@ def zone_mismatches(hourly_steps: pl.DataFrame, zones: dict[str, str]) -> pl.Dat
             continue
         zone = zones.get(str(pid), "UTC")
         local_centre = (_quiet_centre(steps) + _offset_hours(zone, week)) % 24
-        rows.append((str(pid), zone, _circular_difference(local_centre, NIGHT_CENTRE_HOUR), _quiet_centre(steps)))
+        rows.append(
+            (
+                str(pid),
+                zone,
+                _circular_difference(local_centre, NIGHT_CENTRE_HOUR),
+                _quiet_centre(steps),
+            )
+        )
     found = []
     by_participant: dict[str, list[tuple[str, float, float]]] = {}
     for pid, zone, diff, centre in rows:
@@ -78,7 +87,9 @@ def zone_mismatches(hourly_steps: pl.DataFrame, zones: dict[str, str]) -> pl.Dat
         if len(off) < MIN_WEEKS:
             continue
         zone = weeks[0][0]
-        implied = int(round(_circular_difference(NIGHT_CENTRE_HOUR, float(np.median([w[2] for w in off])))))
+        implied = int(
+            round(_circular_difference(NIGHT_CENTRE_HOUR, float(np.median([w[2] for w in off]))))
+        )
         roster_offset = int(round(_offset_hours(zone, datetime(2026, 1, 5))))
         label = zone if zone != "UTC" else "UTC"
         message = (

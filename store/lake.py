@@ -104,12 +104,20 @@ class Lake:
             return self._parts_in(f"{self.root}/{table}", recursive=True)
         wanted = set(participants)
         if len(wanted) > FOLDERS_LISTED_ONE_BY_ONE:
-            return [p for p in self._parts_in(f"{self.root}/{table}", recursive=True) if self._batch_of(p)[0] in wanted]
-        return sorted(p for pid in wanted for p in self._parts_in(self._dir(table, pid), recursive=False))
+            return [
+                p
+                for p in self._parts_in(f"{self.root}/{table}", recursive=True)
+                if self._batch_of(p)[0] in wanted
+            ]
+        return sorted(
+            p for pid in wanted for p in self._parts_in(self._dir(table, pid), recursive=False)
+        )
 
     def _parts_in(self, folder: str, *, recursive: bool) -> list[str]:
         sel = pafs.FileSelector(folder, recursive=recursive, allow_not_found=True)
-        return sorted(i.path for i in self.fs.get_file_info(sel) if i.is_file and i.path.endswith(".parquet"))
+        return sorted(
+            i.path for i in self.fs.get_file_info(sel) if i.is_file and i.path.endswith(".parquet")
+        )
 
     @staticmethod
     def _batch_of(path: str) -> tuple[str, str]:
@@ -131,7 +139,9 @@ class Lake:
             with self.fs.open_output_stream(tmp) as out:
                 pq.write_table(table, out, compression="zstd", row_group_size=ROW_GROUP_ROWS)
             self.fs.move(tmp, path)
-        except BaseException:  # a full disk, a crash of the writer: no half-written file stays behind
+        except (
+            BaseException
+        ):  # a full disk, a crash of the writer: no half-written file stays behind
             if self.fs.get_file_info(tmp).is_file:
                 self.fs.delete_file(tmp)
             raise
@@ -143,7 +153,9 @@ class Lake:
         live = self._live_files(batch.participant_id)  # as it was before this batch
         for name, table in batch.tables.items():
             if table.num_rows:
-                self._write_atomic(conform(table, LAKE_TABLES[name]), self._part(name, batch.participant_id, bid))
+                self._write_atomic(
+                    conform(table, LAKE_TABLES[name]), self._part(name, batch.participant_id, bid)
+                )
         self._write_atomic(manifest, self._part(MANIFEST, batch.participant_id, bid))
         if self._known is not None:
             self._known.update(manifest.column("file_id").to_pylist())
@@ -189,7 +201,9 @@ class Lake:
             frame = pl.read_parquet(parts, schema=empty.schema, include_file_paths="_part")
         else:
             frame = pl.concat(
-                pl.from_arrow(pq.read_table(p, filesystem=self.fs, schema=FILES)).with_columns(pl.lit(p).alias("_part"))  # type: ignore[union-attr]
+                pl.from_arrow(pq.read_table(p, filesystem=self.fs, schema=FILES)).with_columns(
+                    pl.lit(p).alias("_part")
+                )  # type: ignore[union-attr]
                 for p in parts
             )
         return frame.with_columns(
@@ -228,7 +242,11 @@ class Lake:
         """
         wanted = sorted(set(batches))
         manifests = self.fs.get_file_info([self._part(MANIFEST, pid, bid) for pid, bid in wanted])
-        candidates = [self._part(table, pid, bid) for (pid, bid), m in zip(wanted, manifests, strict=True) if m.is_file]
+        candidates = [
+            self._part(table, pid, bid)
+            for (pid, bid), m in zip(wanted, manifests, strict=True)
+            if m.is_file
+        ]
         parts = [i.path for i in self.fs.get_file_info(candidates) if i.is_file]
         return self._scan_parts(table, parts)
 
@@ -243,12 +261,16 @@ class Lake:
         return pl.from_arrow(pq.read_table(parts, filesystem=self.fs, schema=schema)).lazy()  # type: ignore[union-attr]
 
     # -- replacement and recovery -------------------------------------------
-    def _rewrite_without(self, path: str, schema: pa.Schema, file_ids: set[str], status_update: bool) -> None:
+    def _rewrite_without(
+        self, path: str, schema: pa.Schema, file_ids: set[str], status_update: bool
+    ) -> None:
         table = pq.read_table(path, filesystem=self.fs, schema=schema)
         in_old = pc.is_in(table.column("file_id"), value_set=pa.array(sorted(file_ids)))
         if status_update:
             status = pc.if_else(in_old, pa.scalar(SUPERSEDED), table.column("status"))
-            table = table.set_column(table.schema.get_field_index("status"), schema.field("status"), status)
+            table = table.set_column(
+                table.schema.get_field_index("status"), schema.field("status"), status
+            )
         else:
             table = table.filter(pc.invert(in_old))
         if table.num_rows == 0 and not status_update:
@@ -264,8 +286,14 @@ class Lake:
         participant's, or all). Returns whether anything was retired; running
         this twice does nothing the second time.
         """
-        live = manifest.filter(pl.col("status") != SUPERSEDED).with_columns(logical_path_expr().alias("_key"))
-        newest = live.sort("ingested_at").group_by("participant_id", "_key").agg(pl.col("file_id").last())
+        live = manifest.filter(pl.col("status") != SUPERSEDED).with_columns(
+            logical_path_expr().alias("_key")
+        )
+        newest = (
+            live.sort("ingested_at")
+            .group_by("participant_id", "_key")
+            .agg(pl.col("file_id").last())
+        )
         old = live.join(newest, on=["participant_id", "_key", "file_id"], how="anti")
         if old.height == 0:
             return False
@@ -275,7 +303,9 @@ class Lake:
                 part = self._part(table, str(pid), str(bid))
                 if self.fs.get_file_info(part).is_file:
                     self._rewrite_without(part, LAKE_TABLES[table], ids, status_update=False)
-            self._rewrite_without(self._part(MANIFEST, str(pid), str(bid)), FILES, ids, status_update=True)
+            self._rewrite_without(
+                self._part(MANIFEST, str(pid), str(bid)), FILES, ids, status_update=True
+            )
         return True
 
     def recover(self) -> list[str]:
@@ -293,7 +323,12 @@ class Lake:
             if path.endswith(".parquet"):
                 parts.setdefault(path.removeprefix(prefix).split("/", 1)[0], []).append(path)
         committed = {self._batch_of(p) for p in parts.get(MANIFEST, [])}
-        removed = [p for table in LAKE_TABLES for p in parts.get(table, []) if self._batch_of(p) not in committed]
+        removed = [
+            p
+            for table in LAKE_TABLES
+            for p in parts.get(table, [])
+            if self._batch_of(p) not in committed
+        ]
         removed += [p for p in files if p.endswith(".tmp")]
         for path in removed:
             self.fs.delete_file(path)
@@ -304,10 +339,14 @@ class Lake:
             infos = [i for i in self.fs.get_file_info(sel) if i.is_file]
         else:
             self._remember(manifest)
-        self.damaged = self._damage(manifest, {i.path: i.size for i in infos if i.path.endswith(".parquet")})
+        self.damaged = self._damage(
+            manifest, {i.path: i.size for i in infos if i.path.endswith(".parquet")}
+        )
         return removed
 
-    def _damage(self, manifest: pl.DataFrame, sizes: dict[str, int | None]) -> list[tuple[str, str]]:
+    def _damage(
+        self, manifest: pl.DataFrame, sizes: dict[str, int | None]
+    ) -> list[tuple[str, str]]:
         """Committed data parts that are missing or cannot be Parquet, as ``(path, problem)``.
 
         The manifest says how many rows each live file wrote to ``minutes``,
@@ -316,9 +355,15 @@ class Lake:
         footer magic) is damaged. Both come from the listing recovery already
         makes, so the check costs no extra read.
         """
-        counted = {"minutes": "rows_minutes", "daily_totals": "rows_daily_totals", "sessions": "rows_sessions"}
+        counted = {
+            "minutes": "rows_minutes",
+            "daily_totals": "rows_daily_totals",
+            "sessions": "rows_sessions",
+        }
         live = manifest.filter(~pl.col("status").is_in([SUPERSEDED, "retired", "forgotten"]))
-        expected = live.group_by("participant_id", "batch_id").agg(pl.col(c).sum() for c in counted.values())
+        expected = live.group_by("participant_id", "batch_id").agg(
+            pl.col(c).sum() for c in counted.values()
+        )
         damaged: list[tuple[str, str]] = []
         for row in expected.sort("participant_id", "batch_id").iter_rows(named=True):
             for table, col in counted.items():
@@ -329,7 +374,9 @@ class Lake:
                 if size == -1:
                     damaged.append((path, f"missing (its manifest says {row[col]:,} {table} rows)"))
                 elif size is not None and size < MIN_PARQUET_BYTES:
-                    damaged.append((path, f"unreadable: {size} bytes, too short to be a Parquet file"))
+                    damaged.append(
+                        (path, f"unreadable: {size} bytes, too short to be a Parquet file")
+                    )
         return damaged
 
 
@@ -349,7 +396,9 @@ def _live_of(manifest: pl.DataFrame) -> dict[str, dict[str, str]]:
 def _note_live(live: dict[str, str], manifest: pa.Table) -> bool:
     """Record a batch's files as live; True when one is a newer version of a file already live."""
     clash = False
-    for path, fid in zip(manifest.column("path").to_pylist(), manifest.column("file_id").to_pylist(), strict=True):
+    for path, fid in zip(
+        manifest.column("path").to_pylist(), manifest.column("file_id").to_pylist(), strict=True
+    ):
         key = logical_path(path)
         if live.get(key, fid) != fid:
             clash = True

@@ -23,7 +23,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def quarantine(root: Path, *, file_id: str, path: str, participant_id: str, reason: str, data: bytes) -> Path:
+def quarantine(
+    root: Path, *, file_id: str, path: str, participant_id: str, reason: str, data: bytes
+) -> Path:
     """Copy ``data`` into the quarantine with its reason; idempotent per file_id."""
     folder = Path(root) / file_id[:32]
     folder.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,11 @@ import pyarrow.parquet as pq
 from irisin.schema import LAKE_TABLES
 from store.lake import MANIFEST, SUPERSEDED, Lake
 
-ROW_COLUMNS = {"minutes": "rows_minutes", "daily_totals": "rows_daily_totals", "sessions": "rows_sessions"}
+ROW_COLUMNS = {
+    "minutes": "rows_minutes",
+    "daily_totals": "rows_daily_totals",
+    "sessions": "rows_sessions",
+}
 """Lake tables whose row counts the manifest records per file."""
 
 
@@ -101,7 +105,12 @@ def lake_damage(lake: Lake, *, deep: bool = True) -> list[Damage]:
             expected = int(live[column].sum() or 0)
             if expected and batch not in present.get(table, set()):
                 damage.append(
-                    Damage("missing part", lake._part(table, *batch), f"the manifest lists {expected} rows; the part is gone", batch)
+                    Damage(
+                        "missing part",
+                        lake._part(table, *batch),
+                        f"the manifest lists {expected} rows; the part is gone",
+                        batch,
+                    )
                 )
     return damage
 

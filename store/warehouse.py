@@ -81,7 +81,9 @@ def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
                 continue
             glob = _sql_str(f"{lake.root}/{name}/*/*.parquet")
             if name == MANIFEST:  # a manifest part is the commit mark itself
-                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({glob}, hive_partitioning = false)")
+                con.execute(
+                    f"CREATE VIEW {name} AS SELECT * FROM read_parquet({glob}, hive_partitioning = false)"
+                )
                 continue
             # only parts whose batch has its manifest part: a live run's uncommitted parts never show
             con.execute(
@@ -90,7 +92,9 @@ def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
                 f" (SELECT regexp_extract(file, '[^/]+/[^/]+$') FROM glob({commits}))"
             )
         for table in _snapshot_derived(derived, snapshot):
-            con.execute(f"CREATE VIEW {table.stem} AS SELECT * FROM read_parquet({_sql_str(str(table))})")
+            con.execute(
+                f"CREATE VIEW {table.stem} AS SELECT * FROM read_parquet({_sql_str(str(table))})"
+            )
         if not derived.exists("weekly"):
             _empty_table_sql(con, "weekly")
         con.execute("COMMIT")

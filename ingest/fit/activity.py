@@ -129,7 +129,10 @@ def activity_tables(
         samples.with_columns((pl.col("t") // 60 * 60).alias("minute_t"))
         .group_by("minute_t")
         .agg(
-            pl.col("hr").filter(pl.col("hr").is_between(*PLAUSIBLE_HEART_RATE_BPM)).mean().alias("heart_rate_bpm"),
+            pl.col("hr")
+            .filter(pl.col("hr").is_between(*PLAUSIBLE_HEART_RATE_BPM))
+            .mean()
+            .alias("heart_rate_bpm"),
             pl.when(pl.col("step_part").is_not_null().any())
             .then(pl.col("step_part").sum().round())
             .alias("steps"),

@@ -29,7 +29,9 @@ def _zone_year(timezone: str, year: int) -> tuple[np.ndarray, np.ndarray] | None
         local = utc.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
     except pl.exceptions.PolarsError:  # unknown zone name in the roster
         return None
-    minutes = (local - utc.dt.replace_time_zone(None)).dt.total_minutes().to_numpy().astype(np.int16)
+    minutes = (
+        (local - utc.dt.replace_time_zone(None)).dt.total_minutes().to_numpy().astype(np.int16)
+    )
     change = np.flatnonzero(np.concatenate(([True], minutes[1:] != minutes[:-1])))
     return grid[change], minutes[change]
 
@@ -83,7 +85,9 @@ def with_utc_offset(
 ) -> tuple[pl.DataFrame, str]:
     """``frame`` with ``utc_offset_minutes`` (Int16) and a note saying where it came from (see ``utc_offsets``)."""
     if frame.height == 0:
-        return frame.with_columns(pl.lit(None, dtype=pl.Int16).alias("utc_offset_minutes")), "unknown"
+        return frame.with_columns(
+            pl.lit(None, dtype=pl.Int16).alias("utc_offset_minutes")
+        ), "unknown"
     unix_s = frame[utc_column].dt.epoch("s").to_numpy()
     offsets, source = utc_offsets(unix_s, file_offset_s, timezone)
     column = (

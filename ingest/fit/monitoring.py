@@ -168,10 +168,14 @@ def _group_starts(keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
 
 
-def _sum_where(values: np.ndarray, ok: np.ndarray, group: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+def _sum_where(
+    values: np.ndarray, ok: np.ndarray, group: np.ndarray, groups: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-group sum of the not-null values, and whether the group had any (null otherwise)."""
     counts = np.bincount(group, weights=ok, minlength=groups)
-    sums = np.bincount(group, weights=np.where(ok, values, 0), minlength=groups)  # exact below 2**53
+    sums = np.bincount(
+        group, weights=np.where(ok, values, 0), minlength=groups
+    )  # exact below 2**53
     return sums.astype(values.dtype), counts > 0
 
 
@@ -179,7 +183,9 @@ def _timestamps(fit_s: np.ndarray) -> pa.Array:
     return pa.array((fit_s + FIT_EPOCH_UNIX_S) * 1_000_000, pa.int64()).cast(_UTC_US)
 
 
-def _offset_array(unix_s: np.ndarray, offset_s: int | None, timezone: str | None) -> tuple[pa.Array, str]:
+def _offset_array(
+    unix_s: np.ndarray, offset_s: int | None, timezone: str | None
+) -> tuple[pa.Array, str]:
     offsets, source = utc_offsets(unix_s, offset_s, timezone)
     if offsets is None:
         return pa.nulls(unix_s.size, pa.int16()), source
@@ -247,7 +253,9 @@ def _minutes_table(
         hr_mean = hr_sum / hr_n
     label = np.maximum.reduceat(rows.label[order], starts) if groups else np.zeros(0, np.int64)
     minute_s = keys[starts] if groups else np.zeros(0, np.int64)
-    offsets, notes["utc_offset_from"] = _offset_array(minute_s + FIT_EPOCH_UNIX_S, offset_s, timezone)
+    offsets, notes["utc_offset_from"] = _offset_array(
+        minute_s + FIT_EPOCH_UNIX_S, offset_s, timezone
+    )
     intensity = _LABELS.take(pa.array(label, pa.int64(), mask=label < 0))
     return pa.table(
         {
@@ -262,7 +270,9 @@ def _minutes_table(
     )
 
 
-def _daily_totals(rows: _Rows, offset_s: int | None, timezone: str | None, device: str | None) -> pa.Table:
+def _daily_totals(
+    rows: _Rows, offset_s: int | None, timezone: str | None, device: str | None
+) -> pa.Table:
     """Sum the per-activity-type totals stamped at each local midnight; date them to the day before.
 
     The local stamp is rounded to the nearest midnight before stepping back a
@@ -282,7 +292,9 @@ def _daily_totals(rows: _Rows, offset_s: int | None, timezone: str | None, devic
     vigorous, vigorous_ok = _sum_where(rows.vigorous, rows.vigorous_ok, group, groups)
     sedentary = rows.atype_ok & (rows.atype == SEDENTARY)
     sed_any = np.bincount(group, weights=sedentary, minlength=groups) > 0
-    sed_s = np.bincount(group, weights=np.where(sedentary & rows.active_ok, rows.active_s, 0.0), minlength=groups)
+    sed_s = np.bincount(
+        group, weights=np.where(sedentary & rows.active_ok, rows.active_s, 0.0), minlength=groups
+    )
     sed_min = np.round(sed_s / 60)
     stamp = rows.t[starts] if groups else np.zeros(0, np.int64)
     unix_s = stamp + FIT_EPOCH_UNIX_S
@@ -294,7 +306,9 @@ def _daily_totals(rows: _Rows, offset_s: int | None, timezone: str | None, devic
             "source": _constant(SOURCE, groups),
             "device": _constant(device, groups),
             "local_date": pa.array(day_before, pa.int32()).cast(pa.date32()),
-            "utc_offset_minutes": pa.nulls(groups, pa.int16()) if offsets is None else pa.array(offsets, pa.int16()),
+            "utc_offset_minutes": pa.nulls(groups, pa.int16())
+            if offsets is None
+            else pa.array(offsets, pa.int16()),
             "moderate_minutes": pa.array(moderate.astype(np.int32), pa.int32(), mask=~moderate_ok),
             "vigorous_minutes": pa.array(vigorous.astype(np.int32), pa.int32(), mask=~vigorous_ok),
             "sedentary_minutes": pa.array(sed_min.astype(np.int32), pa.int32(), mask=~sed_any),

@@ -107,7 +107,9 @@ def _minutes_of(series: str, text: pl.DataFrame, notes: dict[str, Any]) -> pl.Da
         return per_minute
     if series == "steps":
         summed = text.group_by("minute_utc").agg(checked_number(pl.col("steps"), pl.Int64()).sum())
-        return summed.filter(pl.col("steps") <= 2**31 - 1).with_columns(pl.col("steps").cast(pl.Int32))
+        return summed.filter(pl.col("steps") <= 2**31 - 1).with_columns(
+            pl.col("steps").cast(pl.Int32)
+        )
     bpm = checked_number(pl.col("beats per minute"), pl.Float32())
     return text.group_by("minute_utc").agg(
         bpm.filter(bpm.is_between(*PLAUSIBLE_HEART_RATE_BPM)).mean().alias("heart_rate_bpm")
@@ -164,7 +166,9 @@ def read_csv_member(file: FitbitFile, member: Member, ctx: ReadContext) -> ReadR
     )
     if rows and text.height == 0:
         return quarantined(
-            file.kind, member.path, f"none of its {rows} records can be read ({'; '.join(dropped.examples[:3])})"
+            file.kind,
+            member.path,
+            f"none of its {rows} records can be read ({'; '.join(dropped.examples[:3])})",
         )
     notes: dict[str, Any] = {"rows": rows, "clock": "utc (stamps end in Z)"}
     frame = _minutes_of(file.series, text, notes)

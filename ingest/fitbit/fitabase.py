@@ -171,7 +171,9 @@ def _resolve(text: pl.DataFrame, spec: FileSpec, ctx: ReadContext) -> _Rows:
     frame = text.with_columns(local.alias("local"), participant.alias("participant_id"))
     dropped = Dropped()
     bad = pl.col("local").is_null()
-    if spec.wide_prefix is None and len(spec.values) == 1:  # a record of one value is nothing without it
+    if (
+        spec.wide_prefix is None and len(spec.values) == 1
+    ):  # a record of one value is nothing without it
         bad = bad | checked_number(pl.col(spec.values[0]), spec.value_type).is_null()
     dropped.add(*examples_of(frame, bad, ["Id", *spec.time_columns, *spec.values]))
     frame = frame.filter(~bad & pl.col("participant_id").is_not_null())
@@ -186,11 +188,12 @@ def _zone_groups(frame: pl.DataFrame, ctx: ReadContext) -> list[tuple[str | None
     """The frame split by each participant's roster zone (``ctx.timezone`` where the roster has none)."""
     if "participant_id" not in frame.columns or not ctx.zones or frame.height == 0:
         return [(ctx.timezone, frame)]
-    zone = pl.col("participant_id").replace_strict(dict(ctx.zones), default=ctx.timezone, return_dtype=pl.String)
+    zone = pl.col("participant_id").replace_strict(
+        dict(ctx.zones), default=ctx.timezone, return_dtype=pl.String
+    )
     tagged = frame.with_columns(zone.alias("_zone"))
     return [
-        (z, part.drop("_zone"))
-        for (z,), part in tagged.group_by(["_zone"], maintain_order=True)
+        (z, part.drop("_zone")) for (z,), part in tagged.group_by(["_zone"], maintain_order=True)
     ]
 
 
@@ -291,7 +294,9 @@ def _minute_frame(suffix: str, rows: pl.DataFrame, spec: FileSpec) -> pl.DataFra
 def _per_minute_heart_rate(placed: pl.DataFrame) -> pl.DataFrame:
     """Mean bpm of the samples in each UTC minute (after placement, so a DST fold's two passes stay apart)."""
     return placed.group_by("participant_id", pl.col("minute_utc").dt.truncate("1m")).agg(
-        pl.col("heart_rate_bpm").filter(pl.col("heart_rate_bpm").is_between(*PLAUSIBLE_HEART_RATE_BPM)).mean(),
+        pl.col("heart_rate_bpm")
+        .filter(pl.col("heart_rate_bpm").is_between(*PLAUSIBLE_HEART_RATE_BPM))
+        .mean(),
         pl.col("utc_offset_minutes").first(),
         pl.col("source").first(),
         pl.col("local").min(),
@@ -374,7 +379,9 @@ def _read_one(
     n_rows = text.height + csv_text.dropped.count
     if rows.frame.height == 0 and dropped.count and not rows.unmapped:
         return quarantined(
-            _kind(suffix), member.path, f"none of its {n_rows} records can be read ({'; '.join(dropped.examples[:3])})"
+            _kind(suffix),
+            member.path,
+            f"none of its {n_rows} records can be read ({'; '.join(dropped.examples[:3])})",
         )
     return rows, text, n_rows
 
@@ -414,7 +421,9 @@ def read_fitabase_export(members: Sequence[Member], ctx: ReadContext) -> dict[st
     return results
 
 
-def _read_daily_file(suffix: str, member: Member, minute_days: pl.DataFrame | None, ctx: ReadContext) -> ReadResult:
+def _read_daily_file(
+    suffix: str, member: Member, minute_days: pl.DataFrame | None, ctx: ReadContext
+) -> ReadResult:
     got = _read_one(suffix, member, ctx)
     if isinstance(got, ReadResult):
         return got
@@ -422,7 +431,9 @@ def _read_daily_file(suffix: str, member: Member, minute_days: pl.DataFrame | No
     return _daily_result(suffix, member, rows, n_rows, minute_days, ctx)
 
 
-def _read_minute_file(suffix: str, member: Member, ctx: ReadContext) -> tuple[ReadResult, pl.DataFrame | None] | ReadResult:
+def _read_minute_file(
+    suffix: str, member: Member, ctx: ReadContext
+) -> tuple[ReadResult, pl.DataFrame | None] | ReadResult:
     """One minute-level file's result, and its (participant, local minute, intensity) labels for the bout check."""
     got = _read_one(suffix, member, ctx)
     if isinstance(got, ReadResult):
@@ -437,9 +448,7 @@ def _read_minute_file(suffix: str, member: Member, ctx: ReadContext) -> tuple[Re
             rows.dropped.add(lost, [f"{lost} minute values of the wide table are not numbers"])
             frame = frame.filter(pl.col(value).is_not_null())
     if "intensity" in frame.columns:
-        labels = frame.select(
-            "participant_id", pl.col("local").alias("local_minute"), "intensity"
-        )
+        labels = frame.select("participant_id", pl.col("local").alias("local_minute"), "intensity")
     placed, in_gap = _place(frame, ctx)
     if suffix == "heartrate_seconds":
         placed = _per_minute_heart_rate(placed)
@@ -480,9 +489,11 @@ def _daily_result(
     frame = pl.concat(
         [
             part.with_columns(
-                (offsets_from_zone(local_to_utc(midnight, tz), tz) if tz else pl.lit(0, dtype=pl.Int16)).alias(
-                    "utc_offset_minutes"
-                )
+                (
+                    offsets_from_zone(local_to_utc(midnight, tz), tz)
+                    if tz
+                    else pl.lit(0, dtype=pl.Int16)
+                ).alias("utc_offset_minutes")
             )
             for tz, part in _zone_groups(frame, ctx)
         ],

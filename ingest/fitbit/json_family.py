@@ -124,9 +124,20 @@ def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
     dropped = Dropped()
     dropped.extend(series.dropped)
     if minutes.size < np.unique(series.seconds // 60).size:
-        dropped.add(int(np.unique(series.seconds // 60).size - minutes.size), ["minutes whose steps sum past 2,147,483,647"])
+        dropped.add(
+            int(np.unique(series.seconds // 60).size - minutes.size),
+            ["minutes whose steps sum past 2,147,483,647"],
+        )
     return _Scanned(
-        file, member, minutes, values, span, int(series.seconds.size), series.fast_path, dropped, series.cut
+        file,
+        member,
+        minutes,
+        values,
+        span,
+        int(series.seconds.size),
+        series.fast_path,
+        dropped,
+        series.cut,
     )
 
 
@@ -362,7 +373,11 @@ def _sessions(logs: pl.DataFrame, decision: ClockDecision) -> pl.DataFrame:
     """Exercise logs to sessions. ``originalStartTime`` carries its own offset when present;
     otherwise ``startTime`` is read on the participant's detected clock."""
     cols = set(logs.columns)
-    naive = pl.col("startTime").cast(pl.String, strict=False).str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
+    naive = (
+        pl.col("startTime")
+        .cast(pl.String, strict=False)
+        .str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
+    )
     start = (
         naive.dt.replace_time_zone("UTC")
         if decision.clock == "utc"

@@ -286,8 +286,14 @@ def _parse_records(raw: bytes, value_key: bytes) -> StampedSeries:
             value = record.get("value")
             if isinstance(value, dict):
                 value = value.get(key)
-            stamps.append(record.get("dateTime") if isinstance(record.get("dateTime"), str) else None)
-            values.append(value if isinstance(value, str | int | float) and not isinstance(value, bool) else None)
+            stamps.append(
+                record.get("dateTime") if isinstance(record.get("dateTime"), str) else None
+            )
+            values.append(
+                value
+                if isinstance(value, str | int | float) and not isinstance(value, bool)
+                else None
+            )
         else:
             stamps.append(None)
             values.append(None)
@@ -305,7 +311,7 @@ def _parse_records(raw: bytes, value_key: bytes) -> StampedSeries:
         rows = bad.arg_true().to_list()
         dropped.add(
             len(rows),
-            [f"record {i + 1}: {quote(orjson.dumps(document[i], default=str))}" for i in rows[: 5]],
+            [f"record {i + 1}: {quote(orjson.dumps(document[i], default=str))}" for i in rows[:5]],
         )
         frame = frame.filter(~bad)
     if frame.height == 0 and dropped.count:
@@ -315,7 +321,9 @@ def _parse_records(raw: bytes, value_key: bytes) -> StampedSeries:
             + (f"; {cut}" if cut else "")
         )
     seconds = (frame["stamp"].cast(pl.Int64) // 1_000_000).to_numpy()
-    return StampedSeries(seconds, frame["value"].to_numpy(), fast_path=False, dropped=dropped, cut=cut)
+    return StampedSeries(
+        seconds, frame["value"].to_numpy(), fast_path=False, dropped=dropped, cut=cut
+    )
 
 
 def _salvage_records(raw: bytes, dropped: Dropped) -> tuple[list[Any], str | None]:

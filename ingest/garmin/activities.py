@@ -89,7 +89,9 @@ def read_summarized_activities(data: bytes, name: str, ctx: ReadContext) -> Read
     columns = records_to_columns(activities, ACTIVITY_FIELDS, name)
     # epoch milliseconds outside 1990..2100 are not times a device wrote: treat them as missing
     raw = columns.frame.with_columns(
-        pl.when(pl.col(c).is_between(PLAUSIBLE_EPOCH_MS[0], PLAUSIBLE_EPOCH_MS[1])).then(pl.col(c)).alias(c)
+        pl.when(pl.col(c).is_between(PLAUSIBLE_EPOCH_MS[0], PLAUSIBLE_EPOCH_MS[1]))
+        .then(pl.col(c))
+        .alias(c)
         for c in ("beginTimestamp", "startTimeLocal")
     )
     undated = int(raw.get_column("beginTimestamp").null_count())

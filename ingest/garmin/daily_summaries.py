@@ -142,7 +142,9 @@ def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult
     notes["days_with_fewer_minutes_than_a_bout"] = short_days
     if columns.unreadable:
         notes["unreadable_values"] = columns.unreadable
-    if undated or columns.unreadable:  # dropped days and null values cost only themselves: the file stays ok
+    if (
+        undated or columns.unreadable
+    ):  # dropped days and null values cost only themselves: the file stays ok
         notes["losses"] = _loss_messages(undated, columns.unreadable)
     return ReadResult(
         kind=GarminKind.DAILY_SUMMARIES.value,

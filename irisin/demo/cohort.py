@@ -55,13 +55,19 @@ COHORT: tuple[DemoParticipant, ...] = (
     DemoParticipant("P03", "America/New_York", 1990, 60, 188, "fit+gpx", 59),
     DemoParticipant("P04", "Australia/Brisbane", 1985, 55, 185, "fitbit_json", 95),
     DemoParticipant("P05", "America/Phoenix", 1966, 66, 170, "fitbit_csv", 40),
-    DemoParticipant("P06", "Asia/Kolkata", 1995, 62, 190, "fitabase", 75, skip_days=(3, 10, 11, 12, 13)),
+    DemoParticipant(
+        "P06", "Asia/Kolkata", 1995, 62, 190, "fitabase", 75, skip_days=(3, 10, 11, 12, 13)
+    ),
     DemoParticipant("P07", "America/Los_Angeles", 1978, 60, 180, "fitabase", 120),
-    DemoParticipant("P08", "Europe/London", 1988, 57, 184, "garmin_export", 200, vigorous_share=0.6),
+    DemoParticipant(
+        "P08", "Europe/London", 1988, 57, 184, "garmin_export", 200, vigorous_share=0.6
+    ),
     DemoParticipant("P09", "Europe/Oslo", 1959, 68, 165, "garmin_export", 30),
     DemoParticipant("P10", "UTC", 1983, 61, 183, "apple_health", 70, wear_hours_per_day=8.0),
     DemoParticipant("P11", "America/New_York", 1975, 63, 178, "fitbit_json", 90, last_day=34),
-    DemoParticipant("P12", "Australia/Brisbane", 1992, 59, 189, "fit", 65, skip_days=tuple(range(14, 21))),
+    DemoParticipant(
+        "P12", "Australia/Brisbane", 1992, 59, 189, "fit", 65, skip_days=tuple(range(14, 21))
+    ),
 )
 """P02/P03 sit on either side of the hour; P10 rarely wears the device long
 enough (insufficient weeks); P11 stops syncing after day 34; P12 has a week
@@ -69,10 +75,14 @@ without any wear; P06 has a sparse second week; P10's data is an Apple Health ex
 steps overlapping); P02 and P03 also upload a weekly run as TCX / GPX."""
 
 
-def _day_minutes(rng: np.random.Generator, p: DemoParticipant, n_days: int) -> tuple[np.ndarray, np.ndarray]:
+def _day_minutes(
+    rng: np.random.Generator, p: DemoParticipant, n_days: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Local minute-of-study indices of worn minutes and their intensity level."""
     wear_len = int(p.wear_hours_per_day * 60)
-    days = [d for d in range(n_days) if d not in p.skip_days and (p.last_day is None or d <= p.last_day)]
+    days = [
+        d for d in range(n_days) if d not in p.skip_days and (p.last_day is None or d <= p.last_day)
+    ]
     minute_idx: list[np.ndarray] = []
     level: list[np.ndarray] = []
     per_day = p.mvpa_minutes_per_week / 7.0
@@ -118,7 +128,9 @@ def truth_minutes(p: DemoParticipant, seed: int, weeks: int = STUDY_WEEKS) -> pl
             "intensity": np.array(INTENSITY_LEVELS)[lv],
         }
     )
-    zoned = pl.col("local").dt.replace_time_zone(p.timezone, ambiguous="earliest", non_existent="null")
+    zoned = pl.col("local").dt.replace_time_zone(
+        p.timezone, ambiguous="earliest", non_existent="null"
+    )
     frame = frame.with_columns(zoned.alias("_zoned")).drop_nulls("_zoned")
     frame = frame.with_columns(pl.col("_zoned").dt.convert_time_zone("UTC").alias("minute_utc"))
     frame = frame.with_columns(

@@ -30,9 +30,14 @@ def drop_as_people_do(participant_id: str, folder: Path) -> None:
     """Rearrange a participant's freshly written inbox folder into the shape ``DROPS`` names."""
     how = DROPS.get(participant_id)
     if how == "user-site-export":  # just the data folder of a legacy archive
-        _move_files(folder / "takeout-json" / "Takeout" / "Fitbit" / "Global Export Data", folder / "user-site-export")
+        _move_files(
+            folder / "takeout-json" / "Takeout" / "Fitbit" / "Global Export Data",
+            folder / "user-site-export",
+        )
         shutil.rmtree(folder / "takeout-json")
-    elif how == "MyFitbitData":  # the whole unzipped legacy archive, per-category folder under the account name
+    elif (
+        how == "MyFitbitData"
+    ):  # the whole unzipped legacy archive, per-category folder under the account name
         _move_files(
             folder / "takeout-json" / "Takeout" / "Fitbit" / "Global Export Data",
             folder / "MyFitbitData" / "DemoParticipant" / "Physical Activity",

@@ -41,7 +41,9 @@ def fitabase_id(p: DemoParticipant) -> str:
 def _write_fit(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
     from irisin.demo.fit_files import write_monitoring_days
 
-    write_monitoring_days(truth, folder / "garmin-sync", device_serial=3_900_000_000 + int(p.participant_id[1:]))
+    write_monitoring_days(
+        truth, folder / "garmin-sync", device_serial=3_900_000_000 + int(p.participant_id[1:])
+    )
 
 
 def _write_fitbit_json(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
@@ -76,13 +78,19 @@ def _write_garmin(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None
             for path in write_monitoring_days(truth, Path(tmp), device_serial=serial)
         }
     sessions = demo_sessions_from_truth(truth)
-    weekly_run = sessions.with_columns(pl.col("start_utc").dt.truncate("1w").alias("_week")).unique(
-        "_week", keep="first", maintain_order=True
-    ).drop("_week")
+    weekly_run = (
+        sessions.with_columns(pl.col("start_utc").dt.truncate("1w").alias("_week"))
+        .unique("_week", keep="first", maintain_order=True)
+        .drop("_week")
+    )
     for row in weekly_run.iter_rows(named=True):
         name = f"{p.participant_id}_{row['start_utc']:%Y%m%dT%H%M}.fit"
-        fit_files[name] = activity_bytes(truth, row["start_utc"], row["end_utc"], row["sport"], device_serial=serial)
-    write_garmin_export(truth, weekly_run, fit_files, folder / "garmin-connect-export.zip", timezone=p.timezone)
+        fit_files[name] = activity_bytes(
+            truth, row["start_utc"], row["end_utc"], row["sport"], device_serial=serial
+        )
+    write_garmin_export(
+        truth, weekly_run, fit_files, folder / "garmin-connect-export.zip", timezone=p.timezone
+    )
 
 
 def _write_apple(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
@@ -90,10 +98,14 @@ def _write_apple(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
     from irisin.demo.xml_files import write_apple_health_export
 
     sessions = demo_sessions_from_truth(truth)
-    write_apple_health_export(truth, sessions, folder / "export.zip", birth_year=p.birth_year, resting_hr=p.resting_hr)
+    write_apple_health_export(
+        truth, sessions, folder / "export.zip", birth_year=p.birth_year, resting_hr=p.resting_hr
+    )
 
 
-def _with_activity_files(write: Callable[[DemoParticipant, pl.DataFrame, Path], None], suffix: str) -> Callable[[DemoParticipant, pl.DataFrame, Path], None]:
+def _with_activity_files(
+    write: Callable[[DemoParticipant, pl.DataFrame, Path], None], suffix: str
+) -> Callable[[DemoParticipant, pl.DataFrame, Path], None]:
     """A writer plus a weekly TCX or GPX run drawn from the same truth (its minutes overlap, counted once)."""
 
     def both(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
@@ -125,23 +137,29 @@ def demo_study_toml() -> str:
     return text.replace('timezone = "UTC"', 'timezone = "Europe/Oslo"', 1)
 
 
-def generate_demo(out: Path, *, seed: int = DEFAULT_SEED, cohort: tuple[DemoParticipant, ...] = COHORT) -> DemoStudy:
+def generate_demo(
+    out: Path, *, seed: int = DEFAULT_SEED, cohort: tuple[DemoParticipant, ...] = COHORT
+) -> DemoStudy:
     """Write the demo study folder and return its truth."""
     out = Path(out)
     (out / "inbox").mkdir(parents=True, exist_ok=True)
     (out / "study.toml").write_text(demo_study_toml(), encoding="utf-8")
-    roster = pl.DataFrame(
-        {
-            "participant_id": [p.participant_id for p in cohort],
-            "timezone": [p.timezone for p in cohort],
-            "birth_year": [p.birth_year for p in cohort],
-            "resting_hr": [float(p.resting_hr) for p in cohort],
-            "max_hr": [float(p.max_hr) for p in cohort],
-            "fitabase_id": [fitabase_id(p) if p.fmt == "fitabase" else None for p in cohort],
-        }
-    ).with_columns(
-        pl.lit(None, pl.Date).alias("start_date"), pl.lit(None, pl.Date).alias("end_date")
-    ).select(list(ROSTER_SCHEMA))
+    roster = (
+        pl.DataFrame(
+            {
+                "participant_id": [p.participant_id for p in cohort],
+                "timezone": [p.timezone for p in cohort],
+                "birth_year": [p.birth_year for p in cohort],
+                "resting_hr": [float(p.resting_hr) for p in cohort],
+                "max_hr": [float(p.max_hr) for p in cohort],
+                "fitabase_id": [fitabase_id(p) if p.fmt == "fitabase" else None for p in cohort],
+            }
+        )
+        .with_columns(
+            pl.lit(None, pl.Date).alias("start_date"), pl.lit(None, pl.Date).alias("end_date")
+        )
+        .select(list(ROSTER_SCHEMA))
+    )
     write_roster(roster, out / "roster.csv")
     truths = {p.participant_id: truth_minutes(p, seed) for p in cohort}
     for p in cohort:

@@ -28,7 +28,10 @@ def expected_weekly(
         if t.height == 0:
             continue
         local = t.with_columns(
-            pl.col("minute_utc").dt.convert_time_zone(p.timezone).dt.replace_time_zone(None).alias("local")
+            pl.col("minute_utc")
+            .dt.convert_time_zone(p.timezone)
+            .dt.replace_time_zone(None)
+            .alias("local")
         ).with_columns(pl.col("local").dt.date().alias("day"))
         daily = local.group_by("day").agg(
             pl.len().alias("wear"),
@@ -36,13 +39,20 @@ def expected_weekly(
             (pl.col("intensity") == "vigorous").sum().alias("vigorous"),
         )
         weekly = (
-            daily.with_columns((pl.col("day") - pl.duration(days=pl.col("day").dt.weekday() - 1)).alias("week_start"))
+            daily.with_columns(
+                (pl.col("day") - pl.duration(days=pl.col("day").dt.weekday() - 1)).alias(
+                    "week_start"
+                )
+            )
             .group_by("week_start")
             .agg(
                 pl.col("moderate").sum().cast(pl.Int32).alias("moderate_minutes"),
                 pl.col("vigorous").sum().cast(pl.Int32).alias("vigorous_minutes"),
                 pl.col("wear").sum().cast(pl.Int32).alias("wear_minutes"),
-                (pl.col("wear") >= min_wear_minutes_per_day).sum().cast(pl.Int8).alias("valid_days"),
+                (pl.col("wear") >= min_wear_minutes_per_day)
+                .sum()
+                .cast(pl.Int8)
+                .alias("valid_days"),
             )
             .with_columns(
                 (pl.col("moderate_minutes") + pl.col("vigorous_minutes")).alias("mvpa_minutes"),

@@ -76,40 +76,95 @@ P09,Europe/Oslo,
 EXPECTED: dict[str, dict[str, object]] = {
     # days_since: 03-08 (Oslo, 13:00) - 03-07 = 1; wear window 02-29..03-06 (03-07 stops at 21:59):
     # six days of 800 and the missing 03-03 -> 4800 / 7 = 685.7 -> 686.
-    "P01": dict(flags="", last_data="2024-03-07 21:59 Europe/Oslo", days_since_data=1,
-                this_week_minutes=45, last_week_minutes=120, last_week_status="met",
-                recent_wear_minutes_per_day=686),
+    "P01": dict(
+        flags="",
+        last_data="2024-03-07 21:59 Europe/Oslo",
+        days_since_data=1,
+        this_week_minutes=45,
+        last_week_minutes=120,
+        last_week_status="met",
+        recent_wear_minutes_per_day=686,
+    ),
     # last minute 03-03 04:59 UTC = 03-02 23:59 EST (a complete day); today in New York is 03-08 07:00.
-    "P02": dict(flags="no data for 6 days", last_data="2024-03-02 23:59 America/New_York", days_since_data=6,
-                this_week_minutes=None, last_week_minutes=61, last_week_status="met",
-                recent_wear_minutes_per_day=700),
+    "P02": dict(
+        flags="no data for 6 days",
+        last_data="2024-03-02 23:59 America/New_York",
+        days_since_data=6,
+        this_week_minutes=None,
+        last_week_minutes=61,
+        last_week_status="met",
+        recent_wear_minutes_per_day=700,
+    ),
     # latest complete week for last complete day 03-06 is W4, insufficient: no below run.
-    "P03": dict(flags="low wear: 5.0 h/day over 7 days", last_data="2024-03-07 13:59 Europe/Oslo", days_since_data=1,
-                this_week_minutes=10, last_week_minutes=30, last_week_status="insufficient",
-                recent_wear_minutes_per_day=300),
+    "P03": dict(
+        flags="low wear: 5.0 h/day over 7 days",
+        last_data="2024-03-07 13:59 Europe/Oslo",
+        days_since_data=1,
+        this_week_minutes=10,
+        last_week_minutes=30,
+        last_week_status="insufficient",
+        recent_wear_minutes_per_day=300,
+    ),
     # W2, W3, W4 below; W5 (below so far) is not complete on 03-06.
-    "P04": dict(flags="below the hour 3 weeks running", last_data="2024-03-07 10:59 Europe/London",
-                days_since_data=1, this_week_minutes=5, last_week_minutes=10, last_week_status="below",
-                recent_wear_minutes_per_day=650),
-    "P05": dict(flags="no data yet", last_data=None, days_since_data=None, this_week_minutes=None,
-                last_week_minutes=None, last_week_status=None, recent_wear_minutes_per_day=None),
+    "P04": dict(
+        flags="below the hour 3 weeks running",
+        last_data="2024-03-07 10:59 Europe/London",
+        days_since_data=1,
+        this_week_minutes=5,
+        last_week_minutes=10,
+        last_week_status="below",
+        recent_wear_minutes_per_day=650,
+    ),
+    "P05": dict(
+        flags="no data yet",
+        last_data=None,
+        days_since_data=None,
+        this_week_minutes=None,
+        last_week_minutes=None,
+        last_week_status=None,
+        recent_wear_minutes_per_day=None,
+    ),
     # worn daily totals up to 03-05 (complete; 03-06/07 are unworn days); W4 below, W5 partial -> run of 1.
-    "P06": dict(flags="no data for 3 days", last_data="2024-03-05 23:59 Europe/Oslo", days_since_data=3,
-                this_week_minutes=20, last_week_minutes=50, last_week_status="below",
-                recent_wear_minutes_per_day=720),
+    "P06": dict(
+        flags="no data for 3 days",
+        last_data="2024-03-05 23:59 Europe/Oslo",
+        days_since_data=3,
+        this_week_minutes=20,
+        last_week_minutes=50,
+        last_week_status="below",
+        recent_wear_minutes_per_day=720,
+    ),
     # last minute 23:59 local on 03-07 (complete day, window 03-01..03-07); W3 missing ends the run at 1.
-    "P07": dict(flags="", last_data="2024-03-07 23:59 Europe/Oslo", days_since_data=1,
-                this_week_minutes=15, last_week_minutes=40, last_week_status="below",
-                recent_wear_minutes_per_day=700),
+    "P07": dict(
+        flags="",
+        last_data="2024-03-07 23:59 Europe/Oslo",
+        days_since_data=1,
+        this_week_minutes=15,
+        last_week_minutes=40,
+        last_week_status="below",
+        recent_wear_minutes_per_day=700,
+    ),
     # started 03-05: window 03-05..03-06 -> (700 + 500) / 2 = 600, not below 600.
-    "P08": dict(flags="", last_data="2024-03-07 19:59 Europe/Oslo", days_since_data=1,
-                this_week_minutes=70, last_week_minutes=None, last_week_status=None,
-                recent_wear_minutes_per_day=600),
+    "P08": dict(
+        flags="",
+        last_data="2024-03-07 19:59 Europe/Oslo",
+        days_since_data=1,
+        this_week_minutes=70,
+        last_week_minutes=None,
+        last_week_status=None,
+        recent_wear_minutes_per_day=600,
+    ),
     # heart rate last on 03-02 (minute rows on 03-07 carry none): 5 days without; wear window 02-29..03-06
     # counts from the first worn day 03-01: 6 x 700 / 6.
-    "P09": dict(flags="no heart rate for 5 days", last_data="2024-03-07 12:59 Europe/Oslo", days_since_data=1,
-                this_week_minutes=65, last_week_minutes=80, last_week_status="met",
-                recent_wear_minutes_per_day=700),
+    "P09": dict(
+        flags="no heart rate for 5 days",
+        last_data="2024-03-07 12:59 Europe/Oslo",
+        days_since_data=1,
+        this_week_minutes=65,
+        last_week_minutes=80,
+        last_week_status="met",
+        recent_wear_minutes_per_day=700,
+    ),
 }
 EXPECTED_ORDER = ["P05", "P02", "P06", "P01", "P03", "P04", "P07", "P08", "P09"]
 """Stalest first: never synced, then days since data descending, then id."""
@@ -153,7 +208,8 @@ def minutes_table() -> pa.Table:
             "minute_utc": pa.array([_utc(t) for t in ts], pa.timestamp("us", tz="UTC")),
             "file_id": ["f" * 64] * len(rows),
             "heart_rate_bpm": pa.array(
-                [None if (p, t) in no_heart_rate else 72.0 for p, t in zip(pid, ts, strict=True)], pa.float32()
+                [None if (p, t) in no_heart_rate else 72.0 for p, t in zip(pid, ts, strict=True)],
+                pa.float32(),
             ),
         }
     )
@@ -170,7 +226,9 @@ def daily_totals_table() -> pa.Table:
             "device": ["Fitbit Charge 5"] * len(days),
             "local_date": pa.array(days, pa.date32()),
             "worn": [d <= date(2024, 3, 5) for d in days],
-            "resting_heart_rate_bpm": pa.array([58.0 if d <= date(2024, 3, 5) else None for d in days], pa.float32()),
+            "resting_heart_rate_bpm": pa.array(
+                [58.0 if d <= date(2024, 3, 5) else None for d in days], pa.float32()
+            ),
             "bouted": [False] * len(days),
             "file_id": ["e" * 64] * len(days),
         }
@@ -180,15 +238,23 @@ def daily_totals_table() -> pa.Table:
 
 def _daily() -> pl.DataFrame:
     wear: list[tuple[str, date, int]] = []
-    wear += [("P01", d, 800) for d in _days(date(2024, 2, 29), date(2024, 3, 7)) if d != date(2024, 3, 3)]
+    wear += [
+        ("P01", d, 800) for d in _days(date(2024, 2, 29), date(2024, 3, 7)) if d != date(2024, 3, 3)
+    ]
     wear += [("P02", d, 700) for d in _days(date(2024, 2, 25), date(2024, 3, 2))]
     wear += [("P03", d, 300) for d in _days(date(2024, 2, 26), date(2024, 3, 7))]
     wear += [("P04", d, 650) for d in _days(date(2024, 2, 29), date(2024, 3, 7))]
     wear += [("P06", d, 720) for d in _days(date(2024, 2, 19), date(2024, 3, 5))]
     wear += [("P07", d, 700) for d in _days(date(2024, 3, 1), date(2024, 3, 7))]
-    wear += [("P08", date(2024, 3, 5), 700), ("P08", date(2024, 3, 6), 500), ("P08", date(2024, 3, 7), 100)]
+    wear += [
+        ("P08", date(2024, 3, 5), 700),
+        ("P08", date(2024, 3, 6), 500),
+        ("P08", date(2024, 3, 7), 100),
+    ]
     wear += [("P09", d, 700) for d in _days(date(2024, 3, 1), date(2024, 3, 7))]
-    frame = pl.DataFrame(wear, schema=["participant_id", "local_date", "wear_minutes"], orient="row")
+    frame = pl.DataFrame(
+        wear, schema=["participant_id", "local_date", "wear_minutes"], orient="row"
+    )
     return frame.with_columns(
         moderate_minutes=pl.lit(10),
         vigorous_minutes=pl.lit(5),
@@ -200,19 +266,37 @@ def _daily() -> pl.DataFrame:
 
 def _weekly() -> pl.DataFrame:
     rows = [
-        ("P01", W1, 90, "met"), ("P01", W2, 95, "met"), ("P01", W3, 100, "met"),
-        ("P01", W4, 120, "met"), ("P01", W5, 45, "below"),
-        ("P02", W1, 70, "met"), ("P02", W2, 80, "met"), ("P02", W3, 65, "met"), ("P02", W4, 61, "met"),
-        ("P03", W2, 20, "below"), ("P03", W3, 25, "below"), ("P03", W4, 30, "insufficient"),
+        ("P01", W1, 90, "met"),
+        ("P01", W2, 95, "met"),
+        ("P01", W3, 100, "met"),
+        ("P01", W4, 120, "met"),
+        ("P01", W5, 45, "below"),
+        ("P02", W1, 70, "met"),
+        ("P02", W2, 80, "met"),
+        ("P02", W3, 65, "met"),
+        ("P02", W4, 61, "met"),
+        ("P03", W2, 20, "below"),
+        ("P03", W3, 25, "below"),
+        ("P03", W4, 30, "insufficient"),
         ("P03", W5, 10, "insufficient"),
-        ("P04", W1, 75, "met"), ("P04", W2, 30, "below"), ("P04", W3, 20, "below"),
-        ("P04", W4, 10, "below"), ("P04", W5, 5, "below"),
-        ("P06", W3, 200, "met"), ("P06", W4, 50, "below"), ("P06", W5, 20, "below"),
-        ("P07", W2, 30, "below"), ("P07", W4, 40, "below"), ("P07", W5, 15, "below"),
+        ("P04", W1, 75, "met"),
+        ("P04", W2, 30, "below"),
+        ("P04", W3, 20, "below"),
+        ("P04", W4, 10, "below"),
+        ("P04", W5, 5, "below"),
+        ("P06", W3, 200, "met"),
+        ("P06", W4, 50, "below"),
+        ("P06", W5, 20, "below"),
+        ("P07", W2, 30, "below"),
+        ("P07", W4, 40, "below"),
+        ("P07", W5, 15, "below"),
         ("P08", W5, 70, "met"),
-        ("P09", W4, 80, "met"), ("P09", W5, 65, "met"),
+        ("P09", W4, 80, "met"),
+        ("P09", W5, 65, "met"),
     ]
-    frame = pl.DataFrame(rows, schema=["participant_id", "week_start", "mvpa_minutes", "status"], orient="row")
+    frame = pl.DataFrame(
+        rows, schema=["participant_id", "week_start", "mvpa_minutes", "status"], orient="row"
+    )
     return frame.with_columns(
         moderate_minutes=(pl.col("mvpa_minutes") * 2 // 3).cast(pl.Int32),
         vigorous_minutes=(pl.col("mvpa_minutes") - pl.col("mvpa_minutes") * 2 // 3).cast(pl.Int32),
@@ -235,7 +319,10 @@ def _hourly_wear() -> pl.DataFrame:
         [  # one zone at a time: polars converts a whole column to one zone
             part.select(
                 "participant_id",
-                pl.col("minute_utc").dt.convert_time_zone(zone).dt.replace_time_zone(None).alias("local"),
+                pl.col("minute_utc")
+                .dt.convert_time_zone(zone)
+                .dt.replace_time_zone(None)
+                .alias("local"),
             )
             for (zone,), part in minutes.group_by("timezone")
         ]
@@ -249,7 +336,12 @@ def _hourly_wear() -> pl.DataFrame:
     days = _days(date(2024, 2, 29), date(2024, 3, 7))
     waking = pl.DataFrame(
         [("P01", d, h, 60) for d in days for h in range(7, 22)],
-        schema={"participant_id": pl.String, "local_date": pl.Date, "hour": pl.Int8, "wear_minutes": pl.Int32},
+        schema={
+            "participant_id": pl.String,
+            "local_date": pl.Date,
+            "hour": pl.Int8,
+            "wear_minutes": pl.Int32,
+        },
         orient="row",
     )
     return (
@@ -290,10 +382,24 @@ def _files() -> pa.Table:
     ingested = _utc("2024-03-07 02:00")
     rows = [
         ("a1", "inbox/P01/2024-03-07-monitor.fit", "P01", "fit_monitoring", 40_000, "ok", None),
-        ("a2", "inbox/P01/2024-03-06-monitor.fit", "P01", "fit_monitoring", 12_345, "partial",
-         "truncated at byte 12000: record header past end of file"),
-        ("a3", "inbox/P02/notes.fit", "P02", "unknown", 512, "quarantined",
-         "not a FIT file: header signature is not '.FIT'"),
+        (
+            "a2",
+            "inbox/P01/2024-03-06-monitor.fit",
+            "P01",
+            "fit_monitoring",
+            12_345,
+            "partial",
+            "truncated at byte 12000: record header past end of file",
+        ),
+        (
+            "a3",
+            "inbox/P02/notes.fit",
+            "P02",
+            "unknown",
+            512,
+            "quarantined",
+            "not a FIT file: header signature is not '.FIT'",
+        ),
         ("a4", "inbox/P02/readme.txt", "P02", "text", 100, "skipped", "not a data file"),
         ("a5", "inbox/P03/2024-03-07-monitor.fit", "P03", "fit_monitoring", 38_000, "ok", None),
     ]
@@ -322,8 +428,12 @@ def _runs() -> pa.Table:
         {
             "run_id": ["r1", "r2"],
             "flow": ["nightly", "nightly"],
-            "started_at": pa.array([_utc("2024-03-06 02:00"), _utc("2024-03-07 02:00")], pa.timestamp("us", tz="UTC")),
-            "finished_at": pa.array([_utc("2024-03-06 02:03"), _utc("2024-03-07 02:04")], pa.timestamp("us", tz="UTC")),
+            "started_at": pa.array(
+                [_utc("2024-03-06 02:00"), _utc("2024-03-07 02:00")], pa.timestamp("us", tz="UTC")
+            ),
+            "finished_at": pa.array(
+                [_utc("2024-03-06 02:03"), _utc("2024-03-07 02:04")], pa.timestamp("us", tz="UTC")
+            ),
             "status": ["ok", "ok"],
             "summary_markdown": ["# old run", "**5 files seen**, 1 partial, 1 quarantined"],
             "files_seen": [3, 5],
@@ -417,7 +527,9 @@ def media(monkeypatch: pytest.MonkeyPatch) -> Media:
         kept.managers.append(MediaFileManager(kept.storage))
         return kept.managers[-1]
 
-    monkeypatch.setattr("streamlit.testing.v1.app_test.MemoryMediaFileStorage", lambda _endpoint: kept.storage)
+    monkeypatch.setattr(
+        "streamlit.testing.v1.app_test.MemoryMediaFileStorage", lambda _endpoint: kept.storage
+    )
     monkeypatch.setattr("streamlit.testing.v1.app_test.MediaFileManager", manager)
     return kept
 

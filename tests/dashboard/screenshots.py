@@ -31,7 +31,11 @@ def take(study: Path, out: Path, as_of: date | None, participant: str) -> list[P
         for name, query, ready in (
             ("grid", "?page=grid", "text=Compliance grid"),
             ("cohort", "?page=cohort", "svg text >> text=min threshold"),
-            ("participant", f"?page=participant&participant={participant}", "svg text >> text=min/week threshold"),
+            (
+                "participant",
+                f"?page=participant&participant={participant}",
+                "svg text >> text=min/week threshold",
+            ),
         ):
             page.goto(f"{url}/{query}")
             page.locator(ready).first.wait_for(state="visible", timeout=RENDER_MS)
@@ -44,7 +48,9 @@ def take(study: Path, out: Path, as_of: date | None, participant: str) -> list[P
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("study", type=Path)
     parser.add_argument("--as-of", type=date.fromisoformat, default=None)
     parser.add_argument("--participant", default="P09")

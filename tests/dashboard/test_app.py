@@ -25,8 +25,12 @@ def _script(study_dir: str, as_of: object) -> None:
     main(Path(study_dir), as_of)
 
 
-def _run(study: Path, page: str, secrets: dict[str, object] | None = None, **params: str) -> AppTest:
-    at = AppTest.from_function(_script, kwargs={"study_dir": str(study), "as_of": AS_OF}, default_timeout=60)
+def _run(
+    study: Path, page: str, secrets: dict[str, object] | None = None, **params: str
+) -> AppTest:
+    at = AppTest.from_function(
+        _script, kwargs={"study_dir": str(study), "as_of": AS_OF}, default_timeout=60
+    )
     at.query_params.update(page=page, **params)
     if secrets:
         at.secrets.update(secrets)
@@ -39,8 +43,16 @@ def _no_password_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [str(m.value) for m in at.metric]
-    parts += [m.label for m in at.metric] + [h.value for h in at.header] + [s.value for s in at.subheader]
+    parts = (
+        [m.value for m in at.markdown]
+        + [c.value for c in at.caption]
+        + [str(m.value) for m in at.metric]
+    )
+    parts += (
+        [m.label for m in at.metric]
+        + [h.value for h in at.header]
+        + [s.value for s in at.subheader]
+    )
     return "\n".join(parts)
 
 
@@ -63,7 +75,10 @@ def test_csv_download_equals_the_table(fixture_study: Path, media: Media) -> Non
     assert csv["participant_id"].to_list() == shown["participant_id"].to_list()
     assert csv["flags"].fill_null("").to_list() == shown["flags"].fill_null("").to_list()
     assert csv["last_data"].to_list() == shown["last_data"].to_list()
-    assert csv["recent_wear_minutes_per_day"].to_list() == shown["recent_wear_minutes_per_day"].to_list()
+    assert (
+        csv["recent_wear_minutes_per_day"].to_list()
+        == shown["recent_wear_minutes_per_day"].to_list()
+    )
 
 
 def test_downloads_are_made_after_sign_in_only_with_a_per_session_name(
@@ -75,13 +90,20 @@ def test_downloads_are_made_after_sign_in_only_with_a_per_session_name(
     at.text_input[0].input("open sesame")
     at.button[0].click().run()
     assert at.get("download_button")
-    assert len(media.storage._files_by_id) == 0  # drawn, not generated: a media URL fetched now finds nothing
+    assert (
+        len(media.storage._files_by_id) == 0
+    )  # drawn, not generated: a media URL fetched now finds nothing
     url, content = _deferred_download(at, media)
     other = _run(fixture_study, "participants")
     other_url, other_content = _deferred_download(other, media)
     assert content == other_content and url != other_url  # same table, a different unguessable URL
-    names = [media.storage.get_file(u.rsplit("/", 1)[-1].split(".")[0]).filename for u in (url, other_url)]
-    tokens = [n.removesuffix(".csv").rsplit("-", 1)[-1] for n in names]  # participants-2024-03-07-<token>.csv
+    names = [
+        media.storage.get_file(u.rsplit("/", 1)[-1].split(".")[0]).filename
+        for u in (url, other_url)
+    ]
+    tokens = [
+        n.removesuffix(".csv").rsplit("-", 1)[-1] for n in names
+    ]  # participants-2024-03-07-<token>.csv
     assert tokens[0] != tokens[1] and all(len(t) >= 16 for t in tokens), names
 
 
@@ -97,7 +119,9 @@ def test_failed_sign_ins_are_logged_and_answered_ever_later(
             at.text_input[0].input("wrong")
             at.button[0].click().run()
     assert waits == [1.0, 2.0, 4.0, 8.0]
-    assert [r.getMessage() for r in caplog.records][-1].startswith("dashboard: failed sign-in 4 from ")
+    assert [r.getMessage() for r in caplog.records][-1].startswith(
+        "dashboard: failed sign-in 4 from "
+    )
     at.text_input[0].input("open sesame")
     at.button[0].click().run()
     assert at.dataframe and auth.THROTTLE.count("unknown client") == 0
@@ -117,14 +141,22 @@ def test_cohort_page_shows_this_weeks_figures(fixture_study: Path) -> None:
     # W5 rows: P01, P03, P04, P06, P07, P08, P09 have weekly rows with wear.
     assert metrics["Active this week"] == "7"
     deltas = {m.label: m.delta for m in at.metric}
-    assert (metrics["Meeting 60 min this week (so far)"], deltas["Meeting 60 min this week (so far)"]) == (
+    assert (
+        metrics["Meeting 60 min this week (so far)"],
+        deltas["Meeting 60 min this week (so far)"],
+    ) == (
         "40% of 5",
         "interval 12%–77%",
     )
-    assert (metrics["Last complete week"], deltas["Last complete week"]) == ("33% of 6", "interval 10%–70%")
+    assert (metrics["Last complete week"], deltas["Last complete week"]) == (
+        "33% of 6",
+        "interval 10%–70%",
+    )
     assert "week starting Mon 2024-03-04" in _texts(at)
     trend, distribution = at.get("vega_lite_chart")
-    assert '"strokeDash"' in distribution.proto.spec and "60 min threshold" in distribution.proto.spec
+    assert (
+        '"strokeDash"' in distribution.proto.spec and "60 min threshold" in distribution.proto.spec
+    )
 
 
 def test_participant_page_shows_charts_devices_and_problem_files(fixture_study: Path) -> None:
@@ -133,7 +165,10 @@ def test_participant_page_shows_charts_devices_and_problem_files(fixture_study: 
     assert at.selectbox(key="participant").value == "P01"
     assert "**Last data:** 2024-03-07 21:59 Europe/Oslo" in _texts(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert (metrics["This week (min, so far)"], metrics["Last complete week (min)"]) == ("45", "120")
+    assert (metrics["This week (min, so far)"], metrics["Last complete week (min)"]) == (
+        "45",
+        "120",
+    )
     bars, heatmap = at.get("vega_lite_chart")
     assert "60 min/week threshold" in bars.proto.spec
     assert "hour of day (Europe/Oslo)" in heatmap.proto.spec
@@ -172,7 +207,9 @@ def test_password_gate_hides_participant_data_until_sign_in(fixture_study: Path)
     assert at.dataframe[0].value["participant_id"].tolist() == EXPECTED_ORDER
 
 
-def test_password_from_the_environment(fixture_study: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_password_from_the_environment(
+    fixture_study: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(auth.PASSWORD_ENV, "from-env")
     at = _run(fixture_study, "participants")
     assert not at.dataframe
@@ -189,7 +226,9 @@ def _open_script(study_dir: str) -> None:
 
 def test_an_open_dashboard_says_so_on_every_page(fixture_study: Path) -> None:
     for page in ("grid", "participants", "quality"):
-        at = AppTest.from_function(_open_script, kwargs={"study_dir": str(fixture_study)}, default_timeout=60)
+        at = AppTest.from_function(
+            _open_script, kwargs={"study_dir": str(fixture_study)}, default_timeout=60
+        )
         at.query_params["page"] = page
         at.run()
         assert not at.exception

@@ -54,7 +54,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def serving(argv: list[str], port: int, workdir: Path, password: str | None = None) -> Iterator[str]:
+def serving(
+    argv: list[str], port: int, workdir: Path, password: str | None = None
+) -> Iterator[str]:
     """Run a dashboard server command line listening on ``port``; yield its URL once healthy."""
     env = {k: v for k, v in os.environ.items() if k != auth.PASSWORD_ENV}
     if password:
@@ -76,18 +78,26 @@ def serving(argv: list[str], port: int, workdir: Path, password: str | None = No
 
 
 @contextmanager
-def served(study: Path, workdir: Path, password: str | None = None, as_of: date | None = AS_OF) -> Iterator[str]:
+def served(
+    study: Path, workdir: Path, password: str | None = None, as_of: date | None = AS_OF
+) -> Iterator[str]:
     """Serve the dashboard of ``study`` (the argv ``irisin dashboard`` execs) on a free localhost port."""
     port = free_port()
-    with serving(launch.command(study, "127.0.0.1", port, as_of=as_of), port, workdir, password) as url:
+    with serving(
+        launch.command(study, "127.0.0.1", port, as_of=as_of), port, workdir, password
+    ) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package with 'apt-get install -y chromium'")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: install Debian's package with 'apt-get install -y chromium'"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Python playwright is not installed"
+    )
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
@@ -106,22 +116,30 @@ def wait_for_table(page: Any) -> None:
     page.wait_for_function("document.body.innerHTML.includes('P01')", timeout=RENDER_MS)
 
 
-def test_table_and_threshold_line_in_a_real_browser(browser: Any, fixture_study: Path, tmp_path: Path) -> None:
+def test_table_and_threshold_line_in_a_real_browser(
+    browser: Any, fixture_study: Path, tmp_path: Path
+) -> None:
     with served(fixture_study, tmp_path) as url:
         page = open_page(browser, f"{url}/?page=participants")
         wait_for_table(page)
         grid = page.locator("[data-testid='stDataFrame']")
         assert grid.is_visible()
-        assert "no data for 6 days" in page.content()  # P02's flag, as in the fixture's expectations
+        assert (
+            "no data for 6 days" in page.content()
+        )  # P02's flag, as in the fixture's expectations
         page.screenshot(path=str(tmp_path / "participants.png"))
 
         page.goto(f"{url}/?page=participant&participant=P04")
         label = page.locator("svg text", has_text="60 min/week threshold")
         label.wait_for(state="visible", timeout=RENDER_MS)
-        assert page.get_by_text("2024-03-07 10:59 Europe/London").is_visible()  # P04's last data, local
+        assert page.get_by_text(
+            "2024-03-07 10:59 Europe/London"
+        ).is_visible()  # P04's last data, local
         assert page.get_by_text("below the hour 3 weeks running").is_visible()
         # A horizontal line has no height, so Playwright never calls it "visible": check it spans the plot.
-        dashed = page.locator("g.mark-rule line[stroke-dasharray], g.mark-rule path[stroke-dasharray]")
+        dashed = page.locator(
+            "g.mark-rule line[stroke-dasharray], g.mark-rule path[stroke-dasharray]"
+        )
         assert dashed.count() == 1
         box = dashed.first.bounding_box()
         assert box is not None and box["width"] > 300, box
@@ -131,7 +149,9 @@ def test_table_and_threshold_line_in_a_real_browser(browser: Any, fixture_study:
     assert (tmp_path / "participant.png").stat().st_size > 10_000
 
 
-def test_password_hides_the_table_until_sign_in(browser: Any, fixture_study: Path, tmp_path: Path) -> None:
+def test_password_hides_the_table_until_sign_in(
+    browser: Any, fixture_study: Path, tmp_path: Path
+) -> None:
     with served(fixture_study, tmp_path, password="correct horse") as url:
         page = open_page(browser, f"{url}/?page=participants")
         field = page.get_by_label("Password", exact=True)
@@ -176,13 +196,17 @@ def test_csv_download_is_made_after_sign_in_and_is_gone_after_its_short_life(
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-def test_grid_shows_a_participant_tripping_each_rule(browser: Any, fixture_study: Path, tmp_path: Path) -> None:
+def test_grid_shows_a_participant_tripping_each_rule(
+    browser: Any, fixture_study: Path, tmp_path: Path
+) -> None:
     """The landing page, read through the browser: every rule's designed participant carries its flag."""
     with served(fixture_study, tmp_path) as url:
         page = open_page(browser, url)
         page.get_by_text("Compliance grid").first.wait_for(state="visible", timeout=RENDER_MS)
         wait_for_table(page)
-        page.wait_for_function("document.body.innerHTML.includes('no heart rate for 5 days')", timeout=RENDER_MS)
+        page.wait_for_function(
+            "document.body.innerHTML.includes('no heart rate for 5 days')", timeout=RENDER_MS
+        )
         html = page.content()
         for flag in (
             "no data yet",  # P05
@@ -226,10 +250,14 @@ def test_long_study_participant_page_shows_the_gap_and_every_hour(
 ) -> None:
     with served(long_study, tmp_path, as_of=date(2029, 12, 31)) as url:
         page = open_page(browser, f"{url}/?page=participant&participant=P00001")
-        page.locator("svg text", has_text="60 min/week threshold").wait_for(state="visible", timeout=RENDER_MS)
+        page.locator("svg text", has_text="60 min/week threshold").wait_for(
+            state="visible", timeout=RENDER_MS
+        )
         page.get_by_text("whole study").first.click()
         page.wait_for_timeout(3000)
-        page.locator("svg text", has_text="60 min/week threshold").wait_for(state="visible", timeout=RENDER_MS)
+        page.locator("svg text", has_text="60 min/week threshold").wait_for(
+            state="visible", timeout=RENDER_MS
+        )
         # the heat map's hour axis carries all 24 hours, worn or not
         hours = page.locator("svg text", has_text=re.compile(r"^(0|23)$"))
         assert hours.count() >= 2

@@ -19,9 +19,15 @@ def _commands() -> set[str]:
 
 def test_each_command_the_dashboard_names_exists() -> None:
     named = {
-        (path.name, name) for path in DASHBOARD.glob("*.py") for name in NAMED.findall(path.read_text(encoding="utf-8"))
+        (path.name, name)
+        for path in DASHBOARD.glob("*.py")
+        for name in NAMED.findall(path.read_text(encoding="utf-8"))
     }
-    assert {name for _, name in named} >= {"nightly", "dashboard", "check"}  # the ones the pages use today
+    assert {name for _, name in named} >= {
+        "nightly",
+        "dashboard",
+        "check",
+    }  # the ones the pages use today
     missing = sorted((file, name) for file, name in named if name not in _commands())
     assert missing == [], f"the dashboard names commands the CLI does not have: {missing}"
 

@@ -66,12 +66,16 @@ def demo_table(demo_study: Path) -> pl.DataFrame:
 
 def test_one_row_per_roster_participant(demo_study: Path, demo_table: pl.DataFrame) -> None:
     roster = open_study(demo_study).roster
-    assert sorted(demo_table["participant_id"].to_list()) == sorted(roster["participant_id"].to_list())
+    assert sorted(demo_table["participant_id"].to_list()) == sorted(
+        roster["participant_id"].to_list()
+    )
     assert demo_table["participant_id"].to_list()[0] == "P11"  # stalest first
 
 
 @pytest.mark.parametrize("participant_id", sorted(EXPECTED_FLAGS))
-def test_designed_participants_trip_their_flags(demo_table: pl.DataFrame, participant_id: str) -> None:
+def test_designed_participants_trip_their_flags(
+    demo_table: pl.DataFrame, participant_id: str
+) -> None:
     row = demo_table.filter(pl.col("participant_id") == participant_id).row(0, named=True)
     assert row["flags"] == EXPECTED_FLAGS[participant_id], row
 
@@ -82,7 +86,11 @@ def test_designed_figures(demo_table: pl.DataFrame) -> None:
     assert rows["P11"]["last_data"].startswith("2026-04-05 ")
     assert rows["P10"]["recent_wear_minutes_per_day"] == 480
     # last complete week (starting 04-20): the designed weekly doses
-    assert {p: rows[p]["last_week_minutes"] for p in ("P02", "P03", "P09")} == {"P02": 61, "P03": 59, "P09": 30}
+    assert {p: rows[p]["last_week_minutes"] for p in ("P02", "P03", "P09")} == {
+        "P02": 61,
+        "P03": 59,
+        "P09": 30,
+    }
 
 
 def _script(study_dir: str, as_of: object) -> None:
@@ -97,13 +105,26 @@ def _script(study_dir: str, as_of: object) -> None:
 def test_irisin_dashboard_on_the_demo_in_a_browser(demo_study: Path, tmp_path: Path) -> None:
     """``irisin dashboard --study <demo>`` itself, opened in headless Chromium."""
     if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's package with 'apt-get install -y chromium'")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: install Debian's package with 'apt-get install -y chromium'"
+        )
     irisin = Path(sys.executable).with_name("irisin")
     if not irisin.exists():
         pytest.skip(f"the irisin command is not installed next to {sys.executable}")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Python playwright is not installed")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Python playwright is not installed"
+    )
     port = free_port()
-    argv = [str(irisin), "dashboard", "--study", str(demo_study), "--host", "127.0.0.1", "--port", str(port)]
+    argv = [
+        str(irisin),
+        "dashboard",
+        "--study",
+        str(demo_study),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with serving(argv, port, tmp_path) as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
@@ -112,15 +133,21 @@ def test_irisin_dashboard_on_the_demo_in_a_browser(demo_study: Path, tmp_path: P
         assert "P11" in page.content() and "no data for" in page.content()
         page.screenshot(path=str(tmp_path / "demo-participants.png"))
         page.goto(f"{url}/?page=participant&participant=P09")
-        page.locator("svg text", has_text="60 min/week threshold").wait_for(state="visible", timeout=RENDER_MS)
+        page.locator("svg text", has_text="60 min/week threshold").wait_for(
+            state="visible", timeout=RENDER_MS
+        )
         assert page.get_by_text("below the hour 7 weeks running").is_visible()
         page.screenshot(path=str(tmp_path / "demo-participant.png"), full_page=True)
         browser.close()
 
 
-def test_app_table_page_on_the_demo(demo_study: Path, demo_table: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_app_table_page_on_the_demo(
+    demo_study: Path, demo_table: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("IRISIN_DASHBOARD_PASSWORD", raising=False)
-    at = AppTest.from_function(_script, kwargs={"study_dir": str(demo_study), "as_of": AS_OF}, default_timeout=120)
+    at = AppTest.from_function(
+        _script, kwargs={"study_dir": str(demo_study), "as_of": AS_OF}, default_timeout=120
+    )
     at.query_params["page"] = "participants"
     at.run()
     assert not at.exception

@@ -50,12 +50,18 @@ def test_one_row_per_roster_participant_stalest_first(fixture_study: Path) -> No
 
 @pytest.mark.parametrize("participant_id", sorted(EXPECTED))
 def test_row_matches_hand_computed_values(fixture_study: Path, participant_id: str) -> None:
-    row = _table(fixture_study).filter(pl.col("participant_id") == participant_id).row(0, named=True)
+    row = (
+        _table(fixture_study).filter(pl.col("participant_id") == participant_id).row(0, named=True)
+    )
     assert {k: row[k] for k in EXPECTED[participant_id]} == EXPECTED[participant_id]
 
 
 def test_scores_are_carried_from_the_model_table(fixture_study: Path) -> None:
-    table = _table(fixture_study).filter(pl.col("participant_id").is_in(["P01", "P04", "P05"])).sort("participant_id")
+    table = (
+        _table(fixture_study)
+        .filter(pl.col("participant_id").is_in(["P01", "P04", "P05"]))
+        .sort("participant_id")
+    )
     assert table.select("current_streak", "weeks_met", "weeks_sufficient").rows() == [
         (4, 4, 4),
         (0, 1, 4),
@@ -67,7 +73,12 @@ def test_thresholds_come_from_the_alert_settings(fixture_study: Path) -> None:
     # Stricter settings: 7 days without data, 4 weeks running, 700 wear minutes a day (the pre-hours key,
     # still read), heart rate missing 6+ days.
     strict = AlertsSection.model_validate(
-        {"no_data_days": 7, "below_weeks_running": 4, "low_wear_minutes_per_day": 700, "no_heart_rate_days": 6}
+        {
+            "no_data_days": 7,
+            "below_weeks_running": 4,
+            "low_wear_minutes_per_day": 700,
+            "no_heart_rate_days": 6,
+        }
     )
     assert strict.low_wear_hours_per_day == pytest.approx(700 / 60)
     flags = dict(_table(fixture_study, alerts=strict).select("participant_id", "flags").iter_rows())
@@ -78,16 +89,21 @@ def test_thresholds_come_from_the_alert_settings(fixture_study: Path) -> None:
     assert flags["P09"] == ""  # 5 days without heart rate < 6; wear exactly 700
     # A 2-day window: P08's 03-05 and 03-06 (700 + 500) / 2 = 600 < 630; P01's two days of 800 are not.
     shorter = AlertsSection(low_wear_days=2, low_wear_hours_per_day=10.5)
-    flags = dict(_table(fixture_study, alerts=shorter).select("participant_id", "flags").iter_rows())
+    flags = dict(
+        _table(fixture_study, alerts=shorter).select("participant_id", "flags").iter_rows()
+    )
     assert flags["P08"] == "low wear: 10.0 h/day over 2 days"
     assert flags["P01"] == ""
-
 
 
 def test_no_data_counts_days_in_the_participants_own_zone(fixture_study: Path) -> None:
     # 2024-03-08 04:30 UTC is still 03-07 in New York: P02 has been silent 5 days there.
     early = datetime(2024, 3, 8, 4, 30, tzinfo=UTC)
-    row = _table(fixture_study, as_of=early).filter(pl.col("participant_id") == "P02").row(0, named=True)
+    row = (
+        _table(fixture_study, as_of=early)
+        .filter(pl.col("participant_id") == "P02")
+        .row(0, named=True)
+    )
     assert (row["days_since_data"], row["flags"]) == (5, "no data for 5 days")
 
 
@@ -111,10 +127,21 @@ def test_no_data_flag_stops_after_the_roster_end_date() -> None:
         schema=queries.LAST_DATA_COLUMNS,
     )
     empty = pl.DataFrame(schema=queries.WEEKLY_COLUMNS)
-    wear = pl.DataFrame(schema={"participant_id": pl.String(), "local_date": pl.Date(), "wear_minutes": pl.Int64()})
-    heart = pl.DataFrame({"participant_id": ["A", "B"], "last_heart_rate_day": [date(2024, 2, 28)] * 2})
+    wear = pl.DataFrame(
+        schema={"participant_id": pl.String(), "local_date": pl.Date(), "wear_minutes": pl.Int64()}
+    )
+    heart = pl.DataFrame(
+        {"participant_id": ["A", "B"], "last_heart_rate_day": [date(2024, 2, 28)] * 2}
+    )
     table = participant_table.build(
-        roster, last, empty, wear, pl.DataFrame(schema=queries.SCORE_COLUMNS), heart, AlertsSection(), AS_OF
+        roster,
+        last,
+        empty,
+        wear,
+        pl.DataFrame(schema=queries.SCORE_COLUMNS),
+        heart,
+        AlertsSection(),
+        AS_OF,
     )
     assert dict(table.select("participant_id", "flags").iter_rows()) == {
         # finished on 03-01: no longer chased for data, but its last week had no wear
@@ -128,7 +155,9 @@ def test_filter_and_csv_round_trip(fixture_study: Path) -> None:
     flagged = participant_table.filter_table(table, flag_kinds=["no data"])
     assert flagged["participant_id"].to_list() == ["P05", "P02", "P06"]
     assert participant_table.filter_table(table, id_contains="p0")["participant_id"].len() == 9
-    assert participant_table.filter_table(table, id_contains="p03")["participant_id"].to_list() == ["P03"]
+    assert participant_table.filter_table(table, id_contains="p03")["participant_id"].to_list() == [
+        "P03"
+    ]
     back = pl.read_csv(participant_table.to_csv(table), schema=table.schema)
     assert back.equals(table)
 
@@ -142,34 +171,61 @@ def test_reference_day_is_the_latest_local_day_of_data(fixture_study: Path) -> N
     assert participant_table.reference_day(last) == shortcut == date(2024, 3, 7)
 
 
-def test_no_data_counts_from_the_participants_own_last_data_not_another_participants_1717_days() -> None:
+def test_no_data_counts_from_the_participants_own_last_data_not_another_participants_1717_days() -> (
+    None
+):
     # The reported case: A's data ends 1,717 days before B's. Today is 30 days after B's last data.
     # "no data" counts from each participant's own last data to today: A 1,747 days, B 30, and A's
     # figure is the same whether or not B is in the study.
     a_last, b_last = date(2019, 1, 1), date(2019, 1, 1) + timedelta(days=1717)
-    today = datetime.combine(b_last + timedelta(days=30), datetime.min.time(), tzinfo=UTC).replace(hour=12)
+    today = datetime.combine(b_last + timedelta(days=30), datetime.min.time(), tzinfo=UTC).replace(
+        hour=12
+    )
 
     def flags(ids: list[str]) -> dict[str, str]:
         lasts = {"A": a_last, "B": b_last}
         roster = pl.DataFrame(
-            {"participant_id": ids, "timezone": ["UTC"] * len(ids), "start_date": [None] * len(ids),
-             "end_date": [None] * len(ids)},
+            {
+                "participant_id": ids,
+                "timezone": ["UTC"] * len(ids),
+                "start_date": [None] * len(ids),
+                "end_date": [None] * len(ids),
+            },
             schema=queries.ROSTER_COLUMNS,
         )
         last = pl.DataFrame(
-            {"participant_id": ids, "last_local": [datetime.combine(lasts[i], datetime.min.time()).replace(hour=23, minute=59) for i in ids],
-             "last_day_complete": [True] * len(ids), "first_day": [lasts[i] - timedelta(days=30) for i in ids]},
+            {
+                "participant_id": ids,
+                "last_local": [
+                    datetime.combine(lasts[i], datetime.min.time()).replace(hour=23, minute=59)
+                    for i in ids
+                ],
+                "last_day_complete": [True] * len(ids),
+                "first_day": [lasts[i] - timedelta(days=30) for i in ids],
+            },
             schema=queries.LAST_DATA_COLUMNS,
         )
         wear = pl.DataFrame(
             [(i, lasts[i] - timedelta(days=k), 900) for i in ids for k in range(10)],
-            schema={"participant_id": pl.String(), "local_date": pl.Date(), "wear_minutes": pl.Int64()},
+            schema={
+                "participant_id": pl.String(),
+                "local_date": pl.Date(),
+                "wear_minutes": pl.Int64(),
+            },
             orient="row",
         )
-        heart = pl.DataFrame({"participant_id": ids, "last_heart_rate_day": [lasts[i] for i in ids]})
+        heart = pl.DataFrame(
+            {"participant_id": ids, "last_heart_rate_day": [lasts[i] for i in ids]}
+        )
         table = participant_table.build(
-            roster, last, pl.DataFrame(schema=queries.WEEKLY_COLUMNS), wear,
-            pl.DataFrame(schema=queries.SCORE_COLUMNS), heart, AlertsSection(), today,
+            roster,
+            last,
+            pl.DataFrame(schema=queries.WEEKLY_COLUMNS),
+            wear,
+            pl.DataFrame(schema=queries.SCORE_COLUMNS),
+            heart,
+            AlertsSection(),
+            today,
         )
         return dict(table.select("participant_id", "flags").iter_rows())
 
@@ -180,12 +236,17 @@ def test_no_data_counts_from_the_participants_own_last_data_not_another_particip
 def test_last_data_falls_back_to_the_minutes_without_hourly_wear(tmp_path: Path) -> None:
     # An older warehouse without hourly_wear: last data to the minute, in the roster zone.
     path = write_warehouse(
-        tmp_path / "warehouse.duckdb", {"minutes": minutes_table(), "daily_totals": daily_totals_table()}
+        tmp_path / "warehouse.duckdb",
+        {"minutes": minutes_table(), "daily_totals": daily_totals_table()},
     )
     roster = pl.read_csv(io.StringIO(ROSTER_CSV), schema_overrides={"start_date": pl.Date})
     with queries.open_warehouse(path) as con:
         last = queries.last_data(con, roster)
-    got = dict(last.select("participant_id", pl.col("last_local").dt.strftime("%Y-%m-%d %H:%M")).iter_rows())
+    got = dict(
+        last.select(
+            "participant_id", pl.col("last_local").dt.strftime("%Y-%m-%d %H:%M")
+        ).iter_rows()
+    )
     assert got == {
         "P01": "2024-03-07 21:59",  # 20:59 UTC in Oslo (CET)
         "P02": "2024-03-02 23:59",  # 04:59 UTC on 03-03 in New York (EST)

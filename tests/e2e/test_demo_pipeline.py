@@ -36,7 +36,9 @@ def test_weekly_equals_truth(demo: tuple[DemoStudy, Study]) -> None:
     want = result.expected_weekly.sort("participant_id", "week_start")
     joined = got.join(want, on=["participant_id", "week_start"], how="full", suffix="_truth")
     mismatched = joined.filter(
-        pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_truth")) for c in WEEKLY_EXPORT_COLUMNS[2:])
+        pl.any_horizontal(
+            pl.col(c).ne_missing(pl.col(f"{c}_truth")) for c in WEEKLY_EXPORT_COLUMNS[2:]
+        )
     )
     assert mismatched.height == 0, f"weekly differs from truth:\n{mismatched}"
     assert_frame_equal(got, want, check_dtypes=False)
@@ -75,13 +77,21 @@ def test_demo_is_deterministic(tmp_path: Path) -> None:
     a = generate_demo(tmp_path / "a")
     b = generate_demo(tmp_path / "b")
     assert a.expected_weekly.equals(b.expected_weekly)
-    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "inbox").rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b" / "inbox").rglob("*") if p.is_file())
+    files_a = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "inbox").rglob("*") if p.is_file()
+    )
+    files_b = sorted(
+        p.relative_to(tmp_path / "b") for p in (tmp_path / "b" / "inbox").rglob("*") if p.is_file()
+    )
     assert files_a == files_b
-    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files_a)
+    assert all(
+        (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files_a
+    )
 
 
-def test_run_summary_flags_the_participants_designed_to_trip_them(demo: tuple[DemoStudy, Study]) -> None:
+def test_run_summary_flags_the_participants_designed_to_trip_them(
+    demo: tuple[DemoStudy, Study],
+) -> None:
     from irisin.summary import attention_table
 
     _, study = demo

@@ -89,4 +89,6 @@ def test_unlisted_sources_count_after_the_listed_ones() -> None:
     assert row["classified_bits"] == bits(0, 1, 2) and row["vigorous_bits"] == bits(0, 1, 2)
     assert row["method_bits"] == 1 << METHODS.index("cadence")
     precedence = only_watch.intensity.source_precedence
-    assert row["source_bits"] == (1 << precedence.index("fit_monitoring")) | (1 << precedence.index("fitbit_takeout"))
+    assert row["source_bits"] == (1 << precedence.index("fit_monitoring")) | (
+        1 << precedence.index("fitbit_takeout")
+    )

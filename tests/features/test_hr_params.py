@@ -26,8 +26,12 @@ def limits_of(people, profs=None, tots=None, mins=None) -> dict:
 
 
 def test_roster_values_win() -> None:
-    people = roster([{"participant_id": "r", "timezone": "UTC", "resting_hr": 60.0, "max_hr": 180.0}])
-    profs = profiles([{"participant_id": "r", "resting_heart_rate_bpm": 50.0, "max_heart_rate_bpm": 200.0}])
+    people = roster(
+        [{"participant_id": "r", "timezone": "UTC", "resting_hr": 60.0, "max_hr": 180.0}]
+    )
+    profs = profiles(
+        [{"participant_id": "r", "resting_heart_rate_bpm": 50.0, "max_heart_rate_bpm": 200.0}]
+    )
     got = limits_of(people, profs)["r"]
     assert (got["resting_hr"], got["max_hr"], got["hr_params"]) == (60.0, 180.0, "roster")
 
@@ -35,7 +39,14 @@ def test_roster_values_win() -> None:
 def test_device_profile_when_the_roster_has_only_ids_and_zones() -> None:
     people = roster([{"participant_id": "d", "timezone": "UTC"}])
     profs = profiles(
-        [{"participant_id": "d", "observed_utc": DAY, "resting_heart_rate_bpm": 52.0, "age_years": 40}]
+        [
+            {
+                "participant_id": "d",
+                "observed_utc": DAY,
+                "resting_heart_rate_bpm": 52.0,
+                "age_years": 40,
+            }
+        ]
     )
     got = limits_of(people, profs)["d"]
     assert got["resting_hr"] == 52.0 and got["max_hr"] is None
@@ -48,8 +59,18 @@ def test_daily_resting_heart_rate_and_roster_birth_year() -> None:
     people = roster([{"participant_id": "f", "timezone": "UTC", "birth_year": 1980}])
     tots = daily_totals(
         [
-            {"participant_id": "f", "source": "fitbit_takeout", "local_date": date(2026, 5, d), "resting_heart_rate_bpm": rhr}
-            for d, rhr in ((4, 58.0), (5, 61.0), (6, 300.0), (7, 60.0))  # 300 is implausible: ignored
+            {
+                "participant_id": "f",
+                "source": "fitbit_takeout",
+                "local_date": date(2026, 5, d),
+                "resting_heart_rate_bpm": rhr,
+            }
+            for d, rhr in (
+                (4, 58.0),
+                (5, 61.0),
+                (6, 300.0),
+                (7, 60.0),
+            )  # 300 is implausible: ignored
         ]
     )
     got = limits_of(people, tots=tots)["f"]
@@ -84,14 +105,29 @@ def test_weekly_rows_record_the_parameters_used() -> None:
     # "n" has heart rate and a brisk walk but no maximum HR anywhere: cadence decides.
     walk = block("n", DAY + timedelta(hours=8), 30, heart_rate_bpm=140.0, steps=115)
     weekly = weekly_table(
-        minutes(run, walk).lazy(), daily_totals([]).lazy(), profiles().lazy(), people, DEFAULT, config_hash="h"
+        minutes(run, walk).lazy(),
+        daily_totals([]).lazy(),
+        profiles().lazy(),
+        people,
+        DEFAULT,
+        config_hash="h",
     )
     rows = {r["participant_id"]: r for r in weekly.iter_rows(named=True)}
-    assert (rows["r"]["vigorous_minutes"], rows["r"]["hr_params"], rows["r"]["methods"]) == (30, "roster", "heart_rate")
+    assert (rows["r"]["vigorous_minutes"], rows["r"]["hr_params"], rows["r"]["methods"]) == (
+        30,
+        "roster",
+        "heart_rate",
+    )
     assert rows["r"]["share_heart_rate"] == 1.0 and rows["r"]["moderate_equivalent_minutes"] == 60
-    assert (rows["n"]["moderate_minutes"], rows["n"]["hr_params"], rows["n"]["methods"]) == (30, "none", "cadence")
+    assert (rows["n"]["moderate_minutes"], rows["n"]["hr_params"], rows["n"]["methods"]) == (
+        30,
+        "none",
+        "cadence",
+    )
     assert rows["n"]["share_cadence"] == 1.0 and rows["n"]["share_heart_rate"] == 0.0
-    gaps = heart_rate_gaps(minutes(run, walk).lazy(), daily_totals([]).lazy(), profiles().lazy(), people)
+    gaps = heart_rate_gaps(
+        minutes(run, walk).lazy(), daily_totals([]).lazy(), profiles().lazy(), people
+    )
     assert gaps["participant_id"].to_list() == ["n"]
     assert gaps["missing"].to_list() == ["max_hr"]
     assert "add birth_year (or max_hr) to roster.csv" in gaps["advice"].item()

@@ -17,7 +17,9 @@ DAY = utc(2026, 5, 4, 8)  # a Monday
 
 def run(*blocks):
     mins = minutes(*blocks)
-    weekly = weekly_table(mins.lazy(), daily_totals([]).lazy(), profiles().lazy(), PEOPLE, DEFAULT, config_hash="h")
+    weekly = weekly_table(
+        mins.lazy(), daily_totals([]).lazy(), profiles().lazy(), PEOPLE, DEFAULT, config_hash="h"
+    )
     return weekly, exclusions_table(mins.lazy(), PEOPLE, DEFAULT)
 
 
@@ -33,11 +35,16 @@ def test_impossible_heart_rate_is_excluded_and_counted() -> None:
 
 def test_impossible_steps_and_runner_cadence() -> None:
     sprint = block("x", DAY, 5, steps=400)  # over 300 a minute: ignored
-    fast = block("x", DAY + timedelta(minutes=10), 7, steps=230)  # over 210: not a cadence-moderate minute
+    fast = block(
+        "x", DAY + timedelta(minutes=10), 7, steps=230
+    )  # over 210: not a cadence-moderate minute
     walk = block("x", DAY + timedelta(minutes=30), 12, steps=115)
     weekly, excluded = run(sprint, fast, walk)
     assert weekly.row(0, named=True)["moderate_minutes"] == 12
-    assert excluded.select("rule", "minutes").rows() == [("cadence_over_210", 7), ("steps_over_300", 5)]
+    assert excluded.select("rule", "minutes").rows() == [
+        ("cadence_over_210", 7),
+        ("steps_over_300", 5),
+    ]
 
 
 def test_a_minute_counts_once_per_rule() -> None:

@@ -18,7 +18,9 @@ DEFAULT = StudyConfig()
 PEOPLE = roster([{"participant_id": "s", "timezone": "UTC"}])
 
 
-def day_of_steps(participant: str, day: int, steps: np.ndarray, source: str = "fitabase") -> pl.DataFrame:
+def day_of_steps(
+    participant: str, day: int, steps: np.ndarray, source: str = "fitabase"
+) -> pl.DataFrame:
     """A whole UTC day (from 2026-05-04 + ``day``) of minute rows with the given steps."""
     assert steps.size == 1440
     frame = block(participant, utc(2026, 5, 4) + timedelta(days=day), 1440, source)
@@ -35,7 +37,9 @@ def awake_day(rng: np.random.Generator) -> np.ndarray:
 
 
 def wear_of(*frames: pl.DataFrame, config: StudyConfig = DEFAULT) -> pl.DataFrame:
-    return daily_table(minutes(*frames).lazy(), daily_totals([]).lazy(), profiles().lazy(), PEOPLE, config)
+    return daily_table(
+        minutes(*frames).lazy(), daily_totals([]).lazy(), profiles().lazy(), PEOPLE, config
+    )
 
 
 def test_step_only_day_is_worn_by_the_step_rule() -> None:
@@ -47,7 +51,9 @@ def test_step_only_day_is_worn_by_the_step_rule() -> None:
     assert got["valid"].to_list() == [True]
     # The old default (heart rate present) called the same day not worn at all.
     old = StudyConfig.model_validate({"wear": {"rule": "heart_rate_present"}})
-    assert wear_of(day_of_steps("s", 0, awake_day(rng)), config=old)["wear_minutes"].to_list() == [0]
+    assert wear_of(day_of_steps("s", 0, awake_day(rng)), config=old)["wear_minutes"].to_list() == [
+        0
+    ]
 
 
 def test_choi_interruption_allowance() -> None:
@@ -76,7 +82,9 @@ def test_heart_rate_day_with_the_strap_off_for_four_hours() -> None:
     day = utc(2026, 5, 4)
     on_morning = block("s", day, 600, "fit_monitoring", heart_rate_bpm=65.0, steps=10)
     off = block("s", day + timedelta(hours=10), 240, "fit_monitoring", steps=10)
-    on_evening = block("s", day + timedelta(hours=14), 600, "fit_monitoring", heart_rate_bpm=65.0, steps=10)
+    on_evening = block(
+        "s", day + timedelta(hours=14), 600, "fit_monitoring", heart_rate_bpm=65.0, steps=10
+    )
     got = wear_of(on_morning, off, on_evening)
     assert got["wear_minutes"].to_list() == [1200]
 
@@ -99,7 +107,12 @@ def test_week_with_mvpa_and_no_heart_rate() -> None:
         steps[18 * 60 : 18 * 60 + 30] = 115
         frames.append(day_of_steps("s", d, steps))
     got = weekly_table(
-        minutes(*frames).lazy(), daily_totals([]).lazy(), profiles().lazy(), PEOPLE, DEFAULT, config_hash="h"
+        minutes(*frames).lazy(),
+        daily_totals([]).lazy(),
+        profiles().lazy(),
+        PEOPLE,
+        DEFAULT,
+        config_hash="h",
     )
     row = got.row(0, named=True)
     assert (row["moderate_minutes"], row["vigorous_minutes"], row["valid_days"]) == (150, 0, 5)
@@ -130,7 +143,13 @@ blocks = st.lists(
     max_size=12,
 )
 totals = st.lists(
-    st.tuples(st.integers(0, 3), st.integers(0, 300), st.integers(0, 200), st.integers(0, 1440), st.booleans()),
+    st.tuples(
+        st.integers(0, 3),
+        st.integers(0, 300),
+        st.integers(0, 200),
+        st.integers(0, 1440),
+        st.booleans(),
+    ),
     max_size=3,
 )
 
@@ -144,19 +163,36 @@ def test_mvpa_never_exceeds_wear(spec: list[tuple], tspec: list[tuple], rule: st
     people = roster([{"participant_id": "s", "timezone": "Europe/Oslo"}])
     mins = minutes(
         *(
-            block("s", utc(2026, 5, 4) + timedelta(minutes=start), length, source,
-                  intensity=label, heart_rate_bpm=hr, steps=steps, worn=flag)
+            block(
+                "s",
+                utc(2026, 5, 4) + timedelta(minutes=start),
+                length,
+                source,
+                intensity=label,
+                heart_rate_bpm=hr,
+                steps=steps,
+                worn=flag,
+            )
             for source, start, length, label, hr, steps, flag in spec
         )
     )
     tots = daily_totals(
         [
-            {"participant_id": "s", "source": "garmin_export", "local_date": utc(2026, 5, 4).date() + timedelta(days=d),
-             "moderate_minutes": mod, "vigorous_minutes": vig, "sedentary_minutes": sed, "worn": w}
+            {
+                "participant_id": "s",
+                "source": "garmin_export",
+                "local_date": utc(2026, 5, 4).date() + timedelta(days=d),
+                "moderate_minutes": mod,
+                "vigorous_minutes": vig,
+                "sedentary_minutes": sed,
+                "worn": w,
+            }
             for d, mod, vig, sed, w in tspec
         ]
     )
-    weekly = weekly_table(mins.lazy(), tots.lazy(), profiles().lazy(), people, config, config_hash="h")
+    weekly = weekly_table(
+        mins.lazy(), tots.lazy(), profiles().lazy(), people, config, config_hash="h"
+    )
     daily = daily_table(mins.lazy(), tots.lazy(), profiles().lazy(), people, config)
     assert (weekly["mvpa_minutes"] <= weekly["wear_minutes"]).all()
     assert (daily["mvpa_minutes"] <= daily["wear_minutes"]).all()

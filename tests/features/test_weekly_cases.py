@@ -361,7 +361,9 @@ def test_daily_totals_split_over_rows_of_one_source_add_up() -> None:
         [{"participant_id": "s", "local_date": day, "source": "fitbit_takeout", **p} for p in parts]
     )
     got = weekly(minutes(), people, totals)
-    assert got.select("moderate_minutes", "vigorous_minutes", "wear_minutes", "valid_days").row(0) == (
+    assert got.select("moderate_minutes", "vigorous_minutes", "wear_minutes", "valid_days").row(
+        0
+    ) == (
         25,
         40,
         765,

@@ -182,9 +182,7 @@ def test_weekly_minutes_fit_in_the_week_and_daily_sums_to_weekly(
 def test_duckdb_oracle_agrees_with_polars(spec: list[tuple], tspec: list[tuple]) -> None:
     mins, tots = make_minutes(spec), make_totals(tspec)
     limits = heart_rate_limits(PROFILES.lazy(), PEOPLE, tots.lazy(), mins.lazy())
-    classified = (
-        with_wear(classify_minutes(mins.lazy(), limits, CONFIG), CONFIG.wear).collect()
-    )
+    classified = with_wear(classify_minutes(mins.lazy(), limits, CONFIG), CONFIG.wear).collect()
     expected = oracle_weekly(classified, tots, PEOPLE, CONFIG, limits.collect())
     got = run(mins, tots).drop("config_hash")
     assert_frame_equal(got, expected, check_dtypes=False)
@@ -201,9 +199,7 @@ def test_oracle_sees_nontrivial_statuses() -> None:
     ]
     mins = make_minutes(spec)
     limits = heart_rate_limits(PROFILES.lazy(), PEOPLE, None, mins.lazy())
-    classified = (
-        with_wear(classify_minutes(mins.lazy(), limits, CONFIG), CONFIG.wear).collect()
-    )
+    classified = with_wear(classify_minutes(mins.lazy(), limits, CONFIG), CONFIG.wear).collect()
     expected = oracle_weekly(classified, make_totals([]), PEOPLE, CONFIG, limits.collect())
     got = run(mins, make_totals([]))
     assert set(got["status"]) == {"met", "below", "insufficient"}

@@ -43,7 +43,7 @@ def _generated_days(tmp: Path) -> list[bytes]:
 def _canonical(tables: dict, name: str) -> pl.DataFrame:
     schema = {"minutes": MINUTES, "daily_totals": DAILY_TOTALS}[name]
     t = tables[name]
-    t = t.append_column("participant_id", pl.Series([ "P"] * t.num_rows).to_arrow())
+    t = t.append_column("participant_id", pl.Series(["P"] * t.num_rows).to_arrow())
     t = t.append_column("file_id", pl.Series(["f"] * t.num_rows).to_arrow())
     frame = pl.from_arrow(conform(t, schema))
     assert isinstance(frame, pl.DataFrame)
@@ -52,7 +52,10 @@ def _canonical(tables: dict, name: str) -> pl.DataFrame:
 
 def _monitoring_inputs(tmp: Path) -> list[bytes]:
     files = [p.read_bytes() for p in corpus_files()]
-    files += [_monitoring_file(), _monitoring_file(start_local=1_000_022_400 - 1_000_022_400 % 86400 + 7200)]
+    files += [
+        _monitoring_file(),
+        _monitoring_file(start_local=1_000_022_400 - 1_000_022_400 % 86400 + 7200),
+    ]
     return files + _generated_days(tmp)
 
 
@@ -63,7 +66,9 @@ def test_numpy_mapping_equals_the_polars_reference(tmp_path: Path) -> None:
         if decoded.status == "not_fit":
             continue
         info = file_info(decoded)
-        if info.file_type not in MONITORING_TYPES and not (info.file_type is None and len(decoded["monitoring"])):
+        if info.file_type not in MONITORING_TYPES and not (
+            info.file_type is None and len(decoded["monitoring"])
+        ):
             continue
         local = first_valid(decoded["monitoring_info"], "local_timestamp")
         for zone in ZONES:
@@ -74,7 +79,9 @@ def test_numpy_mapping_equals_the_polars_reference(tmp_path: Path) -> None:
                 device=info.device,
             )
             got, got_notes = monitoring_tables(decoded["monitoring"], **kwargs)
-            want, want_notes = monitoring_reference.monitoring_tables(decoded["monitoring"], **kwargs)
+            want, want_notes = monitoring_reference.monitoring_tables(
+                decoded["monitoring"], **kwargs
+            )
             assert got_notes == want_notes
             for name in ("minutes", "daily_totals"):
                 assert_frame_equal(_canonical(got, name), _canonical(want, name))
@@ -87,10 +94,18 @@ def test_reference_really_differs_from_a_broken_mapping(tmp_path: Path) -> None:
     decoded = decode_fit(_monitoring_file(), messages=NEEDED_MESSAGES)
     info = file_info(decoded)
     got, _ = monitoring_tables(
-        decoded["monitoring"], offset_s=(info.utc_offset_s or 0) + 60, timezone=None, file_start_local_s=None, device=None
+        decoded["monitoring"],
+        offset_s=(info.utc_offset_s or 0) + 60,
+        timezone=None,
+        file_start_local_s=None,
+        device=None,
     )
     want, _ = monitoring_reference.monitoring_tables(
-        decoded["monitoring"], offset_s=info.utc_offset_s, timezone=None, file_start_local_s=None, device=None
+        decoded["monitoring"],
+        offset_s=info.utc_offset_s,
+        timezone=None,
+        file_start_local_s=None,
+        device=None,
     )
     with pytest.raises(AssertionError):
         assert_frame_equal(_canonical(got, "minutes"), _canonical(want, "minutes"))

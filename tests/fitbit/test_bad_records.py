@@ -29,7 +29,13 @@ CSV_DIR = ("Takeout", "Fitbit", "Physical Activity_GoogleData")
 @pytest.fixture()
 def ingestor(tmp_path: Path) -> Ingestor:
     init_study(tmp_path / "study")
-    roster = pl.DataFrame({"participant_id": ["P01", "P02"], "timezone": [TZ, TZ], "fitabase_id": [None, "1624580081"]})
+    roster = pl.DataFrame(
+        {
+            "participant_id": ["P01", "P02"],
+            "timezone": [TZ, TZ],
+            "fitabase_id": [None, "1624580081"],
+        }
+    )
     write_roster(roster, tmp_path / "study" / "roster.csv")
     return Ingestor(open_study(tmp_path / "study"))
 
@@ -82,7 +88,9 @@ def test_one_impossible_steps_value_costs_only_its_record(
     assert notes["records_dropped"] == 1 and bad[:6] in str(notes["records_dropped_examples"])
 
 
-def test_a_huge_heart_rate_sample_costs_only_itself(tmp_path: Path, ingestor: Ingestor, truth: pl.DataFrame) -> None:
+def test_a_huge_heart_rate_sample_costs_only_itself(
+    tmp_path: Path, ingestor: Ingestor, truth: pl.DataFrame
+) -> None:
     root = write_takeout_json(truth, tmp_path / "export", TZ)
     (hr,) = root.joinpath(*JSON_DIR).glob("heart_rate-2026-03-02.json")
     hr.write_text(re.sub(r'"bpm" : \d+', '"bpm" : 1e308', hr.read_text(), count=1))
@@ -94,7 +102,9 @@ def test_a_huge_heart_rate_sample_costs_only_itself(tmp_path: Path, ingestor: In
     assert _notes(ingestor, "heart_rate-2026-03-02.json")["records_dropped"] == 1
 
 
-def test_fifty_unreadable_records_of_43200_drop_only_those(tmp_path: Path, ingestor: Ingestor) -> None:
+def test_fifty_unreadable_records_of_43200_drop_only_those(
+    tmp_path: Path, ingestor: Ingestor
+) -> None:
     month = worn_truth(datetime(2026, 3, 1), 30, "UTC", seed=3)
     root = write_takeout_json(month, tmp_path / "export", "UTC")
     steps = next(p for p in root.joinpath(*JSON_DIR).glob("steps-*.json"))
@@ -104,7 +114,10 @@ def test_fifty_unreadable_records_of_43200_drop_only_those(tmp_path: Path, inges
         records[i]["value"] = "n/a" if i % 2 else "-"
     steps.write_text(json.dumps(records, indent=1))
     init_study(tmp_path / "utc")
-    write_roster(pl.DataFrame({"participant_id": ["P01"], "timezone": ["UTC"]}), tmp_path / "utc" / "roster.csv")
+    write_roster(
+        pl.DataFrame({"participant_id": ["P01"], "timezone": ["UTC"]}),
+        tmp_path / "utc" / "roster.csv",
+    )
     utc = Ingestor(open_study(tmp_path / "utc"))
     by_name = _by_name(utc.ingest("P01", [root]).outcomes)
     assert by_name[steps.name].status == "ok" and by_name[steps.name].rows == {"minutes": 43_150}
@@ -112,7 +125,9 @@ def test_fifty_unreadable_records_of_43200_drop_only_those(tmp_path: Path, inges
     assert notes["records_dropped"] == 50 and len(notes["records_dropped_examples"]) == 5  # type: ignore[arg-type]
 
 
-def test_a_byte_order_mark_costs_no_takeout_json_file(tmp_path: Path, ingestor: Ingestor, truth: pl.DataFrame) -> None:
+def test_a_byte_order_mark_costs_no_takeout_json_file(
+    tmp_path: Path, ingestor: Ingestor, truth: pl.DataFrame
+) -> None:
     root = write_takeout_json(truth, tmp_path / "export", TZ)
     for p in root.joinpath(*JSON_DIR).glob("*.json"):
         p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
@@ -120,7 +135,9 @@ def test_a_byte_order_mark_costs_no_takeout_json_file(tmp_path: Path, ingestor: 
     assert len(by_name) == 8 and {o.status for o in by_name.values()} == {"ok"}
     minutes = ingestor.lake.scan("minutes").collect()
     assert minutes.filter(pl.col("heart_rate_bpm").is_not_null()).height == truth.height
-    assert ingestor.lake.scan("daily_totals").collect().height == 4 * 3  # four daily series, three days
+    assert (
+        ingestor.lake.scan("daily_totals").collect().height == 4 * 3
+    )  # four daily series, three days
 
 
 def test_takeout_csv_with_an_impossible_value_an_empty_file_and_a_header_only_file(
@@ -143,7 +160,9 @@ def test_takeout_csv_with_an_impossible_value_an_empty_file_and_a_header_only_fi
     assert notes["records_dropped"] == 1 and "1e308" in str(notes["records_dropped_examples"])
 
 
-def test_takeout_csv_with_a_ragged_line_and_stray_bytes_keeps_the_other_lines(tmp_path: Path, ingestor: Ingestor, truth: pl.DataFrame) -> None:
+def test_takeout_csv_with_a_ragged_line_and_stray_bytes_keeps_the_other_lines(
+    tmp_path: Path, ingestor: Ingestor, truth: pl.DataFrame
+) -> None:
     root = write_takeout_csv(truth, tmp_path / "export", TZ)
     (steps,) = root.joinpath(*CSV_DIR).glob("steps_*.csv")
     lines = steps.read_bytes().splitlines()
@@ -156,7 +175,9 @@ def test_takeout_csv_with_a_ragged_line_and_stray_bytes_keeps_the_other_lines(tm
     assert _notes(ingestor, steps.name)["records_dropped"] == 2
 
 
-def test_takeout_csv_cut_mid_record_is_partial_with_the_lines_before(tmp_path: Path, ingestor: Ingestor, truth: pl.DataFrame) -> None:
+def test_takeout_csv_cut_mid_record_is_partial_with_the_lines_before(
+    tmp_path: Path, ingestor: Ingestor, truth: pl.DataFrame
+) -> None:
     root = write_takeout_csv(truth, tmp_path / "export", TZ)
     (steps,) = root.joinpath(*CSV_DIR).glob("steps_*.csv")
     data = steps.read_bytes()
@@ -164,12 +185,16 @@ def test_takeout_csv_cut_mid_record_is_partial_with_the_lines_before(tmp_path: P
     steps.write_bytes(data[:cut_at])
     whole_lines = data[:cut_at].count(b"\n") - 1
     by_name = _by_name(ingestor.ingest("P01", [root]).outcomes)
-    assert by_name[steps.name].status == "partial" and "ends mid-record" in (by_name[steps.name].reason or "")
+    assert by_name[steps.name].status == "partial" and "ends mid-record" in (
+        by_name[steps.name].reason or ""
+    )
     assert by_name[steps.name].rows == {"minutes": whole_lines}
     assert {o.status for n, o in by_name.items() if n != steps.name} == {"ok"}
 
 
-def test_fitabase_impossible_values_cost_only_themselves(tmp_path: Path, ingestor: Ingestor, truth: pl.DataFrame) -> None:
+def test_fitabase_impossible_values_cost_only_themselves(
+    tmp_path: Path, ingestor: Ingestor, truth: pl.DataFrame
+) -> None:
     root = write_fitabase({"1624580081": truth}, tmp_path / "fab", {"1624580081": TZ})
     folder = next(p.parent for p in root.rglob("minuteStepsNarrow_merged.csv"))
     steps = folder / "minuteStepsNarrow_merged.csv"
@@ -193,7 +218,11 @@ def test_fitabase_impossible_values_cost_only_themselves(tmp_path: Path, ingesto
     assert _notes(ingestor, "dailyActivity_merged.csv")["values_unreadable_read_as_null"] == 1
     activity = by_name["dailyActivity_merged.csv"].file_id
     days = ingestor.lake.scan("daily_totals").filter(pl.col("file_id") == activity).collect()
-    assert days.height == 3 and days["steps"].null_count() == 1 and days["moderate_minutes"].null_count() == 0
+    assert (
+        days.height == 3
+        and days["steps"].null_count() == 1
+        and days["moderate_minutes"].null_count() == 0
+    )
 
 
 def test_a_reader_failure_in_one_file_does_not_quarantine_its_siblings(

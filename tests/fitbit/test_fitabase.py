@@ -245,11 +245,15 @@ def test_one_export_many_zones_places_each_participant_in_their_own(tmp_path: Pa
     results = read_fitabase_export(members_of_folder(root), context)
     steps = table(results, "minutes", "fitabase_minute_steps_narrow")
     for fid, truth in truths.items():
-        got = steps.filter(pl.col("participant_id") == IDS[fid]).select("minute_utc", "steps", "utc_offset_minutes")
+        got = steps.filter(pl.col("participant_id") == IDS[fid]).select(
+            "minute_utc", "steps", "utc_offset_minutes"
+        )
         joined = truth.join(got, on="minute_utc", how="left", suffix="_got")
         assert joined["steps_got"].null_count() == 0, fid
         assert (joined["steps_got"] == joined["steps"]).all(), fid
         assert (joined["utc_offset_minutes_got"] == joined["utc_offset_minutes"]).all(), fid
     daily = table(results, "daily_totals", "fitabase_daily_activity")
-    offsets = dict(daily.group_by("participant_id").agg(pl.col("utc_offset_minutes").first()).rows())
+    offsets = dict(
+        daily.group_by("participant_id").agg(pl.col("utc_offset_minutes").first()).rows()
+    )
     assert offsets == {"P06": 330, "P07": -480}

@@ -87,7 +87,10 @@ def test_damage_raises_with_a_reason(raw: bytes, message: str) -> None:
 def _steps(n: int) -> list[dict[str, object]]:
     start = datetime(2015, 5, 18)
     return [
-        {"dateTime": (start + timedelta(minutes=i)).strftime("%m/%d/%y %H:%M:%S"), "value": str(i % 97)}
+        {
+            "dateTime": (start + timedelta(minutes=i)).strftime("%m/%d/%y %H:%M:%S"),
+            "value": str(i % 97),
+        }
         for i in range(n)
     ]
 
@@ -100,7 +103,9 @@ def test_an_empty_array_or_file_is_an_empty_series(raw: bytes) -> None:
 
 def test_a_byte_order_mark_is_ignored() -> None:
     records = _steps(30)
-    got = scan_stamped_integers(b"\xef\xbb\xbf" + json.dumps(records).encode(), b"value", quoted=True)
+    got = scan_stamped_integers(
+        b"\xef\xbb\xbf" + json.dumps(records).encode(), b"value", quoted=True
+    )
     assert got.fast_path and got.values.tolist() == [i % 97 for i in range(30)]
 
 
@@ -111,7 +116,11 @@ def test_one_impossible_number_drops_only_its_record(bad: str) -> None:
     got = scan_stamped_integers(json.dumps(records).encode(), b"value", quoted=True)
     expected = [i % 97 for i in range(100) if i != 40]
     assert got.values.tolist() == expected
-    assert got.dropped.count == 1 and "record 41" in got.dropped.examples[0] and bad[:5] in got.dropped.examples[0]
+    assert (
+        got.dropped.count == 1
+        and "record 41" in got.dropped.examples[0]
+        and bad[:5] in got.dropped.examples[0]
+    )
     assert got.cut is None
 
 
@@ -129,11 +138,19 @@ def test_a_broken_record_costs_only_itself() -> None:
     text = json.dumps(records).replace('"value": "5"}', '"value": "5}', 1)  # record 6 loses a quote
     got = scan_stamped_integers(text.encode(), b"value", quoted=True)
     assert got.values.tolist() == [i % 97 for i in range(10) if i != 5]
-    assert got.dropped.count == 1 and "not a JSON record" in got.dropped.examples[0] and got.cut is None
+    assert (
+        got.dropped.count == 1
+        and "not a JSON record" in got.dropped.examples[0]
+        and got.cut is None
+    )
 
 
 def test_bytes_between_records_that_are_no_record_are_counted() -> None:
-    text = json.dumps(_steps(10)).replace("}, {", "}, @@@ {", 1).replace('"value": "3"', '"value": 3.5', 1)
+    text = (
+        json.dumps(_steps(10))
+        .replace("}, {", "}, @@@ {", 1)
+        .replace('"value": "3"', '"value": 3.5', 1)
+    )
     got = scan_stamped_integers(text.encode(), b"value", quoted=True)
     assert got.values.size == 10 and got.dropped.count == 1 and "@@@" in got.dropped.examples[0]
 

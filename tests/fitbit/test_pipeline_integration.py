@@ -48,7 +48,9 @@ def test_takeout_zip_lands_minutes_and_quarantines_its_damage(
     report = ingestor.ingest("P04", [archive])
     by_name = {o.path.rsplit("/", 1)[-1]: o for o in report.outcomes}
     assert by_name["evil.json"].status == "quarantined"  # the member escaping its folder
-    cut = by_name["heart_rate-2026-03-04.json"]  # the truncated member keeps its whole minutes before the cut
+    cut = by_name[
+        "heart_rate-2026-03-04.json"
+    ]  # the truncated member keeps its whole minutes before the cut
     assert cut.status == "partial" and "ends mid-record" in (cut.reason or "")
     assert 0 < cut.rows["minutes"] < 60
     assert by_name["archive_browser.html"].status == "skipped"
@@ -58,7 +60,10 @@ def test_takeout_zip_lands_minutes_and_quarantines_its_damage(
     minutes = ingestor.lake.scan("minutes").collect()
     hr = minutes.filter(pl.col("heart_rate_bpm").is_not_null())
     local_day = pl.col("minute_utc").dt.convert_time_zone(TZ).dt.date()
-    assert hr.height == truth.filter(local_day != datetime(2026, 3, 4).date()).height + cut.rows["minutes"]
+    assert (
+        hr.height
+        == truth.filter(local_day != datetime(2026, 3, 4).date()).height + cut.rows["minutes"]
+    )
     assert set(minutes["participant_id"]) == {"P04"} and set(minutes["source"]) == {
         "fitbit_takeout"
     }

@@ -126,7 +126,9 @@ def test_non_wear_day_is_not_a_day_of_zero_activity(tmp_path: Path) -> None:
     assert set(daily["bouted"].to_list()) == {False}
 
 
-def test_truncated_json_keeps_the_minutes_before_the_cut_while_the_rest_lands(tmp_path: Path) -> None:
+def test_truncated_json_keeps_the_minutes_before_the_cut_while_the_rest_lands(
+    tmp_path: Path,
+) -> None:
     truth = worn_truth(datetime(2026, 3, 2), 3, "Europe/Oslo", hours=(7, 21))
     root = write_takeout_json(truth, tmp_path / "export", "Europe/Oslo")
     victim = root.joinpath(*JSON_DIR) / "heart_rate-2026-03-03.json"
@@ -134,7 +136,9 @@ def test_truncated_json_keeps_the_minutes_before_the_cut_while_the_rest_lands(tm
     results = read_fitbit_export(members_of_folder(root), ctx("Europe/Oslo"))
     bad_path = "Takeout/Fitbit/Global Export Data/heart_rate-2026-03-03.json"
     assert results[bad_path].status == "partial"
-    assert bad_path in (results[bad_path].reason or "") and "ends mid-record" in (results[bad_path].reason or "")
+    assert bad_path in (results[bad_path].reason or "") and "ends mid-record" in (
+        results[bad_path].reason or ""
+    )
     kept = pl.from_arrow(results[bad_path].tables["minutes"])
     day = truth.filter(
         pl.col("minute_utc").dt.convert_time_zone("Europe/Oslo").dt.date() == date(2026, 3, 3)
@@ -176,7 +180,9 @@ def test_zip_with_escaping_member_still_lands_the_rest(tmp_path: Path) -> None:
         (["Takeout/Fitbit/Global Export Data/profile.json"], False),
     ],
 )
-def test_export_is_found_by_file_names_whatever_the_folders(paths: list[str], expected: bool) -> None:
+def test_export_is_found_by_file_names_whatever_the_folders(
+    paths: list[str], expected: bool
+) -> None:
     assert looks_like_fitbit_export(paths) is expected
 
 

@@ -225,7 +225,9 @@ def test_a_transient_error_is_retried(
 
     monkeypatch.setattr(ingest.pipeline, "read_regular", flaky)
     monkeypatch.setattr(
-        flows.nightly, "ingest_shard", flows.nightly.ingest_shard.with_options(retry_delay_seconds=0)
+        flows.nightly,
+        "ingest_shard",
+        flows.nightly.ingest_shard.with_options(retry_delay_seconds=0),
     )
 
     result = nightly_flow(str(after_nightly.root))
@@ -249,7 +251,9 @@ def test_a_file_that_stays_unreadable_is_reported_and_left_for_the_next_run(
 
     monkeypatch.setattr(ingest.pipeline, "read_regular", locked)
     monkeypatch.setattr(
-        flows.nightly, "ingest_shard", flows.nightly.ingest_shard.with_options(retry_delay_seconds=0)
+        flows.nightly,
+        "ingest_shard",
+        flows.nightly.ingest_shard.with_options(retry_delay_seconds=0),
     )
 
     state = nightly_flow(str(after_nightly.root), return_state=True)
@@ -299,7 +303,11 @@ def test_a_participant_with_nothing_readable_needs_attention(after_nightly: Demo
     result = nightly_flow(str(after_nightly.root))
 
     assert result["files"]["new"] == 2 and result["files"]["skipped"] == 2
-    reasons = {r["participant_id"]: r["reason"] for r in result["attention"] if "nothing readable" in r["reason"]}
+    reasons = {
+        r["participant_id"]: r["reason"]
+        for r in result["attention"]
+        if "nothing readable" in r["reason"]
+    }
     assert set(reasons) == {"P02"}
     assert str(drop) in reasons["P02"] and "not a file irisin reads" in reasons["P02"]
     assert result["status"] == "completed_with_warnings"
@@ -312,21 +320,34 @@ def test_an_unrostered_participant_is_held_then_scored_once_added(after_nightly:
     from irisin.demo.fit_files import write_monitoring_days
 
     newcomer = DemoParticipant("P98", "Europe/Oslo", 1980, 58, 182, "fit", 150)
-    write_monitoring_days(truth_minutes(newcomer, 7), after_nightly.root / "inbox" / "P98", device_serial=3_912_345_678)
+    write_monitoring_days(
+        truth_minutes(newcomer, 7),
+        after_nightly.root / "inbox" / "P98",
+        device_serial=3_912_345_678,
+    )
     typo = after_nightly.root / "inbox" / "p01"
     typo.mkdir()
     (typo / "notes.txt").write_text("typo folder")
 
     held = nightly_flow(str(after_nightly.root))
 
-    reasons = {r["participant_id"]: r["reason"] for r in held["attention"] if "nothing readable" in r["reason"]}
+    reasons = {
+        r["participant_id"]: r["reason"]
+        for r in held["attention"]
+        if "nothing readable" in r["reason"]
+    }
     assert "'P98' not in roster.csv" in reasons["P98"]
     assert "'p01' not in roster.csv; did you mean P01?" in reasons["p01"]
     assert "P98" not in set(weekly_of(after_nightly.root)["participant_id"])
     assert "P98" not in set(lake_of_manifest(after_nightly.root)["participant_id"])
 
     roster = after_nightly.root / "roster.csv"
-    roster.write_text(roster.read_text().rstrip("\n") + "\nP98,Europe/Oslo" + "," * (roster.read_text().splitlines()[0].count(",") - 1) + "\n")
+    roster.write_text(
+        roster.read_text().rstrip("\n")
+        + "\nP98,Europe/Oslo"
+        + "," * (roster.read_text().splitlines()[0].count(",") - 1)
+        + "\n"
+    )
     added = nightly_flow(str(after_nightly.root))
 
     assert added["files"]["ok"] > 0

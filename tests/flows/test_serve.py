@@ -45,7 +45,9 @@ def test_prefect_yaml_describes_the_same_nightly_deployment(tmp_path: Path) -> N
     import yaml
 
     repo = Path(__file__).resolve().parents[2]
-    specs = {d["name"]: d for d in yaml.safe_load((repo / "prefect.yaml").read_text())["deployments"]}
+    specs = {
+        d["name"]: d for d in yaml.safe_load((repo / "prefect.yaml").read_text())["deployments"]
+    }
     assert set(specs) == {"irisin-nightly", "irisin-digest"}
     spec = specs["irisin-nightly"]
     study = init_study(tmp_path / "default")
@@ -77,4 +79,6 @@ def test_the_digest_is_served_on_its_own_cron_once_it_has_recipients(tmp_path: P
     assert (entry.schedule.cron, entry.schedule.timezone) == ("15 8 * * 1-5", "Europe/Oslo")  # type: ignore[union-attr]
     assert deployment.name == "irisin-digest-oslo"
     assert deployment.entrypoint == "flows/digest.py:digest_flow"
-    assert build_deployment(str(study.root)).name == "irisin-nightly-oslo"  # the nightly keeps its own
+    assert (
+        build_deployment(str(study.root)).name == "irisin-nightly-oslo"
+    )  # the nightly keeps its own

@@ -26,7 +26,11 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 
 @pytest.fixture()
 def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(flows.nightly, "ingest_shard", flows.nightly.ingest_shard.with_options(retry_delay_seconds=0))
+    monkeypatch.setattr(
+        flows.nightly,
+        "ingest_shard",
+        flows.nightly.ingest_shard.with_options(retry_delay_seconds=0),
+    )
 
 
 def _decoder_failing(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
@@ -46,7 +50,9 @@ def _decoder_failing(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
 
 
 @pytest.mark.usefixtures("no_retry_wait")
-def test_a_transient_error_inside_the_fit_reader_is_retried(after_nightly: DemoCopy, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transient_error_inside_the_fit_reader_is_retried(
+    after_nightly: DemoCopy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_new_fit_day(after_nightly.root, "P03", NEW_DAY)
     calls = _decoder_failing(monkeypatch, times=1)
     result = nightly_flow(str(after_nightly.root))
@@ -67,15 +73,23 @@ def test_a_file_still_failing_after_the_retries_is_left_for_the_next_run(
     assert len(calls) == 1 + len(flows.tasks.RETRY_DELAYS_SECONDS)
     assert first["files"]["failed"] == 1 and first["files"]["quarantined"] == 0
     manifest = lake_of(open_study(after_nightly.root)).manifest()
-    assert manifest.filter(pl.col("path").str.contains(good.name)).height == 0  # neither known nor quarantined
+    assert (
+        manifest.filter(pl.col("path").str.contains(good.name)).height == 0
+    )  # neither known nor quarantined
 
     second = nightly_flow(str(after_nightly.root))  # the fault has passed
     assert second["files"]["ok"] == 1 and second["files"]["failed"] == 0
-    rows = lake_of(open_study(after_nightly.root)).manifest().filter(pl.col("path").str.contains(good.name))
+    rows = (
+        lake_of(open_study(after_nightly.root))
+        .manifest()
+        .filter(pl.col("path").str.contains(good.name))
+    )
     assert rows["status"].to_list() == ["ok"] and rows["rows_minutes"].to_list() == [day.height]
 
 
-def test_a_reader_that_fails_to_import_fails_the_run(after_nightly: DemoCopy, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_reader_that_fails_to_import_fails_the_run(
+    after_nightly: DemoCopy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_new_fit_day(after_nightly.root, "P03", NEW_DAY)
     real = importlib.import_module
 

@@ -34,7 +34,9 @@ def _a_minutes_part(root: Path) -> Path:
     return Path(max(parts, key=lambda p: Path(p).stat().st_size))
 
 
-def test_a_truncated_lake_part_is_named_and_repair_rebuilds_it_from_the_raw_files(after_nightly: DemoCopy) -> None:
+def test_a_truncated_lake_part_is_named_and_repair_rebuilds_it_from_the_raw_files(
+    after_nightly: DemoCopy,
+) -> None:
     root = after_nightly.root
     clean = warehouse_tables(root)
     assert _cli("verify", "--study", str(root))[0] == 0
@@ -52,12 +54,19 @@ def test_a_truncated_lake_part_is_named_and_repair_rebuilds_it_from_the_raw_file
     assert _cli("verify", "--study", str(root))[0] == 0
     repaired = warehouse_tables(root)
     for name, table in clean.items():
-        if name == "files":  # the re-read files' notes differ from the first run's (see notes/issue-15.md)
+        if (
+            name == "files"
+        ):  # the re-read files' notes differ from the first run's (see notes/issue-15.md)
             table, repaired[name] = table.drop("notes"), repaired[name].drop("notes")
-        assert repaired[name].equals(table), (name, [c for c in table.columns if not repaired[name][c].equals(table[c])])
+        assert repaired[name].equals(table), (
+            name,
+            [c for c in table.columns if not repaired[name][c].equals(table[c])],
+        )
 
 
-def test_a_corrupt_derived_table_is_named_and_the_next_nightly_rebuilds_it(after_nightly: DemoCopy) -> None:
+def test_a_corrupt_derived_table_is_named_and_the_next_nightly_rebuilds_it(
+    after_nightly: DemoCopy,
+) -> None:
     root = after_nightly.root
     clean = warehouse_tables(root)
     weekly = root / "store" / "derived" / "weekly.parquet"
@@ -74,7 +83,9 @@ def test_a_corrupt_derived_table_is_named_and_the_next_nightly_rebuilds_it(after
         assert rebuilt[name].equals(clean[name]), name
 
 
-def test_a_corrupt_prefect_database_is_named_and_moved_aside(after_nightly: DemoCopy, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_corrupt_prefect_database_is_named_and_moved_aside(
+    after_nightly: DemoCopy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = after_nightly.root
     home = root / ".prefect-under-test"
     home.mkdir()
@@ -91,7 +102,9 @@ def test_a_corrupt_prefect_database_is_named_and_moved_aside(after_nightly: Demo
     assert _cli("verify", "--study", str(root))[0] == 0
 
 
-def test_a_flow_command_sets_a_corrupt_prefect_database_aside_before_starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_flow_command_sets_a_corrupt_prefect_database_aside_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from irisin.cli import _prefect_env
 
     home = tmp_path / "prefect-home"

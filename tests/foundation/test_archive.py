@@ -23,12 +23,20 @@ def _refusals(path: Path, limits: ArchiveLimits | None = None) -> dict[str, str]
 
 def test_hostile_members_refused_rest_read(tmp_path: Path) -> None:
     path = build_garmin_export(
-        tmp_path, fit_files={"a.fit": b"x" * 20}, zip_slip=True, absolute=True, symlink=True, deep_nesting=3
+        tmp_path,
+        fit_files={"a.fit": b"x" * 20},
+        zip_slip=True,
+        absolute=True,
+        symlink=True,
+        deep_nesting=3,
     )
     with open_bundle(path) as b:
         reasons = {r.path: r.reason for r in b.refusals}
         members = {m.path for m in b.members}
-    assert reasons[ZIP_SLIP_PATH] == f"member path {ZIP_SLIP_PATH!r} escapes the extraction folder: refused"
+    assert (
+        reasons[ZIP_SLIP_PATH]
+        == f"member path {ZIP_SLIP_PATH!r} escapes the extraction folder: refused"
+    )
     assert reasons[ABSOLUTE_PATH] == f"absolute path {ABSOLUTE_PATH!r} in archive: refused"
     assert reasons[SYMLINK_PATH] == f"symlink {SYMLINK_PATH!r} in archive: refused"
     deep = [p for p in reasons if p.startswith(DEEP_ZIP_PATH)]
@@ -78,7 +86,12 @@ def test_expansion_limit(tmp_path: Path) -> None:
         "zeros.json": f"member expands {1_000_000 / packed:,.0f}x ({packed:,} to 1,000,000 bytes), "
         "over the per-member limit of 1000x: refused"
     }
-    assert _refusals(path, ArchiveLimits(max_expansion_ratio=1e4, max_member_ratio=1e4, ratio_floor_bytes=0)) == {}
+    assert (
+        _refusals(
+            path, ArchiveLimits(max_expansion_ratio=1e4, max_member_ratio=1e4, ratio_floor_bytes=0)
+        )
+        == {}
+    )
     # under the floor, a small file of zeros is not a bomb
     assert _refusals(path, ArchiveLimits(max_expansion_ratio=20.0)) == {}
 
@@ -90,4 +103,6 @@ def test_folder_symlink_refused(tmp_path: Path) -> None:
     (root / "link.json").symlink_to(root / "real.json")
     with open_bundle(root) as b:
         assert [m.path for m in b.members] == ["real.json"]
-        assert {r.path: r.reason for r in b.refusals} == {"link.json": "symlink 'link.json' in folder: refused"}
+        assert {r.path: r.reason for r in b.refusals} == {
+            "link.json": "symlink 'link.json' in folder: refused"
+        }

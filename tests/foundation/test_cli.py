@@ -43,14 +43,26 @@ def test_missing_study_and_unknown_table(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     assert "no such study folder" in missing.output
     runner.invoke(app, ["init", str(tmp_path / "s")])
-    unknown = runner.invoke(app, ["export", "steps", "--study", str(tmp_path / "s"), "--out", str(tmp_path / "x.csv")])
+    unknown = runner.invoke(
+        app, ["export", "steps", "--study", str(tmp_path / "s"), "--out", str(tmp_path / "x.csv")]
+    )
     assert unknown.exit_code == 2
     assert "unknown table 'steps'" in unknown.output
 
 
 def test_ingest_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     runner.invoke(app, ["init", str(tmp_path / "s")])
-    result = runner.invoke(app, ["ingest", "--study", str(tmp_path / "s"), "--participant", "P1", str(tmp_path / "none.fit")])
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            "--study",
+            str(tmp_path / "s"),
+            "--participant",
+            "P1",
+            str(tmp_path / "none.fit"),
+        ],
+    )
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {tmp_path / 'none.fit'}: no such file or folder"
 
@@ -58,5 +70,7 @@ def test_ingest_missing_path_is_a_usage_error(tmp_path: Path) -> None:
 def test_schema_lists_units() -> None:
     result = runner.invoke(app, ["schema", "minutes"])
     assert result.exit_code == 0
-    line = next(row for row in result.output.splitlines() if row.strip().startswith("heart_rate_bpm"))
+    line = next(
+        row for row in result.output.splitlines() if row.strip().startswith("heart_rate_bpm")
+    )
     assert "beats/min" in line and "mean heart rate over the minute" in line

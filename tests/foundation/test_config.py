@@ -65,7 +65,10 @@ def test_bad_study_toml_messages(text: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("csv", "message"),
     [
-        ("participant_id\nP1\n", "roster.csv: missing column(s) ['timezone']; found ['participant_id']"),
+        (
+            "participant_id\nP1\n",
+            "roster.csv: missing column(s) ['timezone']; found ['participant_id']",
+        ),
         (
             "participant_id,timezone\nP1,Europe/Osloo\n",
             "roster.csv: column 'timezone', participant 'P1': unknown IANA time zone 'Europe/Osloo'",
@@ -74,12 +77,18 @@ def test_bad_study_toml_messages(text: str, message: str) -> None:
             "participant_id,timezone,max_hr\nP1,UTC,500\n",
             "roster.csv: column 'max_hr', participant 'P1': '500' is not a number between 80 and 240",
         ),
-        ("participant_id,timezone\nP1,UTC\nP1,UTC\n", "roster.csv: participant_id listed more than once: ['P1']"),
+        (
+            "participant_id,timezone\nP1,UTC\nP1,UTC\n",
+            "roster.csv: participant_id listed more than once: ['P1']",
+        ),
         (
             "participant_id,timezone,start_date\nP1,UTC,03/02/2026\n",
             "roster.csv: column 'start_date', participant 'P1': '03/02/2026' is not an ISO date",
         ),
-        ("participant_id,timezone,shoe_size\nP1,UTC,44\n", "roster.csv: unknown column(s) ['shoe_size']"),
+        (
+            "participant_id,timezone,shoe_size\nP1,UTC,44\n",
+            "roster.csv: unknown column(s) ['shoe_size']",
+        ),
     ],
 )
 def test_bad_roster_messages(tmp_path: Path, csv: str, message: str) -> None:
@@ -92,7 +101,9 @@ def test_bad_roster_messages(tmp_path: Path, csv: str, message: str) -> None:
 
 def test_roster_types(tmp_path: Path) -> None:
     path = tmp_path / "roster.csv"
-    path.write_text("participant_id,timezone,birth_year,resting_hr,start_date\nP1,Europe/Oslo,1980,58,2026-03-02\nP2,UTC,,,\n")
+    path.write_text(
+        "participant_id,timezone,birth_year,resting_hr,start_date\nP1,Europe/Oslo,1980,58,2026-03-02\nP2,UTC,,,\n"
+    )
     roster = load_roster(path)
     assert roster["birth_year"].to_list() == [1980, None]
     assert roster["resting_hr"].to_list() == [58.0, None]

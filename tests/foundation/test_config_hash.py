@@ -39,11 +39,17 @@ def test_run_info_check_runs_table_and_weekly_rows_name_one_config_hash(tmp_path
     root = tmp_path / "study"
     init_study(root)
     write_roster(pl.DataFrame({"participant_id": ["P01"], "timezone": [TZ]}), root / "roster.csv")
-    export = write_takeout_json(worn_truth(datetime(2026, 3, 2), 3, TZ, hours=(7, 21)), root / "inbox" / "P01" / "export", TZ)
+    export = write_takeout_json(
+        worn_truth(datetime(2026, 3, 2), 3, TZ, hours=(7, 21)),
+        root / "inbox" / "P01" / "export",
+        TZ,
+    )
     study = open_study(root)
     ingest_item(study, InboxItem("P01", export, folder=True))
     weekly = derive(study, None).weekly
-    info = json.loads(RunRecord("nightly", study).finish(IngestReport(), "", "completed").read_text())
+    info = json.loads(
+        RunRecord("nightly", study).finish(IngestReport(), "", "completed").read_text()
+    )
 
     config_hash, settings_hash = _check(root)
     assert weekly.height and weekly["config_hash"].unique().to_list() == [config_hash]
@@ -54,6 +60,8 @@ def test_run_info_check_runs_table_and_weekly_rows_name_one_config_hash(tmp_path
     assert config_hash != settings_hash
 
     # the roster changes results (time zones place the weeks), not the settings
-    write_roster(pl.DataFrame({"participant_id": ["P01"], "timezone": ["Asia/Tokyo"]}), root / "roster.csv")
+    write_roster(
+        pl.DataFrame({"participant_id": ["P01"], "timezone": ["Asia/Tokyo"]}), root / "roster.csv"
+    )
     new_config, new_settings = _check(root)
     assert new_config != config_hash and new_settings == settings_hash

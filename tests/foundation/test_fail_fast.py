@@ -15,13 +15,19 @@ COMMANDS = [["nightly"], ["backfill", "--all"], ["rescore"], ["serve"]]
 def _irisin(*args: str) -> subprocess.CompletedProcess[str]:
     code = "from irisin.cli import main; main()"
     return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 @pytest.mark.parametrize("bad", ["missing", "invalid-toml"])
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
-def test_a_wrong_study_path_is_one_line_and_exit_2_before_prefect(tmp_path: Path, command: list[str], bad: str) -> None:
+def test_a_wrong_study_path_is_one_line_and_exit_2_before_prefect(
+    tmp_path: Path, command: list[str], bad: str
+) -> None:
     wrong = tmp_path / "not-a-study"
     if bad == "invalid-toml":
         wrong.mkdir()

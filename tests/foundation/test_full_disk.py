@@ -56,7 +56,9 @@ def _temporary_files(root: Path) -> list[Path]:
     return sorted(p for p in (root / "store").rglob("*") if p.is_file() and ".tmp" in p.name)
 
 
-def test_a_full_disk_while_writing_lake_parts_leaves_nothing_behind(study_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_while_writing_lake_parts_leaves_nothing_behind(
+    study_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     export = study_dir / "inbox" / "P01" / "export"
     monkeypatch.setattr(pq, "write_table", _full)
     with pytest.raises(OSError, match="No space left"):
@@ -69,7 +71,9 @@ def test_a_full_disk_while_writing_lake_parts_leaves_nothing_behind(study_dir: P
     assert study_damage(study_dir / "store", None) == []
 
 
-def test_a_full_disk_while_writing_the_quarantine_copy_leaves_nothing_behind(study_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_while_writing_the_quarantine_copy_leaves_nothing_behind(
+    study_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(Path, "write_bytes", _half_written)
     with pytest.raises(OSError, match="No space left"):
         Ingestor(open_study(study_dir)).ingest("P01", [study_dir / "inbox" / "P01" / "export"])

@@ -19,16 +19,23 @@ TZ = "Australia/Brisbane"
 
 def _study(tmp_path: Path) -> Path:
     init_study(tmp_path / "study")
-    write_roster(pl.DataFrame({"participant_id": ["AU01"], "timezone": [TZ]}), tmp_path / "study" / "roster.csv")
+    write_roster(
+        pl.DataFrame({"participant_id": ["AU01"], "timezone": [TZ]}),
+        tmp_path / "study" / "roster.csv",
+    )
     return tmp_path / "study"
 
 
 def test_per_export_lines_group_skips_by_reason_with_an_example(tmp_path: Path) -> None:
     study = _study(tmp_path)
-    export = write_takeout_json(worn_truth(datetime(2026, 3, 2), 2, TZ, hours=(6, 22)), tmp_path / "export", TZ)
+    export = write_takeout_json(
+        worn_truth(datetime(2026, 3, 2), 2, TZ, hours=(6, 22)), tmp_path / "export", TZ
+    )
     for name in ("a.txt", "b.txt", "c.txt"):
         (export / name).write_text(f"notes {name}")
-    result = CliRunner().invoke(app, ["ingest", "--study", str(study), "--participant", "AU01", str(export)])
+    result = CliRunner().invoke(
+        app, ["ingest", "--study", str(study), "--participant", "AU01", str(export)]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     json_files = sum(1 for f in export.rglob("*.json"))
@@ -44,7 +51,9 @@ def test_nothing_readable_ends_with_a_warning_naming_folder_and_reason(tmp_path:
     folder.mkdir()
     for name in ("readme.txt", "photo.jpg"):
         (folder / name).write_bytes(name.encode())
-    result = CliRunner().invoke(app, ["ingest", "--study", str(study), "--participant", "AU01", str(folder)])
+    result = CliRunner().invoke(
+        app, ["ingest", "--study", str(study), "--participant", "AU01", str(folder)]
+    )
     assert result.exit_code == 0
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("warning: needs attention: nothing in") and str(folder) in last

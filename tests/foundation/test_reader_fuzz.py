@@ -75,7 +75,9 @@ def _truth() -> pl.DataFrame:
 
 
 def _ctx() -> ReadContext:
-    return ReadContext(participant_id="P01", file_id="f" * 64, path="export", timezone=TZ, zones={"P01": TZ})
+    return ReadContext(
+        participant_id="P01", file_id="f" * 64, path="export", timezone=TZ, zones={"P01": TZ}
+    )
 
 
 Family = tuple[list[Member], Callable[[list[Member]], dict[str, ReadResult]], Callable[[str], bool]]
@@ -93,23 +95,51 @@ def _family(name: str, folder: str) -> Family:
         return members, lambda ms: read_fitbit_export(ms, _ctx()), lambda p: p.endswith(".csv")
     if name == "fitabase":
         members = members_of_folder(write_fitabase({"1": truth}, root, {"1": TZ}))
-        ctx = ReadContext(participant_id="P01", file_id="f" * 64, path="export", timezone=TZ, id_map={"1": "P01"}, zones={"P01": TZ})
-        wanted = ("minuteIntensitiesNarrow", "minuteStepsNarrow", "heartrate_seconds", "dailyActivity")
-        return members, lambda ms: read_fitabase_export(ms, ctx), lambda p: any(w in p for w in wanted)
+        ctx = ReadContext(
+            participant_id="P01",
+            file_id="f" * 64,
+            path="export",
+            timezone=TZ,
+            id_map={"1": "P01"},
+            zones={"P01": TZ},
+        )
+        wanted = (
+            "minuteIntensitiesNarrow",
+            "minuteStepsNarrow",
+            "heartrate_seconds",
+            "dailyActivity",
+        )
+        return (
+            members,
+            lambda ms: read_fitabase_export(ms, ctx),
+            lambda p: any(w in p for w in wanted),
+        )
     if name == "garmin":
-        built = garmin_export_members(truth, demo_sessions_from_truth(truth, min_minutes=1), {}, timezone=TZ)
+        built = garmin_export_members(
+            truth, demo_sessions_from_truth(truth, min_minutes=1), {}, timezone=TZ
+        )
         members = [Member(path, len(data), lambda d=data: d) for path, data in built.items()]  # type: ignore[misc]
-        return members, lambda ms: read_garmin_export(ms, _ctx()), lambda p: p.endswith(".json") and "user_profile" not in p
+        return (
+            members,
+            lambda ms: read_garmin_export(ms, _ctx()),
+            lambda p: p.endswith(".json") and "user_profile" not in p,
+        )
     raise AssertionError(name)
 
 
 def _minutes(results: dict[str, ReadResult]) -> pl.DataFrame:
-    tables = [r.tables["minutes"].select(["minute_utc"]) for r in results.values() if "minutes" in r.tables]
+    tables = [
+        r.tables["minutes"].select(["minute_utc"])
+        for r in results.values()
+        if "minutes" in r.tables
+    ]
     return pl.from_arrow(pa.concat_tables(tables)) if tables else pl.DataFrame({"minute_utc": []})  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("name", ["takeout_json", "takeout_csv", "fitabase", "garmin"])
-def test_mutated_exports_give_an_outcome_per_file_and_no_minute_outside_the_span(name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_mutated_exports_give_an_outcome_per_file_and_no_minute_outside_the_span(
+    name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     members, read, recognised = _family(name, str(tmp_path_factory.mktemp(name)))
     clean = _minutes(read(members))
     first, last = clean["minute_utc"].min(), clean["minute_utc"].max()  # the undamaged input's span
@@ -120,7 +150,9 @@ def test_mutated_exports_give_an_outcome_per_file_and_no_minute_outside_the_span
     for _ in range(CASES_PER_FAMILY):
         victim = targets[int(rng.integers(0, len(targets)))]
         damaged = _mutate(victim.load(), rng)
-        case = [Member(m.path, len(damaged), lambda d=damaged: d) if m is victim else m for m in members]  # type: ignore[misc]
+        case = [
+            Member(m.path, len(damaged), lambda d=damaged: d) if m is victim else m for m in members
+        ]  # type: ignore[misc]
         results = read(case)  # nothing may be raised
         for m in targets:
             assert m.path in results, f"no outcome for {m.path}"
@@ -130,7 +162,9 @@ def test_mutated_exports_give_an_outcome_per_file_and_no_minute_outside_the_span
         minutes = _minutes(results)
         if minutes.height:
             outside = minutes.filter((pl.col("minute_utc") < first) | (pl.col("minute_utc") > last))
-            assert outside.height == 0, f"{victim.path}: {outside.height} minutes outside the input's span"
+            assert outside.height == 0, (
+                f"{victim.path}: {outside.height} minutes outside the input's span"
+            )
         others = [r.status for p, r in results.items() if p != victim.path and recognised(p)]
         assert "quarantined" not in others, "one file's damage quarantined a sibling"
     assert sum(statuses.values()) == CASES_PER_FAMILY
@@ -160,4 +194,9 @@ def test_mutated_fit_files_give_an_outcome_and_no_minute_outside_the_span(tmp_pa
         if "minutes" in result.tables and result.tables["minutes"].num_rows:
             minutes = pl.from_arrow(result.tables["minutes"].select(["minute_utc"]))
             assert isinstance(minutes, pl.DataFrame)
-            assert minutes.filter((pl.col("minute_utc") < first) | (pl.col("minute_utc") > last)).height == 0
+            assert (
+                minutes.filter(
+                    (pl.col("minute_utc") < first) | (pl.col("minute_utc") > last)
+                ).height
+                == 0
+            )

@@ -52,7 +52,9 @@ def test_ingest_twice_changes_nothing(study: Study, tmp_path: Path) -> None:
     rows = _lake_rows(ing.lake)
     assert len(rows["daily_totals"]) > 0 and len(rows["sessions"]) > 0
     digest = _tree_digest(study.paths.store / "lake")
-    refresh_warehouse(ing.lake, DerivedStore(study.paths.store / "derived"), study.paths.store / "w.duckdb")
+    refresh_warehouse(
+        ing.lake, DerivedStore(study.paths.store / "derived"), study.paths.store / "w.duckdb"
+    )
     con = connect_read_only(study.paths.store / "w.duckdb")
     wh_first = sorted(con.execute("select * from daily_totals").fetchall())
     con.close()
@@ -61,14 +63,18 @@ def test_ingest_twice_changes_nothing(study: Study, tmp_path: Path) -> None:
     assert second.new_files == 0
     assert _tree_digest(study.paths.store / "lake") == digest
     assert _lake_rows(ing.lake) == rows
-    refresh_warehouse(ing.lake, DerivedStore(study.paths.store / "derived"), study.paths.store / "w.duckdb")
+    refresh_warehouse(
+        ing.lake, DerivedStore(study.paths.store / "derived"), study.paths.store / "w.duckdb"
+    )
     con = connect_read_only(study.paths.store / "w.duckdb")
     assert sorted(con.execute("select * from daily_totals").fetchall()) == wh_first
     con.close()
 
 
 def test_manifest_accounts_for_every_member_and_quarantines(study: Study, tmp_path: Path) -> None:
-    export = build_garmin_export(tmp_path, zip_slip=True, corrupt_nested=True, fit_files={"a.fit": b"not fit"})
+    export = build_garmin_export(
+        tmp_path, zip_slip=True, corrupt_nested=True, fit_files={"a.fit": b"not fit"}
+    )
     Ingestor(study).ingest("P1", [export])
     man = Lake(study.paths.store / "lake").manifest()
     by_status = dict(man.group_by("status").len().rows())
@@ -111,7 +117,9 @@ def test_changed_file_replaces_its_earlier_version(study: Study, tmp_path: Path)
     assert sorted(man["status"].to_list()) == ["ok", "superseded"]
 
 
-def test_one_lake_object_through_a_run_keeps_its_manifest_index_current(study: Study, tmp_path: Path) -> None:
+def test_one_lake_object_through_a_run_keeps_its_manifest_index_current(
+    study: Study, tmp_path: Path
+) -> None:
     """As in a nightly: recover, then ingest with the same lake object; its one manifest read stays true."""
     folder = tmp_path / "exp" / "DI_CONNECT" / "DI-Connect-Aggregator"
     folder.mkdir(parents=True)
@@ -126,9 +134,15 @@ def test_one_lake_object_through_a_run_keeps_its_manifest_index_current(study: S
     new_ids = {o.file_id for o in report.outcomes if o.new}
     assert new_ids and not new_ids & first_ids
     assert lake.known_file_ids() == first_ids | new_ids == Lake(lake.root).known_file_ids()
-    assert lake.scan("daily_totals").collect().sort("local_date")["moderate_minutes"].to_list() == [30, 1]
+    assert lake.scan("daily_totals").collect().sort("local_date")["moderate_minutes"].to_list() == [
+        30,
+        1,
+    ]
     assert report.batches and set(report.batches) == {
-        ("P1", b) for b in lake.manifest().filter(pl.col("file_id").is_in(sorted(new_ids)))["batch_id"].to_list()
+        ("P1", b)
+        for b in lake.manifest()
+        .filter(pl.col("file_id").is_in(sorted(new_ids)))["batch_id"]
+        .to_list()
     }
     new_rows = lake.scan_batches("daily_totals", report.batches).collect()
     assert sorted(new_rows["moderate_minutes"].to_list()) == [1, 30]
@@ -159,7 +173,9 @@ def test_duplicate_members_are_listed_once_read_once(study: Study, tmp_path: Pat
     members[uds.replace("UDSFile_", "copy/UDSFile_")] = members[uds]
     path = write_export_zip(tmp_path / "dup.zip", members)
     report = Ingestor(study).ingest("P1", [path])
-    man = Lake(study.paths.store / "lake").manifest().filter(pl.col("path").str.contains("UDSFile_"))
+    man = (
+        Lake(study.paths.store / "lake").manifest().filter(pl.col("path").str.contains("UDSFile_"))
+    )
     assert man.height == 2
     skipped = man.filter(pl.col("status") == "skipped")
     assert skipped["reason"].to_list() == [f"same bytes as {path}!/{uds}"]

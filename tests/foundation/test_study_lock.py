@@ -133,10 +133,18 @@ def test_a_committed_part_deleted_by_hand_is_named(tmp_path: Path) -> None:
         (str(cut), "unreadable: 4 bytes, too short to be a Parquet file"),
     ]
     outcomes = damage_outcomes(study, lake)
-    assert [(o.participant_id, o.status) for o in outcomes] == [("P01", "failed"), ("P02", "failed")]
+    assert [(o.participant_id, o.status) for o in outcomes] == [
+        ("P01", "failed"),
+        ("P02", "failed"),
+    ]
     assert outcomes[0].path == f"store/lake/minutes/participant_id=P01/{gone.name}"
-    text = summary_markdown("t", IngestReport(outcomes), pl.DataFrame(), pl.DataFrame(), study.config)
-    assert f"| store/lake/minutes/participant_id=P01/{gone.name} | failed | committed lake part missing" in text
+    text = summary_markdown(
+        "t", IngestReport(outcomes), pl.DataFrame(), pl.DataFrame(), study.config
+    )
+    assert (
+        f"| store/lake/minutes/participant_id=P01/{gone.name} | failed | committed lake part missing"
+        in text
+    )
     # an intact lake reports nothing
     fresh = Lake(tmp_path / "other")
     fresh.write_batch(_batch("P03"))

@@ -34,7 +34,10 @@ TZ = "Europe/Oslo"
 @pytest.fixture()
 def study_dir(tmp_path: Path) -> Path:
     init_study(tmp_path / "study")
-    write_roster(pl.DataFrame({"participant_id": ["P01"], "timezone": [TZ]}), tmp_path / "study" / "roster.csv")
+    write_roster(
+        pl.DataFrame({"participant_id": ["P01"], "timezone": [TZ]}),
+        tmp_path / "study" / "roster.csv",
+    )
     return tmp_path / "study"
 
 
@@ -77,7 +80,9 @@ def test_a_transient_error_inside_the_takeout_json_scanner_is_raised_and_the_nex
 def test_an_oserror_while_reading_an_archive_member_is_raised_not_quarantined(
     tmp_path: Path, study_dir: Path, truth: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    archive = zip_folder(write_takeout_json(truth, tmp_path / "export", TZ), tmp_path / "takeout.zip")
+    archive = zip_folder(
+        write_takeout_json(truth, tmp_path / "export", TZ), tmp_path / "takeout.zip"
+    )
     real_read = zipfile.ZipExtFile.read
     calls = {"n": 0}
 
@@ -131,5 +136,7 @@ def test_a_reader_that_cannot_be_imported_stops_the_ingestor_naming_it(
         return real(name, package)
 
     monkeypatch.setattr(importlib, "import_module", broken)
-    with pytest.raises(ReaderUnavailable, match=r"ingest\.garmin\.looks_like_garmin_export.*orjson"):
+    with pytest.raises(
+        ReaderUnavailable, match=r"ingest\.garmin\.looks_like_garmin_export.*orjson"
+    ):
         Ingestor(open_study(study_dir))

@@ -11,7 +11,9 @@ from irisin.cli import app
 
 
 def test_unlisted_sources_rank_after_the_listed_ones() -> None:
-    old = StudyConfig.model_validate({"intensity": {"source_precedence": ["fitbit_takeout", "fit_monitoring"]}})
+    old = StudyConfig.model_validate(
+        {"intensity": {"source_precedence": ["fitbit_takeout", "fit_monitoring"]}}
+    )
     assert old.intensity.source_precedence[:2] == ["fitbit_takeout", "fit_monitoring"]
     assert set(old.intensity.source_precedence) == set(KNOWN_SOURCES)
     assert len(old.intensity.source_precedence) == len(KNOWN_SOURCES)
@@ -25,7 +27,9 @@ def test_check_names_the_unlisted_sources(tmp_path: Path) -> None:
     study = tmp_path / "s"
     assert runner.invoke(app, ["init", str(study)]).exit_code == 0
     listed = [s for s in KNOWN_SOURCES if s not in ("apple_health", "activity_xml")]
-    (study / "study.toml").write_text(f"[intensity]\nsource_precedence = {listed!r}\n".replace("'", '"'))
+    (study / "study.toml").write_text(
+        f"[intensity]\nsource_precedence = {listed!r}\n".replace("'", '"')
+    )
     got = runner.invoke(app, ["check", "--study", str(study)])
     assert got.exit_code == 0, got.output
     assert "does not list apple_health, activity_xml" in got.output

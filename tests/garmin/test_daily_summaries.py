@@ -209,4 +209,6 @@ def test_an_ignored_field_changing_shape_does_not_cost_the_file() -> None:
 def test_a_byte_order_mark_does_not_cost_the_file() -> None:
     plain = read_daily_summaries(uds_bytes(list(OSLO_DST_DAYS)), NAME, CTX)
     marked = read_daily_summaries(b"\xef\xbb\xbf" + uds_bytes(list(OSLO_DST_DAYS)), NAME, CTX)
-    assert marked.status == "ok" and marked.tables["daily_totals"].equals(plain.tables["daily_totals"])
+    assert marked.status == "ok" and marked.tables["daily_totals"].equals(
+        plain.tables["daily_totals"]
+    )

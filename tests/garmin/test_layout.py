@@ -28,7 +28,10 @@ from ingest.garmin import GarminKind, classify_member, looks_like_garmin_export
         ("UDSFile_2025-01-01_2025-04-10.json", GarminKind.DAILY_SUMMARIES),
         ("jo_0_summarizedActivities.json", GarminKind.ACTIVITIES),
         ("downloads/UDSFile_2025-01-01_2025-04-10.json", GarminKind.DAILY_SUMMARIES),
-        ("Garmin export (Jo)/DI-Connect-Fitness/jo_0_summarizedActivities.json", GarminKind.ACTIVITIES),
+        (
+            "Garmin export (Jo)/DI-Connect-Fitness/jo_0_summarizedActivities.json",
+            GarminKind.ACTIVITIES,
+        ),
         ("user_profile.json", None),
         ("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip", None),
         ("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip!/123_ACTIVITY.fit", None),

@@ -119,7 +119,10 @@ def test_a_dropout_ends_the_streak() -> None:
     a = weeks("a", [(90, 7)] * 6)
     b = weeks("b", [(90, 7)] * 9)
     both = pl.concat([a, b])
-    got = {r["participant_id"]: r for r in participant_scores(both, CONFIG, today=date(2027, 1, 1)).iter_rows(named=True)}
+    got = {
+        r["participant_id"]: r
+        for r in participant_scores(both, CONFIG, today=date(2027, 1, 1)).iter_rows(named=True)
+    }
     assert (got["a"]["current_streak"], got["a"]["longest_streak"]) == (0, 6)
     assert (got["b"]["current_streak"], got["b"]["longest_streak"]) == (9, 9)
     # A live study: on Wednesday of b's 9th week, that week is not complete yet.

@@ -15,7 +15,9 @@ def weeks_of(pid: str, quiet_utc_hours: range, weeks: int) -> pl.DataFrame:
         week = datetime(2026, 5, 4) + timedelta(weeks=w)
         for hour in range(24):
             rows.append((pid, week, hour, 0 if hour in quiet_utc_hours else 3000))
-    return pl.DataFrame(rows, schema=["participant_id", "week_utc", "utc_hour", "steps"], orient="row")
+    return pl.DataFrame(
+        rows, schema=["participant_id", "week_utc", "utc_hour", "steps"], orient="row"
+    )
 
 
 def test_night_at_eight_to_two_in_the_roster_zone_is_flagged() -> None:
@@ -23,7 +25,9 @@ def test_night_at_eight_to_two_in_the_roster_zone_is_flagged() -> None:
     wrong = weeks_of("w", range(8, 14), 3)
     # Sleeps 01:00-07:00 in Oslo (UTC+2 in May) = 23:00-05:00 UTC; the roster says Europe/Oslo.
     right = weeks_of("r", range(-1, 5), 3).with_columns(pl.col("steps").fill_null(0))
-    right = right.with_columns(pl.when(pl.col("utc_hour") == 23).then(0).otherwise(pl.col("steps")).alias("steps"))
+    right = right.with_columns(
+        pl.when(pl.col("utc_hour") == 23).then(0).otherwise(pl.col("steps")).alias("steps")
+    )
     got = zone_mismatches(pl.concat([wrong, right]), {"w": "UTC", "r": "Europe/Oslo"})
     assert got["participant_id"].to_list() == ["w"]
     row = got.row(0, named=True)
@@ -32,6 +36,12 @@ def test_night_at_eight_to_two_in_the_roster_zone_is_flagged() -> None:
 
 
 def test_one_odd_week_is_not_enough() -> None:
-    odd = pl.concat([weeks_of("o", range(7, 13), 1), weeks_of("o", range(0, 6), 3).with_columns(
-        (pl.col("week_utc") + timedelta(weeks=1)).alias("week_utc"))])
+    odd = pl.concat(
+        [
+            weeks_of("o", range(7, 13), 1),
+            weeks_of("o", range(0, 6), 3).with_columns(
+                (pl.col("week_utc") + timedelta(weeks=1)).alias("week_utc")
+            ),
+        ]
+    )
     assert zone_mismatches(odd, {"o": "UTC"}).height == 0
