@@ -24,6 +24,7 @@ from config import Study
 from ingest.fingerprints import Fingerprints
 from ingest.pipeline import FileOutcome, Ingestor, IngestReport, looks_like_fit
 from irisin import __version__
+from store.atomic import write_text
 from store.derived import DerivedStore
 from store.lake import Lake
 from store.warehouse import WAREHOUSE_FILE, refresh_warehouse
@@ -688,13 +689,7 @@ class RunRecord:
         folder = self.study.paths.runs / self.run_id
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "run_info.json"
-        tmp = path.with_suffix(".tmp")
-        try:
-            tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-            os.replace(tmp, path)
-        except BaseException:  # a full disk: no half-written file stays behind
-            tmp.unlink(missing_ok=True)
-            raise
+        write_text(path, json.dumps(info, indent=2, default=str))
         row = pl.DataFrame(
             {
                 "run_id": [self.run_id],

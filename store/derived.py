@@ -7,11 +7,11 @@ and merge it in before writing.
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import polars as pl
+
+from store.atomic import write_with
 
 DERIVED_TABLES: tuple[str, ...] = (
     "weekly",
@@ -61,12 +61,7 @@ class DerivedStore:
             return None
 
     def write(self, name: str, frame: pl.DataFrame) -> Path:
+        """Replace the table whole, atomically (``store.atomic``)."""
         p = self.path(name)
-        tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            frame.write_parquet(tmp, compression="zstd")
-            os.replace(tmp, p)
-        except BaseException:  # a full disk: no half-written file stays behind
-            tmp.unlink(missing_ok=True)
-            raise
+        write_with(p, lambda out: frame.write_parquet(out, compression="zstd"))
         return p

@@ -9,14 +9,14 @@ A batch is one participant's files from one ingest call; its id is a hash of
 its file ids, so a crashed run that is started again writes the same names.
 A data part counts only once its manifest part exists; ``recover`` removes
 parts left behind by a crash and finishes interrupted replacements. Every
-write goes to a temporary name and is renamed into place, and the filesystem
-is a ``pyarrow.fs`` one, so the same code can point at object storage.
+write goes through ``store.atomic`` (a temporary name renamed into place on
+disk, one whole object on object storage), and the filesystem is a
+``pyarrow.fs`` one, so the same code can point at object storage.
 """
 
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from config.participant_id import validate_participant_id
 from irisin.schema import FILES, LAKE_TABLES, TABLES, conform
+from store.atomic import TEMPORARY_SUFFIX, is_local, write_parquet
 
 MANIFEST = "files"
 SUPERSEDED = "superseded"
@@ -133,18 +134,10 @@ class Lake:
 
     # -- writing -------------------------------------------------------------
     def _write_atomic(self, table: pa.Table, path: str) -> None:
-        self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-        try:
-            with self.fs.open_output_stream(tmp) as out:
-                pq.write_table(table, out, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-            self.fs.move(tmp, path)
-        except (
-            BaseException
-        ):  # a full disk, a crash of the writer: no half-written file stays behind
-            if self.fs.get_file_info(tmp).is_file:
-                self.fs.delete_file(tmp)
-            raise
+        """One part, whole or not at all (``store.atomic``: rename on disk, one object on S3)."""
+        if not is_local(self.fs):
+            self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        write_parquet(path, table, self.fs, row_group_size=ROW_GROUP_ROWS)
 
     def write_batch(self, batch: Batch) -> str:
         """Write a batch's data parts, then its manifest part (the commit)."""
@@ -329,7 +322,7 @@ class Lake:
             for p in parts.get(table, [])
             if self._batch_of(p) not in committed
         ]
-        removed += [p for p in files if p.endswith(".tmp")]
+        removed += [p for p in files if p.endswith(TEMPORARY_SUFFIX)]
         for path in removed:
             self.fs.delete_file(path)
         manifest = self.manifest()

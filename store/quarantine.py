@@ -7,20 +7,10 @@ lands under ``quarantine/<file_id>/`` next to ``reason.json``.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:  # a full disk: no half-written copy stays behind
-        tmp.unlink(missing_ok=True)
-        raise
+from store.atomic import write_bytes
 
 
 def quarantine(
@@ -32,7 +22,7 @@ def quarantine(
     name = path.replace("!/", "/").rsplit("/", 1)[-1] or "unnamed"
     target = folder / name
     if not target.exists():
-        _write_atomic(target, data)
+        write_bytes(target, data)
     sidecar = {
         "file_id": file_id,
         "path": path,
@@ -43,5 +33,5 @@ def quarantine(
     }
     reason_path = folder / "reason.json"
     if not reason_path.exists():
-        _write_atomic(reason_path, json.dumps(sidecar, indent=2).encode())
+        write_bytes(reason_path, json.dumps(sidecar, indent=2).encode())
     return target

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from irisin.schema import LAKE_TABLES, TABLES
+from store.atomic import publish, temporary_name
 from store.derived import DerivedStore
 from store.lake import MANIFEST, Lake
 
@@ -69,7 +70,7 @@ def _drop_old_snapshots(root: Path) -> None:
 def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
     """Rebuild the warehouse file at ``target`` from the lake and derived tables."""
     target = Path(target).resolve()
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = temporary_name(target)
     snapshot = snapshots_folder(target) / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
     con = duckdb.connect(str(tmp))
     try:
@@ -104,8 +105,8 @@ def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
         shutil.rmtree(snapshot, ignore_errors=True)
         raise
     con.close()
-    os.replace(tmp, target)
     Path(f"{tmp}.wal").unlink(missing_ok=True)
+    publish(tmp, target)
     _drop_old_snapshots(snapshot.parent)
     return target
 

@@ -9,6 +9,7 @@ no half-written part afterwards; once space is back the same run completes.
 from __future__ import annotations
 
 import errno
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+import store.quarantine
 from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import Ingestor, IngestReport
@@ -34,9 +36,12 @@ def _full(*args: Any, **kwargs: Any) -> None:
 
 def _half_written(self: Any, target: Any, *args: Any, **kwargs: Any) -> None:
     """What a write on a full disk does: some bytes land in the file, then ENOSPC."""
-    path = target if isinstance(self, pl.DataFrame) else self
-    with open(path, "wb") as handle:
-        handle.write(b"PAR1 partial")
+    target.write(b"PAR1 partial")
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _flush_fails(fd: int) -> None:
+    """A full disk often shows at fsync: the bytes were accepted, then cannot be stored."""
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
@@ -74,9 +79,21 @@ def test_a_full_disk_while_writing_lake_parts_leaves_nothing_behind(
 def test_a_full_disk_while_writing_the_quarantine_copy_leaves_nothing_behind(
     study_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Path, "write_bytes", _half_written)
+    written: list[Path] = []
+    real_write_bytes = store.quarantine.write_bytes
+
+    def spy(path: Path, data: bytes, fs: Any = None) -> None:
+        written.append(Path(path))
+        monkeypatch.setattr(
+            os, "fsync", _flush_fails
+        )  # the copy's bytes are out, then the disk is full
+        real_write_bytes(path, data, fs)
+
+    monkeypatch.setattr(store.quarantine, "write_bytes", spy)
     with pytest.raises(OSError, match="No space left"):
         Ingestor(open_study(study_dir)).ingest("P01", [study_dir / "inbox" / "P01" / "export"])
+    assert written and written[0].name.startswith("heart_rate-")
+    assert not written[0].exists()
     assert _temporary_files(study_dir) == []
 
 
@@ -88,7 +105,7 @@ def test_a_full_disk_while_writing_derived_tables_and_the_run_record_leaves_noth
     monkeypatch.setattr(pl.DataFrame, "write_parquet", _half_written)
     with pytest.raises(OSError, match="No space left"):
         derive(study, None)
-    monkeypatch.setattr(Path, "write_text", _half_written)
+    monkeypatch.setattr(os, "fsync", _flush_fails)
     with pytest.raises(OSError, match="No space left"):
         RunRecord("nightly", study).finish(IngestReport(), "", "completed")
     assert _temporary_files(study_dir) == []
