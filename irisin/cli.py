@@ -197,8 +197,18 @@ def export(
     ],
     study_dir: StudyOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file, .csv or .parquet.")],
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            help="Seconds to wait while another run holds the study, when the weekly table must be derived first.",
+        ),
+    ] = 3600.0,
 ) -> None:
     """Write a canonical table or the weekly table to CSV or Parquet, or Open mHealth data points.
+
+    Only reads the study, except when the weekly table does not exist yet: it is
+    then derived under the study lock, like every command that writes the store.
 
     Example: irisin export weekly --study ./demo-study --out weekly.csv
     Example: irisin export omh --study ./demo-study --out ./omh  (OUT/<participant>/step-count.jsonl, ...)
@@ -206,13 +216,19 @@ def export(
     import polars as pl
 
     from config import open_study
-    from irisin.jobs import derive, derived_of, lake_of
+    from irisin.jobs import lake_of, weekly_for_reading
     from irisin.schema import WEEKLY_EXPORT_COLUMNS
 
+    def weekly_table() -> pl.DataFrame:
+        return weekly_for_reading(
+            study, wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)
+        )
+
+    study = open_study(study_dir)
     if table == "omh":  # Open mHealth data points, one folder per participant (issue 19)
         from irisin.omh.export import export_omh
 
-        counts = export_omh(open_study(study_dir), out)
+        counts = export_omh(study, out, weekly_table())
         typer.echo(
             f"wrote {sum(counts.values())} Open mHealth data points to {out} ({dict(sorted(counts.items()))})"
         )
@@ -221,12 +237,8 @@ def export(
         raise _fail(f"unknown table {table!r}; choose one of {', '.join(EXPORTABLE)}")
     if out.suffix not in (".csv", ".parquet"):
         raise _fail(f"{out}: the output must end in .csv or .parquet")
-    study = open_study(study_dir)
     if table == "weekly":
-        weekly = derived_of(study).read("weekly")
-        if weekly is None:
-            weekly = derive(study).weekly
-        frame = weekly.select(WEEKLY_EXPORT_COLUMNS).sort("participant_id", "week_start")
+        frame = weekly_table().select(WEEKLY_EXPORT_COLUMNS).sort("participant_id", "week_start")
     elif table == "files":
         frame = lake_of(study).manifest().drop("batch_id").sort("participant_id", "path")
     else:

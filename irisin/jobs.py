@@ -105,6 +105,32 @@ def derived_of(study: Study) -> DerivedStore:
     return DerivedStore(study.paths.store / "derived")
 
 
+def weekly_for_reading(
+    study: Study,
+    what: str = "irisin export",
+    *,
+    wait_seconds: float = 3600.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> pl.DataFrame:
+    """The weekly table for a command that only reads the study (export), derived first if missing.
+
+    Reading needs no lock: derived tables and lake parts are replaced
+    atomically, so a reader sees whole tables. Deriving writes the derived
+    tables and the record of which lake batches they include, so it is done
+    under the study lock (waiting up to ``wait_seconds`` for a running
+    nightly, then ``StudyBusyError``); a derive racing a nightly's would let
+    the older result overwrite the newer and mark its batches as included.
+    """
+    weekly = derived_of(study).read("weekly")
+    if weekly is not None:
+        return weekly
+    from irisin.lock import study_lock
+
+    with study_lock(study, what, wait_seconds=wait_seconds, on_wait=on_wait):
+        weekly = derived_of(study).read("weekly")  # the run we waited for may have written it
+        return weekly if weekly is not None else derive(study).weekly
+
+
 def warehouse_path(study: Study) -> Path:
     return study.paths.store / WAREHOUSE_FILE
 

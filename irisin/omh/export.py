@@ -32,17 +32,20 @@ def _write_lines(path: Path, points: list[bytes]) -> None:
     os.replace(tmp, path)
 
 
-def export_omh(study: Study, out: Path) -> Counter[str]:
-    """Write every participant's data points; returns data points written per schema."""
-    from irisin.jobs import derive, derived_of, lake_of
+def export_omh(study: Study, out: Path, weekly: pl.DataFrame | None = None) -> Counter[str]:
+    """Write every participant's data points; returns data points written per schema.
+
+    ``weekly``: the study's weekly table when the caller has it; otherwise it is
+    read, or derived under the study lock (``irisin.jobs.weekly_for_reading``).
+    """
+    from irisin.jobs import lake_of, weekly_for_reading
 
     lake = lake_of(study)
     trusted = study.config.intensity.source_precedence
     manifest = lake.manifest()
     paths = dict(zip(manifest["file_id"].to_list(), manifest["path"].to_list(), strict=True))
-    weekly = derived_of(study).read("weekly")
     if weekly is None:
-        weekly = derive(study).weekly
+        weekly = weekly_for_reading(study)
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     config_hash = study.inputs_hash()  # the hash the weekly rows carry (config and roster)
     zones = dict(

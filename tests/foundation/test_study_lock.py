@@ -150,3 +150,75 @@ def test_a_committed_part_deleted_by_hand_is_named(tmp_path: Path) -> None:
     fresh.write_batch(_batch("P03"))
     fresh.recover()
     assert fresh.damaged == []
+
+
+def _study_without_weekly(tmp_path: Path) -> tuple[Path, Path]:
+    """A study with one participant's minutes in the lake and no derived weekly table yet."""
+    study_dir = tmp_path / "s"
+    init_study(study_dir)
+    export = _fitabase_csv(tmp_path / "export1", ["1503960366"])
+    ok = runner.invoke(
+        app,
+        ["ingest", "--study", str(study_dir), "-p", "P01", "--participant-from-id", str(export)],
+    )
+    assert ok.exit_code == 0, ok.output
+    weekly = DerivedStore(study_dir / "store" / "derived").path("weekly")
+    weekly.unlink()
+    return study_dir, weekly
+
+
+def test_export_derives_only_under_the_lock_and_refuses_after_waiting(tmp_path: Path) -> None:
+    study_dir, weekly = _study_without_weekly(tmp_path)
+    out = tmp_path / "weekly.csv"
+    args = ["export", "weekly", "--study", str(study_dir), "--out", str(out)]
+    with study_lock(open_study(study_dir), "irisin nightly"):
+        busy = runner.invoke(app, [*args, "--wait", "0.2"])
+    assert busy.exit_code == 75, busy.output
+    assert "another irisin run" in busy.output and "irisin nightly" in busy.output
+    assert not weekly.exists() and not out.exists()
+    ok = runner.invoke(app, args)
+    assert ok.exit_code == 0, ok.output
+    assert weekly.exists()
+    assert "1503960366" in out.read_text()
+
+
+def test_export_waiting_for_a_nightly_loses_none_of_its_rows(tmp_path: Path) -> None:
+    """While a nightly holds the study, export waits instead of deriving from the lake as it was.
+
+    Deriving without the lock, export's older weekly table could land after
+    the nightly's and the derive record would still say the nightly's batch
+    was included: the new participant's weeks would be gone until a rescore.
+    """
+    import polars as pl
+
+    from ingest.pipeline import Ingestor
+    from irisin.jobs import derive
+
+    study_dir, weekly = _study_without_weekly(tmp_path)
+    study = open_study(study_dir)
+    out = tmp_path / "weekly.csv"
+    second = _fitabase_csv(tmp_path / "export2", ["2022484408"])
+    results: list[object] = []
+    with study_lock(study, "irisin nightly"):
+        exporter = threading.Thread(
+            target=lambda: results.append(
+                runner.invoke(
+                    app, ["export", "weekly", "--study", str(study_dir), "--out", str(out)]
+                )
+            )
+        )
+        exporter.start()
+        time.sleep(1.0)
+        assert not weekly.exists(), "export derived while another run held the study"
+        # the "nightly": a new participant's batch, then its derive
+        Ingestor(study, participant_from_id=True).ingest("P02", [second])
+        derive(study)
+    exporter.join(30)
+    (result,) = results
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "waiting for it to finish" in result.output  # type: ignore[attr-defined]
+    exported = pl.read_csv(out, schema_overrides={"participant_id": pl.String})
+    assert sorted(set(exported["participant_id"].to_list())) == ["1503960366", "2022484408"]
+    stored = DerivedStore(study_dir / "store" / "derived").read("weekly")
+    assert stored is not None
+    assert exported.height == stored.height
