@@ -42,7 +42,13 @@ from ingest.fit import profile
 from ingest.fit.basetypes import BASE_TYPES, BYTE, STRING, BaseType
 from ingest.fit.profile import TIMESTAMP_FIELD, ComponentSpec, FieldSpec, MessageSpec
 from ingest.fit.scan import Definition, FieldDef, Scan, Segment, scan
-from ingest.fit.timestamps import last_index, resolve_compressed, resolve_timestamp_16
+from ingest.fit.timestamps import (
+    TIMESTAMP_16_BEHIND_S,
+    last_index,
+    next_index,
+    resolve_compressed,
+    resolve_timestamp_16,
+)
 
 DecodeStatus = Literal["ok", "partial", "not_fit"]
 
@@ -685,8 +691,18 @@ def _resolve_times(
     has_anchor = anchor_idx >= 0
     anchor = anchors[np.maximum(anchor_idx, 0)]
     from16 = resolve_timestamp_16(anchor, ts16)
+    # past the next record that carries its own time by more than an hour: noise, not a time
+    following = next_index(anchor_valid, sc.segments_of_records)
+    late = (following >= 0) & (from16 > anchors[np.maximum(following, 0)] + TIMESTAMP_16_BEHIND_S)
     time = np.where(anchor_valid, anchors, from16)
-    time_valid = anchor_valid | (ts16_valid & has_anchor)
+    if sc.damage is not None and n > 1:
+        # before the damage no later record confirms the framing: the same hour, from the record before
+        unconfirmed = (following < 0) & (sc.segments_of_records == sc.segments_of_records[-1])
+        unconfirmed[0] = False
+        before = np.roll(time, 1)
+        before_ok = np.roll(anchor_valid | (ts16_valid & has_anchor), 1)
+        late |= unconfirmed & before_ok & (from16 > before + TIMESTAMP_16_BEHIND_S)
+    time_valid = anchor_valid | (ts16_valid & has_anchor & ~late)
     return time, time_valid, compressed
 
 

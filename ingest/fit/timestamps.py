@@ -13,6 +13,13 @@ so no per-record Python loop is needed.
   about 18 h. irisin resolves forward unless the value is at most
   ``TIMESTAMP_16_BEHIND_S`` (one hour) behind the anchor, in which case it is
   taken as behind.
+  A value resolved more than that hour *past* the next record with a time of
+  its own (full or compressed) is no time the device wrote, since devices
+  write records in time order: it is left without a time. This is what bytes
+  inserted into a record look like (the record's ``timestamp_16`` is then
+  noise, read as up to 18 h ahead), and a reader keeps no such minute. In a
+  damaged file, after the last such record, a value more than an hour past
+  the record before it is left without a time for the same reason.
 """
 
 from __future__ import annotations
@@ -39,6 +46,18 @@ def last_index(valid: np.ndarray, reset: np.ndarray) -> np.ndarray:
     last_valid = np.maximum.accumulate(np.where(valid, idx, -1)) if valid.size else idx
     last_reset = np.maximum.accumulate(np.where(reset, idx, -1)) if valid.size else idx
     return np.where(last_valid >= last_reset, last_valid, -1)
+
+
+def next_index(valid: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """For each element, the index of the first ``valid`` element at or after it in the same ``segment``, -1 if none."""
+    n = valid.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    idx = np.arange(n, dtype=np.int64)
+    nxt = np.minimum.accumulate(np.where(valid, idx, n)[::-1])[::-1]
+    found = nxt < n
+    found &= segment[np.minimum(nxt, n - 1)] == segment
+    return np.where(found, nxt, -1)
 
 
 def resolve_timestamp_16(anchor: np.ndarray, ts16: np.ndarray) -> np.ndarray:

@@ -285,3 +285,39 @@ def test_message_table_to_arrow_nulls_invalid_values_and_elements() -> None:
     assert info["activity_type"] == [[6, None]]
     assert info["resting_metabolic_rate"] == [None]
     assert d["file_id"].to_arrow().to_pydict()["product_name"] == ["ab"]
+
+
+def _ts16_between_anchors(values: list[int], next_anchor: int | None, damaged: bool) -> list[bool]:
+    w = FitWriter()
+    _file_id(w)
+    w.define(1, "monitoring", ["timestamp", "heart_rate"])
+    w.write(1, [T0, 60])
+    w.define(2, "monitoring", ["timestamp_16", "heart_rate"])
+    for value in values:
+        w.write(2, [value & 0xFFFF, 70])
+    if next_anchor is not None:
+        w.write(1, [next_anchor, 80])
+    data = w.to_bytes()
+    if damaged:  # an undefined local message where the CRC was: damage right after the records
+        data = data[:-2] + b"\x0f"
+    m = decode_fit(data)["monitoring"]
+    assert len(m) == 1 + len(values) + (next_anchor is not None)
+    return m.time_valid.tolist()[1 : 1 + len(values)]
+
+
+def test_timestamp_16_noise_far_past_the_next_full_timestamp_has_no_time() -> None:
+    """Bytes inserted into a record make its timestamp_16 noise, read as hours ahead (issue 13, fuzz seed 15)."""
+    assert _ts16_between_anchors([T0 + 60, T0 + 40_000, T0 + 120], T0 + 3600, False) == [
+        True,
+        False,
+        True,
+    ]
+    # within the hour of the next full timestamp (a device a little out of order) it is kept
+    assert _ts16_between_anchors([T0 + 60, T0 + 3650], T0 + 3600, False) == [True, True]
+
+
+def test_timestamp_16_noise_just_before_damage_has_no_time() -> None:
+    """No later record confirms the framing before damage: more than an hour past the record before is noise."""
+    assert _ts16_between_anchors([T0 + 60, T0 + 30_000], None, True) == [True, False]
+    # an intact file keeps the same long gap (a device off the wrist for hours)
+    assert _ts16_between_anchors([T0 + 60, T0 + 30_000], None, False) == [True, True]

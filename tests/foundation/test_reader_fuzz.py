@@ -170,11 +170,6 @@ def test_mutated_exports_give_an_outcome_per_file_and_no_minute_outside_the_span
     assert sum(statuses.values()) == CASES_PER_FAMILY
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (FIT decoder, owned by issues 13/17): with seed 15, eight junk bytes inserted into a "
-    "monitoring file yield one minute 2 h 12 min after the file's last minute",
-)
 def test_mutated_fit_files_give_an_outcome_and_no_minute_outside_the_span(tmp_path: Path) -> None:
     truth = _truth()
     local_day = (pl.col("minute_utc") + pl.duration(minutes=pl.col("utc_offset_minutes"))).dt.date()
