@@ -46,6 +46,7 @@ from ingest.contract import (
 from ingest.fingerprints import file_id_of
 from ingest.parallel import ReaderPool
 from ingest.recognise import FAMILIES, HEAD_BYTES, recognise
+from ingest.time_window import Window, within_window
 from irisin.schema import FILES, LAKE_TABLES, conform
 from store.lake import Batch, Lake
 from store.quarantine import quarantine
@@ -203,8 +204,11 @@ class Ingestor:
         *,
         participant_from_id: bool = False,
         pool: ReaderPool | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         check_readers()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        """the run's clock: rows dated after it plus a day are not data (``ingest.time_window``)."""
         self.pool = pool
         """worker processes for FIT reads (``ingest.parallel``); None reads in this process."""
         self.study = study
@@ -521,7 +525,8 @@ class Ingestor:
         """Write the pending results as one batch per participant; ``folder``: members are files under it."""
         sep = "/" if folder else "!/"
         report = IngestReport()
-        now = datetime.now(UTC)
+        now = self.clock()
+        window = Window.at(now)
         by_participant: dict[str, tuple[dict[str, list[pa.Table]], list[dict[str, Any]]]] = {}
         first_path: dict[str, str] = {}
         for p in pending:
@@ -545,7 +550,7 @@ class Ingestor:
                 )
                 continue
             first_path[p.file_id] = full_path
-            res = p.result
+            res = _dated_in_window(p.result, window)
             rows: dict[str, int] = {}
             owners: set[str] = set()
             invalid: dict[str, int] = {}
@@ -592,6 +597,32 @@ class Ingestor:
             report.batches.append((pid, bid))
             self.known.update(r["file_id"] for r in manifest_rows)
         return report
+
+
+def _dated_in_window(res: ReadResult, window: Window) -> ReadResult:
+    """The result without rows dated outside the plausible span; a file with none inside is held.
+
+    The rows left out are counted in the file's notes (``ingest.time_window``).
+    A file whose every row is outside (a device whose clock was never set) is
+    quarantined with the reason, so its bytes are kept and a later version can
+    try it again; it never lands in the lake, so it cannot move "this week".
+    """
+    if not res.tables:
+        return res
+    kept, dropped = within_window(res.tables, window)
+    if not dropped.count:
+        return res
+    notes = {**res.notes, **dropped.notes()}
+    left = sum(t.num_rows for name, t in kept.items() if name in LAKE_TABLES)
+    if left == 0 and res.status in ("ok", "partial"):
+        reason = (
+            f"every record ({dropped.count:,}) is dated where no record can be, e.g. "
+            f"{dropped.examples[0]}: the device's clock was probably not set"
+        )
+        if res.reason:
+            reason = f"{res.reason}; {reason}"
+        return ReadResult(kind=res.kind, status="quarantined", reason=reason, notes=notes)
+    return ReadResult(kind=res.kind, status=res.status, reason=res.reason, tables=kept, notes=notes)
 
 
 def _without_invalid_participants(

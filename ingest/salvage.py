@@ -13,7 +13,12 @@ is the one defect that makes a file ``partial``.
   the value is not a finite number that type can hold;
 * ``read_csv_text``: a CSV as a frame of strings, line by line when the fast
   parser refuses the file, dropping only the lines that cannot be read;
-* ``Dropped``: the count and first examples of dropped records.
+* ``Dropped``: the count and first examples of dropped records (``key``
+  names them in the notes: unreadable records, exact duplicates, impossible
+  samples);
+* ``exact_duplicates``: a frame's rows that repeat an earlier row exactly,
+  which a reader counts once (a Takeout CSV with its rows written twice must
+  not double a minute's steps).
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ class Dropped:
 
     count: int = 0
     examples: list[str] = field(default_factory=list)
+    key: str = "records_dropped"
+    """Notes key of the count; the examples go under ``<key>_examples``."""
 
     def add(self, count: int, examples: Iterable[str] = ()) -> None:
         self.count += count
@@ -74,7 +81,46 @@ class Dropped:
         """The manifest notes for these records (nothing when none was dropped)."""
         if not self.count:
             return {}
-        return {"records_dropped": self.count, "records_dropped_examples": list(self.examples)}
+        return {self.key: self.count, f"{self.key}_examples": list(self.examples)}
+
+
+DUPLICATES_KEY = "duplicate_records_dropped"
+"""Notes key of exact duplicate records a reader counted once."""
+
+IMPLAUSIBLE_KEY = "samples_implausible_dropped"
+"""Notes key of samples left out before aggregation because their value is impossible."""
+
+
+def duplicates() -> Dropped:
+    return Dropped(key=DUPLICATES_KEY)
+
+
+def implausible() -> Dropped:
+    return Dropped(key=IMPLAUSIBLE_KEY)
+
+
+def exact_duplicates(
+    frame: pl.DataFrame, row_label: str = "row", first_row: int = 1
+) -> tuple[pl.DataFrame, Dropped]:
+    """``frame`` without rows that repeat an earlier row in every column, and those rows counted.
+
+    A record written twice is one observation, not two: summing both would
+    double a minute's steps. The first copy is kept, in file order.
+    ``first_row``: the number the first row of ``frame`` has in the examples.
+    """
+    dropped = duplicates()
+    if frame.height < 2 or not frame.columns:
+        return frame, dropped
+    repeat = ~frame.select(pl.struct(pl.all()).is_first_distinct()).to_series()
+    if not repeat.any():
+        return frame, dropped
+    marked = frame.with_row_index("_row", offset=first_row).filter(repeat)
+    shown = [
+        f"{row_label} {r['_row']}: " + ", ".join(f"{c}={quote(r[c])}" for c in frame.columns)
+        for r in marked.head(EXAMPLES_KEPT).iter_rows(named=True)
+    ]
+    dropped.add(marked.height, shown)
+    return frame.filter(~repeat), dropped
 
 
 def checked_number(value: pl.Expr, dtype: pl.DataType, *, text: bool = True) -> pl.Expr:

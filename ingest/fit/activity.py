@@ -23,7 +23,8 @@ from ingest.fit.decode import DecodedFit, MessageTable
 from ingest.fit.file_info import first_valid
 from ingest.fit.local_offset import with_utc_offset
 from ingest.fit.profile import value_name
-from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S
+from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S, fit_time_text
+from ingest.salvage import EXAMPLES_KEPT
 from irisin.schema import PLAUSIBLE_HEART_RATE_BPM
 
 SOURCE = "fit_activity"
@@ -122,6 +123,16 @@ def activity_tables(
     order = np.argsort(t, kind="stable")
     t, spm, sport = t[order], spm[order], sport[order]
     hr = _numeric(records, "heart_rate").to_numpy()[ok][order]
+    low, high = PLAUSIBLE_HEART_RATE_BPM
+    impossible = ~np.isnan(hr) & ~((hr >= low) & (hr <= high))
+    if impossible.any():
+        # left out of the minute's mean below (the filter), and counted here
+        bad = np.flatnonzero(impossible)
+        notes["samples_implausible_dropped"] = int(bad.size)
+        notes["samples_implausible_dropped_examples"] = [
+            f"record at {fit_time_text(int(t[i]))}: heart_rate={hr[i]:g}"
+            for i in bad[:EXAMPLES_KEPT]
+        ]
     span = np.diff(t, append=t[-1] + 1 if t.size else 0).astype(np.float64)
     span = np.clip(span, 0, MAX_SAMPLE_SECONDS)
     samples = pl.DataFrame({"t": t, "hr": hr, "step_part": spm * span / 60.0}, nan_to_null=True)

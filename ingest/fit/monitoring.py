@@ -37,8 +37,9 @@ import pyarrow as pa
 
 from ingest.fit.decode import MessageTable
 from ingest.fit.local_offset import utc_offsets
-from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S
-from irisin.schema import INTENSITY_LEVELS
+from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S, fit_time_text
+from ingest.salvage import EXAMPLES_KEPT
+from irisin.schema import INTENSITY_LEVELS, PLAUSIBLE_HEART_RATE_BPM
 
 SOURCE = "fit_monitoring"
 DAY_TOTAL_MINUTES = 1440
@@ -212,6 +213,17 @@ def monitoring_tables(
     if dropped:
         notes["rows_dropped_no_absolute_time"] = dropped
     minute_rows = rows.take(~rows.is_total)
+    low, high = PLAUSIBLE_HEART_RATE_BPM
+    impossible_hr = minute_rows.hr_ok & ~((minute_rows.hr >= low) & (minute_rows.hr <= high))
+    if impossible_hr.any():
+        # an impossible sample is left out of its minute's mean, and counted
+        bad = np.flatnonzero(impossible_hr)
+        notes["samples_implausible_dropped"] = int(bad.size)
+        notes["samples_implausible_dropped_examples"] = [
+            f"monitoring at {fit_time_text(int(minute_rows.t[i]))}: heart_rate={minute_rows.hr[i]:g}"
+            for i in bad[:EXAMPLES_KEPT]
+        ]
+        minute_rows.hr_ok = minute_rows.hr_ok & ~impossible_hr
     local_day = (minute_rows.t + (offset_s or 0)) // 86400
     steps, steps_ok, carried = _per_minute_steps(minute_rows, local_day, file_start_local_s)
     if minute_rows.t.size > 1:

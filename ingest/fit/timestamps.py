@@ -24,6 +24,8 @@ so no per-record Python loop is needed.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 
 TIMESTAMP_16_BEHIND_S = 3600
@@ -34,6 +36,13 @@ FIT_EPOCH_UNIX_S = 631065600
 
 FIT_MIN_ABSOLUTE_S = 0x10000000
 """FIT times below this are seconds since device power-on, not absolute times."""
+
+
+def fit_time_text(fit_seconds: int) -> str:
+    """A FIT time as ``YYYY-MM-DDTHH:MM:SSZ``, for the examples in a file's notes."""
+    return datetime.fromtimestamp(fit_seconds + FIT_EPOCH_UNIX_S, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
 def last_index(valid: np.ndarray, reset: np.ndarray) -> np.ndarray:

@@ -28,7 +28,15 @@ from ingest.fitbit.tables import (
     minutes_table,
     offsets_from_zone,
 )
-from ingest.salvage import Dropped, UnreadableCsv, checked_number, examples_of, read_csv_text
+from ingest.salvage import (
+    Dropped,
+    UnreadableCsv,
+    checked_number,
+    exact_duplicates,
+    examples_of,
+    implausible,
+    read_csv_text,
+)
 from irisin.schema import INTENSITY_LEVELS, PLAUSIBLE_HEART_RATE_BPM
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -63,8 +71,37 @@ def _highest_label_per_minute(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _minutes_of(series: str, text: pl.DataFrame, notes: dict[str, Any]) -> pl.DataFrame:
-    """Per-minute canonical columns of one parsed CSV (``minute_utc`` already set)."""
+def _count_unknown_labels(labels: pl.Series, known: pl.Series, notes: dict[str, Any]) -> None:
+    """Records whose label the reader does not know: counted per label in ``notes["labels_unknown"]``.
+
+    They add no minute, and the notes (and the intake report) say how many
+    were left out, so a label Google adds later is seen, not silently lost.
+    """
+    unknown = labels.filter(known.is_null() & labels.is_not_null())
+    if unknown.len():
+        counts = unknown.value_counts(sort=True)
+        notes["labels_unknown"] = {str(label): int(n) for label, n in counts.head(20).iter_rows()}
+        notes["labels_unknown_records"] = int(unknown.len())
+
+
+def _impossible_samples(
+    text: pl.DataFrame, bad: pl.Expr, column: str, dropped: Dropped
+) -> pl.DataFrame:
+    """``text`` without the samples ``bad`` marks as impossible, counted with examples in ``dropped``."""
+    count, examples = examples_of(text, bad, ["timestamp", column])
+    dropped.add(count, examples)
+    return text.filter(~bad) if count else text
+
+
+def _minutes_of(
+    series: str, text: pl.DataFrame, notes: dict[str, Any], impossible: Dropped
+) -> pl.DataFrame:
+    """Per-minute canonical columns of one parsed CSV (``minute_utc`` already set).
+
+    Impossible samples (heart rate outside ``PLAUSIBLE_HEART_RATE_BPM``,
+    negative steps) are left out before a minute is aggregated and counted in
+    ``impossible``; labels the reader does not know are counted in ``notes``.
+    """
     flag = lambda c: pl.col(c).str.strip_chars().cast(pl.Int8, strict=False) == 1  # noqa: E731
     if series == "active_minutes":
         label = (
@@ -79,15 +116,11 @@ def _minutes_of(series: str, text: pl.DataFrame, notes: dict[str, Any]) -> pl.Da
             text.select("minute_utc", label.alias("intensity")).drop_nulls()
         )
     if series == "activity_level":
-        level = (
-            pl.col("level")
-            .str.strip_chars()
-            .str.to_uppercase()
-            .replace_strict(ACTIVITY_LEVEL_LABELS, default=None)
-        )
-        return _highest_label_per_minute(
-            text.select("minute_utc", level.alias("intensity")).drop_nulls()
-        )
+        raw = pl.col("level").str.strip_chars().str.to_uppercase()
+        level = raw.replace_strict(ACTIVITY_LEVEL_LABELS, default=None, return_dtype=pl.String)
+        labelled = text.select("minute_utc", raw.alias("raw"), level.alias("intensity"))
+        _count_unknown_labels(labelled["raw"], labelled["intensity"], notes)
+        return _highest_label_per_minute(labelled.drop("raw").drop_nulls())
     if series == "active_zone_minutes":
         zone = (
             pl.col("heart rate zone")
@@ -98,22 +131,30 @@ def _minutes_of(series: str, text: pl.DataFrame, notes: dict[str, Any]) -> pl.Da
         credits = pl.col("total minutes").str.strip_chars().cast(pl.Int32, strict=False)
         zoned = text.select(
             "minute_utc",
-            zone.replace_strict(AZM_ZONE_LABELS, default=None).alias("intensity"),
+            zone.alias("zone"),
+            zone.replace_strict(AZM_ZONE_LABELS, default=None, return_dtype=pl.String).alias(
+                "intensity"
+            ),
             credits.alias("credits"),
         )
+        _count_unknown_labels(zoned["zone"], zoned["intensity"], notes)
+        zoned = zoned.drop("zone")
         notes["azm_credits"] = int(zoned["credits"].sum() or 0)
         per_minute = _highest_label_per_minute(zoned.drop_nulls("intensity"))
         notes["azm_clock_minutes"] = per_minute.height
         return per_minute
     if series == "steps":
-        summed = text.group_by("minute_utc").agg(checked_number(pl.col("steps"), pl.Int64()).sum())
+        steps = checked_number(pl.col("steps"), pl.Int64())
+        text = _impossible_samples(text, steps < 0, "steps", impossible)
+        summed = text.group_by("minute_utc").agg(steps.sum())
         return summed.filter(pl.col("steps") <= 2**31 - 1).with_columns(
             pl.col("steps").cast(pl.Int32)
         )
     bpm = checked_number(pl.col("beats per minute"), pl.Float32())
-    return text.group_by("minute_utc").agg(
-        bpm.filter(bpm.is_between(*PLAUSIBLE_HEART_RATE_BPM)).mean().alias("heart_rate_bpm")
+    text = _impossible_samples(
+        text, ~bpm.is_between(*PLAUSIBLE_HEART_RATE_BPM), "beats per minute", impossible
     )
+    return text.group_by("minute_utc").agg(bpm.mean().alias("heart_rate_bpm"))
 
 
 VALUE_COLUMNS: dict[str, tuple[str, pl.DataType]] = {
@@ -159,6 +200,7 @@ def read_csv_member(file: FitbitFile, member: Member, ctx: ReadContext) -> ReadR
             f"header {','.join(text.columns)!r} is not the expected {','.join(expected)!r}",
         )
     rows = text.height + csv_text.dropped.count
+    text, repeated = exact_duplicates(text)
     text = text.with_columns(_utc("timestamp").alias("minute_utc"))
     dropped = csv_text.dropped
     text = _drop_unreadable(file.series, text, dropped).with_columns(
@@ -171,7 +213,8 @@ def read_csv_member(file: FitbitFile, member: Member, ctx: ReadContext) -> ReadR
             f"none of its {rows} records can be read ({'; '.join(dropped.examples[:3])})",
         )
     notes: dict[str, Any] = {"rows": rows, "clock": "utc (stamps end in Z)"}
-    frame = _minutes_of(file.series, text, notes)
+    impossible = implausible()
+    frame = _minutes_of(file.series, text, notes, impossible)
     offset = (
         offsets_from_zone(pl.col("minute_utc"), ctx.timezone)
         if ctx.timezone
@@ -182,6 +225,8 @@ def read_csv_member(file: FitbitFile, member: Member, ctx: ReadContext) -> ReadR
     )
     notes["minutes"] = frame.height
     notes.update(dropped.notes())
+    notes.update(repeated.notes())
+    notes.update(impossible.notes())
     status: Status = "ok"
     reason = None
     if csv_text.cut:

@@ -42,7 +42,9 @@ from ingest.salvage import (
     Dropped,
     UnreadableCsv,
     checked_number,
+    exact_duplicates,
     examples_of,
+    implausible,
     read_csv_text,
 )
 from irisin.schema import PLAUSIBLE_HEART_RATE_BPM
@@ -361,6 +363,8 @@ def _read_one(
         return quarantined(_kind(suffix), member.path, str(exc))
     if text.height == 0:
         return ReadResult(kind=_kind(suffix), notes={"rows": 0, **csv_text.dropped.notes()})
+    n_rows = text.height + csv_text.dropped.count
+    text, repeated = exact_duplicates(text)
     try:
         rows = _resolve(text, spec, ctx)
     except FileProblem as exc:
@@ -376,7 +380,7 @@ def _read_one(
     dropped.extend(csv_text.dropped)
     dropped.extend(rows.dropped)
     rows.dropped = dropped
-    n_rows = text.height + csv_text.dropped.count
+    rows.notes.update(repeated.notes())
     if rows.frame.height == 0 and dropped.count and not rows.unmapped:
         return quarantined(
             _kind(suffix),
@@ -449,6 +453,18 @@ def _read_minute_file(
             frame = frame.filter(pl.col(value).is_not_null())
     if "intensity" in frame.columns:
         labels = frame.select("participant_id", pl.col("local").alias("local_minute"), "intensity")
+    impossible = implausible()
+    if suffix == "heartrate_seconds":
+        bpm = pl.col("heart_rate_bpm")
+        bad = bpm.is_not_null() & ~bpm.is_between(*PLAUSIBLE_HEART_RATE_BPM)
+        impossible.add(
+            *examples_of(
+                frame.with_columns(pl.col("local").dt.strftime("%Y-%m-%d %H:%M:%S")),
+                bad,
+                ["participant_id", "local", "heart_rate_bpm"],
+                "sample",
+            )
+        )
     placed, in_gap = _place(frame, ctx)
     if suffix == "heartrate_seconds":
         placed = _per_minute_heart_rate(placed)
@@ -465,6 +481,7 @@ def _read_minute_file(
             "rows_in_spring_dst_gap_dropped": in_gap,
             "timezone": ctx.timezone or "UTC (none in roster)",
             **rows.dropped.notes(),
+            **impossible.notes(),
         },
     )
     return result, labels

@@ -16,6 +16,7 @@ import io
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,15 @@ from ingest.fitbit.tables import (
     sessions_table,
     to_canonical,
 )
-from ingest.salvage import Dropped, checked_number, examples_of, without_bom
+from ingest.salvage import (
+    EXAMPLES_KEPT,
+    Dropped,
+    checked_number,
+    duplicates,
+    examples_of,
+    implausible,
+    without_bom,
+)
 from irisin.schema import MINUTES, PLAUSIBLE_HEART_RATE_BPM
 
 DAILY_COLUMNS: dict[str, str] = {
@@ -69,13 +78,52 @@ class _Scanned:
     fast_path: bool
     dropped: Dropped
     cut: str | None
+    repeated: Dropped
+    """exact duplicate records, counted once"""
+    impossible: Dropped
+    """samples left out as impossible before the minute was aggregated"""
 
 
-def _per_minute(series: StampedSeries, kind: str) -> tuple[np.ndarray, np.ndarray]:
+def _stamp_text(seconds: int) -> str:
+    """A naive JSON stamp back as Fitbit writes it, for the examples in a file's notes."""
+    return datetime.fromtimestamp(int(seconds), UTC).strftime("%m/%d/%y %H:%M:%S")
+
+
+def _without_repeats(series: StampedSeries) -> tuple[StampedSeries, Dropped]:
+    """``series`` without records that repeat an earlier record's stamp and value exactly.
+
+    A record written twice is one observation: two copies of a minute's steps
+    must not sum to twice its steps. The first copy is kept.
+    """
+    repeated = duplicates()
+    seconds, values = series.seconds, series.values
+    if seconds.size < 2 or bool(np.all(seconds[1:] > seconds[:-1])):
+        return series, repeated
+    pairs = np.stack([seconds.astype(np.int64), values.astype(np.int64)], axis=1)
+    _, first = np.unique(pairs, axis=0, return_index=True)
+    keep = np.zeros(seconds.size, dtype=bool)
+    keep[first] = True
+    if keep.all():
+        return series, repeated
+    dup = np.flatnonzero(~keep)
+    repeated.add(
+        int(dup.size),
+        [
+            f"record {i + 1}: dateTime={_stamp_text(seconds[i])!r}, value={int(values[i])}"
+            for i in dup[:EXAMPLES_KEPT]
+        ],
+    )
+    return replace(series, seconds=seconds[keep], values=values[keep]), repeated
+
+
+def _per_minute(
+    series: StampedSeries, kind: str, impossible: Dropped | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Heart-rate samples averaged per minute, or steps per minute (summed if a minute repeats).
 
-    Impossible samples are dropped first, one by one: heart rate outside
-    ``PLAUSIBLE_HEART_RATE_BPM``, negative steps.
+    Impossible samples are dropped first, one by one, and counted in
+    ``impossible``: heart rate outside ``PLAUSIBLE_HEART_RATE_BPM``, negative
+    steps.
     """
     values, seconds = series.values, series.seconds
     if kind == "heart_rate":
@@ -84,6 +132,16 @@ def _per_minute(series: StampedSeries, kind: str) -> tuple[np.ndarray, np.ndarra
     else:
         keep = values >= 0
     if not keep.all():
+        if impossible is not None:
+            bad = np.flatnonzero(~keep)
+            label = "bpm" if kind == "heart_rate" else "steps"
+            impossible.add(
+                int(bad.size),
+                [
+                    f"dateTime={_stamp_text(seconds[i])!r}, {label}={int(values[i])}"
+                    for i in bad[:EXAMPLES_KEPT]
+                ],
+            )
         series = replace(series, values=values[keep], seconds=seconds[keep])
     minute = series.seconds // 60
     if minute.size and np.all(minute[1:] >= minute[:-1]):
@@ -109,6 +167,7 @@ def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
         return quarantined(file.kind, member.path, str(exc))
     except zipfile.BadZipFile as exc:
         return quarantined(file.kind, member.path, f"could not read the file: {exc}")
+    series, repeated = _without_repeats(series)
     span = None
     if file.named_day is not None and series.seconds.size:
         span = FileSpan(
@@ -117,15 +176,19 @@ def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
             int(series.seconds.max()),
             file.series == "heart_rate",
         )
-    minutes, values = _per_minute(series, file.series)
+    impossible = implausible()
+    minutes, values = _per_minute(series, file.series, impossible)
     if series.cut and file.series == "heart_rate" and minutes.size:
         # the cut may fall among the samples of the last minute: its mean would be of some of them only
         minutes, values = minutes[minutes != minutes.max()], values[minutes != minutes.max()]
     dropped = Dropped()
     dropped.extend(series.dropped)
-    if minutes.size < np.unique(series.seconds // 60).size:
+    if (
+        file.series == "steps"
+        and minutes.size < np.unique(series.seconds[series.values >= 0] // 60).size
+    ):
         dropped.add(
-            int(np.unique(series.seconds // 60).size - minutes.size),
+            int(np.unique(series.seconds[series.values >= 0] // 60).size - minutes.size),
             ["minutes whose steps sum past 2,147,483,647"],
         )
     return _Scanned(
@@ -138,6 +201,8 @@ def _scan_intraday(file: FitbitFile, member: Member) -> _Scanned | ReadResult:
         series.fast_path,
         dropped,
         series.cut,
+        repeated,
+        impossible,
     )
 
 
@@ -202,6 +267,8 @@ def _intraday_results(scanned: list[_Scanned], decision: ClockDecision) -> dict[
         if rows != s.minutes.size:
             notes["minutes_in_dst_gap_dropped"] = int(s.minutes.size - rows)
         notes.update(s.dropped.notes())
+        notes.update(s.repeated.notes())
+        notes.update(s.impossible.notes())
         problems = [p for p in (s.cut, reason_text) if p]
         if s.cut:
             notes["cut"] = s.cut

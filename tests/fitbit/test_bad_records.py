@@ -18,6 +18,7 @@ import pytest
 from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import FileOutcome, Ingestor
+from ingest.salvage import Dropped
 from irisin.demo.fitbit_files import write_fitabase, write_takeout_csv, write_takeout_json
 from tests.fitbit.helpers import worn_truth
 
@@ -232,10 +233,12 @@ def test_a_reader_failure_in_one_file_does_not_quarantine_its_siblings(
 
     real = csv_family._minutes_of
 
-    def flaky(series: str, text: pl.DataFrame, notes: dict[str, object]) -> pl.DataFrame:
+    def flaky(
+        series: str, text: pl.DataFrame, notes: dict[str, object], impossible: Dropped
+    ) -> pl.DataFrame:
         if series == "steps":
             raise ValueError("window shape cannot be larger than input array shape")
-        return real(series, text, notes)
+        return real(series, text, notes, impossible)
 
     monkeypatch.setattr(csv_family, "_minutes_of", flaky)
     root = write_takeout_csv(truth, tmp_path / "export", TZ)
