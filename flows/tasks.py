@@ -35,7 +35,7 @@ from irisin.jobs import (
     recover_store,
 )
 from irisin.lock import StudyBusyError, study_lock  # noqa: F401  (the library's lock, re-exported for the flows)
-from store.lake import Lake
+from store.lake import KnownFiles, Lake
 
 RETRY_DELAYS_SECONDS: list[float] = [1, 5, 20]
 """Waits before the retries of a task that failed on a transient error."""
@@ -87,7 +87,8 @@ class StudyRun:
     def open(cls, study_dir: str | Path) -> StudyRun:
         return cls(open_study(Path(study_dir)))
 
-    def known_file_ids(self) -> set[str]:
+    def known_file_ids(self) -> KnownFiles:
+        """The manifest's files with who holds each: a file is new to a participant who does not hold it yet."""
         return self.ingestor.known
 
     def __enter__(self) -> StudyRun:

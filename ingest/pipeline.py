@@ -48,7 +48,7 @@ from ingest.parallel import ReaderPool
 from ingest.recognise import FAMILIES, HEAD_BYTES, recognise
 from ingest.time_window import Window, within_window
 from irisin.schema import FILES, LAKE_TABLES, conform
-from store.lake import Batch, Lake
+from store.lake import Batch, KnownFiles, Lake
 from store.quarantine import quarantine
 
 FIT_MAGIC = b".FIT"
@@ -221,7 +221,7 @@ class Ingestor:
         self.id_map = dict(
             zip(ids["fitabase_id"].to_list(), ids["participant_id"].to_list(), strict=True)
         )
-        self._known: set[str] | None = None
+        self._known: KnownFiles | None = None
         self._zones: dict[str, str] = dict(
             zip(
                 study.roster["participant_id"].to_list(),
@@ -231,10 +231,15 @@ class Ingestor:
         )
 
     @property
-    def known(self) -> set[str]:
+    def known(self) -> KnownFiles:
+        """The manifest's file ids with who holds each (``store.lake.KnownFiles``), kept current by commits."""
         if self._known is None:
-            self._known = self.lake.known_file_ids()
+            self._known = self.lake.known_files()
         return self._known
+
+    def holds(self, participant_id: str, file_id: str) -> bool:
+        """Whether these bytes are already recorded for this participant (another's copy is not theirs)."""
+        return self.known.held_by(participant_id, file_id)
 
     def _ctx(self, participant_id: str, file_id: str, path: str) -> ReadContext:
         return ReadContext(
@@ -273,7 +278,7 @@ class Ingestor:
                 participant_id, str(path), [_Pending("", fid, 0, refused, None, None)]
             )
         fid = file_id_of(data)
-        if fid in self.known:
+        if self.holds(participant_id, fid):
             return IngestReport(
                 [FileOutcome(fid, str(path), participant_id, "known", "ok", None, new=False)]
             )
@@ -407,7 +412,7 @@ class Ingestor:
             fid = file_id_of(data)
             ids[m.path] = fid
             if looks_like_fit(m.path, data[:12]):
-                if fid in self.known:
+                if self.holds(participant_id, fid):
                     continue
                 fits.append((m, fid, data, self._ctx(participant_id, fid, f"{path}!/{m.path}")))
                 if len(fits) >= FIT_READ_WINDOW:
@@ -418,12 +423,12 @@ class Ingestor:
         pending += self._read_fit_members(fits, container_id)
         # An export whose every file is known needs no reading; one with a new
         # file is read whole, since its files explain each other (clock, Ids).
-        if any(ids[m.path] not in self.known for m in others):
+        if any(not self.holds(participant_id, ids[m.path]) for m in others):
             ctx = self._ctx(participant_id, container_id or "", str(path))
             results = self._read_members(others, ctx, heads)
             for m in others:
                 fid = ids[m.path]
-                if fid in self.known:
+                if self.holds(participant_id, fid):
                     continue
                 res = results.get(m.path) or ReadResult(
                     kind="unknown", status="skipped", reason="not a file irisin reads"
@@ -481,7 +486,7 @@ class Ingestor:
                         report.extend(self.ingest_one(participant_id, path))
                     continue
                 fid = file_id_of(data)
-                if fid in self.known:
+                if self.holds(participant_id, fid):
                     report.outcomes.append(
                         FileOutcome(fid, str(path), participant_id, "known", "ok", None, new=False)
                     )
@@ -571,6 +576,7 @@ class Ingestor:
                     rows[name] = rows.get(name, 0) + part.num_rows
             if invalid:
                 res = _without_invalid_participants(res, invalid, kept=bool(owners))
+            res = _noting_other_holders(res, self.known, participant_id, p.file_id)
             if res.status == "quarantined" and p.load is not None:
                 quarantine(
                     self.quarantine_root,
@@ -595,8 +601,36 @@ class Ingestor:
                 Batch(pid, combined, pa.Table.from_pylist(manifest_rows, schema=FILES))
             )
             report.batches.append((pid, bid))
-            self.known.update(r["file_id"] for r in manifest_rows)
+            self.known.update((r["participant_id"], r["file_id"], r["kind"]) for r in manifest_rows)
         return report
+
+
+def _noting_other_holders(
+    res: ReadResult, known: KnownFiles, participant_id: str, file_id: str
+) -> ReadResult:
+    """The result of bytes another participant already holds: recorded for this one too, and said so.
+
+    The same file in two participants' inboxes is recorded for each of them
+    (never for whichever a race let in first); the notes and the reason name
+    the others, so a copy made by mistake is seen and can be removed.
+    """
+    if file_id in known.attributed or res.kind == "zip":
+        return res
+    others = known.others_holding(participant_id, file_id)
+    if not others:
+        return res
+    shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    said = (
+        f"the same bytes are also recorded for {shown}: recorded for {participant_id} as well; "
+        "if this copy is a mistake, remove it from the inbox"
+    )
+    return ReadResult(
+        kind=res.kind,
+        status=res.status,
+        reason=f"{res.reason}; {said}" if res.reason else said,
+        tables=res.tables,
+        notes={**res.notes, "same_bytes_also_held_by": others},
+    )
 
 
 def _dated_in_window(res: ReadResult, window: Window) -> ReadResult:

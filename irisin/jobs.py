@@ -26,7 +26,7 @@ from ingest.pipeline import FileOutcome, Ingestor, IngestReport, looks_like_fit
 from irisin import __version__
 from store.atomic import write_text
 from store.derived import DerivedStore
-from store.lake import Lake
+from store.lake import KnownFiles, Lake
 from store.warehouse import WAREHOUSE_FILE, refresh_warehouse
 
 if TYPE_CHECKING:
@@ -273,11 +273,19 @@ def inbox_items(
     return items
 
 
-def _has_new_bytes(item: InboxItem, known: set[str], fingerprints: Fingerprints) -> bool:
+def _has_new_bytes(
+    item: InboxItem, known: set[str] | KnownFiles, fingerprints: Fingerprints
+) -> bool:
+    """Whether the item holds bytes not yet recorded *for its participant* (another's copy is new to them)."""
     if item.refused is not None:
         return True  # reported every run while it is there
+    held = (
+        (lambda fid: known.held_by(item.participant_id, fid))
+        if isinstance(known, KnownFiles)
+        else known.__contains__
+    )
     try:
-        return any(fingerprints.file_id(f) not in known for f in files_of(item))
+        return any(not held(fingerprints.file_id(f)) for f in files_of(item))
     except (
         OSError
     ):  # changed since listed (now a FIFO or a link, or gone): the ingest step says what it is
@@ -290,7 +298,7 @@ def fingerprints_of(study: Study) -> Fingerprints:
 
 
 def new_items(
-    items: list[InboxItem], known: set[str], fingerprints: Fingerprints | None = None
+    items: list[InboxItem], known: set[str] | KnownFiles, fingerprints: Fingerprints | None = None
 ) -> list[InboxItem]:
     """Drop files whose bytes are already in the manifest; a folder stays if any of its files is new.
 

@@ -17,7 +17,7 @@ disk, one whole object on object storage), and the filesystem is a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +63,70 @@ class Batch:
     manifest: pa.Table
 
 
+ATTRIBUTED_BY_CONTENT = ("fitabase",)
+"""Kinds of file whose rows go to the participants their content names (a Fitabase ``Id``), not the inbox's."""
+
+
+@dataclass
+class KnownFiles:
+    """Which participants hold each file id of the manifest (issue 15 item 6).
+
+    A file's identity stays its content hash, but a file is known *for a
+    participant*: the same bytes handed in under a second participant are
+    recorded for that participant too, whichever arrives first, so no race
+    decides who owns them. A file whose rows go to the participants its
+    content names (``ATTRIBUTED_BY_CONTENT``) is known for everyone once read,
+    as its rows are already where they belong.
+    ``fid in known`` keeps the old meaning: held by anyone.
+    """
+
+    holders: dict[str, set[str]]
+    attributed: set[str]
+
+    @classmethod
+    def of(cls, manifest: pl.DataFrame | pa.Table) -> KnownFiles:
+        known = cls({}, set())
+        frame = manifest if isinstance(manifest, pl.DataFrame) else pl.from_arrow(manifest)
+        assert isinstance(frame, pl.DataFrame)
+        known.update(
+            zip(
+                frame["participant_id"].to_list(),
+                frame["file_id"].to_list(),
+                frame["kind"].to_list(),
+                strict=True,
+            )
+        )
+        return known
+
+    def update(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        """Record (participant_id, file_id, kind) manifest rows."""
+        for pid, fid, kind in rows:
+            self.holders.setdefault(fid, set()).add(pid)
+            if kind.startswith(ATTRIBUTED_BY_CONTENT):
+                self.attributed.add(fid)
+
+    def held_by(self, participant_id: str, file_id: str) -> bool:
+        """Whether ``participant_id`` already holds ``file_id`` (so its bytes need no reading for them)."""
+        holders = self.holders.get(file_id)
+        return holders is not None and (participant_id in holders or file_id in self.attributed)
+
+    def others_holding(self, participant_id: str, file_id: str) -> list[str]:
+        """The other participants whose manifest already holds ``file_id``."""
+        return sorted(self.holders.get(file_id, set()) - {participant_id})
+
+    def __contains__(self, file_id: object) -> bool:
+        return file_id in self.holders
+
+    def __len__(self) -> int:
+        return len(self.holders)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.holders)
+
+    def copy(self) -> KnownFiles:
+        return KnownFiles({k: set(v) for k, v in self.holders.items()}, set(self.attributed))
+
+
 class Lake:
     """Append-only Parquet store of the canonical tables."""
 
@@ -77,8 +141,8 @@ class Lake:
         """participant -> logical path -> live file_id, loaded lazily, kept current by write_batch."""
         self._live_complete = False
         """Whether ``_live`` holds every participant of the manifest (a participant missing has no files)."""
-        self._known: set[str] | None = None
-        """Every file id of the manifest once read whole, kept current by write_batch."""
+        self._known: KnownFiles | None = None
+        """Every file id of the manifest, with who holds it, once read whole; kept current by write_batch."""
         self.damaged: list[tuple[str, str]] = []
         """Committed data parts found missing or unreadable by the last ``recover``, with the problem."""
 
@@ -151,7 +215,14 @@ class Lake:
                 )
         self._write_atomic(manifest, self._part(MANIFEST, batch.participant_id, bid))
         if self._known is not None:
-            self._known.update(manifest.column("file_id").to_pylist())
+            self._known.update(
+                zip(
+                    manifest.column("participant_id").to_pylist(),
+                    manifest.column("file_id").to_pylist(),
+                    manifest.column("kind").to_pylist(),
+                    strict=True,
+                )
+            )
         if _note_live(live, manifest):
             self._finish_replacements(self.manifest([batch.participant_id]))
             self._live[batch.participant_id] = self._read_live(batch.participant_id)
@@ -210,15 +281,19 @@ class Lake:
         here); the same read indexes every participant's live files, so the
         batches written after it (a nightly's new files) need not read it again.
         """
+        return set(self.known_files())
+
+    def known_files(self) -> KnownFiles:
+        """Every file id in the manifest with the participants holding it (a copy; see ``KnownFiles``)."""
         if self._known is None:
             self._remember(self.manifest())
         assert self._known is not None
-        return set(self._known)
+        return self._known.copy()
 
     def _remember(self, manifest: pl.DataFrame) -> None:
         """Index a whole-manifest read: live files per participant and every known file id."""
         self._live, self._live_complete = _live_of(manifest), True
-        self._known = set(manifest["file_id"].to_list())
+        self._known = KnownFiles.of(manifest)
 
     def _forget(self) -> None:
         self._live, self._live_complete, self._known = {}, False, None
