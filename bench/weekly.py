@@ -309,10 +309,87 @@ def run_pandas(folder: Path, participants: int) -> dict:
     }
 
 
+def pandas_wear(df: pd.DataFrame, config: StudyConfig) -> pd.Series:
+    """The ``auto`` wear rule in pandas: heart rate present on a source's heart-rate days, else Choi 2011 on steps.
+
+    Written the obvious way: per participant and source, the distinct minutes
+    with a step count in order, runs of zero and non-zero steps by ``cumsum``,
+    two-minute interruptions bridged between 30-minute zero runs, and quiet
+    stretches of 90 minutes or more are non-wear.
+    """
+    import pandas as pd
+
+    assert config.wear.rule == "auto", "the baseline implements the default rule only"
+    w = config.wear
+    has_hr = df["heart_rate_bpm"].fillna(0) > 0
+    day = df["minute_utc"].dt.floor("D")
+    heart_day = has_hr.groupby([df["participant_id"], df["source"], day]).transform("any")
+    step_rows = df[~heart_day & df["steps"].notna()]
+    minutes = (
+        step_rows.groupby(["participant_id", "source", "minute_utc"], as_index=False)["steps"]
+        .max()
+        .sort_values(["participant_id", "source", "minute_utc"], ignore_index=True)
+    )
+    key = minutes["participant_id"] + "|" + minutes["source"]
+    zero = minutes["steps"] <= 0
+    new_run = (zero != zero.shift()) | (key != key.shift())
+    minutes["run"] = new_run.cumsum()
+    at = (minutes["minute_utc"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(minutes=1)
+    runs = pd.DataFrame(
+        {
+            "key": key.groupby(minutes["run"]).first(),
+            "zero": zero.groupby(minutes["run"]).first(),
+            "first": at.groupby(minutes["run"]).first(),
+            "last": at.groupby(minutes["run"]).last(),
+        }
+    )
+    runs["span"] = runs["last"] - runs["first"] + 1
+
+    def long_zero_neighbour(shift: int) -> pd.Series:
+        return (
+            (runs["key"] == runs["key"].shift(shift))
+            & runs["zero"].shift(shift, fill_value=False)
+            & (runs["span"].shift(shift, fill_value=0) >= w.step_interruption_window_minutes)
+        )
+
+    quiet = runs["zero"] | (
+        (runs["span"] <= w.step_interruption_minutes)
+        & long_zero_neighbour(1)
+        & long_zero_neighbour(-1)
+    )
+    segment = (
+        ~(quiet & quiet.shift(fill_value=False) & (runs["key"] == runs["key"].shift()))
+    ).cumsum()
+    span = (
+        runs.groupby(segment)["last"].transform("max")
+        - runs.groupby(segment)["first"].transform("min")
+        + 1
+    )
+    runs["worn"] = ~(quiet & (span >= w.step_nonwear_minutes))
+    minutes["worn"] = minutes["run"].map(runs["worn"])
+    step_verdict = (
+        step_rows[["participant_id", "source", "minute_utc"]]
+        .merge(
+            minutes[["participant_id", "source", "minute_utc", "worn"]],
+            on=["participant_id", "source", "minute_utc"],
+            how="left",
+        )["worn"]
+        .to_numpy()
+    )
+    worn = has_hr & heart_day
+    worn.loc[step_rows.index] = step_verdict
+    return worn.astype(bool)
+
+
 def pandas_weekly(
     files: list[Path], ids: set[str], roster: pd.DataFrame, config: StudyConfig
 ) -> pd.DataFrame:
-    """The weekly rules written plainly in pandas (no daily totals, no device profiles: as in the bench data)."""
+    """The weekly rules written plainly in pandas (no daily totals, no device profiles: as in the bench data).
+
+    Heart-rate parameters (roster, else an estimate from the participant's
+    minutes), plausibility limits, the ``auto`` wear rule and "MVPA is worn"
+    follow ``features``; each UTC minute counts once at its highest level.
+    """
     import pandas as pd
 
     cols = [
@@ -329,11 +406,22 @@ def pandas_weekly(
     df = df[df["participant_id"].isin(ids)]
     rows = len(df)
     trusted = config.intensity.source_precedence
-    df = df[df["source"].isin(trusted)]
+    df = df[df["source"].isin(trusted)].copy()
+    # Plausibility: impossible heart rates and step counts are ignored.
+    hr_bad = (df["heart_rate_bpm"] > 220) | (
+        (df["heart_rate_bpm"] > 0) & (df["heart_rate_bpm"] < 20)
+    )
+    df.loc[hr_bad, "heart_rate_bpm"] = np.nan
+    df.loc[(df["steps"] > 300) | (df["steps"] < 0), "steps"] = np.nan
     people = roster.set_index("participant_id")
     i = config.intensity
     device = df["intensity"].map({"sedentary": 0, "light": 1, "moderate": 2, "vigorous": 3})
+    # Resting HR: the roster's, else the 5th percentile ("nearest") of the participant's own
+    # plausible minute heart rates when there are at least 600 of them.
+    own = df[df["heart_rate_bpm"].between(20, 220)].groupby("participant_id")["heart_rate_bpm"]
+    estimate = own.quantile(0.05, interpolation="nearest").where(own.size() >= 600)
     rest = df["participant_id"].map(people["resting_hr"]).astype(float)
+    rest = rest.fillna(df["participant_id"].map(estimate).astype(float))
     max_hr = df["participant_id"].map(people["max_hr"]).astype(float)
     tanaka = 208 - 0.7 * (df["minute_utc"].dt.year - df["participant_id"].map(people["birth_year"]))
     max_hr = max_hr.fillna(tanaka)
@@ -352,14 +440,17 @@ def pandas_weekly(
         "device": device,
         "heart_rate": cut(hrr, i.hrr_moderate_percent, i.hrr_vigorous_percent),
         "cadence": cut(
-            df["steps"], i.cadence_moderate_steps_per_minute, i.cadence_vigorous_steps_per_minute
+            df["steps"].where(df["steps"] <= 210),
+            i.cadence_moderate_steps_per_minute,
+            i.cadence_vigorous_steps_per_minute,
         ),
         "mets": cut(df["mets"], i.mets_moderate, i.mets_vigorous),
     }
     level = pd.Series(np.nan, index=df.index)
     for m in reversed(i.methods):
         level = by_method[m].where(by_method[m].notna(), level)
-    df = df.assign(level=level, worn_by_rule=df["heart_rate_bpm"].fillna(0) > 0)
+    df = df.assign(level=level, worn_by_rule=pandas_wear(df, config))
+    df["worn_by_rule"] |= df["level"] >= 2  # a moderate or vigorous minute is worn
     per_minute = df.groupby(["participant_id", "minute_utc"], as_index=False).agg(
         level=("level", "max"), worn=("worn_by_rule", "any")
     )

@@ -38,16 +38,22 @@ from features.classify import (
     label_index,
 )
 from features.plausibility import plausible
-from features.wear import with_wear
+from features.wear import WEAR_RULES, row_rule, step_worn_bits
 
 QUARTER_MINUTES = 15
+QUARTERS_PER_DAY = 96
 US_PER_MINUTE = 60_000_000
 _OFFSET_BIAS = 2048
 """Shifts UTC offsets (-720..+840 min) to positive numbers for packing with the source rank."""
-_WORN, _CLASSIFIED, _MVPA = 15, 30, 45
-"""Bit positions of the worn, classified and at-least-moderate masks in a row's ``low`` word."""
-_SOURCE, _METHOD = 16, 24
-"""Bit positions of the source and method provenance bits in a row's ``high`` word (vigorous mask at 0)."""
+_RULE, _CLASSIFIED, _MVPA = 15, 30, 45
+"""Bit positions of the wear-rule, classified and at-least-moderate masks in a row's ``low`` word."""
+_STEPS, _ZERO, _METHOD = 15, 30, 60
+"""Bit positions of the steps-above-zero and steps-of-zero masks and the method bits in ``high``
+(vigorous mask at 0)."""
+_SOURCE = 16
+"""Bit position of the source provenance bits in a combined quarter's ``high`` word."""
+_SOURCE_SLOTS = 8
+"""Sources a quarter key can tell apart (``source_bits`` is 8 bits wide)."""
 
 RULE_COLUMNS = (
     "participant_id",
@@ -89,13 +95,13 @@ def _minute_rows(
     config: StudyConfig,
     limits: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """One compact row per trusted minute row: its quarter-hour, packed bit sets and offset key.
+    """One compact row per trusted minute row: its source quarter-hour, packed bit sets and offset key.
 
-    ``low`` packs the
-    minute's bit in the present, worn, classified and at-least-moderate masks
-    (15 bits each), ``high`` its bit in the vigorous mask plus the source's and
-    the method's provenance bits. Packing lets one OR per quarter do the work of
-    seven.
+    ``source_quarter`` is ``quarter * 8 + source_rank``. ``low`` packs the
+    minute's bit in the present, wear-rule, classified and at-least-moderate
+    masks (15 bits each), ``high`` its bit in the vigorous, steps-above-zero
+    and steps-of-zero masks plus the method's provenance bit. Packing lets one
+    OR per source quarter do the work of nine.
     """
     trusted = (
         minutes.select(RULE_COLUMNS)
@@ -110,25 +116,24 @@ def _minute_rows(
     minute = pl.col("minute_utc").cast(pl.Int64) // US_PER_MINUTE
     bit = pl.lit(2, pl.UInt64).pow((minute % QUARTER_MINUTES).cast(pl.UInt8))
     level = pl.col("level")
+    steps = pl.col("steps")
 
     def flag(condition: pl.Expr, shift: int) -> pl.Expr:
         return condition.fill_null(False).cast(pl.UInt64) * pl.lit(1 << shift, pl.UInt64)
 
-    # A minute classified moderate or vigorous is worn whatever the rule: MVPA never exceeds wear.
     low = bit * (
         pl.lit(1, pl.UInt64)
-        + flag(pl.col("worn_by_rule") | (level >= MODERATE), _WORN)
+        + flag(row_rule(config.wear.rule), _RULE)
         + flag(level.is_not_null(), _CLASSIFIED)
         + flag(level >= MODERATE, _MVPA)
     )
     method_bit = (
         pl.when(pl.col("method_code").is_not_null())
-        .then(pl.lit(2, pl.UInt32).pow(pl.col("method_code") + _METHOD))
-        .otherwise(pl.lit(0, pl.UInt32))
+        .then(pl.lit(2, pl.UInt64).pow(pl.col("method_code") + _METHOD))
+        .otherwise(pl.lit(0, pl.UInt64))
     )
     high = (
-        bit.cast(pl.UInt32) * flag(level == VIGOROUS, 0).cast(pl.UInt32)
-        + pl.lit(2, pl.UInt32).pow(pl.col("source_rank") + _SOURCE)
+        bit * (flag(level == VIGOROUS, 0) + flag(steps > 0, _STEPS) + flag(steps == 0, _ZERO))
         + method_bit
     )
     # The minute's bit in method m's 15-bit mask (``by_method``: masks of METHODS in order).
@@ -142,14 +147,82 @@ def _minute_rows(
     offset_key = pl.col("source_rank").cast(pl.Int32) * 4 * _OFFSET_BIAS + (
         pl.col("utc_offset_minutes").cast(pl.Int32) + _OFFSET_BIAS
     )
-    return with_wear(classified, config.wear, source="source_rank").select(
+    return classified.select(
         "participant_id",
-        (minute // QUARTER_MINUTES).alias("quarter"),
+        ((minute // QUARTER_MINUTES) * _SOURCE_SLOTS + pl.col("source_rank").cast(pl.Int64)).alias(
+            "source_quarter"
+        ),
         low.alias("low"),
         high.alias("high"),
         by_method.alias("by_method"),
         offset_key.cast(pl.UInt16).alias("offset_key"),
     )
+
+
+def _field(column: str, shift: int, width: int, dtype: pl.DataType) -> pl.Expr:
+    return ((pl.col(column) // (1 << shift)) % (1 << width)).cast(dtype)
+
+
+def source_quarters(
+    minutes: pl.LazyFrame,
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+    config: StudyConfig,
+    *,
+    limits: pl.LazyFrame | None = None,
+) -> pl.DataFrame:
+    """One row per participant, trusted source and UTC quarter-hour, with ``worn_bits`` under the wear rule.
+
+    The one pass over the minute rows (streaming): classify, then OR each
+    source quarter's rows. The wear rule is then decided on these rows, 15
+    times fewer than the minute rows (``features.wear``): ``auto`` picks heart
+    rate or steps per source and UTC day, and the step rule expands only its
+    own quarters back to minutes. A moderate or vigorous minute is worn
+    whatever the rule: MVPA never exceeds wear.
+    """
+    rows = (
+        _minute_rows(minutes, profiles, roster, config, limits)
+        .group_by("participant_id", "source_quarter")
+        .agg(
+            pl.col("low").bitwise_or(),
+            pl.col("high").bitwise_or(),
+            pl.col("by_method").bitwise_or(),
+            pl.col("offset_key").min(),
+        )
+        .collect(engine="streaming")
+    )
+    quarter = (pl.col("source_quarter") // _SOURCE_SLOTS).alias("quarter")
+    rank = (pl.col("source_quarter") % _SOURCE_SLOTS).cast(pl.UInt8).alias("source_rank")
+    rule_bits = _field("low", _RULE, QUARTER_MINUTES, pl.UInt16())
+    mvpa_bits = _field("low", _MVPA, QUARTER_MINUTES, pl.UInt16())
+    rule = config.wear.rule
+    if rule in WEAR_RULES:
+        return rows.with_columns(quarter, rank, (rule_bits | mvpa_bits).alias("worn_bits"))
+    rows = rows.with_columns(quarter, rank)
+    if rule == "auto":
+        day = (pl.col("source_quarter") // (QUARTERS_PER_DAY * _SOURCE_SLOTS)) * _SOURCE_SLOTS + (
+            pl.col("source_quarter") % _SOURCE_SLOTS
+        )
+        heart_day = (rule_bits != 0).any().over("participant_id", day)
+    else:
+        heart_day = pl.lit(False)
+    rows = rows.with_columns(heart_day.alias("heart_day"))
+    step_days = rows.filter(~pl.col("heart_day")).select(
+        "participant_id",
+        "source_rank",
+        "quarter",
+        _field("high", _STEPS, QUARTER_MINUTES, pl.UInt16()).alias("steps_bits"),
+        _field("high", _ZERO, QUARTER_MINUTES, pl.UInt16()).alias("zero_bits"),
+    )
+    by_steps = step_worn_bits(step_days, config.wear)
+    worn_bits = pl.zeros(rows.height, pl.UInt16, eager=True).scatter(
+        rows.select(pl.arg_where(~pl.col("heart_day"))).to_series(), by_steps
+    )
+    return rows.with_columns(
+        (pl.when(pl.col("heart_day")).then(rule_bits).otherwise(worn_bits) | mvpa_bits).alias(
+            "worn_bits"
+        )
+    ).drop("heart_day")
 
 
 def combine_quarters(
@@ -166,17 +239,28 @@ def combine_quarters(
     ``device_offset_minutes`` is the UTC offset the most trusted source reported
     in that quarter (null if none did). ``limits`` is ``heart_rate_limits(...)``;
     without it, limits come from ``profiles`` and ``roster`` (and an estimate
-    from the minutes). The quarters are computed in one
-    streaming pass over the minute rows and returned materialized: they are
-    15 times fewer than the minute rows and are read more than once downstream.
+    from the minutes). The minute rows are read in one streaming pass
+    (``source_quarters``); sources are then combined by OR-ing their quarter
+    rows, and the result is returned materialized: it is 15 times smaller
+    than the minute rows and is read more than once downstream.
     """
     mask = (1 << QUARTER_MINUTES) - 1
-
-    def field(column: str, shift: int, width: int, dtype: pl.DataType) -> pl.Expr:
-        return ((pl.col(column) // (1 << shift)) % (1 << width)).cast(dtype)
-
+    per_source = source_quarters(minutes, profiles, roster, config, limits=limits)
+    # Re-packed so that one OR per quarter combines every field: present and
+    # worn (low), vigorous and the source and method bits (high).
+    low = (
+        pl.col("low") % (1 << QUARTER_MINUTES)
+        + pl.col("worn_bits").cast(pl.UInt64) * (1 << _RULE)
+        + (pl.col("low") // (1 << _CLASSIFIED)) * (1 << _CLASSIFIED)
+    ).alias("low")
+    high = (
+        pl.col("high") % (1 << QUARTER_MINUTES)
+        + pl.lit(2, pl.UInt64).pow(pl.col("source_rank") + _SOURCE)
+        + (pl.col("high") // (1 << _METHOD)) * (1 << _METHOD)
+    ).alias("high")
     return (
-        _minute_rows(minutes, profiles, roster, config, limits)
+        per_source.lazy()
+        .select("participant_id", "quarter", low, high, "by_method", "offset_key")
         .group_by("participant_id", "quarter")
         .agg(
             pl.col("low").bitwise_or(),
@@ -187,15 +271,15 @@ def combine_quarters(
         .select(
             "participant_id",
             "quarter",
-            field("low", 0, QUARTER_MINUTES, pl.UInt16()).alias("present_bits"),
-            field("low", _WORN, QUARTER_MINUTES, pl.UInt16()).alias("worn_bits"),
-            field("low", _CLASSIFIED, QUARTER_MINUTES, pl.UInt16()).alias("classified_bits"),
-            field("low", _MVPA, QUARTER_MINUTES, pl.UInt16()).alias("mvpa_bits"),
+            _field("low", 0, QUARTER_MINUTES, pl.UInt16()).alias("present_bits"),
+            _field("low", _RULE, QUARTER_MINUTES, pl.UInt16()).alias("worn_bits"),
+            _field("low", _CLASSIFIED, QUARTER_MINUTES, pl.UInt16()).alias("classified_bits"),
+            _field("low", _MVPA, QUARTER_MINUTES, pl.UInt16()).alias("mvpa_bits"),
             (pl.col("high") & mask).cast(pl.UInt16).alias("vigorous_bits"),
-            field("high", _SOURCE, 8, pl.UInt8()).alias("source_bits"),
-            field("high", _METHOD, 8, pl.UInt8()).alias("method_bits"),
+            _field("high", _SOURCE, _SOURCE_SLOTS, pl.UInt8()).alias("source_bits"),
+            _field("high", _METHOD, len(METHODS), pl.UInt8()).alias("method_bits"),
             *(
-                field("by_method", QUARTER_MINUTES * code, QUARTER_MINUTES, pl.UInt16()).alias(
+                _field("by_method", QUARTER_MINUTES * code, QUARTER_MINUTES, pl.UInt16()).alias(
                     f"{method}_bits"
                 )
                 for code, method in enumerate(METHODS)
@@ -204,6 +288,7 @@ def combine_quarters(
             .cast(pl.Int16)
             .alias("device_offset_minutes"),
         )
+        # The in-memory engine ORs per group (0.63 s CPU on 0.7 M rows against 0.09 s streaming).
         .collect(engine="streaming")
     )
 

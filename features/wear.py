@@ -24,10 +24,21 @@ step-only wrist devices: a run of at least ``step_nonwear_minutes`` (90)
 minutes of zero steps is non-wear, and may contain interruptions of up to
 ``step_interruption_minutes`` (2) minutes with steps when at least
 ``step_interruption_window_minutes`` (30) minutes of zeros lie on each side.
-Every other minute the source reported is worn. A run is measured in clock
-time from its first to its last zero minute, so minutes missing from the
-source inside a run count as zeros; a device that reports a day of only
-zeros was not worn that day.
+Every other minute with a step count is worn; a minute the source reported
+without any step count (e.g. a separate intensity file) is not. A run is
+measured in clock time from its first to its last zero minute, so minutes
+missing from the source inside a run count as zeros; a device that reports a
+day of only zeros was not worn that day. Under ``auto`` the step rule sees
+only the source's step-rule days, so a run may continue across a heart-rate
+day of the same source.
+
+Where the rules run: ``features.combine`` reduces the minute rows to one row
+per participant, source and UTC quarter-hour holding 15-bit sets (heart rate
+present, steps above zero, steps of zero; see there). ``auto``'s per-day choice
+is an OR over a day's 96 quarters, and the step rule expands only the
+step-rule quarters back to minutes, already in order, so no minute row is
+joined or sorted (``step_worn_bits``). Per-row rules are decided on each
+minute row (``worn``).
 
 Whatever the rule, a minute classified moderate or vigorous is worn (MVPA
 can never exceed wear); ``features.combine`` applies that after classifying.
@@ -41,8 +52,7 @@ import polars as pl
 
 from config.study import WearSection
 
-US_PER_MINUTE = 60_000_000
-MINUTES_PER_DAY = 1440
+QUARTER_MINUTES = 15
 
 
 def heart_rate_present() -> pl.Expr:
@@ -73,119 +83,125 @@ def worn(rule: str) -> pl.Expr:
     return WEAR_RULES[rule]().alias("worn_by_rule")
 
 
-def _key(source: str) -> list[str]:
-    return ["participant_id", source]
+def row_rule(rule: str) -> pl.Expr:
+    """What each minute row contributes to its quarter's rule bits.
 
-
-def step_wear(rows: pl.LazyFrame, wear: WearSection, source: str = "source") -> pl.LazyFrame:
-    """``participant_id, <source>, minute, step_worn`` for the distinct minutes of ``rows`` (Choi 2011 on steps).
-
-    ``minute`` is minutes since the Unix epoch. Runs are found on the distinct
-    minutes of each participant and source (a minute reported twice is one
-    minute, its largest step count), so duplicated rows change nothing.
+    For a per-row rule, the rule itself; for ``auto`` and ``steps``, heart rate
+    present (``auto`` uses it on heart-rate days; the step rule reads the step bits).
     """
-    key = _key(source)
-    minute = (pl.col("minute_utc").cast(pl.Int64) // US_PER_MINUTE).alias("minute")
-    # Rows without a step count (e.g. a separate intensity file) say nothing about steps.
-    ordered = (
-        rows.filter(pl.col("steps").is_not_null())
-        .select(*key, minute, "steps")
-        .sort(*key, "minute", "steps")
-    )
-    # Sorted by steps within a minute, the last row of a minute holds its largest count.
-    last_of_minute = ~pl.all_horizontal(
-        (pl.col(c) == pl.col(c).shift(-1)) for c in (*key, "minute")
-    ).fill_null(False)
-    distinct = ordered.filter(last_of_minute)
-    same_key = pl.all_horizontal(pl.col(k) == pl.col(k).shift(1) for k in key).fill_null(False)
-    zero = pl.col("steps") <= 0
-    runs_marked = distinct.with_columns(zero.alias("zero")).with_columns(
-        ((pl.col("zero") != pl.col("zero").shift(1)).fill_null(True) | ~same_key)
-        .cum_sum()
-        .alias("run")
-    )
-    runs = (
-        runs_marked.group_by("run")
-        .agg(
-            *(pl.col(k).first() for k in key),
-            pl.col("zero").first(),
-            pl.col("minute").first().alias("first"),
-            pl.col("minute").last().alias("last"),
+    return worn(rule) if rule in WEAR_RULES else heart_rate_present()
+
+
+def step_runs(minutes: pl.DataFrame, wear: WearSection) -> pl.Series:
+    """Per row of ``minutes``, whether Choi 2011 on steps calls it worn (Boolean).
+
+    ``minutes`` has ``key`` (an integer per participant and source), ``minute``
+    (minutes since the Unix epoch) and ``zero`` (the minute's step count is
+    zero), one row per minute that has a step count, sorted by key and minute.
+    Runs of equal ``zero`` are numbered in order, so each minute finds its
+    run's verdict by position rather than by a join.
+    """
+    same_key = (pl.col("key") == pl.col("key").shift(1)).fill_null(False)
+    run = (
+        minutes.select(
+            ((pl.col("zero") != pl.col("zero").shift(1)).fill_null(True) | ~same_key)
+            .cum_sum()
+            .cast(pl.Int64)
+            .alias("run")
         )
-        .sort("run")
+        .to_series()
+        .set_sorted()
+    )
+    last_of_run = (run != run.shift(-1)).fill_null(True)
+    # One row per run: its key, class, first and last minute (runs are consecutive rows).
+    first_minute = minutes.filter((run != run.shift(1)).fill_null(True))["minute"]
+    runs = (
+        minutes.filter(last_of_run)
+        .select("key", "zero", pl.col("minute").alias("last"))
+        .with_columns(first_minute.alias("first"))
         .with_columns((pl.col("last") - pl.col("first") + 1).alias("span"))
     )
 
     def neighbour(shift: int) -> pl.Expr:
-        same = pl.all_horizontal(pl.col(k) == pl.col(k).shift(shift) for k in key).fill_null(False)
+        same = (pl.col("key") == pl.col("key").shift(shift)).fill_null(False)
         return (
             same
             & pl.col("zero").shift(shift).fill_null(False)
             & (pl.col("span").shift(shift).fill_null(0) >= wear.step_interruption_window_minutes)
         )
 
-    bridged = runs.with_columns(
-        (
-            pl.col("zero")
-            | ((pl.col("span") <= wear.step_interruption_minutes) & neighbour(1) & neighbour(-1))
-        ).alias("quiet")
+    quiet = pl.col("zero") | (
+        (pl.col("span") <= wear.step_interruption_minutes) & neighbour(1) & neighbour(-1)
     )
-    same_prev = pl.all_horizontal(pl.col(k) == pl.col(k).shift(1) for k in key).fill_null(False)
-    segments = bridged.with_columns(
-        (~(pl.col("quiet") & pl.col("quiet").shift(1).fill_null(False) & same_prev))
-        .cum_sum()
-        .alias("segment")
-    )
-    nonwear = segments.with_columns(
-        (pl.col("last").max().over("segment") - pl.col("first").min().over("segment") + 1).alias(
-            "segment_span"
-        )
-    ).select(
-        "run",
-        (~(pl.col("quiet") & (pl.col("segment_span") >= wear.step_nonwear_minutes))).alias(
-            "step_worn"
-        ),
-    )
-    return runs_marked.join(nonwear, on="run", how="left").select(*key, "minute", "step_worn")
-
-
-def with_wear(rows: pl.LazyFrame, wear: WearSection, source: str = "source") -> pl.LazyFrame:
-    """``rows`` with ``worn_by_rule`` (Boolean, never null) under ``wear.rule``.
-
-    ``rows`` needs ``participant_id``, ``source`` (or the column named by
-    ``source``: any per-source key), ``minute_utc``, ``steps``,
-    ``heart_rate_bpm`` and ``worn``.
-    """
-    if wear.rule not in FRAME_RULES:
-        return rows.with_columns(worn(wear.rule))
-    key = _key(source)
-    minute = pl.col("minute_utc").cast(pl.Int64) // US_PER_MINUTE
-    day = (minute // MINUTES_PER_DAY).alias("_day")
-    rows = rows.with_columns(day, minute.alias("_minute"))
-    if wear.rule == "auto":
-        heart_days = (
-            rows.filter(heart_rate_present())
-            .select(*key, "_day")
-            .unique()
-            .with_columns(pl.lit(True).alias("_hr_day"))
-        )
-        rows = rows.join(heart_days, on=[*key, "_day"], how="left").with_columns(
-            pl.col("_hr_day").fill_null(False)
-        )
-        step_rows = rows.filter(~pl.col("_hr_day"))
-    else:
-        rows = rows.with_columns(pl.lit(False).alias("_hr_day"))
-        step_rows = rows
-    steps = step_wear(step_rows, wear, source).rename({"minute": "_minute"})
-    # A row without a step count on a step-rule day takes its minute's step verdict;
-    # a minute with no step count at all is not worn.
-    return (
-        rows.join(steps, on=[*key, "_minute"], how="left")
+    same_prev = (pl.col("key") == pl.col("key").shift(1)).fill_null(False)
+    verdict = (
+        runs.with_columns(quiet.alias("quiet"))
         .with_columns(
-            pl.when(pl.col("_hr_day"))
-            .then(heart_rate_present())
-            .otherwise(pl.col("step_worn").fill_null(False))
-            .alias("worn_by_rule")
+            (~(pl.col("quiet") & pl.col("quiet").shift(1).fill_null(False) & same_prev))
+            .cum_sum()
+            .alias("segment")
         )
-        .drop("_day", "_minute", "_hr_day", "step_worn")
+        .select(
+            ~(
+                pl.col("quiet")
+                & (
+                    pl.col("last").max().over("segment") - pl.col("first").min().over("segment") + 1
+                    >= wear.step_nonwear_minutes
+                )
+            )
+        )
+        .to_series()
     )
+    return verdict.gather(run - 1).alias("step_worn")
+
+
+def step_worn_bits(quarters: pl.DataFrame, wear: WearSection) -> pl.Series:
+    """Per quarter row, the 15-bit set of minutes the step rule calls worn (UInt16, in row order).
+
+    ``quarters`` has ``participant_id``, ``source_rank``, ``quarter``,
+    ``steps_bits`` (minutes with at least one step) and ``zero_bits`` (minutes
+    with a step count of zero and none above it), one row per participant,
+    source and quarter-hour. Only these rows are expanded to minutes, and
+    they are sorted first, so runs are found without sorting minute rows.
+    """
+    out = pl.zeros(quarters.height, pl.UInt16, eager=True).alias("step_worn_bits")
+    ordered = (
+        quarters.with_row_index("row")
+        .filter((pl.col("steps_bits") | pl.col("zero_bits")) != 0)
+        .sort("participant_id", "source_rank", "quarter")
+    )
+    if ordered.height == 0:
+        return out
+    new_key = (pl.col("participant_id") != pl.col("participant_id").shift(1)) | (
+        pl.col("source_rank") != pl.col("source_rank").shift(1)
+    )
+    reported = pl.col("steps_bits") | pl.col("zero_bits")
+    position = pl.int_ranges(0, QUARTER_MINUTES, dtype=pl.UInt16).alias("position")
+    expanded = (
+        ordered.lazy()
+        .with_columns(
+            new_key.fill_null(True).cum_sum().alias("key"),
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("index"),
+        )
+        .select("index", "key", "quarter", reported.alias("reported"), "zero_bits", position)
+        .explode("position")
+        .with_columns(pl.lit(2, pl.UInt16).pow(pl.col("position")).cast(pl.UInt16).alias("bit"))
+        .filter((pl.col("reported") & pl.col("bit")) != 0)
+        .select(
+            "index",
+            "key",
+            "bit",
+            (pl.col("quarter") * QUARTER_MINUTES + pl.col("position")).alias("minute"),
+            ((pl.col("zero_bits") & pl.col("bit")) != 0).alias("zero"),
+        )
+        .collect()
+    )
+    worn = step_runs(expanded, wear)
+    # Rows are in quarter order: a quarter's bits are the difference of a running sum at its last row.
+    total = (expanded["bit"].cast(pl.UInt64) * worn.cast(pl.UInt64)).cum_sum()
+    index = expanded["index"]
+    last = (index != index.shift(-1)).fill_null(True)
+    ends = total.filter(last)
+    bits = (ends - ends.shift(1).fill_null(0)).cast(pl.UInt16)
+    rows = ordered["row"].gather(index.filter(last))
+    return out.scatter(rows, bits)

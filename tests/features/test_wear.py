@@ -8,10 +8,11 @@ import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+from wear_reference import with_wear
 from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
 
 from config.study import StudyConfig
-from features.wear import with_wear
 from features.weekly import daily_table, weekly_table
 
 DEFAULT = StudyConfig()
@@ -196,3 +197,89 @@ def test_mvpa_never_exceeds_wear(spec: list[tuple], tspec: list[tuple], rule: st
     daily = daily_table(mins.lazy(), tots.lazy(), profiles().lazy(), people, config)
     assert (weekly["mvpa_minutes"] <= weekly["wear_minutes"]).all()
     assert (daily["mvpa_minutes"] <= daily["wear_minutes"]).all()
+
+
+def _episodes(rng: np.random.Generator, longest_zeros: int) -> np.ndarray:
+    """Three UTC days of one source's steps: zero stretches of 1 to ``longest_zeros`` minutes between
+    bouts of 1-5 step minutes, and missing minutes (-1) here and there, so that runs, interruptions
+    and gaps all occur."""
+    steps = np.zeros(3 * 1440, np.int32)
+    at = 0
+    while at < steps.size:
+        zeros, bout = int(rng.integers(1, longest_zeros + 1)), int(rng.integers(1, 6))
+        steps[at + zeros : at + zeros + bout] = rng.integers(1, 121)
+        at += zeros + bout
+    for _ in range(int(rng.integers(0, 5))):
+        start = int(rng.integers(0, steps.size))
+        steps[start : start + int(rng.integers(1, 121))] = -1
+    return steps
+
+
+@st.composite
+def step_sources(draw: st.DrawFn) -> list[tuple[str, np.ndarray, list[int]]]:
+    """One to three sources, each with its steps and the days (0-2) on which it also records heart rate."""
+    chosen = draw(
+        st.lists(
+            st.sampled_from(["fit_monitoring", "fitbit_takeout", "fitabase"]),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        )
+    )
+    rng = np.random.default_rng(draw(st.integers(0, 2**32)))
+    longest = draw(st.sampled_from([20, 60, 200]))
+    return [
+        (s, _episodes(rng, longest), draw(st.lists(st.integers(0, 2), max_size=2, unique=True)))
+        for s in chosen
+    ]
+
+
+def _rows(spec: list[tuple[str, np.ndarray, list[int]]]) -> pl.DataFrame:
+    frames = []
+    for source, steps, heart_days in spec:
+        day = utc(2026, 5, 4)
+        frame = block("s", day, steps.size, source).with_columns(
+            pl.Series("steps", steps, pl.Int32)
+        )
+        minute_day = pl.int_range(pl.len()) // 1440
+        frame = frame.with_columns(
+            pl.when(minute_day.is_in(heart_days) & (pl.col("steps") > 0))
+            .then(pl.lit(90.0))
+            .otherwise(None)
+            .cast(pl.Float32)
+            .alias("heart_rate_bpm")
+        )
+        frames.append(frame.filter(pl.col("steps") >= 0))
+    return minutes(*frames)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(step_sources(), st.sampled_from(["auto", "steps"]), st.integers(10, 120), st.integers(0, 4))
+def test_quarter_wear_equals_the_minute_reference(
+    spec: list[tuple[str, np.ndarray, list[int]]], rule: str, window: int, allowance: int
+) -> None:
+    """The core's wear (on quarter-hour bit sets) equals the minute-level reference rule, per UTC day."""
+    config = StudyConfig.model_validate(
+        {
+            "wear": {
+                "rule": rule,
+                "step_interruption_window_minutes": window,
+                "step_interruption_minutes": allowance,
+                "step_nonwear_minutes": 3 * window,
+            },
+            "intensity": {"methods": ["device"]},
+        }
+    )
+    rows = _rows(spec)
+    reference = (
+        with_wear(rows.lazy(), config.wear)
+        .group_by("participant_id", "minute_utc")
+        .agg(pl.col("worn_by_rule").any())
+        .group_by(pl.col("minute_utc").dt.date().alias("local_date"))
+        .agg(pl.col("worn_by_rule").sum().cast(pl.Int32).alias("wear_minutes"))
+        .collect()
+    )
+    got = wear_of(rows, config=config).select("local_date", "wear_minutes")
+    expected = reference.filter(pl.col("local_date").is_in(got["local_date"].implode()))
+    assert_frame_equal(got.sort("local_date"), expected.sort("local_date"), check_dtypes=False)
+    assert got["wear_minutes"].sum() > 0 or reference["wear_minutes"].sum() == 0

@@ -9,12 +9,12 @@ from duckdb_oracle import oracle_weekly
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from wear_reference import with_wear
 from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
 
 from config.study import StudyConfig
 from features.classify import classify_minutes, heart_rate_limits
 from features.local_time import week_hours
-from features.wear import with_wear
 from features.weekly import daily_table, weekly_table
 
 # Small wear and threshold figures so that a few random blocks reach every status.
