@@ -153,6 +153,23 @@ class FileOutcome:
     reason: str | None
     rows: dict[str, int] = field(default_factory=dict)
     new: bool = True
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Records the reader left out, by notes key (``LEFT_OUT``), so a report can say so without the notes."""
+
+
+LEFT_OUT: dict[str, str] = {
+    "records_dropped": "unreadable records",
+    "duplicate_records_dropped": "exact duplicate records, counted once",
+    "samples_implausible_dropped": "impossible samples (heart rate outside 20-220 bpm, negative steps)",
+    "times_implausible_dropped": "records dated before the device existed or after the run's clock plus a day",
+    "labels_unknown_records": "records with a label irisin does not know",
+}
+"""Notes keys counting records a reader left out, and what they are in words."""
+
+
+def left_out_of(notes: dict[str, Any]) -> dict[str, int]:
+    """The ``LEFT_OUT`` counts of a file's notes (only those above 0)."""
+    return {k: int(notes[k]) for k in LEFT_OUT if isinstance(notes.get(k), int) and notes[k] > 0}
 
 
 @dataclass
@@ -592,7 +609,14 @@ class Ingestor:
                 )
             report.outcomes.append(
                 FileOutcome(
-                    p.file_id, full_path, participant_id, res.kind, res.status, res.reason, rows
+                    p.file_id,
+                    full_path,
+                    participant_id,
+                    res.kind,
+                    res.status,
+                    res.reason,
+                    rows,
+                    left_out=left_out_of(res.notes),
                 )
             )
         for pid, (tables, manifest_rows) in by_participant.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from ingest.pipeline import FileOutcome, IngestReport
+from ingest.pipeline import LEFT_OUT, FileOutcome, IngestReport
 
 READ = ("ok", "partial")
 
@@ -57,6 +57,14 @@ def export_lines(report: IngestReport, inputs: list[str]) -> list[str]:
                     by_reason[o.reason or "no reason given"].append(o)
             for reason, same in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
                 lines.append(f"    {status} {len(same):3d}  {reason} (e.g. {same[0].path})")
+        for key, words in LEFT_OUT.items():
+            having = [o for o in outs if o.left_out.get(key)]
+            if having:
+                total = sum(o.left_out[key] for o in having)
+                lines.append(
+                    f"    left out {total:,} {words}, in {len(having)} file(s) "
+                    f"(e.g. {having[0].path}; the file's notes list examples)"
+                )
     return lines
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -58,3 +59,39 @@ def test_nothing_readable_ends_with_a_warning_naming_folder_and_reason(tmp_path:
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("warning: needs attention: nothing in") and str(folder) in last
     assert "AU01 (2 file(s)): not a file irisin reads" in last
+
+
+def test_unknown_takeout_labels_are_counted_in_the_notes_and_the_report(tmp_path: Path) -> None:
+    study = _study(tmp_path)
+    folder = tmp_path / "export" / "Takeout" / "Fitbit" / "Physical Activity_GoogleData"
+    folder.mkdir(parents=True)
+    (folder / "activity_level_2026-03-01.csv").write_text(
+        "timestamp,level,data source\n"
+        "2026-03-02T09:00:00Z,MODERATELY_ACTIVE,WATCH\n"
+        "2026-03-02T09:01:00Z,SUPER_ACTIVE,WATCH\n"
+        "2026-03-02T09:02:00Z,SUPER_ACTIVE,WATCH\n"
+        "2026-03-02T09:03:00Z,RESTING,WATCH\n"
+    )
+    (folder / "active_zone_minutes_2026-03-01.csv").write_text(
+        "timestamp,heart rate zone,total minutes\n"
+        "2026-03-02T09:00:00Z,fat_burn,1\n"
+        "2026-03-02T09:01:00Z,out of range,0\n"
+    )
+    result = CliRunner().invoke(
+        app, ["ingest", "--study", str(study), "--participant", "AU01", str(tmp_path / "export")]
+    )
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.output.splitlines() if "label irisin does not know" in x]
+    assert line.split()[2] == "4" and "in 2 file(s)" in line
+
+    from config.layout import open_study
+    from ingest.pipeline import Ingestor
+
+    manifest = Ingestor(open_study(study)).lake.manifest()
+    notes = {
+        p.rsplit("/", 1)[-1]: json.loads(n) for p, n in manifest.select("path", "notes").iter_rows()
+    }
+    level = notes["activity_level_2026-03-01.csv"]
+    assert level["labels_unknown"] == {"SUPER_ACTIVE": 2, "RESTING": 1}
+    assert level["labels_unknown_records"] == 3
+    assert notes["active_zone_minutes_2026-03-01.csv"]["labels_unknown"] == {"out_of_range": 1}
