@@ -31,16 +31,21 @@ def zone_mismatches_of(study: Study) -> pl.DataFrame:
     from irisin.jobs import lake_of
     from models.timezone import zone_mismatches
 
+    week = pl.col("minute_utc").dt.replace_time_zone(None).dt.truncate("1w").alias("week_utc")
+    minutes = lake_of(study).scan("minutes").filter(pl.col("steps").is_between(0, 300))
     hourly = (
-        lake_of(study)
-        .scan("minutes")
-        .filter(pl.col("steps").is_between(0, 300))
-        .group_by(
+        minutes.group_by(
             "participant_id",
-            pl.col("minute_utc").dt.replace_time_zone(None).dt.truncate("1w").alias("week_utc"),
+            week,
             pl.col("minute_utc").dt.hour().alias("utc_hour"),
         )
         .agg(pl.col("steps").sum())
+        .join(
+            minutes.group_by("participant_id", week).agg(
+                pl.col("minute_utc").dt.date().n_unique().alias("days")
+            ),
+            on=["participant_id", "week_utc"],
+        )
         .collect()
     )
     roster = study.roster

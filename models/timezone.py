@@ -23,6 +23,10 @@ MIN_DISAGREEMENT_HOURS = 3.0
 MIN_WEEKS = 2
 MIN_STEPS_PER_WEEK = 1000
 """A week with fewer steps says nothing about the rhythm of the day."""
+MIN_DAYS_PER_WEEK = 3
+"""UTC days with minute rows a week needs. A week holding only the first or last
+hours of someone's data (the study's first UTC week seen from UTC+10, a week of
+dropout) has most hours empty; their emptiness is the data's edge, not the night."""
 
 MISMATCH_COLUMNS: dict[str, pl.DataType] = {
     "participant_id": pl.String(),
@@ -58,9 +62,13 @@ def zone_mismatches(hourly_steps: pl.DataFrame, zones: dict[str, str]) -> pl.Dat
     """Participants whose quiet hours disagree with their roster zone (``MISMATCH_COLUMNS``).
 
     ``hourly_steps`` has ``participant_id, week_utc`` (Datetime, a week's
-    start), ``utc_hour`` (0-23) and ``steps``; ``zones`` maps participants to
-    their roster (or study default) IANA zone.
+    start), ``utc_hour`` (0-23), ``steps`` and, optionally, ``days`` (the UTC
+    days of the week with minute rows; weeks with fewer than
+    ``MIN_DAYS_PER_WEEK`` are not read); ``zones`` maps participants to their
+    roster (or study default) IANA zone.
     """
+    if "days" in hourly_steps.columns:
+        hourly_steps = hourly_steps.filter(pl.col("days") >= MIN_DAYS_PER_WEEK)
     rows = []
     for (pid, week), part in hourly_steps.group_by("participant_id", "week_utc"):
         steps = np.zeros(24)

@@ -45,3 +45,29 @@ def test_one_odd_week_is_not_enough() -> None:
         ]
     )
     assert zone_mismatches(odd, {"o": "UTC"}).height == 0
+
+
+def test_weeks_holding_only_the_edge_of_the_data_are_not_read() -> None:
+    """Demo P12 (Brisbane, UTC+10) was flagged "activity looks like UTC": its first UTC week
+    holds only 21:00-24:00 UTC of one day (07:00-10:00 on the first local Monday), and so does
+    the week after its week without wear. The 21 empty hours read as the quietest six."""
+    edge = [("e", datetime(2026, 2, 23), h, 800 if h >= 21 else 0, 1) for h in range(24)]
+    edge += [("e", datetime(2026, 3, 16), h, 900 if h >= 21 else 0, 1) for h in range(24)]
+    # Full weeks: asleep 00:00-06:00 Brisbane = 14:00-20:00 UTC.
+    full = [
+        ("e", datetime(2026, 3, 2) + timedelta(weeks=w), h, 0 if 14 <= h < 20 else 9000, 7)
+        for w in (0, 1, 3)
+        for h in range(24)
+    ]
+    frame = pl.DataFrame(
+        edge + full,
+        schema=["participant_id", "week_utc", "utc_hour", "steps", "days"],
+        orient="row",
+    )
+    assert zone_mismatches(frame, {"e": "Australia/Brisbane"}).height == 0
+    # Without the day count the two edge weeks are read, and the participant is flagged.
+    flagged = zone_mismatches(frame.drop("days"), {"e": "Australia/Brisbane"})
+    assert flagged["weeks_disagreeing"].to_list() == [2]
+    # The same full weeks under a wrong roster zone are still flagged.
+    wrong = zone_mismatches(frame, {"e": "UTC"})
+    assert wrong["activity_utc_offset_hours"].to_list() == [10]
