@@ -26,10 +26,13 @@ demo: $(STAMP)
 	@echo "demo results: $(DEMO)/store/warehouse.duckdb, $(DEMO)/store/derived/, $(DEMO)/exports/weekly.csv"
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 clean:

@@ -45,8 +45,8 @@ def _write_participant(args: tuple[str, int, int, str]) -> int:
     """Write one participant's daily FIT files (all but the last day into the inbox); returns files written."""
     import polars as pl
 
-    from irisin.demo.cohort import STUDY_START, DemoParticipant, truth_minutes
-    from irisin.demo.fit_files import write_monitoring_days
+    from pipeline.demo.cohort import STUDY_START, DemoParticipant, truth_minutes
+    from pipeline.demo.fit_files import write_monitoring_days
 
     pid, days, index, root = args
     zone = ZONES[index % len(ZONES)]
@@ -185,7 +185,7 @@ def peak_rss_mb() -> tuple[float, float]:
 
 def minute_rows(study: Path) -> int:
     from config import open_study
-    from irisin.jobs import lake_of
+    from pipeline.jobs import lake_of
 
     return int(lake_of(open_study(study)).scan("minutes").select("minute_utc").collect().height)
 

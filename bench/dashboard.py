@@ -48,9 +48,10 @@ import polars as pl
 
 from config import open_study
 from config.study import StudyConfig
-from dashboard import data, queries
+from dashboard import data
 from models.adherence import participant_scores
 from models.cohort import cohort_weekly
+from store import queries
 
 START = date(2025, 1, 6)  # a Monday
 ZONES = [

@@ -3,7 +3,7 @@
     python -m bench.fitbit_ingest [--days 365] [--baseline-days 30] [--wear-hours 16] [--repeat 3] [--keep DIR]
 
 Writes (once, then reuses) a Takeout JSON-family folder with ``--days`` days of
-minute steps and ~5-second heart rate from ``irisin.demo.fitbit_files``, then
+minute steps and ~5-second heart rate from ``pipeline.demo.fitbit_files``, then
 times
 
 * **irisin**: ``ingest.fitbit.read_fitbit_export`` over every member, producing
@@ -37,7 +37,7 @@ import polars as pl
 
 from ingest.contract import Member, ReadContext
 from ingest.fitbit import read_fitbit_export
-from irisin.demo.fitbit_files import JSON_DIR, write_takeout_json
+from pipeline.demo.fitbit_files import JSON_DIR, write_takeout_json
 
 TZ = "Australia/Sydney"
 START = datetime(2025, 1, 1)

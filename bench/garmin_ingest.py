@@ -4,8 +4,8 @@
 
 Generates one demo participant's two years of minute truth, one activity per
 exercise day (the first ``--activities`` of them, each with its own activity
-FIT file from ``irisin.demo.fit_files``), writes the export zip with
-``irisin.demo.garmin_files`` (nested ``UploadedFiles_*.zip``, 200 FIT files
+FIT file from ``pipeline.demo.fit_files``), writes the export zip with
+``pipeline.demo.garmin_files`` (nested ``UploadedFiles_*.zip``, 200 FIT files
 each), then ingests it end to end with ``ingest.pipeline.Ingestor`` into a
 fresh study in a temporary folder: archive walk, hashing, FIT decoding,
 Garmin JSON reading, manifest and Parquet writes.
@@ -35,8 +35,8 @@ from typing import Any
 
 import polars as pl
 
-from irisin.demo.cohort import COHORT, truth_minutes
-from irisin.demo.garmin_files import (
+from pipeline.demo.cohort import COHORT, truth_minutes
+from pipeline.demo.garmin_files import (
     demo_sessions_from_truth,
     expected_sessions,
     write_garmin_export,
@@ -59,7 +59,7 @@ def _require(module: str, attr: str, what: str) -> Any:
 
 def activity_fit_files(truth: pl.DataFrame, sessions: pl.DataFrame) -> dict[str, bytes]:
     """One activity FIT file per session, named like Garmin's uploads, from the FIT demo writer."""
-    activity_bytes = _require("irisin.demo.fit_files", "activity_bytes", "the FIT demo writer")
+    activity_bytes = _require("pipeline.demo.fit_files", "activity_bytes", "the FIT demo writer")
     return {
         f"demo_{key}.fit": activity_bytes(truth, start, end, sport)
         for key, start, end, sport in sessions.select(

@@ -56,7 +56,7 @@ def _ingest_and_derive(
     study, items: Iterable[tuple[str, list[Path]]], *, from_id: bool = False
 ) -> pl.DataFrame:  # type: ignore[no-untyped-def]
     from ingest.pipeline import Ingestor
-    from irisin.jobs import derive
+    from pipeline.jobs import derive
 
     ingestor = Ingestor(study, participant_from_id=from_id)
     for participant, paths in items:
@@ -65,7 +65,7 @@ def _ingest_and_derive(
 
 
 def demo_weekly(work: Path) -> pl.DataFrame:
-    from irisin.demo.generate import generate_demo
+    from pipeline.demo.generate import generate_demo
 
     demo = generate_demo(work / "demo")
     roster = pl.read_csv(work / "demo" / "roster.csv", infer_schema_length=0).select(

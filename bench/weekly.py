@@ -83,7 +83,7 @@ def _levels_from_steps(steps: np.ndarray) -> np.ndarray:
 
 def generate_file(first: int, count: int, days: int, seed: int) -> pa.Table:
     """MINUTES rows of participants ``first .. first+count-1`` (vectorized, one file)."""
-    from irisin.schema import MINUTES
+    from config.schema import MINUTES
 
     rng = np.random.default_rng(seed)
     per = days * 1440
@@ -212,9 +212,9 @@ def run_polars(folder: Path, batch: int | None, participants: int | None) -> dic
     """Time irisin's weekly table from the Parquet files (child process)."""
     import polars as pl
 
+    from config.schema import DAILY_TOTALS, PROFILES
     from config.study import StudyConfig
     from features.weekly import weekly_table, weekly_table_in_batches
-    from irisin.schema import DAILY_TOTALS, PROFILES
 
     config = StudyConfig()
     roster = _roster(folder)

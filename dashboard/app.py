@@ -27,9 +27,10 @@ import polars as pl
 import streamlit as st
 
 from config import ConfigError, Study, open_study
-from dashboard import auth, charts, data, grid, participant_table, queries
-from irisin import sheets
+from dashboard import auth, charts, data, grid
 from models import alerts as alert_rules
+from models import participant_table
+from store import queries, sheets
 
 PAGES: dict[str, str] = {
     "grid": "Compliance grid",

@@ -1,80 +1,29 @@
 """What each page shows, assembled from the warehouse queries. No Streamlit here.
 
+The participant table itself (``models.participant_table``) is shared with the
+run summary and the digest; it is re-exported here for the pages.
+
 The app caches these results per warehouse version; the benchmark times them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
 from config import Study
-from dashboard import grid, participant_table, queries
-from models import alerts
+from dashboard import grid
+from models.participant_table import (  # the table the summary and digest also use
+    ParticipantTable,
+    as_of_instant,
+    grid_today,
+    load_participant_table,
+)
+from store import queries
 
 HEATMAP_DAYS = 28
-
-
-def as_of_instant(day: date | None) -> datetime:
-    """The instant "today" is taken from: now, or noon UTC of a replay date (that date in zones UTC-12..+11)."""
-    if day is None:  # to the minute, so a page reload within the minute reuses the cached table
-        return datetime.now(UTC).replace(second=0, microsecond=0)
-    return datetime.combine(day, time(12), tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class ParticipantTable:
-    """The participant table, every rule's result per participant, and what they were evaluated against."""
-
-    table: pl.DataFrame
-    alerts: pl.DataFrame
-    reference_day: date | None
-    as_of: datetime
-    replay: bool
-
-
-def load_participant_table(
-    study: Study, as_of: date | None, now: datetime | None = None, *, from_derived: bool = False
-) -> ParticipantTable:
-    """The participant table of a study, flags evaluated with its ``[alerts]`` rules (``models.alerts``).
-
-    "Today" is now (``now``, default the current minute) or, with ``as_of`` (a
-    replay date), noon UTC of that date. Each rule counts from the
-    participant's own last data; only "no data" counts to today.
-    ``from_derived`` reads the pipeline's derived Parquet tables (and the
-    lake's committed parts) instead of the warehouse: the run summary, before
-    the warehouse is refreshed.
-    """
-    instant = as_of_instant(as_of) if as_of is not None else (now or as_of_instant(None))
-    opened = (
-        queries.open_derived(study.root)
-        if from_derived
-        else queries.open_warehouse(queries.warehouse_path(study.root))
-    )
-    settings = study.config.alerts
-    with opened as con:
-        roster = queries.roster(con, study.roster)
-        last = queries.last_data(con, roster)
-        weekly = queries.weekly(con)
-        daily_wear = queries.recent_daily_wear(con, last, days=settings.low_wear_days + 1)
-        heart_rate = queries.last_heart_rate(con, roster)
-        if not queries.has_lake_tables(
-            con
-        ):  # nothing to tell from: the heart-rate rule stays silent
-            heart_rate = last.select(
-                "participant_id", last_heart_rate_day=pl.col("last_local").dt.date()
-            )
-        scores = queries.scores(con)
-    evaluated = alerts.evaluate(roster, last, weekly, daily_wear, heart_rate, settings, instant)
-    table = participant_table.build(
-        roster, last, weekly, daily_wear, scores, heart_rate, settings, instant
-    )
-    return ParticipantTable(
-        table, evaluated, participant_table.reference_day(last), instant, replay=as_of is not None
-    )
 
 
 @dataclass(frozen=True)
@@ -188,11 +137,6 @@ def load_data_quality(study: Study) -> DataQuality:
         return DataQuality(queries.files_by_status(con), queries.last_run(con, zone), zone)
 
 
-def grid_today(study: Study, as_of: datetime) -> date:
-    """The last day the grid shows: today in the study's zone at ``as_of``."""
-    return as_of.astimezone(ZoneInfo(study.config.study.timezone)).date()
-
-
 def load_grid(study: Study, evaluated: pl.DataFrame, today: date, weeks: int) -> grid.Grid:
     """The compliance grid of the last ``weeks`` weeks up to ``today`` (``evaluated``: the alert frame)."""
     since, until = grid.window(today, weeks)
@@ -201,3 +145,19 @@ def load_grid(study: Study, evaluated: pl.DataFrame, today: date, weeks: int) ->
         daily = queries.daily_between(con, since, until)
         weekly = queries.weekly_between(con, since, until)
     return grid.build(evaluated, roster, daily, weekly, today, weeks)
+
+
+__all__ = [
+    "CohortView",
+    "DataQuality",
+    "ParticipantDetail",
+    "ParticipantTable",
+    "all_hours",
+    "as_of_instant",
+    "grid_today",
+    "load_cohort_view",
+    "load_data_quality",
+    "load_grid",
+    "load_participant",
+    "load_participant_table",
+]

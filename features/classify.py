@@ -18,7 +18,7 @@ The methods, tried in the order of ``[intensity] methods``:
 ``mets``
     the device's MET value; moderate from ``mets_moderate``, vigorous from ``mets_vigorous``.
 
-The result is an ordinal ``level`` (the index in ``irisin.schema.INTENSITY_LEVELS``:
+The result is an ordinal ``level`` (the index in ``config.schema.INTENSITY_LEVELS``:
 0 sedentary, 1 light, 2 moderate, 3 vigorous) and the ``method`` that set it.
 Heart rate, cadence and METs only separate moderate and vigorous from "below
 moderate", which they report as light (1): the score needs nothing finer. A
@@ -32,8 +32,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from config.schema import INTENSITY_LEVELS
 from config.study import StudyConfig
-from irisin.schema import INTENSITY_LEVELS
 
 METHODS: tuple[str, ...] = ("device", "heart_rate", "cadence", "mets")
 """Every classification method; a method's code is its index here."""

@@ -61,7 +61,9 @@ def replace_weeks(
     """
     keys = touched.select(ONLY_COLUMNS).unique()
     kept = existing.join(keys, on=list(ONLY_COLUMNS), how="anti")
-    return pl.concat([kept, recomputed.select(existing.columns)]).sort(ONLY_COLUMNS)
+    return pl.concat([kept, recomputed.select(existing.columns)], how="vertical_relaxed").sort(
+        ONLY_COLUMNS
+    )
 
 
 def update_weekly(

@@ -1,4 +1,4 @@
-"""The weekly table: per participant and local week, MVPA minutes counted once, wear and status.
+"""The weekly table: per participant and local week, MVPA minutes counted once, and wear.
 
 Pipeline (all polars, no loops over rows):
 
@@ -8,7 +8,8 @@ Pipeline (all polars, no loops over rows):
 3. ``features.local_time``: quarter-hours get a local date and week.
 4. ``features.daily``: per local day, minutes are counted and device daily
    totals fill days without any classified minute.
-5. here: days are summed into weeks and scored (``models.weekly_status``).
+5. here: days are summed into weeks. The status (met / below / insufficient)
+   is the model's: ``models.weekly_status.with_status`` adds it, once, in derive.
 
 Weeks are only produced where a participant has data: a minute row of a
 trusted source or a daily-totals row. A week with no data at all has no row
@@ -23,17 +24,19 @@ from typing import NamedTuple
 
 import polars as pl
 
+from config.schema import WEEKLY
 from config.study import StudyConfig
 from features.classify import METHODS, heart_rate_limits
 from features.combine import combine_quarters, count_bits, method_names, source_names
 from features.daily import days_from_quarters, fill_from_daily_totals, finish_days
 from features.local_time import localize_quarters
 from features.scope import keep_requested, restrict_daily_totals, restrict_minutes
-from irisin.schema import WEEKLY
-from models.weekly_status import week_status
 
 WEEKLY_COLUMNS: dict[str, pl.DataType] = dict(pl.from_arrow(WEEKLY.empty_table()).schema)  # type: ignore[union-attr]
-"""Polars names and types of ``irisin.schema.WEEKLY``, derived from it, in its order."""
+"""Polars names and types of ``config.schema.WEEKLY``, derived from it, in its order."""
+
+MINUTE_COLUMNS: dict[str, pl.DataType] = {c: t for c, t in WEEKLY_COLUMNS.items() if c != "status"}
+"""The weekly frame features computes: every ``WEEKLY`` column but the model's ``status``."""
 
 
 def _restricted(
@@ -192,7 +195,7 @@ def weeks_from_days(
     config_hash: str,
     limits: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """Sum a daily table into the weekly table and score each week.
+    """Sum a daily table into the weekly frame (``MINUTE_COLUMNS``; ``models`` scores it).
 
     ``sources`` lists the trusted sources with rows in the week (minute rows, or
     daily totals that filled a day) in precedence order; ``methods`` the methods
@@ -232,7 +235,6 @@ def weeks_from_days(
         weeks = weeks.with_columns(pl.lit(None, pl.String).alias("hr_params"))
     used_heart_rate = (pl.col("method_bits") & (1 << METHODS.index("heart_rate"))) != 0
     return weeks.with_columns(
-        week_status(config),
         source_names(config).alias("sources"),
         method_names(config).alias("methods"),
         pl.lit(config_hash).alias("config_hash"),
@@ -244,7 +246,7 @@ def weeks_from_days(
         .otherwise(pl.lit("none"))
         .alias("hr_params"),
         *(share(m) for m in METHODS),
-    ).select(pl.col(name).cast(dtype) for name, dtype in WEEKLY_COLUMNS.items())
+    ).select(pl.col(name).cast(dtype) for name, dtype in MINUTE_COLUMNS.items())
 
 
 def weekly_table(
@@ -257,7 +259,7 @@ def weekly_table(
     config_hash: str,
     only: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The weekly table (``irisin.schema.WEEKLY`` columns), sorted by participant and week.
+    """The weekly frame (``MINUTE_COLUMNS``: ``WEEKLY`` without status), sorted by participant and week.
 
     ``minutes``, ``daily_totals`` and ``profiles`` follow the canonical schemas;
     ``roster`` is ``config.roster.ROSTER_SCHEMA``. With ``only`` (columns
@@ -323,7 +325,7 @@ def weekly_table_in_batches(
             )
         )
     if not parts:
-        return pl.DataFrame(schema=WEEKLY_COLUMNS)
+        return pl.DataFrame(schema=MINUTE_COLUMNS)
     return pl.concat(parts).sort("participant_id", "week_start")
 
 

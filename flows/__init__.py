@@ -1,4 +1,4 @@
-"""Prefect 3 flows over the pipeline steps of ``irisin.jobs``: the only package that imports Prefect.
+"""Prefect 3 flows over the pipeline steps of ``pipeline.jobs``: the only package that imports Prefect.
 
 * ``flows.nightly.nightly_flow(study_dir)``: new inbox files, touched weeks, scores, warehouse.
 * ``flows.backfill.backfill_flow(study_dir, participants, since, until, source_dir)``: resumable cohort reprocessing.

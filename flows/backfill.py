@@ -42,7 +42,7 @@ from flows.tasks import (
 )
 from ingest.parallel import MIN_FILES_FOR_POOL
 from ingest.pipeline import IngestReport
-from irisin.jobs import (
+from pipeline.jobs import (
     InboxItem,
     RunRecord,
     damage_outcomes,

@@ -1,4 +1,4 @@
-"""The daily digest flow: the alert rules' results e-mailed to staff (``irisin.digest``).
+"""The daily digest flow: the alert rules' results e-mailed to staff (``pipeline.digest``).
 
 A thin wrapper: the library builds, keeps and sends the message. A send that
 still fails after its retries does not fail the flow run: the run completes
@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed
 
 from config import open_study
-from irisin.digest import run_digest
+from pipeline.digest import run_digest
 
 
 @flow(name="irisin-digest", log_prints=False)

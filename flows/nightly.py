@@ -1,6 +1,6 @@
 """The nightly flow: new inbox files in, touched weeks recomputed, scores and warehouse refreshed.
 
-Steps (each a plain function of ``irisin.jobs``; this module only adds
+Steps (each a plain function of ``pipeline.jobs``; this module only adds
 concurrency, retries and reporting):
 
 1. recover the lake from any crashed run, list the inbox, drop bytes already
@@ -38,7 +38,7 @@ from flows.tasks import (
     study_lock,
 )
 from ingest.pipeline import FileOutcome, IngestReport
-from irisin.jobs import (
+from pipeline.jobs import (
     InboxItem,
     RunRecord,
     damage_outcomes,
@@ -49,7 +49,7 @@ from irisin.jobs import (
     new_items,
     touched_weeks_of,
 )
-from irisin.roster_hold import hold_unrostered
+from pipeline.roster_hold import hold_unrostered
 
 MAX_THREADS = 256
 """Upper bound of the thread pool; the study's ``max_concurrent_files`` is the real limit."""

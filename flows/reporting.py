@@ -17,8 +17,8 @@ from prefect.states import Completed
 
 from flows.artifacts import publish_run_artifacts
 from ingest.pipeline import IngestReport
-from irisin.jobs import RunRecord
-from irisin.summary import attention_table, summary_markdown
+from pipeline.jobs import RunRecord
+from pipeline.summary import attention_table, summary_markdown
 
 WARNING_STATUSES: tuple[str, ...] = ("partial", "quarantined", "failed")
 """File outcomes that make a run 'completed with warnings'."""
@@ -56,8 +56,8 @@ def finish_run(
     """
     study = record.study
     attention = attention_table(study)
-    from irisin.intake_report import unreadable
-    from irisin.validity import data_quality_notes
+    from pipeline.intake_report import unreadable
+    from pipeline.validity import data_quality_notes
 
     intake = unreadable(report, [])
     if (

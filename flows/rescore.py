@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from flows.reporting import finish_run
 from flows.tasks import StudyRun, derive_weeks, publish_warehouse, study_lock
 from ingest.pipeline import IngestReport
-from irisin.jobs import RunRecord, damage_outcomes, derived_of, recover_store
+from pipeline.jobs import RunRecord, damage_outcomes, derived_of, recover_store
 
 
 def previous_config_hash(run: StudyRun) -> str | None:

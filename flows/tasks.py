@@ -1,4 +1,4 @@
-"""Prefect tasks around the pipeline steps of ``irisin.jobs``: retries, locks, logging.
+"""Prefect tasks around the pipeline steps of ``pipeline.jobs``: retries, locks, logging.
 
 The tasks add no pipeline logic. They decide which errors are worth a retry
 (a locked file, storage briefly unavailable) and which are not (bad bytes are
@@ -25,7 +25,7 @@ from config import Study, open_study
 from ingest.contract import TerminalInputError, TransientInputError
 from ingest.parallel import ReaderPool
 from ingest.pipeline import FileOutcome, Ingestor, IngestReport
-from irisin.jobs import (
+from pipeline.jobs import (
     DeriveResult,
     InboxItem,
     derive,
@@ -34,7 +34,7 @@ from irisin.jobs import (
     publish,
     recover_store,
 )
-from irisin.lock import StudyBusyError, study_lock  # noqa: F401  (the library's lock, re-exported for the flows)
+from pipeline.lock import StudyBusyError, study_lock  # noqa: F401  (the library's lock, re-exported for the flows)
 from store.lake import KnownFiles, Lake
 
 RETRY_DELAYS_SECONDS: list[float] = [1, 5, 20]

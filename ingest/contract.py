@@ -39,11 +39,11 @@ class ReadContext:
 class ReadResult:
     """Canonical tables read from one file, with its outcome.
 
-    ``tables`` maps canonical table names (``irisin.schema.LAKE_TABLES``) to
+    ``tables`` maps canonical table names (``config.schema.LAKE_TABLES``) to
     Arrow tables with canonical column names and castable types. A reader
     sets ``source`` (and ``device`` where known) itself; it may leave out
     ``participant_id`` and ``file_id``, which the pipeline fills in before
-    ``irisin.schema.conform`` checks the table.
+    ``config.schema.conform`` checks the table.
     ``notes`` records what the reader detected (device, clock, UTC offset,
     counts of dropped rows and why) and lands in the manifest as JSON.
     """

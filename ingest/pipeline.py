@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from config import Study
 from config.participant_id import RULE, problem_with, validate_participant_id
+from config.schema import FILES, LAKE_TABLES, conform
 from ingest.archive import (
     Bundle,
     Refusal,
@@ -47,7 +48,6 @@ from ingest.fingerprints import file_id_of
 from ingest.parallel import ReaderPool
 from ingest.recognise import FAMILIES, HEAD_BYTES, recognise
 from ingest.time_window import Window, within_window
-from irisin.schema import FILES, LAKE_TABLES, conform
 from store.lake import Batch, KnownFiles, Lake
 from store.quarantine import quarantine
 

@@ -105,7 +105,7 @@ def check(study_dir: StudyOpt) -> None:
         f"ok: {study.roster.height} participants, config_hash {study.inputs_hash()} "
         f"(study.toml and roster: what results depend on; settings_hash {study.config.hash()} covers study.toml alone)"
     )
-    from irisin.validity import data_quality_notes
+    from pipeline.validity import data_quality_notes
 
     for note in data_quality_notes(study):
         typer.echo(f"note: {note}")
@@ -147,8 +147,8 @@ def ingest(
     """
     from config import open_study
     from ingest.pipeline import Ingestor
-    from irisin.jobs import damage_outcomes, derive, publish, recover_store, touched_weeks_of
-    from irisin.lock import study_lock
+    from pipeline.jobs import damage_outcomes, derive, publish, recover_store, touched_weeks_of
+    from pipeline.lock import study_lock
 
     study = open_study(study_dir)
     with study_lock(
@@ -164,7 +164,7 @@ def ingest(
         for o in report.outcomes:
             if o.new and o.status == "partial":
                 typer.echo(f"  {o.status}: {o.path}: {o.reason}")
-        from irisin.intake_report import export_lines, unreadable
+        from pipeline.intake_report import export_lines, unreadable
 
         inputs = [str(p) for p in paths]
         for line in export_lines(report, inputs):
@@ -216,8 +216,8 @@ def export(
     import polars as pl
 
     from config import open_study
-    from irisin.jobs import lake_of, weekly_for_reading
-    from irisin.schema import WEEKLY_EXPORT_COLUMNS
+    from config.schema import WEEKLY_EXPORT_COLUMNS
+    from pipeline.jobs import lake_of, weekly_for_reading
 
     def weekly_table() -> pl.DataFrame:
         return weekly_for_reading(
@@ -226,7 +226,7 @@ def export(
 
     study = open_study(study_dir)
     if table == "omh":  # Open mHealth data points, one folder per participant (issue 19)
-        from irisin.omh.export import export_omh
+        from pipeline.omh.export import export_omh
 
         counts = export_omh(study, out, weekly_table())
         typer.echo(
@@ -245,7 +245,7 @@ def export(
         frame = lake_of(study).scan(table).collect()
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
-        from irisin.sheets import write_safe_csv  # text starting with "=" etc. is written as text
+        from store.sheets import write_safe_csv  # text starting with "=" etc. is written as text
 
         write_safe_csv(
             frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%SZ")), out
@@ -269,7 +269,7 @@ def demo(
 
     Example: irisin demo --out ./demo-study && irisin nightly --study ./demo-study
     """
-    from irisin.demo.generate import generate_demo
+    from pipeline.demo.generate import generate_demo
 
     result = generate_demo(out, seed=seed)
     n_files = sum(1 for p in (out / "inbox").rglob("*") if p.is_file())
@@ -298,7 +298,7 @@ def _prefect_env(study_dir: Path, *, set_aside_corrupt_database: bool = True) ->
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     if not set_aside_corrupt_database:
         return
-    from irisin.repair import set_aside_corrupt_prefect_database
+    from pipeline.repair import set_aside_corrupt_prefect_database
 
     aside = set_aside_corrupt_prefect_database(Path(os.environ["PREFECT_HOME"]) / "prefect.db")
     if aside is not None:  # a corrupt database would make the run wait for the API server and fail
@@ -481,7 +481,7 @@ def schema(
 
     Example: irisin schema minutes
     """
-    from irisin.schema import TABLES, describe
+    from config.schema import TABLES, describe
 
     names = [table] if table else list(TABLES)
     for name in names:
@@ -503,7 +503,7 @@ def verify(study_dir: StudyOpt) -> None:
     """
     _prefect_env(study_dir, set_aside_corrupt_database=False)
     from config import open_study
-    from irisin.repair import prefect_database_of
+    from pipeline.repair import prefect_database_of
     from store.verify import study_damage
 
     study = open_study(study_dir)
@@ -529,8 +529,8 @@ def repair(study_dir: StudyOpt) -> None:
     _prefect_env(study_dir, set_aside_corrupt_database=False)
     from config import open_study
     from flows.tasks import study_lock
-    from irisin.repair import prefect_database_of
-    from irisin.repair import repair as repair_study
+    from pipeline.repair import prefect_database_of
+    from pipeline.repair import repair as repair_study
 
     study = open_study(study_dir)
     with study_lock(study):

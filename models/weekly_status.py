@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from config.schema import WEEKLY
 from config.study import StudyConfig
+
+WEEKLY_ORDER: tuple[str, ...] = tuple(WEEKLY.names)
 
 
 def week_status(
@@ -29,5 +32,11 @@ def week_status(
 
 
 def with_status(weekly: pl.DataFrame, config: StudyConfig) -> pl.DataFrame:
-    """Recompute ``status`` of a weekly table under ``config`` (e.g. another threshold)."""
-    return weekly.with_columns(week_status(config))
+    """The weekly table: ``features``' weekly frame with ``status`` under ``config``, in ``WEEKLY`` order.
+
+    Also recomputes the status of a stored weekly table (e.g. under another threshold).
+    """
+    scored = weekly.with_columns(week_status(config))
+    if set(WEEKLY_ORDER) <= set(scored.columns):
+        return scored.select(WEEKLY_ORDER)
+    return scored

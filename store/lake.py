@@ -29,7 +29,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from config.participant_id import validate_participant_id
-from irisin.schema import FILES, LAKE_TABLES, TABLES, conform
+from config.schema import FILES, LAKE_TABLES, TABLES, conform
 from store.atomic import TEMPORARY_SUFFIX, is_local, write_parquet
 
 MANIFEST = "files"

@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from irisin.schema import LAKE_TABLES
+from config.schema import LAKE_TABLES
 from store.lake import MANIFEST, SUPERSEDED, Lake
 
 ROW_COLUMNS = {

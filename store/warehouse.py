@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from irisin.schema import LAKE_TABLES, TABLES
+from config.schema import LAKE_TABLES, TABLES
 from store.atomic import publish, temporary_name
 from store.derived import DerivedStore
 from store.lake import MANIFEST, Lake

@@ -19,13 +19,13 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from config.schema import PLAUSIBLE_HEART_RATE_BPM
 from ingest.fit.decode import DecodedFit, MessageTable
 from ingest.fit.file_info import first_valid
 from ingest.fit.local_offset import with_utc_offset
 from ingest.fit.profile import value_name
 from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S, fit_time_text
 from ingest.salvage import EXAMPLES_KEPT
-from irisin.schema import PLAUSIBLE_HEART_RATE_BPM
 
 SOURCE = "fit_activity"
 MAX_SAMPLE_SECONDS = 10

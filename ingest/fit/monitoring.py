@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from config.schema import INTENSITY_LEVELS, PLAUSIBLE_HEART_RATE_BPM
 from ingest.fit.decode import MessageTable
 from ingest.fit.local_offset import utc_offsets
 from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S, fit_time_text
 from ingest.salvage import EXAMPLES_KEPT
-from irisin.schema import INTENSITY_LEVELS, PLAUSIBLE_HEART_RATE_BPM
 
 SOURCE = "fit_monitoring"
 DAY_TOTAL_MINUTES = 1440

@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from config.schema import INTENSITY_LEVELS, PLAUSIBLE_HEART_RATE_BPM
 from ingest.contract import Member, ReadContext, ReadResult, Status
 from ingest.fitbit.discovery import FitbitFile
 from ingest.fitbit.results import guarded, quarantined
@@ -37,7 +38,6 @@ from ingest.salvage import (
     implausible,
     read_csv_text,
 )
-from irisin.schema import INTENSITY_LEVELS, PLAUSIBLE_HEART_RATE_BPM
 
 HEADERS: dict[str, tuple[str, ...]] = {
     "active_minutes": ("timestamp", "light", "moderate", "very"),

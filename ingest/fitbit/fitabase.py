@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from config.schema import PLAUSIBLE_HEART_RATE_BPM
 from ingest.contract import Member, ReadContext, ReadResult, Status
 from ingest.fitbit.bouting import (
     BoutDecision,
@@ -47,7 +48,6 @@ from ingest.salvage import (
     implausible,
     read_csv_text,
 )
-from irisin.schema import PLAUSIBLE_HEART_RATE_BPM
 
 MINUTES_PER_DAY = 1440
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from config.schema import MINUTES, PLAUSIBLE_HEART_RATE_BPM
 from ingest.contract import Member, ReadContext, ReadResult, Status, must_propagate
 from ingest.fitbit.bouting import BoutDecision
 from ingest.fitbit.clock import (
@@ -50,7 +51,6 @@ from ingest.salvage import (
     implausible,
     without_bom,
 )
-from irisin.schema import MINUTES, PLAUSIBLE_HEART_RATE_BPM
 
 DAILY_COLUMNS: dict[str, str] = {
     "moderately_active_minutes": "moderate_minutes",

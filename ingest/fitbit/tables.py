@@ -1,7 +1,7 @@
 """Turn polars frames into canonical Arrow tables, and shared label constants.
 
 Readers build a polars frame whose columns carry canonical names; this module
-casts them to the canonical Arrow types (``irisin.schema``) and fills the
+casts them to the canonical Arrow types (``config.schema``) and fills the
 nullable columns a source does not report. ``participant_id`` and ``file_id``
 are left to the pipeline unless the frame carries them (Fitabase exports hold
 many participants, so they carry their own ``participant_id``).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from irisin.schema import DAILY_TOTALS, MINUTES, SESSIONS
+from config.schema import DAILY_TOTALS, MINUTES, SESSIONS
 
 PIPELINE_FILLED = ("participant_id", "file_id")
 """Columns the pipeline fills in when a reader leaves them out."""

@@ -31,11 +31,11 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from config.schema import DAILY_TOTALS
 from ingest.contract import ReadContext, ReadResult
 from ingest.garmin.json_records import GarminFormatError, load_json, records_to_columns
 from ingest.garmin.layout import GarminKind
 from ingest.garmin.tables import DEVICE, SOURCE, in_range_or_null, offset_minutes, to_canonical
-from irisin.schema import DAILY_TOTALS
 
 GARMIN_BOUT_MINUTES = 10
 """The bout length older Garmin devices require before intensity minutes accrue."""

@@ -31,7 +31,7 @@ def to_canonical(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
     """The columns of ``frame`` that ``schema`` names, in schema order and cast to its types.
 
     Columns the reader cannot know (``file_id``) are left for the pipeline to
-    add before ``irisin.schema.conform`` checks the table.
+    add before ``config.schema.conform`` checks the table.
     """
     table = frame.to_arrow()
     fields = [f for f in schema if f.name in table.column_names]

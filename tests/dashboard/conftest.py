@@ -40,7 +40,7 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from irisin.schema import DAILY_TOTALS, FILES, MINUTES, conform
+from config.schema import DAILY_TOTALS, FILES, MINUTES, conform
 
 AS_OF = datetime(2024, 3, 8, 12, 0, tzinfo=UTC)
 W1, W2, W3, W4, W5 = (date(2024, 2, 5) + timedelta(weeks=i) for i in range(5))
@@ -489,13 +489,13 @@ def fixture_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo study (``irisin.demo``) through the nightly steps without Prefect: ingest, derive, publish.
+    """The demo study (``pipeline.demo``) through the nightly steps without Prefect: ingest, derive, publish.
 
     Takes minutes: only the slow tests use it.
     """
     from config import open_study
-    from irisin.demo.generate import generate_demo
-    from irisin.jobs import derive, inbox_items, ingest_item, publish
+    from pipeline.demo.generate import generate_demo
+    from pipeline.jobs import derive, inbox_items, ingest_item, publish
 
     root = tmp_path_factory.mktemp("dashboard-demo") / "demo"
     generate_demo(root)

@@ -1,6 +1,6 @@
 """The dashboard on the demo study: the generator's participants designed to trip a flag do.
 
-The demo study (``irisin.demo``) runs 8 weeks from Monday 2026-03-02 to Sunday
+The demo study (``pipeline.demo``) runs 8 weeks from Monday 2026-03-02 to Sunday
 2026-04-26; each participant wears the device 15 h a day from about 07:00
 local unless designed otherwise. It is built once per module through the same
 steps as the nightly flow (ingest every inbox item, derive, publish), without

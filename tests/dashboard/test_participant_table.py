@@ -11,7 +11,8 @@ import pytest
 
 from config import open_study
 from config.study import AlertsSection
-from dashboard import participant_table, queries
+from models import participant_table
+from store import queries
 from tests.dashboard.conftest import (
     AS_OF,
     EXPECTED,

@@ -10,9 +10,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from config import Study, open_study
-from irisin.demo.generate import DemoStudy, generate_demo
-from irisin.jobs import derive, derived_of, inbox_items, ingest_item, lake_of, publish
-from irisin.schema import WEEKLY_EXPORT_COLUMNS
+from config.schema import WEEKLY_EXPORT_COLUMNS
+from pipeline.demo.generate import DemoStudy, generate_demo
+from pipeline.jobs import derive, derived_of, inbox_items, ingest_item, lake_of, publish
 from store.warehouse import connect_read_only
 
 
@@ -92,7 +92,7 @@ def test_demo_is_deterministic(tmp_path: Path) -> None:
 def test_run_summary_flags_the_participants_designed_to_trip_them(
     demo: tuple[DemoStudy, Study],
 ) -> None:
-    from irisin.summary import attention_table
+    from pipeline.summary import attention_table
 
     _, study = demo
     # "today" = 2026-04-26, the study's latest data (the demo's dates are fixed; "no data" counts to today)

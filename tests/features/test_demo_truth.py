@@ -1,6 +1,6 @@
 """The demo cohort's truth minutes, fed to the weekly core, give the generator's expected weekly table.
 
-This checks the core against ``irisin.demo.truth.expected_weekly``, arithmetic
+This checks the core against ``pipeline.demo.truth.expected_weekly``, arithmetic
 written independently of ``features/``. (Reading the demo's device files back
 through ingest is the pipeline's end-to-end test.)
 """
@@ -14,11 +14,12 @@ from weekly_builders import FILE_ID, MINUTE_TYPES, daily_totals, profiles, roste
 
 from config.study import StudyConfig
 
-demo = pytest.importorskip("irisin.demo.cohort", reason="demo generator not available")
-truth_module = pytest.importorskip("irisin.demo.truth", reason="demo truth not available")
-generate = pytest.importorskip("irisin.demo.generate", reason="demo generator not available")
+demo = pytest.importorskip("pipeline.demo.cohort", reason="demo generator not available")
+truth_module = pytest.importorskip("pipeline.demo.truth", reason="demo truth not available")
+generate = pytest.importorskip("pipeline.demo.generate", reason="demo generator not available")
 
 from features.weekly import weekly_table  # noqa: E402
+from models.weekly_status import with_status  # noqa: E402
 
 
 def test_demo_truth_weekly_table() -> None:
@@ -56,8 +57,16 @@ def test_demo_truth_weekly_table() -> None:
         ]
     )
     config = StudyConfig()
-    got = weekly_table(
-        mins.lazy(), daily_totals([]).lazy(), profiles().lazy(), people, config, config_hash="demo"
+    got = with_status(
+        weekly_table(
+            mins.lazy(),
+            daily_totals([]).lazy(),
+            profiles().lazy(),
+            people,
+            config,
+            config_hash="demo",
+        ),
+        config,
     )
     expected = truth_module.expected_weekly(truths, cohort)
     assert set(expected["status"]) == {"met", "below", "insufficient"}

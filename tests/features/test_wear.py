@@ -14,6 +14,7 @@ from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
 
 from config.study import StudyConfig
 from features.weekly import daily_table, weekly_table
+from models.weekly_status import with_status
 
 DEFAULT = StudyConfig()
 PEOPLE = roster([{"participant_id": "s", "timezone": "UTC"}])
@@ -107,13 +108,16 @@ def test_week_with_mvpa_and_no_heart_rate() -> None:
         steps = awake_day(rng)
         steps[18 * 60 : 18 * 60 + 30] = 115
         frames.append(day_of_steps("s", d, steps))
-    got = weekly_table(
-        minutes(*frames).lazy(),
-        daily_totals([]).lazy(),
-        profiles().lazy(),
-        PEOPLE,
+    got = with_status(
+        weekly_table(
+            minutes(*frames).lazy(),
+            daily_totals([]).lazy(),
+            profiles().lazy(),
+            PEOPLE,
+            DEFAULT,
+            config_hash="h",
+        ),
         DEFAULT,
-        config_hash="h",
     )
     row = got.row(0, named=True)
     assert (row["moderate_minutes"], row["vigorous_minutes"], row["valid_days"]) == (150, 0, 5)

@@ -21,6 +21,7 @@ from weekly_builders import (
 from config.study import StudyConfig
 from features.local_time import week_hours
 from features.weekly import daily_table, hourly_wear, weekly_table
+from models.weekly_status import with_status
 
 CONFIG = StudyConfig()
 KEY = ["participant_id", "week_start", "moderate_minutes", "vigorous_minutes", "mvpa_minutes"]
@@ -34,7 +35,7 @@ def weekly(
     totals: pl.DataFrame | None = None,
     config: StudyConfig = CONFIG,
 ):
-    return weekly_table(
+    frame = weekly_table(
         mins.lazy(),
         (totals if totals is not None else daily_totals([])).lazy(),
         profiles().lazy(),
@@ -42,6 +43,7 @@ def weekly(
         config,
         config_hash=config.hash(),
     )
+    return with_status(frame, config)  # scored as derive scores it
 
 
 def expected(rows: list[tuple]) -> pl.DataFrame:
@@ -338,7 +340,7 @@ def test_device_offsets_follow_a_traveller_only_when_enabled() -> None:
 
 
 def test_weekly_columns_follow_the_canonical_schema() -> None:
-    from irisin.schema import WEEKLY
+    from config.schema import WEEKLY
 
     people = roster([{"participant_id": "c", "timezone": "UTC"}])
     got = weekly(minutes(block("c", utc(2026, 5, 5, 10, 0), 5, heart_rate_bpm=70.0)), people)

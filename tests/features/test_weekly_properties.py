@@ -16,6 +16,7 @@ from config.study import StudyConfig
 from features.classify import classify_minutes, heart_rate_limits
 from features.local_time import week_hours
 from features.weekly import daily_table, weekly_table
+from models.weekly_status import with_status
 
 # Small wear and threshold figures so that a few random blocks reach every status.
 CONFIG = StudyConfig.model_validate(
@@ -123,7 +124,10 @@ def make_totals(spec: list[tuple]) -> pl.DataFrame:
 
 
 def run(mins: pl.DataFrame, tots: pl.DataFrame) -> pl.DataFrame:
-    return weekly_table(mins.lazy(), tots.lazy(), PROFILES.lazy(), PEOPLE, CONFIG, config_hash="h")
+    weekly = weekly_table(
+        mins.lazy(), tots.lazy(), PROFILES.lazy(), PEOPLE, CONFIG, config_hash="h"
+    )
+    return with_status(weekly, CONFIG)
 
 
 @SETTINGS

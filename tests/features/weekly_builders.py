@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from config.roster import ROSTER_SCHEMA
-from irisin.schema import DAILY_TOTALS, MINUTES, PROFILES, empty
+from config.schema import DAILY_TOTALS, MINUTES, PROFILES, empty
 
 FILE_ID = "f" * 64
 

@@ -33,10 +33,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from config.schema import INTENSITY_LEVELS
 from ingest.fit.decode import MessageTable
 from ingest.fit.local_offset import with_utc_offset
 from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S
-from irisin.schema import INTENSITY_LEVELS
 
 SOURCE = "fit_monitoring"
 DAY_TOTAL_MINUTES = 1440

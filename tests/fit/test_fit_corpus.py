@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from config.schema import INTENSITY_LEVELS
 from ingest.contract import ReadContext
 from ingest.fit.decode import decode_fit
 from ingest.fit.monitoring import LEVEL_LABEL_INDEX, SEDENTARY
 from ingest.fit.reader import read_fit
-from irisin.schema import INTENSITY_LEVELS
 from tests.fit.corpus import SDK_MONITORING_CSV, corpus_file, corpus_files, require_corpus
 from tests.fit.fitparse_reference import differences, fitparse_messages
 
@@ -230,7 +230,7 @@ def test_every_corpus_file_reads_without_raising_and_conforms() -> None:
     require_corpus()
     import pyarrow as pa
 
-    from irisin.schema import LAKE_TABLES, conform
+    from config.schema import LAKE_TABLES, conform
 
     kinds = {}
     for path in corpus_files():

@@ -10,8 +10,8 @@ import pytest
 
 from ingest.contract import ReadContext
 from ingest.fit.reader import read_fit
-from irisin.demo.cohort import COHORT, truth_minutes
-from irisin.demo.fit_files import write_activity, write_monitoring_days
+from pipeline.demo.cohort import COHORT, truth_minutes
+from pipeline.demo.fit_files import write_activity, write_monitoring_days
 
 PARTICIPANT = next(p for p in COHORT if p.fmt == "fit")
 

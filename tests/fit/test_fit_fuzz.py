@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from config.schema import LAKE_TABLES, conform
 from ingest.contract import ReadContext
 from ingest.fit.decode import decode_fit
 from ingest.fit.reader import read_fit
-from irisin.schema import LAKE_TABLES, conform
 from tests.fit.corpus import corpus_files, require_corpus
 
 SMALL_BYTES = 20_000

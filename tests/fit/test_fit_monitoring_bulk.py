@@ -15,11 +15,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from config.schema import DAILY_TOTALS, MINUTES, conform
 from ingest.fit.decode import decode_fit
 from ingest.fit.file_info import MONITORING_TYPES, file_info, first_valid
 from ingest.fit.monitoring import monitoring_tables
 from ingest.fit.reader import NEEDED_MESSAGES
-from irisin.schema import DAILY_TOTALS, MINUTES, conform
 from tests.fit import monitoring_reference
 from tests.fit.corpus import corpus_files
 from tests.fit.test_fit_reader import _monitoring_file
@@ -29,8 +29,8 @@ ZONES = (None, "Europe/Oslo", "America/New_York", "Asia/Kolkata", "Not/AZone")
 
 def _generated_days(tmp: Path) -> list[bytes]:
     """Demo monitoring days around the 2024 DST changes of New York and Oslo."""
-    from irisin.demo.cohort import DemoParticipant, truth_minutes
-    from irisin.demo.fit_files import write_monitoring_days
+    from pipeline.demo.cohort import DemoParticipant, truth_minutes
+    from pipeline.demo.fit_files import write_monitoring_days
 
     out: list[bytes] = []
     for k, zone in enumerate(("America/New_York", "Europe/Oslo", "Asia/Kolkata")):

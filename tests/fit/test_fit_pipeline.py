@@ -12,8 +12,8 @@ from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.fit.writer import FitWriter
 from ingest.pipeline import Ingestor
-from irisin.demo.cohort import COHORT, truth_minutes
-from irisin.demo.fit_files import write_activity, write_monitoring_days
+from pipeline.demo.cohort import COHORT, truth_minutes
+from pipeline.demo.fit_files import write_activity, write_monitoring_days
 
 PARTICIPANT = next(p for p in COHORT if p.fmt == "fit")
 

@@ -19,7 +19,7 @@ from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import FileOutcome, Ingestor
 from ingest.salvage import Dropped
-from irisin.demo.fitbit_files import write_fitabase, write_takeout_csv, write_takeout_json
+from pipeline.demo.fitbit_files import write_fitabase, write_takeout_csv, write_takeout_json
 from tests.fitbit.helpers import worn_truth
 
 TZ = "Australia/Brisbane"

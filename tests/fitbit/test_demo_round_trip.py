@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from ingest.fitbit import read_fitabase_export, read_fitbit_export
-from irisin.demo.cohort import COHORT, DemoParticipant, truth_minutes
-from irisin.demo.fitbit_files import write_fitabase, write_takeout_csv, write_takeout_json
-from irisin.demo.generate import fitabase_id
+from pipeline.demo.cohort import COHORT, DemoParticipant, truth_minutes
+from pipeline.demo.fitbit_files import write_fitabase, write_takeout_csv, write_takeout_json
+from pipeline.demo.generate import fitabase_id
 from tests.fitbit.helpers import ctx, members_of_folder, table
 
 SEED = 20180101

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from ingest.fitbit import looks_like_fitabase_export, read_fitabase_export
-from irisin.demo.fitbit_files import write_fitabase
+from pipeline.demo.fitbit_files import write_fitabase
 from tests.fitbit.helpers import ctx, members_of_folder, table, worn_truth
 
 TZ = "Asia/Kolkata"

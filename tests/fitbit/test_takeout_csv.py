@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.fitbit import looks_like_fitbit_export, read_fitbit_export
-from irisin.demo.fitbit_files import CSV_DIR, write_takeout_csv
+from pipeline.demo.fitbit_files import CSV_DIR, write_takeout_csv
 from tests.fitbit.helpers import ctx, members_of_folder, table, worn_truth, zip_folder
 
 TZ = "America/New_York"

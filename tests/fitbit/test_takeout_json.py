@@ -10,7 +10,7 @@ import pytest
 
 from ingest.archive import open_bundle
 from ingest.fitbit import looks_like_fitbit_export, read_fitbit_export
-from irisin.demo.fitbit_files import JSON_DIR, write_takeout_json
+from pipeline.demo.fitbit_files import JSON_DIR, write_takeout_json
 from tests.fitbit.helpers import ctx, members_of_folder, table, worn_truth, zip_folder
 
 

@@ -24,7 +24,7 @@ import duckdb  # noqa: E402
 import polars as pl  # noqa: E402
 import pytest  # noqa: E402
 
-from irisin.schema import WEEKLY_EXPORT_COLUMNS  # noqa: E402
+from config.schema import WEEKLY_EXPORT_COLUMNS  # noqa: E402
 
 WAREHOUSE_COMPARED: dict[str, tuple[str, ...]] = {
     "minutes": (),
@@ -62,7 +62,7 @@ class DemoCopy:
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DemoCopy:
-    from irisin.demo.generate import generate_demo
+    from pipeline.demo.generate import generate_demo
 
     demo = generate_demo(tmp_path_factory.mktemp("demo-template") / "demo")
     return DemoCopy(demo.root, demo.expected_weekly)

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from config import open_study
-from irisin import digest
+from pipeline import digest
 from tests.dashboard import conftest as _dashboard_fixtures
 
 demo_study = _dashboard_fixtures.demo_study  # the session fixture of the processed demo, shared

@@ -13,7 +13,7 @@ import pytest
 import ingest.pipeline
 from flows.nightly import nightly_flow
 from ingest.contract import TransientInputError
-from irisin.jobs import lake_of
+from pipeline.jobs import lake_of
 from tests.flows.conftest import DemoCopy, export_columns, warehouse_tables, weekly_of
 
 NEW_DAY = date(2026, 4, 27)
@@ -28,9 +28,9 @@ def raw_files(root: Path) -> int:
 
 def write_new_fit_day(root: Path, participant_id: str, day: date) -> tuple[Path, pl.DataFrame]:
     """Write one more day of monitoring FIT data for a demo FIT participant; returns the file and its truth."""
-    from irisin.demo.cohort import COHORT, STUDY_START, truth_minutes
-    from irisin.demo.fit_files import write_monitoring_days
-    from irisin.demo.generate import DEFAULT_SEED
+    from pipeline.demo.cohort import COHORT, STUDY_START, truth_minutes
+    from pipeline.demo.fit_files import write_monitoring_days
+    from pipeline.demo.generate import DEFAULT_SEED
 
     p = next(p for p in COHORT if p.participant_id == participant_id)
     truth = truth_minutes(p, DEFAULT_SEED, weeks=(day - STUDY_START).days // 7 + 2)
@@ -142,7 +142,7 @@ def test_a_run_that_stopped_after_ingest_is_completed_by_the_next(after_nightly:
     """Files ingested by a run that died before deriving: the next nightly has no new file,
     yet recomputes their weeks, because the derived tables record which lake batches they include."""
     from config import open_study
-    from irisin.jobs import inbox_items, ingest_item
+    from pipeline.jobs import inbox_items, ingest_item
 
     path, day_truth = write_new_fit_day(after_nightly.root, "P01", NEW_DAY)
     study = open_study(after_nightly.root)
@@ -167,7 +167,7 @@ def test_a_run_that_stopped_after_ingest_is_completed_by_the_next(after_nightly:
 def assert_incremental_equals_full(root: Path) -> None:
     """The derived tables an incremental run left equal a full recompute from the lake."""
     from config import open_study
-    from irisin.jobs import derive, derived_of
+    from pipeline.jobs import derive, derived_of
 
     keys = {
         "weekly": ["participant_id", "week_start"],
@@ -316,8 +316,8 @@ def test_a_participant_with_nothing_readable_needs_attention(after_nightly: Demo
 
 
 def test_an_unrostered_participant_is_held_then_scored_once_added(after_nightly: DemoCopy) -> None:
-    from irisin.demo.cohort import DemoParticipant, truth_minutes
-    from irisin.demo.fit_files import write_monitoring_days
+    from pipeline.demo.cohort import DemoParticipant, truth_minutes
+    from pipeline.demo.fit_files import write_monitoring_days
 
     newcomer = DemoParticipant("P98", "Europe/Oslo", 1980, 58, 182, "fit", 150)
     write_monitoring_days(

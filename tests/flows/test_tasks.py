@@ -10,7 +10,7 @@ from config import init_study
 from flows.nightly import interleave_participants
 from flows.tasks import StudyBusyError, is_transient, study_lock
 from ingest.contract import TerminalInputError, TransientInputError
-from irisin.jobs import InboxItem
+from pipeline.jobs import InboxItem
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import flows.nightly
 import flows.tasks
 from flows.nightly import nightly_flow
 from ingest.contract import TransientInputError
-from irisin.jobs import lake_of
+from pipeline.jobs import lake_of
 from tests.flows.conftest import DemoCopy
 from tests.flows.test_nightly import NEW_DAY, write_new_fit_day
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from config import open_study
 from flows.nightly import nightly_flow
 from irisin.cli import app
-from irisin.jobs import derive, lake_of
+from pipeline.jobs import derive, lake_of
 from store.verify import LakeDamaged
 from tests.flows.conftest import DemoCopy, warehouse_tables
 

@@ -30,8 +30,8 @@ from config.study import parse_study_config
 from ingest.archive import ENCRYPTED_REASON, ArchiveLimits, archive_limits_of, open_bundle
 from ingest.pipeline import FileOutcome, Ingestor, IngestReport
 from irisin.cli import app
-from irisin.demo.fitbit_files import write_takeout_json
-from irisin.summary import summary_markdown
+from pipeline.demo.fitbit_files import write_takeout_json
+from pipeline.summary import summary_markdown
 from tests.fitbit.helpers import worn_truth
 
 REPO = Path(__file__).resolve().parents[2]

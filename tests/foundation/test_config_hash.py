@@ -19,8 +19,8 @@ from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import IngestReport
 from irisin.cli import app
-from irisin.demo.fitbit_files import write_takeout_json
-from irisin.jobs import InboxItem, RunRecord, derive, derived_of, ingest_item
+from pipeline.demo.fitbit_files import write_takeout_json
+from pipeline.jobs import InboxItem, RunRecord, derive, derived_of, ingest_item
 from tests.fitbit.helpers import worn_truth
 
 TZ = "Europe/Oslo"

@@ -22,8 +22,8 @@ import store.quarantine
 from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import Ingestor, IngestReport
-from irisin.demo.fitbit_files import write_takeout_json
-from irisin.jobs import RunRecord, derive
+from pipeline.demo.fitbit_files import write_takeout_json
+from pipeline.jobs import RunRecord, derive
 from store.verify import study_damage
 from tests.fitbit.helpers import worn_truth
 

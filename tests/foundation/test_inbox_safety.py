@@ -14,7 +14,7 @@ import pytest
 
 from config import init_study, open_study
 from ingest.archive import open_bundle
-from irisin.jobs import files_under, inbox_items, ingest_item, new_items
+from pipeline.jobs import files_under, inbox_items, ingest_item, new_items
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
 

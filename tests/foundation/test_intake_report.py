@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from config.layout import init_study
 from config.roster import write_roster
 from irisin.cli import app
-from irisin.demo.fitbit_files import write_takeout_json
+from pipeline.demo.fitbit_files import write_takeout_json
 from tests.fitbit.helpers import worn_truth
 
 TZ = "Australia/Brisbane"

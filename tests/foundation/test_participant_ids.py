@@ -206,7 +206,7 @@ def test_roster_traversal_through_fitabase_id_writes_nothing(world: tuple[Path, 
 
 
 def test_inbox_folder_with_bad_name_is_refused_by_the_ingestor(world: tuple[Path, Path]) -> None:
-    from irisin.jobs import inbox_items, ingest_item
+    from pipeline.jobs import inbox_items, ingest_item
 
     tmp, study = world
     _fitabase_csv(study / "inbox" / LONG, [GOOD_ID])

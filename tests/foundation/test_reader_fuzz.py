@@ -27,9 +27,9 @@ from ingest.contract import Member, ReadContext, ReadResult
 from ingest.fit.reader import read_fit
 from ingest.fitbit import read_fitabase_export, read_fitbit_export
 from ingest.garmin import read_garmin_export
-from irisin.demo.fit_files import write_monitoring_days
-from irisin.demo.fitbit_files import write_fitabase, write_takeout_csv, write_takeout_json
-from irisin.demo.garmin_files import demo_sessions_from_truth, garmin_export_members
+from pipeline.demo.fit_files import write_monitoring_days
+from pipeline.demo.fitbit_files import write_fitabase, write_takeout_csv, write_takeout_json
+from pipeline.demo.garmin_files import demo_sessions_from_truth, garmin_export_members
 from tests.fitbit.helpers import members_of_folder, worn_truth
 
 SEED = 15

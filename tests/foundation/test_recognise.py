@@ -13,7 +13,7 @@ from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import Ingestor
 from ingest.recognise import FITBIT, GARMIN, recognise
-from irisin.demo.fitbit_files import write_takeout_csv, write_takeout_json
+from pipeline.demo.fitbit_files import write_takeout_csv, write_takeout_json
 from tests.fitbit.helpers import worn_truth, zip_folder
 
 TZ = "Australia/Brisbane"

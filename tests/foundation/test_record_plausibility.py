@@ -25,9 +25,9 @@ from config import Study
 from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import Ingestor
-from irisin.demo.fit_files import write_monitoring_days
-from irisin.jobs import derive
-from irisin.summary import attention_table, current_week
+from pipeline.demo.fit_files import write_monitoring_days
+from pipeline.jobs import derive
+from pipeline.summary import attention_table, current_week
 from tests.fitbit.helpers import worn_truth
 
 CSV_DIR = ("Takeout", "Fitbit", "Physical Activity_GoogleData")

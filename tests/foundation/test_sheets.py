@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from irisin.cli import app
-from irisin.sheets import safe_csv_bytes, xlsx_bytes
+from store.sheets import safe_csv_bytes, xlsx_bytes
 
 FORMULAS = [
     "=1+2",
@@ -55,8 +55,8 @@ def test_excel_cells_are_text_never_formulas() -> None:
 
 def test_irisin_export_writes_a_formula_id_as_text(tmp_path: Path) -> None:
     from config import open_study
-    from irisin.jobs import derived_of
-    from irisin.schema import WEEKLY_EXPORT_COLUMNS
+    from config.schema import WEEKLY_EXPORT_COLUMNS
+    from pipeline.jobs import derived_of
 
     runner = CliRunner()
     study_dir = tmp_path / "study"

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from config import init_study, open_study
 from irisin.cli import app
-from irisin.jobs import recover_store
-from irisin.lock import StudyBusyError, holds_lock, study_lock
+from pipeline.jobs import recover_store
+from pipeline.lock import StudyBusyError, holds_lock, study_lock
 from store.derived import DerivedStore
 from store.lake import Lake
 from store.warehouse import refresh_warehouse
@@ -115,8 +115,8 @@ def test_a_committed_part_deleted_by_hand_is_named(tmp_path: Path) -> None:
     import polars as pl
 
     from ingest.pipeline import IngestReport
-    from irisin.jobs import damage_outcomes
-    from irisin.summary import summary_markdown
+    from pipeline.jobs import damage_outcomes
+    from pipeline.summary import summary_markdown
 
     study = init_study(tmp_path / "s")
     lake = Lake(study.paths.store / "lake")
@@ -192,7 +192,7 @@ def test_export_waiting_for_a_nightly_loses_none_of_its_rows(tmp_path: Path) -> 
     import polars as pl
 
     from ingest.pipeline import Ingestor
-    from irisin.jobs import derive
+    from pipeline.jobs import derive
 
     study_dir, weekly = _study_without_weekly(tmp_path)
     study = open_study(study_dir)

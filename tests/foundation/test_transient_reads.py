@@ -24,8 +24,8 @@ from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.contract import ReaderUnavailable, TransientInputError
 from ingest.pipeline import Ingestor
-from irisin.demo.fit_files import write_monitoring_days
-from irisin.demo.fitbit_files import write_takeout_json
+from pipeline.demo.fit_files import write_monitoring_days
+from pipeline.demo.fitbit_files import write_takeout_json
 from tests.fitbit.helpers import worn_truth, zip_folder
 
 TZ = "Europe/Oslo"

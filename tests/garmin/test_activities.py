@@ -8,10 +8,10 @@ import orjson
 import pyarrow as pa
 import pytest
 
+from config.schema import SESSIONS, conform
 from ingest.contract import ReadContext
 from ingest.garmin.activities import read_summarized_activities
 from ingest.garmin.json_records import GarminFormatError
-from irisin.schema import SESSIONS, conform
 
 from .fixtures import ACTIVITIES, activities_bytes
 

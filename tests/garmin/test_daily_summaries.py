@@ -9,10 +9,10 @@ import orjson
 import pyarrow as pa
 import pytest
 
+from config.schema import DAILY_TOTALS, conform
 from ingest.contract import ReadContext
 from ingest.garmin.daily_summaries import read_daily_summaries
 from ingest.garmin.json_records import GarminFormatError
-from irisin.schema import DAILY_TOTALS, conform
 
 from .fixtures import OSLO_DST_DAYS, uds_bytes, uds_day
 

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.contract import ReadContext
 from ingest.garmin import read_garmin_export
-from irisin.demo.garmin_files import write_garmin_export
+from pipeline.demo.garmin_files import write_garmin_export
 
 from .fixtures import OSLO_SESSIONS, Layout, members_of, oslo_dst_truth
 

@@ -11,8 +11,8 @@ import pytest
 from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import Ingestor
-from irisin.demo.fit_files import activity_bytes, write_monitoring_days
-from irisin.demo.garmin_files import write_garmin_export
+from pipeline.demo.fit_files import activity_bytes, write_monitoring_days
+from pipeline.demo.garmin_files import write_garmin_export
 
 from .fixtures import (
     OSLO_SESSIONS,

@@ -14,8 +14,8 @@ import pytest
 from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import Ingestor
-from irisin.omh.export import export_omh
-from irisin.omh.schemas import registry, schema
+from pipeline.omh.export import export_omh
+from pipeline.omh.schemas import registry, schema
 from tests.activity_xml.test_tcx_gpx import tcx
 from tests.apple.builders import (
     HEART_RATE,

@@ -14,6 +14,7 @@ import polars as pl
 
 from config import Study, StudyConfig
 from ingest.pipeline import IngestReport
+from models.participant_table import load_participant_table
 
 
 def current_week(weekly: pl.DataFrame) -> object | None:
@@ -28,8 +29,6 @@ def attention_table(study: Study, as_of: date | None = None) -> pl.DataFrame:
     digest never disagree. ``as_of`` evaluates "today" as that date (noon
     UTC) instead of now.
     """
-    from dashboard.data import load_participant_table
-
     table = load_participant_table(study, as_of, from_derived=True).table
     return table.filter(pl.col("flags") != "").select(
         "participant_id", pl.col("flags").alias("reason")
@@ -44,7 +43,7 @@ def summary_markdown(
     config: StudyConfig,
     data_notes: list[str] | None = None,
 ) -> str:
-    """Markdown summary of a run; ``data_notes`` are ``irisin.validity.data_quality_notes`` lines."""
+    """Markdown summary of a run; ``data_notes`` are ``pipeline.validity.data_quality_notes`` lines."""
     new = [o for o in report.outcomes if o.new]
     statuses = Counter(o.status for o in new)
     lines = [

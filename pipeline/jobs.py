@@ -16,21 +16,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from config import Study
+from features.incremental import replace_weeks, touched_weeks
+from features.plausibility import EXCLUSION_COLUMNS, exclusions_table
+from features.scope import keep_requested
+from features.weekly import Inputs, week_tables, week_tables_in_batches
+from ingest.archive import special_kind
 from ingest.fingerprints import Fingerprints
 from ingest.pipeline import FileOutcome, Ingestor, IngestReport, looks_like_fit
-from irisin import __version__
+from models.adherence import participant_scores
+from models.cohort import cohort_weekly
+from models.weekly_status import with_status
+from pipeline import __version__
+from pipeline.lock import holds_lock, study_lock
 from store.atomic import write_text
-from store.derived import DerivedStore
+from store.derived import DerivedStore, DerivedTableDamaged
 from store.lake import KnownFiles, Lake
+from store.verify import named_lake_damage
 from store.warehouse import WAREHOUSE_FILE, refresh_warehouse
-
-if TYPE_CHECKING:
-    from features.weekly import Inputs
 
 
 @dataclass(frozen=True)
@@ -71,17 +78,15 @@ def lake_of(study: Study) -> Lake:
 
 
 def recover_store(study: Study, lake: Lake | None = None) -> list[str]:
-    """Finish what a crashed run left in the lake; only with the study lock held (``irisin.lock``).
+    """Finish what a crashed run left in the lake; only with the study lock held (``pipeline.lock``).
 
     Recovery deletes uncommitted parts and temporary files, which, while
     another run is live, are that run's work in progress: so it refuses to
     run without the lock rather than risk them.
     """
-    from irisin.lock import holds_lock
-
     if not holds_lock(study):
         raise RuntimeError(
-            "the lake is recovered only under the study lock (irisin.lock.study_lock)"
+            "the lake is recovered only under the study lock (pipeline.lock.study_lock)"
         )
     return (lake or lake_of(study)).recover()
 
@@ -124,8 +129,6 @@ def weekly_for_reading(
     weekly = derived_of(study).read("weekly")
     if weekly is not None:
         return weekly
-    from irisin.lock import study_lock
-
     with study_lock(study, what, wait_seconds=wait_seconds, on_wait=on_wait):
         weekly = derived_of(study).read("weekly")  # the run we waited for may have written it
         return weekly if weekly is not None else derive(study).weekly
@@ -181,8 +184,6 @@ _SYMLINK_REASON = (
 
 def special_reason(path: Path) -> str:
     """Why a non-regular inbox entry is refused, naming what it is."""
-    from ingest.archive import special_kind
-
     try:
         kind = special_kind(os.lstat(path).st_mode)
     except OSError as e:
@@ -338,8 +339,6 @@ def weeks_of(
     What a backfill of some participants or dates recomputes: every week they
     have rows in the lake, cut to the requested local dates.
     """
-    from features.incremental import touched_weeks
-
     pids = list(participants)
     lake = lake_of(study)
     weeks = touched_weeks(
@@ -375,8 +374,6 @@ def touched_weeks_of(study: Study, report: IngestReport) -> pl.DataFrame:
     and device offset, which the report does not carry, so the new rows are
     read back from the lake parts of the batches the report committed.
     """
-    from features.incremental import touched_weeks
-
     minutes = new_rows(study, "minutes", report).collect()
     days = new_rows(study, "daily_totals", report).collect()
     return touched_weeks(minutes.lazy(), days.lazy(), study.roster, study.config)
@@ -442,7 +439,6 @@ DERIVE_BATCH_PARTICIPANTS = 50
 
 def _inputs_of(lake: Lake) -> Callable[[list[str]], Inputs]:
     """The lake's canonical frames of some participants, listing only their parts."""
-    from features.weekly import Inputs
 
     def inputs_of(participants: list[str]) -> Inputs:
         return Inputs(
@@ -472,8 +468,6 @@ def _weeks_of_pending_batches(
     crash at any point is completed by the next run. None when derive has
     never recorded what it included (every week is then recomputed).
     """
-    from features.incremental import touched_weeks
-
     recorded = _derive_state(study).read_rebuildable(INCLUDED_BATCHES)
     if recorded is None:
         return None
@@ -491,8 +485,6 @@ def _weeks_of_pending_batches(
 
 def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     """``_derive``; an error met reading a damaged lake part names the part (``store.verify.named_lake_damage``)."""
-    from store.verify import named_lake_damage
-
     with named_lake_damage(lake_of(study), study.root):
         return _derive(study, touched)
 
@@ -503,10 +495,6 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     The weeks of lake batches that no derive has included yet (a crashed run's)
     are added to ``touched``; the batches included are recorded last.
     """
-    from features.weekly import week_tables, week_tables_in_batches
-    from models.adherence import participant_scores
-    from models.cohort import cohort_weekly
-
     lake, derived = lake_of(study), derived_of(study)
     cfg, chash = study.config, study.inputs_hash()
     committed = lake.committed_batches()
@@ -535,6 +523,7 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
             config_hash=chash,
             batch_participants=DERIVE_BATCH_PARTICIPANTS,
         )
+        weekly = with_status(weekly, cfg)  # the one place a week is scored
         touched = weekly.select("participant_id", "week_start")
     else:
         assert touched is not None and previous is not None
@@ -561,10 +550,7 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
             return derive(
                 study, None
             )  # nothing to merge into, or derived tables of an older layout
-        weekly = pl.concat(
-            [previous.join(touched, on=["participant_id", "week_start"], how="anti"), fresh.weekly],
-            how="vertical_relaxed",
-        )
+        weekly = replace_weeks(previous, with_status(fresh.weekly, cfg), touched)
         daily = pl.concat(
             [old_daily.join(touched, on=["participant_id", "week_start"], how="anti"), fresh.daily],
             how="vertical_relaxed",
@@ -600,9 +586,6 @@ def _exclusions(
     reach: pl.LazyFrame | None,
 ) -> pl.DataFrame:
     """The ``exclusions`` table (``features.plausibility``): all weeks, or the touched weeks replaced from ``reach``."""
-    from features.plausibility import EXCLUSION_COLUMNS, exclusions_table
-    from features.scope import keep_requested
-
     old = derived.read("exclusions")
     if reach is None or old is None or old.columns != list(EXCLUSION_COLUMNS):
         return exclusions_table(lake.scan("minutes"), study.roster, study.config)
@@ -669,8 +652,6 @@ def last_data_of(study: Study) -> pl.DataFrame:
 
 def _runs_history(derived: DerivedStore) -> pl.DataFrame | None:
     """The runs table so far; a damaged one is moved aside (it is a log, not rebuildable) and a new one started."""
-    from store.derived import DerivedTableDamaged
-
     try:
         return derived.read("runs")
     except DerivedTableDamaged:

@@ -17,9 +17,9 @@ import polars as pl
 
 from config.layout import default_study_toml
 from config.roster import ROSTER_SCHEMA, write_roster
-from irisin.demo.cohort import COHORT, DemoParticipant, truth_minutes
-from irisin.demo.drops import drop_as_people_do
-from irisin.demo.truth import expected_weekly
+from pipeline.demo.cohort import COHORT, DemoParticipant, truth_minutes
+from pipeline.demo.drops import drop_as_people_do
+from pipeline.demo.truth import expected_weekly
 
 DEFAULT_SEED = 20180101
 
@@ -39,7 +39,7 @@ def fitabase_id(p: DemoParticipant) -> str:
 
 
 def _write_fit(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
-    from irisin.demo.fit_files import write_monitoring_days
+    from pipeline.demo.fit_files import write_monitoring_days
 
     write_monitoring_days(
         truth, folder / "garmin-sync", device_serial=3_900_000_000 + int(p.participant_id[1:])
@@ -47,19 +47,19 @@ def _write_fit(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
 
 
 def _write_fitbit_json(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
-    from irisin.demo.fitbit_files import write_takeout_json
+    from pipeline.demo.fitbit_files import write_takeout_json
 
     write_takeout_json(truth, folder / "takeout-json", p.timezone)
 
 
 def _write_fitbit_csv(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
-    from irisin.demo.fitbit_files import write_takeout_csv
+    from pipeline.demo.fitbit_files import write_takeout_csv
 
     write_takeout_csv(truth, folder / "takeout-csv", p.timezone)
 
 
 def _write_fitabase(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
-    from irisin.demo.fitbit_files import write_fitabase
+    from pipeline.demo.fitbit_files import write_fitabase
 
     write_fitabase({fitabase_id(p): truth}, folder / "fitabase", {fitabase_id(p): p.timezone})
 
@@ -68,8 +68,8 @@ def _write_garmin(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None
     """A Connect export: UDS days, wellness FIT minutes, and a weekly run as an uploaded activity FIT file."""
     import tempfile
 
-    from irisin.demo.fit_files import activity_bytes, write_monitoring_days
-    from irisin.demo.garmin_files import demo_sessions_from_truth, write_garmin_export
+    from pipeline.demo.fit_files import activity_bytes, write_monitoring_days
+    from pipeline.demo.garmin_files import demo_sessions_from_truth, write_garmin_export
 
     serial = 3_900_000_000 + int(p.participant_id[1:])
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,8 +94,8 @@ def _write_garmin(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None
 
 
 def _write_apple(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
-    from irisin.demo.garmin_files import demo_sessions_from_truth
-    from irisin.demo.xml_files import write_apple_health_export
+    from pipeline.demo.garmin_files import demo_sessions_from_truth
+    from pipeline.demo.xml_files import write_apple_health_export
 
     sessions = demo_sessions_from_truth(truth)
     write_apple_health_export(
@@ -109,8 +109,8 @@ def _with_activity_files(
     """A writer plus a weekly TCX or GPX run drawn from the same truth (its minutes overlap, counted once)."""
 
     def both(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
-        from irisin.demo.garmin_files import demo_sessions_from_truth
-        from irisin.demo.xml_files import write_weekly_activities
+        from pipeline.demo.garmin_files import demo_sessions_from_truth
+        from pipeline.demo.xml_files import write_weekly_activities
 
         write(p, truth, folder)
         write_weekly_activities(truth, demo_sessions_from_truth(truth), folder / "strava", suffix)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from irisin.demo.cohort import DemoParticipant
-from irisin.schema import WEEKLY_EXPORT_COLUMNS
+from config.schema import WEEKLY_EXPORT_COLUMNS
+from pipeline.demo.cohort import DemoParticipant
 
 
 def expected_weekly(

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from irisin.schema import INTENSITY_LEVELS
+from config.schema import INTENSITY_LEVELS
 
 STUDY_START = date(2026, 3, 2)
 """A Monday; eight weeks from here cross the US (8 March) and EU (29 March) DST changes."""

@@ -26,7 +26,7 @@ from typing import cast
 
 import polars as pl
 
-from irisin.schema import INTENSITY_LEVELS
+from config.schema import INTENSITY_LEVELS
 
 JSON_DIR = ("Takeout", "Fitbit", "Global Export Data")
 CSV_DIR = ("Takeout", "Fitbit", "Physical Activity_GoogleData")

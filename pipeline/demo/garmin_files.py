@@ -1,7 +1,7 @@
 """Synthetic Garmin Connect account exports with known ground truth.
 
 ``write_garmin_export`` turns one participant's minute-level truth (the
-frame of ``irisin.demo.cohort.truth_minutes``) and their exercise sessions
+frame of ``pipeline.demo.cohort.truth_minutes``) and their exercise sessions
 into the zip a participant would download from Garmin Connect:
 
 - ``UDSFile_<first>_<last>.json`` daily summaries, one file per 100 local
@@ -47,7 +47,7 @@ _UPLOAD_FOLDER: dict[Layout, str] = {
 }
 
 SESSION_INPUT_COLUMNS = ("start_utc", "end_utc", "sport")
-"""Columns every sessions frame must have; the rest of ``irisin.schema.SESSIONS`` is optional."""
+"""Columns every sessions frame must have; the rest of ``config.schema.SESSIONS`` is optional."""
 
 
 def counted_minutes(truth: pl.DataFrame, bout_minutes: int = 1) -> pl.DataFrame:
@@ -313,7 +313,7 @@ def write_garmin_export(
 
     ``truth``: worn minutes (``minute_utc``, ``utc_offset_minutes``, ``steps``,
     ``heart_rate_bpm``, ``intensity``). ``sessions``: at least
-    ``SESSION_INPUT_COLUMNS``, other ``irisin.schema.SESSIONS`` columns
+    ``SESSION_INPUT_COLUMNS``, other ``config.schema.SESSIONS`` columns
     optional (derived from the truth when absent). ``fit_files``: FIT bytes
     by name; a bare file name goes into the nested upload zips, a name with
     ``/`` (e.g. ``DI_CONNECT/DI-Connect-Wellness/x.fit``) is written at that

@@ -14,8 +14,8 @@ from config import Study
 
 def heart_rate_gaps_of(study: Study) -> pl.DataFrame:
     """``models.heart_rate.heart_rate_gaps`` over the study's lake and roster."""
-    from irisin.jobs import lake_of
     from models.heart_rate import heart_rate_gaps
+    from pipeline.jobs import lake_of
 
     lake = lake_of(study)
     return heart_rate_gaps(
@@ -28,8 +28,8 @@ def heart_rate_gaps_of(study: Study) -> pl.DataFrame:
 
 def zone_mismatches_of(study: Study) -> pl.DataFrame:
     """``models.timezone.zone_mismatches`` over the study's minute steps per UTC week and hour."""
-    from irisin.jobs import lake_of
     from models.timezone import zone_mismatches
+    from pipeline.jobs import lake_of
 
     week = pl.col("minute_utc").dt.replace_time_zone(None).dt.truncate("1w").alias("week_utc")
     minutes = lake_of(study).scan("minutes").filter(pl.col("steps").is_between(0, 300))

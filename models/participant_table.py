@@ -13,13 +13,17 @@ columns: no flag counts from it.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from config import Study
 from config.study import AlertsSection
-from irisin.sheets import safe_csv_bytes
 from models import alerts as alerts_model
+from store import queries
+from store.sheets import safe_csv_bytes
 
 TABLE_COLUMNS: tuple[str, ...] = (
     "participant_id",
@@ -36,6 +40,9 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "timezone",
 )
 """Columns of the table, in display order (also the CSV header)."""
+
+MAIL_COLUMNS: tuple[str, ...] = tuple(c for c in TABLE_COLUMNS if c != "timezone")
+"""The columns the digest mails: ids and figures (no zone, no free text but flags)."""
 
 FLAG_KINDS: tuple[str, ...] = alerts_model.RULE_NAMES
 """Flag families, for filtering: every flag text starts with one of these."""
@@ -76,7 +83,7 @@ def build(
 ) -> pl.DataFrame:
     """The participant table, stalest data first (never-synced participants on top).
 
-    Inputs are the frames of :mod:`dashboard.queries` (``roster``, ``last_data``,
+    Inputs are the frames of :mod:`store.queries` (``roster``, ``last_data``,
     ``weekly``, ``recent_daily_wear``, ``scores``, ``last_heart_rate``);
     ``as_of`` is the instant "today" is taken from (timezone-aware).
     """
@@ -133,3 +140,67 @@ def filter_table(
 def to_csv(table: pl.DataFrame) -> bytes:
     """The table as the CSV the download button serves (UTF-8, header row, cells safe for spreadsheets)."""
     return safe_csv_bytes(table)
+
+
+def as_of_instant(day: date | None) -> datetime:
+    """The instant "today" is taken from: now, or noon UTC of a replay date (that date in zones UTC-12..+11)."""
+    if day is None:  # to the minute, so a page reload within the minute reuses the cached table
+        return datetime.now(UTC).replace(second=0, microsecond=0)
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ParticipantTable:
+    """The participant table, every rule's result per participant, and what they were evaluated against."""
+
+    table: pl.DataFrame
+    alerts: pl.DataFrame
+    reference_day: date | None
+    as_of: datetime
+    replay: bool
+
+
+def load_participant_table(
+    study: Study, as_of: date | None, now: datetime | None = None, *, from_derived: bool = False
+) -> ParticipantTable:
+    """The participant table of a study, flags evaluated with its ``[alerts]`` rules (``models.alerts``).
+
+    "Today" is now (``now``, default the current minute) or, with ``as_of`` (a
+    replay date), noon UTC of that date. Each rule counts from the
+    participant's own last data; only "no data" counts to today.
+    ``from_derived`` reads the pipeline's derived Parquet tables (and the
+    lake's committed parts) instead of the warehouse: the run summary, before
+    the warehouse is refreshed.
+    """
+    instant = as_of_instant(as_of) if as_of is not None else (now or as_of_instant(None))
+    opened = (
+        queries.open_derived(study.root)
+        if from_derived
+        else queries.open_warehouse(queries.warehouse_path(study.root))
+    )
+    settings = study.config.alerts
+    with opened as con:
+        roster = queries.roster(con, study.roster)
+        last = queries.last_data(con, roster)
+        weekly = queries.weekly(con)
+        daily_wear = queries.recent_daily_wear(con, last, days=settings.low_wear_days + 1)
+        heart_rate = queries.last_heart_rate(con, roster)
+        if not queries.has_lake_tables(
+            con
+        ):  # nothing to tell from: the heart-rate rule stays silent
+            heart_rate = last.select(
+                "participant_id", last_heart_rate_day=pl.col("last_local").dt.date()
+            )
+        scores = queries.scores(con)
+    evaluated = alerts_model.evaluate(
+        roster, last, weekly, daily_wear, heart_rate, settings, instant
+    )
+    table = build(roster, last, weekly, daily_wear, scores, heart_rate, settings, instant)
+    return ParticipantTable(
+        table, evaluated, reference_day(last), instant, replay=as_of is not None
+    )
+
+
+def grid_today(study: Study, as_of: datetime) -> date:
+    """The last day the grid shows: today in the study's zone at ``as_of``."""
+    return as_of.astimezone(ZoneInfo(study.config.study.timezone)).date()

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from irisin import __version__
+from pipeline import __version__
 
 STEP_COUNT = ("omh", "step-count", "2.0")
 HEART_RATE = ("omh", "heart-rate", "1.0")

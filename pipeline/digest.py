@@ -30,25 +30,11 @@ import polars as pl
 
 from config import Study
 from config.study import DigestSection
-from irisin.sheets import safe_csv_bytes, xlsx_bytes
 from models import alerts as alert_rules
+from models.participant_table import MAIL_COLUMNS, grid_today, load_participant_table
+from store.sheets import safe_csv_bytes, xlsx_bytes
 
 PASSWORD_ENV = "IRISIN_SMTP_PASSWORD"
-
-MAIL_COLUMNS: tuple[str, ...] = (
-    "participant_id",
-    "flags",
-    "last_data",
-    "days_since_data",
-    "this_week_minutes",
-    "last_week_minutes",
-    "last_week_status",
-    "current_streak",
-    "weeks_met",
-    "weeks_sufficient",
-    "recent_wear_minutes_per_day",
-)
-"""The participant table's columns that go into the mail: ids and figures (no zone, no free text but flags)."""
 
 
 class DigestConfigError(ValueError):
@@ -85,8 +71,6 @@ class Digest:
 
 def build_digest(study: Study, as_of: date | None = None) -> Digest:
     """The digest of ``study`` as of today (or the replay date ``as_of``), read from its warehouse."""
-    from dashboard.data import grid_today, load_participant_table
-
     result = load_participant_table(study, as_of)
     day = grid_today(study, result.as_of)
     counts = alert_rules.counts_per_rule(result.alerts)

@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from config import Study
-from irisin.jobs import derive, files_of, inbox_items, lake_of, publish
+from pipeline.jobs import derive, files_of, inbox_items, lake_of, publish
 from store.lake import LAKE_TABLES, MANIFEST
 from store.verify import Damage, study_damage
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ingest.pipeline import FileOutcome
-from irisin.jobs import InboxItem, files_of
+from pipeline.jobs import InboxItem, files_of
 
 NOT_IN_ROSTER = "not in roster.csv"
 

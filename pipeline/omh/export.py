@@ -18,7 +18,7 @@ import polars as pl
 
 from config import Study
 from config.participant_id import validate_participant_id
-from irisin.omh.datapoints import minute_points, minutes_once, session_points, weekly_points
+from pipeline.omh.datapoints import minute_points, minutes_once, session_points, weekly_points
 
 FILES = ("step-count", "heart-rate", "physical-activity")
 
@@ -36,9 +36,9 @@ def export_omh(study: Study, out: Path, weekly: pl.DataFrame | None = None) -> C
     """Write every participant's data points; returns data points written per schema.
 
     ``weekly``: the study's weekly table when the caller has it; otherwise it is
-    read, or derived under the study lock (``irisin.jobs.weekly_for_reading``).
+    read, or derived under the study lock (``pipeline.jobs.weekly_for_reading``).
     """
-    from irisin.jobs import lake_of, weekly_for_reading
+    from pipeline.jobs import lake_of, weekly_for_reading
 
     lake = lake_of(study)
     trusted = study.config.intensity.source_precedence
