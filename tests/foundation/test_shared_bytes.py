@@ -20,8 +20,8 @@ from config import Study
 from config.layout import init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import Ingestor
-from irisin.demo.fit_files import write_monitoring_days
-from irisin.jobs import InboxItem, new_items
+from pipeline.demo.fit_files import write_monitoring_days
+from pipeline.jobs import InboxItem, new_items
 from tests.fitbit.helpers import worn_truth
 
 
