@@ -85,7 +85,9 @@ def _reingest(study: Study, batches: list[tuple[str, str]], report: RepairReport
     todo: dict[str, set[Path]] = {}
     for pid, bid in batches:
         rows = manifest.filter((pl.col("participant_id") == pid) & (pl.col("batch_id") == bid))
-        paths = sorted({p.split("!/", 1)[0] for p in rows["path"].to_list()})
+        paths = sorted(
+            {_in_this_study(study, pid, p.split("!/", 1)[0]) for p in rows["path"].to_list()}
+        )
         if (
             not paths
         ):  # the manifest part itself is unreadable: the inbox is read again for this participant
@@ -137,6 +139,21 @@ def _readable_manifest(lake: object) -> pl.DataFrame:
             schema={"participant_id": pl.String, "batch_id": pl.String, "path": pl.String}
         )
     )
+
+
+def _in_this_study(study: Study, participant_id: str, path: str) -> str:
+    """A recorded inbox path as it is in this study now: a study folder moved or copied keeps its inbox.
+
+    The manifest records absolute paths. Mapped back to this study's inbox,
+    a recorded file is found in the export folder that holds it, so it is
+    read again with the rest of that export (its clock, bout decision and
+    ids come from the whole export, as in the nightly), not on its own.
+    """
+    inbox = study.paths.inbox / participant_id
+    marker = f"/inbox/{participant_id}/"
+    if path.startswith(f"{inbox}/") or marker not in path:
+        return path
+    return str(inbox / path.rsplit(marker, 1)[1])
 
 
 def _units_holding(study: Study, participant_id: str, paths: list[str]) -> set[Path]:
