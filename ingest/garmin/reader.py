@@ -12,6 +12,12 @@ from ingest.garmin.layout import GarminKind, classify_member
 
 MemberParser = Callable[[bytes, str, ReadContext], ReadResult]
 
+MAX_JSON_BYTES = 128 * 2**20
+"""Largest Garmin JSON member read. Each is parsed whole (orjson, then Arrow), which takes about ten
+times its size in memory; real members are a few MB (UDSFile_* hold ~100 days, summarizedActivities
+a few thousand activities). A larger one is held with the reason before it is loaded, so one odd file
+cannot take a nightly's memory; it is tried again when a later reader version can stream it."""
+
 PARSERS: dict[GarminKind, MemberParser] = {
     GarminKind.DAILY_SUMMARIES: read_daily_summaries,
     GarminKind.ACTIVITIES: read_summarized_activities,
@@ -50,6 +56,17 @@ def read_garmin_export(members: Sequence[Member], ctx: ReadContext) -> dict[str,
 def _read_member(
     member: Member, kind: GarminKind, parser: MemberParser, ctx: ReadContext
 ) -> ReadResult:
+    if member.size > MAX_JSON_BYTES:
+        return ReadResult(
+            kind=kind.value,
+            status="quarantined",
+            reason=(
+                f"{member.path}: {member.size / 2**20:,.0f} MiB, over the "
+                f"{MAX_JSON_BYTES // 2**20} MiB a Garmin JSON file may be (each is read whole); "
+                "held unread so the run's memory stays bounded: ask for a fresh export"
+            ),
+            notes={"size_bytes": member.size, "max_bytes": MAX_JSON_BYTES},
+        )
     try:
         data = member.load()
     except Exception as exc:  # damaged archive member: zlib and zipfile errors alike

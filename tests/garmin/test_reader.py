@@ -185,3 +185,32 @@ def test_members_are_loaded_only_when_recognised() -> None:
     ]
     read_garmin_export(members, CTX)
     assert loaded == [_uds_path("new")]
+
+
+def test_a_json_member_over_the_size_limit_is_held_unloaded_and_the_rest_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.garmin.reader as reader
+
+    members = export_members("new")
+    export = write_export_zip(tmp_path / "garmin.zip", members)
+    whole = read_garmin_export(members_of(export), CTX)
+    big = _uds_path("new")
+    size = len(members[big])
+    monkeypatch.setattr(reader, "MAX_JSON_BYTES", size - 1)
+    loaded: list[str] = []
+    guarded = [
+        Member(m.path, m.size, (lambda m=m: loaded.append(m.path) or m.load()))
+        for m in members_of(export)
+    ]
+    results = read_garmin_export(guarded, CTX)
+    assert results[big].status == "quarantined" and big not in loaded
+    assert results[big].reason == (
+        f"{big}: {size / 2**20:,.0f} MiB, over the 0 MiB a Garmin JSON file may be (each is read "
+        "whole); held unread so the run's memory stays bounded: ask for a fresh export"
+    )
+    for path, result in whole.items():  # every member under the limit reads exactly as before
+        if path != big and len(members.get(path, b"")) < size:
+            assert results[path].status == result.status, path
+            for name, table in result.tables.items():
+                assert results[path].tables[name].equals(table), (path, name)
