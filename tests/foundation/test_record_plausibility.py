@@ -241,3 +241,30 @@ def test_rows_after_the_runs_clock_plus_a_day_are_dropped_and_counted(tmp_path: 
     assert notes["times_implausible_dropped_examples"][0] == (
         "minutes 2026-03-02T14:00:00Z: after the run's clock plus a day (2026-03-02T13:59Z)"
     )
+
+
+def test_negative_steps_are_left_out_and_counted_in_takeout_json_and_csv(tmp_path: Path) -> None:
+    study = _study(tmp_path / "study", {"P01": "UTC"})
+    json_folder = tmp_path.joinpath("export", *JSON_DIR)
+    json_folder.mkdir(parents=True)
+    records = [{"dateTime": f"03/02/26 09:{m:02d}:00", "value": "80"} for m in range(5)]
+    records[2]["value"] = "-400"
+    (json_folder / "steps-2026-03-02.json").write_text(json.dumps(records))
+    csv_folder = tmp_path.joinpath("export", *CSV_DIR)
+    csv_folder.mkdir(parents=True)
+    (csv_folder / "steps_2026-03-01.csv").write_text(
+        "timestamp,steps\n2026-03-03T09:00:00Z,90\n2026-03-03T09:01:00Z,-7\n2026-03-03T09:02:00Z,90\n"
+    )
+    outcomes = Ingestor(study).ingest("P01", [tmp_path / "export"]).outcomes
+    assert sorted((o.path.rsplit("/", 1)[-1], o.status, o.rows["minutes"]) for o in outcomes) == [
+        ("steps-2026-03-02.json", "ok", 4),
+        ("steps_2026-03-01.csv", "ok", 2),
+    ]
+    steps = Ingestor(study).lake.scan("minutes").collect()["steps"]
+    assert sorted(steps.to_list()) == [80, 80, 80, 80, 90, 90]
+    assert _notes(study, "steps-2026-03-02.json")["samples_implausible_dropped_examples"] == [
+        "dateTime='03/02/26 09:02:00', steps=-400"
+    ]
+    assert _notes(study, "steps_2026-03-01.csv")["samples_implausible_dropped_examples"] == [
+        "row 2: timestamp='2026-03-03T09:01:00Z', steps='-7'"
+    ]
