@@ -163,6 +163,16 @@ def test_a_broken_point_fails_validation() -> None:
                 "body": {},
             }
         )
+    # through header -> the IEEE 1752.1 schema-id file: the version must be a string
+    header = {
+        "id": "x",
+        "creation_date_time": "2026-03-11T17:00:00Z",
+        "schema_id": {"namespace": "omh", "name": "step-count", "version": 2.0},
+    }
+    with pytest.raises(jsonschema.ValidationError, match="is not of type 'string'"):
+        _validator("data-point-1.0.json").validate({"header": header, "body": {}})
+    header["schema_id"]["version"] = "2.0"  # type: ignore[index]
+    _validator("header-1.0.json").validate(header)
 
 
 def test_steps_are_counted_once_and_carry_local_time_and_provenance(
