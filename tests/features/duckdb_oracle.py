@@ -1,8 +1,10 @@
 """An independent DuckDB SQL implementation of weekly steps 2 to 5, used as a test oracle.
 
-It shares nothing with the polars core but step 1 (the per-minute level and
-the wear rule's flag, which it takes as input; it applies "a moderate or
-vigorous minute is worn" itself): it groups by (participant, UTC minute)
+It shares nothing with the polars core but step 1 (the per-minute level,
+which it takes as input). It applies the plausibility limits and the wear
+rule itself (``auto``'s per-source UTC day and Choi's step rule as window
+functions over each source's minutes, ``WEAR_SQL``) and "a moderate or
+vigorous minute is worn": it groups by (participant, UTC minute)
 instead of quarter-hour bit sets, converts time zones with DuckDB's ICU
 ``timezone()``, and uses ISO (Monday) weeks from ``date_trunc('week', ...)``.
 """
@@ -15,11 +17,85 @@ import polars as pl
 from config.study import StudyConfig
 from features.classify import METHODS
 
-SQL = """
-WITH trusted AS (
-    SELECT c.participant_id, c.minute_utc, c.level, c.method_code, c.worn_by_rule, p.rank AS source_rank
+WEAR_SQL = """
+WITH ranked AS (  -- plausibility: impossible heart rates and step counts are ignored
+    SELECT c.participant_id, c.minute_utc, c.level, c.method_code, c.worn, p.rank AS source_rank,
+           CASE WHEN c.heart_rate_bpm > 220 OR (c.heart_rate_bpm > 0 AND c.heart_rate_bpm < 20)
+                THEN NULL ELSE c.heart_rate_bpm END AS hr,
+           CASE WHEN c.steps > 300 OR c.steps < 0 THEN NULL ELSE c.steps END AS steps,
+           CAST(epoch(c.minute_utc) AS BIGINT) // 60 AS minute
     FROM classified c JOIN precedence p ON c.source = p.source
 ),
+heart_days AS (  -- auto: did the source record any heart rate that UTC day?
+    SELECT participant_id, source_rank, CAST(minute_utc AS DATE) AS utc_day,
+           bool_or(coalesce(hr, 0) > 0) AS heart_day
+    FROM ranked GROUP BY ALL
+),
+marked AS (
+    SELECT r.*, CASE WHEN $rule = 'auto' THEN h.heart_day ELSE false END AS heart_day
+    FROM ranked r JOIN heart_days h
+      ON h.participant_id = r.participant_id AND h.source_rank = r.source_rank
+     AND h.utc_day = CAST(r.minute_utc AS DATE)
+),
+step_minutes AS (  -- the step rule's minutes: distinct, each with its largest count
+    SELECT participant_id, source_rank, minute, max(steps) = 0 AS zero
+    FROM marked WHERE NOT heart_day AND steps IS NOT NULL GROUP BY ALL
+),
+changes AS (
+    SELECT *, CASE WHEN zero IS DISTINCT FROM lag(zero) OVER w THEN 1 ELSE 0 END AS change
+    FROM step_minutes WINDOW w AS (PARTITION BY participant_id, source_rank ORDER BY minute)
+),
+numbered AS (
+    SELECT *, sum(change) OVER (PARTITION BY participant_id, source_rank ORDER BY minute) AS run
+    FROM changes
+),
+runs AS (  -- Choi 2011 on steps: runs of zero and non-zero minutes, spans in clock minutes
+    SELECT participant_id, source_rank, run, any_value(zero) AS zero,
+           min(minute) AS first, max(minute) AS last, max(minute) - min(minute) + 1 AS span
+    FROM numbered GROUP BY ALL
+),
+quiet_runs AS (
+    SELECT *, zero OR (
+               span <= $allowance
+               AND coalesce(lag(zero) OVER w AND lag(span) OVER w >= $window, false)
+               AND coalesce(lead(zero) OVER w AND lead(span) OVER w >= $window, false)
+           ) AS quiet
+    FROM runs WINDOW w AS (PARTITION BY participant_id, source_rank ORDER BY run)
+),
+after_quiet AS (
+    SELECT *, coalesce(lag(quiet) OVER (PARTITION BY participant_id, source_rank ORDER BY run), false)
+              AS previous_quiet
+    FROM quiet_runs
+),
+segmented AS (
+    SELECT *, sum(CASE WHEN quiet AND previous_quiet THEN 0 ELSE 1 END)
+              OVER (PARTITION BY participant_id, source_rank ORDER BY run) AS segment
+    FROM after_quiet
+),
+verdicts AS (
+    SELECT participant_id, source_rank, run,
+           NOT (quiet AND max(last) OVER s - min(first) OVER s + 1 >= $nonwear) AS step_worn
+    FROM segmented WINDOW s AS (PARTITION BY participant_id, source_rank, segment)
+),
+step_worn AS (
+    SELECT n.participant_id, n.source_rank, n.minute, v.step_worn
+    FROM numbered n JOIN verdicts v USING (participant_id, source_rank, run)
+)
+SELECT m.participant_id, m.minute_utc, m.level, m.method_code, m.source_rank,
+       CASE $rule
+            WHEN 'heart_rate_present' THEN coalesce(m.hr, 0) > 0
+            WHEN 'heart_rate_or_steps' THEN coalesce(m.hr, 0) > 0 OR coalesce(m.steps, 0) > 0
+            WHEN 'device' THEN coalesce(m.worn, coalesce(m.hr, 0) > 0)
+            ELSE CASE WHEN m.heart_day THEN coalesce(m.hr, 0) > 0
+                      ELSE coalesce(s.step_worn, false) END
+       END AS worn_by_rule
+FROM marked m LEFT JOIN step_worn s
+  ON s.participant_id = m.participant_id AND s.source_rank = m.source_rank
+ AND s.minute = m.minute AND NOT m.heart_day
+"""
+
+SQL = """
+WITH trusted AS (SELECT * FROM worn_rows),
 per_minute AS (  -- step 2: each UTC minute once, highest level of any trusted source
     SELECT participant_id, minute_utc,
            max(level) AS level,
@@ -158,7 +234,9 @@ def oracle_weekly(
 ) -> pl.DataFrame:
     """Weekly table (without config_hash) from classified minute rows, by SQL.
 
-    ``classified`` needs ``participant_id, source, minute_utc, level, method_code, worn_by_rule``;
+    ``classified`` needs ``participant_id, source, minute_utc, level, method_code,
+    heart_rate_bpm, steps, worn`` (``classify_minutes`` output); the wear rule, every one
+    of ``[wear] rule`` with the Choi 2011 step rule, is computed here (``WEAR_SQL``);
     ``hr_params`` (``participant_id, hr_params``) is the parameters' provenance, taken as given
     like the levels.
     Only Monday weeks and roster zones (no device offsets) are implemented.
@@ -182,7 +260,14 @@ def oracle_weekly(
     con.register(
         "classified",
         classified.select(
-            "participant_id", "source", "minute_utc", "level", "method_code", "worn_by_rule"
+            "participant_id",
+            "source",
+            "minute_utc",
+            "level",
+            "method_code",
+            "heart_rate_bpm",
+            "steps",
+            "worn",
         ),
     )
     con.register("daily_totals", daily_totals)
@@ -198,6 +283,14 @@ def oracle_weekly(
         "min_days": config.wear.min_valid_days_per_week,
         "threshold": config.scoring.threshold_minutes_per_week,
     }
+    wear = config.wear
+    wear_params = {
+        "rule": wear.rule,
+        "allowance": wear.step_interruption_minutes,
+        "window": wear.step_interruption_window_minutes,
+        "nonwear": wear.step_nonwear_minutes,
+    }
+    con.register("worn_rows", con.execute(WEAR_SQL, wear_params).pl())
     # METHODS codes are fixed: the share columns above assume this order.
     assert METHODS == ("device", "heart_rate", "cadence", "mets")
     return con.execute(SQL, params).pl()

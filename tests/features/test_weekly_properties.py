@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 from duckdb_oracle import oracle_weekly
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from wear_reference import with_wear
 from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
 
 from config.study import StudyConfig
@@ -186,7 +186,7 @@ def test_weekly_minutes_fit_in_the_week_and_daily_sums_to_weekly(
 def test_duckdb_oracle_agrees_with_polars(spec: list[tuple], tspec: list[tuple]) -> None:
     mins, tots = make_minutes(spec), make_totals(tspec)
     limits = heart_rate_limits(PROFILES.lazy(), PEOPLE, tots.lazy(), mins.lazy())
-    classified = with_wear(classify_minutes(mins.lazy(), limits, CONFIG), CONFIG.wear).collect()
+    classified = classify_minutes(mins.lazy(), limits, CONFIG).collect()
     expected = oracle_weekly(classified, tots, PEOPLE, CONFIG, limits.collect())
     got = run(mins, tots).drop("config_hash")
     assert_frame_equal(got, expected, check_dtypes=False)
@@ -203,7 +203,7 @@ def test_oracle_sees_nontrivial_statuses() -> None:
     ]
     mins = make_minutes(spec)
     limits = heart_rate_limits(PROFILES.lazy(), PEOPLE, None, mins.lazy())
-    classified = with_wear(classify_minutes(mins.lazy(), limits, CONFIG), CONFIG.wear).collect()
+    classified = classify_minutes(mins.lazy(), limits, CONFIG).collect()
     expected = oracle_weekly(classified, make_totals([]), PEOPLE, CONFIG, limits.collect())
     got = run(mins, make_totals([]))
     assert set(got["status"]) == {"met", "below", "insufficient"}
@@ -211,3 +211,41 @@ def test_oracle_sees_nontrivial_statuses() -> None:
     assert got.filter(pl.col("participant_id") == "a")["week_start"].to_list() == [
         date(2026, 10, 19)
     ]
+
+
+STEP_PEOPLE = roster([{"participant_id": "s", "timezone": "America/Phoenix"}])
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32), st.sampled_from(["auto", "steps", "heart_rate_or_steps"]))
+def test_duckdb_oracle_agrees_on_step_only_data(seed: int, rule: str) -> None:
+    """Two step-only sources over six days (one also with heart rate on some days): Choi in SQL == core."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for source in ("fitbit_takeout", "fit_monitoring"):
+        steps = np.zeros(6 * 1440, np.int32)
+        at = 0
+        while at < steps.size:
+            zeros, bout = int(rng.integers(1, 240)), int(rng.integers(1, 90))
+            piece = steps[at + zeros : at + zeros + bout]
+            piece[:] = rng.integers(0, 140, piece.size)
+            at += zeros + bout
+        keep = rng.random(steps.size) > 0.02  # a few missing minutes
+        frame = block("s", ORIGIN, steps.size, source).with_columns(
+            pl.Series("steps", steps, pl.Int32),
+            pl.when((pl.int_range(pl.len()) // 1440 % 3 == 0) & (source == "fit_monitoring"))
+            .then(pl.lit(95.0))
+            .cast(pl.Float32)
+            .alias("heart_rate_bpm"),
+        )
+        frames.append(frame.filter(pl.Series(keep)))
+    mins = minutes(*frames)
+    config = CONFIG.model_copy(update={"wear": CONFIG.wear.model_copy(update={"rule": rule})})
+    limits = heart_rate_limits(profiles().lazy(), STEP_PEOPLE, None, mins.lazy())
+    classified = classify_minutes(mins.lazy(), limits, config).collect()
+    expected = oracle_weekly(classified, make_totals([]), STEP_PEOPLE, config, limits.collect())
+    got = weekly_table(
+        mins.lazy(), make_totals([]).lazy(), profiles().lazy(), STEP_PEOPLE, config, config_hash="h"
+    ).drop("config_hash")
+    assert_frame_equal(got, expected, check_dtypes=False)
+    assert got["wear_minutes"].sum() > 0
