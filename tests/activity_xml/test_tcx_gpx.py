@@ -23,9 +23,11 @@ def _z(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def tcx(laps: list[tuple[int, float | None, int]], sport: str = "Running") -> bytes:
+def tcx(
+    laps: list[tuple[int, float | None, int]], sport: str = "Running", start: datetime = START
+) -> bytes:
     """Laps of (minutes, heart rate or None, run cadence); a trackpoint every 5 s."""
-    t = START
+    t = start
     out = []
     for minutes, hr, cadence in laps:
         avg = (
@@ -48,14 +50,14 @@ def tcx(laps: list[tuple[int, float | None, int]], sport: str = "Running") -> by
         t += timedelta(minutes=minutes)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2">'
-        f'<Activities><Activity Sport="{sport}"><Id>{_z(START)}</Id>{"".join(out)}'
+        f'<Activities><Activity Sport="{sport}"><Id>{_z(start)}</Id>{"".join(out)}'
         "<Creator><Name>Polar Vantage V2</Name></Creator></Activity></Activities></TrainingCenterDatabase>"
     ).encode()
 
 
-def gpx(minutes: int, hr: int, cad: int, kind: str = "running") -> bytes:
+def gpx(minutes: int, hr: int, cad: int, kind: str = "running", start: datetime = START) -> bytes:
     points = "".join(
-        f'<trkpt lat="59.9" lon="10.7"><time>{(START + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ")}</time>'
+        f'<trkpt lat="59.9" lon="10.7"><time>{(start + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ")}</time>'
         f"<extensions><gpxtpx:TrackPointExtension><gpxtpx:hr>{hr}</gpxtpx:hr><gpxtpx:cad>{cad}</gpxtpx:cad>"
         "</gpxtpx:TrackPointExtension></extensions></trkpt>"
         for s in range(0, minutes * 60, 2)
@@ -92,6 +94,34 @@ def test_a_gpx_track_with_trackpoint_extension_heart_rate_and_cadence() -> None:
     assert s.select("sport", "start_utc", "avg_heart_rate_bpm", "max_heart_rate_bpm").rows() == [
         ("running", START, 141.0, 141.0)
     ]
+
+
+@pytest.mark.parametrize("kind", ["tcx", "gpx"])
+def test_an_activity_across_midnight_and_the_autumn_dst_change(kind: str) -> None:
+    # Oslo, night of 24-25 October 2026: 23:40 CEST to 02:40 CET is 4 real hours
+    # (21:40 to 01:40 UTC); local midnight is 22:00 UTC, the clocks go back at 01:00 UTC.
+    start = datetime(2026, 10, 24, 21, 40, tzinfo=UTC)
+    data = tcx([(240, 140, 80)], start=start) if kind == "tcx" else gpx(240, 140, 80, start=start)
+    result = read_activity_file(data, f"night.{kind}", CTX)
+    assert result.status == "ok", result.reason
+    m = pl.from_arrow(result.tables["minutes"])
+    assert m.height == 240
+    assert m["minute_utc"].min() == start and m["minute_utc"].max() == start + timedelta(
+        minutes=239
+    )
+    summer = m.filter(pl.col("minute_utc") < datetime(2026, 10, 25, 1, 0, tzinfo=UTC))
+    assert summer.height == 200 and set(summer["utc_offset_minutes"]) == {120}
+    winter = m.filter(pl.col("minute_utc") >= datetime(2026, 10, 25, 1, 0, tzinfo=UTC))
+    assert winter.height == 40 and set(winter["utc_offset_minutes"]) == {60}
+    local = pl.col("minute_utc") + pl.duration(minutes=pl.col("utc_offset_minutes"))
+    days = m.group_by(local.dt.date().alias("day")).len().sort("day")
+    assert days.rows() == [
+        (datetime(2026, 10, 24).date(), 20),
+        (datetime(2026, 10, 25).date(), 220),
+    ]
+    assert set(m["heart_rate_bpm"]) == {140.0}
+    s = pl.from_arrow(result.tables["sessions"])
+    assert s["start_utc"].to_list() == [start]
 
 
 def test_cycling_cadence_is_not_steps() -> None:
