@@ -8,7 +8,7 @@ weekly table, so every channel says the same thing.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
@@ -17,9 +17,17 @@ from ingest.pipeline import IngestReport
 from models.participant_table import load_participant_table
 
 
-def current_week(weekly: pl.DataFrame) -> object | None:
-    """The latest week with any data in the study ("this week" for a run on historical data)."""
-    return None if weekly.height == 0 else weekly["week_start"].max()
+def current_week(weekly: pl.DataFrame, today: date | None = None) -> object | None:
+    """The latest week with any data in the study ("this week" for a run on historical data).
+
+    A week starting after ``today`` (default: today in UTC) plus a day cannot hold
+    real data: rows dated in the future are refused at ingest
+    (``ingest.time_window``), and a lake written before that rule may still
+    hold some, which must not move "this week" for the whole cohort.
+    """
+    latest = (today or datetime.now(UTC).date()) + timedelta(days=1)
+    weeks = weekly.filter(pl.col("week_start") <= latest) if weekly.height else weekly
+    return None if weeks.height == 0 else weeks["week_start"].max()
 
 
 def attention_table(study: Study, as_of: date | None = None) -> pl.DataFrame:

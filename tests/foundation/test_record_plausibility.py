@@ -268,3 +268,12 @@ def test_negative_steps_are_left_out_and_counted_in_takeout_json_and_csv(tmp_pat
     assert _notes(study, "steps_2026-03-01.csv")["samples_implausible_dropped_examples"] == [
         "row 2: timestamp='2026-03-03T09:01:00Z', steps='-7'"
     ]
+
+
+def test_a_future_week_already_in_a_lake_does_not_become_this_week() -> None:
+    weekly = pl.DataFrame(
+        {"week_start": [date(2026, 3, 2), date(2026, 3, 9), date(2126, 1, 5)]},
+        schema={"week_start": pl.Date},
+    )
+    assert current_week(weekly, today=date(2026, 3, 12)) == date(2026, 3, 9)
+    assert current_week(weekly.head(0), today=date(2026, 3, 12)) is None
