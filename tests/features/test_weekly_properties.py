@@ -244,8 +244,16 @@ def test_duckdb_oracle_agrees_on_step_only_data(seed: int, rule: str) -> None:
     limits = heart_rate_limits(profiles().lazy(), STEP_PEOPLE, None, mins.lazy())
     classified = classify_minutes(mins.lazy(), limits, config).collect()
     expected = oracle_weekly(classified, make_totals([]), STEP_PEOPLE, config, limits.collect())
-    got = weekly_table(
-        mins.lazy(), make_totals([]).lazy(), profiles().lazy(), STEP_PEOPLE, config, config_hash="h"
+    got = with_status(
+        weekly_table(
+            mins.lazy(),
+            make_totals([]).lazy(),
+            profiles().lazy(),
+            STEP_PEOPLE,
+            config,
+            config_hash="h",
+        ),
+        config,
     ).drop("config_hash")
     assert_frame_equal(got, expected, check_dtypes=False)
     assert got["wear_minutes"].sum() > 0
