@@ -215,6 +215,7 @@ def run_polars(folder: Path, batch: int | None, participants: int | None) -> dic
     from config.schema import DAILY_TOTALS, PROFILES
     from config.study import StudyConfig
     from features.weekly import weekly_table, weekly_table_in_batches
+    from models.weekly_status import with_status
 
     config = StudyConfig()
     roster = _roster(folder)
@@ -245,6 +246,7 @@ def run_polars(folder: Path, batch: int | None, participants: int | None) -> dic
         weekly = weekly_table_in_batches(*args, config_hash=config.hash(), batch_participants=batch)
     else:
         weekly = weekly_table(*args, config_hash=config.hash())
+    weekly = with_status(weekly, config)  # the status derive scores (models), as the pipeline does
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     weekly.write_parquet(folder / "weekly_polars.parquet")
     return {
