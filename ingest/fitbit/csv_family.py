@@ -49,7 +49,19 @@ HEADERS: dict[str, tuple[str, ...]] = {
 """Columns each CSV kind must have (lower case; extra columns such as ``data source`` are allowed)."""
 
 AZM_ZONE_LABELS: dict[str, str] = {"fat_burn": "moderate", "cardio": "vigorous", "peak": "vigorous"}
-"""Active Zone Minutes heart-rate zone to the intensity irisin records for that clock minute."""
+"""Active Zone Minutes heart-rate zone to the intensity irisin records for that clock minute.
+
+Evidence for the mapping: since Active Zone Minutes (2020), Fitbit sets its
+zones on the user's heart-rate reserve (Karvonen): fat burn 40-59 % HRR,
+cardio 60-84 %, peak 85 % and above (Fitbit help, "What are Active Zone
+Minutes?") [reported]. ACSM's moderate band is 40-59 % HRR and vigorous 60 %
+and above (../shared/FORMATS.md section 5, and ``[intensity] hrr_*_percent``),
+so fat burn is moderate and cardio and peak are vigorous: the device's own
+heart-rate-reserve classification. Google's readme for
+``active_zone_minutes_*.csv`` says "total minutes" is 1 for fat burn and 2 for
+cardio or peak: credits toward a goal, not clock minutes. irisin stores one
+minute row per clock minute and keeps the credits only as a file note
+(``azm_credits``), never as minutes."""
 
 _RANK = pl.DataFrame(
     {"intensity": list(INTENSITY_LEVELS), "rank": list(range(len(INTENSITY_LEVELS)))}
