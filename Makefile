@@ -25,15 +25,15 @@ demo: $(STAMP)
 	$(BIN)/irisin export weekly --study $(DEMO) --out $(DEMO)/exports/weekly.csv
 	@echo "demo results: $(DEMO)/store/warehouse.duckdb, $(DEMO)/store/derived/, $(DEMO)/exports/weekly.csv"
 
-test: $(STAMP)
-	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
-
+# The gates (configured once in pyproject.toml): import contracts, ruff, ruff format, strict mypy.
 lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

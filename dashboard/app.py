@@ -131,7 +131,8 @@ MIME = {
 
 def _session_token() -> str:
     """An unguessable token of this browser session, part of every download's name (and so of its URL)."""
-    return st.session_state.setdefault("download_token", secrets.token_hex(12))
+    token: str = st.session_state.setdefault("download_token", secrets.token_hex(12))
+    return token
 
 
 # How long a download's file stays fetchable after the click made it (a bare string here would be drawn).

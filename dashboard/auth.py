@@ -69,7 +69,7 @@ class LoginThrottle:
             count, last = self.failures.get(client, (0, now))
             count = 1 if now - last > FORGET_AFTER_SECONDS else count + 1
             self.failures[client] = (count, now)
-        delay = min(FIRST_DELAY_SECONDS * 2 ** (count - 1), MAX_DELAY_SECONDS)
+        delay = float(min(FIRST_DELAY_SECONDS * 2 ** (count - 1), MAX_DELAY_SECONDS))
         LOG.warning(
             "dashboard: failed sign-in %d from %s; answering in %.0f s", count, client, delay
         )

@@ -8,6 +8,8 @@ text label, and the interval of the cohort share is a band plus whisker rules.
 
 from __future__ import annotations
 
+from datetime import date
+
 import altair as alt
 import polars as pl
 
@@ -50,7 +52,9 @@ def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
         )
         .with_columns(pl.col("intensity").str.replace("_minutes", ""))
     )
-    span_days = (weeks["week_end"].max() - weeks["week_start"].min()).days if weeks.height else 0  # type: ignore[operator]
+    first: date | None = weeks["week_start"].min()  # type: ignore[assignment]
+    last: date | None = weeks["week_end"].max()  # type: ignore[assignment]
+    span_days = (last - first).days if first is not None and last is not None else 0
     axis = alt.Axis(
         format="%Y-%m-%d" if span_days <= 200 else "%b %Y", labelAngle=-45, labelOverlap="greedy"
     )

@@ -28,7 +28,7 @@ neither moderate nor vigorous.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -282,7 +282,7 @@ def mets_level(config: StudyConfig) -> pl.Expr:
 
 def method_levels(config: StudyConfig) -> list[tuple[str, pl.Expr]]:
     """(method, level expression) in the configured order."""
-    builders = {
+    builders: dict[str, Callable[[], pl.Expr]] = {
         "device": device_level,
         "heart_rate": lambda: heart_rate_level(config),
         "cadence": lambda: cadence_level(config),

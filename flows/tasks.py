@@ -34,7 +34,8 @@ from pipeline.jobs import (
     publish,
     recover_store,
 )
-from pipeline.lock import StudyBusyError, study_lock  # noqa: F401  (the library's lock, re-exported for the flows)
+from pipeline.lock import StudyBusyError as StudyBusyError  # re-exported for the flows
+from pipeline.lock import study_lock as study_lock
 from store.lake import KnownFiles, Lake
 
 RETRY_DELAYS_SECONDS: list[float] = [1, 5, 20]

@@ -197,6 +197,11 @@ class IngestReport:
         return sum(o.new for o in self.outcomes)
 
 
+def _loader(data: bytes) -> Callable[[], bytes]:
+    """A ``_Pending.load`` for bytes already in memory."""
+    return lambda: data
+
+
 @dataclass
 class _Pending:
     """A read member waiting to be committed."""
@@ -518,7 +523,7 @@ class Ingestor:
         by_participant: dict[str, list[_Pending]] = {}
         for (pid, path, fid, data), res in zip(fits, results, strict=True):
             by_participant.setdefault(pid, []).append(
-                _Pending("", fid, len(data), res, (lambda d=data: d), None, full_path=str(path))
+                _Pending("", fid, len(data), res, _loader(data), None, full_path=str(path))
             )
         for pid, pending in by_participant.items():
             with guard(pid):

@@ -60,7 +60,7 @@ def refuse_entities(head: bytes) -> None:
 
 def safe_iterparse(source: IO[bytes], **kwargs: Any) -> Iterator[tuple[str, Any]]:
     """``lxml.etree.iterparse`` that resolves no entity and reads nothing but ``source``."""
-    return etree.iterparse(
+    events: Iterator[tuple[str, Any]] = etree.iterparse(
         source,
         resolve_entities=False,
         no_network=True,
@@ -71,6 +71,7 @@ def safe_iterparse(source: IO[bytes], **kwargs: Any) -> Iterator[tuple[str, Any]
         remove_pis=True,
         **kwargs,
     )
+    return events
 
 
 XML_ERRORS: tuple[type[BaseException], ...] = (

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -465,7 +465,7 @@ def digest(
     _prefect_env(study_dir)
     from flows.digest import digest_flow
 
-    result = digest_flow(str(study_dir), as_of)
+    result: dict[str, Any] = cast(Any, digest_flow(str(study_dir), as_of))  # the state's data
     typer.echo(result["summary"])
     if result["sent"] is False:
         raise typer.Exit(1)

@@ -54,8 +54,8 @@ def reference_day(weekly: pl.DataFrame, today: date | None = None) -> date | Non
     if weekly.height == 0:
         return None
     today = today or datetime.now(UTC).date()
-    after_latest = weekly["week_start"].max() + timedelta(days=7)  # type: ignore[operator]
-    return min(today, after_latest)
+    latest: date = weekly["week_start"].max()  # type: ignore[assignment]
+    return min(today, latest + timedelta(days=7))
 
 
 def last_complete_weeks(weekly: pl.DataFrame, reference: date) -> pl.DataFrame:

@@ -19,8 +19,9 @@ from pathlib import Path
 import polars as pl
 
 from config import Study
+from config.schema import LAKE_TABLES
 from pipeline.jobs import derive, files_of, inbox_items, lake_of, publish
-from store.lake import LAKE_TABLES, MANIFEST
+from store.lake import MANIFEST
 from store.verify import Damage, study_damage
 
 

@@ -106,7 +106,11 @@ def write_with(
 
 def write_bytes(path: str | Path, data: bytes, fs: pafs.FileSystem | None = None) -> None:
     """Write ``data`` to ``path`` atomically."""
-    write_with(path, lambda out: out.write(data), fs)
+
+    def put(out: BinaryIO) -> None:
+        out.write(data)
+
+    write_with(path, put, fs)
 
 
 def write_text(path: str | Path, text: str, fs: pafs.FileSystem | None = None) -> None:

@@ -264,11 +264,10 @@ class Lake:
         if isinstance(self.fs, pafs.LocalFileSystem):
             frame = pl.read_parquet(parts, schema=empty.schema, include_file_paths="_part")
         else:
+            tables = (pq.read_table(p, filesystem=self.fs, schema=FILES) for p in parts)
             frame = pl.concat(
-                pl.from_arrow(pq.read_table(p, filesystem=self.fs, schema=FILES)).with_columns(
-                    pl.lit(p).alias("_part")
-                )  # type: ignore[union-attr]
-                for p in parts
+                pl.DataFrame(table).with_columns(pl.lit(p).alias("_part"))
+                for p, table in zip(parts, tables, strict=True)
             )
         return frame.with_columns(
             pl.col("_part").str.extract(r"/([^/]+)\.parquet$").alias("batch_id")

@@ -41,12 +41,13 @@ def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
 
 def safe_csv_bytes(frame: pl.DataFrame, **options: object) -> bytes:
     """UTF-8 CSV of ``frame`` with a header row, safe to open in a spreadsheet."""
-    return spreadsheet_safe(frame).write_csv(**options).encode("utf-8")  # type: ignore[arg-type]
+    text: str = spreadsheet_safe(frame).write_csv(**options)  # type: ignore[call-overload]
+    return text.encode("utf-8")
 
 
 def write_safe_csv(frame: pl.DataFrame, path: Path, **options: object) -> None:
     """Write ``frame`` as a spreadsheet-safe CSV file at ``path``."""
-    spreadsheet_safe(frame).write_csv(path, **options)  # type: ignore[arg-type]
+    spreadsheet_safe(frame).write_csv(path, **options)  # type: ignore[call-overload]
 
 
 def _cell(value: object) -> object:

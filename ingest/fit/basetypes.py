@@ -73,7 +73,10 @@ def base_type_for(number: int, size: int) -> BaseType:
 
 def invalid_mask(values: np.ndarray, base: BaseType) -> np.ndarray:
     """True where ``values`` (native numbers, one per element) hold the base type's sentinel."""
+    invalid: np.ndarray
     if base.is_float:
-        return np.isnan(values)
+        invalid = np.isnan(values)
+        return invalid
     assert base.invalid is not None
-    return values == values.dtype.type(base.invalid)
+    invalid = values == values.dtype.type(base.invalid)
+    return invalid

@@ -272,7 +272,8 @@ def _gather(buf: np.ndarray, positions: np.ndarray, size: int) -> np.ndarray:
     Indexes a sliding-window view of the file, so the only allocation is the
     result itself (an ``(n, size)`` int64 index matrix would be 8x the bytes).
     """
-    return np.lib.stride_tricks.sliding_window_view(buf, size)[positions]
+    windows: np.ndarray = np.lib.stride_tricks.sliding_window_view(buf, size)[positions]
+    return windows
 
 
 def _strings(raw: np.ndarray) -> _Raw:
@@ -397,7 +398,8 @@ def _component_input(raw: _Raw) -> np.ndarray | None:
         weights = np.left_shift(
             np.uint64(1), np.arange(values.shape[1], dtype=np.uint64) * np.uint64(8)
         )
-        return (values.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+        packed: np.ndarray = (values.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+        return packed
     return None
 
 

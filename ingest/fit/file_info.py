@@ -42,7 +42,8 @@ def first_valid(table: MessageTable, name: str, *, text: bool = False) -> float 
     if (col.values.dtype.kind == "O") != text or (not text and col.values.dtype.kind not in "iuf"):
         return None
     value = col.values[int(np.argmax(col.valid))]
-    return value.item() if hasattr(value, "item") else value
+    scalar: float | int | str = value.item() if hasattr(value, "item") else value
+    return scalar
 
 
 def _type_name(file_type: int | None) -> str:

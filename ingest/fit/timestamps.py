@@ -73,7 +73,8 @@ def resolve_timestamp_16(anchor: np.ndarray, ts16: np.ndarray) -> np.ndarray:
     """Full times from 16-bit times and their anchors (both int64 arrays of FIT seconds)."""
     forward = (ts16 - anchor) & 0xFFFF
     behind = forward >= 0x10000 - TIMESTAMP_16_BEHIND_S
-    return np.where(behind, anchor + forward - 0x10000, anchor + forward)
+    out: np.ndarray = np.where(behind, anchor + forward - 0x10000, anchor + forward)
+    return out
 
 
 def resolve_compressed(

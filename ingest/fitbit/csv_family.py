@@ -114,7 +114,10 @@ def _minutes_of(
     negative steps) are left out before a minute is aggregated and counted in
     ``impossible``; labels the reader does not know are counted in ``notes``.
     """
-    flag = lambda c: pl.col(c).str.strip_chars().cast(pl.Int8, strict=False) == 1  # noqa: E731
+
+    def flag(c: str) -> pl.Expr:
+        return pl.col(c).str.strip_chars().cast(pl.Int8, strict=False) == 1
+
     if series == "active_minutes":
         label = (
             pl.when(flag("very"))

@@ -92,7 +92,8 @@ def _stamp_starts(a: np.ndarray) -> np.ndarray:
         & (a[p - 3] == _QUOTE)
         & (a[p + 15] == _QUOTE)
     )
-    return p[shape_ok] - 2
+    starts: np.ndarray = p[shape_ok] - 2
+    return starts
 
 
 def _decode_stamps(a: np.ndarray, s: np.ndarray) -> np.ndarray | None:
@@ -111,7 +112,8 @@ def _decode_stamps(a: np.ndarray, s: np.ndarray) -> np.ndarray | None:
     if np.any(day > _MONTH_START[yy, month + 1] - _MONTH_START[yy, month]):
         return None  # e.g. 02/30: let the full parser report it
     days = _MONTH_START[yy, month] + (day - 1)
-    return days * 86400 + (hh * 3600 + mi * 60 + ss).astype(np.int64)
+    seconds: np.ndarray = days * 86400 + (hh * 3600 + mi * 60 + ss).astype(np.int64)
+    return seconds
 
 
 def _read_digits(padded: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

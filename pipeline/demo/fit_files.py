@@ -184,7 +184,11 @@ def activity_bytes(
     minute_t = minutes.select(_fit_seconds("minute_utc")).to_series().to_numpy()
     seconds = (minute_t[:, None] + np.arange(60)).reshape(-1)
     keep = (seconds >= start_t) & (seconds < end_t)
-    per_second = lambda values: np.repeat(values, 60)[keep]  # noqa: E731 - local shorthand
+
+    def per_second(values: np.ndarray) -> np.ndarray:
+        repeated: np.ndarray = np.repeat(values, 60)[keep]
+        return repeated
+
     t = seconds[keep]
     hr = per_second(minutes["heart_rate_bpm"].fill_null(0).round().cast(pl.Int64).to_numpy())
     hr_missing = per_second(minutes["heart_rate_bpm"].is_null().to_numpy())

@@ -83,10 +83,10 @@ def apple_health_xml(
         )
         stats = ""
         if inside.height:
+            hr = inside["heart_rate_bpm"].drop_nulls().to_numpy()
             stats = (
                 f'  <WorkoutStatistics type="HKQuantityTypeIdentifierHeartRate" startDate="{start}" endDate="{end}"'
-                f' average="{inside["heart_rate_bpm"].mean():.1f}" minimum="{inside["heart_rate_bpm"].min():g}"'
-                f' maximum="{inside["heart_rate_bpm"].max():g}" unit="count/min"/>\n'
+                f' average="{hr.mean():.1f}" minimum="{hr.min():g}" maximum="{hr.max():g}" unit="count/min"/>\n'
             )
         out.write(
             f' <Workout workoutActivityType="HKWorkoutActivityTypeRunning" duration="{minutes:g}" durationUnit="min"'
