@@ -40,7 +40,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -324,6 +324,56 @@ def _reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Expansion) -> C
     return load
 
 
+class _CappedStream:
+    """A zip member's decompressed stream that refuses to run past its declared size."""
+
+    def __init__(self, raw: IO[bytes], info: zipfile.ZipInfo) -> None:
+        self.raw, self.info, self.pos = raw, info, 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = size if size is not None and size >= 0 else self.info.file_size + 1 - self.pos
+        try:
+            chunk = self.raw.read(want)
+        except (zlib.error, NotImplementedError, RuntimeError, EOFError, zipfile.BadZipFile) as e:
+            raise UnreadableMember(f"{self.info.filename}: cannot be decoded: {e}") from None
+        self.pos += len(chunk)
+        if self.pos > self.info.file_size:
+            raise ExpansionRefused(
+                f"{self.info.filename}: expands beyond its declared size {self.info.file_size:,}: refused"
+            )
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = self.raw.seek(offset, whence)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seekable(self) -> bool:
+        return self.raw.seekable()
+
+    def readable(self) -> bool:
+        return True
+
+
+def _streamer(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo
+) -> Callable[[], AbstractContextManager[IO[bytes]]]:
+    """A member's ``stream``: its decompressed bytes as a stream capped at the declared size.
+
+    The expansion budget of the whole archive is checked on the declared
+    sizes when the archive is listed; ``load`` also counts streamed bytes.
+    """
+
+    @contextmanager
+    def stream() -> Iterator[IO[bytes]]:
+        with zf.open(info) as raw:
+            yield _CappedStream(raw, info)  # type: ignore[misc]
+
+    return stream
+
+
 def _refusal_load(load: Callable[[], bytes], size: int) -> Callable[[], bytes] | None:
     return load if size <= QUARANTINE_COPY_MAX else None
 
@@ -384,14 +434,15 @@ class _Walk:
                     _refusal_load(load, info.file_size) if plain else None,
                 )
                 continue
+            stream = _streamer(zf, info)
             if copies.index(info) > 0:
                 # an identical copy: listed under its own name; the pipeline records it as the same bytes as the first
-                self.bundle.members.append(Member(path, info.file_size, load))
+                self.bundle.members.append(Member(path, info.file_size, load, stream))
                 continue
             if info.filename.lower().endswith(".zip"):
                 self.nested(zf, info, path, depth, budget, load)
                 continue
-            self.bundle.members.append(Member(path, info.file_size, load))
+            self.bundle.members.append(Member(path, info.file_size, load, stream))
 
     def _member_reason(self, info: zipfile.ZipInfo, copies: list[zipfile.ZipInfo]) -> str | None:
         reason = _unsafe_reason(info.filename)
@@ -518,7 +569,11 @@ class _Walk:
             self.refuse(rel, 0, str(e).replace(str(full), repr(rel)))
             return
         if not is_zip:
-            self.bundle.members.append(Member(rel, size, load))
+
+            def stream(full: Path = full) -> IO[bytes]:
+                return open_regular(full)
+
+            self.bundle.members.append(Member(rel, size, load, stream))
             return
         try:
             handle = self.stack.enter_context(open_regular(full))

@@ -10,8 +10,9 @@ manifest and store writes around readers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import pyarrow as pa
 
@@ -61,11 +62,15 @@ class Member:
 
     ``path`` is relative to the bundle root with ``/`` separators; ``load``
     returns the bytes (archive members are read lazily, one at a time).
+    ``stream``, where given, opens the same bytes as a binary stream, so that
+    a member too large to hold (an Apple Health ``export.xml`` of several GB)
+    can be hashed and read without its bytes in memory.
     """
 
     path: str
     size: int
     load: Callable[[], bytes]
+    stream: Callable[[], AbstractContextManager[IO[bytes]]] | None = None
 
 
 FileReader = Callable[[bytes, ReadContext], ReadResult]

@@ -9,6 +9,7 @@ ingested, so running it twice changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import zipfile
@@ -107,6 +108,23 @@ def _load_attr(module: str, attr: str) -> Callable[..., Any]:
             f"the reader {module}.{attr} cannot be loaded ({type(e).__name__}: {e}); "
             "irisin is not installed completely: reinstall it (make .venv/.installed or pip install -e .)"
         ) from e
+
+
+STREAM_MEMBERS_OVER = 64 << 20
+"""Members larger than this (and able to stream) are hashed from a stream, never held whole."""
+
+
+def _hash_stream(member: Member) -> tuple[str, bytes]:
+    """The file id (SHA-256, as ``file_id_of``) and head of a member, read as a stream."""
+    assert member.stream is not None
+    digest = hashlib.sha256()
+    head = b""
+    with member.stream() as f:
+        while chunk := f.read(1 << 20):
+            if len(head) < HEAD_BYTES:
+                head += chunk[: HEAD_BYTES - len(head)]
+            digest.update(chunk)
+    return digest.hexdigest(), head
 
 
 def _head(member: Member) -> bytes:
@@ -419,7 +437,12 @@ class Ingestor:
         fits: list[tuple[Member, str, bytes, ReadContext]] = []
         for m in bundle.members:
             try:
-                data = m.load()
+                if m.stream is not None and m.size > STREAM_MEMBERS_OVER:
+                    fid, head = _hash_stream(m)
+                    data = None
+                else:
+                    data = m.load()
+                    fid, head = file_id_of(data), data[:HEAD_BYTES]
             except (
                 zipfile.BadZipFile,
                 SpecialFileError,
@@ -431,17 +454,19 @@ class Ingestor:
                     )
                 )
                 continue
-            fid = file_id_of(data)
             ids[m.path] = fid
-            if looks_like_fit(m.path, data[:12]):
+            if looks_like_fit(m.path, head[:12]):
                 if self.holds(participant_id, fid):
                     continue
+                if data is None:  # a FIT file this large is read whole by its reader anyway
+                    data = m.load()
                 fits.append((m, fid, data, self._ctx(participant_id, fid, f"{path}!/{m.path}")))
                 if len(fits) >= FIT_READ_WINDOW:
                     pending += self._read_fit_members(fits, container_id)
             else:
                 others.append(m)
-                heads[m.path] = data[:HEAD_BYTES]
+                heads[m.path] = head
+            del data
         pending += self._read_fit_members(fits, container_id)
         # An export whose every file is known needs no reading; one with a new
         # file is read whole, since its files explain each other (clock, Ids).

@@ -80,7 +80,10 @@ def read_apple_health_export(members: Sequence[Member], ctx: ReadContext) -> dic
     if not any(_is_export_xml(m.path) for m in members):
         return results
     for m in members:
-        if _is_export_xml(m.path):
+        if _is_export_xml(m.path) and m.stream is not None:
+            with m.stream() as stream:  # an export of several GB is never held whole
+                results[m.path] = read_export_xml(stream, ctx)
+        elif _is_export_xml(m.path):
             results[m.path] = read_export_xml(io.BytesIO(m.load()), ctx)
         else:
             why = _is_apple_extra(m.path)

@@ -343,3 +343,55 @@ def test_damaged_exports_never_raise(seed: int) -> None:
     assert result.status in {"ok", "partial", "quarantined", "skipped"}
     if result.status == "quarantined":
         assert result.reason
+
+
+@pytest.mark.parametrize("as_folder", [False, True])
+def test_a_large_export_xml_is_hashed_and_read_as_a_stream_never_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_folder: bool
+) -> None:
+    import hashlib
+    import zipfile
+
+    import ingest.pipeline as pipeline
+    from ingest.contract import Member
+
+    start = datetime(2026, 3, 11, 17, 0, tzinfo=CET)
+    xml = export_xml(
+        _walk(IPHONE, "Jane’s iPhone", 112, start) + _walk(WATCH, "Jane’s Apple Watch", 118, start)
+    )
+    if as_folder:
+        source = tmp_path / "apple_health_export"
+        source.mkdir()
+        (source / "export.xml").write_bytes(xml)
+    else:
+        source = tmp_path / "export.zip"
+        source.write_bytes(export_zip(xml))
+    loaded: list[str] = []
+    real_load = Member.__init__
+
+    def spy_init(self, path, size, load, stream=None):  # noqa: ANN001, ANN202
+        def counting_load() -> bytes:
+            loaded.append(path)
+            return load()
+
+        real_load(self, path, size, counting_load, stream)
+
+    monkeypatch.setattr(Member, "__init__", spy_init)
+    monkeypatch.setattr(pipeline, "STREAM_MEMBERS_OVER", 0)  # every member counts as large
+    init_study(tmp_path / "study")
+    write_roster(
+        pl.DataFrame({"participant_id": ["P01"], "timezone": ["Europe/Oslo"]}),
+        tmp_path / "study" / "roster.csv",
+    )
+    study = open_study(tmp_path / "study")
+    report = Ingestor(study).ingest("P01", [source])
+    export = next(o for o in report.outcomes if o.path.endswith("export.xml"))
+    assert (export.kind, export.status, export.rows["minutes"]) == ("apple_health", "ok", 20)
+    assert not [p for p in loaded if p.endswith("export.xml")], loaded
+    assert export.file_id == hashlib.sha256(xml).hexdigest()  # the same id as when loaded whole
+    lake = Ingestor(study).lake.scan("minutes").collect()
+    assert lake.height == 20 and lake["steps"].sum() == 10 * (112 + 118)  # 10 minutes, 2 devices
+    assert Ingestor(study).ingest("P01", [source]).new_files == 0
+    if not as_folder:
+        with zipfile.ZipFile(source) as z:
+            assert z.getinfo("apple_health_export/export.xml").file_size == len(xml)
