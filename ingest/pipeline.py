@@ -48,7 +48,7 @@ from ingest.contract import (
 from ingest.fingerprints import file_id_of
 from ingest.parallel import ReaderPool
 from ingest.recognise import FAMILIES, HEAD_BYTES, recognise
-from ingest.time_window import Window, within_window
+from ingest.time_window import WRITTEN_KEY, Window, within_window
 from store.lake import Batch, KnownFiles, Lake
 from store.quarantine import quarantine
 
@@ -697,7 +697,7 @@ def _dated_in_window(res: ReadResult, window: Window) -> ReadResult:
     """
     if not res.tables:
         return res
-    kept, dropped = within_window(res.tables, window)
+    kept, dropped = within_window(res.tables, window.for_file(res.notes.get(WRITTEN_KEY)))
     if not dropped.count:
         return res
     notes = {**res.notes, **dropped.notes()}

@@ -19,7 +19,11 @@ reason, so its bytes are kept and it is tried again by a later version.
 Pure functions over Arrow tables; the ingest pipeline calls them with its
 clock.
 
-Why not the file's own creation time: FIT ``file_id.time_created`` is when
+A file that says itself when it was written after all its records (Apple
+Health's ``ExportDate``; the reader puts it in the notes under
+``WRITTEN_KEY``) lowers the ceiling to that time plus a day.
+
+Why not FIT's creation time: FIT ``file_id.time_created`` is when
 the device *opened* the file, not an upper bound for its records; in the
 shared corpus ``MonitoringFile.fit`` runs 61 h past it and a long activity
 28 h, so it cannot cut records without losing real ones. A file's modification
@@ -65,15 +69,33 @@ TIME_COLUMNS: dict[str, str] = {
 NOTES_KEY = "times_implausible_dropped"
 
 
+WRITTEN_KEY = "written_utc"
+"""Notes key a reader sets (ISO 8601, UTC) when the file itself says when it was written, after
+every record in it (Apple Health's ``ExportDate``); it lowers the ceiling for that file."""
+
+
 @dataclass(frozen=True)
 class Window:
     """The plausible time span of a run: ``ceiling`` is the run's clock plus ``CLOCK_SLACK``."""
 
     ceiling: datetime
+    why: str = "after the run's clock plus a day"
 
     @classmethod
     def at(cls, clock: datetime) -> Window:
         return cls(clock.astimezone(UTC) + CLOCK_SLACK)
+
+    def for_file(self, written: str | None) -> Window:
+        """This window, lowered to the file's own written time plus a day where the file states one."""
+        if not written:
+            return self
+        try:
+            stamp = datetime.fromisoformat(written).astimezone(UTC) + CLOCK_SLACK
+        except ValueError:
+            return self
+        if stamp >= self.ceiling:
+            return self
+        return Window(stamp, f"after the file's own creation time ({written}) plus a day")
 
 
 def _as_type(day: date, dtype: pa.DataType) -> date | datetime:
@@ -140,7 +162,7 @@ def within_window(
             why = (
                 f"before {source} devices existed ({FAMILY_EPOCH.get(source, DEFAULT_EPOCH)})"
                 if early[i].as_py()
-                else f"after the run's clock plus a day ({window.ceiling:%Y-%m-%dT%H:%MZ})"
+                else f"{window.why} ({window.ceiling:%Y-%m-%dT%H:%MZ})"
             )
             shown.append(f"{name} {_text(value)}: {why}")
         dropped.add(int(count), shown)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import IO, Any
 
 import polars as pl
@@ -42,6 +42,7 @@ from ingest.apple.scan import (
     scan_export,
 )
 from ingest.contract import Member, ReadContext, ReadResult
+from ingest.time_window import WRITTEN_KEY
 
 KIND = "apple_health"
 EXPORT_NAME = "export.xml"
@@ -136,6 +137,9 @@ def read_export_xml(source: IO[bytes], ctx: ReadContext) -> ReadResult:
         "utc_offset_from": "each record's own offset",
         **dropped,
     }
+    written = _export_instant(outcome.export_date)
+    if written is not None:
+        notes[WRITTEN_KEY] = written  # every record is before it (ingest.time_window)
     if outcome.nested_records_skipped:
         notes["records_in_correlations_skipped"] = outcome.nested_records_skipped
     if outcome.damage:
@@ -245,3 +249,13 @@ def profile_table(resting: pl.DataFrame, outcome: ScanOutcome) -> pa.Table | Non
     if not frames:
         return None
     return pl.concat(frames).to_arrow()
+
+
+def _export_instant(text: str | None) -> str | None:
+    """``ExportDate`` (``2026-05-01 12:00:00 +0200``) as ISO 8601 UTC, or None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, TIME_FORMAT).astimezone(UTC).isoformat()
+    except ValueError:
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -395,3 +396,34 @@ def test_a_large_export_xml_is_hashed_and_read_as_a_stream_never_loaded(
     if not as_folder:
         with zipfile.ZipFile(source) as z:
             assert z.getinfo("apple_health_export/export.xml").file_size == len(xml)
+
+
+def test_records_after_the_export_date_plus_a_day_are_left_out_and_counted(
+    tmp_path: Path,
+) -> None:
+    # the export says it was written on 1 April 2026 12:00 +0200; a walk on 11 March is real,
+    # one on 20 April (a phone whose clock ran ahead) cannot be in that file
+    real = _walk(IPHONE, "Jane’s iPhone", 112, datetime(2026, 3, 11, 17, 0, tzinfo=CET))
+    ahead = _walk(IPHONE, "Jane’s iPhone", 112, datetime(2026, 4, 20, 17, 0, tzinfo=CET))
+    zipped = tmp_path / "export.zip"
+    zipped.write_bytes(export_zip(export_xml(real + ahead)))
+    init_study(tmp_path / "study")
+    write_roster(
+        pl.DataFrame({"participant_id": ["P01"], "timezone": ["Europe/Oslo"]}),
+        tmp_path / "study" / "roster.csv",
+    )
+    study = open_study(tmp_path / "study")
+    report = Ingestor(study).ingest("P01", [zipped])
+    (xml,) = [o for o in report.outcomes if o.path.endswith("export.xml")]
+    assert (xml.status, xml.rows.get("minutes")) == ("ok", 10)
+    notes = json.loads(
+        Ingestor(study)
+        .lake.manifest()
+        .filter(pl.col("path").str.ends_with("export.xml"))["notes"][0]
+    )
+    assert notes["written_utc"] == "2026-04-01T10:00:00+00:00"
+    assert notes["times_implausible_dropped"] == 10
+    assert notes["times_implausible_dropped_examples"][0] == (
+        "minutes 2026-04-20T16:00:00Z: after the file's own creation time "
+        "(2026-04-01T10:00:00+00:00) plus a day (2026-04-02T10:00Z)"
+    )
