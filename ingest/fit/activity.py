@@ -187,7 +187,7 @@ def activity_tables(
         pl.col("steps").cast(pl.Int32),
     )
     tables = {"minutes": minutes.to_arrow(), "sessions": sessions_out.to_arrow()}
-    profile = _profile(decoded, observed_t, device)
+    profile = profile_table(decoded, observed_t, device)
     if profile is not None:
         tables["profiles"] = profile
     return tables, notes
@@ -202,11 +202,37 @@ def _first(decoded: DecodedFit, pairs: tuple[tuple[str, str], ...]) -> float | N
     return None
 
 
-def _profile(decoded: DecodedFit, observed_t: int | None, device: str | None) -> pa.Table | None:
-    """Age, resting and maximum heart rate from the profile-like messages (first valid value wins)."""
+PLAUSIBLE_PROFILE_HR_BPM = (20.0, 220.0)
+"""A profile heart rate outside this range is not kept (e.g. a 0 the device wrote before it knew)."""
+
+
+def _plausible(value: float | None) -> float | None:
+    low, high = PLAUSIBLE_PROFILE_HR_BPM
+    return value if value is not None and low <= value <= high else None
+
+
+def profile_table(
+    decoded: DecodedFit, observed_t: int | None, device: str | None, source: str = SOURCE
+) -> pa.Table | None:
+    """Age, resting and maximum heart rate from the profile-like messages (first valid value wins).
+
+    Resting HR: ``time_in_zone``, ``user_profile``, then ``monitoring_hr_data``
+    (monitoring files: the device's resting HR, a 7-day average on Garmin
+    watches, before ``current_day_resting_heart_rate``). Maximum HR:
+    ``time_in_zone``, ``zones_target``, then ``user_profile``'s default. One
+    row, or None when the file holds none of them.
+    """
     age = _first(decoded, (("user_profile", "age"),))
-    resting = _first(
-        decoded, (("time_in_zone", "resting_heart_rate"), ("user_profile", "resting_heart_rate"))
+    resting = _plausible(
+        _first(
+            decoded,
+            (
+                ("time_in_zone", "resting_heart_rate"),
+                ("user_profile", "resting_heart_rate"),
+                ("monitoring_hr_data", "resting_heart_rate"),
+                ("monitoring_hr_data", "current_day_resting_heart_rate"),
+            ),
+        )
     )
     maximum = _first(
         decoded,
@@ -216,12 +242,13 @@ def _profile(decoded: DecodedFit, observed_t: int | None, device: str | None) ->
             ("user_profile", "default_max_heart_rate"),
         ),
     )
+    maximum = _plausible(maximum)
     if age is None and resting is None and maximum is None:
         return None
     observed = None if observed_t is None else (observed_t + FIT_EPOCH_UNIX_S) * 1_000_000
     return pa.table(
         {
-            "source": pa.array([SOURCE]),
+            "source": pa.array([source]),
             "device": pa.array([device], type=pa.string()),
             "observed_utc": pa.array([observed], type=pa.timestamp("us", tz="UTC")),
             "age_years": pa.array([None if age is None else int(age)], type=pa.int16()),

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from ingest.contract import ReadContext, ReadResult, Status
-from ingest.fit.activity import activity_tables
+from ingest.fit.activity import activity_tables, profile_table
 from ingest.fit.decode import DecodedFit, decode_fit
 from ingest.fit.file_info import ACTIVITY_TYPES, MONITORING_TYPES, FileInfo, file_info, first_valid
 from ingest.fit.monitoring import monitoring_tables
@@ -36,6 +36,7 @@ NEEDED_MESSAGES = (
     "user_profile",
     "zones_target",
     "time_in_zone",
+    "monitoring_hr_data",
 )
 """Messages the mapping reads; the decoder skips the values of all others."""
 
@@ -91,6 +92,9 @@ def read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
             file_start_local_s=start_local,
             device=info.device,
         )
+        profile = profile_table(decoded, info.time_created, info.device, source="fit_monitoring")
+        if profile is not None:
+            tables["profiles"] = profile
         notes.update(more)
     elif kind == "fit_activity":
         tables, more = activity_tables(

@@ -237,3 +237,31 @@ def test_times_relative_to_device_power_on_are_dropped_and_counted() -> None:
     result = read_fit(w.to_bytes(), CTX)
     assert result.notes["records_dropped_no_absolute_time"] == 1
     assert pl.from_arrow(result.tables["minutes"])["heart_rate_bpm"].to_list() == [121.0]
+
+
+def test_monitoring_file_resting_and_max_heart_rate_become_a_device_profile() -> None:
+    """A wellness file's monitoring_hr_data resting HR (and zones_target max HR) land in profiles,
+    where the weekly core's heart-rate parameters find them as "device"."""
+    plain = _monitoring_file()
+    assert "profiles" not in read_fit(plain, CTX).tables
+    start_utc = MIDNIGHT_LOCAL - OFFSET_S
+    w = FitWriter()
+    w.define(0, "file_id", ["type", "manufacturer", "product", "serial_number", "time_created"])
+    w.write(0, [32, 1, 2413, 42, start_utc])
+    w.define(1, "monitoring_info", ["timestamp", "local_timestamp"])
+    w.write(1, [start_utc, MIDNIGHT_LOCAL])
+    w.define(2, "monitoring", ["timestamp", "cycles", "heart_rate", "activity_type"])
+    w.write(2, [start_utc + 8 * 3600, 100, 90, 6])
+    w.define(3, "zones_target", ["max_heart_rate"])
+    w.write(3, [187])
+    w.define(
+        4,
+        "monitoring_hr_data",
+        ["timestamp", "resting_heart_rate", "current_day_resting_heart_rate"],
+    )
+    w.write(4, [start_utc + 86399, 54, 57])
+    result = read_fit(w.to_bytes(), CTX)
+    profile = pl.from_arrow(result.tables["profiles"]).row(0, named=True)
+    assert profile["source"] == "fit_monitoring"
+    assert (profile["resting_heart_rate_bpm"], profile["max_heart_rate_bpm"]) == (54.0, 187.0)
+    assert profile["observed_utc"] == _utc(start_utc)
