@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from config.schema import SESSIONS
 from ingest.contract import ReadContext, ReadResult
-from ingest.garmin.json_records import GarminFormatError, load_json, records_to_columns
+from ingest.garmin.json_records import GarminFormatError, load_array, records_to_columns
 from ingest.garmin.layout import GarminKind
 from ingest.garmin.tables import DEVICE, SOURCE, in_range_or_null, offset_minutes, to_canonical
 
@@ -85,7 +85,8 @@ def read_summarized_activities(data: bytes, name: str, ctx: ReadContext) -> Read
     Activities without ``beginTimestamp`` are dropped (status stays ``ok``,
     counted in the notes); a file where none has one is refused.
     """
-    activities = _activities(load_json(data, name), name)
+    loaded = load_array(data, name, EXPORT_KEY)
+    activities = _activities(loaded.document, name)
     columns = records_to_columns(activities, ACTIVITY_FIELDS, name)
     # epoch milliseconds outside 1990..2100 are not times a device wrote: treat them as missing
     raw = columns.frame.with_columns(
@@ -150,8 +151,11 @@ def read_summarized_activities(data: bytes, name: str, ctx: ReadContext) -> Read
     ]
     if losses:  # dropped records and null values cost only themselves: the file stays ok
         notes["losses"] = losses
+    notes.update(loaded.notes())
     return ReadResult(
         kind=GarminKind.ACTIVITIES.value,
+        status="partial" if loaded.cut else "ok",
+        reason=f"{name}: {loaded.cut}" if loaded.cut else None,
         tables={"sessions": to_canonical(frame, SESSIONS)},
         notes=notes,
     )

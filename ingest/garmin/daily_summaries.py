@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from config.schema import DAILY_TOTALS
 from ingest.contract import ReadContext, ReadResult
-from ingest.garmin.json_records import GarminFormatError, load_json, records_to_columns
+from ingest.garmin.json_records import GarminFormatError, load_array, records_to_columns
 from ingest.garmin.layout import GarminKind
 from ingest.garmin.tables import DEVICE, SOURCE, in_range_or_null, offset_minutes, to_canonical
 
@@ -75,7 +75,8 @@ def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult
     wellness times are missing takes its offset from the roster time zone
     (``ctx.timezone``) at local midnight, when known.
     """
-    document = load_json(data, name)
+    loaded = load_array(data, name)
+    document = loaded.document
     if not isinstance(document, list):
         raise GarminFormatError(
             f"{name}: expected a JSON array of days, found a JSON {type(document).__name__}"
@@ -146,8 +147,11 @@ def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult
         undated or columns.unreadable
     ):  # dropped days and null values cost only themselves: the file stays ok
         notes["losses"] = _loss_messages(undated, columns.unreadable)
+    notes.update(loaded.notes())
     return ReadResult(
         kind=GarminKind.DAILY_SUMMARIES.value,
+        status="partial" if loaded.cut else "ok",
+        reason=f"{name}: {loaded.cut}" if loaded.cut else None,
         tables={"daily_totals": to_canonical(frame, DAILY_TOTALS)},
         notes=notes,
     )

@@ -13,6 +13,7 @@ manifest says how many were lost.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,19 +23,108 @@ import polars as pl
 import pyarrow as pa
 
 from ingest.contract import TerminalInputError
-from ingest.salvage import without_bom
+from ingest.salvage import Dropped, quote, without_bom
 
 
 class GarminFormatError(TerminalInputError):
     """A Garmin export member is not what its name promises; the message names the file and the problem."""
 
 
-def load_json(data: bytes, name: str) -> Any:
-    """Parse JSON bytes, or raise ``GarminFormatError`` naming ``name`` and where parsing stopped."""
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+"""A JSON string (skipped whole, so brackets inside it do not count) or a bracket."""
+_SEPARATORS = re.compile(rb"[\s,]*")
+
+
+@dataclass
+class LoadedArray:
+    """A Garmin JSON document, and what was lost reading it when it did not parse whole."""
+
+    document: Any
+    dropped: Dropped = field(default_factory=Dropped)
+    cut: str | None = None
+    """Set when the file ends inside its array: what was kept is what came before."""
+
+    def notes(self) -> dict[str, Any]:
+        return {**self.dropped.notes(), **({"cut": self.cut} if self.cut else {})}
+
+
+def load_array(data: bytes, name: str, wrapper_key: str | None = None) -> LoadedArray:
+    """A JSON array of objects; when it does not parse whole, every object of it that parses alone.
+
+    A Garmin file is hundreds of independent records (days, activities): one
+    damaged byte costs the record it is in, counted in the notes with the
+    first examples, not the file. ``wrapper_key``: the records sit in the
+    array under this key of the root array's first object
+    (``summarizedActivitiesExport``); a root array of records is also
+    accepted. A file that parses whole is read exactly as before. Raises
+    ``GarminFormatError`` when no record can be read.
+    """
+    raw = without_bom(data)
     try:
-        return orjson.loads(without_bom(data))
+        return LoadedArray(orjson.loads(raw))
     except orjson.JSONDecodeError as exc:
-        raise GarminFormatError(f"{name}: not valid JSON ({exc})") from None
+        error = f"{name}: not valid JSON ({exc})"
+    start = _records_start(raw, wrapper_key)
+    if start is None:
+        raise GarminFormatError(error)
+    records, dropped, cut = _salvage_objects(raw, start)
+    if not records:
+        raise GarminFormatError(error)
+    document: Any = records
+    if wrapper_key is not None and raw.find(f'"{wrapper_key}"'.encode()) >= 0:
+        document = [{wrapper_key: records}]
+    return LoadedArray(document, dropped, cut)
+
+
+def _records_start(raw: bytes, wrapper_key: str | None) -> int | None:
+    """Offset of the ``[`` that opens the array of records, or None."""
+    if wrapper_key is not None:
+        key = raw.find(f'"{wrapper_key}"'.encode())
+        if key >= 0:
+            found = re.compile(rb"\s*:\s*\[").match(raw, key + len(wrapper_key) + 2)
+            return found.end() - 1 if found else None
+    stripped = len(raw) - len(raw.lstrip())
+    return stripped if raw[stripped : stripped + 1] == b"[" else None
+
+
+def _salvage_objects(raw: bytes, start: int) -> tuple[list[Any], Dropped, str | None]:
+    """The elements of the array opening at ``raw[start]``, each parsed alone; junk between counted."""
+    dropped = Dropped()
+    records: list[Any] = []
+    depth = 0
+    element_start = 0
+    previous_end = start + 1
+    for match in _TOKEN.finditer(raw, start + 1):
+        bracket = match.group()[0]
+        if bracket == 0x22:  # a string: its content is not structure
+            continue
+        if bracket in b"[{":
+            if depth == 0:
+                _count_junk(raw, previous_end, match.start(), dropped)
+                element_start = match.start()
+            depth += 1
+            continue
+        if depth == 0:
+            if bracket == 0x5D:  # the array's own "]"
+                _count_junk(raw, previous_end, match.start(), dropped)
+                return records, dropped, None
+            continue  # a stray "}" between records: counted with the junk around it
+        depth -= 1
+        if depth == 0:
+            span = raw[element_start : match.end()]
+            try:
+                records.append(orjson.loads(span))
+            except orjson.JSONDecodeError:
+                dropped.add(1, [f"byte {element_start}: not a JSON record {quote(span)}"])
+            previous_end = match.end()
+    cut = f"the file ends mid-record at byte {len(raw)}, after {len(records)} records"
+    return records, dropped, cut
+
+
+def _count_junk(raw: bytes, begin: int, end: int, dropped: Dropped) -> None:
+    between = raw[begin:end]
+    if _SEPARATORS.fullmatch(between) is None:
+        dropped.add(1, [f"byte {begin}: not a JSON record {quote(between.strip())}"])
 
 
 @dataclass

@@ -106,3 +106,13 @@ def test_unreadable_files_raise_a_reason_naming_file_and_problem(data: bytes, me
     with pytest.raises(GarminFormatError) as caught:
         read_summarized_activities(data, NAME, CTX)
     assert str(caught.value).startswith(message)
+
+
+def test_one_damaged_activity_costs_only_itself() -> None:
+    whole = read_summarized_activities(activities_bytes(), NAME, CTX)
+    first, second = (orjson.dumps(a) for a in ACTIVITIES)
+    damaged = b'[{"summarizedActivitiesExport":[' + first[:-1] + b',"x":}' + b"," + second + b"]}]"
+    got = read_summarized_activities(damaged, NAME, CTX)
+    assert got.status == "ok" and got.notes["activities"] == 1
+    assert got.notes["records_dropped"] == 1
+    assert got.tables["sessions"].equals(whole.tables["sessions"].slice(1, 1))

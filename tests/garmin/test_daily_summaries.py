@@ -212,3 +212,30 @@ def test_a_byte_order_mark_does_not_cost_the_file() -> None:
     assert marked.status == "ok" and marked.tables["daily_totals"].equals(
         plain.tables["daily_totals"]
     )
+
+
+def test_one_damaged_day_costs_only_itself_and_a_cut_file_keeps_the_days_before() -> None:
+    whole = read_daily_summaries(uds_bytes(), NAME, CTX)
+    days = [orjson.dumps(d) for d in OSLO_DST_DAYS]
+    # a stray byte inside the second day's object: that day cannot be read, the others can
+    damaged = (
+        b"[" + days[0] + b",\n" + days[1][:40] + b"\x00" + days[1][40:] + b",\n" + days[2] + b"]"
+    )
+    got = read_daily_summaries(damaged, NAME, CTX)
+    assert got.status == "ok"
+    dates = got.tables["daily_totals"].column("local_date").to_pylist()
+    assert dates == [dt.date(2026, 3, 28), dt.date(2026, 3, 30)]
+    assert got.notes["records_dropped"] == 1
+    assert got.notes["records_dropped_examples"][0].startswith(
+        f"byte {len(days[0]) + 3}: not a JSON record"
+    )
+    kept = whole.tables["daily_totals"].filter(
+        pa.compute.is_in(whole.tables["daily_totals"]["local_date"], pa.array(dates))
+    )
+    assert got.tables["daily_totals"].equals(
+        kept
+    )  # the good days read exactly as in the whole file
+
+    cut = read_daily_summaries(uds_bytes()[: len(days[0]) + 2 + len(days[1]) // 2], NAME, CTX)
+    assert cut.status == "partial" and "ends mid-record" in (cut.reason or "")
+    assert cut.tables["daily_totals"].column("local_date").to_pylist() == [dt.date(2026, 3, 28)]
