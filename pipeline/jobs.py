@@ -598,11 +598,37 @@ def _exclusions(
     return pl.concat([kept, fresh]).sort("participant_id", "week_start", "rule")
 
 
+COMPACT_ENV = "IRISIN_COMPACT_AFTER_BATCHES"
+"""Override of ``store.lake.COMPACT_AFTER_BATCHES`` (fresh batches in a bucket before it is compacted)."""
+
+
+def compact_threshold() -> int:
+    from store.lake import COMPACT_AFTER_BATCHES
+
+    raw = os.environ.get(COMPACT_ENV, "").strip()
+    if not raw:
+        return COMPACT_AFTER_BATCHES
+    try:
+        return max(int(raw), 1)
+    except ValueError:
+        raise ValueError(f"{COMPACT_ENV}={raw!r}: not a whole number of batches") from None
+
+
 def publish(study: Study) -> Path:
-    """Rebuild the DuckDB warehouse from the lake and derived tables."""
+    """Compact the lake's buckets that passed the threshold, rebuild the DuckDB warehouse, then sweep.
+
+    Only buckets that runs since the last compaction wrote to can hold
+    enough fresh batches, so this compacts what the run touched. The sweep of
+    what compaction replaced comes after the refresh, so the new warehouse
+    never names a file that is gone.
+    """
     derived = derived_of(study)
     derived.write("roster", study.roster)
-    return refresh_warehouse(lake_of(study), derived, warehouse_path(study))
+    lake = lake_of(study)
+    lake.compact(compact_threshold())
+    target = refresh_warehouse(lake, derived, warehouse_path(study))
+    lake.sweep()
+    return target
 
 
 def last_data_of(study: Study) -> pl.DataFrame:

@@ -132,7 +132,9 @@ def _readable_manifest(lake: object) -> pl.DataFrame:
         except Exception:  # an unreadable manifest part is itself damage, reported by verify
             continue
         assert isinstance(frame, pl.DataFrame)
-        frames.append(frame.with_columns(pl.lit(lake._batch_of(part)[1]).alias("batch_id")))
+        if "batch_id" not in frame.columns:  # a compacted generation's rows carry their own
+            frame = frame.with_columns(pl.lit(lake._batch_of(part)[1]).alias("batch_id"))
+        frames.append(frame.select("participant_id", "batch_id", "path"))
     return (
         pl.concat(frames, how="vertical_relaxed")
         if frames

@@ -23,7 +23,8 @@ from __future__ import annotations
 import io
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +34,23 @@ import pyarrow.parquet as pq
 
 TEMPORARY_SUFFIX = ".tmp"
 """Every temporary file ends so; ``recover`` and ``irisin verify`` look for it."""
+_durable = True
+"""Whether writes are fsynced; only ``not_durable`` (benchmark data generation) turns it off."""
+
+
+@contextmanager
+def not_durable() -> Iterator[None]:
+    """Skip the fsyncs inside the block: for generating benchmark data fast, never for a study's store.
+
+    The writes stay atomic against a crash of the process (rename), only not
+    against a power cut.
+    """
+    global _durable
+    before, _durable = _durable, False
+    try:
+        yield
+    finally:
+        _durable = before
 
 
 def is_local(fs: pafs.FileSystem | None) -> bool:
@@ -48,6 +66,8 @@ def temporary_name(path: str | Path) -> Path:
 
 def fsync_folder(folder: str | Path) -> None:
     """Make a rename or a new file in ``folder`` durable (a no-op where folders cannot be opened)."""
+    if not _durable:
+        return
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory handles
@@ -66,11 +86,12 @@ def publish(done: str | Path, target: str | Path) -> None:
     The file is fsynced, renamed, and the folder fsynced; ``done`` must be in
     the target's folder.
     """
-    fd = os.open(done, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if _durable:
+        fd = os.open(done, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     os.replace(done, target)
     fsync_folder(Path(target).parent)
 
@@ -89,7 +110,8 @@ def write_with(
             with open(tmp, "wb") as out:
                 produce(out)
                 out.flush()
-                os.fsync(out.fileno())
+                if _durable:
+                    os.fsync(out.fileno())
             os.replace(tmp, target)
         except BaseException:  # a full disk, a crash of the writer: no half-written file stays
             tmp.unlink(missing_ok=True)

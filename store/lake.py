@@ -1,24 +1,42 @@
-"""The Parquet lake: raw-derived canonical tables, append-only by ingest batch.
+"""The Parquet lake: raw-derived canonical tables, append-only by ingest batch, compacted by bucket.
 
 Layout under the lake root::
 
-    <table>/participant_id=<id>/<batch_id>.parquet   data parts (minutes, daily_totals, ...)
-    files/participant_id=<id>/<batch_id>.parquet     manifest part, written last: the commit mark
+    <table>/participant_id=<id>/<batch_id>.parquet   a fresh batch's data parts (minutes, daily_totals, ...)
+    files/participant_id=<id>/<batch_id>.parquet     its manifest part, written last: the commit mark
+    <table>/bucket=<NN>/<generation>-<YYYY-MM>.parquet   compacted data: one part per bucket and month
+    files/bucket=<NN>/<generation>.parquet           a compacted generation's manifest part: its commit mark
 
 A batch is one participant's files from one ingest call; its id is a hash of
 its file ids, so a crashed run that is started again writes the same names.
 A data part counts only once its manifest part exists; ``recover`` removes
-parts left behind by a crash and finishes interrupted replacements. Every
-write goes through ``store.atomic`` (a temporary name renamed into place on
-disk, one whole object on object storage), and the filesystem is a
+parts left behind by a crash and finishes interrupted replacements.
+
+Participants are hashed into ``BUCKETS`` buckets. ``compact`` rewrites the
+fresh batches of a bucket, month by month, together with the bucket's current
+compacted part of that month, into one new part per bucket and month; months
+it does not touch keep their part. The new generation's manifest part holds
+every manifest row of the bucket (each with the batch it came from) and names
+its data parts in the Parquet footer; writing it is the commit. From then on
+the bucket's newest generation is what readers see, and the fresh batches it
+lists no longer count, whether or not their files are gone yet: the rows a
+reader sees are the same before, during and after a compaction, wherever it
+is killed. ``sweep`` deletes what compaction replaced (after the warehouse
+stops naming it). So the lake holds about buckets x months x tables files
+plus the batches since the last compaction, whatever the number of ingests.
+
+Every write goes through ``store.atomic`` (a temporary name renamed into
+place on disk, one whole object on object storage), and the filesystem is a
 ``pyarrow.fs`` one, so the same code can point at object storage.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +58,30 @@ FOLDERS_LISTED_ONE_BY_ONE = 16
 """Up to this many participants, their folders are listed one by one; beyond, the table is listed once."""
 MIN_PARQUET_BYTES = 12
 """Smallest possible Parquet file: magic, footer length, magic."""
+BUCKET_KEY = "bucket="
+"""Prefix of a compacted bucket's folder name: ``bucket=<NN>``."""
+BUCKETS = 32
+"""Buckets participants are hashed into. Fixed for a lake: a bucket's compacted parts
+hold exactly the participants that hash into it."""
+COMPACT_AFTER_BATCHES = 16
+"""A bucket is compacted once it holds this many fresh (uncompacted) batches."""
+PARTS_KEY = b"irisin.parts"
+"""Footer key of a generation's manifest part: the JSON list of its data parts, relative to the root."""
+GENERATION_LENGTH = 21
+"""``g`` and 20 digits of nanoseconds: generation names sort by time."""
+MONTH_COLUMNS = {
+    "minutes": "minute_utc",
+    "daily_totals": "local_date",
+    "sessions": "start_utc",
+    "profiles": "observed_utc",
+}
+"""The time column each table's rows are put into months by."""
+NO_MONTH = "0000-00"
+"""Month of a row without a time (a profile with no observation time)."""
+GEN_COLUMN = "_gen"
+"""Column of ``Lake._manifest``: the bucket whose generation holds the row, null for a fresh batch's row."""
+GENERATION_FILES = pa.schema([*FILES, pa.field("batch_id", pa.string())], metadata=FILES.metadata)
+"""A generation's manifest part: the manifest columns and the batch each row came from."""
 ROW_GROUP_ROWS = 16_384
 """Rows per Parquet row group: about 11 days of one participant's minutes, so a
 scan filtered to a few weeks (an incremental nightly) skips the rest of a
@@ -52,6 +94,40 @@ def batch_id_for(file_ids: Iterable[str]) -> str:
     for fid in sorted(set(file_ids)):
         h.update(fid.encode())
     return h.hexdigest()[:24]
+
+
+def bucket_of(participant_id: str) -> int:
+    """The bucket of a participant: a stable hash, the same on every machine and run."""
+    digest = hashlib.sha256(participant_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % BUCKETS
+
+
+def bucket_folder(bucket: int) -> str:
+    return f"{BUCKET_KEY}{bucket:02d}"
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The current compacted generation of one bucket: its manifest part and data parts."""
+
+    bucket: str
+    """Folder name, ``bucket=<NN>``."""
+    name: str
+    manifest_part: str
+    parts: dict[str, list[str]]
+    """Table -> absolute paths of its data parts (one per month)."""
+    batches: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    """The ``(participant_id, batch_id)`` batches it holds."""
+
+
+@dataclass
+class CompactionReport:
+    """What one ``compact`` call did."""
+
+    buckets: list[str] = field(default_factory=list)
+    batches: int = 0
+    """Fresh batches folded into generations."""
+    parts_written: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,6 +221,10 @@ class Lake:
         """Every file id of the manifest, with who holds it, once read whole; kept current by write_batch."""
         self.damaged: list[tuple[str, str]] = []
         """Committed data parts found missing or unreadable by the last ``recover``, with the problem."""
+        self._gens: dict[str, Generation | None] = {}
+        """Bucket folder -> its current compacted generation (None: none), loaded lazily."""
+        self._gens_complete = False
+        """Whether ``_gens`` holds every bucket (a bucket missing has no generation)."""
 
     # -- paths ---------------------------------------------------------------
     def _dir(self, table: str, participant_id: str) -> str:
@@ -224,7 +304,7 @@ class Lake:
                 )
             )
         if _note_live(live, manifest):
-            self._finish_replacements(self.manifest([batch.participant_id]))
+            self._finish_replacements(self._manifest([batch.participant_id]))
             self._live[batch.participant_id] = self._read_live(batch.participant_id)
         return bid
 
@@ -239,39 +319,150 @@ class Lake:
     def _read_live(self, participant_id: str) -> dict[str, str]:
         return _live_of(self.manifest([participant_id])).get(participant_id, {})
 
+    # -- compacted generations -----------------------------------------------
+    @staticmethod
+    def _is_fresh(path: str) -> bool:
+        """Whether a part belongs to a fresh batch (a participant folder), not to a compacted bucket."""
+        return path.rsplit("/", 2)[-2].startswith(PARTITION_KEY)
+
+    def _generations(self, buckets: Iterable[str] | None = None) -> dict[str, Generation]:
+        """The current generation of each bucket that has one (optionally of some buckets only), cached."""
+        if buckets is None:
+            if not self._gens_complete:
+                sel = pafs.FileSelector(
+                    f"{self.root}/{MANIFEST}", recursive=False, allow_not_found=True
+                )
+                for info in self.fs.get_file_info(sel):
+                    name = info.path.rsplit("/", 1)[-1]
+                    is_bucket = info.type == pafs.FileType.Directory and name.startswith(BUCKET_KEY)
+                    if is_bucket and name not in self._gens:
+                        self._gens[name] = self._load_generation(name)
+                self._gens_complete = True
+            return {b: g for b, g in sorted(self._gens.items()) if g is not None}
+        out: dict[str, Generation] = {}
+        for bucket in sorted(set(buckets)):
+            if bucket not in self._gens:
+                self._gens[bucket] = None if self._gens_complete else self._load_generation(bucket)
+            gen = self._gens[bucket]
+            if gen is not None:
+                out[bucket] = gen
+        return out
+
+    def _generation_manifests(self, bucket: str) -> list[str]:
+        """Every generation manifest part of a bucket, oldest first."""
+        return [
+            p
+            for p in self._parts_in(f"{self.root}/{MANIFEST}/{bucket}", recursive=False)
+            if _is_generation(p.rsplit("/", 1)[-1].removesuffix(".parquet"))
+        ]
+
+    def _load_generation(self, bucket: str) -> Generation | None:
+        manifests = self._generation_manifests(bucket)
+        if not manifests:
+            return None
+        return self._read_generation(bucket, manifests[-1])
+
+    def _read_generation(self, bucket: str, manifest_part: str) -> Generation:
+        with self.fs.open_input_file(manifest_part) as handle:
+            pf = pq.ParquetFile(handle)
+            meta = pf.schema_arrow.metadata or {}
+            held = pf.read(columns=["participant_id", "batch_id"])
+        parts: dict[str, list[str]] = {}
+        for rel in json.loads(meta.get(PARTS_KEY, b"[]")):
+            parts.setdefault(rel.split("/", 1)[0], []).append(f"{self.root}/{rel}")
+        batches = frozenset(
+            zip(
+                held.column("participant_id").to_pylist(),
+                held.column("batch_id").to_pylist(),
+                strict=True,
+            )
+        )
+        name = manifest_part.rsplit("/", 1)[-1].removesuffix(".parquet")
+        return Generation(bucket, name, manifest_part, parts, batches)
+
+    def _covered(self, batches: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those of ``batches`` that a compacted generation holds (they count there, not in their own parts)."""
+        wanted = set(batches)
+        gens = self._generations({bucket_folder(bucket_of(pid)) for pid, _ in wanted})
+        return {
+            b for b in wanted if (g := gens.get(bucket_folder(bucket_of(b[0])))) and b in g.batches
+        }
+
+    def _fresh_commits(self, participants: Iterable[str] | None = None) -> set[tuple[str, str]]:
+        """Fresh batches with a manifest part that no generation holds: the ones that count on their own."""
+        units = {self._batch_of(p) for p in self._list(MANIFEST, participants) if self._is_fresh(p)}
+        return units - self._covered(units)
+
+    def _buckets_of(self, participants: Iterable[str] | None) -> set[str] | None:
+        return None if participants is None else {bucket_folder(bucket_of(p)) for p in participants}
+
     # -- reading -------------------------------------------------------------
     def committed_batches(self) -> list[tuple[str, str]]:
-        """Every committed batch as ``(participant_id, batch_id)``, sorted."""
-        return sorted({self._batch_of(p) for p in self._list(MANIFEST)})
+        """Every committed batch as ``(participant_id, batch_id)``, sorted; compaction keeps a batch's identity."""
+        held = {b for g in self._generations().values() for b in g.batches}
+        return sorted(self._fresh_commits() | held)
 
     def participants(self) -> list[str]:
         """Every participant with a committed batch, sorted."""
         return sorted({pid for pid, _ in self.committed_batches()})
 
     def committed_parts(self, table: str, participants: Iterable[str] | None = None) -> list[str]:
-        """Data parts whose batch has a manifest part, optionally for some participants."""
+        """Parts that count: fresh batches' parts with a manifest part, and the current generations'.
+
+        With ``participants``, a generation's part also holds other
+        participants of its bucket (``scan`` filters them out).
+        """
         want = None if participants is None else sorted(set(participants))
-        committed = {self._batch_of(p) for p in self._list(MANIFEST, want)}
-        return [p for p in self._list(table, want) if self._batch_of(p) in committed]
+        fresh = self._fresh_commits(want)
+        gens = self._generations(self._buckets_of(want))
+        if table == MANIFEST:
+            own = [self._part(MANIFEST, pid, bid) for pid, bid in sorted(fresh)]
+            return own + [g.manifest_part for g in gens.values()]
+        own = [
+            p for p in self._list(table, want) if self._is_fresh(p) and self._batch_of(p) in fresh
+        ]
+        return own + [p for g in gens.values() for p in g.parts.get(table, [])]
 
     def manifest(self, participants: Iterable[str] | None = None) -> pl.DataFrame:
         """Every manifest row (optionally of some participants), with the batch it belongs to."""
-        parts = self._list(MANIFEST, participants)
-        empty = pl.from_arrow(FILES.empty_table())
+        return self._manifest(participants).drop(GEN_COLUMN)
+
+    def _manifest(self, participants: Iterable[str] | None = None) -> pl.DataFrame:
+        """``manifest`` and, in ``_gen``, the bucket whose generation holds the row (null for a fresh batch)."""
+        want = None if participants is None else sorted(set(participants))
+        empty = pl.from_arrow(GENERATION_FILES.empty_table())
         assert isinstance(empty, pl.DataFrame)
-        if not parts:
-            return empty.with_columns(pl.lit(None, pl.String).alias("batch_id"))
-        if isinstance(self.fs, pafs.LocalFileSystem):
-            frame = pl.read_parquet(parts, schema=empty.schema, include_file_paths="_part")
-        else:
-            tables = (pq.read_table(p, filesystem=self.fs, schema=FILES) for p in parts)
-            frame = pl.concat(
-                pl.DataFrame(table).with_columns(pl.lit(p).alias("_part"))
-                for p, table in zip(parts, tables, strict=True)
+        frames = [empty.with_columns(pl.lit(None, pl.String).alias(GEN_COLUMN))]
+        parts = [self._part(MANIFEST, pid, bid) for pid, bid in sorted(self._fresh_commits(want))]
+        if parts:
+            files_schema = empty.drop("batch_id").schema
+            if isinstance(self.fs, pafs.LocalFileSystem):
+                frame = pl.read_parquet(parts, schema=files_schema, include_file_paths="_part")
+            else:
+                tables = (pq.read_table(p, filesystem=self.fs, schema=FILES) for p in parts)
+                frame = pl.concat(
+                    pl.DataFrame(table).with_columns(pl.lit(p).alias("_part"))
+                    for p, table in zip(parts, tables, strict=True)
+                )
+            frames.append(
+                frame.with_columns(
+                    pl.col("_part").str.extract(r"/([^/]+)\.parquet$").alias("batch_id"),
+                    pl.lit(None, pl.String).alias(GEN_COLUMN),
+                ).drop("_part")
             )
-        return frame.with_columns(
-            pl.col("_part").str.extract(r"/([^/]+)\.parquet$").alias("batch_id")
-        ).drop("_part")
+        for bucket, gen in self._generations(self._buckets_of(want)).items():
+            rows = self._generation_rows(gen)
+            if want is not None:
+                rows = rows.filter(pl.col("participant_id").is_in(want))
+            frames.append(rows.with_columns(pl.lit(bucket).alias(GEN_COLUMN)))
+        return pl.concat(frames, how="vertical_relaxed")
+
+    def _generation_rows(self, gen: Generation) -> pl.DataFrame:
+        frame = pl.from_arrow(
+            pq.read_table(gen.manifest_part, filesystem=self.fs, schema=GENERATION_FILES)
+        )
+        assert isinstance(frame, pl.DataFrame)
+        return frame
 
     def known_file_ids(self) -> set[str]:
         """Every file id in the manifest.
@@ -285,7 +476,7 @@ class Lake:
     def known_files(self) -> KnownFiles:
         """Every file id in the manifest with the participants holding it (a copy; see ``KnownFiles``)."""
         if self._known is None:
-            self._remember(self.manifest())
+            self._remember(self._manifest())
         assert self._known is not None
         return self._known.copy()
 
@@ -296,26 +487,50 @@ class Lake:
 
     def _forget(self) -> None:
         self._live, self._live_complete, self._known = {}, False, None
+        self._gens, self._gens_complete = {}, False
 
     def scan(self, table: str, participants: Iterable[str] | None = None) -> pl.LazyFrame:
         """Lazy frame over one table's committed rows (typed even when empty)."""
-        return self._scan_parts(table, self.committed_parts(table, participants))
+        parts = self.committed_parts(table, participants)
+        frame = self._scan_parts(table, parts)
+        if participants is not None and any(not self._is_fresh(p) for p in parts):
+            frame = frame.filter(pl.col("participant_id").is_in(sorted(set(participants))))
+        return frame
 
     def scan_batches(self, table: str, batches: Iterable[tuple[str, str]]) -> pl.LazyFrame:
         """Lazy frame over the rows that the given ``(participant_id, batch_id)`` batches wrote to ``table``.
 
-        Only committed batches count. Looks at those batches' files alone, so
-        reading back what one ingest wrote costs what that ingest wrote.
+        Only committed batches count. Looks at those batches' files alone (or
+        the generations holding them), so reading back what one ingest wrote
+        costs what that ingest wrote.
         """
         wanted = sorted(set(batches))
-        manifests = self.fs.get_file_info([self._part(MANIFEST, pid, bid) for pid, bid in wanted])
+        covered = self._covered(wanted)
+        own = [b for b in wanted if b not in covered]
+        manifests = self.fs.get_file_info([self._part(MANIFEST, pid, bid) for pid, bid in own])
         candidates = [
             self._part(table, pid, bid)
-            for (pid, bid), m in zip(wanted, manifests, strict=True)
+            for (pid, bid), m in zip(own, manifests, strict=True)
             if m.is_file
         ]
         parts = [i.path for i in self.fs.get_file_info(candidates) if i.is_file]
-        return self._scan_parts(table, parts)
+        frames = [self._scan_parts(table, parts)]
+        for gen in self._generations({bucket_folder(bucket_of(p)) for p, _ in covered}).values():
+            held = [b for b in covered if b in gen.batches]
+            ids = (
+                self._generation_rows(gen)
+                .join(
+                    pl.DataFrame(held, schema=["participant_id", "batch_id"], orient="row"),
+                    on=["participant_id", "batch_id"],
+                )["file_id"]
+                .to_list()
+            )
+            frames.append(
+                self._scan_parts(table, gen.parts.get(table, [])).filter(
+                    pl.col("file_id").is_in(ids)
+                )
+            )
+        return frames[0] if len(frames) == 1 else pl.concat(frames)
 
     def _scan_parts(self, table: str, parts: list[str]) -> pl.LazyFrame:
         schema = TABLES[table]
@@ -327,12 +542,136 @@ class Lake:
             return pl.scan_parquet(parts, schema=empty.schema)
         return pl.from_arrow(pq.read_table(parts, filesystem=self.fs, schema=schema)).lazy()  # type: ignore[union-attr]
 
+    # -- compaction ----------------------------------------------------------
+    def compact(
+        self, threshold: int = COMPACT_AFTER_BATCHES, buckets: Iterable[int] | None = None
+    ) -> CompactionReport:
+        """Fold the fresh batches of every bucket holding at least ``threshold`` of them into a new generation.
+
+        ``buckets`` limits the work to some buckets (those a run touched).
+        What it replaces stays on disk, unread, until ``sweep``.
+        """
+        report = CompactionReport()
+        only = None if buckets is None else {bucket_folder(b) for b in buckets}
+        by_bucket: dict[str, list[tuple[str, str]]] = {}
+        for pid, bid in sorted(self._fresh_commits()):
+            by_bucket.setdefault(bucket_folder(bucket_of(pid)), []).append((pid, bid))
+        for bucket, units in sorted(by_bucket.items()):
+            if (only is None or bucket in only) and len(units) >= max(threshold, 1):
+                self._compact_bucket(bucket, units, report)
+        return report
+
+    def _compact_bucket(
+        self, bucket: str, units: list[tuple[str, str]], report: CompactionReport
+    ) -> None:
+        old = self._generations([bucket]).get(bucket)
+        name = f"g{time.time_ns():020d}"
+        if old is not None and name <= old.name:
+            name = f"g{int(old.name[1:]) + 1:020d}"
+        parts: dict[str, list[str]] = {}
+        for table, schema in LAKE_TABLES.items():
+            infos = self.fs.get_file_info([self._part(table, pid, bid) for pid, bid in units])
+            fresh = [i.path for i in infos if i.is_file]
+            by_month = {
+                _month_of_part(p): p for p in (old.parts.get(table, []) if old is not None else [])
+            }
+            if not fresh:
+                parts[table] = sorted(by_month.values())
+                continue
+            column = MONTH_COLUMNS[table]
+            rows = (
+                self._scan_parts(table, fresh)
+                .with_columns(
+                    pl.col(column).dt.strftime("%Y-%m").fill_null(NO_MONTH).alias("_month")
+                )
+                .collect()
+            )
+            for (month,), new in rows.group_by("_month"):
+                new = new.drop("_month")
+                if month in by_month:
+                    new = pl.concat([self._scan_parts(table, [by_month[month]]).collect(), new])
+                path = f"{self.root}/{table}/{bucket}/{name}-{month}.parquet"
+                ordered = new.sort("participant_id", column, nulls_last=True).to_arrow()
+                self._write_atomic(conform(ordered, schema), path)
+                by_month[str(month)] = path
+                report.parts_written += 1
+            parts[table] = sorted(by_month.values())
+        fresh_rows = self._manifest_rows(units)
+        held = [fresh_rows] if old is None else [self._generation_rows(old), fresh_rows]
+        manifest = pl.concat(held, how="vertical_relaxed").sort("participant_id", "path")
+        listed = json.dumps([p.removeprefix(f"{self.root}/") for t in parts for p in parts[t]])
+        table = conform(manifest.to_arrow(), GENERATION_FILES).replace_schema_metadata(
+            {**(GENERATION_FILES.metadata or {}), PARTS_KEY: listed.encode()}
+        )
+        manifest_part = f"{self.root}/{MANIFEST}/{bucket}/{name}.parquet"
+        self._write_atomic(table, manifest_part)  # the commit: from here the generation counts
+        batches = frozenset(units) | (old.batches if old is not None else frozenset())
+        self._gens[bucket] = Generation(bucket, name, manifest_part, parts, batches)
+        report.buckets.append(bucket)
+        report.batches += len(units)
+        report.parts_written += 1
+
+    def _manifest_rows(self, units: list[tuple[str, str]]) -> pl.DataFrame:
+        """The manifest rows of some fresh batches, each with its batch id."""
+        frames = []
+        for pid, bid in units:
+            frame = pl.from_arrow(
+                pq.read_table(self._part(MANIFEST, pid, bid), filesystem=self.fs, schema=FILES)
+            )
+            assert isinstance(frame, pl.DataFrame)
+            frames.append(frame.with_columns(pl.lit(bid).alias("batch_id")))
+        return pl.concat(frames, how="vertical_relaxed")
+
+    def sweep(self) -> list[str]:
+        """Delete what the current generations replaced; returns the paths deleted.
+
+        Fresh batches a generation holds and parts no current generation
+        names go first, then older generations' manifest parts. Only call it
+        when nothing still names those files (after the warehouse refresh).
+        """
+        self._gens, self._gens_complete = {}, False
+        gens = self._generations()
+        held = {b for g in gens.values() for b in g.batches}
+        named = {p for g in gens.values() for ps in g.parts.values() for p in ps}
+        current = {g.manifest_part for g in gens.values()}
+        first: list[str] = []
+        last: list[str] = []
+        for table in (*LAKE_TABLES, MANIFEST):
+            for path in self._parts_in(f"{self.root}/{table}", recursive=True):
+                if self._is_fresh(path):
+                    if self._batch_of(path) in held:
+                        (last if table == MANIFEST else first).append(path)
+                elif table == MANIFEST:
+                    if path not in current:
+                        last.append(path)
+                elif path not in named:
+                    first.append(path)
+        for path in (*first, *last):
+            self.fs.delete_file(path)
+        return [*first, *last]
+
+    def file_count(self) -> int:
+        """Files under the lake root (what a recovery lists)."""
+        sel = pafs.FileSelector(self.root, recursive=True, allow_not_found=True)
+        return sum(1 for i in self.fs.get_file_info(sel) if i.is_file)
+
     # -- replacement and recovery -------------------------------------------
     def _rewrite_without(
-        self, path: str, schema: pa.Schema, file_ids: set[str], status_update: bool
+        self,
+        path: str,
+        schema: pa.Schema,
+        file_ids: set[str],
+        status_update: bool,
+        *,
+        keep_empty: bool = False,
     ) -> None:
-        table = pq.read_table(path, filesystem=self.fs, schema=schema)
+        with self.fs.open_input_file(path) as handle:
+            pf = pq.ParquetFile(handle)
+            metadata = pf.schema_arrow.metadata
+            table = pf.read().select(schema.names).cast(schema)
         in_old = pc.is_in(table.column("file_id"), value_set=pa.array(sorted(file_ids)))
+        if not pc.any(in_old).as_py():
+            return  # nothing of those files here (a month of a generation they never reached)
         if status_update:
             status = pc.if_else(in_old, pa.scalar(SUPERSEDED), table.column("status"))
             table = table.set_column(
@@ -340,18 +679,18 @@ class Lake:
             )
         else:
             table = table.filter(pc.invert(in_old))
-        if table.num_rows == 0 and not status_update:
+        if table.num_rows == 0 and not status_update and not keep_empty:
             self.fs.delete_file(path)
         else:
-            self._write_atomic(table, path)
+            self._write_atomic(table.replace_schema_metadata(metadata), path)
 
     def _finish_replacements(self, manifest: pl.DataFrame) -> bool:
         """Retire rows of files that a newer version of the same logical file replaced.
 
         Two versions of one file share (participant, logical path); the one
-        ingested last wins. ``manifest`` holds the rows to check (one
-        participant's, or all). Returns whether anything was retired; running
-        this twice does nothing the second time.
+        ingested last wins. ``manifest`` (from ``_manifest``) holds the rows
+        to check (one participant's, or all). Returns whether anything was
+        retired; running this twice does nothing the second time.
         """
         live = manifest.filter(pl.col("status") != SUPERSEDED).with_columns(
             logical_path_expr().alias("_key")
@@ -364,8 +703,12 @@ class Lake:
         old = live.join(newest, on=["participant_id", "_key", "file_id"], how="anti")
         if old.height == 0:
             return False
-        for (pid, bid), grp in old.group_by("participant_id", "batch_id"):
+        in_generations: dict[str, set[str]] = {}
+        for (pid, bid, bucket), grp in old.group_by("participant_id", "batch_id", GEN_COLUMN):
             ids = set(grp["file_id"].to_list())
+            if bucket is not None:
+                in_generations.setdefault(str(bucket), set()).update(ids)
+                continue
             for table in LAKE_TABLES:
                 part = self._part(table, str(pid), str(bid))
                 if self.fs.get_file_info(part).is_file:
@@ -373,13 +716,23 @@ class Lake:
             self._rewrite_without(
                 self._part(MANIFEST, str(pid), str(bid)), FILES, ids, status_update=True
             )
+        for bucket, ids in sorted(in_generations.items()):
+            gen = self._generations([bucket])[bucket]
+            for table, paths in gen.parts.items():
+                for part in paths:
+                    self._rewrite_without(
+                        part, LAKE_TABLES[table], ids, status_update=False, keep_empty=True
+                    )
+            self._rewrite_without(gen.manifest_part, GENERATION_FILES, ids, status_update=True)
         return True
 
     def recover(self) -> list[str]:
         """Make the lake consistent after a crash; returns the orphan parts and temporary files removed.
 
         One recursive listing of the lake finds both, and the one read of the
-        whole manifest it needs also serves ``known_file_ids`` afterwards.
+        whole manifest it needs also serves ``known_file_ids`` afterwards. A
+        compacted part that no generation's manifest part names is a killed
+        compaction's leftover and goes too.
         """
         sel = pafs.FileSelector(self.root, recursive=True, allow_not_found=True)
         infos = [i for i in self.fs.get_file_info(sel) if i.is_file]
@@ -389,23 +742,30 @@ class Lake:
         for path in files:
             if path.endswith(".parquet"):
                 parts.setdefault(path.removeprefix(prefix).split("/", 1)[0], []).append(path)
-        committed = {self._batch_of(p) for p in parts.get(MANIFEST, [])}
+        manifests = parts.get(MANIFEST, [])
+        committed = {self._batch_of(p) for p in manifests if self._is_fresh(p)}
+        named: set[str] = set()
+        for p in manifests:
+            if not self._is_fresh(p):
+                bucket = p.rsplit("/", 2)[-2]
+                gen = self._read_generation(bucket, p)
+                named.update(q for qs in gen.parts.values() for q in qs)
         removed = [
             p
             for table in LAKE_TABLES
             for p in parts.get(table, [])
-            if self._batch_of(p) not in committed
+            if (self._batch_of(p) not in committed if self._is_fresh(p) else p not in named)
         ]
         removed += [p for p in files if p.endswith(TEMPORARY_SUFFIX)]
         for path in removed:
             self.fs.delete_file(path)
-        manifest = self.manifest()
+        self._forget()
+        manifest = self._manifest()
         if self._finish_replacements(manifest):
             self._forget()
-            manifest = self.manifest()
+            manifest = self._manifest()
             infos = [i for i in self.fs.get_file_info(sel) if i.is_file]
-        else:
-            self._remember(manifest)
+        self._remember(manifest)
         self.damaged = self._damage(
             manifest, {i.path: i.size for i in infos if i.path.endswith(".parquet")}
         )
@@ -418,7 +778,8 @@ class Lake:
 
         The manifest says how many rows each live file wrote to ``minutes``,
         ``daily_totals`` and ``sessions``; a batch whose live rows say so has
-        that part. A part shorter than a Parquet file can be (header and
+        that part (a generation: at least one part of that table, and every
+        part it names). A part shorter than a Parquet file can be (header and
         footer magic) is damaged. Both come from the listing recovery already
         makes, so the check costs no extra read.
         """
@@ -428,23 +789,49 @@ class Lake:
             "sessions": "rows_sessions",
         }
         live = manifest.filter(~pl.col("status").is_in([SUPERSEDED, "retired", "forgotten"]))
-        expected = live.group_by("participant_id", "batch_id").agg(
+        damaged: list[tuple[str, str]] = []
+
+        def check(path: str, what: str) -> None:
+            size = sizes.get(path, -1)
+            if size == -1:
+                damaged.append((path, f"missing ({what})"))
+            elif size is not None and size < MIN_PARQUET_BYTES:
+                damaged.append((path, f"unreadable: {size} bytes, too short to be a Parquet file"))
+
+        fresh = live.filter(pl.col(GEN_COLUMN).is_null())
+        expected = fresh.group_by("participant_id", "batch_id").agg(
             pl.col(c).sum() for c in counted.values()
         )
-        damaged: list[tuple[str, str]] = []
         for row in expected.sort("participant_id", "batch_id").iter_rows(named=True):
             for table, col in counted.items():
-                if not row[col]:
-                    continue
-                path = self._part(table, str(row["participant_id"]), str(row["batch_id"]))
-                size = sizes.get(path, -1)
-                if size == -1:
-                    damaged.append((path, f"missing (its manifest says {row[col]:,} {table} rows)"))
-                elif size is not None and size < MIN_PARQUET_BYTES:
+                if row[col]:
+                    path = self._part(table, str(row["participant_id"]), str(row["batch_id"]))
+                    check(path, f"its manifest says {row[col]:,} {table} rows")
+        held = live.filter(pl.col(GEN_COLUMN).is_not_null())
+        totals = held.group_by(GEN_COLUMN).agg(pl.col(c).sum() for c in counted.values())
+        for row in totals.sort(GEN_COLUMN).iter_rows(named=True):
+            gen = self._generations([str(row[GEN_COLUMN])])[str(row[GEN_COLUMN])]
+            for table, col in counted.items():
+                if row[col] and not gen.parts.get(table):
                     damaged.append(
-                        (path, f"unreadable: {size} bytes, too short to be a Parquet file")
+                        (
+                            f"{self.root}/{table}/{gen.bucket}/{gen.name}-*.parquet",
+                            f"missing (its generation's manifest says {row[col]:,} {table} rows)",
+                        )
                     )
+            for paths in gen.parts.values():
+                for path in paths:
+                    check(path, f"generation {gen.bucket}/{gen.name} names it")
         return damaged
+
+
+def _is_generation(name: str) -> bool:
+    return len(name) == GENERATION_LENGTH and name.startswith("g") and name[1:].isdigit()
+
+
+def _month_of_part(path: str) -> str:
+    """``YYYY-MM`` of a compacted part, from its name ``<generation>-<YYYY-MM>.parquet``."""
+    return path.rsplit("/", 1)[-1].removesuffix(".parquet")[GENERATION_LENGTH + 1 :]
 
 
 def _live_of(manifest: pl.DataFrame) -> dict[str, dict[str, str]]:

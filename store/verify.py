@@ -78,8 +78,21 @@ def lake_damage(lake: Lake, *, deep: bool = True) -> list[Damage]:
     error it met.
     """
     damage: list[Damage] = []
-    batches = lake.committed_batches()
+    batches = sorted(lake._fresh_commits())
     committed = set(batches)
+    for gen in lake._generations().values():  # compacted: its manifest part and every part it names
+        for table, part in [(MANIFEST, gen.manifest_part)] + [
+            (t, p) for t, ps in gen.parts.items() for p in ps
+        ]:
+            if not lake.fs.get_file_info(part).is_file:
+                damage.append(
+                    Damage("missing part", part, f"generation {gen.bucket}/{gen.name} names it")
+                )
+                continue
+            problem = parquet_problem(part, lake) if deep else _footer_problem(part, lake)
+            if problem:
+                kind = "manifest part" if table == MANIFEST else "lake part"
+                damage.append(Damage(kind, part, problem))
     manifest_parts = {b: lake._part(MANIFEST, *b) for b in batches}
     readable: dict[tuple[str, str], pl.DataFrame] = {}
     for batch, part in manifest_parts.items():
@@ -92,6 +105,8 @@ def lake_damage(lake: Lake, *, deep: bool = True) -> list[Damage]:
     present: dict[str, set[tuple[str, str]]] = {}
     for table in LAKE_TABLES:
         for part in lake._list(table):
+            if not lake._is_fresh(part):
+                continue  # a compacted part: checked with its generation above
             batch = lake._batch_of(part)
             present.setdefault(table, set()).add(batch)
             if batch not in committed:

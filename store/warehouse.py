@@ -1,8 +1,12 @@
 """The DuckDB warehouse: views over the lake and over a snapshot of the derived tables.
 
-Lake views read the lake's part files by glob, at query time, keeping only
-parts whose batch has its manifest part (the commit mark): a part a live run
-has written but not committed yet, or one a crash left, never shows.
+Lake views read the list of parts that count at refresh time
+(``Lake.committed_parts``): fresh batches with their manifest part (the commit
+mark) and the current compacted generations. A part a live run has written but
+not committed yet, or one a crash or a killed compaction left, never shows, and
+the list is bounded by buckets x months once the lake is compacted. The lake
+sweeps what a compaction replaced only after this refresh, so the new
+warehouse never names a swept file.
 Derived tables are views too, over hard links to the derived Parquet files
 taken at refresh time: the derived store replaces its files (a new inode per
 write), so the linked snapshot stays as it was until the next refresh, and
@@ -26,7 +30,7 @@ import duckdb
 from config.schema import LAKE_TABLES, TABLES
 from store.atomic import publish, temporary_name
 from store.derived import DerivedStore
-from store.lake import MANIFEST, Lake
+from store.lake import BUCKET_KEY, MANIFEST, Lake
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 SNAPSHOTS_KEPT = 2
@@ -40,6 +44,11 @@ def _sql_str(s: str) -> str:
 def _empty_table_sql(con: duckdb.DuckDBPyConnection, name: str) -> None:
     empty = TABLES[name].empty_table()  # noqa: F841  (read by DuckDB's replacement scan)
     con.execute(f"CREATE TABLE {name} AS SELECT * FROM empty")
+
+
+def _has_generation(parts: list[str]) -> bool:
+    """Whether a list of manifest parts holds a compacted generation's (in a ``bucket=`` folder)."""
+    return any(p.rsplit("/", 2)[-2].startswith(BUCKET_KEY) for p in parts)
 
 
 def snapshots_folder(target: Path) -> Path:
@@ -75,22 +84,21 @@ def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
     con = duckdb.connect(str(tmp))
     try:
         con.execute("BEGIN TRANSACTION")
-        commits = _sql_str(f"{lake.root}/{MANIFEST}/*/*.parquet")
         for name in (*LAKE_TABLES, MANIFEST):
-            if not lake.committed_parts(name):
+            parts = lake.committed_parts(name)
+            if not parts:
                 _empty_table_sql(con, name)
                 continue
-            glob = _sql_str(f"{lake.root}/{name}/*/*.parquet")
-            if name == MANIFEST:  # a manifest part is the commit mark itself
-                con.execute(
-                    f"CREATE VIEW {name} AS SELECT * FROM read_parquet({glob}, hive_partitioning = false)"
-                )
-                continue
-            # only parts whose batch has its manifest part: a live run's uncommitted parts never show
+            listed = "[" + ", ".join(_sql_str(p) for p in parts) + "]"
+            # a generation's manifest part carries each row's batch id; the view shows the manifest columns
+            drop = (
+                " EXCLUDE (batch_id)"
+                if name == MANIFEST and len(parts) > 0 and _has_generation(parts)
+                else ""
+            )
             con.execute(
-                f"CREATE VIEW {name} AS SELECT * EXCLUDE (filename) FROM read_parquet({glob}, hive_partitioning = false,"
-                f" filename = true) WHERE regexp_extract(filename, '[^/]+/[^/]+$') IN"
-                f" (SELECT regexp_extract(file, '[^/]+/[^/]+$') FROM glob({commits}))"
+                f"CREATE VIEW {name} AS SELECT *{drop} FROM read_parquet({listed},"
+                " hive_partitioning = false, union_by_name = true)"
             )
         for table in _snapshot_derived(derived, snapshot):
             con.execute(

@@ -1,0 +1,188 @@
+"""Lake files after a simulated year of nightlies, before and after compaction (issue 17 item 2).
+
+A year of nightlies is generated, not waited for: every night, every
+participant gets one batch (one day of minutes, its daily total, a manifest
+row), written through ``Lake.write_batch`` exactly as an ingest writes it.
+Then the lake is compacted and swept as a nightly's publish does, and the
+figures a run pays for are measured before and after: files in the lake,
+``Lake.recover`` and a warehouse refresh (plus one query through it).
+
+    .venv/bin/python -m bench.lake_compaction --participants 1000 --days 365 --minutes-per-day 24
+
+``--minutes-per-day`` keeps the generated rows small (a file count does not
+depend on rows); ``--compact-every`` compacts as the nightly would, every
+night once a bucket passes the threshold, instead of once at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from store.atomic import not_durable
+from store.derived import DerivedStore
+from store.lake import BUCKETS, COMPACT_AFTER_BATCHES, Batch, Lake
+from store.warehouse import connect_read_only, refresh_warehouse
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+
+def day_batch(pid: str, day: date, minutes_per_day: int = 24) -> Batch:
+    """One participant's nightly batch for ``day``: a file of minutes and its daily total."""
+    fid = hashlib.sha256(f"{pid}/{day.isoformat()}".encode()).hexdigest()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    step = 1440 // minutes_per_day
+    stamps = [start + timedelta(minutes=i * step) for i in range(minutes_per_day)]
+    rng = np.random.default_rng(int(fid[:8], 16))
+    minutes = pa.table(
+        {
+            "participant_id": [pid] * minutes_per_day,
+            "minute_utc": pa.array(stamps, UTC_TS),
+            "source": ["fit_monitoring"] * minutes_per_day,
+            "steps": pa.array(rng.integers(0, 120, minutes_per_day), pa.int32()),
+            "file_id": [fid] * minutes_per_day,
+        }
+    )
+    daily = pa.table(
+        {
+            "participant_id": [pid],
+            "source": ["fit_monitoring"],
+            "local_date": pa.array([day], pa.date32()),
+            "steps": pa.array([int(minutes.column("steps").to_numpy().sum())], pa.int32()),
+            "bouted": [False],
+            "file_id": [fid],
+        }
+    )
+    manifest = pa.table(
+        {
+            "file_id": [fid],
+            "path": [f"{pid}/{day.isoformat()}.fit"],
+            "participant_id": [pid],
+            "kind": ["fit_monitoring"],
+            "size_bytes": [4096],
+            "status": ["ok"],
+            "rows_minutes": [minutes_per_day],
+            "rows_daily_totals": [1],
+            "rows_sessions": [0],
+            "ingested_at": pa.array([start + timedelta(days=1)], UTC_TS),
+        }
+    )
+    return Batch(pid, {"minutes": minutes, "daily_totals": daily}, manifest)
+
+
+def simulate(
+    root: Path,
+    participants: int,
+    days: int,
+    minutes_per_day: int,
+    compact_every: bool,
+    threshold: int,
+) -> Lake:
+    lake = Lake(root)
+    first = date(2025, 1, 1)
+    with (
+        not_durable()
+    ):  # the figures are about files, not disk latency; the generation would wait on fsync
+        _nights(lake, first, participants, days, minutes_per_day, compact_every, threshold)
+    return lake
+
+
+def _nights(
+    lake: Lake,
+    first: date,
+    participants: int,
+    days: int,
+    minutes_per_day: int,
+    compact_every: bool,
+    threshold: int,
+) -> None:
+    pids = [f"P{i:05d}" for i in range(participants)]
+    for d in range(days):
+        day = first + timedelta(days=d)
+        for pid in pids:
+            lake.write_batch(day_batch(pid, day, minutes_per_day))
+        if compact_every:
+            lake.compact(threshold)
+            lake.sweep()
+
+
+def timed_recover_and_refresh(lake_root: Path, work: Path) -> tuple[float, float, int]:
+    """Seconds of ``recover`` on a fresh lake object, of a warehouse refresh, and minute rows through it."""
+    lake = Lake(lake_root)
+    t0 = time.perf_counter()
+    lake.recover()
+    t1 = time.perf_counter()
+    target = refresh_warehouse(lake, DerivedStore(work / "derived"), work / "w.duckdb")
+    con = connect_read_only(target)
+    try:
+        row = con.execute("SELECT count(*) FROM minutes").fetchone()
+    finally:
+        con.close()
+    t2 = time.perf_counter()
+    assert row is not None
+    return t1 - t0, t2 - t1, int(row[0])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--participants", type=int, default=1000)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--minutes-per-day", type=int, default=24)
+    ap.add_argument("--threshold", type=int, default=COMPACT_AFTER_BATCHES)
+    ap.add_argument("--compact-every", action="store_true", help="compact every night")
+    ap.add_argument("--keep", type=Path, help="build the lake here and keep it")
+    args = ap.parse_args(argv)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="irisin-lake-bench-"))
+    root = work / "lake"
+    try:
+        t0 = time.perf_counter()
+        lake = simulate(
+            root,
+            args.participants,
+            args.days,
+            args.minutes_per_day,
+            args.compact_every,
+            args.threshold,
+        )
+        built = time.perf_counter() - t0
+        print(
+            f"{args.participants} participants x {args.days} nightlies, {BUCKETS} buckets,"
+            f" threshold {args.threshold}, compact every night: {args.compact_every}"
+        )
+        print(f"generated in {built:.1f} s")
+        before = lake.file_count()
+        rec_b, ref_b, rows_b = timed_recover_and_refresh(root, work / "before")
+        print(
+            f"before final compaction: {before:,} files; recover {rec_b:.2f} s;"
+            f" warehouse refresh + count {ref_b:.2f} s ({rows_b:,} minute rows)"
+        )
+        t0 = time.perf_counter()
+        report = Lake(root).compact(1)
+        compact_s = time.perf_counter() - t0
+        swept = Lake(root).sweep()
+        after = Lake(root).file_count()
+        rec_a, ref_a, rows_a = timed_recover_and_refresh(root, work / "after")
+        print(
+            f"compaction: {report.batches:,} batches into {len(report.buckets)} buckets,"
+            f" {report.parts_written} parts written in {compact_s:.1f} s; swept {len(swept):,} files"
+        )
+        print(
+            f"after compaction:  {after:,} files; recover {rec_a:.2f} s;"
+            f" warehouse refresh + count {ref_a:.2f} s ({rows_a:,} minute rows)"
+        )
+        assert rows_a == rows_b, "compaction changed the rows"
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

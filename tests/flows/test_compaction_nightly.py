@@ -1,0 +1,49 @@
+"""The nightly compacts the lake it touched (issue 17 item 2), and nothing a coordinator sees changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.nightly import nightly_flow
+from pipeline.jobs import COMPACT_ENV
+from tests.flows.conftest import DemoCopy, copy_study, warehouse_tables, weekly_of
+from tests.flows.test_nightly import NEW_DAY, assert_incremental_equals_full, write_new_fit_day
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def lake_folders(root: Path, table: str) -> set[str]:
+    lake = root / "store" / "lake" / table
+    return {p.name.split("=", 1)[0] for p in lake.iterdir() if p.is_dir() and any(p.iterdir())}
+
+
+def test_a_nightly_past_the_threshold_compacts_and_shows_the_same_weeks(
+    after_nightly: DemoCopy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = DemoCopy(
+        copy_study(after_nightly.root, tmp_path / "plain"), after_nightly.expected_weekly
+    )
+    for study in (after_nightly, plain):
+        write_new_fit_day(study.root, "P01", NEW_DAY)
+    nightly_flow(str(plain.root))  # the default threshold: the demo's few batches stay as they are
+    assert lake_folders(plain.root, "minutes") == {"participant_id"}
+
+    monkeypatch.setenv(COMPACT_ENV, "1")
+    result = nightly_flow(str(after_nightly.root))
+    assert result["files"]["new"] == 1
+    assert lake_folders(after_nightly.root, "minutes") == {"bucket"}  # compacted and swept
+    assert lake_folders(after_nightly.root, "files") == {"bucket"}
+    assert weekly_of(after_nightly.root).equals(weekly_of(plain.root))
+    compacted, uncompacted = warehouse_tables(after_nightly.root), warehouse_tables(plain.root)
+    for name in ("weekly", "minutes", "daily_totals"):
+        assert compacted[name].equals(uncompacted[name]), name
+    assert compacted["files"].height == uncompacted["files"].height
+
+    write_new_fit_day(after_nightly.root, "P03", NEW_DAY)  # the next night, on the compacted lake
+    again = nightly_flow(str(after_nightly.root))
+    assert again["touched"] == [{"participant_id": "P03", "week_start": NEW_DAY.isoformat()}]
+    assert again["full_recompute"] is False
+    assert lake_folders(after_nightly.root, "minutes") == {"bucket"}
+    assert_incremental_equals_full(after_nightly.root)
