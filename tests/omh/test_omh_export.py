@@ -243,3 +243,24 @@ def test_a_second_export_names_the_same_points_the_same_way(
         for line in (tmp_path / "P01" / "step-count.jsonl").read_text().splitlines()
     ]
     assert again == [p["header"]["id"] for p in points["step-count"]]
+
+
+def test_the_cli_writes_the_same_points(
+    exported: tuple[Path, dict[str, list[dict[str, Any]]]], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from irisin.cli import app
+
+    out, points = exported
+    study = out.parent / "study"
+    result = CliRunner().invoke(
+        app, ["export", "omh", "--study", str(study), "--out", str(tmp_path / "cli")]
+    )
+    assert result.exit_code == 0, result.output
+    for name, expected in points.items():
+        lines = (tmp_path / "cli" / "P01" / f"{name}.jsonl").read_text().splitlines()
+        got = [json.loads(line) for line in lines]
+        assert len(got) == len(expected) > 0
+        assert [p["body"] for p in got] == [p["body"] for p in expected]
+        assert [p["header"]["id"] for p in got] == [p["header"]["id"] for p in expected]
