@@ -181,6 +181,11 @@ def _columns_with_coercion(
             source = source.struct.field("typeKey").alias(key)
         if isinstance(source.dtype, pl.Struct | pl.List | pl.Array):
             cast = pl.Series(key, [None] * raw.height, dtype=target)
+        elif target == pl.Boolean and source.dtype == pl.String:
+            # polars cannot cast text to Boolean: "true"/"false" (any case) are read, the rest is lost
+            text = pl.col(key).str.strip_chars().str.to_lowercase()
+            truth = pl.when(text == "true").then(True).when(text == "false").then(False)
+            cast = source.to_frame().select(truth.alias(key)).to_series()
         else:
             cast = source.cast(target, strict=False)
         lost = (source.is_not_null() & cast.is_null()).sum()
