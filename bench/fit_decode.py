@@ -19,8 +19,12 @@ Prints messages/s (data messages), MB/s, the median of the per-round speed-ups
 (fitparse time / irisin time; in (b) each irisin round's corpus total is
 paired with the median fitparse total), and irisin's peak traced memory (tracemalloc, numpy
 included) per file against the file's size.
+(c) degenerate files (``ingest.fit.writer.degenerate_fit``: zero-field
+    definitions, one-byte records; the most records per byte), 2 MB each:
+    decode time and peak traced memory against ``MEMORY_FACTOR``, the
+    decoder's documented bound (issue 13).
 Targets (issue 8): >= 300x fitparse on (a), >= 100x over (b), peak memory
-< 10x the file size.
+< 10x the file size on real files, < ``MEMORY_FACTOR`` on any bytes.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from pathlib import Path
 
 import fitparse
 
-from ingest.fit.decode import decode_fit
+from ingest.fit.decode import MEMORY_FACTOR, decode_fit
+from ingest.fit.writer import degenerate_fit
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "fit"
 LARGE = CORPUS / "python-fitparse" / "tests" / "files" / "activity-large-fenxi2-multisport.fit"
@@ -99,6 +104,17 @@ def _report(label: str, irisin: Timing, fp: Timing, speedups: list[float]) -> No
     )
 
 
+def _degenerate(size: int = 2_000_000) -> None:
+    print(f"\n(c) degenerate files, {size / 1e6:.0f} MB (bound: {MEMORY_FACTOR}x the file size)")
+    for shape in ("one", "two", "compressed"):
+        data = degenerate_fit(size, shape)
+        seconds, records = _time(_irisin, [data])
+        print(
+            f"  {shape:10s} {seconds * 1e3:8.1f} ms  {records / seconds:12,.0f} records/s"
+            f"  peak memory {_peak_ratio(data):5.1f}x the file size"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -124,6 +140,7 @@ def main() -> None:
         [f / i for f, i in zip(fp_s, ir_s, strict=True)],
     )
     print(f"  irisin peak memory: {_peak_ratio(large[0]):.1f}x the file size")
+    _degenerate()
 
     if args.skip_corpus:
         return

@@ -44,13 +44,21 @@ from ingest.fit.profile import TIMESTAMP_FIELD, ComponentSpec, FieldSpec, Messag
 from ingest.fit.scan import Definition, FieldDef, Scan, Segment, scan
 from ingest.fit.timestamps import (
     TIMESTAMP_16_BEHIND_S,
-    last_index,
-    next_index,
-    resolve_compressed,
+    fill_compressed,
+    index_dtype,
+    nonzero_index,
     resolve_timestamp_16,
 )
 
 DecodeStatus = Literal["ok", "partial", "not_fit"]
+
+MEMORY_FACTOR = 40
+"""Bound on ``decode_fit``'s peak memory, as a multiple of the file's size (plus a few MiB of work
+arrays of constant size). The worst case is a file of one-byte records (zero-field definitions):
+each record costs its position, definition, header, file index, time and validity however little
+it holds. ``bench.fit_decode`` prints the measured factors (35x for one-byte records of two
+messages in turn, 24x for one message; real files 2-10x); ``tests/fit/test_fit_memory.py``
+decodes such files under a memory limit of this factor."""
 
 
 @dataclass
@@ -73,9 +81,9 @@ class MessageTable:
     name: str
     num: int
     record_index: np.ndarray
-    """position of each row in the file's sequence of data records (int64, ascending)."""
+    """position of each row in the file's sequence of data records (ascending; int32 below 2 GiB)."""
     offset: np.ndarray
-    """byte offset of each row's content in the file (int64)."""
+    """byte offset of each row's content in the file (int32 below 2 GiB)."""
     time: np.ndarray
     """each row's time in FIT seconds (int64): its own timestamp, else the one
     resolved from a compressed header or ``timestamp_16``; see ``time_valid``."""
@@ -571,6 +579,8 @@ def _expand_components(
 
 
 _TIME_FIELD_NAMES = ("timestamp_16",)
+_GROUPS_BY_MASK = 64
+"""Up to this many distinct layouts, records are grouped by one mask per layout instead of a sort."""
 
 
 def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedFit:
@@ -590,17 +600,29 @@ def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedF
     )
 
     by_message: dict[int, list[tuple[np.ndarray, dict[int, _Raw]]]] = {}
-    full = np.zeros(n, dtype=np.int64)
-    full_valid = np.zeros(n, dtype=bool)
-    ts16 = np.zeros(n, dtype=np.int64)
-    ts16_valid = np.zeros(n, dtype=bool)
-
+    ts16: np.ndarray | None = None  # only when some record has timestamp_16; 16 bits suffice
+    ts16_valid: np.ndarray | None = None
+    groups: list[np.ndarray] = []
     if n:
-        layout_ids = _same_layout_ids(sc.definitions)[sc.definition_ids]
-        order = np.argsort(layout_ids, kind="stable")
-        bounds = np.flatnonzero(np.diff(layout_ids[order])) + 1
-        for group in np.split(order, bounds):
-            definition = sc.definitions[int(layout_ids[group[0]])]
+        layout_of = _same_layout_ids(sc.definitions)
+        layout_ids = layout_of[sc.definition_ids]
+        present = np.unique(layout_of)
+        if present.size == 1:
+            groups = [np.arange(n, dtype=index_dtype(n))]  # one layout: no sort
+        elif present.size <= _GROUPS_BY_MASK:
+            # a few layouts: one pass each, int32 indices, no int64 argsort of every record
+            groups = [nonzero_index(layout_ids == g) for g in present]
+            groups = [g for g in groups if g.size]
+        else:
+            order = np.argsort(layout_ids, kind="stable").astype(index_dtype(n))
+            bounds = np.flatnonzero(layout_ids[order][1:] != layout_ids[order][:-1]) + 1
+            groups = np.split(order, bounds)  # views of ``order``
+        del layout_ids
+    full = np.zeros(n, dtype=np.int64)  # becomes the records' times (see _resolve_times)
+    full_valid = np.zeros(n, dtype=bool)
+    if n:
+        for group in groups:  # record indices of one layout, ascending
+            definition = sc.definitions[int(layout_of[sc.definition_ids[group[0]]])]
             spec = profile.message(definition.global_num)
             ts16_num = next(
                 (num for num, f in spec.fields.items() if f.name in _TIME_FIELD_NAMES), None
@@ -618,12 +640,12 @@ def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedF
                 full_valid[group] = ts.valid
             t16 = raws.get(ts16_num) if ts16_num is not None else None
             if t16 is not None and t16.values.ndim == 1 and t16.values.dtype.kind in "iu":
+                if ts16 is None or ts16_valid is None:
+                    ts16, ts16_valid = np.zeros(n, dtype=np.uint16), np.zeros(n, dtype=bool)
                 ts16[group] = t16.values
                 ts16_valid[group] = t16.valid
             if wanted:
-                by_message.setdefault(definition.global_num, []).append(
-                    (group.astype(np.int64), raws)
-                )
+                by_message.setdefault(definition.global_num, []).append((group, raws))
 
     time, time_valid, compressed = _resolve_times(sc, full, full_valid, ts16, ts16_valid)
     tables: dict[str, MessageTable] = {}
@@ -633,16 +655,20 @@ def decode_fit(data: bytes, messages: Collection[str] | None = None) -> DecodedF
             by_message.pop(num)
         )  # popped: each message's raw parts are freed in turn
         columns = _apply_profile(spec, raws, record_index, _accumulator_resets(sc, spec))
-        row_compressed = compressed[record_index]
-        if row_compressed.any():
-            _merge_column(columns, "timestamp", time[record_index], row_compressed.copy())
+        if record_index.size == n:  # every record (ascending, so all in order): views, no copies
+            offset, row_time, row_valid, row_compressed = sc.positions, time, time_valid, compressed
+        else:
+            offset, row_time = sc.positions[record_index], time[record_index]
+            row_valid, row_compressed = time_valid[record_index], compressed[record_index]
+        if row_compressed.any():  # the table's own time array serves as the column (no copy)
+            _merge_column(columns, "timestamp", row_time, row_compressed)
         tables[spec.name] = MessageTable(
             name=spec.name,
             num=num,
             record_index=record_index,
-            offset=sc.positions[record_index],
-            time=time[record_index],
-            time_valid=time_valid[record_index],
+            offset=offset,
+            time=row_time,
+            time_valid=row_valid,
             columns=columns,
         )
     tables = dict(
@@ -669,43 +695,74 @@ def _same_layout_ids(definitions: list[Definition]) -> np.ndarray:
     ids = [
         first.setdefault((d.global_num, d.big_endian, d.fields, d.size), d.id) for d in definitions
     ]
-    return np.array(ids, dtype=np.int64)
+    return np.array(ids, dtype=np.min_scalar_type(max(len(ids) - 1, 0)))
 
 
 def _resolve_times(
-    sc: Scan, full: np.ndarray, full_valid: np.ndarray, ts16: np.ndarray, ts16_valid: np.ndarray
+    sc: Scan,
+    full: np.ndarray,
+    full_valid: np.ndarray,
+    ts16: np.ndarray | None,
+    ts16_valid: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each record's time (FIT s), whether it is known, and whether it came from a compressed header."""
-    n = full.size
-    compressed = (sc.headers & 0x80).astype(bool)
-    segment_start = np.ones(n, dtype=bool)
-    if n:
-        segment_start[1:] = sc.segments_of_records[1:] != sc.segments_of_records[:-1]
-    full_valid = full_valid & ~compressed
-    comp_time = resolve_compressed(
-        full, full_valid, compressed, (sc.headers & 0x1F).astype(np.int64), segment_start
-    )
-    anchors = np.where(compressed, comp_time, full)
-    anchor_valid = full_valid | compressed
-    if not ts16_valid.any():
-        return anchors, anchor_valid, compressed
-    anchor_idx = last_index(anchor_valid, segment_start)
-    has_anchor = anchor_idx >= 0
-    anchor = anchors[np.maximum(anchor_idx, 0)]
-    from16 = resolve_timestamp_16(anchor, ts16)
-    # past the next record that carries its own time by more than an hour: noise, not a time
-    following = next_index(anchor_valid, sc.segments_of_records)
-    late = (following >= 0) & (from16 > anchors[np.maximum(following, 0)] + TIMESTAMP_16_BEHIND_S)
-    time = np.where(anchor_valid, anchors, from16)
-    if sc.damage is not None and n > 1:
-        # before the damage no later record confirms the framing: the same hour, from the record before
-        unconfirmed = (following < 0) & (sc.segments_of_records == sc.segments_of_records[-1])
-        unconfirmed[0] = False
-        before = np.roll(time, 1)
-        before_ok = np.roll(anchor_valid | (ts16_valid & has_anchor), 1)
-        late |= unconfirmed & before_ok & (from16 > before + TIMESTAMP_16_BEHIND_S)
-    time_valid = anchor_valid | (ts16_valid & has_anchor & ~late)
+    """Each record's time (FIT s), whether it is known, and whether it came from a compressed header.
+
+    ``full`` and ``full_valid`` are taken over and returned as the time and its
+    validity (no copy); work arrays are per compressed or ``timestamp_16``
+    record or per anchor, never int64s for every record (see ``MEMORY_FACTOR``).
+    """
+    compressed = sc.headers >= 0x80
+    seg = sc.segments_of_records
+    np.logical_and(full_valid, ~compressed, out=full_valid)
+    time = full
+    if compressed.any():
+        fill_compressed(time, full_valid, compressed, sc.headers, seg)
+    time_valid = full_valid
+    np.logical_or(time_valid, compressed, out=time_valid)  # now: records with a time of their own
+    if ts16 is None or ts16_valid is None:
+        return time, time_valid, compressed
+    anchors = nonzero_index(time_valid)
+    for a in range(0, time.size, _TIME_CHUNK):
+        rows = np.flatnonzero(ts16_valid[a : a + _TIME_CHUNK] & ~time_valid[a : a + _TIME_CHUNK])
+        if rows.size:
+            _resolve_ts16_rows(sc, time, time_valid, ts16, anchors, rows + a)
     return time, time_valid, compressed
+
+
+_TIME_CHUNK = 1 << 16
+"""Records per step of the ``timestamp_16`` resolution (its work arrays stay this size)."""
+
+
+def _resolve_ts16_rows(
+    sc: Scan,
+    time: np.ndarray,
+    time_valid: np.ndarray,
+    ts16: np.ndarray,
+    anchors: np.ndarray,
+    rows: np.ndarray,
+) -> None:
+    """Times of the ``timestamp_16`` records at ``rows`` (in file order), written into ``time``/``time_valid``.
+
+    ``anchors``: indices of the records with a time of their own. Rows resolve
+    from the anchor before them only, so the chunks are independent.
+    """
+    seg = sc.segments_of_records
+    at = np.searchsorted(anchors, rows)  # the first anchor after each row
+    before_idx = anchors[np.maximum(at - 1, 0)] if anchors.size else rows
+    has_anchor = (at > 0) & (seg[before_idx] == seg[rows])
+    from16 = resolve_timestamp_16(time[before_idx], ts16[rows].astype(np.int64))
+    # past the next record that carries its own time by more than an hour: noise, not a time
+    after_idx = anchors[np.minimum(at, anchors.size - 1)] if anchors.size else rows
+    has_next = (at < anchors.size) & (seg[after_idx] == seg[rows])
+    late = has_next & (from16 > time[after_idx] + TIMESTAMP_16_BEHIND_S)
+    time[rows] = from16
+    time_valid[rows[has_anchor]] = True
+    if sc.damage is not None:
+        # before the damage no later record confirms the framing: the same hour, from the record before
+        previous = np.maximum(rows - 1, 0)
+        unconfirmed = ~has_next & (seg[rows] == seg[-1]) & (rows > 0) & time_valid[previous]
+        late |= unconfirmed & (from16 > time[previous] + TIMESTAMP_16_BEHIND_S)
+    time_valid[rows[late]] = False
 
 
 def _accumulator_resets(sc: Scan, spec: MessageSpec) -> dict[int, np.ndarray]:

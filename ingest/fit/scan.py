@@ -12,6 +12,7 @@ and reports what and where; records before it are kept.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -78,13 +79,13 @@ class Scan:
     """Result of the pass: record positions plus the definitions they refer to."""
 
     positions: np.ndarray
-    """byte offset of each data record's content (after its header byte), int64."""
+    """byte offset of each data record's content (after its header byte); int32 (int64 past 2 GiB)."""
     definition_ids: np.ndarray
-    """``Definition.id`` of each data record, int32."""
+    """``Definition.id`` of each data record (the smallest unsigned type that holds them)."""
     headers: np.ndarray
     """record header byte of each data record, uint8 (bit 7 set: compressed timestamp)."""
     segments_of_records: np.ndarray
-    """index of the segment each data record belongs to, int32."""
+    """index of the segment each data record belongs to (the smallest unsigned type that holds it)."""
     definitions: list[Definition] = field(default_factory=list)
     definition_first_record: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     """index in the data-record sequence of the first record after each definition."""
@@ -176,6 +177,22 @@ def _parse_layout(content: bytes, has_dev: bool) -> _Layout | str:
 _RUN_WINDOW = 512
 """Most records checked in one vectorised step when a record repeats the previous header."""
 
+MAX_LAYOUT_FIELDS = 200_000
+"""Most field definitions, over all distinct definition layouts, that one file may hold.
+
+Devices reuse a few dozen layouts of a few dozen fields each; each distinct
+layout costs Python objects worth far more than its bytes, so a file of
+millions of distinct definitions (made, not recorded) is stopped here as
+damage instead of costing memory a hundred times its size."""
+
+_CHUNK = 1 << 16
+"""Records handled per vectorised step where a whole-file temporary would cost int64s per record."""
+
+
+def position_dtype(size: int) -> type[np.signedinteger]:
+    """int32 for byte offsets of files under 2 GiB (every real FIT file), else int64."""
+    return np.int32 if size < 2**31 else np.int64
+
 
 def scan(data: bytes) -> Scan:
     """Find every data record of every chained FIT file in ``data``; never raises.
@@ -186,18 +203,23 @@ def scan(data: bytes) -> Scan:
     stride, so a run costs one step instead of one Python iteration per record.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
-    single_pos: list[int] = []
-    single_def: list[int] = []
-    run_start: list[int] = []
-    run_count: list[int] = []
-    run_stride: list[int] = []
-    run_def: list[int] = []
+    # compact arrays, not lists of Python ints: a list costs ~36 bytes per record, these 4
+    code = "i" if position_dtype(len(data)) is np.int32 else "q"
+    single_pos = array(code)
+    single_def = array("i")
+    run_start = array(code)
+    run_count = array("i")
+    run_stride = array("i")
+    run_def = array("i")
     definitions: list[Definition] = []
-    definition_pos: list[int] = []
+    definition_pos = array(code)
     segments: list[Segment] = []
     damage: Damage | None = None
     not_fit: str | None = None
     layouts: dict[tuple[bytes, bool], _Layout | str] = {}
+    layout_fields = 0
+    same_definitions: dict[tuple[bytes, bool, int], Definition] = {}
+    """one Definition object per (layout, chained file), however often it is repeated."""
 
     start = 0
     total = len(data)
@@ -232,21 +254,32 @@ def scan(data: bytes) -> Scan:
                     damage = Damage(pos, "definition message cut short")
                     break
                 content = data[pos + 1 : nxt_def]
-                layout = layouts.get((content, has_dev))
-                if layout is None:
-                    layout = layouts[(content, has_dev)] = _parse_layout(content, has_dev)
-                if isinstance(layout, str):
-                    damage = Damage(pos, layout)
-                    break
-                definition = Definition(
-                    len(definitions),
-                    layout.global_num,
-                    layout.big_endian,
-                    layout.fields,
-                    layout.size,
-                    seg_index,
-                    bytes([has_dev]) + content,
-                )
+                definition = same_definitions.get((content, has_dev, seg_index))
+                if definition is None:
+                    layout = layouts.get((content, has_dev))
+                    if layout is None:
+                        layout = layouts[(content, has_dev)] = _parse_layout(content, has_dev)
+                        layout_fields += 1 + data[pos + 5]
+                    if isinstance(layout, str):
+                        damage = Damage(pos, layout)
+                        break
+                    if layout_fields > MAX_LAYOUT_FIELDS:
+                        damage = Damage(
+                            pos,
+                            f"more than {MAX_LAYOUT_FIELDS:,} field definitions in distinct "
+                            "message definitions (no device writes so many)",
+                        )
+                        break
+                    definition = Definition(
+                        len(definitions),
+                        layout.global_num,
+                        layout.big_endian,
+                        layout.fields,
+                        layout.size,
+                        seg_index,
+                        bytes([has_dev]) + content,
+                    )
+                    same_definitions[(content, has_dev, seg_index)] = definition
                 local = header & 0x0F
                 definitions.append(definition)
                 definition_pos.append(pos)
@@ -312,19 +345,25 @@ def scan(data: bytes) -> Scan:
 
     if not segments and not_fit is None:
         not_fit = "empty file (0 bytes)"
+    dtype = position_dtype(len(data))
     positions, def_ids = _merge_runs(
-        single_pos, single_def, run_start, run_count, run_stride, run_def
+        np.frombuffer(single_pos, dtype=dtype),
+        np.frombuffer(single_def, dtype=np.int32),
+        np.frombuffer(run_start, dtype=dtype),
+        np.frombuffer(run_count, dtype=np.int32),
+        np.frombuffer(run_stride, dtype=np.int32),
+        np.frombuffer(run_def, dtype=np.int32),
     )
-    seg_starts = np.array([seg.start for seg in segments], dtype=np.int64)
-    seg_of_records = (np.searchsorted(seg_starts, positions, side="right") - 1).astype(np.int32)
+    # a file uses a few definitions: one or two bytes per record instead of four
+    def_ids = def_ids.astype(np.min_scalar_type(max(len(definitions) - 1, 0)), copy=False)
     return Scan(
         positions=positions,
         definition_ids=def_ids,
-        headers=buf[positions - 1] if positions.size else np.zeros(0, np.uint8),
-        segments_of_records=seg_of_records,
+        headers=_headers(buf, positions),
+        segments_of_records=_segments_of(segments, positions),
         definitions=definitions,
         definition_first_record=np.searchsorted(
-            positions, np.array(definition_pos, dtype=np.int64)
+            positions, np.frombuffer(definition_pos, dtype=dtype)
         ),
         segments=segments,
         damage=damage,
@@ -332,28 +371,70 @@ def scan(data: bytes) -> Scan:
     )
 
 
+def _headers(buf: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The header byte before each record's content (uint8), a chunk at a time."""
+    out = np.empty(positions.size, dtype=np.uint8)
+    for a in range(0, positions.size, _CHUNK):
+        out[a : a + _CHUNK] = buf[positions[a : a + _CHUNK] - 1]
+    return out
+
+
+def _segments_of(segments: list[Segment], positions: np.ndarray) -> np.ndarray:
+    """Index of the chained file of each record, in the smallest unsigned type that holds it."""
+    out = np.zeros(positions.size, dtype=np.min_scalar_type(max(len(segments) - 1, 0)))
+    if len(segments) > 1:
+        starts = np.array([seg.start for seg in segments], dtype=np.int64)
+        for a in range(0, positions.size, _CHUNK):
+            out[a : a + _CHUNK] = np.searchsorted(starts, positions[a : a + _CHUNK], "right") - 1
+    return out
+
+
 def _merge_runs(
-    single_pos: list[int],
-    single_def: list[int],
-    run_start: list[int],
-    run_count: list[int],
-    run_stride: list[int],
-    run_def: list[int],
+    single_pos: np.ndarray,
+    single_def: np.ndarray,
+    run_start: np.ndarray,
+    run_count: np.ndarray,
+    run_stride: np.ndarray,
+    run_def: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Expand runs into per-record positions and merge them with single records in file order."""
-    counts = np.array(run_count, dtype=np.int64)
-    total_runs = int(counts.sum())
-    run_positions = np.repeat(np.array(run_start, dtype=np.int64), counts)
-    if total_runs:
-        within = np.arange(total_runs, dtype=np.int64) - np.repeat(
-            np.cumsum(counts) - counts, counts
-        )
-        run_positions += within * np.repeat(np.array(run_stride, dtype=np.int64), counts)
-    positions = np.concatenate([np.array(single_pos, dtype=np.int64), run_positions])
-    def_ids = np.concatenate(
-        [np.array(single_def, dtype=np.int32), np.repeat(np.array(run_def, dtype=np.int32), counts)]
-    )
-    if run_start and single_pos:
-        order = np.argsort(positions, kind="stable")
-        positions, def_ids = positions[order], def_ids[order]
+    """Expand runs into per-record positions and merge them with single records in file order.
+
+    Both inputs are in file order already, so no sort is needed: each
+    single record's place in the output is its own index plus the number of
+    run records before it. Runs are expanded a bounded chunk of runs at a
+    time straight into the output, so the only arrays as long as the file's
+    records are the two results.
+    """
+    n_single = single_pos.size
+    counts = run_count.astype(np.int64)
+    ends = np.cumsum(counts)
+    n = n_single + (int(ends[-1]) if ends.size else 0)
+    if n == n_single:  # no runs: the scan's own arrays, no copy
+        return single_pos, single_def
+    positions = np.empty(n, dtype=single_pos.dtype)
+    def_ids = np.empty(n, dtype=np.int32)
+    # a run lies wholly before or after a single record, so a record's slot is its index
+    # among its own kind plus the records of the other kind before it
+    runs_before = np.concatenate(([0], ends))
+    for a in range(0, n_single, _CHUNK):
+        chunk = single_pos[a : a + _CHUNK]
+        slots = np.arange(a, a + chunk.size, dtype=np.int64)
+        slots += runs_before[np.searchsorted(run_start, chunk)]
+        positions[slots] = chunk
+        def_ids[slots] = single_def[a : a + _CHUNK]
+    done = first = 0
+    while first < run_start.size:
+        # as many runs as make up about _CHUNK records (at least one)
+        last = max(first + 1, int(np.searchsorted(ends, done + _CHUNK, "right")))
+        c = counts[first:last]
+        k = int(c.sum())
+        pos = np.arange(k, dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
+        pos *= np.repeat(run_stride[first:last].astype(np.int64), c)
+        pos += np.repeat(run_start[first:last].astype(np.int64), c)
+        slots = np.arange(done, done + k, dtype=np.int64)
+        slots += np.searchsorted(single_pos, pos)
+        positions[slots] = pos
+        def_ids[slots] = np.repeat(run_def[first:last], c)
+        done += k
+        first = last
     return positions, def_ids

@@ -45,28 +45,23 @@ def fit_time_text(fit_seconds: int) -> str:
     )
 
 
-def last_index(valid: np.ndarray, reset: np.ndarray) -> np.ndarray:
-    """For each element, the index of the last ``valid`` element at or before it, -1 if none.
-
-    A ``reset`` element starts a new stretch: nothing before it is visible from
-    it or after it (used at the start of each chained file).
-    """
-    idx = np.arange(valid.size, dtype=np.int64)
-    last_valid = np.maximum.accumulate(np.where(valid, idx, -1)) if valid.size else idx
-    last_reset = np.maximum.accumulate(np.where(reset, idx, -1)) if valid.size else idx
-    return np.where(last_valid >= last_reset, last_valid, -1)
+_CHUNK = 1 << 16
+"""Records per vectorised step, so work arrays stay a constant size however long the file."""
 
 
-def next_index(valid: np.ndarray, segment: np.ndarray) -> np.ndarray:
-    """For each element, the index of the first ``valid`` element at or after it in the same ``segment``, -1 if none."""
-    n = valid.size
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    idx = np.arange(n, dtype=np.int64)
-    nxt = np.minimum.accumulate(np.where(valid, idx, n)[::-1])[::-1]
-    found = nxt < n
-    found &= segment[np.minimum(nxt, n - 1)] == segment
-    return np.where(found, nxt, -1)
+def index_dtype(n: int) -> type[np.signedinteger]:
+    """int32 record indices below 2**31 records, else int64."""
+    return np.int32 if n < 2**31 else np.int64
+
+
+def nonzero_index(mask: np.ndarray) -> np.ndarray:
+    """``np.flatnonzero`` in the smaller index type, built a chunk at a time (no int64 per element)."""
+    dtype = index_dtype(mask.size)
+    parts = [
+        (np.flatnonzero(mask[a : a + _CHUNK]) + a).astype(dtype)
+        for a in range(0, mask.size, _CHUNK)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
 def resolve_timestamp_16(anchor: np.ndarray, ts16: np.ndarray) -> np.ndarray:
@@ -77,40 +72,53 @@ def resolve_timestamp_16(anchor: np.ndarray, ts16: np.ndarray) -> np.ndarray:
     return out
 
 
-def resolve_compressed(
-    full: np.ndarray,
+def fill_compressed(
+    time: np.ndarray,
     full_valid: np.ndarray,
     compressed: np.ndarray,
-    time_offset: np.ndarray,
-    segment_start: np.ndarray,
-) -> np.ndarray:
-    """Times of compressed-header records (int64, only meaningful where ``compressed``).
+    headers: np.ndarray,
+    segment: np.ndarray,
+) -> None:
+    """Write the times of compressed-header records into ``time`` (in place).
 
-    ``full``/``full_valid``: each record's own timestamp field; ``time_offset``:
-    the header's 5-bit offset; ``segment_start``: True at the first record of each
-    chained file, where the running time restarts at 0 (as in fitparse).
+    ``time``/``full_valid``: each record's own timestamp field (valid only on
+    records without a compressed header); ``headers``: the record header bytes
+    (the low 5 bits are the offset); ``segment``: each record's chained file,
+    where the running time restarts at 0 (as in fitparse). Each compressed
+    record moves forward from the time before it (its anchor, or the
+    compressed record before it after the same anchor) by less than 32 s.
+    Done a chunk of records at a time, carrying the running time across
+    chunks, so its work arrays have a constant size.
     """
-    out = np.zeros(full.size, dtype=np.int64)
-    rows = np.flatnonzero(compressed)
-    if rows.size == 0:
-        return out
-    anchor_idx = last_index(full_valid & ~compressed, segment_start)[rows]
-    anchor = np.where(anchor_idx >= 0, full[np.maximum(anchor_idx, 0)], 0).astype(np.int64)
-    # a group is a stretch of compressed records after the same anchor (or the same segment start)
-    seg_of = np.cumsum(segment_start)[rows]
-    key_change = np.ones(rows.size, dtype=bool)
-    key_change[1:] = (anchor_idx[1:] != anchor_idx[:-1]) | (seg_of[1:] != seg_of[:-1])
-    offsets = time_offset[rows].astype(np.int64)
-    previous_low = np.empty(rows.size, dtype=np.int64)
-    previous_low[0] = 0
-    previous_low[1:] = offsets[:-1]
-    previous_low = np.where(key_change, anchor & 0x1F, previous_low)
-    step = (offsets - previous_low) & 0x1F
-    total = np.cumsum(step)
-    group_start = np.maximum.accumulate(np.where(key_change, np.arange(rows.size), 0))
-    before_group = total[group_start] - step[group_start]
-    out[rows] = anchor + total - before_group
-    return out
+    anchors = nonzero_index(full_valid)
+    carry_key: tuple[int, int] | None = None
+    carry_time = 0
+    for a in range(0, time.size, _CHUNK):
+        rows = np.flatnonzero(compressed[a : a + _CHUNK]) + a
+        if rows.size == 0:
+            continue
+        seg = segment[rows].astype(np.int64)
+        at = np.searchsorted(anchors, rows) - 1
+        anchor_idx = anchors[np.maximum(at, 0)].astype(np.int64) if anchors.size else rows
+        has_anchor = (at >= 0) & (segment[anchor_idx] == segment[rows])
+        anchor_idx = np.where(has_anchor, anchor_idx, -1)
+        base = np.where(has_anchor, time[np.maximum(anchor_idx, 0)], 0)
+        # a group is a stretch of compressed records after the same anchor in the same file
+        key_change = np.ones(rows.size, dtype=bool)
+        key_change[1:] = (anchor_idx[1:] != anchor_idx[:-1]) | (seg[1:] != seg[:-1])
+        if carry_key == (int(anchor_idx[0]), int(seg[0])):  # the group goes on from the last chunk
+            later = np.flatnonzero(key_change[1:])
+            base[: int(later[0]) + 1 if later.size else rows.size] = carry_time
+        offsets = (headers[rows] & 0x1F).astype(np.int64)
+        previous_low = np.empty(rows.size, dtype=np.int64)
+        previous_low[0] = 0
+        previous_low[1:] = offsets[:-1]
+        np.copyto(previous_low, base & 0x1F, where=key_change)
+        step = (offsets - previous_low) & 0x1F
+        total = np.cumsum(step)
+        group_start = np.maximum.accumulate(np.where(key_change, np.arange(rows.size), 0))
+        time[rows] = base + total - (total - step)[group_start]
+        carry_key, carry_time = (int(anchor_idx[-1]), int(seg[-1])), int(time[rows[-1]])
 
 
 def to_unix_us(fit_seconds: np.ndarray) -> np.ndarray:

@@ -230,3 +230,25 @@ def _encode(lay: FieldLayout, value: object, endian: str) -> bytes:
 def chain(*files: bytes) -> bytes:
     """Several FIT files back to back, as some devices and tools write them."""
     return b"".join(files)
+
+
+def degenerate_fit(size: int, shape: str = "one") -> bytes:
+    """A FIT file of about ``size`` bytes that costs a decoder the most per byte (tests, benchmarks).
+
+    Zero-field definitions and one-byte data records (the header byte only):
+    ``one``, one monitoring definition and one long run of records; ``two``,
+    a monitoring and a record definition in turn (two tables, no run);
+    ``compressed``, compressed-timestamp headers with changing offsets.
+    """
+    w = FitWriter()
+    w.define(0, "monitoring", [])
+    if shape == "one":
+        w.raw(bytes(size))
+    elif shape == "two":
+        w.define(1, "record", [])
+        w.raw(bytes([0, 1]) * (size // 2))
+    elif shape == "compressed":
+        w.raw((np.arange(size) % 32 | 0x80).astype(np.uint8).tobytes())
+    else:
+        raise ValueError(f"unknown shape {shape!r}")
+    return w.to_bytes()
