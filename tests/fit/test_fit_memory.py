@@ -122,3 +122,23 @@ def test_decoding_in_chunks_gives_the_same_tables(monkeypatch: pytest.MonkeyPatc
     record = whole["record"]
     assert record.time_valid[:40].all()  # compressed headers resolve from the monitoring anchors
     assert int(np.diff(record.time[:40]).max()) < 32
+
+
+def test_a_file_of_endless_distinct_definitions_is_stopped_as_damage() -> None:
+    """Each distinct layout costs Python objects; past MAX_LAYOUT_FIELDS the scan stops with a reason."""
+    import struct
+
+    from ingest.fit.decode import decode_fit
+    from ingest.fit.scan import MAX_LAYOUT_FIELDS
+    from ingest.fit.writer import FitWriter
+
+    w = FitWriter()
+    w.define(0, "monitoring", ["timestamp"])
+    w.write(0, [1_000_000_000])
+    for num in range(MAX_LAYOUT_FIELDS // 4 + 10):  # four one-byte fields each, every layout new
+        w.raw(bytes([0x41, 0]) + struct.pack("<BHB", 0, num % 65536, 4))
+        w.raw(bytes([1, 1, 2, 2, 1, 2, num // 65536, 1, 2, 4, 1, 2]))
+    decoded = decode_fit(w.to_bytes())
+    assert decoded.status == "partial"
+    assert decoded.reason is not None and "distinct message definitions" in decoded.reason
+    assert decoded["monitoring"].time.tolist() == [1_000_000_000]
