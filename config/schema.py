@@ -214,7 +214,10 @@ FILES = _schema(
         ),
         Column("size_bytes", pa.int64(), "size of the raw bytes", "bytes", nullable=False),
         Column(
-            "status", pa.string(), "ok, partial, quarantined, skipped or superseded", nullable=False
+            "status",
+            pa.string(),
+            "ok, partial, quarantined, skipped or superseded (retired when a retirement names it)",
+            nullable=False,
         ),
         Column("reason", pa.string(), "why the file is partial, quarantined or skipped"),
         Column("rows_minutes", pa.int64(), "rows written to minutes", "rows", nullable=False),
@@ -224,6 +227,30 @@ FILES = _schema(
         Column("rows_sessions", pa.int64(), "rows written to sessions", "rows", nullable=False),
         Column("notes", pa.string(), "JSON of what the reader learned (device, clock, offset)"),
         Column("ingested_at", UTC_TS, "when the file was ingested", "UTC", nullable=False),
+        Column(
+            "reader_versions",
+            pa.string(),
+            "JSON {reader family: version} of the readers that decided the file (ingest.versions)",
+        ),
+        Column(
+            "settings",
+            pa.string(),
+            "JSON of the study settings that decided the file (archive limits, participant mapping)",
+        ),
+        Column("settings_hash", pa.string(), "short hash of ``settings``", "hex"),
+    ],
+)
+
+RETIRED = _schema(
+    "retired",
+    "retirements: manifest rows (and the rows their files wrote) that no longer count;"
+    " the parts stay in the lake as history",
+    [
+        _PARTICIPANT,
+        Column("batch_id", pa.string(), "lake batch that holds the retired rows", nullable=False),
+        _FILE_ID,
+        Column("reason", pa.string(), "why, e.g. 'irisin forget' or 'reader version changed'"),
+        Column("retired_at", UTC_TS, "when the rows were retired", "UTC", nullable=False),
     ],
 )
 
@@ -327,7 +354,12 @@ LAKE_TABLES: dict[str, pa.Schema] = {
 }
 """Data tables written by readers, keyed by table name."""
 
-TABLES: dict[str, pa.Schema] = {**LAKE_TABLES, "files": FILES, "weekly": WEEKLY}
+TABLES: dict[str, pa.Schema] = {
+    **LAKE_TABLES,
+    "files": FILES,
+    "retired": RETIRED,
+    "weekly": WEEKLY,
+}
 
 
 class SchemaError(ValueError):

@@ -54,6 +54,10 @@ try:  # Deflate64 (method 9): what Windows' "compressed folder" writes for large
 except ImportError:  # pragma: no cover - the package is a declared dependency
     DEFLATE64_READABLE = False
 
+READER_VERSION = 1
+"""Version of this module's rules, recorded in the manifest of every file they decide; bump it (by
+one) with a change that lets a file they refused or skipped through (see ``ingest.versions``)."""
+
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 ZIP_DEFLATE64 = 9

@@ -54,6 +54,9 @@ class ReadResult:
     reason: str | None = None
     tables: dict[str, pa.Table] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    family: str | None = None
+    """Reader family that decided the file (``ingest.versions``); set by the pipeline, not by readers.
+    ``"*"``: no reader claimed it, so every family's version decided it."""
 
 
 @dataclass(frozen=True)

@@ -49,10 +49,21 @@ from ingest.fingerprints import file_id_of
 from ingest.parallel import ReaderPool
 from ingest.recognise import FAMILIES, HEAD_BYTES, recognise
 from ingest.time_window import WRITTEN_KEY, Window, within_window
+from ingest.versions import (
+    family_of_module,
+    intake_settings,
+    reader_versions,
+    settings_json,
+    stale_rows,
+    versions_json,
+)
 from store.lake import Batch, KnownFiles, Lake
 from store.quarantine import quarantine
 
 FIT_MAGIC = b".FIT"
+ANY_FAMILY = "*"
+"""``ReadResult.family`` of a file no reader claimed: any family's next version may read it."""
+ARCHIVE_FAMILY = "archive"
 
 
 def looks_like_fit(name: str, head: bytes) -> bool:
@@ -143,16 +154,26 @@ def check_readers() -> None:
         _load_attr(kind.module, kind.read)
 
 
+def _decided_by(result: ReadResult, family: str) -> ReadResult:
+    """``result``, with the reader family that decided it (unless a reader set one)."""
+    if result.family is None:
+        result.family = family
+    return result
+
+
 def read_fit_guarded(data: bytes, ctx: ReadContext) -> ReadResult:
     """The FIT reader; a reader bug quarantines the file instead of sinking the batch."""
     reader = _load_attr(*FIT_READER)
     try:
-        return reader(data, ctx)  # type: ignore[no-any-return]
+        return _decided_by(reader(data, ctx), "fit")
     except BaseException as e:  # a reader bug must not sink the batch
         if not _reader_bug(e):
             raise
         return ReadResult(
-            kind="fit", status="quarantined", reason=f"FIT reader failed: {type(e).__name__}: {e}"
+            kind="fit",
+            status="quarantined",
+            reason=f"FIT reader failed: {type(e).__name__}: {e}",
+            family="fit",
         )
 
 
@@ -262,6 +283,11 @@ class Ingestor:
             zip(ids["fitabase_id"].to_list(), ids["participant_id"].to_list(), strict=True)
         )
         self._known: KnownFiles | None = None
+        self._retry: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        """(participant, file id) -> its live manifest rows to retire when the file is read again."""
+        self.versions = reader_versions()
+        self._settings: dict[str, tuple[dict[str, Any], str, str]] = {}
+        self._rostered = set(study.roster["participant_id"].to_list())
         self._zones: dict[str, str] = dict(
             zip(
                 study.roster["participant_id"].to_list(),
@@ -272,14 +298,70 @@ class Ingestor:
 
     @property
     def known(self) -> KnownFiles:
-        """The manifest's file ids with who holds each (``store.lake.KnownFiles``), kept current by commits."""
+        """The manifest's file ids with who holds each (``store.lake.KnownFiles``), kept current by commits;
+        but those a reader or settings change may read now.
+
+        A skipped, quarantined or partial file whose reader family has a new
+        version, or whose settings (archive limits, participant mapping)
+        changed, is left out (``ingest.versions``), with the archive holding
+        it; its old rows are retired when it is committed again.
+        """
         if self._known is None:
-            self._known = self.lake.known_files()
+            known = self.lake.known_files()
+            stale = stale_rows(
+                self.lake.unread_rows(), self.versions, lambda pid: self.settings_of(pid)[0]
+            )
+            self._retry = {}
+            if stale.height:
+                unread = self.lake.unread_rows()
+                holders = unread.join(
+                    stale.select(
+                        "participant_id",
+                        pl.col("container_id").alias("file_id"),
+                        "why",
+                    ).unique(["participant_id", "file_id"]),
+                    on=["participant_id", "file_id"],
+                )
+                for row in pl.concat([stale, holders], how="diagonal_relaxed").iter_rows(
+                    named=True
+                ):
+                    self._retry.setdefault((row["participant_id"], row["file_id"]), []).append(row)
+            for pid, fid in self._retry:
+                known.discard(pid, fid)
+            self._known = known
         return self._known
 
     def holds(self, participant_id: str, file_id: str) -> bool:
         """Whether these bytes are already recorded for this participant (another's copy is not theirs)."""
         return self.known.held_by(participant_id, file_id)
+
+    def retry_due(self) -> dict[tuple[str, str], str]:
+        """(participant, file id) -> why it will be read again, for the files ``known`` leaves out."""
+        _ = self.known
+        return {key: rows[0]["why"] for key, rows in self._retry.items()}
+
+    def settings_of(self, participant_id: str) -> tuple[dict[str, Any], str, str]:
+        """``(settings, JSON, hash)`` deciding how a participant's files are read (``ingest.versions``)."""
+        cached = self._settings.get(participant_id)
+        if cached is None:
+            settings = intake_settings(
+                self.limits,
+                timezone=self._zones.get(participant_id),
+                in_roster=participant_id in self._rostered,
+                id_map=self.id_map,
+                participant_from_id=self.participant_from_id,
+            )
+            cached = (settings, *settings_json(settings))
+            self._settings[participant_id] = cached
+        return cached
+
+    def versions_of(self, family: str | None) -> str:
+        """The ``reader_versions`` JSON of a result decided by ``family``."""
+        if family is None:
+            return versions_json({})
+        if family == ANY_FAMILY:
+            return versions_json(self.versions)
+        return versions_json({family: self.versions[family]} if family in self.versions else {})
 
     def _ctx(self, participant_id: str, file_id: str, path: str) -> ReadContext:
         return ReadContext(
@@ -312,7 +394,9 @@ class Ingestor:
         except (
             SpecialFileError
         ) as e:  # a FIFO, device or socket given as a file: named, never opened
-            refused = ReadResult(kind="refused", status="quarantined", reason=str(e))
+            refused = ReadResult(
+                kind="refused", status="quarantined", reason=str(e), family=ARCHIVE_FAMILY
+            )
             fid = file_id_of(f"refused:{path}".encode())
             return self._commit(
                 participant_id, str(path), [_Pending("", fid, 0, refused, None, None)]
@@ -336,7 +420,10 @@ class Ingestor:
             member = Member(path.name, len(data), lambda: data)
             results = self._read_members([member], ctx, {path.name: data[:HEAD_BYTES]})
             result = results.get(path.name) or ReadResult(
-                kind="unknown", status="skipped", reason="not a file format irisin reads"
+                kind="unknown",
+                status="skipped",
+                reason="not a file format irisin reads",
+                family=ANY_FAMILY,
             )
         return _Pending("", fid, len(data), result, lambda: data, None)
 
@@ -364,8 +451,9 @@ class Ingestor:
                     continue
             elif not detect(paths):
                 continue
+            family = family_of_module(kind.module)
             try:
-                results.update(read(remaining, ctx))
+                results.update({p: _decided_by(r, family) for p, r in read(remaining, ctx).items()})
             except BaseException as e:  # a reader bug must not sink the rest of the archive
                 if not _reader_bug(e):
                     raise
@@ -376,11 +464,14 @@ class Ingestor:
                             kind=kind.name,
                             status="quarantined",
                             reason=f"{kind.name} reader failed: {type(e).__name__}: {e}",
+                            family=family,
                         ),
                     )
         for path, rec in decided.items():
             if path not in results and rec.family is None and rec.ambiguous:
-                results[path] = ReadResult(kind="unknown", status="skipped", reason=rec.evidence)
+                results[path] = ReadResult(
+                    kind="unknown", status="skipped", reason=rec.evidence, family="recognise"
+                )
             elif path in results and rec.ambiguous:  # the content decided: say so in the manifest
                 results[path].notes = {
                     **results[path].notes,
@@ -402,9 +493,16 @@ class Ingestor:
                 if archive is not None:
                     fid, data = archive
                     counts = Counter(p.result.status for p in pending)
-                    note = ReadResult(kind="zip", notes={"members": dict(counts)})
+                    note = ReadResult(
+                        kind="zip", notes={"members": dict(counts)}, family=ARCHIVE_FAMILY
+                    )
                     if whole is not None:
-                        note = ReadResult(kind="refused", status="quarantined", reason=whole.reason)
+                        note = ReadResult(
+                            kind="refused",
+                            status="quarantined",
+                            reason=whole.reason,
+                            family=ARCHIVE_FAMILY,
+                        )
                     pending.insert(
                         0,
                         _Pending("", fid, len(data), note, (lambda: data) if whole else None, None),
@@ -415,7 +513,12 @@ class Ingestor:
             if archive is None:
                 raise
             fid, data = archive
-            bad = ReadResult(kind="zip", status="quarantined", reason=f"corrupt zip archive: {e}")
+            bad = ReadResult(
+                kind="zip",
+                status="quarantined",
+                reason=f"corrupt zip archive: {e}",
+                family=ARCHIVE_FAMILY,
+            )
             return self._commit(
                 participant_id, str(path), [_Pending("", fid, len(data), bad, lambda: data, None)]
             )
@@ -427,7 +530,14 @@ class Ingestor:
         for c in bundle.containers:
             cid = bundle.container_ids.get(c.path) or file_id_of(c.load())
             pending.append(
-                _Pending(c.path, cid, c.size, ReadResult(kind="zip"), None, container_id)
+                _Pending(
+                    c.path,
+                    cid,
+                    c.size,
+                    ReadResult(kind="zip", family=ARCHIVE_FAMILY),
+                    None,
+                    container_id,
+                )
             )
         for r in bundle.refusals:
             pending.append(self._refused(r, container_id))
@@ -478,7 +588,10 @@ class Ingestor:
                 if self.holds(participant_id, fid):
                     continue
                 res = results.get(m.path) or ReadResult(
-                    kind="unknown", status="skipped", reason="not a file irisin reads"
+                    kind="unknown",
+                    status="skipped",
+                    reason="not a file irisin reads",
+                    family=ANY_FAMILY,
                 )
                 pending.append(_Pending(m.path, fid, m.size, res, m.load, container_id))
         return pending
@@ -558,6 +671,36 @@ class Ingestor:
                 report.extend(self.ingest_one(pid, path))
         return report
 
+    def _retire_before_reading_again(self, participant_id: str, file_ids: set[str]) -> None:
+        """Retire the old rows of the files about to be committed again (stale ones ``known`` left out).
+
+        Retired before the new batch is written: a crash between the two
+        leaves the file unknown, so the next run reads it again; nothing ever
+        counts twice.
+        """
+        _ = self.known
+        due = [
+            row for fid in sorted(file_ids) for row in self._retry.pop((participant_id, fid), [])
+        ]
+        if due:
+            _retire_rows(self.lake, due)
+
+    def _manifest_row(
+        self,
+        p: _Pending,
+        full_path: str,
+        participant_id: str,
+        res: ReadResult,
+        rows: dict[str, int],
+        now: datetime,
+    ) -> dict[str, Any]:
+        row = _manifest_row(p, full_path, participant_id, res, rows, now)
+        _, settings, settings_hash = self.settings_of(participant_id)
+        row["reader_versions"] = self.versions_of(res.family)
+        row["settings"] = settings
+        row["settings_hash"] = settings_hash
+        return row
+
     def _refused(self, r: Refusal, container_id: str | None) -> _Pending:
         load = r.load if callable(r.load) else None
         data = b""
@@ -567,7 +710,9 @@ class Ingestor:
             except Exception:  # bytes that cannot be read safely are not copied
                 load = None
         fid = file_id_of(data) if data else file_id_of(f"refused:{container_id}:{r.path}".encode())
-        result = ReadResult(kind="refused", status="quarantined", reason=r.reason)
+        result = ReadResult(
+            kind="refused", status="quarantined", reason=r.reason, family=ARCHIVE_FAMILY
+        )
         return _Pending(r.path, fid, r.size, result, (lambda: data) if data else None, container_id)
 
     # -- commit ----------------------------------------------------------------
@@ -593,7 +738,7 @@ class Ingestor:
                     reason=f"same bytes as {first_path[p.file_id]}",
                 )
                 by_participant.setdefault(participant_id, ({}, []))[1].append(
-                    _manifest_row(p, full_path, participant_id, res, {}, now)
+                    self._manifest_row(p, full_path, participant_id, res, {}, now)
                 )
                 report.outcomes.append(
                     FileOutcome(
@@ -635,7 +780,7 @@ class Ingestor:
                 )
             for pid in owners or {participant_id}:
                 by_participant.setdefault(pid, ({}, []))[1].append(
-                    _manifest_row(p, full_path, pid, res, rows, now)
+                    self._manifest_row(p, full_path, pid, res, rows, now)
                 )
             report.outcomes.append(
                 FileOutcome(
@@ -651,6 +796,7 @@ class Ingestor:
             )
         for pid, (tables, manifest_rows) in by_participant.items():
             combined = {name: _conform_all(ts, LAKE_TABLES[name]) for name, ts in tables.items()}
+            self._retire_before_reading_again(pid, {r["file_id"] for r in manifest_rows})
             bid = self.lake.write_batch(
                 Batch(pid, combined, pa.Table.from_pylist(manifest_rows, schema=FILES))
             )
@@ -684,6 +830,7 @@ def _noting_other_holders(
         reason=f"{res.reason}; {said}" if res.reason else said,
         tables=res.tables,
         notes={**res.notes, "same_bytes_also_held_by": others},
+        family=res.family,
     )
 
 
@@ -709,8 +856,30 @@ def _dated_in_window(res: ReadResult, window: Window) -> ReadResult:
         )
         if res.reason:
             reason = f"{res.reason}; {reason}"
-        return ReadResult(kind=res.kind, status="quarantined", reason=reason, notes=notes)
-    return ReadResult(kind=res.kind, status=res.status, reason=res.reason, tables=kept, notes=notes)
+        return ReadResult(
+            kind=res.kind, status="quarantined", reason=reason, notes=notes, family=res.family
+        )
+    return ReadResult(
+        kind=res.kind,
+        status=res.status,
+        reason=res.reason,
+        tables=kept,
+        notes=notes,
+        family=res.family,
+    )
+
+
+def _retire_rows(lake: Lake, rows: list[dict[str, Any]]) -> None:
+    """Retire manifest rows, one retirement per distinct reason."""
+    by_reason: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_reason.setdefault(f"read again: {r['why']}", []).append(r)
+    for reason, group in by_reason.items():
+        frame = pl.DataFrame(
+            {k: [r[k] for r in group] for k in ("participant_id", "batch_id", "file_id")},
+            schema={"participant_id": pl.String, "batch_id": pl.String, "file_id": pl.String},
+        )
+        lake.retire(frame, reason)
 
 
 def _without_invalid_participants(
@@ -729,7 +898,9 @@ def _without_invalid_participants(
         reason = f"{res.reason}; {reason}"
     status = ("partial" if res.status == "ok" else res.status) if kept else "quarantined"
     notes = {**res.notes, "invalid_participant_ids": {_clip(pid): n for pid, n in invalid.items()}}
-    return ReadResult(kind=res.kind, status=status, reason=reason, tables={}, notes=notes)
+    return ReadResult(
+        kind=res.kind, status=status, reason=reason, tables={}, notes=notes, family=res.family
+    )
 
 
 def _clip(pid: object) -> str:

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from ingest.fitbit.discovery import FITABASE_FILES, FITABASE_UNUSED, classify_fitbit, fitabase_stem
 from ingest.garmin.layout import classify_member
 
+READER_VERSION = 1
+"""Version of this module's rules, recorded in the manifest of every file they decide; bump it (by
+one) with a change that lets a file they refused or skipped through (see ``ingest.versions``)."""
+
 FITBIT = "fitbit_takeout"
 FITABASE = "fitabase"
 GARMIN = "garmin_export"

@@ -452,6 +452,13 @@ BATCH_COLUMNS = {"participant_id": pl.String(), "batch_id": pl.String()}
 INCLUDED_BATCHES = "included_batches"
 """Derive's record of the lake batches its tables include, kept in a ``state`` folder beside
 (not among) the derived tables, so the warehouse does not publish it."""
+RETIREMENT_COLUMNS = {
+    "participant_id": pl.String(),
+    "batch_id": pl.String(),
+    "file_id": pl.String(),
+}
+INCLUDED_RETIREMENTS = "included_retirements"
+"""Derive's record of the lake retirements its tables include: the weeks of a new one are recomputed."""
 
 
 def _derive_state(study: Study) -> DerivedStore:
@@ -468,19 +475,35 @@ def _weeks_of_pending_batches(
     crash at any point is completed by the next run. None when derive has
     never recorded what it included (every week is then recomputed).
     """
-    recorded = _derive_state(study).read_rebuildable(INCLUDED_BATCHES)
+    state = _derive_state(study)
+    recorded = state.read_rebuildable(INCLUDED_BATCHES)
     if recorded is None:
         return None
     included = set(recorded.iter_rows())
     pending = [b for b in committed if b not in included]
-    if not pending:
+    retired = lake.retirements().select(list(RETIREMENT_COLUMNS))
+    if retired.height:  # weeks that retired rows counted in must be recomputed without them
+        done = state.read_rebuildable(INCLUDED_RETIREMENTS)
+        if done is None:
+            return None
+        retired = retired.join(done, on=list(RETIREMENT_COLUMNS), how="anti")
+    if not pending and not retired.height:
         return pl.DataFrame(schema={"participant_id": pl.String(), "week_start": pl.Date()})
-    return touched_weeks(
+    weeks = touched_weeks(
         lake.scan_batches("minutes", pending),
         lake.scan_batches("daily_totals", pending),
         study.roster,
         study.config,
     )
+    if retired.height:
+        gone = touched_weeks(
+            lake.scan_retired("minutes", retired),
+            lake.scan_retired("daily_totals", retired),
+            study.roster,
+            study.config,
+        )
+        weeks = pl.concat([weeks, gone.select(weeks.columns)]).unique()
+    return weeks
 
 
 def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
@@ -572,6 +595,9 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     )
     derived.write("participant_scores", participant_scores(weekly, cfg))
     derived.write("cohort_weekly", cohort_weekly(weekly, cfg))
+    _derive_state(study).write(
+        INCLUDED_RETIREMENTS, lake.retirements().select(list(RETIREMENT_COLUMNS))
+    )
     _derive_state(study).write(
         INCLUDED_BATCHES, pl.DataFrame(committed, schema=BATCH_COLUMNS, orient="row")
     )

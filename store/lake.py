@@ -6,6 +6,7 @@ Layout under the lake root::
     files/participant_id=<id>/<batch_id>.parquet     its manifest part, written last: the commit mark
     <table>/bucket=<NN>/<generation>-<YYYY-MM>.parquet   compacted data: one part per bucket and month
     files/bucket=<NN>/<generation>.parquet           a compacted generation's manifest part: its commit mark
+    retired/participant_id=<id>/<retirement>.parquet  retirements: (batch, file) rows that no longer count
 
 A batch is one participant's files from one ingest call; its id is a hash of
 its file ids, so a crashed run that is started again writes the same names.
@@ -28,6 +29,13 @@ plus the batches since the last compaction, whatever the number of ingests.
 Every write goes through ``store.atomic`` (a temporary name renamed into
 place on disk, one whole object on object storage), and the filesystem is a
 ``pyarrow.fs`` one, so the same code can point at object storage.
+
+Retiring (``retire``: ``irisin forget``, a re-read of a file a newer reader
+or changed settings may read) deletes nothing: it writes one part naming
+``(participant, batch, file)`` triples, and from then on ``manifest`` shows
+those rows as ``retired`` and every scan (and the warehouse) leaves out the
+rows those files wrote in those batches. The file may then be ingested again,
+under the same or another participant, into a new batch; its new rows count.
 """
 
 from __future__ import annotations
@@ -47,11 +55,17 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from config.participant_id import validate_participant_id
-from config.schema import FILES, LAKE_TABLES, TABLES, conform
+from config.schema import FILES, LAKE_TABLES, RETIRED, TABLES, conform
 from store.atomic import TEMPORARY_SUFFIX, is_local, write_parquet
 
 MANIFEST = "files"
+RETIREMENTS = "retired"
 SUPERSEDED = "superseded"
+RETIRED_STATUS = "retired"
+"""Status ``manifest`` shows for a row a retirement names (the part on disk keeps the original)."""
+NOT_LIVE = (SUPERSEDED, RETIRED_STATUS)
+NOT_READ_WHOLE = ("skipped", "quarantined", "partial")
+"""Statuses of files a newer reader or other settings may read (more): see ``unread_rows``."""
 PARTITION_KEY = "participant_id="
 """Prefix of a participant's folder name: ``participant_id=<id>``."""
 FOLDERS_LISTED_ONE_BY_ONE = 16
@@ -190,6 +204,16 @@ class KnownFiles:
         """The other participants whose manifest already holds ``file_id``."""
         return sorted(self.holders.get(file_id, set()) - {participant_id})
 
+    def discard(self, participant_id: str, file_id: str) -> None:
+        """Forget that ``participant_id`` holds ``file_id`` (it is to be read again for them)."""
+        holders = self.holders.get(file_id)
+        if holders is None:
+            return
+        holders.discard(participant_id)
+        self.attributed.discard(file_id)
+        if not holders:
+            del self.holders[file_id]
+
     def __contains__(self, file_id: object) -> bool:
         return file_id in self.holders
 
@@ -219,12 +243,16 @@ class Lake:
         """Whether ``_live`` holds every participant of the manifest (a participant missing has no files)."""
         self._known: KnownFiles | None = None
         """Every file id of the manifest, with who holds it, once read whole; kept current by write_batch."""
+        self._unread: pl.DataFrame | None = None
+        """``unread_rows`` of the last whole-manifest read."""
         self.damaged: list[tuple[str, str]] = []
         """Committed data parts found missing or unreadable by the last ``recover``, with the problem."""
         self._gens: dict[str, Generation | None] = {}
         """Bucket folder -> its current compacted generation (None: none), loaded lazily."""
         self._gens_complete = False
         """Whether ``_gens`` holds every bucket (a bucket missing has no generation)."""
+        self._retired: pl.DataFrame | None = None
+        """Every retirement, read once per lake object, kept current by ``retire``."""
 
     # -- paths ---------------------------------------------------------------
     def _dir(self, table: str, participant_id: str) -> str:
@@ -286,7 +314,7 @@ class Lake:
     def write_batch(self, batch: Batch) -> str:
         """Write a batch's data parts, then its manifest part (the commit)."""
         manifest = conform(batch.manifest, FILES)
-        bid = batch_id_for(manifest.column("file_id").to_pylist())
+        bid = self._fresh_batch_id(batch.participant_id, manifest.column("file_id").to_pylist())
         live = self._live_files(batch.participant_id)  # as it was before this batch
         for name, table in batch.tables.items():
             if table.num_rows:
@@ -307,6 +335,26 @@ class Lake:
             self._finish_replacements(self._manifest([batch.participant_id]))
             self._live[batch.participant_id] = self._read_live(batch.participant_id)
         return bid
+
+    def _fresh_batch_id(self, participant_id: str, file_ids: list[str]) -> str:
+        """The batch id of these files; past any batch of the same files that a retirement names.
+
+        A file ingested again after its rows were retired must not land in the
+        retired batch's name (its new rows would be retired too, and the old
+        part overwritten). The id stays a function of the files and the
+        retirements, so a crashed run started again writes the same names.
+        """
+        bid = batch_id_for(file_ids)
+        retired = self.retirements([participant_id])
+        if retired.height == 0:
+            return bid
+        used = set(retired["batch_id"].to_list())
+        n = 0
+        candidate = bid
+        while candidate in used:
+            n += 1
+            candidate = batch_id_for([*file_ids, f"again:{n}"])
+        return candidate
 
     def _live_files(self, participant_id: str) -> dict[str, str]:
         """Logical path -> live file id of one participant, read once per lake object."""
@@ -424,7 +472,11 @@ class Lake:
         return own + [p for g in gens.values() for p in g.parts.get(table, [])]
 
     def manifest(self, participants: Iterable[str] | None = None) -> pl.DataFrame:
-        """Every manifest row (optionally of some participants), with the batch it belongs to."""
+        """Every manifest row (optionally of some participants), with the batch it belongs to.
+
+        A row a retirement names shows the status ``retired``. Parts written
+        before a column existed read it as null.
+        """
         return self._manifest(participants).drop(GEN_COLUMN)
 
     def _manifest(self, participants: Iterable[str] | None = None) -> pl.DataFrame:
@@ -437,11 +489,16 @@ class Lake:
         if parts:
             files_schema = empty.drop("batch_id").schema
             if isinstance(self.fs, pafs.LocalFileSystem):
-                frame = pl.read_parquet(parts, schema=files_schema, include_file_paths="_part")
+                frame = pl.read_parquet(
+                    parts,
+                    schema=files_schema,
+                    include_file_paths="_part",
+                    missing_columns="insert",
+                )
             else:
-                tables = (pq.read_table(p, filesystem=self.fs, schema=FILES) for p in parts)
+                tables = (pq.read_table(p, filesystem=self.fs) for p in parts)
                 frame = pl.concat(
-                    pl.DataFrame(table).with_columns(pl.lit(p).alias("_part"))
+                    pl.DataFrame(conform(table, FILES)).with_columns(pl.lit(p).alias("_part"))
                     for p, table in zip(parts, tables, strict=True)
                 )
             frames.append(
@@ -455,7 +512,21 @@ class Lake:
             if want is not None:
                 rows = rows.filter(pl.col("participant_id").is_in(want))
             frames.append(rows.with_columns(pl.lit(bucket).alias(GEN_COLUMN)))
-        return pl.concat(frames, how="vertical_relaxed")
+        frame = pl.concat(frames, how="vertical_relaxed")
+        retired = self.retirements(want)
+        if retired.height == 0:
+            return frame
+        keys = retired.select(_RETIRED_KEY).unique().with_columns(pl.lit(True).alias("_retired"))
+        return (
+            frame.join(keys, on=_RETIRED_KEY, how="left")
+            .with_columns(
+                pl.when(pl.col("_retired"))
+                .then(pl.lit(RETIRED_STATUS))
+                .otherwise(pl.col("status"))
+                .alias("status")
+            )
+            .drop("_retired")
+        )
 
     def _generation_rows(self, gen: Generation) -> pl.DataFrame:
         frame = pl.from_arrow(
@@ -463,6 +534,104 @@ class Lake:
         )
         assert isinstance(frame, pl.DataFrame)
         return frame
+
+    # -- retirement -----------------------------------------------------------
+    def retirements(self, participants: Iterable[str] | None = None) -> pl.DataFrame:
+        """Every retirement (optionally of some participants): which batch's rows of which file no longer count."""
+        if self._retired is None:
+            parts = self._list(RETIREMENTS)
+            empty = pl.from_arrow(RETIRED.empty_table())
+            assert isinstance(empty, pl.DataFrame)
+            if not parts:
+                self._retired = empty
+            else:
+                table = pq.read_table(parts, filesystem=self.fs, schema=RETIRED)
+                frame = pl.from_arrow(table)
+                assert isinstance(frame, pl.DataFrame)
+                self._retired = frame
+        if participants is None:
+            return self._retired
+        return self._retired.filter(pl.col("participant_id").is_in(sorted(set(participants))))
+
+    def retire(self, rows: pl.DataFrame, reason: str) -> int:
+        """Retire manifest rows (``participant_id``, ``batch_id``, ``file_id``): they and what their files wrote stop counting.
+
+        Nothing is deleted or rewritten: one part per participant names the
+        rows, and every read applies it. Rows already retired are left out,
+        so retiring twice writes nothing the second time. Returns the rows
+        newly retired.
+        """
+        done = self.retirements().select(_RETIRED_KEY)
+        new = rows.select(_RETIRED_KEY).unique().join(done, on=_RETIRED_KEY, how="anti")
+        if new.height == 0:
+            return 0
+        now = now_utc()
+        for (pid,), grp in new.sort(_RETIRED_KEY).group_by("participant_id", maintain_order=True):
+            h = hashlib.sha256(reason.encode())
+            for b, f in grp.select("batch_id", "file_id").iter_rows():
+                h.update(f"{b}:{f};".encode())
+            table = pa.table(
+                {
+                    "participant_id": grp["participant_id"].to_arrow(),
+                    "batch_id": grp["batch_id"].to_arrow(),
+                    "file_id": grp["file_id"].to_arrow(),
+                    "reason": pa.array([reason] * grp.height, pa.string()),
+                    "retired_at": pa.array([now] * grp.height, pa.timestamp("us", tz="UTC")),
+                }
+            )
+            self._write_atomic(
+                conform(table, RETIRED), self._part(RETIREMENTS, str(pid), h.hexdigest()[:24])
+            )
+        self._forget()
+        self._retired = None
+        return new.height
+
+    def scan_retired(self, table: str, retirements: pl.DataFrame) -> pl.LazyFrame:
+        """The rows the given retirements took out of ``table`` (what a derive must recompute the weeks of)."""
+        schema = TABLES[table]
+        empty = pl.from_arrow(schema.empty_table())
+        assert isinstance(empty, pl.DataFrame)
+        frames = []
+        for (pid, bid), grp in retirements.group_by("participant_id", "batch_id"):
+            ids = sorted(set(grp["file_id"].to_list()))
+            part = self._part(table, str(pid), str(bid))
+            parts = [part] if self.fs.get_file_info(part).is_file else []
+            if not parts:  # compacted since: its generation's parts of that table
+                gen = self._generations([bucket_folder(bucket_of(str(pid)))]).get(
+                    bucket_folder(bucket_of(str(pid)))
+                )
+                if gen is not None and (str(pid), str(bid)) in gen.batches:
+                    parts = gen.parts.get(table, [])
+            if parts:
+                frames.append(
+                    self._read_parts(parts, empty).filter(
+                        (pl.col("participant_id") == str(pid)) & pl.col("file_id").is_in(ids)
+                    )
+                )
+        return pl.concat(frames) if frames else empty.lazy()
+
+    def retired_in(self, parts: list[str]) -> dict[str, list[str]]:
+        """Part path -> file ids whose rows in that part are retired (only parts that have some)."""
+        retired = self.retirements()
+        if retired.height == 0 or not parts:
+            return {}
+        by_batch: dict[tuple[str, str], list[str]] = {}
+        for pid, bid, fid in retired.select(_RETIRED_KEY).iter_rows():
+            by_batch.setdefault((pid, bid), []).append(fid)
+        held: dict[str, frozenset[tuple[str, str]]] = {}
+        if any(not self._is_fresh(p) for p in parts):
+            for gen in self._generations().values():
+                for paths in gen.parts.values():
+                    held.update(dict.fromkeys(paths, gen.batches))
+        out: dict[str, list[str]] = {}
+        for part in parts:
+            if self._is_fresh(part):
+                ids = by_batch.get(self._batch_of(part), [])
+            else:  # a compacted part: the retired files of any batch its generation holds
+                ids = [f for b in held.get(part, frozenset()) for f in by_batch.get(b, [])]
+            if ids:
+                out[part] = sorted(set(ids))
+        return out
 
     def known_file_ids(self) -> set[str]:
         """Every file id in the manifest.
@@ -481,12 +650,41 @@ class Lake:
         return self._known.copy()
 
     def _remember(self, manifest: pl.DataFrame) -> None:
-        """Index a whole-manifest read: live files per participant and every known file id."""
+        """Index a whole-manifest read: live files per participant and every known file id.
+
+        A file whose every row is retired is not known: the next ingest reads it afresh.
+        """
         self._live, self._live_complete = _live_of(manifest), True
-        self._known = KnownFiles.of(manifest)
+        self._known = KnownFiles.of(manifest.filter(pl.col("status") != RETIRED_STATUS))
+        live = manifest.filter(~pl.col("status").is_in(NOT_LIVE))
+        read_whole = (
+            live.filter(pl.col("status") == "ok").select("participant_id", "file_id").unique()
+        )
+        unread = live.filter(pl.col("status").is_in(NOT_READ_WHOLE)).join(
+            read_whole, on=["participant_id", "file_id"], how="anti"
+        )
+        holders = live.join(
+            unread.select("participant_id", pl.col("container_id").alias("file_id"))
+            .drop_nulls()
+            .unique(),
+            on=["participant_id", "file_id"],
+        )
+        self._unread = pl.concat([unread, holders]).unique(maintain_order=True)
+
+    def unread_rows(self) -> pl.DataFrame:
+        """Live manifest rows of files not read whole, and the rows of the archives that hold them.
+
+        Skipped, quarantined and partial files whose bytes no live ``ok`` row
+        holds: what a newer reader or changed settings may read (more). From
+        the same whole-manifest read as ``known_file_ids``.
+        """
+        if self._unread is None:
+            self._remember(self.manifest())
+        assert self._unread is not None
+        return self._unread
 
     def _forget(self) -> None:
-        self._live, self._live_complete, self._known = {}, False, None
+        self._live, self._live_complete, self._known, self._unread = {}, False, None, None
         self._gens, self._gens_complete = {}, False
 
     def scan(self, table: str, participants: Iterable[str] | None = None) -> pl.LazyFrame:
@@ -533,14 +731,26 @@ class Lake:
         return frames[0] if len(frames) == 1 else pl.concat(frames)
 
     def _scan_parts(self, table: str, parts: list[str]) -> pl.LazyFrame:
+        """Rows of ``parts``, without the rows of retired files (only parts that hold some are filtered)."""
         schema = TABLES[table]
         empty = pl.from_arrow(schema.empty_table())
         assert isinstance(empty, pl.DataFrame)
         if not parts:
             return empty.lazy()
+        retired = self.retired_in(parts) if table in LAKE_TABLES else {}
+        clean = [p for p in parts if p not in retired]
+        frames = [self._read_parts(clean, empty)] if clean else []
+        frames += [
+            self._read_parts([p], empty).filter(~pl.col("file_id").is_in(ids))
+            for p, ids in retired.items()
+        ]
+        return frames[0] if len(frames) == 1 else pl.concat(frames)
+
+    def _read_parts(self, parts: list[str], empty: pl.DataFrame) -> pl.LazyFrame:
         if isinstance(self.fs, pafs.LocalFileSystem):
             return pl.scan_parquet(parts, schema=empty.schema)
-        return pl.from_arrow(pq.read_table(parts, filesystem=self.fs, schema=schema)).lazy()  # type: ignore[union-attr]
+        table = pq.read_table(parts, filesystem=self.fs, schema=empty.to_arrow().schema)
+        return pl.from_arrow(table).lazy()  # type: ignore[union-attr]
 
     # -- compaction ----------------------------------------------------------
     def compact(
@@ -692,7 +902,7 @@ class Lake:
         to check (one participant's, or all). Returns whether anything was
         retired; running this twice does nothing the second time.
         """
-        live = manifest.filter(pl.col("status") != SUPERSEDED).with_columns(
+        live = manifest.filter(~pl.col("status").is_in(NOT_LIVE)).with_columns(
             logical_path_expr().alias("_key")
         )
         newest = (
@@ -788,7 +998,7 @@ class Lake:
             "daily_totals": "rows_daily_totals",
             "sessions": "rows_sessions",
         }
-        live = manifest.filter(~pl.col("status").is_in([SUPERSEDED, "retired", "forgotten"]))
+        live = manifest.filter(~pl.col("status").is_in(NOT_LIVE))
         damaged: list[tuple[str, str]] = []
 
         def check(path: str, what: str) -> None:
@@ -837,7 +1047,7 @@ def _month_of_part(path: str) -> str:
 def _live_of(manifest: pl.DataFrame) -> dict[str, dict[str, str]]:
     """Participant -> logical path -> file id of the live (not superseded) manifest rows; newest wins."""
     live = (
-        manifest.filter(pl.col("status") != SUPERSEDED)
+        manifest.filter(~pl.col("status").is_in(NOT_LIVE))
         .sort("ingested_at")
         .select("participant_id", logical_path_expr().alias("key"), "file_id")
     )
@@ -872,6 +1082,9 @@ def logical_path(path: str) -> str:
 def logical_path_expr(path: str = "path") -> pl.Expr:
     """``logical_path`` of a column of paths, as one columnar expression."""
     return pl.coalesce(pl.col(path).str.splitn("!/", 2).struct.field("field_1"), pl.col(path))
+
+
+_RETIRED_KEY = ["participant_id", "batch_id", "file_id"]
 
 
 def now_utc() -> datetime:

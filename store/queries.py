@@ -120,10 +120,21 @@ def _lake_views(con: duckdb.DuckDBPyConnection, study_root: Path) -> None:
         parts = lake.committed_parts(name)
         if not parts:
             continue
-        listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
-        con.execute(
-            f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+        listed = ", ".join(_quoted(p) for p in parts)
+        retired = lake.retired_in(parts)  # rows of retired files in those parts do not count
+        keep = " OR ".join(
+            f"(filename = {_quoted(p)} AND file_id IN ({', '.join(_quoted(f) for f in ids)}))"
+            for p, ids in retired.items()
         )
+        where = f" WHERE NOT ({keep})" if keep else ""
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * EXCLUDE (filename) FROM read_parquet([{listed}],"
+            f" union_by_name = true, filename = true){where}"
+        )
+
+
+def _quoted(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> frozenset[str]:

@@ -30,7 +30,7 @@ import duckdb
 from config.schema import LAKE_TABLES, TABLES
 from store.atomic import publish, temporary_name
 from store.derived import DerivedStore
-from store.lake import BUCKET_KEY, MANIFEST, Lake
+from store.lake import BUCKET_KEY, MANIFEST, RETIREMENTS, Lake
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 SNAPSHOTS_KEPT = 2
@@ -76,6 +76,15 @@ def _drop_old_snapshots(root: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _retired_sql(con: duckdb.DuckDBPyConnection, lake: Lake) -> str | None:
+    """The lake's retirements as a warehouse table (``retired``), or None when there are none."""
+    retired = lake.retirements().to_arrow()  # noqa: F841  (read by DuckDB's replacement scan)
+    if not len(retired):
+        return None
+    con.execute(f"CREATE TABLE {RETIREMENTS} AS SELECT * FROM retired")
+    return RETIREMENTS
+
+
 def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
     """Rebuild the warehouse file at ``target`` from the lake and derived tables."""
     target = Path(target).resolve()
@@ -84,22 +93,38 @@ def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
     con = duckdb.connect(str(tmp))
     try:
         con.execute("BEGIN TRANSACTION")
+        retired = _retired_sql(con, lake)
+        batch = "regexp_extract(filename, '([^/]+)[.]parquet$', 1)"
         for name in (*LAKE_TABLES, MANIFEST):
             parts = lake.committed_parts(name)
             if not parts:
                 _empty_table_sql(con, name)
                 continue
             listed = "[" + ", ".join(_sql_str(p) for p in parts) + "]"
-            # a generation's manifest part carries each row's batch id; the view shows the manifest columns
-            drop = (
-                " EXCLUDE (batch_id)"
-                if name == MANIFEST and len(parts) > 0 and _has_generation(parts)
-                else ""
+            source = f"read_parquet({listed}, hive_partitioning = false, union_by_name = true, filename = true) t"
+            if name == MANIFEST:
+                # a generation's manifest part carries each row's batch id; a fresh part's is its name
+                has_gen = _has_generation(parts)
+                row_batch = f"coalesce(t.batch_id, {batch})" if has_gen else batch
+                drop = "filename, batch_id" if has_gen else "filename"
+                status = (
+                    f" REPLACE (CASE WHEN EXISTS (SELECT 1 FROM {retired} r WHERE"
+                    f" r.participant_id = t.participant_id AND r.batch_id = {row_batch}"
+                    " AND r.file_id = t.file_id) THEN 'retired' ELSE status END AS status)"
+                    if retired
+                    else ""
+                )
+                con.execute(
+                    f"CREATE VIEW {name} AS SELECT * EXCLUDE ({drop}){status} FROM {source}"
+                )
+                continue
+            # none of the rows of a retired file in a part that held it (store.lake.Lake.retired_in)
+            gone = " OR ".join(
+                f"(filename = {_sql_str(p)} AND file_id IN ({', '.join(_sql_str(f) for f in ids)}))"
+                for p, ids in lake.retired_in(parts).items()
             )
-            con.execute(
-                f"CREATE VIEW {name} AS SELECT *{drop} FROM read_parquet({listed},"
-                " hive_partitioning = false, union_by_name = true)"
-            )
+            where = f" WHERE NOT ({gone})" if gone else ""
+            con.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (filename) FROM {source}{where}")
         for table in _snapshot_derived(derived, snapshot):
             con.execute(
                 f"CREATE VIEW {table.stem} AS SELECT * FROM read_parquet({_sql_str(str(table))})"
