@@ -335,6 +335,31 @@ class Ingestor:
         """Whether these bytes are already recorded for this participant (another's copy is not theirs)."""
         return self.known.held_by(participant_id, file_id)
 
+    def read_again(self, rows: pl.DataFrame, why: str) -> int:
+        """Read the files of these live manifest rows again when next met (``irisin reprocess``).
+
+        They leave ``known``, with the archives holding them (from
+        ``Lake.unread_rows``), and their old rows are retired when they are
+        committed again, as for a stale file. Returns the files marked.
+        """
+        _ = self.known
+        assert self._known is not None
+        unread = self.lake.unread_rows()
+        chosen = rows.select(
+            "participant_id", "batch_id", "file_id", "container_id", pl.lit(why).alias("why")
+        )
+        holders = unread.join(
+            chosen.select("participant_id", pl.col("container_id").alias("file_id")).unique(),
+            on=["participant_id", "file_id"],
+        ).select("participant_id", "batch_id", "file_id", "container_id", pl.lit(why).alias("why"))
+        for row in pl.concat([chosen, holders]).unique().iter_rows(named=True):
+            key = (row["participant_id"], row["file_id"])
+            due = self._retry.setdefault(key, [])
+            if not any(r["batch_id"] == row["batch_id"] for r in due):
+                due.append(row)
+            self._known.discard(row["participant_id"], row["file_id"])
+        return chosen.select("participant_id", "file_id").n_unique()
+
     def retry_due(self) -> dict[tuple[str, str], str]:
         """(participant, file id) -> why it will be read again, for the files ``known`` leaves out."""
         _ = self.known

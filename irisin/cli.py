@@ -183,6 +183,127 @@ def ingest(
             publish(study)
 
 
+@app.command()
+@friendly
+def forget(
+    study_dir: StudyOpt,
+    file_id: Annotated[
+        str | None,
+        typer.Option("--file", help="File id (or a unique prefix of 8+ characters) to forget."),
+    ] = None,
+    participant: Annotated[
+        str | None,
+        typer.Option("--participant", "-p", help="Forget every file of this participant."),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", help="Seconds to wait while another run holds the study (0: refuse at once)."
+        ),
+    ] = 3600.0,
+) -> None:
+    """Retire what a file (or a participant's files) wrote, so the next run ingests it afresh.
+
+    For a file filed under the wrong participant: forget it, move the raw file
+    to the right inbox folder (or 'irisin ingest' it for the right
+    participant), and run again. Raw files are never touched; the lake keeps
+    the retired rows as history, marked.
+
+    Example: irisin forget --study ./my-study --participant ZZ99
+    """
+    from config import open_study
+    from irisin.forget import forget as forget_files
+    from pipeline.jobs import derive, lake_of, publish, recover_store
+    from pipeline.lock import study_lock
+
+    if (file_id is None) == (participant is None):
+        raise _fail("name exactly one of --file FILE_ID or --participant P")
+    study = open_study(study_dir)
+    with study_lock(
+        study, "irisin forget", wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)
+    ):
+        lake = lake_of(study)
+        recover_store(study, lake)
+        done = forget_files(lake, file_id=file_id, participant=participant)
+        typer.echo(
+            f"retired {done.rows} manifest row(s) of {done.files} file(s) of "
+            f"{', '.join(done.participants)}; the next run ingests them afresh (raw files untouched)"
+        )
+        inbox = str(study.paths.inbox)
+        for path in done.raw_paths:
+            if path.startswith(inbox) and Path(path).exists():
+                typer.echo(f"  still in the inbox (read again there unless moved): {path}")
+        import polars as pl
+
+        derive(study, pl.DataFrame(schema={"participant_id": pl.String(), "week_start": pl.Date()}))
+        publish(study)
+
+
+@app.command()
+@friendly
+def reprocess(
+    study_dir: StudyOpt,
+    participant: Annotated[
+        str | None, typer.Option("--participant", "-p", help="Only this participant's files.")
+    ] = None,
+    status: Annotated[
+        str,
+        typer.Option("--status", help="Which files: comma-separated skipped,quarantined,partial."),
+    ] = "skipped,quarantined,partial",
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", help="Seconds to wait while another run holds the study (0: refuse at once)."
+        ),
+    ] = 3600.0,
+) -> None:
+    """Read skipped, quarantined or partial files again now (after a fix, a new limit or a new reader).
+
+    A file read again replaces its old rows (retired, kept as history); the
+    nightly does the same by itself when a reader version or a setting that
+    decided a file changes.
+
+    Example: irisin reprocess --study ./my-study --status quarantined
+    """
+    from config import open_study
+    from ingest.pipeline import Ingestor
+    from irisin.forget import parse_statuses
+    from irisin.forget import reprocess as reprocess_files
+    from pipeline.intake_report import export_lines
+    from pipeline.jobs import derive, publish, recover_store, touched_weeks_of
+    from pipeline.lock import study_lock
+
+    statuses = parse_statuses(status)
+    study = open_study(study_dir)
+    with study_lock(
+        study, "irisin reprocess", wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)
+    ):
+        ingestor = Ingestor(study)
+        recover_store(study, ingestor.lake)
+        done = reprocess_files(
+            study,
+            ingestor,
+            participants=None if participant is None else [participant],
+            statuses=statuses,
+        )
+        for line in export_lines(
+            done.report, sorted({o.path.split("!/", 1)[0] for o in done.report.outcomes})
+        ):
+            typer.echo(line)
+        for path in done.missing:
+            typer.secho(
+                f"warning: {path}: no longer there; its rows stay as they were",
+                err=True,
+                fg=typer.colors.YELLOW,
+            )
+        typer.echo(
+            f"{done.files} file(s) read again, {done.report.new_files} manifest row(s) written"
+        )
+        if done.report.new_files:
+            derive(study, touched_weeks_of(study, done.report))
+            publish(study)
+
+
 EXPORTABLE = ("minutes", "daily_totals", "sessions", "profiles", "files", "weekly")
 
 

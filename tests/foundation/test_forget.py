@@ -1,0 +1,163 @@
+"""Issue 12 item 2: ``irisin forget`` and ``irisin reprocess``, as a coordinator would use them.
+
+Literal case: a Takeout filed under ZZ99 by mistake, forgotten, filed again
+under P01, gives exactly the weekly rows a clean run gives P01; the raw files
+are never touched and the lake keeps the retired rows as history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from irisin.cli import app
+from pipeline.demo.fitbit_files import write_takeout_json
+from store.lake import Lake
+from tests.fitbit.helpers import worn_truth
+
+TZ = "Europe/Oslo"
+ROSTER = f"participant_id,timezone\nP01,{TZ}\nZZ99,{TZ}\n"
+
+
+def _study(root: Path) -> Path:
+    result = CliRunner().invoke(app, ["init", str(root)])
+    assert result.exit_code == 0, result.output
+    (root / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    return root
+
+
+def _run(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _weekly(study: Path, tmp: Path) -> pl.DataFrame:
+    out = tmp / f"{study.name}-weekly.csv"
+    _run("export", "weekly", "--study", str(study), "--out", str(out))
+    return pl.read_csv(out).sort("participant_id", "week_start")
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def _export(tmp_path: Path) -> Path:
+    truth = worn_truth(datetime(2026, 3, 2), 14, TZ, hours=(6, 22))
+    return write_takeout_json(truth, tmp_path / "takeout", TZ)
+
+
+def test_filed_under_zz99_forgotten_and_filed_under_p01_gives_p01_the_clean_weeks(
+    tmp_path: Path,
+) -> None:
+    export = _export(tmp_path)
+    raw = _digest(export)
+    clean = _study(tmp_path / "clean")
+    _run("ingest", "--study", str(clean), "--participant", "P01", str(export))
+    expected = _weekly(clean, tmp_path)
+    assert expected.height >= 2 and expected["mvpa_minutes"].sum() > 0
+
+    study = _study(tmp_path / "study")
+    _run("ingest", "--study", str(study), "--participant", "ZZ99", str(export))
+    wrong = _weekly(study, tmp_path)
+    assert set(wrong["participant_id"]) == {"ZZ99"}
+    assert wrong.drop("participant_id").equals(expected.drop("participant_id"))
+
+    out = _run("forget", "--study", str(study), "--participant", "ZZ99")
+    assert "the next run ingests them afresh (raw files untouched)" in out
+    assert _weekly(study, tmp_path).height == 0  # ZZ99's weeks are gone at once
+
+    _run("ingest", "--study", str(study), "--participant", "P01", str(export))
+    moved = _weekly(study, tmp_path)
+    assert moved.equals(expected)
+
+    # idempotent: running it again changes nothing; the raw files were never touched
+    out = _run("ingest", "--study", str(study), "--participant", "P01", str(export))
+    assert "0 new file(s)" in out
+    assert _weekly(study, tmp_path).equals(expected)
+    assert _digest(export) == raw
+    again = CliRunner().invoke(app, ["forget", "--study", str(study), "--participant", "ZZ99"])
+    assert again.exit_code == 2 and "has no files in the manifest" in again.output
+
+    # history: ZZ99's rows are still in the lake, marked retired
+    man = Lake(study / "store" / "lake").manifest()
+    zz = man.filter(pl.col("participant_id") == "ZZ99")
+    assert zz.height > 0 and set(zz["status"]) == {"retired"}
+    assert set(man.filter(pl.col("participant_id") == "P01")["status"]) == {"ok"}
+
+
+def test_forget_one_member_of_an_archive_reads_that_member_again(tmp_path: Path) -> None:
+    export = _export(tmp_path)
+    archive = tmp_path / "takeout.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(export.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(export).as_posix())
+    study = _study(tmp_path / "study")
+    _run("ingest", "--study", str(study), "--participant", "P01", str(archive))
+    before = _weekly(study, tmp_path)
+    lake = Lake(study / "store" / "lake")
+    minutes = lake.scan("minutes").collect().height
+    member = lake.manifest().filter(pl.col("rows_minutes") > 0).row(0, named=True)
+
+    out = _run("forget", "--study", str(study), "--file", member["file_id"][:12])
+    assert "retired 2 manifest row(s) of 2 file(s) of P01" in out  # the member and its archive
+    assert Lake(study / "store" / "lake").scan("minutes").collect().height < minutes
+
+    out = _run("ingest", "--study", str(study), "--participant", "P01", str(archive))
+    assert "2 new file(s)" in out  # the archive and that member; the others are known
+    assert Lake(study / "store" / "lake").scan("minutes").collect().height == minutes
+    assert _weekly(study, tmp_path).equals(before)
+
+
+def test_forget_needs_exactly_one_target_and_a_long_enough_id(tmp_path: Path) -> None:
+    study = _study(tmp_path / "study")
+    both = CliRunner().invoke(
+        app, ["forget", "--study", str(study), "--file", "abcdef12", "--participant", "P01"]
+    )
+    assert both.exit_code == 2 and "exactly one of --file" in both.output
+    short = CliRunner().invoke(app, ["forget", "--study", str(study), "--file", "abc"])
+    assert short.exit_code == 2 and "too short" in short.output
+
+
+def test_reprocess_reads_a_refused_archive_again_on_demand(tmp_path: Path) -> None:
+    export = _export(tmp_path)
+    archive = tmp_path / "takeout.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for f in sorted(export.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(export).as_posix())
+    study = _study(tmp_path / "study")
+    toml = study / "study.toml"
+    original = toml.read_text()
+    toml.write_text(
+        original.replace(
+            "archive_ratio_floor_bytes = 67108864", "archive_ratio_floor_bytes = 0"
+        ).replace("archive_max_expansion_ratio = 200.0", "archive_max_expansion_ratio = 1.5")
+    )
+    _run("ingest", "--study", str(study), "--participant", "P01", str(archive))
+    assert _weekly(study, tmp_path).height == 0  # nothing read: no weeks
+
+    bad = CliRunner().invoke(app, ["reprocess", "--study", str(study), "--status", "ok"])
+    assert bad.exit_code == 2 and "--status takes" in bad.output
+    out = _run("reprocess", "--study", str(study), "--status", "partial")
+    assert "0 file(s) read again" in out  # nothing partial: nothing read
+
+    toml.write_text(original)  # the limit back to its default
+    out = _run(
+        "reprocess", "--study", str(study), "--participant", "P01", "--status", "quarantined"
+    )
+    assert "1 file(s) read again" in out
+    clean = _study(tmp_path / "clean")
+    _run("ingest", "--study", str(clean), "--participant", "P01", str(archive))
+    assert _weekly(study, tmp_path).equals(_weekly(clean, tmp_path))
+    assert "0 file(s) read again" in _run("reprocess", "--study", str(study))
