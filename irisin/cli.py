@@ -212,7 +212,7 @@ def forget(
     Example: irisin forget --study ./my-study --participant ZZ99
     """
     from config import open_study
-    from irisin.forget import forget as forget_files
+    from pipeline.forget import forget as forget_files
     from pipeline.jobs import derive, lake_of, publish, recover_store
     from pipeline.lock import study_lock
 
@@ -267,8 +267,8 @@ def reprocess(
     """
     from config import open_study
     from ingest.pipeline import Ingestor
-    from irisin.forget import parse_statuses
-    from irisin.forget import reprocess as reprocess_files
+    from pipeline.forget import parse_statuses
+    from pipeline.forget import reprocess as reprocess_files
     from pipeline.intake_report import export_lines
     from pipeline.jobs import derive, publish, recover_store, touched_weeks_of
     from pipeline.lock import study_lock

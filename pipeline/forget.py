@@ -18,6 +18,7 @@ import polars as pl
 
 from config import Study
 from ingest.pipeline import Ingestor, IngestReport
+from pipeline.jobs import InboxItem, inbox_items, ingest_item
 from store.lake import NOT_LIVE, NOT_READ_WHOLE, Lake
 
 FILE_ID_MIN_PREFIX = 8
@@ -124,8 +125,6 @@ def reprocess(
     statuses: Iterable[str] = NOT_READ_WHOLE,
 ) -> Reprocessed:
     """Read skipped, quarantined or partial files again now, from the inbox item or path they came from."""
-    from pipeline.jobs import inbox_items, ingest_item
-
     wanted = None if participants is None else set(participants)
     rows = ingestor.lake.unread_rows().filter(pl.col("status").is_in(list(statuses)))
     if wanted is not None:
@@ -135,7 +134,7 @@ def reprocess(
         for pid, path in rows.select("participant_id", "path").iter_rows()
     }
     items = inbox_items(study, sorted({pid for pid, _ in tops}))
-    chosen: dict[tuple[str, str], object] = {}
+    chosen: dict[tuple[str, str], InboxItem] = {}
     loose: list[tuple[str, Path]] = []
     missing: list[str] = []
     for pid, top in sorted(tops):
@@ -156,8 +155,8 @@ def reprocess(
     keep = rows.filter(~pl.col("path").str.split("!/").list.first().is_in(missing))
     marked = ingestor.read_again(keep, "irisin reprocess") if keep.height else 0
     report = IngestReport()
-    for item in chosen.values():
-        report.extend(ingest_item(study, item, ingestor.lake, ingestor))  # type: ignore[arg-type]
+    for held in chosen.values():
+        report.extend(ingest_item(study, held, ingestor.lake, ingestor))
     for pid, path in loose:
         report.extend(ingestor.ingest_one(pid, path))
     return Reprocessed(report, marked, missing)
