@@ -611,24 +611,35 @@ class Lake:
         return pl.concat(frames) if frames else empty.lazy()
 
     def retired_in(self, parts: list[str]) -> dict[str, list[str]]:
-        """Part path -> file ids whose rows in that part are retired (only parts that have some)."""
+        """Part path -> file ids whose rows in that part are retired (only parts that have some).
+
+        A fresh part: the retirements of its batch. A compacted part: those of
+        any batch its generation holds, made after the generation was written
+        (compaction reads through ``_scan_parts``, so rows retired before it
+        were left out of its parts, and the same bytes ingested again since
+        may sit in the same part).
+        """
         retired = self.retirements()
         if retired.height == 0 or not parts:
             return {}
-        by_batch: dict[tuple[str, str], list[str]] = {}
-        for pid, bid, fid in retired.select(_RETIRED_KEY).iter_rows():
-            by_batch.setdefault((pid, bid), []).append(fid)
-        held: dict[str, frozenset[tuple[str, str]]] = {}
+        by_batch: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for pid, bid, fid, at in retired.select(
+            *_RETIRED_KEY, pl.col("retired_at").dt.epoch("ns")
+        ).iter_rows():
+            by_batch.setdefault((pid, bid), []).append((fid, at))
+        held: dict[str, tuple[frozenset[tuple[str, str]], int]] = {}
         if any(not self._is_fresh(p) for p in parts):
             for gen in self._generations().values():
+                written = int(gen.name[1:])
                 for paths in gen.parts.values():
-                    held.update(dict.fromkeys(paths, gen.batches))
+                    held.update(dict.fromkeys(paths, (gen.batches, written)))
         out: dict[str, list[str]] = {}
         for part in parts:
             if self._is_fresh(part):
-                ids = by_batch.get(self._batch_of(part), [])
-            else:  # a compacted part: the retired files of any batch its generation holds
-                ids = [f for b in held.get(part, frozenset()) for f in by_batch.get(b, [])]
+                ids = [f for f, _ in by_batch.get(self._batch_of(part), [])]
+            else:
+                batches, written = held.get(part, (frozenset(), 0))
+                ids = [f for b in batches for f, at in by_batch.get(b, []) if at > written]
             if ids:
                 out[part] = sorted(set(ids))
         return out

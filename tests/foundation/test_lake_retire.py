@@ -85,3 +85,39 @@ def test_a_retired_file_ingested_again_counts_once(study: Study, tmp_path: Path)
         assert con.execute("select count(*) from daily_totals").fetchone() == (len(before),)
     finally:
         con.close()
+
+
+def test_retirements_hold_across_compaction(study: Study, tmp_path: Path) -> None:
+    """Retire after a compaction, ingest again, compact again: each row counts once, the warehouse agrees."""
+    export = build_garmin_export(tmp_path)
+    Ingestor(study).ingest("P1", [export])
+    lake = Lake(study.paths.store / "lake")
+    before = sorted(lake.scan("daily_totals").collect().rows())
+    assert lake.compact(threshold=1).batches == 1
+
+    lake = Lake(study.paths.store / "lake")
+    man = lake.manifest()
+    lake.retire(man.select("participant_id", "batch_id", "file_id"), "test")
+    lake = Lake(study.paths.store / "lake")
+    assert lake.scan("daily_totals").collect().height == 0
+    assert set(lake.manifest()["status"]) == {"retired"}
+
+    Ingestor(study).ingest("P1", [export])
+    lake = Lake(study.paths.store / "lake")
+    assert sorted(lake.scan("daily_totals").collect().rows()) == before
+    lake.compact(threshold=1)
+    lake = Lake(study.paths.store / "lake")
+    assert sorted(lake.scan("daily_totals").collect().rows()) == before
+    live = lake.manifest().filter(pl.col("status") != "retired")
+    assert live.height == man.height
+
+    target = study.paths.store / "w.duckdb"
+    refresh_warehouse(lake, DerivedStore(study.paths.store / "derived"), target)
+    con = connect_read_only(target)
+    try:
+        assert con.execute("select count(*) from daily_totals").fetchone() == (len(before),)
+        assert con.execute("select count(*) from files where status = 'retired'").fetchone() == (
+            man.height,
+        )
+    finally:
+        con.close()
