@@ -146,11 +146,27 @@ def ingest(
     Example: irisin ingest --study ./my-study --participant P01 ~/Downloads/takeout.zip
     """
     from config import open_study
+    from pipeline.stopping import EXIT_TERMINATED, Terminated, stop_on_sigterm
+
+    study = open_study(study_dir)
+    try:
+        with stop_on_sigterm():
+            _ingest_locked(study, paths, participant, participant_from_id, wait)
+    except Terminated:
+        raise _fail(
+            "stopped by SIGTERM; what was committed stays, nothing half-written is kept, "
+            "and the next run under the study lock completes the rest",
+            EXIT_TERMINATED,
+        ) from None
+
+
+def _ingest_locked(
+    study: Any, paths: list[Path], participant: str, participant_from_id: bool, wait: float
+) -> None:
     from ingest.pipeline import Ingestor
     from pipeline.jobs import damage_outcomes, derive, publish, recover_store, touched_weeks_of
     from pipeline.lock import study_lock
 
-    study = open_study(study_dir)
     with study_lock(
         study, "irisin ingest", wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)
     ):
