@@ -79,6 +79,11 @@ def open_study(root: Path) -> Study:
     if not root.is_dir():
         raise ConfigError(f"{root}: no such study folder (create one with 'irisin init {root}')")
     paths = StudyPaths(root)
+    if not paths.study_toml.exists() and not paths.roster_csv.exists():
+        raise ConfigError(
+            f"{root}: not a study folder (no study.toml and no roster.csv); "
+            f"create one with 'irisin init {root}'"
+        )
     return Study(paths, load_study_config(paths.study_toml), load_roster(paths.roster_csv))
 
 

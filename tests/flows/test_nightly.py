@@ -353,3 +353,47 @@ def test_an_unrostered_participant_is_held_then_scored_once_added(after_nightly:
     assert added["files"]["ok"] > 0
     weekly = weekly_of(after_nightly.root).filter(pl.col("participant_id") == "P98")
     assert weekly.height > 0 and weekly["mvpa_minutes"].sum() > 0
+
+
+def test_an_archive_refused_by_the_limit_is_read_by_the_next_nightly_once_raised(
+    after_nightly: DemoCopy,
+) -> None:
+    """Issue 12 item 2: raise the limit in study.toml and the next nightly reads the archive by itself."""
+    import zipfile
+
+    from tests.foundation.test_read_again import _tcx
+
+    archive = after_nightly.root / "inbox" / "P01" / "run.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("run.tcx", _tcx())
+    toml = after_nightly.root / "study.toml"
+    original = toml.read_text()
+    toml.write_text(
+        original.replace(
+            "archive_ratio_floor_bytes = 67108864", "archive_ratio_floor_bytes = 0"
+        ).replace("archive_max_expansion_ratio = 200.0", "archive_max_expansion_ratio = 1.5")
+    )
+    nightly_flow(str(after_nightly.root))
+    man = lake_of_manifest(after_nightly.root)
+    refused = man.filter(pl.col("path") == str(archive))
+    assert refused["status"].to_list() == ["quarantined"]
+    assert "over the limit" in refused["reason"][0]
+    before = weekly_of(after_nightly.root)
+
+    toml.write_text(original)
+    nightly_flow(str(after_nightly.root))
+    man = lake_of_manifest(after_nightly.root)
+    rows = man.filter(pl.col("path").str.starts_with(str(archive)))
+    assert sorted(rows["status"].to_list()) == ["ok", "ok", "retired"]
+    tcx = rows.filter(pl.col("kind") != "zip").filter(pl.col("status") == "ok")
+    assert tcx["rows_sessions"].to_list() == [1]
+    after = weekly_of(after_nightly.root)
+    others = (
+        pl.col("participant_id") != "P01"
+    )  # the limits are in the config hash: compare the numbers
+    assert (
+        after.filter(others).drop("config_hash").equals(before.filter(others).drop("config_hash"))
+    )
+    again = nightly_flow(str(after_nightly.root))
+    assert again["files"]["new"] == 0
+    assert weekly_of(after_nightly.root).equals(after)
