@@ -22,22 +22,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, as_completed
+from prefect import flow, get_run_logger
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.checkpoint import BackfillBatch, Checkpoint, plan_batches
 from flows.progress import BackfillProgress
 from flows.reporting import finish_run, week_rows
 from flows.tasks import (
-    RETRY_DELAYS_SECONDS,
     StudyRun,
+    bounded_submit,
     derive_weeks,
     failed_outcome,
+    pipeline_task,
     publish_warehouse,
     recover_lake,
-    retry_if_transient,
     study_lock,
 )
 from ingest.parallel import MIN_FILES_FOR_POOL
@@ -78,15 +77,7 @@ def minute_rows(report: IngestReport) -> int:
     return sum(o.rows.get("minutes", 0) for o in report.outcomes)
 
 
-@task(
-    name="backfill-batch",
-    task_run_name="backfill batch {batch.index}",
-    retries=len(RETRY_DELAYS_SECONDS),
-    retry_delay_seconds=RETRY_DELAYS_SECONDS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@pipeline_task("backfill-batch", run_name="backfill batch {batch.index}")
 def ingest_batch(
     run: StudyRun,
     batch: BackfillBatch,
@@ -125,14 +116,13 @@ def _run_batches(
     report = IngestReport()
     failed: list[int] = []
     finished_here = 0
-    in_flight: list[tuple[PrefectFuture[IngestReport], BackfillBatch]] = []
 
-    def collect(future: PrefectFuture[IngestReport]) -> None:
+    def mine_of(batch: BackfillBatch) -> list[InboxItem]:
+        return [i for i in items if i.participant_id in batch.participants]
+
+    def collect(batch: BackfillBatch, future: PrefectFuture[IngestReport]) -> None:
         nonlocal finished_here
-        index = next(k for k, (f, _) in enumerate(in_flight) if f is future)
-        _, batch = in_flight.pop(index)
-        future.wait()  # sets the final state; before that .state asks the API
-        mine = [i for i in items if i.participant_id in batch.participants]
+        mine = mine_of(batch)
         if future.state.is_completed():
             part: IngestReport = future.result()
             report.extend(part)
@@ -148,15 +138,12 @@ def _run_batches(
                 failed_outcome(i, error if isinstance(error, BaseException) else None) for i in mine
             ]
 
-    for batch in batches:
-        if len(in_flight) >= limit:
-            collect(next(as_completed([f for f, _ in in_flight])))
-        mine = [i for i in items if i.participant_id in batch.participants]
-        in_flight.append(
-            (ingest_batch.submit(run, batch, mine, progress, checkpoint.folder), batch)
-        )
-    for future in as_completed([f for f, _ in in_flight]):
-        collect(future)
+    bounded_submit(
+        batches,
+        lambda batch: ingest_batch.submit(run, batch, mine_of(batch), progress, checkpoint.folder),
+        limit,
+        collect,
+    )
     return report, sorted(failed)
 
 

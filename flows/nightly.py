@@ -24,12 +24,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.reporting import finish_run, week_rows
 from flows.tasks import (
     StudyRun,
+    bounded_submit,
     derive_weeks,
     failed_outcome,
     ingest_shard,
@@ -98,12 +99,9 @@ def ingest_concurrently(
     run goes on. Returns the report and the number of task runs submitted.
     """
     report = IngestReport()
-    in_flight: list[tuple[PrefectFuture[IngestReport], list[InboxItem]]] = []
 
-    def collect(future: PrefectFuture[IngestReport]) -> None:
-        index = next(k for k, (f, _) in enumerate(in_flight) if f is future)
-        _, shard = in_flight.pop(index)
-        future.wait()  # sets the final state; before that .state asks the API
+    def collect(piece: tuple[int, list[InboxItem]], future: PrefectFuture[IngestReport]) -> None:
+        _, shard = piece
         state = future.state
         if state.is_completed():
             report.extend(future.result())
@@ -114,15 +112,14 @@ def ingest_concurrently(
                 for item in shard
             ]
 
-    shards = shards_of(items, participants_per_shard)
-    for k, shard in enumerate(shards):
-        if len(in_flight) >= limit:
-            collect(next(as_completed([f for f, _ in in_flight])))
-        in_flight.append((ingest_shard.submit(run, k, shard), shard))
-    for future in as_completed([f for f, _ in in_flight]):
-        collect(future)
+    submitted = bounded_submit(
+        enumerate(shards_of(items, participants_per_shard)),
+        lambda piece: ingest_shard.submit(run, *piece),
+        limit,
+        collect,
+    )
     report.outcomes.sort(key=lambda o: (o.participant_id, o.path))
-    return report, len(shards)
+    return report, submitted
 
 
 def already_ingested(items: Sequence[InboxItem], report: IngestReport) -> list[FileOutcome]:

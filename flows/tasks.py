@@ -10,15 +10,16 @@ writers away from one participant's lake folder at the same time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
+from prefect.futures import PrefectFuture, as_completed
 from prefect.tasks import Task
 
 from config import Study, open_study
@@ -37,6 +38,10 @@ from pipeline.jobs import (
 from pipeline.lock import StudyBusyError as StudyBusyError  # re-exported for the flows
 from pipeline.lock import study_lock as study_lock
 from store.lake import KnownFiles, Lake
+
+P = ParamSpec("P")
+R = TypeVar("R")
+W = TypeVar("W")
 
 RETRY_DELAYS_SECONDS: list[float] = [1, 5, 20]
 """Waits before the retries of a task that failed on a transient error."""
@@ -106,6 +111,39 @@ class StudyRun:
             yield
 
 
+def bounded_submit(
+    work: Iterable[W],
+    submit: Callable[[W], PrefectFuture[R]],
+    limit: int,
+    finished: Callable[[W, PrefectFuture[R]], None],
+) -> int:
+    """Submit a task run per piece of ``work``, at most ``limit`` in flight; ``finished`` each as it ends.
+
+    The one submit loop of the nightly and the backfill: holding a window of
+    futures instead of submitting everything bounds the memory of reports in
+    flight and lets a finished piece be recorded (checkpointed) while others
+    run. ``finished(piece, future)`` is called in completion order, after the
+    future's final state is set. Returns how many runs were submitted.
+    """
+    in_flight: list[tuple[PrefectFuture[R], W]] = []
+
+    def collect(future: PrefectFuture[R]) -> None:
+        index = next(k for k, (f, _) in enumerate(in_flight) if f is future)
+        _, piece = in_flight.pop(index)
+        future.wait()  # sets the final state; before that .state asks the API
+        finished(piece, future)
+
+    submitted = 0
+    for piece in work:
+        if len(in_flight) >= limit:
+            collect(next(as_completed([f for f, _ in in_flight])))
+        in_flight.append((submit(piece), piece))
+        submitted += 1
+    for future in as_completed([f for f, _ in in_flight]):
+        collect(future)
+    return submitted
+
+
 def recover_lake(run: StudyRun, logger: Any) -> list[str]:
     """Finish what an interrupted run left in the lake (orphan parts), and say so in the run log."""
     removed = recover_store(run.study, run.lake)
@@ -135,30 +173,35 @@ def failed_outcome(item: InboxItem, error: BaseException | None) -> FileOutcome:
     )
 
 
-@task(
-    name="ingest-file",
-    task_run_name="ingest {item.participant_id}/{item.path.name}",
-    retries=len(RETRY_DELAYS_SECONDS),
-    retry_delay_seconds=RETRY_DELAYS_SECONDS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+def pipeline_task(
+    name: str, *, run_name: str | None = None
+) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """The Prefect task of a pipeline step: retried on transient errors only, never cached.
+
+    Every step reads and writes the study's store, so a cached or persisted
+    result would be a stale copy of what the store already holds; retries wait
+    ``RETRY_DELAYS_SECONDS`` and only follow ``retry_if_transient``.
+    """
+    options: dict[str, Any] = {"task_run_name": run_name} if run_name else {}
+    return task(
+        name=name,
+        retries=len(RETRY_DELAYS_SECONDS),
+        retry_delay_seconds=RETRY_DELAYS_SECONDS,
+        retry_condition_fn=retry_if_transient,
+        cache_policy=NO_CACHE,
+        persist_result=False,
+        **options,
+    )
+
+
+@pipeline_task("ingest-file", run_name="ingest {item.participant_id}/{item.path.name}")
 def ingest_file(run: StudyRun, item: InboxItem) -> IngestReport:
     """Ingest one inbox unit (a file, or an export folder) under its participant's lock."""
     with run.participant_lock(item.participant_id):
         return ingest_item(run.study, item, run.lake, run.ingestor)
 
 
-@task(
-    name="ingest-shard",
-    task_run_name="ingest shard {index}",
-    retries=len(RETRY_DELAYS_SECONDS),
-    retry_delay_seconds=RETRY_DELAYS_SECONDS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@pipeline_task("ingest-shard", run_name="ingest shard {index}")
 def ingest_shard(run: StudyRun, index: int, items: list[InboxItem]) -> IngestReport:
     """Ingest the inbox units of a shard of participants: their loose FIT files read together on the
     worker pool and committed as one lake batch per participant, export folders one by one.
@@ -178,27 +221,13 @@ def ingest_shard(run: StudyRun, index: int, items: list[InboxItem]) -> IngestRep
     return report
 
 
-@task(
-    name="derive",
-    retries=len(RETRY_DELAYS_SECONDS),
-    retry_delay_seconds=RETRY_DELAYS_SECONDS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@pipeline_task("derive")
 def derive_weeks(run: StudyRun, touched: pl.DataFrame | None) -> DeriveResult:
     """Recompute the touched participant-weeks (all weeks when ``touched`` is None), daily tables and scores."""
     return derive(run.study, touched)
 
 
-@task(
-    name="publish",
-    retries=len(RETRY_DELAYS_SECONDS),
-    retry_delay_seconds=RETRY_DELAYS_SECONDS,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@pipeline_task("publish")
 def publish_warehouse(run: StudyRun) -> Path:
     """Rebuild the DuckDB warehouse from the lake and the derived tables."""
     return publish(run.study)
