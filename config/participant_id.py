@@ -44,10 +44,6 @@ def problem_with(raw: object) -> str | None:
     return None
 
 
-def is_valid_participant_id(raw: object) -> bool:
-    return problem_with(raw) is None
-
-
 def validate_participant_id(raw: str, source: str = "participant id") -> str:
     """Return ``raw`` unchanged when it is a valid participant id, else raise ``ParticipantIdError``.
 

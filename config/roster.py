@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -124,7 +123,3 @@ def participant_zone(roster: pl.DataFrame, participant_id: str, default: str) ->
     """The participant's IANA zone, or the study default when not on the roster."""
     hit = roster.filter(pl.col("participant_id") == participant_id)
     return hit["timezone"][0] if hit.height else default
-
-
-def age_on(birth_year: int | None, day: date) -> int | None:
-    return None if birth_year is None else day.year - birth_year

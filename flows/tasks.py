@@ -194,13 +194,6 @@ def pipeline_task(
     )
 
 
-@pipeline_task("ingest-file", run_name="ingest {item.participant_id}/{item.path.name}")
-def ingest_file(run: StudyRun, item: InboxItem) -> IngestReport:
-    """Ingest one inbox unit (a file, or an export folder) under its participant's lock."""
-    with run.participant_lock(item.participant_id):
-        return ingest_item(run.study, item, run.lake, run.ingestor)
-
-
 @pipeline_task("ingest-shard", run_name="ingest shard {index}")
 def ingest_shard(run: StudyRun, index: int, items: list[InboxItem]) -> IngestReport:
     """Ingest the inbox units of a shard of participants: their loose FIT files read together on the

@@ -657,51 +657,6 @@ def publish(study: Study) -> Path:
     return target
 
 
-def last_data_of(study: Study) -> pl.DataFrame:
-    """Per participant, when their latest data ends: ``participant_id, last_minute_utc``.
-
-    Only evidence of wear counts (a device in a drawer still writes all-zero
-    days): minute rows with a heart rate or steps, or the device's own wear
-    flag, count by their minute; device daily totals with steps or active
-    minutes, and not marked unworn, by the end of the day taken as UTC (hours
-    off at most, enough for a "no data for N days" flag).
-    """
-    lake = lake_of(study)
-    worn_minute = (
-        (pl.col("heart_rate_bpm").fill_null(0) > 0)
-        | (pl.col("steps").fill_null(0) > 0)
-        | pl.col("worn").fill_null(False)
-    )
-    minutes = (
-        lake.scan("minutes")
-        .filter(worn_minute)
-        .group_by("participant_id")
-        .agg(pl.col("minute_utc").max().alias("last_minute_utc"))
-    )
-    active = pl.sum_horizontal(
-        pl.col(c).fill_null(0)
-        for c in ("steps", "light_minutes", "moderate_minutes", "vigorous_minutes")
-    )
-    days = (
-        lake.scan("daily_totals")
-        .filter(pl.col("worn").fill_null(True) & (active > 0))
-        .group_by("participant_id")
-        .agg(
-            (
-                pl.col("local_date").max().cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-                + pl.duration(days=1)
-            ).alias("last_minute_utc")
-        )
-    )
-    return (
-        pl.concat([minutes, days])
-        .group_by("participant_id")
-        .agg(pl.col("last_minute_utc").max())
-        .sort("participant_id")
-        .collect()
-    )
-
-
 def _runs_history(derived: DerivedStore) -> pl.DataFrame | None:
     """The runs table so far; a damaged one is moved aside (it is a log, not rebuildable) and a new one started."""
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -86,8 +85,3 @@ def study_lock(
         finally:
             _held.discard(key)
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def command_name() -> str:
-    """What to call this process in the lock file: its command line, shortened."""
-    return " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:3])[:120]

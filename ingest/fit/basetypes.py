@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-import numpy as np
-
 
 @dataclass(frozen=True)
 class BaseType:
@@ -69,14 +67,3 @@ def base_type_for(number: int, size: int) -> BaseType:
     if size % base.size:
         return BYTE
     return base
-
-
-def invalid_mask(values: np.ndarray, base: BaseType) -> np.ndarray:
-    """True where ``values`` (native numbers, one per element) hold the base type's sentinel."""
-    invalid: np.ndarray
-    if base.is_float:
-        invalid = np.isnan(values)
-        return invalid
-    assert base.invalid is not None
-    invalid = values == values.dtype.type(base.invalid)
-    return invalid

@@ -8,11 +8,6 @@ import numpy as np
 import polars as pl
 
 
-def _zone_offset_minutes(utc_column: str, timezone: str) -> pl.Expr:
-    local = pl.col(utc_column).dt.convert_time_zone(timezone).dt.replace_time_zone(None)
-    return (local - pl.col(utc_column).dt.replace_time_zone(None)).dt.total_minutes()
-
-
 @functools.lru_cache(maxsize=256)
 def _zone_year(timezone: str, year: int) -> tuple[np.ndarray, np.ndarray] | None:
     """A zone's offsets over one UTC year as (Unix second each offset starts, offset minutes); None: unknown zone.

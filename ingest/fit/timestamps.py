@@ -119,8 +119,3 @@ def fill_compressed(
         group_start = np.maximum.accumulate(np.where(key_change, np.arange(rows.size), 0))
         time[rows] = base + total - (total - step)[group_start]
         carry_key, carry_time = (int(anchor_idx[-1]), int(seg[-1])), int(time[rows[-1]])
-
-
-def to_unix_us(fit_seconds: np.ndarray) -> np.ndarray:
-    """FIT seconds to Unix microseconds (int64), for Arrow/polars UTC timestamps."""
-    return (fit_seconds.astype(np.int64) + FIT_EPOCH_UNIX_S) * 1_000_000

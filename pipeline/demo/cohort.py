@@ -11,7 +11,7 @@ depend on which method a format allows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -141,7 +141,3 @@ def truth_minutes(p: DemoParticipant, seed: int, weeks: int = STUDY_WEEKS) -> pl
     # An ambiguous autumn hour maps two local minutes onto one UTC minute: keep one.
     frame = frame.unique("minute_utc", keep="first", maintain_order=True)
     return frame.select("minute_utc", "utc_offset_minutes", "steps", "heart_rate_bpm", "intensity")
-
-
-def study_days(weeks: int = STUDY_WEEKS) -> list[date]:
-    return [STUDY_START + timedelta(days=d) for d in range(weeks * 7)]
