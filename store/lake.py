@@ -45,6 +45,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -1095,3 +1096,7 @@ def logical_path_expr(path: str = "path") -> pl.Expr:
 
 
 _RETIRED_KEY = ["participant_id", "batch_id", "file_id"]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
