@@ -496,7 +496,7 @@ class Lake:
                     missing_columns="insert",
                 )
             else:
-                tables = (pq.read_table(p, filesystem=self.fs) for p in parts)
+                tables = (pq.read_table(p, filesystem=self.fs, partitioning=None) for p in parts)
                 frame = pl.concat(
                     pl.DataFrame(conform(table, FILES)).with_columns(pl.lit(p).alias("_part"))
                     for p, table in zip(parts, tables, strict=True)
@@ -530,7 +530,9 @@ class Lake:
 
     def _generation_rows(self, gen: Generation) -> pl.DataFrame:
         frame = pl.from_arrow(
-            pq.read_table(gen.manifest_part, filesystem=self.fs, schema=GENERATION_FILES)
+            pq.read_table(
+                gen.manifest_part, filesystem=self.fs, schema=GENERATION_FILES, partitioning=None
+            )
         )
         assert isinstance(frame, pl.DataFrame)
         return frame
@@ -545,7 +547,7 @@ class Lake:
             if not parts:
                 self._retired = empty
             else:
-                table = pq.read_table(parts, filesystem=self.fs, schema=RETIRED)
+                table = pq.read_table(parts, filesystem=self.fs, schema=RETIRED, partitioning=None)
                 frame = pl.from_arrow(table)
                 assert isinstance(frame, pl.DataFrame)
                 self._retired = frame
@@ -760,7 +762,9 @@ class Lake:
     def _read_parts(self, parts: list[str], empty: pl.DataFrame) -> pl.LazyFrame:
         if isinstance(self.fs, pafs.LocalFileSystem):
             return pl.scan_parquet(parts, schema=empty.schema)
-        table = pq.read_table(parts, filesystem=self.fs, schema=empty.to_arrow().schema)
+        table = pq.read_table(
+            parts, filesystem=self.fs, schema=empty.to_arrow().schema, partitioning=None
+        )
         return pl.from_arrow(table).lazy()  # type: ignore[union-attr]
 
     # -- compaction ----------------------------------------------------------
@@ -836,9 +840,10 @@ class Lake:
         """The manifest rows of some fresh batches, each with its batch id."""
         frames = []
         for pid, bid in units:
-            frame = pl.from_arrow(
-                pq.read_table(self._part(MANIFEST, pid, bid), filesystem=self.fs, schema=FILES)
-            )
+            read = pq.read_table(
+                self._part(MANIFEST, pid, bid), filesystem=self.fs, partitioning=None
+            )  # a part written before a manifest column existed reads it as null
+            frame = pl.DataFrame(conform(read, FILES))
             assert isinstance(frame, pl.DataFrame)
             frames.append(frame.with_columns(pl.lit(bid).alias("batch_id")))
         return pl.concat(frames, how="vertical_relaxed")
