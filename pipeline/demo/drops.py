@@ -2,7 +2,8 @@
 
 A coordinator copies what a participant hands over: the legacy account
 archive's ``user-site-export/`` folder on its own, the whole ``MyFitbitData/<Name>/``
-tree, a Takeout whose Fitbit folder was renamed. The demo moves some
+tree (as Fitbit ships it, ``MyFitbitData.zip`` packed at ``zip -9``: it expands
+more than 20 times), a Takeout whose Fitbit folder was renamed. The demo moves some
 participants' files into those shapes (bytes unchanged), so the pipeline is
 tested on recognition by file names and contents rather than by folder names.
 """
@@ -10,6 +11,7 @@ tested on recognition by file names and contents rather than by folder names.
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 
 DROPS: dict[str, str] = {
@@ -24,6 +26,23 @@ def _move_files(src: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for f in sorted(src.iterdir()):
         shutil.move(str(f), dest / f.name)
+
+
+def _zip9(folder: Path) -> None:
+    """Replace ``folder`` by ``folder.zip`` packed at Deflate level 9 (``zip -9``), with fixed times.
+
+    A real export packed this way expands more than 20 times (refused whole by
+    the 20x limit of old); the demo keeps one such archive in the inbox.
+    """
+    archive = folder.with_name(f"{folder.name}.zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(
+                f.relative_to(folder.parent).as_posix(), (2025, 11, 3, 10, 15, 0)
+            )
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, f.read_bytes(), compresslevel=9)
+    shutil.rmtree(folder)
 
 
 def drop_as_people_do(participant_id: str, folder: Path) -> None:
@@ -43,9 +62,13 @@ def drop_as_people_do(participant_id: str, folder: Path) -> None:
             folder / "MyFitbitData" / "DemoParticipant" / "Physical Activity",
         )
         shutil.rmtree(folder / "takeout-json")
+        _zip9(folder / "MyFitbitData")  # as Fitbit ships it: MyFitbitData.zip, packed hard
     elif how == "renamed-takeout":  # a 2025 Takeout root with its Fitbit folder renamed
         _move_files(
             folder / "takeout-csv" / "Takeout" / "Fitbit" / "Physical Activity_GoogleData",
             folder / "takeout-20251103T101500Z-001" / "Takeout" / "Fitbit (from Jo)" / "Activity",
         )
         shutil.rmtree(folder / "takeout-csv")
+        _zip9(
+            folder / "takeout-20251103T101500Z-001"
+        )  # as Google delivers it: one zip, packed hard

@@ -53,6 +53,23 @@ def test_every_inbox_file_is_in_the_manifest(demo: tuple[DemoStudy, Study]) -> N
     assert all(str(p) in paths for p in fit_files)
 
 
+def test_a_zip9_archive_over_20x_is_in_the_demo_and_read(demo: tuple[DemoStudy, Study]) -> None:
+    """P11's MyFitbitData.zip is packed at level 9 and expands over 20x (refused whole at 20x of old)."""
+    import zipfile
+
+    _, study = demo
+    archive = study.paths.inbox / "P11" / "MyFitbitData.zip"
+    with zipfile.ZipFile(archive) as zf:
+        ratio = sum(i.file_size for i in zf.infolist()) / archive.stat().st_size
+        members = len(zf.infolist())
+    assert ratio > 20, f"only {ratio:.1f}x"
+    manifest = lake_of(study).manifest().filter(pl.col("path").str.starts_with(str(archive)))
+    assert manifest.filter(pl.col("path") == str(archive))["status"].to_list() == ["ok"]
+    inside = manifest.filter(pl.col("path") != str(archive))
+    assert inside.height == members and set(inside["status"]) == {"ok"}
+    assert inside["rows_minutes"].sum() > 0
+
+
 def test_warehouse_has_weekly_and_views(demo: tuple[DemoStudy, Study]) -> None:
     result, study = demo
     con = connect_read_only(study.paths.store / "warehouse.duckdb")
