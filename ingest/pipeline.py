@@ -61,6 +61,9 @@ from store.lake import Batch, KnownFiles, Lake
 from store.quarantine import quarantine
 
 FIT_MAGIC = b".FIT"
+FROM_ID_ONLY = "_from-id"
+"""Participant of ``irisin ingest --participant-from-id`` without ``--participant``: every row must
+take its participant from the file's own ids; rows of a file that names none are left out."""
 ANY_FAMILY = "*"
 """``ReadResult.family`` of a file no reader claimed: any family's next version may read it."""
 ARCHIVE_FAMILY = "archive"
@@ -776,12 +779,16 @@ class Ingestor:
             rows: dict[str, int] = {}
             owners: set[str] = set()
             invalid: dict[str, int] = {}
+            unnamed = 0
             for name, table in res.tables.items():
                 if name not in LAKE_TABLES or table.num_rows == 0:
                     continue
                 table = _fill(table, "file_id", p.file_id)
                 table = _fill(table, "participant_id", participant_id)
                 for pid, part in _split_by_participant(table):
+                    if pid == FROM_ID_ONLY:  # the file names no participant of its own
+                        unnamed += part.num_rows
+                        continue
                     if (
                         problem_with(pid) is not None
                     ):  # an id from the file's content (a Fitabase Id)
@@ -793,6 +800,20 @@ class Ingestor:
                     rows[name] = rows.get(name, 0) + part.num_rows
             if invalid:
                 res = _without_invalid_participants(res, invalid, kept=bool(owners))
+            if unnamed:
+                said = (
+                    f"{unnamed:,} rows name no participant of their own (--participant-from-id "
+                    "reads ids from Fitabase files only): ingest this file with --participant P"
+                )
+                res = ReadResult(
+                    kind=res.kind,
+                    status=("partial" if res.status == "ok" else res.status)
+                    if owners
+                    else "skipped",
+                    reason=f"{res.reason}; {said}" if res.reason else said,
+                    notes=res.notes,
+                    family=res.family,
+                )
             res = _noting_other_holders(res, self.known, participant_id, p.file_id)
             if res.status == "quarantined" and p.load is not None:
                 quarantine(

@@ -123,8 +123,13 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files, folders or zips to ingest.")],
     study_dir: StudyOpt,
     participant: Annotated[
-        str, typer.Option("--participant", "-p", help="Participant the files belong to.")
-    ],
+        str | None,
+        typer.Option(
+            "--participant",
+            "-p",
+            help="Participant the files belong to (optional with --participant-from-id).",
+        ),
+    ] = None,
     participant_from_id: Annotated[
         bool,
         typer.Option(
@@ -146,12 +151,16 @@ def ingest(
     Example: irisin ingest --study ./my-study --participant P01 ~/Downloads/takeout.zip
     """
     from config import open_study
+    from ingest.pipeline import FROM_ID_ONLY
     from pipeline.stopping import EXIT_TERMINATED, Terminated, stop_on_sigterm
 
+    if participant is None and not participant_from_id:
+        raise _fail("name the participant: --participant P (or --participant-from-id for Fitabase)")
+    who = participant if participant is not None else FROM_ID_ONLY
     study = open_study(study_dir)
     try:
         with stop_on_sigterm():
-            _ingest_locked(study, paths, participant, participant_from_id, wait)
+            _ingest_locked(study, paths, who, participant_from_id, wait)
     except Terminated:
         raise _fail(
             "stopped by SIGTERM; what was committed stays, nothing half-written is kept, "

@@ -161,3 +161,19 @@ def test_reprocess_reads_a_refused_archive_again_on_demand(tmp_path: Path) -> No
     _run("ingest", "--study", str(clean), "--participant", "P01", str(archive))
     assert _weekly(study, tmp_path).equals(_weekly(clean, tmp_path))
     assert "0 file(s) read again" in _run("reprocess", "--study", str(study))
+
+
+def test_participant_from_id_needs_no_participant(tmp_path: Path) -> None:
+    """Issue 12 item 4: a Fitabase export read with --participant-from-id alone; its own Ids are the participants."""
+    from tests.foundation.test_participant_ids import _fitabase_csv
+
+    study = tmp_path / "study"
+    assert CliRunner().invoke(app, ["init", str(study)]).exit_code == 0
+    (study / "roster.csv").write_text(f"participant_id,timezone\nF1,{TZ}\nF2,{TZ}\n")
+    export = _fitabase_csv(tmp_path / "export", ["F1", "F2"])
+    missing = CliRunner().invoke(app, ["ingest", "--study", str(study), str(export)])
+    assert missing.exit_code == 2 and "name the participant" in missing.output
+    _run("ingest", "--study", str(study), "--participant-from-id", str(export))
+    lake = Lake(study / "store" / "lake")
+    assert set(lake.scan("minutes").collect()["participant_id"]) == {"F1", "F2"}
+    assert "_from-id" not in set(lake.manifest()["participant_id"])
