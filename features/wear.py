@@ -184,7 +184,7 @@ def step_worn_bits(quarters: pl.DataFrame, wear: WearSection) -> pl.Series:
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("index"),
         )
         .select("index", "key", "quarter", reported.alias("reported"), "zero_bits", position)
-        .explode("position")
+        .explode("position", empty_as_null=True)
         .with_columns(pl.lit(2, pl.UInt16).pow(pl.col("position")).cast(pl.UInt16).alias("bit"))
         .filter((pl.col("reported") & pl.col("bit")) != 0)
         .select(

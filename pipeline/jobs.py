@@ -388,7 +388,7 @@ def _days_of_weeks(weeks: pl.DataFrame) -> pl.DataFrame:
                 "local_date"
             ),
         )
-        .explode("local_date")
+        .explode("local_date", empty_as_null=True)
         .unique()
     )
 

@@ -154,7 +154,7 @@ def spread(records: pl.DataFrame, timezone: str | None) -> pl.DataFrame:
         return single
     exploded = multi.with_columns(
         pl.int_ranges("first", pl.col("last") + 1).alias("minute")
-    ).explode("minute")
+    ).explode("minute", empty_as_null=True)
     duration = (pl.col("end_s") - pl.col("start_s")).cast(pl.Float64)
     lo = pl.max_horizontal(pl.col("start_s"), pl.col("minute") * 60) - pl.col("start_s")
     hi = pl.min_horizontal(pl.col("end_s"), pl.col("minute") * 60 + 60) - pl.col("start_s")

@@ -70,7 +70,7 @@ def _all_local_minutes(truth: pl.DataFrame, tz: str) -> pl.DataFrame:
             "local_date",
             pl.datetime_ranges("start", "end", "1m", closed="left").alias("minute_utc"),
         )
-        .explode("minute_utc")
+        .explode("minute_utc", empty_as_null=True)
     )
     return minutes.join(truth, on="minute_utc", how="left")
 
