@@ -15,6 +15,8 @@ from pipeline.demo.generate import DemoStudy, generate_demo
 from pipeline.jobs import derive, derived_of, inbox_items, ingest_item, lake_of, publish
 from store.warehouse import connect_read_only
 
+pytestmark = pytest.mark.slow  # generates the demo study and runs the whole pipeline on it
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoStudy, Study]:

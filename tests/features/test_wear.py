@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -159,6 +160,7 @@ totals = st.lists(
 )
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(blocks, totals, st.sampled_from(RULES))
 def test_mvpa_never_exceeds_wear(spec: list[tuple], tspec: list[tuple], rule: str) -> None:
@@ -257,6 +259,7 @@ def _rows(spec: list[tuple[str, np.ndarray, list[int]]]) -> pl.DataFrame:
     return minutes(*frames)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(step_sources(), st.sampled_from(["auto", "steps"]), st.integers(10, 120), st.integers(0, 4))
 def test_quarter_wear_equals_the_minute_reference(

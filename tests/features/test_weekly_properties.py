@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 from duckdb_oracle import oracle_weekly
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -181,6 +182,7 @@ def test_weekly_minutes_fit_in_the_week_and_daily_sums_to_weekly(
     assert (daily["local_date"] - daily["week_start"]).dt.total_days().is_between(0, 6).all()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(blocks, totals)
 def test_duckdb_oracle_agrees_with_polars(spec: list[tuple], tspec: list[tuple]) -> None:
@@ -216,6 +218,7 @@ def test_oracle_sees_nontrivial_statuses() -> None:
 STEP_PEOPLE = roster([{"participant_id": "s", "timezone": "America/Phoenix"}])
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**32), st.sampled_from(["auto", "steps", "heart_rate_or_steps"]))
 def test_duckdb_oracle_agrees_on_step_only_data(seed: int, rule: str) -> None:

@@ -103,6 +103,7 @@ def test_a_huge_heart_rate_sample_costs_only_itself(
     assert _notes(ingestor, "heart_rate-2026-03-02.json")["records_dropped"] == 1
 
 
+@pytest.mark.slow
 def test_fifty_unreadable_records_of_43200_drop_only_those(
     tmp_path: Path, ingestor: Ingestor
 ) -> None:

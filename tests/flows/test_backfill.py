@@ -20,7 +20,7 @@ from tests.flows.conftest import DemoCopy, copy_study, export_columns, warehouse
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]  # runs Prefect flows
 
 
 def configure(root: Path, *, batch: int, concurrency: int) -> Path:

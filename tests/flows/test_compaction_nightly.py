@@ -11,7 +11,7 @@ from pipeline.jobs import COMPACT_ENV
 from tests.flows.conftest import DemoCopy, copy_study, warehouse_tables, weekly_of
 from tests.flows.test_nightly import NEW_DAY, assert_incremental_equals_full, write_new_fit_day
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]  # runs Prefect flows
 
 
 def lake_folders(root: Path, table: str) -> set[str]:

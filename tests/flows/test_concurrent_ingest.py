@@ -26,6 +26,7 @@ IRISIN = Path(sys.executable).with_name("irisin")
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),
+    pytest.mark.slow,  # runs Prefect flows
     pytest.mark.skipif(
         not IRISIN.exists(), reason="the irisin command is not installed next to this python"
     ),

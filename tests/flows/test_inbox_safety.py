@@ -30,6 +30,7 @@ RUN_NIGHTLY = (
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),
+    pytest.mark.slow,  # runs Prefect flows
     pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)"),
 ]
 

@@ -19,7 +19,7 @@ from tests.flows.conftest import DemoCopy, export_columns, warehouse_tables, wee
 NEW_DAY = date(2026, 4, 27)
 """The Monday after the demo's eight weeks: a new day opens a new week."""
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]  # runs Prefect flows
 
 
 def raw_files(root: Path) -> int:

@@ -13,7 +13,7 @@ from flows.rescore import rescore_flow
 from ingest.pipeline import Ingestor
 from tests.flows.conftest import DemoCopy, weekly_of
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]  # runs Prefect flows
 
 
 def test_a_new_threshold_rescores_every_week_from_the_lake(

@@ -21,7 +21,7 @@ from pipeline.jobs import lake_of
 from tests.flows.conftest import DemoCopy
 from tests.flows.test_nightly import NEW_DAY, write_new_fit_day
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]  # runs Prefect flows
 
 
 @pytest.fixture()

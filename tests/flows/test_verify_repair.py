@@ -22,7 +22,7 @@ from pipeline.jobs import derive, lake_of
 from store.verify import LakeDamaged
 from tests.flows.conftest import DemoCopy, warehouse_tables
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]  # runs Prefect flows
 
 
 def _cli(*args: str) -> tuple[int, str]:

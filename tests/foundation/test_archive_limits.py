@@ -128,6 +128,7 @@ def bomb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[float], i
     return path, ratios, total
 
 
+@pytest.mark.slow
 def test_nested_bomb_is_what_the_issue_describes(bomb: tuple[Path, list[float], int]) -> None:
     path, ratios, total = bomb
     assert 1.0e6 < path.stat().st_size < 1.5e6

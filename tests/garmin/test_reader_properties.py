@@ -6,6 +6,7 @@ import random
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,6 +42,7 @@ def _read(data: bytes) -> dict[str, Any]:
     return read_garmin_export(members, CTX)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(st.lists(garmin_like_objects, max_size=5) | json_values)
 def test_any_json_yields_a_result_never_an_exception(document: Any) -> None:
