@@ -190,6 +190,54 @@ def minute_rows(study: Path) -> int:
     return int(lake_of(open_study(study)).scan("minutes").select("minute_utc").collect().height)
 
 
+def dask_backfill(study: Path, files: int, local_s: float, workers: int) -> None:
+    """The same backfill with ``engine = "dask"`` on a ``LocalCluster`` of ``workers`` processes; prints
+    its wall time beside the local engine's and whether every lake and derived table is equal."""
+    import polars as pl
+    from distributed import LocalCluster
+
+    from config import open_study
+    from flows.backfill import backfill_flow
+    from pipeline.jobs import derived_of, lake_of
+
+    def tables() -> dict[str, pl.DataFrame]:
+        s = open_study(study)
+        lake, derived = lake_of(s), derived_of(s)
+        out = {t: lake.scan(t).collect() for t in ("minutes", "daily_totals", "sessions")}
+        out["files"] = lake.manifest().drop("ingested_at")
+        for name in ("weekly", "daily", "participant_scores"):
+            frame = derived.read(name)
+            out[name] = pl.DataFrame() if frame is None else frame
+        return {k: v.sort(v.columns) if v.width else v for k, v in out.items()}
+
+    local = tables()
+    reset_store(study)
+    started_cluster = time.perf_counter()
+    with LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        cluster_s = time.perf_counter() - started_cluster
+        os.environ["IRISIN_ENGINE"], os.environ["IRISIN_DASK_ADDRESS"] = (
+            "dask",
+            str(cluster.scheduler_address),
+        )
+        try:
+            started = time.perf_counter()
+            result = backfill_flow(str(study))
+            dask_s = time.perf_counter() - started
+        finally:
+            del os.environ["IRISIN_ENGINE"], os.environ["IRISIN_DASK_ADDRESS"]
+    remote = tables()
+    equal = [name for name in local if local[name].equals(remote[name])]
+    print(
+        f"dask engine, LocalCluster of {workers} workers (started in {cluster_s:.1f} s): "
+        f"{dask_s:.1f} s wall, {files / dask_s:.1f} files/s, {result['batches']} batch task runs; "
+        f"local engine {local_s:.1f} s, {files / local_s:.1f} files/s "
+        f"(dask/local time {dask_s / local_s:.2f}); tables equal: {len(equal)} of {len(local)}"
+        + ("" if len(equal) == len(local) else f" (differ: {sorted(set(local) - set(equal))})")
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.backfill", description=__doc__.split("\n")[0]
@@ -201,6 +249,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes writing FIT files"
+    )
+    parser.add_argument(
+        "--dask-workers",
+        type=int,
+        default=0,
+        help="also run the same backfill on a LocalCluster of N worker processes (engine = dask) "
+        "and print both side by side",
     )
     args = parser.parse_args(argv)
 
@@ -269,6 +324,22 @@ def main(argv: list[str] | None = None) -> None:
     )
     own_mb, child_mb = peak_rss_mb()
     print(f"peak RSS: {own_mb:,.0f} MB this process, {child_mb:,.0f} MB largest child process")
+
+    cohort_files = 5_000 * 365
+    flow_ms, worker_ms = 1000 * flow_cpu / files, 1000 * worker_cpu / files
+    print(
+        f"projection, 5,000 x 365 ({cohort_files:,} files) from this run: "
+        f"{cohort_files / end_to_end / 3600:.1f} h at this run's end-to-end rate here; on N worker "
+        f"cores {cohort_files:,} x ({worker_ms:.2f}/N + {flow_ms:.2f}) ms CPU "
+        f"(reader work spreads, flow-process work per file does not): "
+        + ", ".join(
+            f"N={n}: {cohort_files * (worker_ms / n + flow_ms) / 3.6e6:.1f} h" for n in (2, 8, 32)
+        )
+    )
+    if args.dask_workers:
+        dask_backfill(study, files, backfill_s, args.dask_workers)
+        reset_store(study)
+        backfill_flow(str(study))  # the nightlies below start from the local run's store again
 
     delivered = deliver_held_back_days(args.out)
     started, cpu = time.perf_counter(), cpu_seconds()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -261,6 +263,56 @@ class DashboardSection(_Section):
     port: Annotated[int, Field(ge=1, le=65535)] = 8501
 
 
+ENGINE_ENV = "IRISIN_ENGINE"
+"""Environment override of ``[execution] engine`` (``local`` or ``dask``)."""
+DASK_ADDRESS_ENV = "IRISIN_DASK_ADDRESS"
+"""Environment override of ``[execution] dask_address`` (``tcp://host:port`` of a Dask scheduler)."""
+
+Engine = Literal["local", "dask"]
+
+
+class ExecutionSection(_Section):
+    """Where a backfill's and a rescore's participant shards run.
+
+    ``local``: on this machine, FIT files read by a pool of worker processes.
+    ``dask``: each shard is a task on a Dask cluster (``prefect_dask``), the
+    scheduler at ``dask_address``; without an address a ``LocalCluster`` of
+    ``dask_workers`` processes is started for the run. Every machine of the
+    cluster must see the study folder at the same path. The engine never
+    changes a result, so it is left out of the configuration hash.
+    """
+
+    engine: Engine = "local"
+    dask_address: str | None = Field(
+        None, description="scheduler address, e.g. tcp://10.0.0.5:8786 (engine = 'dask')"
+    )
+    dask_workers: Annotated[int, Field(ge=1, le=1024)] | None = Field(
+        None,
+        description="worker processes of a LocalCluster when no address is given (default: cores)",
+    )
+
+    @field_validator("dask_address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and "://" not in v:
+            raise ValueError(f"{v!r}: expected a scheduler address like 'tcp://host:8786'")
+        return v
+
+    def resolved(self, environ: Mapping[str, str] | None = None) -> ExecutionSection:
+        """These settings with ``IRISIN_ENGINE`` / ``IRISIN_DASK_ADDRESS`` applied (the environment wins)."""
+        env = os.environ if environ is None else environ
+        engine = env.get(ENGINE_ENV, "").strip() or self.engine
+        address = env.get(DASK_ADDRESS_ENV, "").strip() or self.dask_address
+        if engine not in ("local", "dask"):
+            raise ConfigError(f"{ENGINE_ENV}={engine!r}: expected 'local' or 'dask'")
+        try:
+            return ExecutionSection(
+                engine=engine, dask_address=address, dask_workers=self.dask_workers
+            )
+        except ValidationError as e:
+            raise ConfigError(f"{DASK_ADDRESS_ENV}={address!r}: {e.errors()[0]['msg']}") from None
+
+
 class StudyConfig(_Section):
     """The whole ``study.toml``."""
 
@@ -273,10 +325,16 @@ class StudyConfig(_Section):
     digest: DigestSection = Field(default_factory=DigestSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     dashboard: DashboardSection = Field(default_factory=DashboardSection)
+    execution: ExecutionSection = Field(default_factory=ExecutionSection)
 
     def canonical_json(self) -> str:
-        """Stable JSON of every resolved value, for hashing and run_info."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Stable JSON of every resolved value that can change a result, for hashing and run_info
+        (``[execution]`` says where the work runs, never what it computes, so it is left out)."""
+        return json.dumps(
+            self.model_dump(mode="json", exclude={"execution"}),
+            sort_keys=True,
+            separators=(",", ":"),
+        )
 
     def hash(self) -> str:
         """Short content hash: which configuration produced a result."""

@@ -24,9 +24,10 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.checkpoint import BackfillBatch, Checkpoint, plan_batches
+from flows.engine import shard_runner
 from flows.progress import BackfillProgress
 from flows.reporting import finish_run, week_rows
 from flows.tasks import (
@@ -101,6 +102,24 @@ def ingest_batch(
     return report
 
 
+@pipeline_task("backfill-batch-on-worker", run_name="backfill batch {batch.index}")
+def ingest_batch_on_worker(
+    study_dir: str, batch: BackfillBatch, items: list[InboxItem]
+) -> IngestReport:
+    """A batch on a Dask worker (``[execution] engine = "dask"``): the study opened there, files read there.
+
+    The worker process is the unit of parallelism, so FIT files are read in
+    it rather than in a pool of its own; the participant folders it writes
+    are its batch's alone.
+    """
+    report = IngestReport()
+    with StudyRun.open(study_dir, workers=1) as run:
+        for pid in batch.participants:
+            for item in (i for i in items if i.participant_id == pid):
+                report.extend(ingest_item(run.study, item, run.lake, run.ingestor))
+    return report
+
+
 def _run_batches(
     run: StudyRun,
     batches: list[BackfillBatch],
@@ -108,9 +127,12 @@ def _run_batches(
     checkpoint: Checkpoint,
     progress: BackfillProgress,
     limit: int,
+    remote: TaskRunner[Any] | None = None,
 ) -> tuple[IngestReport, list[int]]:
     """Submit the batches with at most ``limit`` in flight; checkpoint each finished one.
 
+    ``remote``: a Dask task runner that runs the batches on its workers (see
+    ``flows.engine``); the progress bar then moves a batch at a time.
     Returns the merged report and the indexes of batches that failed (left for the next run).
     """
     report = IngestReport()
@@ -127,6 +149,8 @@ def _run_batches(
             part: IngestReport = future.result()
             report.extend(part)
             files = sum(files_in(i) for i in mine)
+            if remote is not None:
+                progress.participant_done(files)
             checkpoint.mark_done(batch.index, files=files, minute_rows=minute_rows(part))
             progress.batch_done(batch.index, list(batch.participants), files, minute_rows(part))
             finished_here += 1
@@ -138,12 +162,13 @@ def _run_batches(
                 failed_outcome(i, error if isinstance(error, BaseException) else None) for i in mine
             ]
 
-    bounded_submit(
-        batches,
-        lambda batch: ingest_batch.submit(run, batch, mine_of(batch), progress, checkpoint.folder),
-        limit,
-        collect,
-    )
+    def submit(batch: BackfillBatch) -> PrefectFuture[IngestReport]:
+        if remote is None:
+            return ingest_batch.submit(run, batch, mine_of(batch), progress, checkpoint.folder)
+        parameters = {"study_dir": str(run.study.root), "batch": batch, "items": mine_of(batch)}
+        return remote.submit(ingest_batch_on_worker, parameters)
+
+    bounded_submit(batches, submit, limit, collect)
     return report, sorted(failed)
 
 
@@ -202,19 +227,22 @@ def backfill_flow(
             study,
             parameters={"study_dir": str(study.root), **parameters, "key": checkpoint.key},
         )
-        if sum(files_in(i) for i in items) >= MIN_FILES_FOR_POOL:
+        execution = study.config.execution.resolved()
+        if execution.engine == "local" and sum(files_in(i) for i in items) >= MIN_FILES_FOR_POOL:
             run.pool.start()  # every participant's FIT files are then read on all cores
-        with BackfillProgress(
-            logger,
-            total_files=sum(files_in(i) for i in items),
-            total_batches=len(batches),
-            done_files=checkpoint.done_files(),
-            done_batches=checkpoint.done_count(),
-            show_bar=show_progress,
-        ) as progress:
-            report, failed = _run_batches(
-                run, todo, items, checkpoint, progress, study.config.ingest.max_concurrent_files
-            )
+        with (
+            shard_runner(execution) as remote,
+            BackfillProgress(
+                logger,
+                total_files=sum(files_in(i) for i in items),
+                total_batches=len(batches),
+                done_files=checkpoint.done_files(),
+                done_batches=checkpoint.done_count(),
+                show_bar=show_progress,
+            ) as progress,
+        ):
+            limit = study.config.ingest.max_concurrent_files if remote is None else len(todo) or 1
+            report, failed = _run_batches(run, todo, items, checkpoint, progress, limit, remote)
         whole_cohort = participants is None and since is None and until is None
         scope = None if whole_cohort else weeks_of(study, cohort, since, until)
         derived = derive_weeks(run, scope)
@@ -233,6 +261,7 @@ def backfill_flow(
                 "batches_failed": failed,
                 "recomputed_weeks": week_rows(derived.touched),
                 "recovered_parts": len(removed),
+                "engine": execution.engine,
             },
         )
         publish_warehouse(run)

@@ -80,18 +80,19 @@ class StudyRun:
     (and retiring superseded rows) at the same time.
     """
 
-    def __init__(self, study: Study) -> None:
+    def __init__(self, study: Study, *, workers: int | None = None) -> None:
         self.study = study
         self.lake: Lake = lake_of(study)
-        self.pool = ReaderPool()
+        self.pool = ReaderPool(workers)
         """FIT reads of the run's tasks on worker processes (started on first large read; closed on exit)."""
         self.ingestor = Ingestor(study, self.lake, pool=self.pool)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     @classmethod
-    def open(cls, study_dir: str | Path) -> StudyRun:
-        return cls(open_study(Path(study_dir)))
+    def open(cls, study_dir: str | Path, *, workers: int | None = None) -> StudyRun:
+        """``workers``: reader processes (None: ``IRISIN_WORKERS`` or the cores; 1 reads in this process)."""
+        return cls(open_study(Path(study_dir)), workers=workers)
 
     def known_file_ids(self) -> KnownFiles:
         """The manifest's files with who holds each: a file is new to a participant who does not hold it yet."""

@@ -1,0 +1,52 @@
+"""Where a flow's participant shards run: this machine's task runner, or a Dask cluster.
+
+``[execution] engine = "dask"`` sends every shard of a backfill or a rescore
+to a Dask cluster through ``prefect_dask.DaskTaskRunner``; each shard is one
+Prefect task run (a few hundred per cohort at most, never one per file or
+participant). A shard task gets only picklable things (the study folder,
+participant ids, inbox items), opens the study itself on the worker, writes
+its participants' lake parts there (each participant has a folder of its own,
+so shards never write the same file) and sends back its report. The flow
+process keeps the checkpoint, the progress and everything written once per
+run (derived tables, warehouse, run record).
+
+Dask (``distributed``, ``prefect_dask``) is imported only when the engine is
+``dask``: a local run never pays for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from config.study import ExecutionSection
+
+if TYPE_CHECKING:
+    from prefect.task_runners import TaskRunner
+
+
+def dask_task_runner(execution: ExecutionSection) -> TaskRunner[Any]:
+    """A ``DaskTaskRunner`` on the configured scheduler, or on a ``LocalCluster`` started for the run.
+
+    A LocalCluster gets one thread per worker process: shards are CPU work
+    that threads of one process cannot share (the GIL).
+    """
+    from prefect_dask import DaskTaskRunner
+
+    if execution.dask_address:
+        return DaskTaskRunner(address=execution.dask_address)
+    kwargs: dict[str, Any] = {"threads_per_worker": 1, "processes": True}
+    if execution.dask_workers:
+        kwargs["n_workers"] = execution.dask_workers
+    return DaskTaskRunner(cluster_kwargs=kwargs)
+
+
+@contextmanager
+def shard_runner(execution: ExecutionSection) -> Iterator[TaskRunner[Any] | None]:
+    """The entered Dask task runner when the engine is ``dask``; None for ``local`` (the flow's own runner)."""
+    if execution.engine != "dask":
+        yield None
+        return
+    with dask_task_runner(execution) as runner:
+        yield runner
