@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from store.atomic import write_text
 
 CHECKPOINT_FILE = "checkpoint.json"
 
@@ -47,12 +48,7 @@ def backfill_key(parameters: dict[str, Any]) -> str:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        json.dump(data, out, indent=2, default=str)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2, default=str))
 
 
 class Checkpoint:

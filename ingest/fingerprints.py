@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from pathlib import Path
+
+from store.atomic import write_text
 
 
 def file_id_of(data: bytes) -> str:
@@ -57,12 +58,5 @@ class Fingerprints:
         """Write the cache atomically (when it changed)."""
         if self.path is None or not self._dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            tmp.write_text(json.dumps(self._entries, separators=(",", ":")), encoding="utf-8")
-            os.replace(tmp, self.path)
-        except BaseException:  # a full disk: no half-written cache stays behind
-            tmp.unlink(missing_ok=True)
-            raise
+        write_text(self.path, json.dumps(self._entries, separators=(",", ":")))
         self._dirty = False

@@ -32,6 +32,7 @@ from config import Study
 from config.study import DigestSection
 from models import alerts as alert_rules
 from models.participant_table import MAIL_COLUMNS, grid_today, load_participant_table
+from store.atomic import write_bytes
 from store.sheets import safe_csv_bytes, xlsx_bytes
 
 PASSWORD_ENV = "IRISIN_SMTP_PASSWORD"
@@ -159,10 +160,7 @@ def kept_path(study: Study, day: date) -> Path:
 
 def keep(message: EmailMessage, path: Path) -> Path:
     """Write the message to ``path`` atomically (so a failed send still has it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(bytes(message))
-    tmp.replace(path)
+    write_bytes(path, bytes(message))
     return path
 
 

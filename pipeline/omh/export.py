@@ -8,10 +8,10 @@ sources (``[intensity] source_precedence``) are exported, as for scoring.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 import polars as pl
@@ -19,17 +19,18 @@ import polars as pl
 from config import Study
 from config.participant_id import validate_participant_id
 from pipeline.omh.datapoints import minute_points, minutes_once, session_points, weekly_points
+from store.atomic import write_with
 
 FILES = ("step-count", "heart-rate", "physical-activity")
 
 
 def _write_lines(path: Path, points: list[bytes]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
+    def lines(out: BinaryIO) -> None:
         for line in points:
-            f.write(line)
-            f.write(b"\n")
-    os.replace(tmp, path)
+            out.write(line)
+            out.write(b"\n")
+
+    write_with(path, lines)
 
 
 def export_omh(study: Study, out: Path, weekly: pl.DataFrame | None = None) -> Counter[str]:

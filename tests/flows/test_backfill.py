@@ -115,6 +115,8 @@ def wait_until(condition: object, proc: subprocess.Popen[bytes], timeout: float 
 def kill(proc: subprocess.Popen[bytes]) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    if proc.stderr is not None:  # warnings are errors: an unclosed pipe is a ResourceWarning
+        proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
 
 

@@ -98,7 +98,8 @@ def test_nightly_with_parallel_ingests_equals_one_after_the_other(
         time.sleep(0.02)
     ingests = [_ingest(demo.root, pid, path, env) for pid, path in files]
     outputs = [p.communicate(timeout=600) for p in ingests]
-    assert nightly.wait(timeout=600) == 0, nightly.stderr.read()[-2000:]  # type: ignore[union-attr]
+    _, nightly_err = nightly.communicate(timeout=600)  # reads and closes the pipe
+    assert nightly.returncode == 0, nightly_err[-2000:]
     for proc, (out, err) in zip(ingests, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "1 new file(s)" in out, out

@@ -123,6 +123,7 @@ def test_a_writer_killed_at_any_moment_leaves_one_whole_version(
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()  # warnings are errors: an unclosed pipe is a ResourceWarning
     data = target.read_bytes()
     assert len(data) == 4_000_000 and len(set(data)) == 1  # one whole version, never a mix
     leftovers = [p for p in tmp_path.iterdir() if p.name.endswith(atomic.TEMPORARY_SUFFIX)]
