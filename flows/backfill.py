@@ -166,7 +166,8 @@ def _run_batches(
         if remote is None:
             return ingest_batch.submit(run, batch, mine_of(batch), progress, checkpoint.folder)
         parameters = {"study_dir": str(run.study.root), "batch": batch, "items": mine_of(batch)}
-        return remote.submit(ingest_batch_on_worker, parameters)
+        future: PrefectFuture[IngestReport] = remote.submit(ingest_batch_on_worker, parameters)
+        return future
 
     bounded_submit(batches, submit, limit, collect)
     return report, sorted(failed)

@@ -34,12 +34,15 @@ def dask_task_runner(execution: ExecutionSection) -> TaskRunner[Any]:
     """
     from prefect_dask import DaskTaskRunner
 
+    runner: TaskRunner[Any]  # prefect_dask is untyped
     if execution.dask_address:
-        return DaskTaskRunner(address=execution.dask_address)
+        runner = DaskTaskRunner(address=execution.dask_address)
+        return runner
     kwargs: dict[str, Any] = {"threads_per_worker": 1, "processes": True}
     if execution.dask_workers:
         kwargs["n_workers"] = execution.dask_workers
-    return DaskTaskRunner(cluster_kwargs=kwargs)
+    runner = DaskTaskRunner(cluster_kwargs=kwargs)
+    return runner
 
 
 @contextmanager
