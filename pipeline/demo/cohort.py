@@ -47,6 +47,13 @@ class DemoParticipant:
     skip_days: tuple[int, ...] = field(default_factory=tuple)
     """Days (index from the study start) without any wear."""
     vigorous_share: float = 0.3
+    roster_timezone: str | None = None
+    """The zone roster.csv gives, when it is not the one they live in (a roster mistake)."""
+
+    @property
+    def roster_zone(self) -> str:
+        """The zone irisin is told (roster.csv): where weeks and days are counted."""
+        return self.roster_timezone or self.timezone
 
 
 COHORT: tuple[DemoParticipant, ...] = (
@@ -68,10 +75,12 @@ COHORT: tuple[DemoParticipant, ...] = (
     DemoParticipant(
         "P12", "Australia/Brisbane", 1992, 59, 189, "fit", 65, skip_days=tuple(range(14, 21))
     ),
+    DemoParticipant("P13", "America/Los_Angeles", 1987, 61, 183, "fit", 80, roster_timezone="UTC"),
 )
 """P02/P03 sit on either side of the hour; P10 rarely wears the device long
 enough (insufficient weeks); P11 stops syncing after day 34; P12 has a week
-without any wear; P06 has a sparse second week; P10's data is an Apple Health export (iPhone and Watch
+without any wear; P13 lives in Los Angeles but roster.csv says UTC (the time-zone check
+flags it; its weeks are counted in UTC, as irisin is told); P06 has a sparse second week; P10's data is an Apple Health export (iPhone and Watch
 steps overlapping); P02 and P03 also upload a weekly run as TCX / GPX."""
 
 

@@ -148,7 +148,7 @@ def generate_demo(
         pl.DataFrame(
             {
                 "participant_id": [p.participant_id for p in cohort],
-                "timezone": [p.timezone for p in cohort],
+                "timezone": [p.roster_zone for p in cohort],
                 "birth_year": [p.birth_year for p in cohort],
                 "resting_hr": [float(p.resting_hr) for p in cohort],
                 "max_hr": [float(p.max_hr) for p in cohort],

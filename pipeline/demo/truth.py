@@ -29,7 +29,7 @@ def expected_weekly(
             continue
         local = t.with_columns(
             pl.col("minute_utc")
-            .dt.convert_time_zone(p.timezone)
+            .dt.convert_time_zone(p.roster_zone)
             .dt.replace_time_zone(None)
             .alias("local")
         ).with_columns(pl.col("local").dt.date().alias("day"))

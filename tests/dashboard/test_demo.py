@@ -56,6 +56,7 @@ EXPECTED_FLAGS = {
     "P10": "low wear: 8.0 h/day over 7 days",
     "P11": "no data for 22 days",
     "P12": "",
+    "P13": "",
 }
 
 
@@ -152,7 +153,7 @@ def test_app_table_page_on_the_demo(
     at.run()
     assert not at.exception
     shown = pl.from_pandas(at.dataframe[0].value)
-    assert shown.height == 12
+    assert shown.height == 13
     assert dict(zip(shown["participant_id"], shown["flags"], strict=True)) == dict(
         demo_table.select("participant_id", "flags").iter_rows()
     )

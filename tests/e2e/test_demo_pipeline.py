@@ -124,3 +124,19 @@ def test_run_summary_flags_the_participants_designed_to_trip_them(
     # P10 wears the device 8 h a day, under the 600 min/day alert threshold
     assert flags["P10"] == "low wear: 8.0 h/day over 7 days"
     assert set(flags) == {"P03", "P05", "P09", "P10", "P11"}
+
+
+def test_time_zone_check_flags_only_the_participant_with_the_wrong_roster_zone(
+    demo: tuple[DemoStudy, Study],
+) -> None:
+    """P13 lives in Los Angeles and roster.csv says UTC: flagged. P12 (Brisbane, a week without
+    wear) and everyone else are not: their first and last partial UTC weeks are not read."""
+    from pipeline.validity import zone_mismatches_of
+
+    _, study = demo
+    found = zone_mismatches_of(study)
+    assert found["participant_id"].to_list() == ["P13"]
+    row = found.row(0, named=True)
+    assert row["roster_zone"] == "UTC" and row["weeks_disagreeing"] >= 7
+    assert row["activity_utc_offset_hours"] in (-8, -7, -6)
+    assert "the roster says UTC (UTC); activity looks like UTC-" in row["message"]

@@ -48,7 +48,7 @@ def test_demo_truth_weekly_table() -> None:
         [
             {
                 "participant_id": p.participant_id,
-                "timezone": p.timezone,
+                "timezone": p.roster_zone,
                 "birth_year": p.birth_year,
                 "resting_hr": float(p.resting_hr),
                 "max_hr": float(p.max_hr),

@@ -128,7 +128,7 @@ def test_digest_of_the_demo_lists_each_rule_and_attaches_the_table(
     }
     ((rcpts, message),) = inbox.messages
     assert sorted(rcpts) == sorted(RECIPIENTS)
-    assert message["Subject"].endswith("2026-04-27: 5 of 12 participants flagged")
+    assert message["Subject"].endswith("2026-04-27: 5 of 13 participants flagged")
     body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "no data: 1 participant(s): P11" in body
     assert "low wear: 1 participant(s): P10" in body
@@ -138,7 +138,7 @@ def test_digest_of_the_demo_lists_each_rule_and_attaches_the_table(
     files = _attachments(message)
     assert set(files) == {"participants-2026-04-27.csv", "participants-2026-04-27.xlsx"}
     table = pl.read_csv(io.BytesIO(files["participants-2026-04-27.csv"]))
-    assert table.columns == list(digest.MAIL_COLUMNS) and table.height == 12
+    assert table.columns == list(digest.MAIL_COLUMNS) and table.height == 13
     flags = dict(zip(table["participant_id"], table["flags"].fill_null(""), strict=True))
     assert (
         flags["P11"] == "no data for 22 days" and flags["P10"] == "low wear: 8.0 h/day over 7 days"
