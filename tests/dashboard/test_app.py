@@ -233,3 +233,26 @@ def test_an_open_dashboard_says_so_on_every_page(fixture_study: Path) -> None:
         at.run()
         assert not at.exception
         assert "without a password (--insecure-no-password)" in at.warning[0].value
+
+
+def test_every_download_writes_a_formula_looking_id_as_text(
+    fixture_study: Path, tmp_path: Path, media: Media
+) -> None:
+    """An id a spreadsheet would run as a formula ("-1-1" is a valid id) comes back as text in each CSV."""
+    import shutil
+
+    study = tmp_path / "study"
+    shutil.copytree(fixture_study, study)
+    with (study / "roster.csv").open("a", encoding="utf-8") as roster:
+        roster.write("-1-1,Europe/Oslo,\n")
+    table = _run(study, "participants")
+    assert not table.exception
+    _, content = _deferred_download(table, media)
+    ids = pl.read_csv(io.BytesIO(content))["participant_id"].to_list()
+    assert "'-1-1" in ids and "-1-1" not in ids and "P01" in ids
+    grid = _run(study, "grid")
+    assert not grid.exception
+    for index in (0, 2):  # grid as CSV, alerts as CSV
+        _, content = _deferred_download(grid, media, index)
+        ids = pl.read_csv(io.BytesIO(content))["participant_id"].to_list()
+        assert "'-1-1" in ids and "-1-1" not in ids, (index, ids)

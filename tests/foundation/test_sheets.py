@@ -91,3 +91,46 @@ def test_irisin_export_writes_a_formula_id_as_text(tmp_path: Path) -> None:
 def test_every_dangerous_first_character(start: str) -> None:
     back = pl.read_csv(io.BytesIO(safe_csv_bytes(pl.DataFrame({"v": [f"{start}x"]}))))
     assert back["v"].to_list() == [f"'{start}x"]
+
+
+def test_the_digest_mail_attaches_a_formula_id_and_device_as_text() -> None:
+    """The attachments go through the mail as sent: parsed back from its bytes, no cell is a formula."""
+    import email
+    import email.policy
+
+    from config.study import DigestSection
+    from pipeline.digest import Digest, build_message
+
+    table = pl.DataFrame(
+        {
+            "participant_id": ["-1-1", "P01"],
+            "device": ['=HYPERLINK("http://x.example","click")', "Charge 6"],
+            "flags": ["no data for 9 days", ""],
+        }
+    )
+    digest = Digest(
+        day=date(2024, 3, 8),
+        counts={"no_data": 1},
+        flagged={"no_data": ["-1-1"]},
+        table=table,
+        subject="irisin digest",
+        body="1 participant flagged",
+    )
+    settings = DigestSection(sender="irisin@example.org", recipients=["staff@example.org"])
+    sent = email.message_from_bytes(
+        bytes(build_message(digest, settings)), policy=email.policy.default
+    )
+    files: dict[str, bytes] = {}
+    for part in sent.iter_attachments():  # type: ignore[attr-defined]
+        content = part.get_content()
+        files[str(part.get_filename())] = (
+            content.encode("utf-8") if isinstance(content, str) else content
+        )
+    assert set(files) == {"participants-2024-03-08.csv", "participants-2024-03-08.xlsx"}
+    back = pl.read_csv(io.BytesIO(files["participants-2024-03-08.csv"]))
+    assert back["participant_id"].to_list() == ["'-1-1", "P01"]
+    assert back["device"].to_list() == ["'" + table["device"][0], "Charge 6"]
+    book = zipfile.ZipFile(io.BytesIO(files["participants-2024-03-08.xlsx"]))
+    sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and "<f " not in sheet
+    assert "HYPERLINK" in book.read("xl/sharedStrings.xml").decode()
