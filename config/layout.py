@@ -19,6 +19,10 @@ def default_study_toml() -> str:
     return resources.files("config").joinpath("default_study.toml").read_text(encoding="utf-8")
 
 
+WAREHOUSE_FILE = "warehouse.duckdb"
+"""File name of a study's warehouse, in its store folder."""
+
+
 @dataclass(frozen=True)
 class StudyPaths:
     """Where everything of one study lives."""
@@ -40,6 +44,32 @@ class StudyPaths:
     @property
     def store(self) -> Path:
         return self.root / "store"
+
+    # Every path of the store is built here, once; the store's modules take these.
+    @property
+    def lake(self) -> Path:
+        """The Parquet lake of canonical rows (``store.lake.Lake``)."""
+        return self.store / "lake"
+
+    @property
+    def derived(self) -> Path:
+        """The derived tables: weekly, daily, scores (``store.derived.DerivedStore``)."""
+        return self.store / "derived"
+
+    @property
+    def quarantine(self) -> Path:
+        """Files held with their reason (``store.quarantine``)."""
+        return self.store / "quarantine"
+
+    @property
+    def fingerprints(self) -> Path:
+        """The cache of raw files' hashes by path, size and time (``ingest.fingerprints``)."""
+        return self.store / "fingerprints.json"
+
+    @property
+    def warehouse(self) -> Path:
+        """The DuckDB warehouse the dashboard reads (``store.warehouse``)."""
+        return self.store / WAREHOUSE_FILE
 
     @property
     def runs(self) -> Path:

@@ -276,8 +276,8 @@ class Ingestor:
         self.pool = pool
         """worker processes for FIT reads (``ingest.parallel``); None reads in this process."""
         self.study = study
-        self.lake = lake or Lake(study.paths.store / "lake")
-        self.quarantine_root = study.paths.store / "quarantine"
+        self.lake = lake or Lake(study.paths.lake)
+        self.quarantine_root = study.paths.quarantine
         self.participant_from_id = participant_from_id
         c = study.config.ingest
         self.limits = archive_limits_of(c)

@@ -653,9 +653,7 @@ def verify(study_dir: StudyOpt) -> None:
     from store.verify import study_damage
 
     study = open_study(study_dir)
-    damage = study_damage(
-        study.paths.store, prefect_database_of(study, os.environ.get("PREFECT_HOME"))
-    )
+    damage = study_damage(study.paths, prefect_database_of(study, os.environ.get("PREFECT_HOME")))
     for d in damage:
         typer.echo(f"damaged {d.line()}")
     if damage:

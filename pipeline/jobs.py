@@ -37,7 +37,7 @@ from store.atomic import write_text
 from store.derived import DerivedStore, DerivedTableDamaged
 from store.lake import KnownFiles, Lake
 from store.verify import named_lake_damage
-from store.warehouse import WAREHOUSE_FILE, refresh_warehouse
+from store.warehouse import refresh_warehouse
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def gc_paused() -> Iterator[None]:
 
 
 def lake_of(study: Study) -> Lake:
-    return Lake(study.paths.store / "lake")
+    return Lake(study.paths.lake)
 
 
 def recover_store(study: Study, lake: Lake | None = None) -> list[str]:
@@ -107,7 +107,7 @@ def damage_outcomes(study: Study, lake: Lake) -> list[FileOutcome]:
 
 
 def derived_of(study: Study) -> DerivedStore:
-    return DerivedStore(study.paths.store / "derived")
+    return DerivedStore(study.paths.derived)
 
 
 def weekly_for_reading(
@@ -135,7 +135,7 @@ def weekly_for_reading(
 
 
 def warehouse_path(study: Study) -> Path:
-    return study.paths.store / WAREHOUSE_FILE
+    return study.paths.warehouse
 
 
 def files_under(folder: Path) -> list[Path]:
@@ -295,7 +295,7 @@ def _has_new_bytes(
 
 def fingerprints_of(study: Study) -> Fingerprints:
     """The study's cache of raw-file hashes (``store/fingerprints.json``)."""
-    return Fingerprints(study.paths.store / "fingerprints.json")
+    return Fingerprints(study.paths.fingerprints)
 
 
 def new_items(

@@ -60,7 +60,7 @@ def set_aside_corrupt_prefect_database(database: Path) -> Path | None:
 
 
 def repair(study: Study, prefect_database: Path | None) -> RepairReport:
-    report = RepairReport(found=study_damage(study.paths.store, prefect_database))
+    report = RepairReport(found=study_damage(study.paths, prefect_database))
     for d in report.found:
         if d.kind == "temporary file":
             Path(d.path).unlink(missing_ok=True)

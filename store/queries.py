@@ -23,7 +23,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from store.warehouse import WAREHOUSE_FILE, connect_read_only
+from config.layout import StudyPaths
+from store.lake import Lake
+from store.warehouse import connect_read_only
 
 WEEKLY_COLUMNS: dict[str, pl.DataType] = {
     "participant_id": pl.String(),
@@ -76,7 +78,7 @@ ROSTER_COLUMNS: dict[str, pl.DataType] = {
 
 def warehouse_path(study_dir: Path) -> Path:
     """Where the nightly run leaves the warehouse of a study folder."""
-    return Path(study_dir) / "store" / WAREHOUSE_FILE
+    return StudyPaths(Path(study_dir)).warehouse
 
 
 @contextmanager
@@ -99,7 +101,7 @@ def open_derived(study_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """
     con = duckdb.connect()
     try:
-        for part in sorted((Path(study_root) / "store" / "derived").glob("*.parquet")):
+        for part in sorted(StudyPaths(Path(study_root)).derived.glob("*.parquet")):
             path = str(part.resolve()).replace("'", "''")
             con.execute(f"CREATE VIEW {part.stem} AS SELECT * FROM read_parquet('{path}')")
         _lake_views(con, Path(study_root))
@@ -110,9 +112,7 @@ def open_derived(study_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def _lake_views(con: duckdb.DuckDBPyConnection, study_root: Path) -> None:
     """Views over the lake's committed ``minutes`` and ``daily_totals`` parts (for the heart-rate rule)."""
-    from store.lake import Lake
-
-    lake_root = study_root / "store" / "lake"
+    lake_root = StudyPaths(study_root).lake
     if not lake_root.is_dir():
         return
     lake = Lake(lake_root)

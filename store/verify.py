@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from config.layout import StudyPaths
 from config.schema import LAKE_TABLES
 from store.lake import MANIFEST, SUPERSEDED, Lake
 
@@ -170,11 +171,11 @@ def prefect_database_problem(database: Path) -> str | None:
     return None if result == "ok" else f"integrity check: {result}"
 
 
-def study_damage(store: Path, prefect_database: Path | None) -> list[Damage]:
-    """Everything ``irisin verify`` reports for a study whose store folder is ``store``."""
-    damage = lake_damage(Lake(store / "lake"))
-    damage += derived_damage(store / "derived")
-    damage += leftover_temporary_files(store)
+def study_damage(paths: StudyPaths, prefect_database: Path | None) -> list[Damage]:
+    """Everything ``irisin verify`` reports for the study at ``paths``."""
+    damage = lake_damage(Lake(paths.lake))
+    damage += derived_damage(paths.derived)
+    damage += leftover_temporary_files(paths.store)
     if prefect_database is not None:
         problem = prefect_database_problem(prefect_database)
         if problem:

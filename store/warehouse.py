@@ -32,7 +32,6 @@ from store.atomic import publish, temporary_name
 from store.derived import DerivedStore
 from store.lake import BUCKET_KEY, MANIFEST, RETIREMENTS, Lake
 
-WAREHOUSE_FILE = "warehouse.duckdb"
 SNAPSHOTS_KEPT = 2
 """Derived-table snapshots kept: the current warehouse's and the one before (readers may still use it)."""
 

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import store.quarantine
-from config.layout import init_study, open_study
+from config.layout import StudyPaths, init_study, open_study
 from config.roster import write_roster
 from ingest.pipeline import Ingestor, IngestReport
 from pipeline.demo.fitbit_files import write_takeout_json
@@ -73,7 +73,7 @@ def test_a_full_disk_while_writing_lake_parts_leaves_nothing_behind(
     monkeypatch.undo()
     report = Ingestor(open_study(study_dir)).ingest("P01", [export])
     assert {o.status for o in report.outcomes} == {"ok", "quarantined"}
-    assert study_damage(study_dir / "store", None) == []
+    assert study_damage(StudyPaths(study_dir), None) == []
 
 
 def test_a_full_disk_while_writing_the_quarantine_copy_leaves_nothing_behind(
@@ -112,4 +112,4 @@ def test_a_full_disk_while_writing_derived_tables_and_the_run_record_leaves_noth
     assert list((study_dir / "runs").rglob("*.tmp")) == []
     monkeypatch.undo()
     assert derive(study, None).weekly.height > 0
-    assert study_damage(study_dir / "store", None) == []
+    assert study_damage(StudyPaths(study_dir), None) == []
