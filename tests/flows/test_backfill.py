@@ -187,3 +187,34 @@ def test_a_backfill_killed_while_writing_the_lake_resumes_to_the_same_warehouse(
     got = normalized(root)
     for name, table in expected.items():
         assert got[name].equals(table), f"table {name} differs from a clean run"
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_backfill_promptly_and_the_next_run_completes(
+    demo_template: DemoCopy, tmp_path: Path, prefect_api: str
+) -> None:
+    """SIGTERM while the lake is being written: the run ends within 30 s, what it committed is whole, the next run finishes."""
+    from config import open_study
+    from pipeline.jobs import lake_of
+    from store.verify import lake_damage
+
+    root = configure(copy_study(demo_template.root, tmp_path / "stopped"), batch=3, concurrency=2)
+    proc = start_backfill(root, prefect_api, hold=None)
+    wait_until(lambda: any((root / "store" / "lake").rglob("*.parquet")), proc)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("the backfill was still running 30 s after SIGTERM") from None
+    finally:
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert time.monotonic() - sent < 30
+    assert proc.returncode != 0  # stopped, not finished
+
+    assert lake_damage(lake_of(open_study(root))) == []  # every committed part reads whole
+    backfill_flow(str(root), show_progress=False)
+    assert export_columns(weekly_of(root)).equals(export_columns(demo_template.expected_weekly))
