@@ -29,7 +29,7 @@ looks at today, because it is about the time since that last data:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -289,9 +289,17 @@ def counts_per_rule(frame: pl.DataFrame) -> dict[str, int]:
     return {r.name: int(frame[r.column].is_not_null().sum()) for r in RULES}
 
 
-def reference_day(last: pl.DataFrame) -> date | None:
-    """The local day of the latest data anywhere in the study ("this week" contains it; never a rule's base)."""
+def reference_day(last: pl.DataFrame, today: date | None = None) -> date | None:
+    """The local day of the latest data anywhere in the study ("this week" contains it; never a rule's base).
+
+    With ``today``, a day past tomorrow is never taken: a lake written before
+    readers dropped impossible dates may still hold a row dated 2126, and one
+    such row must not move the whole cohort's "this week" into the future.
+    """
     if last.is_empty():
         return None
     value = last["last_local"].max()
-    return value.date() if isinstance(value, datetime) else None
+    if not isinstance(value, datetime):
+        return None
+    day = value.date()
+    return day if today is None else min(day, today + timedelta(days=1))

@@ -48,9 +48,9 @@ FLAG_KINDS: tuple[str, ...] = alerts_model.RULE_NAMES
 """Flag families, for filtering: every flag text starts with one of these."""
 
 
-def reference_day(last: pl.DataFrame) -> date | None:
-    """The local day of the latest data anywhere in the study ("this week" contains it)."""
-    return alerts_model.reference_day(last)
+def reference_day(last: pl.DataFrame, today: date | None = None) -> date | None:
+    """The local day of the latest data anywhere in the study ("this week" contains it), never past tomorrow."""
+    return alerts_model.reference_day(last, today)
 
 
 def _weeks(participants: pl.DataFrame, weekly: pl.DataFrame, ref_day: date | None) -> pl.DataFrame:
@@ -90,7 +90,7 @@ def build(
     evaluated = alerts_model.evaluate(roster, last, weekly, daily_wear, heart_rate, alerts, as_of)
     table = (
         evaluated.join(
-            _weeks(roster.select("participant_id"), weekly, reference_day(last)),
+            _weeks(roster.select("participant_id"), weekly, reference_day(last, as_of.date())),
             on="participant_id",
             how="left",
         )
@@ -197,7 +197,7 @@ def load_participant_table(
     )
     table = build(roster, last, weekly, daily_wear, scores, heart_rate, settings, instant)
     return ParticipantTable(
-        table, evaluated, reference_day(last), instant, replay=as_of is not None
+        table, evaluated, reference_day(last, instant.date()), instant, replay=as_of is not None
     )
 
 

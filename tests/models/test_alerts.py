@@ -112,3 +112,16 @@ def test_attention_order_list_and_counts() -> None:
 def test_rules_are_described_with_the_study_settings() -> None:
     text = alerts.describe_rules(AlertsSection(low_wear_hours_per_day=8.5, low_wear_days=5))
     assert "low wear: under 8.5 worn h/day over the last 5 days of data" in text
+
+
+def test_a_row_dated_2126_never_moves_this_week_past_tomorrow() -> None:
+    """A lake filled before impossible dates were dropped may hold one; "this week" stays at today."""
+    last = pl.DataFrame(
+        {
+            "participant_id": ["P01", "P02"],
+            "last_local": [datetime(2024, 3, 7, 13, 0), datetime(2126, 1, 1, 0, 0)],
+        }
+    )
+    assert alerts.reference_day(last) == date(2126, 1, 1)  # no clock given: the data's own day
+    assert alerts.reference_day(last, date(2024, 3, 8)) == date(2024, 3, 9)
+    assert alerts.reference_day(last.head(1), date(2024, 3, 8)) == date(2024, 3, 7)
