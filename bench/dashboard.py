@@ -232,7 +232,7 @@ def build(root: Path, n: int, weeks: int, minute_days: int, seed: int) -> dict[s
         "daily": daily.drop("week_start"),
         "weekly": weekly,
         "participant_scores": participant_scores(weekly, config),
-        "cohort_weekly": cohort_weekly(weekly, config),
+        "cohort_weekly": cohort_weekly(weekly),
         "files": synthetic_files(n, weeks, rng),
     }
     con = duckdb.connect(str(queries.warehouse_path(root)))

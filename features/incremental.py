@@ -2,9 +2,9 @@
 
 A nightly run ingests a few files; their rows can only change the weeks they
 fall in. ``touched_weeks`` names those weeks from the new rows alone;
-``update_weekly`` recomputes them from the whole store (``weekly_table(...,
-only=touched)`` reads just the rows within reach of those weeks) and replaces
-them in the existing table. The result equals a full recompute as long as the
+derive recomputes them (``week_tables(..., only=touched)`` reads just the rows
+within reach of those weeks) and ``replace_weeks`` merges them into the
+existing table, the one weekly merge. The result equals a full recompute as long as the
 roster, the device profiles and the study configuration are unchanged; when
 any of those changes (``config_hash`` differs), recompute everything.
 """
@@ -17,7 +17,6 @@ from config.study import StudyConfig
 from features.combine import QUARTER_MINUTES, US_PER_MINUTE, source_rank
 from features.local_time import localize_quarters, week_start_for_dates
 from features.scope import ONLY_COLUMNS
-from features.weekly import weekly_table
 
 
 def touched_weeks(
@@ -64,26 +63,3 @@ def replace_weeks(
     return pl.concat([kept, recomputed.select(existing.columns)], how="vertical_relaxed").sort(
         ONLY_COLUMNS
     )
-
-
-def update_weekly(
-    existing: pl.DataFrame,
-    new_minutes: pl.LazyFrame,
-    new_daily_totals: pl.LazyFrame,
-    minutes: pl.LazyFrame,
-    daily_totals: pl.LazyFrame,
-    profiles: pl.LazyFrame,
-    roster: pl.DataFrame,
-    config: StudyConfig,
-    *,
-    config_hash: str,
-) -> pl.DataFrame:
-    """The weekly table after new rows arrived: ``minutes``/``daily_totals`` are the whole
-    store including the new rows, ``new_*`` only the new rows."""
-    touched = touched_weeks(new_minutes, new_daily_totals, roster, config)
-    if touched.height == 0:
-        return existing
-    recomputed = weekly_table(
-        minutes, daily_totals, profiles, roster, config, config_hash=config_hash, only=touched
-    )
-    return replace_weeks(existing, recomputed, touched)

@@ -27,7 +27,6 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 
 from config.study import StudyConfig
-from models.weekly_status import with_status
 
 SCORE_COLUMNS: dict[str, pl.DataType] = {
     "participant_id": pl.String(),
@@ -139,12 +138,12 @@ def participant_scores(
 ) -> pl.DataFrame:
     """One row per participant of ``weekly`` (``SCORE_COLUMNS``), sorted by participant.
 
-    ``weekly`` needs ``participant_id, week_start, mvpa_minutes, valid_days``;
-    statuses are re-derived under ``config`` (the same as stored when the
-    configuration is unchanged). ``today`` (default: today in UTC) sets the
+    ``weekly`` is a scored weekly table (``participant_id, week_start,
+    mvpa_minutes, status``): the status is the one derive gave it
+    (``models.weekly_status.with_status``), never recomputed here; for a
+    what-if threshold, score the table under that configuration first. ``today`` (default: today in UTC) sets the
     reference day of the current streak (``reference_day``).
     """
-    weekly = with_status(weekly, config)
     status = pl.col("status")
     sufficient = status != "insufficient"
     counts = weekly.group_by("participant_id").agg(

@@ -12,9 +12,6 @@ from statistics import NormalDist
 
 import polars as pl
 
-from config.study import StudyConfig
-from models.weekly_status import with_status
-
 COHORT_COLUMNS: dict[str, pl.DataType] = {
     "week_start": pl.Date(),
     "participants": pl.Int32(),
@@ -46,20 +43,16 @@ def wilson_interval(
     )
 
 
-def cohort_weekly(weekly: pl.DataFrame, config: StudyConfig) -> pl.DataFrame:
-    """One row per week of ``weekly`` (``COHORT_COLUMNS``), sorted by week.
+def cohort_weekly(weekly: pl.DataFrame) -> pl.DataFrame:
+    """One row per week of a scored ``weekly`` table (``COHORT_COLUMNS``), sorted by week.
 
-    Statuses are re-derived from ``mvpa_minutes`` and ``valid_days`` under
-    ``config``, so a what-if threshold needs no recompute of the weekly table.
+    The status is the one the table carries (derive scores each week once);
+    a what-if threshold is ``cohort_weekly(with_status(weekly, other_config))``.
     """
-    counts = (
-        with_status(weekly, config)
-        .group_by("week_start")
-        .agg(
-            pl.col("participant_id").n_unique().alias("participants"),
-            (pl.col("status") != "insufficient").sum().alias("sufficient"),
-            (pl.col("status") == "met").sum().alias("met"),
-        )
+    counts = weekly.group_by("week_start").agg(
+        pl.col("participant_id").n_unique().alias("participants"),
+        (pl.col("status") != "insufficient").sum().alias("sufficient"),
+        (pl.col("status") == "met").sum().alias("met"),
     )
     low, high = wilson_interval(pl.col("met"), pl.col("sufficient"))
     return (

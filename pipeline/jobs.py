@@ -594,7 +594,7 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
         "exclusions", _exclusions(study, lake, derived, touched, None if full else scans["minutes"])
     )
     derived.write("participant_scores", participant_scores(weekly, cfg))
-    derived.write("cohort_weekly", cohort_weekly(weekly, cfg))
+    derived.write("cohort_weekly", cohort_weekly(weekly))
     _derive_state(study).write(
         INCLUDED_RETIREMENTS, lake.retirements().select(list(RETIREMENT_COLUMNS))
     )

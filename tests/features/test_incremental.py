@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
 
 from config.study import StudyConfig
-from features.incremental import touched_weeks, update_weekly
+from features.incremental import replace_weeks, touched_weeks
 from features.weekly import (
     Inputs,
     daily_table,
@@ -90,17 +90,18 @@ def test_update_equals_full_recompute(old_spec: list[tuple], new_spec: list[tupl
     )
     everything = pl.concat([old, new])
     existing = full(old, tots)
-    updated = update_weekly(
-        existing,
-        new.lazy(),
-        daily_totals([]).lazy(),
+    # what derive does after a nightly: recompute the touched weeks, merge them in
+    touched = touched_weeks(new.lazy(), daily_totals([]).lazy(), PEOPLE, CONFIG)
+    recomputed = weekly_table(
         everything.lazy(),
         tots.lazy(),
         profiles().lazy(),
         PEOPLE,
         CONFIG,
         config_hash="h",
+        only=touched,
     )
+    updated = existing if touched.height == 0 else replace_weeks(existing, recomputed, touched)
     assert_frame_equal(updated, full(everything, tots))
 
 

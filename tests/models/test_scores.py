@@ -12,7 +12,7 @@ from scipy.stats import binomtest
 from config.study import StudyConfig
 from models.adherence import participant_scores, weeks_running
 from models.cohort import cohort_weekly
-from models.weekly_status import week_status
+from models.weekly_status import week_status, with_status
 
 CONFIG = StudyConfig()
 MONDAY = date(2026, 1, 5)
@@ -81,7 +81,7 @@ def test_default_tau_gives_95_percent_at_one_hour() -> None:
 def test_cohort_share_and_wilson_interval_match_scipy() -> None:
     frames = [weeks(f"p{i}", [(90 if i < 3 else 10, 5), (0, 1)]) for i in range(7)]
     frames.append(weeks("all", [(100, 7), (100, 7)]))
-    got = cohort_weekly(pl.concat(frames), CONFIG)
+    got = cohort_weekly(pl.concat(frames))
     first, second = got.row(0, named=True), got.row(1, named=True)
     assert (first["participants"], first["sufficient"], first["met"]) == (8, 8, 4)
     ci = binomtest(4, 8).proportion_ci(confidence_level=0.95, method="wilson")
@@ -98,7 +98,7 @@ def test_cohort_share_and_wilson_interval_match_scipy() -> None:
 
 
 def test_cohort_week_without_sufficient_participants_has_no_share() -> None:
-    got = cohort_weekly(weeks("p", [(100, 2)]), CONFIG)
+    got = cohort_weekly(weeks("p", [(100, 2)]))
     assert got.select("sufficient", "share_met", "ci_low", "ci_high").row(0) == (
         0,
         None,
@@ -110,8 +110,8 @@ def test_cohort_week_without_sufficient_participants_has_no_share() -> None:
 def test_cohort_follows_a_what_if_threshold() -> None:
     config = StudyConfig.model_validate({"scoring": {"threshold_minutes_per_week": 150}})
     data = pl.concat([weeks("a", [(100, 7)]), weeks("b", [(200, 7)])])
-    assert cohort_weekly(data, CONFIG)["met"].item() == 2
-    assert cohort_weekly(data, config)["met"].item() == 1
+    assert cohort_weekly(data)["met"].item() == 2
+    assert cohort_weekly(with_status(data, config))["met"].item() == 1
 
 
 def test_a_dropout_ends_the_streak() -> None:
