@@ -16,6 +16,13 @@ import polars as pl
 
 ONLY_COLUMNS = ("participant_id", "week_start")
 
+REACH_BEFORE = timedelta(days=1)
+"""Minute rows from this long before a requested week's start (UTC midnight) can fall in it."""
+REACH_AFTER = timedelta(days=8)
+"""... and up to this long after the start (a week plus the widest UTC offset, rounded up to days)."""
+DAILY_REACH_AFTER = timedelta(days=6)
+"""Daily totals carry a local date: the week's own seven days, start to start + 6."""
+
 
 def participant_bounds(only: pl.DataFrame) -> pl.LazyFrame:
     """Per participant: the earliest and the latest requested week start."""
@@ -33,16 +40,8 @@ def participant_bounds(only: pl.DataFrame) -> pl.LazyFrame:
 def restrict_minutes(minutes: pl.LazyFrame, only: pl.DataFrame) -> pl.LazyFrame:
     """Minute rows of the requested participants within reach of their requested weeks."""
     utc = pl.Datetime("us", "UTC")
-    low = (
-        (pl.col("_first_week") - timedelta(days=1))
-        .cast(pl.Datetime("us"))
-        .dt.replace_time_zone("UTC")
-    )
-    high = (
-        (pl.col("_last_week") + timedelta(days=8))
-        .cast(pl.Datetime("us"))
-        .dt.replace_time_zone("UTC")
-    )
+    low = (pl.col("_first_week") - REACH_BEFORE).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    high = (pl.col("_last_week") + REACH_AFTER).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     return (
         minutes.join(participant_bounds(only), on="participant_id", how="inner")
         .filter((pl.col("minute_utc").cast(utc) >= low) & (pl.col("minute_utc").cast(utc) < high))
@@ -56,7 +55,7 @@ def restrict_daily_totals(daily_totals: pl.LazyFrame, only: pl.DataFrame) -> pl.
         daily_totals.join(participant_bounds(only), on="participant_id", how="inner")
         .filter(
             (pl.col("local_date") >= pl.col("_first_week"))
-            & (pl.col("local_date") <= pl.col("_last_week") + timedelta(days=6))
+            & (pl.col("local_date") <= pl.col("_last_week") + DAILY_REACH_AFTER)
         )
         .drop("_first_week", "_last_week")
     )

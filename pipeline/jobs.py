@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import polars as pl
 from config import Study
 from features.incremental import replace_weeks, touched_weeks
 from features.plausibility import EXCLUSION_COLUMNS, exclusions_table
-from features.scope import keep_requested
+from features.scope import DAILY_REACH_AFTER, REACH_AFTER, REACH_BEFORE, keep_requested
 from features.weekly import Inputs, week_tables, week_tables_in_batches
 from ingest.archive import special_kind
 from ingest.fingerprints import Fingerprints
@@ -393,13 +393,6 @@ def _days_of_weeks(weeks: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-REACH_BEFORE = timedelta(days=1)
-REACH_AFTER = timedelta(days=8)
-"""Minute rows that can fall in a local week starting ``week_start`` lie in
-``[week_start - 1 day, week_start + 8 days)`` UTC (offsets span -12 h to +14 h),
-the reach ``features.scope.restrict_minutes`` applies per participant."""
-
-
 def _utc_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
@@ -427,7 +420,7 @@ def reach_of_weeks(lake: Lake, weeks: pl.DataFrame) -> dict[str, pl.LazyFrame]:
         & (minute_utc < _utc_midnight(last + REACH_AFTER))
     )
     scans["daily_totals"] = scans["daily_totals"].filter(
-        pl.col("local_date").is_between(first, last + timedelta(days=6))
+        pl.col("local_date").is_between(first, last + DAILY_REACH_AFTER)
     )
     return scans
 
