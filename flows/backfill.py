@@ -28,6 +28,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.checkpoint import BackfillBatch, Checkpoint, plan_batches
 from flows.engine import shard_runner
+from flows.nightly import already_ingested
 from flows.progress import BackfillProgress
 from flows.reporting import finish_run, week_rows
 from flows.tasks import (
@@ -248,12 +249,15 @@ def backfill_flow(
         scope = None if whole_cohort else weeks_of(study, cohort, since, until)
         derived = derive_weeks(run, scope)
         hold_point(checkpoint.folder, "derived")
+        # files already in the lake (read before, or by a resumed run's finished batches) are seen too
+        report.outcomes = already_ingested(items, report) + report.outcomes
         report.outcomes += damage_outcomes(study, run.lake)
         state = finish_run(
             record,
             report,
             derived.weekly,
             title=f"irisin backfill: {study.config.study.name}",
+            inputs=None if source is None else [str(i.path) for i in items],
             extra={
                 "backfill_key": checkpoint.key,
                 "checkpoint": str(checkpoint.path),

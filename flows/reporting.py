@@ -47,19 +47,23 @@ def finish_run(
     *,
     title: str,
     extra: dict[str, Any] | None = None,
+    inputs: list[str] | None = None,
 ) -> Any:
     """Write the summary everywhere (artifacts, run_info.json, runs table) and return the final state.
 
     The state's data is the dict the CLI prints from: ``summary`` (markdown),
     ``files`` counts, ``run_id``, ``status``, ``run_info`` and ``attention``
-    rows, plus ``extra``.
+    rows, plus ``extra``. ``inputs``: the exports handed over (files or
+    folders), for the per-export lines; inbox paths need none (the entry right
+    under ``inbox/<participant>/`` is the export).
     """
     study = record.study
     attention = attention_table(study)
-    from pipeline.intake_report import unreadable
+    from pipeline.intake_report import export_lines, file_counts, unreadable
     from pipeline.validity import data_quality_notes
 
-    intake = unreadable(report, [])
+    intake = unreadable(report, inputs or [])
+    per_export = export_lines(report, inputs or [])
     if (
         intake
     ):  # participants whose new files gave nothing: the coordinator must look at what was dropped
@@ -73,7 +77,7 @@ def finish_run(
         )
         attention = pl.concat([attention, rows], how="vertical_relaxed")
     summary = summary_markdown(
-        title, report, weekly, attention, study.config, data_quality_notes(study)
+        title, report, weekly, attention, study.config, data_quality_notes(study), per_export
     )
     warning = warnings_of(report)
     if intake:
@@ -84,19 +88,23 @@ def finish_run(
     publish_run_artifacts(study.root.name, record.flow, summary, attention)
     info_path = record.finish(report, summary, status)
     statuses = Counter(o.status for o in report.outcomes if o.new)
+    counts = file_counts(report.outcomes)
     result: dict[str, Any] = {
         "run_id": record.run_id,
         "flow": record.flow,
         "status": status,
         "summary": summary,
         "files": {
-            "seen": len(report.outcomes),
+            "seen": counts.on_disk,  # files on disk; archive members apart
+            "on_disk": counts.on_disk,
+            "archive_members": counts.members,
             "new": report.new_files,
             **{
                 s: statuses.get(s, 0) for s in ("ok", "partial", "quarantined", "skipped", "failed")
             },
         },
         "attention": attention.to_dicts(),
+        "per_export": per_export,
         "run_info": str(info_path),
         "intake_warning": (
             f"nothing readable for {', '.join(u.participant_id for u in intake)}: see Needs attention"

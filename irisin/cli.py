@@ -189,13 +189,14 @@ def _ingest_locked(
         for o in report.outcomes:
             if o.new and o.status == "partial":
                 typer.echo(f"  {o.status}: {o.path}: {o.reason}")
-        from pipeline.intake_report import export_lines, unreadable
+        from pipeline.intake_report import export_lines, file_counts, unreadable
 
         inputs = [str(p) for p in paths]
         for line in export_lines(report, inputs):
             typer.echo(line)
         known = len(report.outcomes) - report.new_files
         typer.echo(f"{report.new_files} new file(s), {known} already ingested")
+        typer.echo(f"seen: {file_counts(report.outcomes).line()}")
         for u in unreadable(report, inputs):
             typer.secho(
                 f"warning: needs attention: nothing in {u.folder} could be read for {u.participant_id} "
@@ -418,9 +419,11 @@ def demo(
     from pipeline.demo.generate import generate_demo
 
     result = generate_demo(out, seed=seed)
-    n_files = sum(1 for p in (out / "inbox").rglob("*") if p.is_file())
+    from pipeline.jobs import files_under
+
+    n_files = len(files_under(out / "inbox"))  # counted as the nightly and the backfill count them
     typer.echo(
-        f"demo study in {result.root}: {len(result.truths)} participants, {n_files} raw files"
+        f"demo study in {result.root}: {len(result.truths)} participants, {n_files} raw files on disk"
     )
     typer.echo(f"expected weekly table: {out / 'truth' / 'weekly.csv'}")
 

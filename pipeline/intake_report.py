@@ -16,6 +16,40 @@ from ingest.pipeline import LEFT_OUT, FileOutcome, IngestReport
 READ = ("ok", "partial")
 
 
+@dataclass(frozen=True)
+class FileCounts:
+    """What a run looked at, counted one way for the demo, ``ingest``, the nightly and the backfill.
+
+    ``on_disk``: regular files on disk (each file of an export folder, an
+    archive once); ``members``: files inside archives (nested archives and
+    their members included), counted apart. ``new_*``: those read this run.
+    """
+
+    on_disk: int
+    new_on_disk: int
+    members: int
+    new_members: int
+
+    def line(self) -> str:
+        """One sentence saying what was counted, e.g. ``372 files on disk (372 new), 238 archive members (238 new)``."""
+        return (
+            f"{self.on_disk} files on disk ({self.new_on_disk} new), "
+            f"{self.members} archive members ({self.new_members} new)"
+        )
+
+
+def file_counts(outcomes: list[FileOutcome]) -> FileCounts:
+    """Files on disk and archive members among ``outcomes``; an outcome inside an archive is named ``archive!/member``."""
+    disk = [o for o in outcomes if "!/" not in o.path]
+    members = [o for o in outcomes if "!/" in o.path]
+    return FileCounts(
+        on_disk=len(disk),
+        new_on_disk=sum(o.new for o in disk),
+        members=len(members),
+        new_members=sum(o.new for o in members),
+    )
+
+
 def export_of(path: str, inputs: list[str]) -> str:
     """The input (file or folder handed over) an outcome's path belongs to."""
     for root in sorted(inputs, key=len, reverse=True):

@@ -15,6 +15,7 @@ import polars as pl
 from config import Study, StudyConfig
 from ingest.pipeline import IngestReport
 from models.participant_table import load_participant_table
+from pipeline.intake_report import file_counts
 
 
 def current_week(weekly: pl.DataFrame, today: date | None = None) -> object | None:
@@ -50,14 +51,20 @@ def summary_markdown(
     attention: pl.DataFrame,
     config: StudyConfig,
     data_notes: list[str] | None = None,
+    intake_lines: list[str] | None = None,
 ) -> str:
-    """Markdown summary of a run; ``data_notes`` are ``pipeline.validity.data_quality_notes`` lines."""
+    """Markdown summary of a run.
+
+    ``data_notes`` are ``pipeline.validity.data_quality_notes`` lines;
+    ``intake_lines`` are ``pipeline.intake_report.export_lines`` (per
+    participant and export: read by kind, skipped and quarantined by reason).
+    """
     new = [o for o in report.outcomes if o.new]
     statuses = Counter(o.status for o in new)
     lines = [
         f"# {title}",
         "",
-        f"**Files** seen {len(report.outcomes)}, new {len(new)}: "
+        f"**Files** seen: {file_counts(report.outcomes).line()}; new {len(new)}: "
         + ", ".join(
             f"{s} {statuses.get(s, 0)}" for s in ("ok", "partial", "quarantined", "skipped")
         )
@@ -81,6 +88,8 @@ def summary_markdown(
     if attention.height:
         lines += ["", "**Needs attention**", "", "| participant | reason |", "|---|---|"]
         lines += [f"| {pid} | {reason} |" for pid, reason in attention.iter_rows()]
+    if intake_lines:
+        lines += ["", "**Per export**", "", "```", *intake_lines, "```"]
     if data_notes:
         lines += ["", "**Data quality**", ""] + [f"- {note}" for note in data_notes]
     return "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -54,6 +56,16 @@ def test_a_backfill_from_a_source_folder_equals_the_truth(demo: DemoCopy, tmp_pa
     )
 
     assert result["batches"] == 3 and result["batches_failed"] == []
+    on_disk = sum(1 for p in (demo.root / "inbox").rglob("*") if p.is_file())
+    assert result["files"]["seen"] == result["files"]["on_disk"] == on_disk
+    assert result["files"]["archive_members"] > 0  # counted apart from the files on disk
+    # per participant and export: the Takeout archive handed over for P05, every member read
+    takeout = next((demo.root / "inbox" / "P05").glob("takeout-*.zip"))
+    assert any(
+        line.startswith(f"P05 {takeout}: ") and "new file(s) read" in line
+        for line in result["per_export"]
+    ), result["per_export"]
+    assert "**Per export**" in result["summary"]
     assert export_columns(weekly_of(study.root)).equals(export_columns(demo.expected_weekly))
     assert not any((study.root / "inbox").iterdir()), (
         "the source folder is read, the inbox untouched"
@@ -218,3 +230,28 @@ def test_sigterm_ends_a_backfill_promptly_and_the_next_run_completes(
     assert lake_damage(lake_of(open_study(root))) == []  # every committed part reads whole
     backfill_flow(str(root), show_progress=False)
     assert export_columns(weekly_of(root)).equals(export_columns(demo_template.expected_weekly))
+
+
+def test_the_demo_the_nightly_and_a_backfill_count_the_same_files(
+    nightly_template: tuple[DemoCopy, dict[str, Any]], after_nightly: DemoCopy, tmp_path: Path
+) -> None:
+    """``irisin demo`` says N raw files; the first nightly and a later backfill (all known) say N too."""
+    from typer.testing import CliRunner
+
+    from irisin.cli import app
+
+    out = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "again")])
+    assert out.exit_code == 0, out.output
+    match = re.search(r"(\d+) raw files on disk", out.output)
+    assert match, out.output
+    demo_count = int(match.group(1))
+    _, nightly = nightly_template
+
+    backfill = backfill_flow(str(after_nightly.root), show_progress=False)
+
+    assert demo_count > 300
+    assert nightly["files"]["seen"] == demo_count
+    assert backfill["files"]["seen"] == demo_count, "a backfill of known files still sees them"
+    assert backfill["files"]["new"] == 0
+    assert f"seen: {demo_count} files on disk (0 new)" in backfill["summary"]
+    assert f"seen: {demo_count} files on disk ({demo_count} new)" in nightly["summary"]
