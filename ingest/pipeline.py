@@ -48,6 +48,7 @@ from ingest.contract import (
 from ingest.fingerprints import file_id_of
 from ingest.parallel import ReaderPool
 from ingest.recognise import FAMILIES, HEAD_BYTES, recognise
+from ingest.roster_hold import HELD_KIND, hold_reason
 from ingest.time_window import WRITTEN_KEY, Window, within_window
 from ingest.versions import (
     family_of_module,
@@ -415,6 +416,8 @@ class Ingestor:
         validate_participant_id(participant_id, f"participant id for {path}")
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or folder")
+        if self.is_held(participant_id):
+            return self._hold(participant_id, path)
         if path.is_dir():
             return self._ingest_bundle(participant_id, path, None)
         try:
@@ -438,6 +441,48 @@ class Ingestor:
             return self._ingest_bundle(participant_id, path, (fid, data))
         pending = [self._read_loose_file(participant_id, path, fid, data)]
         return self._commit(participant_id, str(path), pending)
+
+    # -- participants the roster does not list ----------------------------------
+    def is_held(self, participant_id: str) -> bool:
+        """Whether this participant's files are held unread: the id is not in roster.csv.
+
+        With ``participant_from_id`` the rows go to the participants the file
+        names (``fitabase_id``), so the id given is not the one scored.
+        """
+        return not self.participant_from_id and participant_id not in self._rostered
+
+    def _hold(self, participant_id: str, path: Path) -> IngestReport:
+        """One manifest row per raw file (a zip is one file), ``kind=held, status=skipped``, nothing read.
+
+        The row records ``settings.participant.in_roster = false``; once the id
+        is in the roster the settings hash differs and the next run reads the
+        files again by itself, retiring these rows first.
+        """
+        reason = hold_reason(participant_id, self._rostered)
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+            if path.is_dir()
+            else [path]
+        )
+        pending: list[_Pending] = []
+        for f in files:
+            try:
+                data = read_regular(f, follow_symlinks=not path.is_dir())
+            except SpecialFileError as e:
+                result = ReadResult(
+                    kind="refused", status="quarantined", reason=str(e), family=ARCHIVE_FAMILY
+                )
+                fid = file_id_of(f"refused:{f}".encode())
+                pending.append(_Pending(_member(path, f), fid, 0, result, None, None))
+                continue
+            fid = file_id_of(data)
+            if self.holds(participant_id, fid):
+                continue
+            held = ReadResult(kind=HELD_KIND, status="skipped", reason=reason)
+            pending.append(_Pending(_member(path, f), fid, len(data), held, None, None))
+        if not pending:
+            return IngestReport()
+        return self._commit(participant_id, str(path), pending, folder=path.is_dir())
 
     # -- single files --------------------------------------------------------
     def _read_loose_file(self, participant_id: str, path: Path, fid: str, data: bytes) -> _Pending:
@@ -662,6 +707,11 @@ class Ingestor:
         later: list[tuple[str, Path]] = []
         for participant_id, paths in files.items():
             validate_participant_id(participant_id, "participant id")
+            if self.is_held(participant_id):
+                for path in paths:
+                    with guard(participant_id):
+                        report.extend(self.ingest_one(participant_id, path))
+                continue
             for path in paths:
                 data = None
                 if not path.is_dir() and looks_like_fit(path.name, b""):
@@ -947,6 +997,11 @@ def _without_invalid_participants(
     return ReadResult(
         kind=res.kind, status=status, reason=reason, tables={}, notes=notes, family=res.family
     )
+
+
+def _member(root: Path, path: Path) -> str:
+    """A held file's path below the folder given (empty for a file given itself)."""
+    return path.relative_to(root).as_posix() if path != root else ""
 
 
 def _clip(pid: object) -> str:

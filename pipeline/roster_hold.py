@@ -11,39 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ingest.pipeline import FileOutcome
+from ingest.roster_hold import NOT_IN_ROSTER, hold_reason, near_miss
 from pipeline.jobs import InboxItem, files_of
 
-NOT_IN_ROSTER = "not in roster.csv"
-
-
-def _one_edit_apart(a: str, b: str) -> bool:
-    """Whether two strings differ by one substitution, insertion or deletion."""
-    if abs(len(a) - len(b)) > 1 or a == b:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
-    short, long_ = sorted((a, b), key=len)
-    return any(long_[:k] + long_[k + 1 :] == short for k in range(len(long_)))
-
-
-def near_miss(participant_id: str, roster_ids: Iterable[str]) -> str | None:
-    """The roster id a folder name most likely meant: same ignoring case and spaces, or one edit away."""
-    ids = sorted(roster_ids)
-    squashed = participant_id.replace(" ", "").casefold()
-    for rid in ids:
-        if rid.replace(" ", "").casefold() == squashed:
-            return rid
-    return next((rid for rid in ids if _one_edit_apart(participant_id, rid)), None)
-
-
-def hold_reason(participant_id: str, roster_ids: Iterable[str]) -> str:
-    guess = near_miss(participant_id, roster_ids)
-    hint = (
-        f"; did you mean {guess}?"
-        if guess
-        else "; add it to roster.csv and the next run reads these files"
-    )
-    return f"{participant_id!r} {NOT_IN_ROSTER}{hint}"
+__all__ = ["NOT_IN_ROSTER", "hold_reason", "hold_unrostered", "near_miss"]
 
 
 def hold_unrostered(

@@ -23,6 +23,8 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (
 def hostile(tmp_path: Path) -> Path:
     study = tmp_path / "study"
     init_study(study)
+    with (study / "roster.csv").open("a") as roster:  # the roster's participants (issue 12 item 4)
+        roster.writelines(f"{pid},UTC,,,,,,\n" for pid in ("P01", "P02", "P03", "P04"))
     inbox = study / "inbox"
     (inbox / "P01").mkdir()
     (inbox / "P01" / "hosts.fit").symlink_to("/etc/hosts")
