@@ -32,7 +32,7 @@ def dask_task_runner(execution: ExecutionSection) -> TaskRunner[Any]:
     A LocalCluster gets one thread per worker process: shards are CPU work
     that threads of one process cannot share (the GIL).
     """
-    from prefect_dask import DaskTaskRunner
+    from prefect_dask.task_runners import DaskTaskRunner
 
     runner: TaskRunner[Any]  # prefect_dask is untyped
     if execution.dask_address:
