@@ -49,6 +49,11 @@ class DemoParticipant:
     vigorous_share: float = 0.3
     roster_timezone: str | None = None
     """The zone roster.csv gives, when it is not the one they live in (a roster mistake)."""
+    heart_rate: bool = True
+    """False for a step-only device: no heart rate is recorded, so wear follows the step rule."""
+    roster_hr_params: bool = True
+    """False when roster.csv holds only id and zone: resting and max HR come from the device's
+    profile (written into the FIT files, which then carry no intensity label of their own)."""
 
     @property
     def roster_zone(self) -> str:
@@ -76,11 +81,17 @@ COHORT: tuple[DemoParticipant, ...] = (
         "P12", "Australia/Brisbane", 1992, 59, 189, "fit", 65, skip_days=tuple(range(14, 21))
     ),
     DemoParticipant("P13", "America/Los_Angeles", 1987, 61, 183, "fit", 80, roster_timezone="UTC"),
+    DemoParticipant("P14", "America/Chicago", 1981, 62, 181, "fitbit_csv", 85, heart_rate=False),
+    DemoParticipant("P15", "Europe/Oslo", 1970, 56, 178, "fit", 70, roster_hr_params=False),
 )
 """P02/P03 sit on either side of the hour; P10 rarely wears the device long
 enough (insufficient weeks); P11 stops syncing after day 34; P12 has a week
 without any wear; P13 lives in Los Angeles but roster.csv says UTC (the time-zone check
-flags it; its weeks are counted in UTC, as irisin is told); P06 has a sparse second week; P10's data is an Apple Health export (iPhone and Watch
+flags it; its weeks are counted in UTC, as irisin is told); P14 wears a step-only
+Fitbit (Takeout CSV without heart rate; its wear follows the step rule, and the device
+reports two hours of zeros on the nightstand before each day's wear, which is non-wear); P15's
+roster holds only id and zone, and its FIT files carry no intensity label, so heart rate
+classifies its minutes with the resting and max HR of the files' device profile; P06 has a sparse second week; P10's data is an Apple Health export (iPhone and Watch
 steps overlapping); P02 and P03 also upload a weekly run as TCX / GPX."""
 
 
@@ -127,13 +138,20 @@ def truth_minutes(p: DemoParticipant, seed: int, weeks: int = STUDY_WEEKS) -> pl
     hr = np.round(p.resting_hr + hrr * (p.max_hr - p.resting_hr))
     steps = np.maximum(_CADENCE[lv] + rng.integers(-3, 4, lv.size), 0)
     steps[lv == 0] = rng.integers(0, 6, int((lv == 0).sum()))
+    if not p.heart_rate and idx.size:
+        # A step-only device: the first and last worn minute of each day carry steps, so the
+        # day's wear ends where the step rule ends it (see ``device_minutes``).
+        breaks = np.flatnonzero(np.diff(idx) != 1)
+        for edge in (np.r_[0, breaks + 1], np.r_[breaks, idx.size - 1]):
+            steps[edge] = np.maximum(steps[edge], 1)
+        hr = np.full(lv.size, np.nan)
     base = np.datetime64(STUDY_START.isoformat(), "m")
     local = base + idx.astype("timedelta64[m]")
     frame = pl.DataFrame(
         {
             "local": local.astype("datetime64[us]"),
             "steps": steps.astype(np.int32),
-            "heart_rate_bpm": hr.astype(np.float32),
+            "heart_rate_bpm": pl.Series(hr.astype(np.float32), nan_to_null=True),
             "intensity": np.array(INTENSITY_LEVELS)[lv],
         }
     )
@@ -150,3 +168,35 @@ def truth_minutes(p: DemoParticipant, seed: int, weeks: int = STUDY_WEEKS) -> pl
     # An ambiguous autumn hour maps two local minutes onto one UTC minute: keep one.
     frame = frame.unique("minute_utc", keep="first", maintain_order=True)
     return frame.select("minute_utc", "utc_offset_minutes", "steps", "heart_rate_bpm", "intensity")
+
+
+NIGHTSTAND_MINUTES = 120
+"""Minutes of zero steps a step-only device reports before each day's wear (left on the nightstand)."""
+
+
+def device_minutes(p: DemoParticipant, truth: pl.DataFrame) -> pl.DataFrame:
+    """The minutes a participant's device reports: the worn truth minutes, plus, for a step-only
+    device, ``NIGHTSTAND_MINUTES`` of zero steps before each day's first worn minute (in the same local day). Those are not
+    worn: a run of 90 or more zero minutes is non-wear under the step rule (Choi et al. 2011)."""
+    if p.heart_rate or truth.height == 0:
+        return truth
+    starts = truth.sort("minute_utc").filter(
+        (pl.col("minute_utc") - pl.col("minute_utc").shift(1) > pl.duration(hours=1))
+        | pl.col("minute_utc").shift(1).is_null()
+    )
+    extra = (
+        starts.select(
+            pl.col("minute_utc"),
+            pl.col("utc_offset_minutes"),
+            pl.int_ranges(1, NIGHTSTAND_MINUTES + 1).alias("_k"),
+        )
+        .explode("_k", empty_as_null=True)
+        .select(
+            (pl.col("minute_utc") - pl.duration(minutes=pl.col("_k"))).alias("minute_utc"),
+            pl.col("utc_offset_minutes"),
+            pl.lit(0, pl.Int32).alias("steps"),
+            pl.lit(None, pl.Float32).alias("heart_rate_bpm"),
+            pl.lit("sedentary").alias("intensity"),
+        )
+    )
+    return pl.concat([truth, extra]).sort("minute_utc")

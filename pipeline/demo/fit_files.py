@@ -67,9 +67,20 @@ def _day_frame(day: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def monitoring_day_bytes(day: pl.DataFrame, local_day: int, device_serial: int) -> bytes:
+def monitoring_day_bytes(
+    day: pl.DataFrame,
+    local_day: int,
+    device_serial: int,
+    profile: tuple[int, int] | None = None,
+    *,
+    labels: bool = True,
+) -> bytes:
     """One local day's monitoring_b file; ``day`` has ``t`` (FIT s), ``utc_offset_minutes``, ``steps``,
-    ``heart_rate_bpm``, ``intensity``; ``local_day`` counts days since the FIT epoch in local time."""
+    ``heart_rate_bpm``, ``intensity``; ``local_day`` counts days since the FIT epoch in local time.
+    ``profile`` (resting, max HR) adds the device's own figures: ``zones_target`` max HR and a
+    ``monitoring_hr_data`` resting HR at the day's end. ``labels=False`` writes the activity type
+    without the intensity level (as devices without their own intensity label do), so heart
+    rate classifies the minutes."""
     frame = _day_frame(day)
     offset_start = int(frame["utc_offset_minutes"][0]) * 60
     offset_end = int(frame["utc_offset_minutes"][-1]) * 60
@@ -79,19 +90,18 @@ def monitoring_day_bytes(day: pl.DataFrame, local_day: int, device_serial: int) 
     w.write(0, [MONITORING_B, GARMIN, DEMO_PRODUCT, device_serial, midnight_local - offset_start])
     w.define(1, "monitoring_info", ["timestamp", "local_timestamp"])
     w.write(1, [midnight_local - offset_start, midnight_local])
-    w.define(
-        2, "monitoring", ["timestamp", "cycles", "heart_rate", "current_activity_type_intensity"]
-    )
-    w.define(
-        3, "monitoring", ["timestamp_16", "cycles", "heart_rate", "current_activity_type_intensity"]
-    )
+    kind = "current_activity_type_intensity" if labels else "activity_type"
+    w.define(2, "monitoring", ["timestamp", "cycles", "heart_rate", kind])
+    w.define(3, "monitoring", ["timestamp_16", "cycles", "heart_rate", kind])
     t = frame["t"].to_numpy()
     counter = np.ma.masked_array(
         frame["counter"].to_numpy(), mask=(frame["activity_type"] == SEDENTARY).to_numpy()
     )
     hr_values = frame["heart_rate_bpm"].fill_null(0).round().cast(pl.Int64).to_numpy()
     heart_rate = np.ma.masked_array(hr_values, mask=frame["heart_rate_bpm"].is_null().to_numpy())
-    packed = frame["activity_type"].to_numpy() | (frame["level"].to_numpy() << 5)
+    packed = frame["activity_type"].to_numpy()
+    if labels:
+        packed = packed | (frame["level"].to_numpy() << 5)
     full = frame["full_time"].to_numpy()
     starts = np.flatnonzero(full)
     for begin, end in zip(starts, np.append(starts[1:], t.size), strict=True):
@@ -146,11 +156,26 @@ def monitoring_day_bytes(day: pl.DataFrame, local_day: int, device_serial: int) 
             totals["vigorous"].to_numpy(),
         ],
     )
+    if profile is not None:
+        resting, max_hr = profile
+        w.define(5, "zones_target", ["max_heart_rate"])
+        w.write(5, [max_hr])
+        w.define(6, "monitoring_hr_data", ["timestamp", "resting_heart_rate"])
+        w.write(6, [next_midnight - 1, resting])
     return w.to_bytes()
 
 
-def write_monitoring_days(truth: pl.DataFrame, out_dir: Path, *, device_serial: int) -> list[Path]:
-    """One monitoring file per local day of ``truth`` (worn minutes only), named like Garmin's uploads."""
+def write_monitoring_days(
+    truth: pl.DataFrame,
+    out_dir: Path,
+    *,
+    device_serial: int,
+    profile: tuple[int, int] | None = None,
+    labels: bool = True,
+) -> list[Path]:
+    """One monitoring file per local day of ``truth`` (worn minutes only), named like Garmin's uploads;
+    ``profile`` (resting, max HR) goes into every file and ``labels`` says whether minutes carry
+    the device's intensity level (see ``monitoring_day_bytes``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = truth.with_columns(_fit_seconds("minute_utc").alias("t")).with_columns(
         ((pl.col("t") + pl.col("utc_offset_minutes").cast(pl.Int64) * 60) // 86400).alias(
@@ -161,7 +186,9 @@ def write_monitoring_days(truth: pl.DataFrame, out_dir: Path, *, device_serial: 
     for (local_day,), day in frame.sort("t").group_by(["local_day"], maintain_order=True):
         day_date = date(1989, 12, 31) + timedelta(days=int(local_day))
         path = out_dir / f"{device_serial}_{day_date:%Y%m%d}_WELLNESS.fit"
-        path.write_bytes(monitoring_day_bytes(day, int(local_day), device_serial))
+        path.write_bytes(
+            monitoring_day_bytes(day, int(local_day), device_serial, profile, labels=labels)
+        )
         paths.append(path)
     return paths
 

@@ -214,8 +214,13 @@ def _csv_text(frame: pl.DataFrame, group: str, columns: list[str]) -> pl.DataFra
     )
 
 
-def write_takeout_csv(truth: pl.DataFrame, out_dir: Path, tz: str) -> Path:
+def write_takeout_csv(
+    truth: pl.DataFrame, out_dir: Path, tz: str, *, heart_rate: bool = True
+) -> Path:
     """Write a CSV-family Takeout folder for one participant; returns the export root.
+
+    ``heart_rate=False`` writes a step-only device's export: steps and active minutes,
+    no ``heart_rate_*`` or ``active_zone_minutes_*`` files.
 
     ``tz`` does not affect the bytes (every stamp is UTC); it is accepted for a
     signature shared with the other writers.
@@ -253,12 +258,10 @@ def write_takeout_csv(truth: pl.DataFrame, out_dir: Path, tz: str) -> Path:
         pl.col("stamp_utc").dt.truncate("1d").alias("file_day"),
     )
     hr_files = _csv_text(samples, "file_day", ["timestamp", "beats per minute"])
-    for prefix, files in (
-        ("steps", steps),
-        ("active_minutes", active_files),
-        ("active_zone_minutes", azm_files),
-        ("heart_rate", hr_files),
-    ):
+    groups = [("steps", steps), ("active_minutes", active_files)]
+    if heart_rate:
+        groups += [("active_zone_minutes", azm_files), ("heart_rate", hr_files)]
+    for prefix, files in groups:
         named = files.with_columns(_chunk_name(prefix, "_", ".csv", "file_day").alias("name"))
         _write_groups(named, "name", "text", folder)
     return root

@@ -17,7 +17,7 @@ import polars as pl
 
 from config.layout import default_study_toml
 from config.roster import ROSTER_SCHEMA, write_roster
-from pipeline.demo.cohort import COHORT, DemoParticipant, truth_minutes
+from pipeline.demo.cohort import COHORT, DemoParticipant, device_minutes, truth_minutes
 from pipeline.demo.drops import drop_as_people_do
 from pipeline.demo.truth import expected_weekly
 
@@ -42,7 +42,11 @@ def _write_fit(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
     from pipeline.demo.fit_files import write_monitoring_days
 
     write_monitoring_days(
-        truth, folder / "garmin-sync", device_serial=3_900_000_000 + int(p.participant_id[1:])
+        truth,
+        folder / "garmin-sync",
+        device_serial=3_900_000_000 + int(p.participant_id[1:]),
+        profile=None if p.roster_hr_params else (p.resting_hr, p.max_hr),
+        labels=p.roster_hr_params,
     )
 
 
@@ -55,7 +59,9 @@ def _write_fitbit_json(p: DemoParticipant, truth: pl.DataFrame, folder: Path) ->
 def _write_fitbit_csv(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
     from pipeline.demo.fitbit_files import write_takeout_csv
 
-    write_takeout_csv(truth, folder / "takeout-csv", p.timezone)
+    write_takeout_csv(
+        device_minutes(p, truth), folder / "takeout-csv", p.timezone, heart_rate=p.heart_rate
+    )
 
 
 def _write_fitabase(p: DemoParticipant, truth: pl.DataFrame, folder: Path) -> None:
@@ -149,9 +155,9 @@ def generate_demo(
             {
                 "participant_id": [p.participant_id for p in cohort],
                 "timezone": [p.roster_zone for p in cohort],
-                "birth_year": [p.birth_year for p in cohort],
-                "resting_hr": [float(p.resting_hr) for p in cohort],
-                "max_hr": [float(p.max_hr) for p in cohort],
+                "birth_year": [p.birth_year if p.roster_hr_params else None for p in cohort],
+                "resting_hr": [float(p.resting_hr) if p.roster_hr_params else None for p in cohort],
+                "max_hr": [float(p.max_hr) if p.roster_hr_params else None for p in cohort],
                 "fitabase_id": [fitabase_id(p) if p.fmt == "fitabase" else None for p in cohort],
             }
         )

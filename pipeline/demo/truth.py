@@ -10,7 +10,28 @@ from __future__ import annotations
 import polars as pl
 
 from config.schema import WEEKLY_EXPORT_COLUMNS
-from pipeline.demo.cohort import DemoParticipant
+from pipeline.demo.cohort import DemoParticipant, device_minutes
+
+STEP_NONWEAR_MINUTES = 90
+"""Choi et al. (2011): a run of this many minutes of zero steps, in clock time, is non-wear."""
+
+
+def worn_by_step_rule(reported: pl.DataFrame) -> pl.DataFrame:
+    """The minutes of a step-only device that the step rule counts as worn.
+
+    A plain reading of the rule, written apart from ``features.wear``: reported minutes in
+    time order; a run of zero-step minutes not broken by a minute with steps, spanning at
+    least ``STEP_NONWEAR_MINUTES`` from its first to its last minute, is non-wear. (The
+    rule's two-minute interruption allowance never applies in the demo: no minute with
+    steps there has 30 zero minutes on both sides.)
+    """
+    ordered = reported.sort("minute_utc").with_columns(
+        (pl.col("steps") > 0).cum_sum().alias("_run"), (pl.col("steps") == 0).alias("_zero")
+    )
+    span = (pl.col("minute_utc").max() - pl.col("minute_utc").min()).dt.total_minutes().over(
+        "_run", "_zero"
+    ) + 1
+    return ordered.filter(~(pl.col("_zero") & (span >= STEP_NONWEAR_MINUTES))).drop("_run", "_zero")
 
 
 def expected_weekly(
@@ -25,6 +46,8 @@ def expected_weekly(
     frames = []
     for p in cohort:
         t = truths[p.participant_id]
+        if not p.heart_rate:
+            t = worn_by_step_rule(device_minutes(p, t))
         if t.height == 0:
             continue
         local = t.with_columns(

@@ -14,6 +14,8 @@ Hand-computed expectations, with the default alerts (3 days, 2 weeks, 600 min):
 * P03 (59 min/week), P05 (40) and P09 (30) are below every week. Their last
   worn hour on 04-26 ends before midnight, so 04-26 is not a complete day and
   the last complete week is the one starting 04-13: weeks 1 to 7 -> 7 running.
+* P14's Fitbit counts steps only (no heart-rate files): "no heart rate in the
+  data", though its weeks are scored by the step rule (met).
 * Everyone else: last data on 04-26 (1 day before), enough wear, and met or
   insufficient weeks -> no flag.
 """
@@ -57,6 +59,8 @@ EXPECTED_FLAGS = {
     "P11": "no data for 22 days",
     "P12": "",
     "P13": "",
+    "P14": "no heart rate in the data",
+    "P15": "",
 }
 
 
@@ -153,7 +157,7 @@ def test_app_table_page_on_the_demo(
     at.run()
     assert not at.exception
     shown = pl.from_pandas(at.dataframe[0].value)
-    assert shown.height == 13
+    assert shown.height == 15
     assert dict(zip(shown["participant_id"], shown["flags"], strict=True)) == dict(
         demo_table.select("participant_id", "flags").iter_rows()
     )

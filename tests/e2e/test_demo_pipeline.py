@@ -123,7 +123,9 @@ def test_run_summary_flags_the_participants_designed_to_trip_them(
         assert flags[pid] == "below the hour 7 weeks running"
     # P10 wears the device 8 h a day, under the 600 min/day alert threshold
     assert flags["P10"] == "low wear: 8.0 h/day over 7 days"
-    assert set(flags) == {"P03", "P05", "P09", "P10", "P11"}
+    # P14's Fitbit counts steps only: said, though its weeks are scored
+    assert flags["P14"] == "no heart rate in the data"
+    assert set(flags) == {"P03", "P05", "P09", "P10", "P11", "P14"}
 
 
 def test_time_zone_check_flags_only_the_participant_with_the_wrong_roster_zone(
@@ -140,3 +142,49 @@ def test_time_zone_check_flags_only_the_participant_with_the_wrong_roster_zone(
     assert row["roster_zone"] == "UTC" and row["weeks_disagreeing"] >= 7
     assert row["activity_utc_offset_hours"] in (-8, -7, -6)
     assert "the roster says UTC (UTC); activity looks like UTC-" in row["message"]
+
+
+def test_step_only_device_is_scored_by_the_step_rule(demo: tuple[DemoStudy, Study]) -> None:
+    """P14's Takeout CSV has steps and active minutes, no heart rate, and two hours of zero steps
+    before each day's wear (on the nightstand). Every week is scored (met, 85 min), none is
+    'insufficient' for lack of heart rate, and the nightstand hours are not worn."""
+    _, study = demo
+    weekly = derived_of(study).read("weekly")
+    assert weekly is not None
+    p14 = weekly.filter(pl.col("participant_id") == "P14").sort("week_start")
+    assert p14.height == 8
+    assert set(p14["status"]) == {"met"}
+    assert p14["mvpa_minutes"].to_list() == [85] * 8
+    assert set(p14["sources"]) == {"fitbit_takeout"}
+    assert all("heart_rate" not in m for m in p14["methods"])
+    assert set(p14["hr_params"]) == {"none"}
+    # 15 h worn a day; the 2 h a day the device reported zeros on the nightstand are not wear
+    assert p14["wear_minutes"].to_list() == [7 * 15 * 60] * 8
+    reported = (
+        lake_of(study)
+        .scan("minutes", ["P14"])
+        .filter(pl.col("steps").is_not_null())
+        .select("heart_rate_bpm")
+        .collect()
+    )
+    assert reported["heart_rate_bpm"].is_null().all()
+    assert reported.height == 8 * 7 * 17 * 60
+
+
+def test_device_profile_gives_the_heart_rate_parameters(demo: tuple[DemoStudy, Study]) -> None:
+    """P15's roster row holds only id and zone; its FIT monitoring files carry the device's resting
+    HR (monitoring_hr_data) and max HR (zones_target) and no intensity label, so heart rate
+    classifies its minutes with the device's parameters, and its weeks say so."""
+    _, study = demo
+    weekly = derived_of(study).read("weekly")
+    assert weekly is not None
+    p15 = weekly.filter(pl.col("participant_id") == "P15")
+    assert p15.height == 8
+    assert set(p15["hr_params"]) == {"device"}
+    assert all("heart_rate" in m for m in p15["methods"])
+    assert p15["mvpa_minutes"].to_list() == [70] * 8
+    profiles = lake_of(study).scan("profiles", ["P15"]).collect()
+    assert set(profiles["resting_heart_rate_bpm"]) == {56.0}
+    assert set(profiles["max_heart_rate_bpm"]) == {178.0}
+    roster = study.roster.filter(pl.col("participant_id") == "P15").row(0, named=True)
+    assert (roster["birth_year"], roster["resting_hr"], roster["max_hr"]) == (None, None, None)

@@ -124,21 +124,21 @@ def test_digest_of_the_demo_lists_each_rule_and_attaches_the_table(
         "no data": 1,
         "low wear": 1,
         "below the hour": 3,
-        "no heart rate": 0,
+        "no heart rate": 1,
     }
     ((rcpts, message),) = inbox.messages
     assert sorted(rcpts) == sorted(RECIPIENTS)
-    assert message["Subject"].endswith("2026-04-27: 5 of 13 participants flagged")
+    assert message["Subject"].endswith("2026-04-27: 6 of 15 participants flagged")
     body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "no data: 1 participant(s): P11" in body
     assert "low wear: 1 participant(s): P10" in body
     assert "below the hour: 3 participant(s): P03, P05, P09" in body
-    assert "no heart rate: 0" in body
+    assert "no heart rate: 1 participant(s): P14" in body
     assert "Dashboard: https://irisin.example.org" in body
     files = _attachments(message)
     assert set(files) == {"participants-2026-04-27.csv", "participants-2026-04-27.xlsx"}
     table = pl.read_csv(io.BytesIO(files["participants-2026-04-27.csv"]))
-    assert table.columns == list(digest.MAIL_COLUMNS) and table.height == 13
+    assert table.columns == list(digest.MAIL_COLUMNS) and table.height == 15
     flags = dict(zip(table["participant_id"], table["flags"].fill_null(""), strict=True))
     assert (
         flags["P11"] == "no data for 22 days" and flags["P10"] == "low wear: 8.0 h/day over 7 days"
