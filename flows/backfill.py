@@ -193,7 +193,8 @@ def backfill_flow(
     ``since``/``until`` (local dates, inclusive) restrict which participant-weeks
     are recomputed; every raw file of the chosen participants is ingested (the
     lake skips bytes it already holds). ``show_progress`` forces the terminal
-    bar on or off (default: on when stderr is a terminal).
+    bar on or off (default: on when stderr is a terminal); the bar covers the
+    whole run: the batches, then derive and publish.
     """
     logger = get_run_logger()
     run = StudyRun.open(study_dir)
@@ -245,32 +246,34 @@ def backfill_flow(
         ):
             limit = study.config.ingest.max_concurrent_files if remote is None else len(todo) or 1
             report, failed = _run_batches(run, todo, items, checkpoint, progress, limit, remote)
-        whole_cohort = participants is None and since is None and until is None
-        scope = None if whole_cohort else weeks_of(study, cohort, since, until)
-        derived = derive_weeks(run, scope)
-        hold_point(checkpoint.folder, "derived")
-        # files already in the lake (read before, or by a resumed run's finished batches) are seen too
-        report.outcomes = already_ingested(items, report) + report.outcomes
-        report.outcomes += damage_outcomes(study, run.lake)
-        state = finish_run(
-            record,
-            report,
-            derived.weekly,
-            title=f"irisin backfill: {study.config.study.name}",
-            inputs=None if source is None else [str(i.path) for i in items],
-            extra={
-                "backfill_key": checkpoint.key,
-                "checkpoint": str(checkpoint.path),
-                "batches": len(batches),
-                "batches_resumed": len(batches) - len(todo),
-                "batches_failed": failed,
-                "recomputed_weeks": week_rows(derived.touched),
-                "recovered_parts": len(removed),
-                "engine": execution.engine,
-            },
-        )
-        publish_warehouse(run)
-        hold_point(checkpoint.folder, "published")
+            whole_cohort = participants is None and since is None and until is None
+            scope = None if whole_cohort else weeks_of(study, cohort, since, until)
+            progress.enter("derive")
+            derived = derive_weeks(run, scope)
+            hold_point(checkpoint.folder, "derived")
+            # files already in the lake (read before, or by a resumed run's finished batches) are seen too
+            report.outcomes = already_ingested(items, report) + report.outcomes
+            report.outcomes += damage_outcomes(study, run.lake)
+            state = finish_run(
+                record,
+                report,
+                derived.weekly,
+                title=f"irisin backfill: {study.config.study.name}",
+                inputs=None if source is None else [str(i.path) for i in items],
+                extra={
+                    "backfill_key": checkpoint.key,
+                    "checkpoint": str(checkpoint.path),
+                    "batches": len(batches),
+                    "batches_resumed": len(batches) - len(todo),
+                    "batches_failed": failed,
+                    "recomputed_weeks": week_rows(derived.touched),
+                    "recovered_parts": len(removed),
+                    "engine": execution.engine,
+                },
+            )
+            progress.enter("publish")
+            publish_warehouse(run)
+            hold_point(checkpoint.folder, "published")
         if failed:
             logger.warning(
                 "batches %s did not finish; run the same backfill again to finish them", failed

@@ -50,6 +50,7 @@ from pipeline.jobs import (
     new_items,
     touched_weeks_of,
 )
+from pipeline.progress import ProgressBar, RunProgress, size_of
 from pipeline.roster_hold import hold_unrostered
 
 MAX_THREADS = 256
@@ -90,7 +91,11 @@ def shards_of(items: Sequence[InboxItem], participants_per_shard: int) -> list[l
 
 
 def ingest_concurrently(
-    run: StudyRun, items: Sequence[InboxItem], limit: int, participants_per_shard: int
+    run: StudyRun,
+    items: Sequence[InboxItem],
+    limit: int,
+    participants_per_shard: int,
+    bar: ProgressBar | None = None,
 ) -> tuple[IngestReport, int]:
     """Submit one ingest task per shard of participants, at most ``limit`` in flight; merge their reports.
 
@@ -114,7 +119,7 @@ def ingest_concurrently(
 
     submitted = bounded_submit(
         enumerate(shards_of(items, participants_per_shard)),
-        lambda piece: ingest_shard.submit(run, *piece),
+        lambda piece: ingest_shard.submit(run, *piece, bar),
         limit,
         collect,
     )
@@ -150,8 +155,13 @@ def already_ingested(items: Sequence[InboxItem], report: IngestReport) -> list[F
     persist_result=False,
     validate_parameters=True,
 )
-def nightly_flow(study_dir: str) -> dict[str, Any]:
-    """Run the nightly pipeline on the study at ``study_dir``; returns the run result (``summary`` etc.)."""
+def nightly_flow(study_dir: str, show_progress: bool | None = None) -> dict[str, Any]:
+    """Run the nightly pipeline on the study at ``study_dir``; returns the run result (``summary`` etc.).
+
+    ``show_progress`` forces the terminal bar (new files and bytes, the current
+    participant, then derive and publish) on or off; by default it shows when
+    stderr is a terminal.
+    """
     logger = get_run_logger()
     run = StudyRun.open(study_dir)
     study = run.study
@@ -167,34 +177,40 @@ def nightly_flow(study_dir: str) -> dict[str, Any]:
             hashes.save()
         logger.info("inbox: %d units, %d new", len(items), len(fresh))
         c = study.config.ingest
-        report, shards = ingest_concurrently(
-            run, fresh, c.max_concurrent_files, c.backfill_batch_participants
-        )
-        with gc_paused():
-            report.outcomes = already_ingested(items, report) + report.outcomes + held
-        report.outcomes += damage_outcomes(
-            study, run.lake
-        )  # committed parts missing or unreadable: named
-        touched = touched_weeks_of(study, report)
-        logger.info(
-            "new rows touch %d participant-weeks of %d participants",
-            touched.height,
-            touched["participant_id"].n_unique(),
-        )
-        derived = derive_weeks(
-            run, touched
-        )  # nothing touched and config unchanged: no write at all
-        state = finish_run(
-            record,
-            report,
-            derived.weekly,
-            title=f"irisin nightly: {study.config.study.name}",
-            extra={
-                "touched": week_rows(touched),
-                "full_recompute": derived.full,
-                "recovered_parts": len(removed),
-                "ingest_task_runs": shards,
-            },
-        )
-        publish_warehouse(run)
+        new_paths = [f for i in fresh for f in files_of(i)]
+        with ProgressBar(
+            RunProgress(len(new_paths), size_of(new_paths)), title="nightly", show=show_progress
+        ) as bar:
+            report, shards = ingest_concurrently(
+                run, fresh, c.max_concurrent_files, c.backfill_batch_participants, bar
+            )
+            with gc_paused():
+                report.outcomes = already_ingested(items, report) + report.outcomes + held
+            report.outcomes += damage_outcomes(
+                study, run.lake
+            )  # committed parts missing or unreadable: named
+            touched = touched_weeks_of(study, report)
+            bar.enter("derive")
+            logger.info(
+                "new rows touch %d participant-weeks of %d participants",
+                touched.height,
+                touched["participant_id"].n_unique(),
+            )
+            derived = derive_weeks(
+                run, touched
+            )  # nothing touched and config unchanged: no write at all
+            state = finish_run(
+                record,
+                report,
+                derived.weekly,
+                title=f"irisin nightly: {study.config.study.name}",
+                extra={
+                    "touched": week_rows(touched),
+                    "full_recompute": derived.full,
+                    "recovered_parts": len(removed),
+                    "ingest_task_runs": shards,
+                },
+            )
+            bar.enter("publish")
+            publish_warehouse(run)
     return state  # type: ignore[no-any-return]  # a Completed state carrying the dict: calling the flow returns the dict

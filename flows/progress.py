@@ -66,6 +66,7 @@ class BackfillProgress:
                 MofNCompleteColumn(),
                 TextColumn("files"),
                 TextColumn("{task.fields[batches]}"),
+                TextColumn("{task.fields[stage]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=Console(stderr=True),
@@ -74,6 +75,8 @@ class BackfillProgress:
             else None
         )
         self._task_id: TaskID | None = None
+        self.stage = "ingest"
+        """What the run is doing: ``ingest``, then ``derive``, ``publish``, ``done``."""
 
     def __enter__(self) -> BackfillProgress:
         if self._bar is not None:
@@ -83,6 +86,7 @@ class BackfillProgress:
                 total=self.total_files,
                 completed=self.files,
                 batches=self._batches_text(),
+                stage=self.stage,
             )
         return self
 
@@ -93,7 +97,16 @@ class BackfillProgress:
         tb: TracebackType | None,
     ) -> None:
         if self._bar is not None:
+            if exc_type is None:
+                self.enter("done")
             self._bar.stop()
+
+    def enter(self, stage: str) -> None:
+        """The backfill moves on to ``stage`` (after the batches: derive, then publish)."""
+        with self._lock:
+            self.stage = stage
+            if self._bar is not None and self._task_id is not None:
+                self._bar.update(self._task_id, stage=stage)
 
     def _batches_text(self) -> str:
         return f"batch {self.batches}/{self.total_batches}"

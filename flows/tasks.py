@@ -30,6 +30,7 @@ from pipeline.jobs import (
     DeriveResult,
     InboxItem,
     derive,
+    files_of,
     ingest_item,
     lake_of,
     publish,
@@ -37,6 +38,7 @@ from pipeline.jobs import (
 )
 from pipeline.lock import StudyBusyError as StudyBusyError  # re-exported for the flows
 from pipeline.lock import study_lock as study_lock
+from pipeline.progress import ProgressBar, size_of
 from store.lake import KnownFiles, Lake
 
 P = ParamSpec("P")
@@ -196,12 +198,15 @@ def pipeline_task(
 
 
 @pipeline_task("ingest-shard", run_name="ingest shard {index}")
-def ingest_shard(run: StudyRun, index: int, items: list[InboxItem]) -> IngestReport:
+def ingest_shard(
+    run: StudyRun, index: int, items: list[InboxItem], bar: ProgressBar | None = None
+) -> IngestReport:
     """Ingest the inbox units of a shard of participants: their loose FIT files read together on the
     worker pool and committed as one lake batch per participant, export folders one by one.
 
     A retry after a transient error redoes the shard; files committed by the
-    failed attempt are skipped by file id.
+    failed attempt are skipped by file id. ``bar`` (the run's progress) moves
+    after each export folder and after the shard's loose files.
     """
     report = IngestReport()
     loose: dict[str, list[Path]] = {}
@@ -209,9 +214,15 @@ def ingest_shard(run: StudyRun, index: int, items: list[InboxItem]) -> IngestRep
         if item.folder or item.refused is not None:  # a refused entry is recorded, never read
             with run.participant_lock(item.participant_id):
                 report.extend(ingest_item(run.study, item, run.lake, run.ingestor))
+            if bar is not None:
+                files = files_of(item)
+                bar.advance(item.participant_id, len(files), size_of(files))
         else:
             loose.setdefault(item.participant_id, []).append(item.path)
     report.extend(run.ingestor.ingest_files(loose, run.participant_lock))
+    if bar is not None:
+        for pid, paths in sorted(loose.items()):
+            bar.advance(pid, len(paths), size_of(paths))
     return report
 
 

@@ -169,6 +169,22 @@ def ingest(
         ) from None
 
 
+def _ingest_with_bar(ingestor: Any, participant: str, paths: list[Path]) -> Any:
+    """``ingestor.ingest(participant, paths)`` path by path, under a progress bar on a terminal (files, bytes)."""
+    from ingest.pipeline import IngestReport
+    from pipeline.jobs import files_under
+    from pipeline.progress import ProgressBar, RunProgress, size_of
+
+    files_of_path = {p: files_under(p) if p.is_dir() else [p] for p in paths}
+    every = [f for fs in files_of_path.values() for f in fs]
+    report = IngestReport()
+    with ProgressBar(RunProgress(len(every), size_of(every)), title="ingest") as bar:
+        for path, files in files_of_path.items():
+            report.extend(ingestor.ingest_one(participant, path))
+            bar.advance(participant, len(files), size_of(files))
+    return report
+
+
 def _ingest_locked(
     study: Any, paths: list[Path], participant: str, participant_from_id: bool, wait: float
 ) -> None:
@@ -183,7 +199,7 @@ def _ingest_locked(
         recover_store(study, ingestor.lake)
         for o in damage_outcomes(study, ingestor.lake):
             typer.echo(f"warning: {o.path}: {o.reason}", err=True)
-        report = ingestor.ingest(participant, paths)
+        report = _ingest_with_bar(ingestor, participant, paths)
         for (kind, status), n in sorted(report.counts().items()):
             typer.echo(f"{n:6d}  {kind:32s} {status}")
         for o in report.outcomes:
