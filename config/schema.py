@@ -56,7 +56,7 @@ _PARTICIPANT = Column(
 _SOURCE = Column(
     "source",
     pa.string(),
-    "reader that produced the row: fit_monitoring, fit_activity, fitbit_takeout, fitabase, garmin_export, apple_health, activity_xml (TCX/GPX)",
+    "reader that produced the row: fit_monitoring, fit_activity, fitbit_takeout, fitabase, garmin_export, apple_health, activity_xml (TCX/GPX), fitbit_hr_zones (Fitbit daily time in heart-rate zones)",
     nullable=False,
 )
 _DEVICE = Column("device", pa.string(), "device make/model (and serial where known)")

@@ -41,6 +41,7 @@ KNOWN_SOURCES: tuple[str, ...] = (
     "fitabase",
     "apple_health",
     "activity_xml",
+    "fitbit_hr_zones",
 )
 
 

@@ -47,6 +47,7 @@ FAMILY_EPOCH: dict[str, date] = {
     "fit_activity": date(2008, 1, 1),
     "fitbit_takeout": date(2009, 1, 1),  # the first Fitbit tracker shipped in September 2009
     "fitabase": date(2009, 1, 1),
+    "fitbit_hr_zones": date(2009, 1, 1),
     "apple_health": date(
         2007, 1, 1
     ),  # HealthKit 2014; apps may write older records, the iPhone is 2007

@@ -38,6 +38,7 @@ JSON_SERIES: tuple[str, ...] = (
     "lightly_active_minutes",
     "sedentary_minutes",
     "resting_heart_rate",
+    "time_in_heart_rate_zones",
 )
 """JSON-family series irisin reads; the file name is ``<series>-YYYY-MM-DD.json``."""
 

@@ -7,7 +7,9 @@ and is averaged per clock minute; steps are one row per minute. Daily series
 (``moderately_active_minutes`` etc.) become ``daily_totals`` rows keyed by the
 local date Fitbit gives them; a day of 1440 sedentary minutes is marked not
 worn; ``resting_heart_rate`` fills the day's resting rate. ``exercise-*.json``
-logs become ``sessions``.
+logs become ``sessions``. ``time_in_heart_rate_zones`` daily totals become
+``daily_totals`` rows of their own source (``fitbit_hr_zones``; see
+``HR_ZONE_COLUMNS``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ingest.fitbit.discovery import FitbitFile
 from ingest.fitbit.json_scan import JsonDamage, StampedSeries, scan_stamped_integers
 from ingest.fitbit.results import guarded, quarantined
 from ingest.fitbit.tables import (
+    SOURCE_HR_ZONES,
     SOURCE_TAKEOUT,
     daily_table,
     local_to_utc,
@@ -61,6 +64,27 @@ DAILY_COLUMNS: dict[str, str] = {
 """JSON daily series to the daily_totals column they fill."""
 
 MINUTES_PER_DAY = 1440
+
+HR_ZONE_COLUMNS: dict[str, str] = {
+    "BELOW_DEFAULT_ZONE_1": "sedentary_minutes",
+    "IN_DEFAULT_ZONE_1": "moderate_minutes",
+    "IN_DEFAULT_ZONE_2": "vigorous_minutes",
+    "IN_DEFAULT_ZONE_3": "vigorous_minutes",
+}
+"""``time_in_heart_rate_zones-*.json`` (``value.valuesInZones``, minutes per local date) to
+daily_totals columns. Fitbit's default zones are the device's own heart-rate-reserve
+classification: fat burn (zone 1) 40-59 % HRR is ACSM's moderate band (40-59 %); cardio
+(zone 2, 60-84 %) and peak (zone 3, 85 % and above) are vigorous (60 % and above). Below
+zone 1 holds sedentary and light minutes together (the zones cannot tell them apart); it is
+kept under ``sedentary_minutes`` so that the day's wear, the sum of all four, is the minutes
+the device measured heart rate. Each minute is in one zone, so these are clock minutes (not
+Active Zone Minutes credits). Caveat: before Fitbit's 2020 change to heart-rate reserve
+the zones were % of max HR (fat burn 50-69 %, cardio 70-84 %, peak 85 % and above), and
+50 % of max HR is below 40 % HRR for most people: older files count some light minutes as
+moderate. The rows get a source of their own (``fitbit_hr_zones``), ranked last in the
+default ``source_precedence``, so they fill only days that no minute row and no other
+source's daily totals cover, and never mix with ``moderately_active_minutes`` of the
+same day."""
 
 _VALUE_KEY = {"heart_rate": (b"bpm", False), "steps": (b"value", True)}
 
@@ -366,6 +390,70 @@ def read_resting_heart_rate(file: FitbitFile, member: Member) -> _Daily | ReadRe
     return _Daily(kept.unique("local_date", keep="last"), dropped)
 
 
+def read_heart_rate_zones(file: FitbitFile, member: Member) -> _Daily | ReadResult:
+    """``time_in_heart_rate_zones-*.json`` as ``local_date``, zone minutes and ``worn``.
+
+    Records are ``{"dateTime": "MM/DD/YY 00:00:00", "value": {"valuesInZones":
+    {"BELOW_DEFAULT_ZONE_1": 1187.0, "IN_DEFAULT_ZONE_1": 12.0, ...}}}``; a zone the record
+    leaves out counts 0, and a day with no minute in any zone is not worn.
+    """
+    try:
+        raw = without_bom(member.load())
+    except zipfile.BadZipFile as exc:
+        return quarantined(file.kind, member.path, f"could not read the file: {exc}")
+    columns = sorted(set(HR_ZONE_COLUMNS.values()))
+    empty = pl.DataFrame(
+        schema={"local_date": pl.Date, **dict.fromkeys(columns, pl.Int32), "worn": pl.Boolean}
+    )
+    if not raw.strip():
+        return _Daily(empty, Dropped())
+    try:
+        frame = pl.read_json(io.BytesIO(raw), infer_schema_length=None)
+    except Exception as exc:  # polars raises several error types for bad JSON
+        return quarantined(file.kind, member.path, f"not valid JSON: {exc}")
+    if frame.height == 0:
+        return _Daily(empty, Dropped())
+    value = frame.schema.get("value")
+    zones = (
+        next((f.dtype for f in value.fields if f.name == "valuesInZones"), None)
+        if isinstance(value, pl.Struct)
+        else None
+    )
+    if "dateTime" not in frame.columns or not isinstance(zones, pl.Struct):
+        return quarantined(
+            file.kind,
+            member.path,
+            f"records are not {{dateTime, value: {{valuesInZones}}}}; columns {frame.columns}",
+        )
+    present = {f.name for f in zones.fields}
+    in_zones = pl.col("value").struct.field("valuesInZones")
+
+    def zone(name: str) -> pl.Expr:
+        if name not in present:
+            return pl.lit(0.0)
+        return checked_number(in_zones.struct.field(name), pl.Float64(), text=False).fill_null(0)
+
+    sums = {
+        column: pl.sum_horizontal(zone(z) for z, c in HR_ZONE_COLUMNS.items() if c == column)
+        .round()
+        .cast(pl.Int32)
+        .alias(column)
+        for column in columns
+    }
+    days = frame.select(
+        pl.col("dateTime")
+        .cast(pl.String, strict=False)
+        .str.strptime(pl.Datetime("us"), "%m/%d/%y %H:%M:%S", strict=False)
+        .dt.date()
+        .alias("local_date"),
+        *sums.values(),
+    ).with_columns((pl.sum_horizontal(columns) > 0).alias("worn"))
+    dropped = Dropped()
+    dropped.add(*examples_of(days, pl.col("local_date").is_null(), ["local_date"], "record"))
+    kept = days.filter(pl.col("local_date").is_not_null())
+    return _Daily(kept.unique("local_date", keep="last"), dropped)
+
+
 def _daily_results(
     dailies: dict[str, tuple[FitbitFile, Member, _Daily]],
     decision: ClockDecision,
@@ -382,9 +470,12 @@ def _daily_results(
     )
     out: dict[str, ReadResult] = {}
     for path, (file, _member, daily) in dailies.items():
-        rows = attach_day_offsets(
-            daily.frame.join(wear, on="local_date", how="left"), decision
-        ).with_columns(pl.lit(SOURCE_TAKEOUT).alias("source"), pl.lit(bouts.bouted).alias("bouted"))
+        zones = file.series == "time_in_heart_rate_zones"
+        own = daily.frame if zones else daily.frame.join(wear, on="local_date", how="left")
+        rows = attach_day_offsets(own, decision).with_columns(
+            pl.lit(SOURCE_HR_ZONES if zones else SOURCE_TAKEOUT).alias("source"),
+            pl.lit(bouts.bouted).alias("bouted"),
+        )
         out[path] = ReadResult(
             kind=file.kind,
             status="partial" if daily.cut else "ok",
@@ -540,12 +631,11 @@ def read_json_family(
         results.update(_intraday_guarded([s for s in scanned if s.file.series == series], decision))
     dailies: dict[str, tuple[FitbitFile, Member, _Daily]] = {}
     for file, member in files:
-        if file.series in DAILY_COLUMNS or file.series == "resting_heart_rate":
-            reader = (
-                read_resting_heart_rate
-                if file.series == "resting_heart_rate"
-                else read_daily_series
-            )
+        if file.series in (*DAILY_COLUMNS, "resting_heart_rate", "time_in_heart_rate_zones"):
+            reader = {
+                "resting_heart_rate": read_resting_heart_rate,
+                "time_in_heart_rate_zones": read_heart_rate_zones,
+            }.get(file.series, read_daily_series)
             daily = guarded(file.kind, member.path, reader, file, member)
             if isinstance(daily, ReadResult):
                 results[member.path] = daily

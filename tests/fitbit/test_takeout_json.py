@@ -265,3 +265,106 @@ def test_impossible_heart_rate_samples_are_dropped_before_the_minute_mean(tmp_pa
     minutes = pl.from_arrow(result.tables["minutes"])
     assert minutes["heart_rate_bpm"].to_list() == [72.0]
     assert minutes["minute_utc"].dt.minute().to_list() == [1]
+
+
+def test_time_in_heart_rate_zones_become_daily_totals_of_their_own_source(
+    tmp_path: Path,
+) -> None:
+    """Legacy ``time_in_heart_rate_zones-*.json``: fat burn is moderate, cardio + peak vigorous,
+    below zone 1 the rest of the measured minutes; a zone a record leaves out counts 0; a day
+    with no minute in any zone is not worn. Keyed by the local date in ``dateTime``."""
+    folder = tmp_path.joinpath(*JSON_DIR)
+    folder.mkdir(parents=True)
+    (folder / "time_in_heart_rate_zones-2019-11-04.json").write_text(
+        "[{\n"
+        '  "dateTime" : "11/04/19 00:00:00",\n'
+        '  "value" : {\n'
+        '    "valuesInZones" : {\n'
+        '      "IN_DEFAULT_ZONE_2" : 14.0,\n'
+        '      "BELOW_DEFAULT_ZONE_1" : 1198.0,\n'
+        '      "IN_DEFAULT_ZONE_3" : 3.0,\n'
+        '      "IN_DEFAULT_ZONE_1" : 41.0\n'
+        "    }\n"
+        "  }\n"
+        "},{\n"
+        '  "dateTime" : "11/05/19 00:00:00",\n'
+        '  "value" : {\n'
+        '    "valuesInZones" : {\n'
+        '      "IN_DEFAULT_ZONE_2" : 0.0,\n'
+        '      "BELOW_DEFAULT_ZONE_1" : 902.0,\n'
+        '      "IN_DEFAULT_ZONE_1" : 7.0\n'
+        "    }\n"
+        "  }\n"
+        "},{\n"
+        '  "dateTime" : "11/06/19 00:00:00",\n'
+        '  "value" : {\n'
+        '    "valuesInZones" : {\n'
+        '      "IN_DEFAULT_ZONE_2" : 0.0,\n'
+        '      "BELOW_DEFAULT_ZONE_1" : 0.0,\n'
+        '      "IN_DEFAULT_ZONE_3" : 0.0,\n'
+        '      "IN_DEFAULT_ZONE_1" : 0.0\n'
+        "    }\n"
+        "  }\n"
+        "}]"
+    )
+    (result,) = read_fitbit_export(members_of_folder(tmp_path), ctx("America/New_York")).values()
+    assert (result.kind, result.status) == ("fitbit_json_time_in_heart_rate_zones", "ok")
+    daily = pl.from_arrow(result.tables["daily_totals"]).sort("local_date")
+    assert set(daily["source"]) == {"fitbit_hr_zones"}
+    assert daily["local_date"].to_list() == [
+        date(2019, 11, 4),
+        date(2019, 11, 5),
+        date(2019, 11, 6),
+    ]
+    assert daily["moderate_minutes"].to_list() == [41, 7, 0]
+    assert daily["vigorous_minutes"].to_list() == [17, 0, 0]
+    assert daily["sedentary_minutes"].to_list() == [1198, 902, 0]
+    assert daily["worn"].to_list() == [True, True, False]
+    assert daily["utc_offset_minutes"].to_list() == [-300, -300, -300]
+
+
+def test_heart_rate_zone_totals_fill_only_days_no_other_source_covers() -> None:
+    """Ranked last by default: on a day Fitbit's own activity-level totals cover, they win; a day
+    only the zones cover is filled from the zones."""
+    from config.study import StudyConfig
+    from features.daily import best_daily_totals
+    from tests.features.weekly_builders import daily_totals
+
+    config = StudyConfig()
+    assert config.intensity.source_precedence[-1] == "fitbit_hr_zones"
+    rows = daily_totals(
+        [
+            {
+                "participant_id": "p",
+                "local_date": date(2019, 11, 4),
+                "source": "fitbit_takeout",
+                "moderate_minutes": 25,
+                "vigorous_minutes": 5,
+                "sedentary_minutes": 800,
+                "worn": True,
+            },
+            {
+                "participant_id": "p",
+                "local_date": date(2019, 11, 4),
+                "source": "fitbit_hr_zones",
+                "moderate_minutes": 41,
+                "vigorous_minutes": 17,
+                "sedentary_minutes": 1198,
+                "worn": True,
+            },
+            {
+                "participant_id": "p",
+                "local_date": date(2019, 11, 5),
+                "source": "fitbit_hr_zones",
+                "moderate_minutes": 7,
+                "vigorous_minutes": 0,
+                "sedentary_minutes": 902,
+                "worn": True,
+            },
+        ]
+    )
+    best = best_daily_totals(rows.lazy(), config).collect().sort("local_date")
+    assert best.select("dt_moderate", "dt_vigorous", "dt_wear").rows() == [
+        (25, 5, 830),
+        (7, 0, 909),
+    ]
