@@ -146,8 +146,8 @@ def normalized(root: Path) -> dict[str, pl.DataFrame]:
 KILL_POINTS: dict[str, int] = {
     "participant-P02": 0,  # in the middle of the first batch: P01 and P02 committed, P03 not yet
     "batch-2": 2,  # between batches
-    "derived": 4,  # every batch done, derived tables written, warehouse not refreshed
-    "published": 4,  # warehouse refreshed, run record and checkpoint not finished
+    "derived": 5,  # every batch done, derived tables written, warehouse not refreshed
+    "published": 5,  # warehouse refreshed, run record and checkpoint not finished
 }
 """Where the backfill process is killed, and how many batches the resumed run should skip."""
 
@@ -158,7 +158,7 @@ def test_a_killed_backfill_resumes_to_the_same_warehouse(
 ) -> None:
     clean = configure(copy_study(demo_template.root, tmp_path / "clean"), batch=3, concurrency=1)
     clean_result = backfill_flow(str(clean), show_progress=False)
-    assert clean_result["batches"] == 4
+    assert clean_result["batches"] == 5  # 13 demo participants, 3 a batch
     expected = normalized(clean)
     assert export_columns(expected["weekly"]).equals(export_columns(demo_template.expected_weekly))
 

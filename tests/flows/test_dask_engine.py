@@ -85,7 +85,7 @@ def test_the_demo_backfill_on_a_two_worker_cluster_equals_the_local_run(
     dask_result = backfill_flow(str(remote), show_progress=False)
 
     assert (local_result["engine"], dask_result["engine"]) == ("local", "dask")
-    assert dask_result["batches"] == local_result["batches"] == 3  # 12 participants, 4 a batch
+    assert dask_result["batches"] == local_result["batches"] == 4  # 13 participants, 4 a batch
     assert dask_result["batches_failed"] == []
     expected = without_arrival_notes(normalized(local))
     got = without_arrival_notes(normalized(remote))

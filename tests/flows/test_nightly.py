@@ -16,7 +16,9 @@ from ingest.contract import TransientInputError
 from pipeline.jobs import lake_of
 from tests.flows.conftest import DemoCopy, export_columns, warehouse_tables, weekly_of
 
-NEW_DAY = date(2026, 4, 27)
+NEW_DAY = date(
+    2026, 5, 4
+)  # the Monday after every demo participant's last UTC week (P13, in Los Angeles on a UTC roster, reaches 2026-04-27)
 """The Monday after the demo's eight weeks: a new day opens a new week."""
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]  # runs Prefect flows

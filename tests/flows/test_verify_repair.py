@@ -109,11 +109,14 @@ def test_a_corrupt_prefect_database_is_named_and_moved_aside(
 def test_a_flow_command_sets_a_corrupt_prefect_database_aside_before_starting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from config import init_study
     from irisin.cli import _prefect_env
 
     home = tmp_path / "prefect-home"
     home.mkdir()
     (home / "prefect.db").write_bytes(b"this is not a database" * 100)
     monkeypatch.setenv("PREFECT_HOME", str(home))
-    _prefect_env(tmp_path)
+    study = tmp_path / "study"
+    init_study(study)  # an empty folder is refused before Prefect is touched
+    _prefect_env(study)
     assert not (home / "prefect.db").exists() and len(list(home.glob("prefect.db.corrupt-*"))) == 1
