@@ -24,6 +24,12 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "PREFECT_HOME": str(tmp_path / ".prefect"), "DO_NOT_TRACK": "1"}
 
 
+def _roster(study: Path) -> None:
+    (study / "roster.csv").write_text(
+        "participant_id,timezone\nP01,Europe/Oslo\n", encoding="utf-8"
+    )
+
+
 def _minutes(study: Path) -> pl.DataFrame:
     return (
         pl.scan_parquet(study / "store" / "lake" / "minutes" / "**" / "*.parquet")
@@ -39,6 +45,7 @@ def test_sigterm_stops_ingest_promptly_and_the_next_run_completes_it(tmp_path: P
     write_monitoring_days(truth, fits, device_serial=3_900_000_099)
     study = tmp_path / "s"
     init_study(study)
+    _roster(study)  # files of an unrostered id are held, not read
     args = [*IRISIN, "ingest", "--study", str(study), "-p", "P01", str(fits)]
     run = subprocess.Popen(
         args, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -71,6 +78,7 @@ def test_sigterm_stops_ingest_promptly_and_the_next_run_completes_it(tmp_path: P
     # the store equals one uninterrupted run
     clean = tmp_path / "clean"
     init_study(clean)
+    _roster(clean)
     once = subprocess.run(
         [*IRISIN, "ingest", "--study", str(clean), "-p", "P01", str(fits)],
         env=_env(tmp_path),
