@@ -428,7 +428,7 @@ def demo(
         int, typer.Option(help="Random seed (the same seed writes the same files).")
     ] = 20180101,
 ) -> None:
-    """Generate the synthetic demo study (12 participants, 8 weeks, several formats and zones).
+    """Generate the synthetic demo study (15 participants, 8 weeks, several formats and zones).
 
     Example: irisin demo --out ./demo-study && irisin nightly --study ./demo-study
     """
@@ -589,7 +589,7 @@ def dashboard(
     Example: irisin dashboard --study ./demo-study   (then open http://127.0.0.1:8501)
     """
     from config import open_study
-    from dashboard.auth import refuse_open_server
+    from dashboard.auth import is_loopback, refuse_open_server
     from dashboard.launch import command
 
     study = open_study(study_dir)
@@ -602,7 +602,8 @@ def dashboard(
         bind,
         port or study.config.dashboard.port,
         as_of=date.fromisoformat(as_of) if as_of else None,
-        insecure_no_password=insecure_no_password,
+        # The app warns of an open server only when it really is reachable from elsewhere.
+        insecure_no_password=insecure_no_password and not is_loopback(bind),
     )
     os.execvp(argv[0], argv)
 

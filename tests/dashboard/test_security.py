@@ -81,6 +81,15 @@ def test_loopback_needs_no_password(execs: list[list[str]], tmp_path: Path) -> N
     assert "--insecure-no-password" not in execs[0]
 
 
+def test_insecure_flag_on_loopback_does_not_warn_of_an_open_server(
+    execs: list[list[str]], tmp_path: Path
+) -> None:
+    """The flag only matters off this machine: on 127.0.0.1 the page must not claim otherwise."""
+    args = ["dashboard", "--study", str(_study(tmp_path)), "--insecure-no-password"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert "--insecure-no-password" not in execs[0]
+
+
 def test_delay_grows_per_client_and_is_forgotten() -> None:
     now = [1000.0]
     throttle = auth.LoginThrottle(clock=lambda: now[0])
