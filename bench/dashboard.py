@@ -49,6 +49,7 @@ import polars as pl
 from config import open_study
 from config.study import StudyConfig
 from dashboard import data
+from models import participant_table
 from models.adherence import participant_scores
 from models.cohort import cohort_weekly
 from store import queries
@@ -319,7 +320,7 @@ def main() -> None:
         as_of = START + timedelta(weeks=args.weeks) - timedelta(days=1)
 
         def grid_page() -> object:
-            table = data.load_participant_table(grid_study, as_of)
+            table = participant_table.load_participant_table(grid_study, as_of)
             return data.load_grid(grid_study, table.alerts, as_of, 4)
 
         cold = [
@@ -338,7 +339,7 @@ def main() -> None:
             first = time.perf_counter() - t0
             best, median, _ = timed(fn, args.repeat)
             print(f"{label:42s} {first:7.3f} {best:10.3f} {median:12.3f}")
-        table = data.load_participant_table(study, None)
+        table = participant_table.load_participant_table(study, None)
         flagged = table.table.filter(pl.col("flags") != "").height
         print(
             f"participant table: {table.table.height:,} rows, {flagged:,} flagged; reference day {table.reference_day}"
@@ -363,7 +364,10 @@ def main() -> None:
 
         cases: list[tuple[str, Callable[[], object]]] = [
             ("grid page (alerts + last 4 weeks of days)", grid_page),
-            ("participant table (page load)", lambda: data.load_participant_table(study, None)),
+            (
+                "participant table (page load)",
+                lambda: participant_table.load_participant_table(study, None),
+            ),
             ("  of which: last data (daily, hourly_wear)", last_data),
             ("cohort view (page load)", lambda: data.load_cohort_view(study)),
             ("one participant page", lambda: data.load_participant(study, pid, last_local)),

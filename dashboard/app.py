@@ -193,7 +193,7 @@ def download_button(label: str, make: Callable[[], bytes], stem: str, kind: str,
 
 def _live_minute(as_of: date | None) -> datetime | None:
     """The current minute when "today" is live (a cache key), None when replaying a fixed date."""
-    return None if as_of is not None else data.as_of_instant(None)
+    return None if as_of is not None else participant_table.as_of_instant(None)
 
 
 def _warehouse_version(study: Study) -> int:
@@ -204,9 +204,9 @@ def _warehouse_version(study: Study) -> int:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _participant_table(
     study_dir: str, version: int, as_of: date | None, minute: datetime | None
-) -> data.ParticipantTable:
+) -> participant_table.ParticipantTable:
     """Cached per warehouse version and replay date, or (live "today") the current minute."""
-    return data.load_participant_table(open_study(Path(study_dir)), as_of, now=minute)
+    return participant_table.load_participant_table(open_study(Path(study_dir)), as_of, now=minute)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -269,7 +269,7 @@ def grid_page(study: Study, version: int, as_of: date | None) -> None:
         "Show only participants flagged", participant_table.FLAG_KINDS, key="grid_flags"
     )
     id_contains = controls[2].text_input("Participant id contains", key="grid_id")
-    today = data.grid_today(study, result.as_of)
+    today = participant_table.grid_today(study, result.as_of)
     view = _grid(str(study.root), version, as_of, _live_minute(as_of), weeks)
     shown = participant_table.filter_table(view.table, id_contains, kinds)
     pages = max(1, -(-shown.height // GRID_PAGE_ROWS))
@@ -371,7 +371,9 @@ def _grid(
 ) -> grid.Grid:
     study = open_study(Path(study_dir))
     table = _participant_table(study_dir, version, as_of, minute)
-    return data.load_grid(study, table.alerts, data.grid_today(study, table.as_of), weeks)
+    return data.load_grid(
+        study, table.alerts, participant_table.grid_today(study, table.as_of), weeks
+    )
 
 
 DEFAULT_WINDOW_WEEKS = 12
@@ -447,7 +449,9 @@ def table_page(study: Study, version: int, as_of: date | None) -> None:
         + f"{today}{result.as_of:%Y-%m-%d %H:%M} UTC."
     )
     stale_days = (
-        (data.as_of_instant(None).date() - result.reference_day).days if result.reference_day else 0
+        (participant_table.as_of_instant(None).date() - result.reference_day).days
+        if result.reference_day
+        else 0
     )
     if not result.replay and stale_days > alerts.no_data_days:
         st.warning(

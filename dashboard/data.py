@@ -1,7 +1,7 @@
 """What each page shows, assembled from the warehouse queries. No Streamlit here.
 
-The participant table itself (``models.participant_table``) is shared with the
-run summary and the digest; it is re-exported here for the pages.
+The participant table itself lives in ``models.participant_table`` (the run
+summary and the digest use it too); the pages import it from there.
 
 The app caches these results per warehouse version; the benchmark times them.
 """
@@ -15,12 +15,6 @@ import polars as pl
 
 from config import Study
 from dashboard import grid
-from models.participant_table import (  # the table the summary and digest also use
-    ParticipantTable,
-    as_of_instant,
-    grid_today,
-    load_participant_table,
-)
 from store import queries
 
 HEATMAP_DAYS = 28
@@ -151,13 +145,9 @@ __all__ = [
     "CohortView",
     "DataQuality",
     "ParticipantDetail",
-    "ParticipantTable",
     "all_hours",
-    "as_of_instant",
-    "grid_today",
     "load_cohort_view",
     "load_data_quality",
     "load_grid",
     "load_participant",
-    "load_participant_table",
 ]

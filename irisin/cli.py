@@ -28,6 +28,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 StudyOpt = Annotated[
     Path, typer.Option("--study", "-s", help="Study folder (made by 'irisin init').")
 ]
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait", help="Seconds to wait while another run holds the study (0: refuse at once)."
+    ),
+]
+"""``--wait`` of every command that takes the study lock itself."""
+
+
+def _locked(study: Any, command: str, wait: float) -> Any:
+    """The study lock for ``command``, waiting up to ``wait`` seconds and saying so on stderr."""
+    from pipeline.lock import study_lock
+
+    return study_lock(study, command, wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True))
+
+
+def _derive_and_publish(study: Any, report: Any) -> None:
+    """Derive the weeks a run's new files touched and refresh the warehouse (nothing new: nothing done)."""
+    from pipeline.jobs import derive, publish, touched_weeks_of
+
+    if report.new_files:
+        derive(study, touched_weeks_of(study, report))
+        publish(study)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -136,12 +159,7 @@ def ingest(
             "--participant-from-id", help="Use a Fitabase export's own Id as participant id."
         ),
     ] = False,
-    wait: Annotated[
-        float,
-        typer.Option(
-            "--wait", help="Seconds to wait while another run holds the study (0: refuse at once)."
-        ),
-    ] = 3600.0,
+    wait: WaitOpt = 3600.0,
 ) -> None:
     """Read raw device files into the study's lake (idempotent: known bytes are skipped).
 
@@ -189,12 +207,9 @@ def _ingest_locked(
     study: Any, paths: list[Path], participant: str, participant_from_id: bool, wait: float
 ) -> None:
     from ingest.pipeline import Ingestor
-    from pipeline.jobs import damage_outcomes, derive, publish, recover_store, touched_weeks_of
-    from pipeline.lock import study_lock
+    from pipeline.jobs import damage_outcomes, recover_store
 
-    with study_lock(
-        study, "irisin ingest", wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)
-    ):
+    with _locked(study, "irisin ingest", wait):
         ingestor = Ingestor(study, participant_from_id=participant_from_id)
         recover_store(study, ingestor.lake)
         for o in damage_outcomes(study, ingestor.lake):
@@ -220,9 +235,7 @@ def _ingest_locked(
                 err=True,
                 fg=typer.colors.YELLOW,
             )
-        if report.new_files:
-            derive(study, touched_weeks_of(study, report))
-            publish(study)
+        _derive_and_publish(study, report)
 
 
 @app.command()
@@ -237,12 +250,7 @@ def forget(
         str | None,
         typer.Option("--participant", "-p", help="Forget every file of this participant."),
     ] = None,
-    wait: Annotated[
-        float,
-        typer.Option(
-            "--wait", help="Seconds to wait while another run holds the study (0: refuse at once)."
-        ),
-    ] = 3600.0,
+    wait: WaitOpt = 3600.0,
 ) -> None:
     """Retire what a file (or a participant's files) wrote, so the next run ingests it afresh.
 
@@ -256,14 +264,11 @@ def forget(
     from config import open_study
     from pipeline.forget import forget as forget_files
     from pipeline.jobs import derive, lake_of, publish, recover_store
-    from pipeline.lock import study_lock
 
     if (file_id is None) == (participant is None):
         raise _fail("name exactly one of --file FILE_ID or --participant P")
     study = open_study(study_dir)
-    with study_lock(
-        study, "irisin forget", wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)
-    ):
+    with _locked(study, "irisin forget", wait):
         lake = lake_of(study)
         recover_store(study, lake)
         done = forget_files(lake, file_id=file_id, participant=participant)
@@ -292,12 +297,7 @@ def reprocess(
         str,
         typer.Option("--status", help="Which files: comma-separated skipped,quarantined,partial."),
     ] = "skipped,quarantined,partial",
-    wait: Annotated[
-        float,
-        typer.Option(
-            "--wait", help="Seconds to wait while another run holds the study (0: refuse at once)."
-        ),
-    ] = 3600.0,
+    wait: WaitOpt = 3600.0,
 ) -> None:
     """Read skipped, quarantined or partial files again now (after a fix, a new limit or a new reader).
 
@@ -312,14 +312,11 @@ def reprocess(
     from pipeline.forget import parse_statuses
     from pipeline.forget import reprocess as reprocess_files
     from pipeline.intake_report import export_lines
-    from pipeline.jobs import derive, publish, recover_store, touched_weeks_of
-    from pipeline.lock import study_lock
+    from pipeline.jobs import recover_store
 
     statuses = parse_statuses(status)
     study = open_study(study_dir)
-    with study_lock(
-        study, "irisin reprocess", wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True)
-    ):
+    with _locked(study, "irisin reprocess", wait):
         ingestor = Ingestor(study)
         recover_store(study, ingestor.lake)
         done = reprocess_files(
@@ -341,9 +338,7 @@ def reprocess(
         typer.echo(
             f"{done.files} file(s) read again, {done.report.new_files} manifest row(s) written"
         )
-        if done.report.new_files:
-            derive(study, touched_weeks_of(study, done.report))
-            publish(study)
+        _derive_and_publish(study, done.report)
 
 
 EXPORTABLE = ("minutes", "daily_totals", "sessions", "profiles", "files", "weekly")

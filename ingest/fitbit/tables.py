@@ -21,7 +21,7 @@ SOURCE_TAKEOUT = "fitbit_takeout"
 SOURCE_FITABASE = "fitabase"
 SOURCE_HR_ZONES = "fitbit_hr_zones"
 """Daily totals from ``time_in_heart_rate_zones-*.json``: a source of their own, ranked last by
-default, so they fill only days no other source covers (see ``json_family.HR_ZONE_COLUMNS``)."""
+default, so they fill only days no other source covers (see ``json_daily.HR_ZONE_COLUMNS``)."""
 
 FITABASE_INTENSITY_LABELS = pl.Series(
     "label", ["sedentary", "light", "moderate", "vigorous"], dtype=pl.String

@@ -31,7 +31,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from config import open_study
-from dashboard import data
+from models import participant_table
 from tests.dashboard.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -66,7 +66,7 @@ EXPECTED_FLAGS = {
 
 @pytest.fixture(scope="module")
 def demo_table(demo_study: Path) -> pl.DataFrame:
-    return data.load_participant_table(open_study(demo_study), AS_OF).table
+    return participant_table.load_participant_table(open_study(demo_study), AS_OF).table
 
 
 def test_one_row_per_roster_participant(demo_study: Path, demo_table: pl.DataFrame) -> None:
