@@ -6,7 +6,10 @@
   the seconds until the next sample (at most ``MAX_SAMPLE_SECONDS``, so a pause
   adds nothing) and a minute's steps are the sum over its samples.
 * ``session`` messages become sessions (``lap`` messages only when a file has
-  no session, as some exporters write none).
+  no session, as some exporters write none). A record no session covers takes
+  the sport of the file's ``sport`` message, which devices write at the start:
+  a file cut short before its session (written last) keeps the steps of
+  every record before the cut, the same as the intact file's.
 * ``user_profile``, ``zones_target`` and ``time_in_zone`` give age, resting and
   maximum heart rate: one ``profiles`` row per file when any is present.
 """
@@ -94,6 +97,12 @@ def _sport_of_records(record_t: np.ndarray, sessions: pl.DataFrame) -> np.ndarra
     return out
 
 
+def _declared_sport(decoded: DecodedFit) -> str | None:
+    """The sport of the file's first ``sport`` message (written near the start), if it names one."""
+    value = first_valid(decoded["sport"], "sport")
+    return None if value is None else value_name("sport", int(value))
+
+
 def activity_tables(
     decoded: DecodedFit,
     *,
@@ -112,6 +121,9 @@ def activity_tables(
         notes["records_dropped_no_absolute_time"] = int((~ok).sum())
     t = records.time[ok]
     sport = _sport_of_records(t.astype(np.float64), sessions)
+    uncovered = np.array([s is None for s in sport], dtype=bool)
+    if uncovered.any():
+        sport[uncovered] = _declared_sport(decoded)
     cadence = _numeric(records, "cadence").to_numpy()[ok]
     fraction = _numeric(records, "fractional_cadence").fill_null(0).to_numpy()[ok]
     on_foot = (

@@ -33,6 +33,7 @@ NEEDED_MESSAGES = (
     "record",
     "session",
     "lap",
+    "sport",
     "user_profile",
     "zones_target",
     "time_in_zone",

@@ -7,4 +7,4 @@ files again by itself (``ingest.versions``). Files it read whole are not
 re-read.
 """
 
-READER_VERSION = 2
+READER_VERSION = 3  # 3: a cut-short activity keeps its steps (sport message)

@@ -227,6 +227,8 @@ def activity_bytes(
     w = FitWriter()
     w.define(0, "file_id", ["type", "manufacturer", "product", "serial_number", "time_created"])
     w.write(0, [ACTIVITY, GARMIN, DEMO_PRODUCT, device_serial, start_t])
+    w.define(4, "sport", ["sport"])  # as watches do: the sport first, the session at the end
+    w.write(4, [_sport_number(sport)])
     w.define(1, "record", ["timestamp", "heart_rate", "cadence", "fractional_cadence"])
     w.write_many(
         1,
