@@ -189,6 +189,13 @@ PROFILES = _schema(
             "beats/min",
         ),
         Column("max_heart_rate_bpm", pa.float32(), "maximum heart rate setting", "beats/min"),
+        Column(
+            "birth_year",
+            pa.int16(),
+            "year of birth from the export's own account profile (Fitbit Profile.csv, Garmin "
+            "user_profile.json); only the year is kept, never the date",
+            "year",
+        ),
         _FILE_ID,
     ],
 )

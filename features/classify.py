@@ -11,7 +11,7 @@ The methods, tried in the order of ``[intensity] methods``:
     device's daily resting HR, else an estimate from the participant's own
     minutes; maximum HR from the roster, else the latest device profile, else
     Tanaka ``208 - 0.7 * age`` with age from the roster's birth year (else the
-    device profile's age). ``heart_rate_limits`` records which (``hr_params``).
+    birth year of the export's own account profile, else the device profile's age). ``heart_rate_limits`` records which (``hr_params``).
 ``cadence``
     steps per minute; moderate from ``cadence_moderate_steps_per_minute``, vigorous
     from ``cadence_vigorous_steps_per_minute``.
@@ -56,7 +56,12 @@ HR_PARAMS: tuple[str, ...] = ("roster", "device", "estimated", "none")
 
 
 def _latest_profiles(profiles: pl.LazyFrame) -> pl.LazyFrame:
-    """Per participant: the latest non-null resting HR, maximum HR and birth year the devices reported."""
+    """Per participant: the latest non-null resting HR, maximum HR and birth year the devices reported.
+
+    The birth year is the one an account profile states (``birth_year``: Fitbit ``Profile.csv``,
+    Garmin ``user_profile.json``), else the year of the latest device age (``age_years`` at
+    ``observed_utc``: FIT ``user_profile``, Apple Health ``<Me>``).
+    """
     return (
         profiles.select(
             "participant_id",
@@ -64,15 +69,25 @@ def _latest_profiles(profiles: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("resting_heart_rate_bpm").cast(pl.Float64).alias("profile_rest"),
             pl.col("max_heart_rate_bpm").cast(pl.Float64).alias("profile_max"),
             (pl.col("observed_utc").dt.year() - pl.col("age_years").cast(pl.Int32)).alias(
-                "profile_birth_year"
+                "age_birth_year"
             ),
+            pl.col("birth_year").cast(pl.Int32).alias("stated_birth_year"),
         )
         .sort("participant_id", "observed_utc", nulls_last=False)
         .group_by("participant_id")
         .agg(
             pl.col("profile_rest").drop_nulls().last(),
             pl.col("profile_max").drop_nulls().last(),
-            pl.col("profile_birth_year").drop_nulls().last(),
+            pl.col("stated_birth_year").drop_nulls().last(),
+            pl.col("age_birth_year").drop_nulls().last(),
+        )
+        # A birth year the profile states beats one derived from an age at a date (off by one
+        # for anyone whose birthday falls after that date in the year).
+        .select(
+            "participant_id",
+            "profile_rest",
+            "profile_max",
+            pl.coalesce("stated_birth_year", "age_birth_year").alias("profile_birth_year"),
         )
     )
 
@@ -127,7 +142,7 @@ def heart_rate_limits(
     (``estimated_resting``, only when ``minutes`` is given and a maximum HR is
     known). Maximum HR: the roster, else the latest device profile, else
     Tanaka ``208 - 0.7 x age`` with the birth year from the roster, else from
-    the device profile's age. ``tanaka_intercept_bpm`` is
+    the export's account profile (``birth_year``), else from the device profile's age. ``tanaka_intercept_bpm`` is
     ``208 + 0.7 * birth_year``, so that ``tanaka_intercept_bpm - 0.7 * year``
     is Tanaka's maximum at a calendar year.
 

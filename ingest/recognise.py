@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ingest.fitbit.discovery import FITABASE_FILES, FITABASE_UNUSED, classify_fitbit, fitabase_stem
 from ingest.garmin.layout import classify_member
 
-READER_VERSION = 1
+READER_VERSION = 2
 """Version of this module's rules, recorded in the manifest of every file they decide; bump it (by
 one) with a change that lets a file they refused or skipped through (see ``ingest.versions``)."""
 
@@ -72,6 +72,8 @@ def family_by_content(head: bytes) -> tuple[str | None, str]:
     header = text.split(b"\n", 1)[0].strip().lower()
     if header.startswith(b"timestamp,"):
         return FITBIT, f"CSV header {header[:60].decode('utf-8', 'replace')}"
+    if header.startswith(b"id,full_name,"):  # Fitbit's account Profile.csv, before Fitabase's "Id,"
+        return FITBIT, "CSV header id,full_name,... (Fitbit account profile)"
     if header.startswith(b"id,"):
         return FITABASE, f"CSV header {header[:60].decode('utf-8', 'replace')}"
     return None, "content of no known export"

@@ -761,7 +761,8 @@ class Lake:
 
     def _read_parts(self, parts: list[str], empty: pl.DataFrame) -> pl.LazyFrame:
         if isinstance(self.fs, pafs.LocalFileSystem):
-            return pl.scan_parquet(parts, schema=empty.schema)
+            # A part written before a column existed reads it as null (``profiles.birth_year``).
+            return pl.scan_parquet(parts, schema=empty.schema, missing_columns="insert")
         table = pq.read_table(
             parts, filesystem=self.fs, schema=empty.to_arrow().schema, partitioning=None
         )

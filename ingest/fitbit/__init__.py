@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ingest.contract import Member, ReadContext, ReadResult
+from ingest.fitbit.account_profile import read_account_profile
 from ingest.fitbit.bouting import fitbit_default
 from ingest.fitbit.csv_family import read_csv_family
 from ingest.fitbit.discovery import (
@@ -36,15 +37,18 @@ __all__ = [
 
 
 def read_fitbit_export(members: Sequence[Member], ctx: ReadContext) -> dict[str, ReadResult]:
-    """Read one participant's Takeout or legacy Fitbit export (JSON and CSV families)."""
+    """Read one participant's Takeout or legacy Fitbit export (JSON and CSV families, account profile)."""
     json_files: list[tuple[FitbitFile, Member]] = []
     csv_files: list[tuple[FitbitFile, Member]] = []
+    results: dict[str, ReadResult] = {}
     for member in members:
         file = classify_fitbit(member.path)
         if file is None:
             continue
+        if file.family == "account":
+            results[member.path] = read_account_profile(file, member, ctx)
+            continue
         (json_files if file.family == "json" else csv_files).append((file, member))
-    results: dict[str, ReadResult] = {}
     if json_files:
         json_results, _decision = read_json_family(json_files, ctx, fitbit_default())
         results.update(json_results)

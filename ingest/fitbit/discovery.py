@@ -79,6 +79,12 @@ FITABASE_UNUSED: frozenset[str] = frozenset(
 )
 """Fitabase files irisin knows but does not load: hourly sums of the minute files, calories, sleep, weight."""
 
+PROFILE_FOLDERS: frozenset[str] = frozenset({"your profile", "personal & account", "user-profile"})
+"""Folders (lower case) that hold the account's ``Profile.csv``: ``Takeout/Fitbit/Your Profile/``
+(and ``Takeout/Google Health/Your Profile/``) in Takeout, ``<Name>/Personal & Account/`` in the legacy
+account archive, ``user-profile/`` beside ``user-site-export/`` in older ones. ``Profile.csv`` is too
+generic a name to claim anywhere else."""
+
 _JSON_NAME = re.compile(r"^(?P<series>[a-z_]+)-(?P<day>\d{4}-\d{2}-\d{2})\.json$")
 _EXERCISE_NAME = re.compile(r"^exercise-\d+\.json$")
 _CSV_NAME = re.compile(r"^(?P<series>[a-z_]+)_(?P<day>\d{4}-\d{2}-\d{2})\.csv$")
@@ -106,6 +112,9 @@ def _basename(path: str) -> str:
 def classify_fitbit(path: str) -> FitbitFile | None:
     """The Takeout file a path names, or None when irisin does not read it."""
     name = _basename(path)
+    if name.lower() == "profile.csv":
+        folder = path.rsplit("/", 2)[-2].lower() if path.count("/") else ""
+        return FitbitFile(path, "account", "profile", None) if folder in PROFILE_FOLDERS else None
     if _EXERCISE_NAME.match(name):
         return FitbitFile(path, "json", "exercise", None)
     m = _JSON_NAME.match(name)

@@ -9,6 +9,7 @@ from ingest.garmin.activities import read_summarized_activities
 from ingest.garmin.daily_summaries import read_daily_summaries
 from ingest.garmin.json_records import GarminFormatError
 from ingest.garmin.layout import GarminKind, classify_member
+from ingest.garmin.user_profile import read_user_profile
 
 MemberParser = Callable[[bytes, str, ReadContext], ReadResult]
 
@@ -21,8 +22,9 @@ cannot take a nightly's memory; it is tried again when a later reader version ca
 PARSERS: dict[GarminKind, MemberParser] = {
     GarminKind.DAILY_SUMMARIES: read_daily_summaries,
     GarminKind.ACTIVITIES: read_summarized_activities,
+    GarminKind.USER_PROFILE: read_user_profile,
 }
-"""Parser per member kind. ``user_profile.json`` is recognised but not read (see ``read_garmin_export``)."""
+"""Parser per member kind."""
 
 
 def read_garmin_export(members: Sequence[Member], ctx: ReadContext) -> dict[str, ReadResult]:
@@ -31,25 +33,16 @@ def read_garmin_export(members: Sequence[Member], ctx: ReadContext) -> dict[str,
     Members are loaded one at a time. A member that cannot be read (not JSON,
     wrong shape, required field absent, unreadable bytes) is returned as
     ``quarantined`` with a reason naming the file and the problem, and the
-    other members are still read. ``user_profile.json`` is returned as
-    ``skipped``: it holds identity fields (name, birth date) but no dated age
-    or heart-rate setting irisin could use. FIT, TCX and GPX members are
-    left to the pipeline and not returned.
+    other members are still read. Of ``user_profile.json`` only the year of
+    ``birthDate`` is kept (``ingest.garmin.user_profile``). FIT, TCX and GPX
+    members are left to the pipeline and not returned.
     """
     results: dict[str, ReadResult] = {}
     for member in members:
         kind = classify_member(member.path)
         if kind is None:
             continue
-        parser = PARSERS.get(kind)
-        if parser is None:
-            results[member.path] = ReadResult(
-                kind=kind.value,
-                status="skipped",
-                reason=f"{member.path}: personal profile, no field irisin uses",
-            )
-            continue
-        results[member.path] = _read_member(member, kind, parser, ctx)
+        results[member.path] = _read_member(member, kind, PARSERS[kind], ctx)
     return results
 
 

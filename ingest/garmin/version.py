@@ -7,4 +7,5 @@ files again by itself (``ingest.versions``). Files it read whole are not
 re-read.
 """
 
-READER_VERSION = 2
+READER_VERSION = 3
+"""3: the birth year of ``user_profile.json`` (skipped before)."""

@@ -131,3 +131,60 @@ def test_weekly_rows_record_the_parameters_used() -> None:
     assert gaps["participant_id"].to_list() == ["n"]
     assert gaps["missing"].to_list() == ["max_hr"]
     assert "add birth_year (or max_hr) to roster.csv" in gaps["advice"].item()
+
+
+def test_max_hr_from_the_birth_year_in_the_exports_account_profile() -> None:
+    # Roster of id and zone only; the Fitbit Profile.csv said 1986 (only the year is stored), and
+    # the device's daily resting HR is 60: max HR in 2026 is 208 - 0.7 x 40 = 180.
+    people = roster([{"participant_id": "a", "timezone": "UTC"}])
+    profs = profiles([{"participant_id": "a", "source": "fitbit_takeout", "birth_year": 1986}])
+    tots = daily_totals(
+        [
+            {
+                "participant_id": "a",
+                "source": "fitbit_takeout",
+                "local_date": date(2026, 5, 4),
+                "resting_heart_rate_bpm": 60.0,
+            }
+        ]
+    )
+    got = limits_of(people, profs, tots)["a"]
+    assert got["tanaka_intercept_bpm"] == 208 + 0.7 * 1986
+    assert (got["resting_hr"], got["max_hr"], got["hr_params"]) == (60.0, None, "device")
+    # 30 minutes at 140 bpm: HRR (140 - 60) / (180 - 60) = 67 %, vigorous by heart rate.
+    run = block("a", DAY + timedelta(hours=8), 30, heart_rate_bpm=140.0)
+    weekly = weekly_table(
+        minutes(run).lazy(), tots.lazy(), profs.lazy(), people, DEFAULT, config_hash="h"
+    )
+    row = weekly.row(0, named=True)
+    assert (row["vigorous_minutes"], row["hr_params"], row["methods"]) == (
+        30,
+        "device",
+        "heart_rate",
+    )
+    # At 130 bpm the HRR is 58 %: moderate, so the year (not a default age) set the cut-offs.
+    walk = block("a", DAY + timedelta(hours=8), 30, heart_rate_bpm=130.0)
+    weekly = weekly_table(
+        minutes(walk).lazy(), tots.lazy(), profs.lazy(), people, DEFAULT, config_hash="h"
+    )
+    assert weekly.select("moderate_minutes", "vigorous_minutes").row(0) == (30, 0)
+
+
+def test_a_stated_birth_year_beats_one_derived_from_a_device_age() -> None:
+    # FIT user_profile: age 40 in May 2026 (born 1985 or 1986, taken as 1986); the account
+    # profile states 1985. The roster's birth year would beat both.
+    people = roster([{"participant_id": "b", "timezone": "UTC", "resting_hr": 55.0}])
+    profs = profiles(
+        [
+            {"participant_id": "b", "observed_utc": DAY, "age_years": 40},
+            {"participant_id": "b", "source": "garmin_export", "birth_year": 1985},
+        ]
+    )
+    got = limits_of(people, profs)["b"]
+    assert got["tanaka_intercept_bpm"] == 208 + 0.7 * 1985
+    assert got["hr_params"] == "device"
+    with_roster = roster(
+        [{"participant_id": "b", "timezone": "UTC", "resting_hr": 55.0, "birth_year": 1970}]
+    )
+    got = limits_of(with_roster, profs)["b"]
+    assert (got["tanaka_intercept_bpm"], got["hr_params"]) == (208 + 0.7 * 1970, "roster")

@@ -110,3 +110,56 @@ def test_fitabase_export_maps_ids_through_the_roster(tmp_path: Path, ingestor: I
     intensity = minutes.filter(pl.col("intensity").is_not_null()).select("minute_utc", "intensity")
     got = truths["1624580081"].join(intensity, on="minute_utc", how="left", suffix="_got")
     assert (got["intensity_got"] == got["intensity"]).all()
+
+
+def test_account_profile_gives_the_lake_a_birth_year_and_heart_rate_its_maximum(
+    tmp_path: Path, ingestor: Ingestor
+) -> None:
+    from features.classify import heart_rate_limits
+
+    truth = worn_truth(datetime(2026, 3, 2), 3, TZ, hours=(6, 22))
+    root = write_takeout_json(truth, tmp_path / "export", TZ)
+    profile = root / "Takeout" / "Fitbit" / "Your Profile" / "Profile.csv"
+    profile.parent.mkdir(parents=True)
+    profile.write_text(
+        "id,full_name,email_address,date_of_birth,timezone\n"
+        "AB1,Demo Person,demo@example.org,1976-08-09,Australia/Brisbane\n",
+        encoding="utf-8",
+    )
+    raw = profile.read_bytes()
+    report = ingestor.ingest("P04", [zip_folder(root, tmp_path / "takeout.zip")])
+    by_name = {o.path.rsplit("/", 1)[-1]: o for o in report.outcomes}
+    assert (by_name["Profile.csv"].status, by_name["Profile.csv"].rows) == ("ok", {"profiles": 1})
+    assert profile.read_bytes() == raw  # the raw file is left as it was
+
+    profiles = ingestor.lake.scan("profiles").collect()
+    assert profiles.select("participant_id", "source", "birth_year").rows() == [
+        ("P04", "fitbit_takeout", 1976)
+    ]
+    assert "1976-08-09" not in str(profiles.rows())
+    roster = pl.DataFrame(
+        {
+            "participant_id": ["P04"],
+            "timezone": [TZ],
+            "birth_year": [None],
+            "resting_hr": [None],
+            "max_hr": [None],
+        },
+        schema={
+            "participant_id": pl.String,
+            "timezone": pl.String,
+            "birth_year": pl.Int32,
+            "resting_hr": pl.Float64,
+            "max_hr": pl.Float64,
+        },
+    )
+    limits = heart_rate_limits(
+        ingestor.lake.scan("profiles"),
+        roster,
+        ingestor.lake.scan("daily_totals"),
+        ingestor.lake.scan("minutes"),
+    ).collect()
+    row = limits.row(0, named=True)
+    assert row["tanaka_intercept_bpm"] == 208 + 0.7 * 1976  # 208 - 0.7 x 50 = 173 in 2026
+    # No resting HR in this export: it is estimated from the minutes, the weaker of the pair.
+    assert (row["max_hr"], row["hr_params"]) == (None, "estimated")

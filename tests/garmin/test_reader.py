@@ -184,7 +184,8 @@ def test_members_are_loaded_only_when_recognised() -> None:
         member("DI_CONNECT/DI-Connect-User/user_profile.json", b"{}"),
     ]
     read_garmin_export(members, CTX)
-    assert loaded == [_uds_path("new")]
+    # The profile is read now (for its birth year); FIT uploads and unknown JSON are not loaded.
+    assert loaded == [_uds_path("new"), "DI_CONNECT/DI-Connect-User/user_profile.json"]
 
 
 def test_a_json_member_over_the_size_limit_is_held_unloaded_and_the_rest_reads(
