@@ -26,6 +26,8 @@ picks the device UTC offset of a quarter when several sources report one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from config.study import StudyConfig
@@ -52,8 +54,34 @@ _STEPS, _ZERO, _METHOD = 15, 30, 60
 (vigorous mask at 0)."""
 _SOURCE = 16
 """Bit position of the source provenance bits in a combined quarter's ``high`` word."""
-_SOURCE_SLOTS = 8
-"""Sources a quarter key can tell apart (``source_bits`` is 8 bits wide)."""
+SOURCE_SLOTS = 16
+"""Sources the encoding can tell apart: ``source_bits`` is 16 bits wide (UInt16), a source
+quarter key is ``quarter * 16 + rank`` and an offset key ``rank * 8192 + offset`` (UInt32). The
+combined ``high`` word holds them at bits 16-31, clear of the vigorous mask (0-14) and the
+method bits (60-63). Eight sources are known today; ``check_source_slots`` refuses a
+precedence list longer than this instead of letting ranks collide."""
+_OFFSET_SPAN = 4 * _OFFSET_BIAS
+"""Room per source rank in an offset key: every biased UTC offset is below it."""
+
+
+class TooManySources(ValueError):
+    """More sources rank in ``[intensity] source_precedence`` than the quarter encoding has slots."""
+
+
+def check_source_slots(precedence: Sequence[str]) -> None:
+    """Raise ``TooManySources`` when ``precedence`` needs more than ``SOURCE_SLOTS`` ranks.
+
+    With more, two sources would share a rank: the quarter key, the offset
+    choice and ``source_bits`` would mix them silently. The message says what
+    to change.
+    """
+    if len(precedence) > SOURCE_SLOTS:
+        raise TooManySources(
+            f"[intensity] source_precedence ranks {len(precedence)} sources, but the weekly "
+            f"core tells at most {SOURCE_SLOTS} apart (features.combine.SOURCE_SLOTS): "
+            "widen the encoding there before adding a source"
+        )
+
 
 RULE_COLUMNS = (
     "participant_id",
@@ -97,7 +125,7 @@ def _minute_rows(
 ) -> pl.LazyFrame:
     """One compact row per trusted minute row: its source quarter-hour, packed bit sets and offset key.
 
-    ``source_quarter`` is ``quarter * 8 + source_rank``. ``low`` packs the
+    ``source_quarter`` is ``quarter * SOURCE_SLOTS + source_rank``. ``low`` packs the
     minute's bit in the present, wear-rule, classified and at-least-moderate
     masks (15 bits each), ``high`` its bit in the vigorous, steps-above-zero
     and steps-of-zero masks plus the method's provenance bit. Packing lets one
@@ -144,18 +172,18 @@ def _minute_rows(
         )
         .otherwise(pl.lit(0, pl.UInt64))
     )
-    offset_key = pl.col("source_rank").cast(pl.Int32) * 4 * _OFFSET_BIAS + (
+    offset_key = pl.col("source_rank").cast(pl.Int32) * _OFFSET_SPAN + (
         pl.col("utc_offset_minutes").cast(pl.Int32) + _OFFSET_BIAS
     )
     return classified.select(
         "participant_id",
-        ((minute // QUARTER_MINUTES) * _SOURCE_SLOTS + pl.col("source_rank").cast(pl.Int64)).alias(
+        ((minute // QUARTER_MINUTES) * SOURCE_SLOTS + pl.col("source_rank").cast(pl.Int64)).alias(
             "source_quarter"
         ),
         low.alias("low"),
         high.alias("high"),
         by_method.alias("by_method"),
-        offset_key.cast(pl.UInt16).alias("offset_key"),
+        offset_key.cast(pl.UInt32).alias("offset_key"),
     )
 
 
@@ -180,6 +208,7 @@ def source_quarters(
     own quarters back to minutes. A moderate or vigorous minute is worn
     whatever the rule: MVPA never exceeds wear.
     """
+    check_source_slots(config.intensity.source_precedence)
     rows = (
         _minute_rows(minutes, profiles, roster, config, limits)
         .group_by("participant_id", "source_quarter")
@@ -191,8 +220,8 @@ def source_quarters(
         )
         .collect(engine="streaming")
     )
-    quarter = (pl.col("source_quarter") // _SOURCE_SLOTS).alias("quarter")
-    rank = (pl.col("source_quarter") % _SOURCE_SLOTS).cast(pl.UInt8).alias("source_rank")
+    quarter = (pl.col("source_quarter") // SOURCE_SLOTS).alias("quarter")
+    rank = (pl.col("source_quarter") % SOURCE_SLOTS).cast(pl.UInt8).alias("source_rank")
     rule_bits = _field("low", _RULE, QUARTER_MINUTES, pl.UInt16())
     mvpa_bits = _field("low", _MVPA, QUARTER_MINUTES, pl.UInt16())
     rule = config.wear.rule
@@ -200,8 +229,8 @@ def source_quarters(
         return rows.with_columns(quarter, rank, (rule_bits | mvpa_bits).alias("worn_bits"))
     rows = rows.with_columns(quarter, rank)
     if rule == "auto":
-        day = (pl.col("source_quarter") // (QUARTERS_PER_DAY * _SOURCE_SLOTS)) * _SOURCE_SLOTS + (
-            pl.col("source_quarter") % _SOURCE_SLOTS
+        day = (pl.col("source_quarter") // (QUARTERS_PER_DAY * SOURCE_SLOTS)) * SOURCE_SLOTS + (
+            pl.col("source_quarter") % SOURCE_SLOTS
         )
         heart_day = (rule_bits != 0).any().over("participant_id", day)
     else:
@@ -276,7 +305,7 @@ def combine_quarters(
             _field("low", _CLASSIFIED, QUARTER_MINUTES, pl.UInt16()).alias("classified_bits"),
             _field("low", _MVPA, QUARTER_MINUTES, pl.UInt16()).alias("mvpa_bits"),
             (pl.col("high") & mask).cast(pl.UInt16).alias("vigorous_bits"),
-            _field("high", _SOURCE, _SOURCE_SLOTS, pl.UInt8()).alias("source_bits"),
+            _field("high", _SOURCE, SOURCE_SLOTS, pl.UInt16()).alias("source_bits"),
             _field("high", _METHOD, len(METHODS), pl.UInt8()).alias("method_bits"),
             *(
                 _field("by_method", QUARTER_MINUTES * code, QUARTER_MINUTES, pl.UInt16()).alias(
@@ -284,7 +313,7 @@ def combine_quarters(
                 )
                 for code, method in enumerate(METHODS)
             ),
-            (pl.col("offset_key").cast(pl.Int32) % (4 * _OFFSET_BIAS) - _OFFSET_BIAS)
+            (pl.col("offset_key").cast(pl.Int32) % _OFFSET_SPAN - _OFFSET_BIAS)
             .cast(pl.Int16)
             .alias("device_offset_minutes"),
         )

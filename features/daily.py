@@ -31,7 +31,7 @@ DAILY_COLUMNS: dict[str, pl.DataType] = {
     "filled_from_daily_totals": pl.Boolean(),
     "classified_minutes": pl.Int32(),
     **{f"{m}_minutes": pl.Int32() for m in METHODS},
-    "source_bits": pl.UInt8(),
+    "source_bits": pl.UInt16(),
     "method_bits": pl.UInt8(),
 }
 """The internal daily frame. ``source_bits``/``method_bits`` are provenance bit sets (see
@@ -98,7 +98,7 @@ def fill_from_daily_totals(
     ).with_columns(pl.coalesce("week_start", "week_start_right").alias("week_start"))
     filled = (pl.col("classified_minutes").fill_null(0) == 0) & pl.col("dt_moderate").is_not_null()
     minute_wear = pl.col("wear_minutes").fill_null(0)
-    totals_bit = pl.lit(2, pl.UInt8).pow(pl.col("source_rank"))
+    totals_bit = pl.lit(2, pl.UInt16).pow(pl.col("source_rank"))
     return joined.with_columns(
         pl.when(filled)
         .then("dt_moderate")

@@ -6,7 +6,10 @@ row and unpacks them after one OR per quarter; these cases pin every field.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
+import pytest
 from weekly_builders import block, minutes, profiles, roster, utc
 
 from config.study import StudyConfig
@@ -92,3 +95,28 @@ def test_unlisted_sources_count_after_the_listed_ones() -> None:
     assert row["source_bits"] == (1 << precedence.index("fit_monitoring")) | (
         1 << precedence.index("fitbit_takeout")
     )
+
+
+def test_sources_beyond_eight_keep_their_own_rank_and_too_many_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import config.study
+
+    from features.combine import SOURCE_SLOTS, TooManySources, check_source_slots
+
+    # Sixteen ranked sources: the eight known ones plus eight a later reader might add.
+    extra = tuple(f"future_{i}" for i in range(SOURCE_SLOTS - 8))
+    monkeypatch.setattr(config.study, "KNOWN_SOURCES", (*config.study.KNOWN_SOURCES, *extra))
+    precedence = list(config.study.KNOWN_SOURCES)
+    wide = StudyConfig.model_validate({"intensity": {"source_precedence": precedence}})
+    assert len(wide.intensity.source_precedence) == SOURCE_SLOTS
+    start = utc(2026, 5, 4, 10, 0)
+    last = block("w", start, 3, extra[-1], intensity="moderate", utc_offset_minutes=-600)
+    ninth = block("w", start + timedelta(minutes=3), 2, extra[0], intensity="vigorous")
+    row = combine(last, ninth, config=wide).row(0, named=True)
+    assert row["source_bits"] == (1 << 15) | (1 << 8)  # neither wraps onto a known source's bit
+    assert row["mvpa_bits"] == bits(0, 1, 2, 3, 4) and row["vigorous_bits"] == bits(3, 4)
+    assert row["device_offset_minutes"] == -600  # rank 8 outranks rank 15, whose offset it is
+    # One more than the encoding holds is refused with what to do, not folded onto rank 0.
+    with pytest.raises(TooManySources, match=r"ranks 17 sources.*at most 16"):
+        check_source_slots([*precedence, "one_too_many"])
