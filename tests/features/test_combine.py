@@ -101,7 +101,6 @@ def test_sources_beyond_eight_keep_their_own_rank_and_too_many_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import config.study
-
     from features.combine import SOURCE_SLOTS, TooManySources, check_source_slots
 
     # Sixteen ranked sources: the eight known ones plus eight a later reader might add.
