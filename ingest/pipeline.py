@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from config import Study
 from config.participant_id import RULE, problem_with, validate_participant_id
-from config.schema import FILES, LAKE_TABLES, conform
+from config.schema import FILES, LAKE_TABLES
 from ingest.archive import (
     Bundle,
     Refusal,
@@ -891,10 +891,9 @@ class Ingestor:
                 )
             )
         for pid, (tables, manifest_rows) in by_participant.items():
-            combined = {name: _conform_all(ts, LAKE_TABLES[name]) for name, ts in tables.items()}
             self._retire_before_reading_again(pid, {r["file_id"] for r in manifest_rows})
             bid = self.lake.write_batch(
-                Batch(pid, combined, pa.Table.from_pylist(manifest_rows, schema=FILES))
+                Batch(pid, tables, pa.Table.from_pylist(manifest_rows, schema=FILES))
             )
             report.batches.append((pid, bid))
             self.known.update((r["participant_id"], r["file_id"], r["kind"]) for r in manifest_rows)
@@ -1007,14 +1006,6 @@ def _member(root: Path, path: Path) -> str:
 def _clip(pid: object) -> str:
     text = repr(pid)
     return text if len(text) <= 70 else f"{text[:50]}...'"
-
-
-def _conform_all(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
-    """One canonical table from many reader tables: tables of one shape are joined before conforming."""
-    groups: dict[str, list[pa.Table]] = {}
-    for t in tables:
-        groups.setdefault(t.schema.to_string(show_schema_metadata=False), []).append(t)
-    return pa.concat_tables([conform(pa.concat_tables(g), schema) for g in groups.values()])
 
 
 def _manifest_row(

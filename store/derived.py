@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
+from config.schema import WEEKLY, conform
 from store.atomic import write_with
 
 DERIVED_TABLES: tuple[str, ...] = (
@@ -21,6 +23,9 @@ DERIVED_TABLES: tuple[str, ...] = (
     "cohort_weekly",
     "exclusions",
 )
+
+CANONICAL_DERIVED = {"weekly": WEEKLY}
+"""Derived tables with a canonical schema (``config.schema``): conformed to it when written."""
 
 
 class DerivedTableDamaged(ValueError):
@@ -61,7 +66,17 @@ class DerivedStore:
             return None
 
     def write(self, name: str, frame: pl.DataFrame) -> Path:
-        """Replace the table whole, atomically (``store.atomic``)."""
+        """Replace the table whole, atomically (``store.atomic``).
+
+        A table with a canonical schema (``CANONICAL_DERIVED``) is conformed to
+        it first, so a frame of the wrong shape is refused (``SchemaError``
+        naming the column) before anything is written.
+        """
         p = self.path(name)
-        write_with(p, lambda out: frame.write_parquet(out, compression="zstd"))
+        schema = CANONICAL_DERIVED.get(name)
+        if schema is None:
+            write_with(p, lambda out: frame.write_parquet(out, compression="zstd"))
+        else:
+            table = conform(frame, schema)
+            write_with(p, lambda out: pq.write_table(table, out, compression="zstd"))
         return p

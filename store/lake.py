@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,10 +146,14 @@ class CompactionReport:
 
 @dataclass(frozen=True)
 class Batch:
-    """One participant's canonical rows and manifest rows, written as a unit."""
+    """One participant's rows and manifest rows, written as a unit.
+
+    A table may come in pieces of different shapes (one per file read); the lake
+    conforms each piece to the canonical schema and writes them as one part.
+    """
 
     participant_id: str
-    tables: dict[str, pa.Table]
+    tables: Mapping[str, pa.Table | Sequence[pa.Table]]
     manifest: pa.Table
 
 
@@ -316,11 +320,10 @@ class Lake:
         manifest = conform(batch.manifest, FILES)
         bid = self._fresh_batch_id(batch.participant_id, manifest.column("file_id").to_pylist())
         live = self._live_files(batch.participant_id)  # as it was before this batch
-        for name, table in batch.tables.items():
+        for name, pieces in batch.tables.items():
+            table = _conformed(pieces, LAKE_TABLES[name])
             if table.num_rows:
-                self._write_atomic(
-                    conform(table, LAKE_TABLES[name]), self._part(name, batch.participant_id, bid)
-                )
+                self._write_atomic(table, self._part(name, batch.participant_id, bid))
         self._write_atomic(manifest, self._part(MANIFEST, batch.participant_id, bid))
         if self._known is not None:
             self._known.update(
@@ -895,7 +898,7 @@ class Lake:
         with self.fs.open_input_file(path) as handle:
             pf = pq.ParquetFile(handle)
             metadata = pf.schema_arrow.metadata
-            table = pf.read().select(schema.names).cast(schema)
+            table = conform(pf.read(), schema)
         in_old = pc.is_in(table.column("file_id"), value_set=pa.array(sorted(file_ids)))
         if not pc.any(in_old).as_py():
             return  # nothing of those files here (a month of a generation they never reached)
@@ -1106,3 +1109,15 @@ _RETIRED_KEY = ["participant_id", "batch_id", "file_id"]
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def _conformed(pieces: pa.Table | Sequence[pa.Table], schema: pa.Schema) -> pa.Table:
+    """One canonical table from one or more pieces: pieces of one shape are joined, then each shape conformed."""
+    if isinstance(pieces, pa.Table):
+        return conform(pieces, schema)
+    shapes: dict[str, list[pa.Table]] = {}
+    for t in pieces:
+        shapes.setdefault(t.schema.to_string(show_schema_metadata=False), []).append(t)
+    if not shapes:
+        return schema.empty_table()
+    return pa.concat_tables([conform(pa.concat_tables(g), schema) for g in shapes.values()])

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from config.schema import MINUTES, PLAUSIBLE_HEART_RATE_BPM
+from config.schema import MINUTES, PIPELINE_FILLED, PLAUSIBLE_HEART_RATE_BPM, conform
 from ingest.contract import Member, ReadContext, ReadResult, Status, must_propagate
 from ingest.fitbit.bouting import BoutDecision
 from ingest.fitbit.clock import (
@@ -43,7 +43,6 @@ from ingest.fitbit.results import guarded, quarantined
 from ingest.fitbit.tables import (
     SOURCE_TAKEOUT,
     local_to_utc,
-    to_canonical,
 )
 from ingest.salvage import (
     EXAMPLES_KEPT,
@@ -236,7 +235,7 @@ def _intraday_results(scanned: list[_Scanned], decision: ClockDecision) -> dict[
     )
     files = placed["file"].to_numpy()
     bounds = np.searchsorted(files, np.arange(len(scanned) + 1))
-    canonical = to_canonical(placed, MINUTES)
+    canonical = conform(placed, MINUTES, filled_later=PIPELINE_FILLED)
     notes_common = decision.notes()
     status: Status = "ok"
     reason_text = None

@@ -1,10 +1,10 @@
 """Turn polars frames into canonical Arrow tables, and shared label constants.
 
-Readers build a polars frame whose columns carry canonical names; this module
-casts them to the canonical Arrow types (``config.schema``) and fills the
-nullable columns a source does not report. ``participant_id`` and ``file_id``
-are left to the pipeline unless the frame carries them (Fitabase exports hold
-many participants, so they carry their own ``participant_id``).
+Readers build a polars frame whose columns carry canonical names; the table
+helpers here sort it and conform it (``config.schema.conform``: canonical Arrow
+types, nullable columns a source does not report as nulls). ``participant_id``
+and ``file_id`` are left to the pipeline unless the frame carries them (Fitabase
+exports hold many participants, so they carry their own ``participant_id``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from config.schema import DAILY_TOTALS, MINUTES, SESSIONS
-
-PIPELINE_FILLED = ("participant_id", "file_id")
-"""Columns the pipeline fills in when a reader leaves them out."""
+from config.schema import DAILY_TOTALS, MINUTES, PIPELINE_FILLED, SESSIONS, conform
 
 SOURCE_TAKEOUT = "fitbit_takeout"
 SOURCE_FITABASE = "fitabase"
@@ -37,42 +34,21 @@ ACTIVITY_LEVEL_LABELS: dict[str, str] = {
 """Takeout CSV ``activity_level`` values to canonical labels."""
 
 
-def to_canonical(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
-    """Cast ``frame`` to ``schema``: canonical order and types, absent nullable columns as nulls.
-
-    ``participant_id`` and ``file_id`` are kept only when the frame has them;
-    the pipeline adds them otherwise. Extra frame columns are dropped.
-    """
-    arrow = frame.to_arrow()
-    arrays: list[pa.Array | pa.ChunkedArray] = []
-    fields: list[pa.Field] = []
-    for f in schema:
-        if f.name in frame.columns:
-            col = arrow.column(f.name)
-            arrays.append(col if col.type == f.type else col.cast(f.type))
-        elif f.name in PIPELINE_FILLED:
-            continue
-        else:
-            arrays.append(pa.nulls(frame.height, f.type))
-        fields.append(f)
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
-
-
 def minutes_table(frame: pl.DataFrame) -> pa.Table:
     """Canonical ``minutes`` table from a frame sorted or not; rows are sorted by minute."""
     keys = [c for c in ("participant_id", "minute_utc") if c in frame.columns]
-    return to_canonical(frame.sort(keys), MINUTES)
+    return conform(frame.sort(keys), MINUTES, filled_later=PIPELINE_FILLED)
 
 
 def daily_table(frame: pl.DataFrame) -> pa.Table:
     """Canonical ``daily_totals`` table."""
     keys = [c for c in ("participant_id", "local_date") if c in frame.columns]
-    return to_canonical(frame.sort(keys), DAILY_TOTALS)
+    return conform(frame.sort(keys), DAILY_TOTALS, filled_later=PIPELINE_FILLED)
 
 
 def sessions_table(frame: pl.DataFrame) -> pa.Table:
     """Canonical ``sessions`` table."""
-    return to_canonical(frame.sort("start_utc"), SESSIONS)
+    return conform(frame.sort("start_utc"), SESSIONS, filled_later=PIPELINE_FILLED)
 
 
 def offsets_from_zone(utc: pl.Expr, tz: str) -> pl.Expr:

@@ -17,11 +17,11 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from config.schema import SESSIONS
+from config.schema import PIPELINE_FILLED, SESSIONS, conform
 from ingest.contract import ReadContext, ReadResult
 from ingest.garmin.json_records import GarminFormatError, load_array, records_to_columns
 from ingest.garmin.layout import GarminKind
-from ingest.garmin.tables import DEVICE, SOURCE, in_range_or_null, offset_minutes, to_canonical
+from ingest.garmin.tables import DEVICE, SOURCE, in_range_or_null, offset_minutes
 
 EXPORT_KEY = "summarizedActivitiesExport"
 
@@ -156,6 +156,6 @@ def read_summarized_activities(data: bytes, name: str, ctx: ReadContext) -> Read
         kind=GarminKind.ACTIVITIES.value,
         status="partial" if loaded.cut else "ok",
         reason=f"{name}: {loaded.cut}" if loaded.cut else None,
-        tables={"sessions": to_canonical(frame, SESSIONS)},
+        tables={"sessions": conform(frame, SESSIONS, filled_later=PIPELINE_FILLED)},
         notes=notes,
     )

@@ -31,11 +31,11 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from config.schema import DAILY_TOTALS
+from config.schema import DAILY_TOTALS, PIPELINE_FILLED, conform
 from ingest.contract import ReadContext, ReadResult
 from ingest.garmin.json_records import GarminFormatError, load_array, records_to_columns
 from ingest.garmin.layout import GarminKind
-from ingest.garmin.tables import DEVICE, SOURCE, in_range_or_null, offset_minutes, to_canonical
+from ingest.garmin.tables import DEVICE, SOURCE, in_range_or_null, offset_minutes
 
 GARMIN_BOUT_MINUTES = 10
 """The bout length older Garmin devices require before intensity minutes accrue."""
@@ -152,7 +152,7 @@ def read_daily_summaries(data: bytes, name: str, ctx: ReadContext) -> ReadResult
         kind=GarminKind.DAILY_SUMMARIES.value,
         status="partial" if loaded.cut else "ok",
         reason=f"{name}: {loaded.cut}" if loaded.cut else None,
-        tables={"daily_totals": to_canonical(frame, DAILY_TOTALS)},
+        tables={"daily_totals": conform(frame, DAILY_TOTALS, filled_later=PIPELINE_FILLED)},
         notes=notes,
     )
 

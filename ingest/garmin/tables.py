@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import polars as pl
-import pyarrow as pa
 
 SOURCE = "garmin_export"
 """``source`` value of every row this package writes."""
@@ -25,15 +24,3 @@ def offset_minutes(local: pl.Expr, utc: pl.Expr) -> pl.Expr:
 def in_range_or_null(expr: pl.Expr, low: float, high: float) -> pl.Expr:
     """``expr`` where it lies in [low, high], null elsewhere (impossible values are not data)."""
     return pl.when(expr.is_between(low, high)).then(expr).otherwise(None)
-
-
-def to_canonical(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
-    """The columns of ``frame`` that ``schema`` names, in schema order and cast to its types.
-
-    Columns the reader cannot know (``file_id``) are left for the pipeline to
-    add before ``config.schema.conform`` checks the table.
-    """
-    table = frame.to_arrow()
-    fields = [f for f in schema if f.name in table.column_names]
-    arrays = [table.column(f.name).cast(f.type) for f in fields]
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=schema.metadata))
