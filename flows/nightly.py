@@ -51,7 +51,6 @@ from pipeline.jobs import (
     touched_weeks_of,
 )
 from pipeline.progress import ProgressBar, RunProgress, size_of
-from pipeline.roster_hold import hold_unrostered
 
 MAX_THREADS = 256
 """Upper bound of the thread pool; the study's ``max_concurrent_files`` is the real limit."""
@@ -169,9 +168,8 @@ def nightly_flow(study_dir: str, show_progress: bool | None = None) -> dict[str,
         removed = recover_lake(run, logger)
         record = RunRecord("nightly", study, parameters={"study_dir": str(study.root)})
         with gc_paused():  # a path, a cache entry and a report line per inbox file
-            items, held = hold_unrostered(
-                inbox_items(study), study.roster["participant_id"].to_list()
-            )
+            # files of ids not in roster.csv go through ingest too: it records them as held
+            items = inbox_items(study)
             hashes = fingerprints_of(study)
             fresh = new_items(items, run.known_file_ids(), hashes)
             hashes.save()
@@ -185,7 +183,7 @@ def nightly_flow(study_dir: str, show_progress: bool | None = None) -> dict[str,
                 run, fresh, c.max_concurrent_files, c.backfill_batch_participants, bar
             )
             with gc_paused():
-                report.outcomes = already_ingested(items, report) + report.outcomes + held
+                report.outcomes = already_ingested(items, report) + report.outcomes
             report.outcomes += damage_outcomes(
                 study, run.lake
             )  # committed parts missing or unreadable: named

@@ -458,31 +458,51 @@ class Ingestor:
         is in the roster the settings hash differs and the next run reads the
         files again by itself, retiring these rows first.
         """
+        if not path.is_dir():
+            return self.hold_files(participant_id, [path])
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+        pending = self._held_pending(participant_id, path, files, follow_symlinks=False)
+        if not pending:
+            return IngestReport()
+        return self._commit(participant_id, str(path), pending, folder=True)
+
+    def hold_files(self, participant_id: str, paths: Sequence[Path]) -> IngestReport:
+        """Hold loose files of an unrostered participant as one lake batch (as ``_hold`` holds a folder).
+
+        A nightly splits a folder of FIT files into one unit per file; holding
+        them together writes one manifest part, not one per file.
+        """
+        pending: list[_Pending] = []
+        for path in paths:
+            for p in self._held_pending(participant_id, path, [path], follow_symlinks=True):
+                p.full_path = str(path)
+                pending.append(p)
+        if not pending:
+            return IngestReport()
+        return self._commit(participant_id, str(paths[0]), pending)
+
+    def _held_pending(
+        self, participant_id: str, root: Path, files: Sequence[Path], *, follow_symlinks: bool
+    ) -> list[_Pending]:
+        """The held (or, for a special file, refused) results of files below ``root`` not recorded yet."""
         reason = hold_reason(participant_id, self._rostered)
-        files = (
-            sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-            if path.is_dir()
-            else [path]
-        )
         pending: list[_Pending] = []
         for f in files:
             try:
-                data = read_regular(f, follow_symlinks=not path.is_dir())
+                data = read_regular(f, follow_symlinks=follow_symlinks)
             except SpecialFileError as e:
                 result = ReadResult(
                     kind="refused", status="quarantined", reason=str(e), family=ARCHIVE_FAMILY
                 )
                 fid = file_id_of(f"refused:{f}".encode())
-                pending.append(_Pending(_member(path, f), fid, 0, result, None, None))
+                pending.append(_Pending(_member(root, f), fid, 0, result, None, None))
                 continue
             fid = file_id_of(data)
             if self.holds(participant_id, fid):
                 continue
             held = ReadResult(kind=HELD_KIND, status="skipped", reason=reason)
-            pending.append(_Pending(_member(path, f), fid, len(data), held, None, None))
-        if not pending:
-            return IngestReport()
-        return self._commit(participant_id, str(path), pending, folder=path.is_dir())
+            pending.append(_Pending(_member(root, f), fid, len(data), held, None, None))
+        return pending
 
     # -- single files --------------------------------------------------------
     def _read_loose_file(self, participant_id: str, path: Path, fid: str, data: bytes) -> _Pending:
@@ -707,10 +727,15 @@ class Ingestor:
         later: list[tuple[str, Path]] = []
         for participant_id, paths in files.items():
             validate_participant_id(participant_id, "participant id")
-            if self.is_held(participant_id):
+            if self.is_held(participant_id):  # recorded as held, nothing read
+                loose_held = [p for p in paths if not p.is_dir()]
                 for path in paths:
+                    if path.is_dir():
+                        with guard(participant_id):
+                            report.extend(self.ingest_one(participant_id, path))
+                if loose_held:
                     with guard(participant_id):
-                        report.extend(self.ingest_one(participant_id, path))
+                        report.extend(self.hold_files(participant_id, loose_held))
                 continue
             for path in paths:
                 data = None

@@ -341,7 +341,13 @@ def test_an_unrostered_participant_is_held_then_scored_once_added(after_nightly:
     assert "'P98' not in roster.csv" in reasons["P98"]
     assert "'p01' not in roster.csv; did you mean P01?" in reasons["p01"]
     assert "P98" not in set(weekly_of(after_nightly.root)["participant_id"])
-    assert "P98" not in set(lake_of_manifest(after_nightly.root)["participant_id"])
+    held_rows = lake_of_manifest(after_nightly.root).filter(
+        pl.col("participant_id").is_in(["P98", "p01"])
+    )
+    assert set(held_rows["kind"]) == {"held"} and set(held_rows["status"]) == {"skipped"}
+    assert held_rows.filter(pl.col("participant_id") == "p01")["path"].to_list() == [
+        str(typo / "notes.txt")
+    ]
 
     roster = after_nightly.root / "roster.csv"
     roster.write_text(

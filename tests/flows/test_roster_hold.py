@@ -115,3 +115,38 @@ def test_a_backfill_holds_an_unrostered_participant_and_the_next_nightly_scores_
     weekly = export_columns(weekly_of(root))
     assert weekly.filter(pl.col("participant_id") == "P98")["mvpa_minutes"].sum() > 0
     assert weekly.equals(_clean_weekly(tmp_path))
+
+
+def test_a_nightly_holds_an_unrostered_participant_in_the_manifest_and_scores_it_once_added(
+    tmp_path: Path,
+) -> None:
+    """The nightly lists held files in the manifest as ingest and backfill do (one row per file,
+    reason "not in roster.csv"); a second nightly adds nothing; the first after the id is added
+    reads and scores them, giving the tables of a clean run."""
+    root = _study(tmp_path / "study", ("P01",))
+    files = len(list((root / "inbox" / "P98").iterdir()))
+
+    held = nightly_flow(str(root))
+
+    _assert_held(root, files)
+    attention = {r["participant_id"]: r["reason"] for r in held["attention"]}
+    assert "'P98' not in roster.csv" in attention["P98"], attention
+    manifest = _manifest(root)
+    again = nightly_flow(str(root))
+    assert again["files"]["new"] == 0
+    assert (
+        _manifest(root)
+        .sort("file_id", "participant_id")
+        .equals(manifest.sort("file_id", "participant_id"))
+    )
+
+    _add_to_roster(root, "P98")
+    added = nightly_flow(str(root))
+
+    assert added["files"]["new"] == files
+    p98 = _manifest(root).filter(pl.col("participant_id") == "P98")
+    assert sorted(set(p98["status"])) == ["ok", "retired"]
+    assert p98.filter(pl.col("status") == "ok").height == files
+    weekly = export_columns(weekly_of(root))
+    assert weekly.filter(pl.col("participant_id") == "P98")["mvpa_minutes"].sum() > 0
+    assert weekly.equals(_clean_weekly(tmp_path))
