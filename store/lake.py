@@ -5,6 +5,7 @@ Layout under the lake root::
     <table>/participant_id=<id>/<batch_id>.parquet   a fresh batch's data parts (minutes, daily_totals, ...)
     files/participant_id=<id>/<batch_id>.parquet     its manifest part, written last: the commit mark
     <table>/bucket=<NN>/<generation>-<YYYY-MM>.parquet   compacted data: one part per bucket and month
+    <table>/bucket=<NN>/<generation>-<YYYY-MM>.retired.parquet   rows retired before that compaction (history)
     files/bucket=<NN>/<generation>.parquet           a compacted generation's manifest part: its commit mark
     retired/participant_id=<id>/<retirement>.parquet  retirements: (batch, file) rows that no longer count
 
@@ -81,6 +82,10 @@ COMPACT_AFTER_BATCHES = 16
 """A bucket is compacted once it holds this many fresh (uncompacted) batches."""
 PARTS_KEY = b"irisin.parts"
 """Footer key of a generation's manifest part: the JSON list of its data parts, relative to the root."""
+RETIRED_PARTS_KEY = b"irisin.retired_parts"
+"""Footer key of a generation's manifest part: its parts of retired rows (history no reader counts)."""
+RETIRED_PART_SUFFIX = ".retired.parquet"
+"""Name ending of a compacted part of retired rows: ``<generation>-<YYYY-MM>.retired.parquet``."""
 GENERATION_LENGTH = 21
 """``g`` and 20 digits of nanoseconds: generation names sort by time."""
 MONTH_COLUMNS = {
@@ -132,6 +137,13 @@ class Generation:
     """Table -> absolute paths of its data parts (one per month)."""
     batches: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     """The ``(participant_id, batch_id)`` batches it holds."""
+    retired: dict[str, list[str]] = field(default_factory=dict)
+    """Table -> its parts of rows retired before they were compacted (one per month): the lake's
+    history, kept with their mark and never counted by a reader (``Lake.history`` shows them)."""
+
+    def named(self) -> list[str]:
+        """Every data part the generation names, counted or retired."""
+        return [p for parts in (*self.parts.values(), *self.retired.values()) for p in parts]
 
 
 @dataclass
@@ -421,6 +433,9 @@ class Lake:
         parts: dict[str, list[str]] = {}
         for rel in json.loads(meta.get(PARTS_KEY, b"[]")):
             parts.setdefault(rel.split("/", 1)[0], []).append(f"{self.root}/{rel}")
+        retired: dict[str, list[str]] = {}
+        for rel in json.loads(meta.get(RETIRED_PARTS_KEY, b"[]")):
+            retired.setdefault(rel.split("/", 1)[0], []).append(f"{self.root}/{rel}")
         batches = frozenset(
             zip(
                 held.column("participant_id").to_pylist(),
@@ -429,7 +444,7 @@ class Lake:
             )
         )
         name = manifest_part.rsplit("/", 1)[-1].removesuffix(".parquet")
-        return Generation(bucket, name, manifest_part, parts, batches)
+        return Generation(bucket, name, manifest_part, parts, batches, retired)
 
     def _covered(self, batches: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
         """Those of ``batches`` that a compacted generation holds (they count there, not in their own parts)."""
@@ -606,7 +621,8 @@ class Lake:
                     bucket_folder(bucket_of(str(pid)))
                 )
                 if gen is not None and (str(pid), str(bid)) in gen.batches:
-                    parts = gen.parts.get(table, [])
+                    # rows retired before the compaction sit in its parts of retired rows
+                    parts = gen.parts.get(table, []) + gen.retired.get(table, [])
             if parts:
                 frames.append(
                     self._read_parts(parts, empty).filter(
@@ -619,10 +635,11 @@ class Lake:
         """Part path -> file ids whose rows in that part are retired (only parts that have some).
 
         A fresh part: the retirements of its batch. A compacted part: those of
-        any batch its generation holds, made after the generation was written
-        (compaction reads through ``_scan_parts``, so rows retired before it
-        were left out of its parts, and the same bytes ingested again since
-        may sit in the same part).
+        any batch its generation holds, made after the part was written (the
+        generation named in the part's file name, which a part carried
+        unchanged into later generations keeps): compaction moves rows retired
+        before it into the generation's parts of retired rows, and the same
+        bytes ingested again since may sit in the same part, live.
         """
         retired = self.retirements()
         if retired.height == 0 or not parts:
@@ -635,9 +652,8 @@ class Lake:
         held: dict[str, tuple[frozenset[tuple[str, str]], int]] = {}
         if any(not self._is_fresh(p) for p in parts):
             for gen in self._generations().values():
-                written = int(gen.name[1:])
                 for paths in gen.parts.values():
-                    held.update(dict.fromkeys(paths, (gen.batches, written)))
+                    held.update({p: (gen.batches, _written_of(p)) for p in paths})
         out: dict[str, list[str]] = {}
         for part in parts:
             if self._is_fresh(part):
@@ -648,6 +664,35 @@ class Lake:
             if ids:
                 out[part] = sorted(set(ids))
         return out
+
+    def history(self, table: str, participants: Iterable[str] | None = None) -> pl.LazyFrame:
+        """Every row ``table`` holds, counted or retired, with ``retired`` (bool) saying which.
+
+        The lake keeps its history: a retirement marks rows, compaction carries
+        the retired ones in parts of their own, and nothing is deleted (only a
+        superseded version of a file is replaced). ``scan`` is this without the
+        retired rows.
+        """
+        want = None if participants is None else sorted(set(participants))
+        schema = TABLES[table]
+        empty = pl.from_arrow(schema.empty_table())
+        assert isinstance(empty, pl.DataFrame)
+        parts = self.committed_parts(table, want)
+        retired = self.retired_in(parts)
+        frames = [empty.lazy().with_columns(pl.lit(False).alias("retired"))]
+        frames += [
+            self._read_parts([p], empty).with_columns(
+                pl.col("file_id").is_in(retired.get(p, [])).alias("retired")
+            )
+            for p in parts
+        ]
+        for gen in self._generations(self._buckets_of(want)).values():
+            frames += [
+                self._read_parts([p], empty).with_columns(pl.lit(True).alias("retired"))
+                for p in gen.retired.get(table, [])
+            ]
+        frame = pl.concat(frames)
+        return frame if want is None else frame.filter(pl.col("participant_id").is_in(want))
 
     def known_file_ids(self) -> set[str]:
         """Every file id in the manifest.
@@ -798,47 +843,103 @@ class Lake:
         if old is not None and name <= old.name:
             name = f"g{int(old.name[1:]) + 1:020d}"
         parts: dict[str, list[str]] = {}
+        retired_parts: dict[str, list[str]] = {}
         for table, schema in LAKE_TABLES.items():
             infos = self.fs.get_file_info([self._part(table, pid, bid) for pid, bid in units])
             fresh = [i.path for i in infos if i.is_file]
             by_month = {
                 _month_of_part(p): p for p in (old.parts.get(table, []) if old is not None else [])
             }
-            if not fresh:
-                parts[table] = sorted(by_month.values())
-                continue
-            column = MONTH_COLUMNS[table]
-            rows = (
-                self._scan_parts(table, fresh)
-                .with_columns(
-                    pl.col(column).dt.strftime("%Y-%m").fill_null(NO_MONTH).alias("_month")
+            gone_by_month = {
+                _month_of_part(p): p
+                for p in (old.retired.get(table, []) if old is not None else [])
+            }
+            if fresh:
+                self._compact_table(
+                    table, schema, fresh, f"{bucket}/{name}", by_month, gone_by_month, report
                 )
-                .collect()
-            )
-            for (month,), new in rows.group_by("_month"):
-                new = new.drop("_month")
-                if month in by_month:
-                    new = pl.concat([self._scan_parts(table, [by_month[month]]).collect(), new])
-                path = f"{self.root}/{table}/{bucket}/{name}-{month}.parquet"
-                ordered = new.sort("participant_id", column, nulls_last=True).to_arrow()
-                self._write_atomic(conform(ordered, schema), path)
-                by_month[str(month)] = path
-                report.parts_written += 1
             parts[table] = sorted(by_month.values())
+            if gone_by_month:
+                retired_parts[table] = sorted(gone_by_month.values())
         fresh_rows = self._manifest_rows(units)
         held = [fresh_rows] if old is None else [self._generation_rows(old), fresh_rows]
         manifest = pl.concat(held, how="vertical_relaxed").sort("participant_id", "path")
         listed = json.dumps([p.removeprefix(f"{self.root}/") for t in parts for p in parts[t]])
+        kept = json.dumps(
+            [p.removeprefix(f"{self.root}/") for t in retired_parts for p in retired_parts[t]]
+        )
         table = conform(manifest.to_arrow(), GENERATION_FILES).replace_schema_metadata(
-            {**(GENERATION_FILES.metadata or {}), PARTS_KEY: listed.encode()}
+            {
+                **(GENERATION_FILES.metadata or {}),
+                PARTS_KEY: listed.encode(),
+                RETIRED_PARTS_KEY: kept.encode(),
+            }
         )
         manifest_part = f"{self.root}/{MANIFEST}/{bucket}/{name}.parquet"
         self._write_atomic(table, manifest_part)  # the commit: from here the generation counts
         batches = frozenset(units) | (old.batches if old is not None else frozenset())
-        self._gens[bucket] = Generation(bucket, name, manifest_part, parts, batches)
+        self._gens[bucket] = Generation(bucket, name, manifest_part, parts, batches, retired_parts)
         report.buckets.append(bucket)
         report.batches += len(units)
         report.parts_written += 1
+
+    def _compact_table(
+        self,
+        table: str,
+        schema: pa.Schema,
+        fresh: list[str],
+        generation: str,
+        by_month: dict[str, str],
+        gone_by_month: dict[str, str],
+        report: CompactionReport,
+    ) -> None:
+        """Write one table's new parts of a generation: per month its live rows, and its retired rows apart.
+
+        Every month the fresh parts reach is rewritten with the month's current
+        part; rows retired by then (in the fresh parts, or in the old part
+        since it was written) join the month's part of retired rows, so
+        compaction deletes nothing. ``by_month`` and ``gone_by_month`` (month
+        -> part) are updated in place; months the fresh rows do not reach keep
+        their parts.
+        """
+        empty = pl.from_arrow(schema.empty_table())
+        assert isinstance(empty, pl.DataFrame)
+        column = MONTH_COLUMNS[table]
+        month = pl.col(column).dt.strftime("%Y-%m").fill_null(NO_MONTH).alias("_month")
+
+        def flagged(paths: list[str]) -> pl.DataFrame:
+            retired = self.retired_in(paths)
+            frames = [
+                self._read_parts([p], empty).with_columns(
+                    pl.col("file_id").is_in(retired.get(p, [])).alias("_retired")
+                )
+                for p in paths
+            ]
+            return pl.concat(frames).with_columns(month).collect()
+
+        rows = flagged(fresh)
+        root = f"{self.root}/{table}/{generation}"
+        for (key,), new in rows.group_by("_month"):
+            key = str(key)
+            if key in by_month:
+                new = pl.concat([flagged([by_month[key]]), new])
+            live = new.filter(~pl.col("_retired")).drop("_month", "_retired")
+            gone = new.filter(pl.col("_retired")).drop("_month", "_retired")
+            if key in gone_by_month and gone.height:
+                gone = pl.concat([self._read_parts([gone_by_month[key]], empty).collect(), gone])
+            for frame, target, suffix in (
+                (live, by_month, ".parquet"),
+                (gone, gone_by_month, RETIRED_PART_SUFFIX),
+            ):
+                if frame.height == 0:
+                    if suffix == ".parquet":
+                        target.pop(key, None)  # every row of the month is retired now
+                    continue
+                path = f"{root}-{key}{suffix}"
+                ordered = frame.sort("participant_id", column, nulls_last=True).to_arrow()
+                self._write_atomic(conform(ordered, schema), path)
+                target[key] = path
+                report.parts_written += 1
 
     def _manifest_rows(self, units: list[tuple[str, str]]) -> pl.DataFrame:
         """The manifest rows of some fresh batches, each with its batch id."""
@@ -862,7 +963,7 @@ class Lake:
         self._gens, self._gens_complete = {}, False
         gens = self._generations()
         held = {b for g in gens.values() for b in g.batches}
-        named = {p for g in gens.values() for ps in g.parts.values() for p in ps}
+        named = {p for g in gens.values() for p in g.named()}
         current = {g.manifest_part for g in gens.values()}
         first: list[str] = []
         last: list[str] = []
@@ -979,7 +1080,7 @@ class Lake:
             if not self._is_fresh(p):
                 bucket = p.rsplit("/", 2)[-2]
                 gen = self._read_generation(bucket, p)
-                named.update(q for qs in gen.parts.values() for q in qs)
+                named.update(gen.named())
         removed = [
             p
             for table in LAKE_TABLES
@@ -1049,9 +1150,8 @@ class Lake:
                             f"missing (its generation's manifest says {row[col]:,} {table} rows)",
                         )
                     )
-            for paths in gen.parts.values():
-                for path in paths:
-                    check(path, f"generation {gen.bucket}/{gen.name} names it")
+            for path in gen.named():
+                check(path, f"generation {gen.bucket}/{gen.name} names it")
         return damaged
 
 
@@ -1060,8 +1160,14 @@ def _is_generation(name: str) -> bool:
 
 
 def _month_of_part(path: str) -> str:
-    """``YYYY-MM`` of a compacted part, from its name ``<generation>-<YYYY-MM>.parquet``."""
-    return path.rsplit("/", 1)[-1].removesuffix(".parquet")[GENERATION_LENGTH + 1 :]
+    """``YYYY-MM`` of a compacted part, from its name ``<generation>-<YYYY-MM>[.retired].parquet``."""
+    name = path.rsplit("/", 1)[-1].removesuffix(RETIRED_PART_SUFFIX).removesuffix(".parquet")
+    return name[GENERATION_LENGTH + 1 :]
+
+
+def _written_of(path: str) -> int:
+    """When a compacted part was written: the nanoseconds of the generation in its name."""
+    return int(path.rsplit("/", 1)[-1][1:GENERATION_LENGTH])
 
 
 def _live_of(manifest: pl.DataFrame) -> dict[str, dict[str, str]]:

@@ -83,7 +83,7 @@ def lake_damage(lake: Lake, *, deep: bool = True) -> list[Damage]:
     committed = set(batches)
     for gen in lake._generations().values():  # compacted: its manifest part and every part it names
         for table, part in [(MANIFEST, gen.manifest_part)] + [
-            (t, p) for t, ps in gen.parts.items() for p in ps
+            (t, p) for t, ps in (*gen.parts.items(), *gen.retired.items()) for p in ps
         ]:
             if not lake.fs.get_file_info(part).is_file:
                 damage.append(

@@ -293,3 +293,75 @@ def test_a_compaction_killed_anywhere_shows_the_same_rows_and_completes(
     recovered.sweep()
     assert_same(rows(Lake(root)), before)
     assert len(files(root)) == len(buckets_of(PIDS)) * 5
+
+
+def _retire_participant(lake: Lake, pid: str) -> pl.DataFrame:
+    """Retire every live row of ``pid`` (what ``irisin forget --participant`` does); returns the rows it had."""
+    before = lake.scan("minutes", [pid]).collect()
+    live = lake.manifest([pid]).filter(pl.col("status") != "retired")
+    assert lake.retire(live.select("participant_id", "batch_id", "file_id"), "test") > 0
+    return before
+
+
+def _history(lake: Lake, pid: str) -> pl.DataFrame:
+    frame = lake.history("minutes", [pid]).collect()
+    return frame.sort(frame.columns)
+
+
+def test_rows_retired_before_a_compaction_stay_in_the_lake_marked_retired(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """Issue 12 item 2: the lake keeps its history; compaction carries retired rows with their mark."""
+    before = _retire_participant(lake, "P003")
+    others = Lake(lake.root).scan("minutes").collect().sort("participant_id", "minute_utc")
+    assert before.height == 6 * 6
+
+    lake.compact(threshold=1)
+    lake.sweep()
+
+    fresh = Lake(tmp_path / "lake")
+    assert fresh.scan("minutes", ["P003"]).collect().height == 0
+    assert fresh.scan("minutes").collect().sort("participant_id", "minute_utc").equals(others)
+    kept = _history(fresh, "P003")
+    assert kept["retired"].to_list() == [True] * before.height
+    assert kept.drop("retired").equals(before.sort(before.columns))
+    assert _history(fresh, "P004")["retired"].sum() == 0
+
+
+def test_rows_retired_after_a_compaction_stay_out_and_stay_kept_through_the_next(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """Retired once compacted, then a compaction touching other months only, then one touching theirs."""
+    lake.compact(threshold=1)
+    lake.sweep()
+    before = _retire_participant(Lake(lake.root), "P003")  # January and February rows
+    expected = Lake(lake.root).scan("minutes").collect().sort("participant_id", "minute_utc")
+
+    late = Lake(lake.root)
+    with not_durable():
+        late.write_batch(day_batch("P003", date(2025, 3, 5), minutes_per_day=6))  # March only
+    late.compact(threshold=1)
+    late.sweep()
+    march = Lake(lake.root)
+    assert march.scan("minutes", ["P003"]).collect()[
+        "minute_utc"
+    ].dt.month().unique().to_list() == [3]
+    assert _history(march, "P003")["retired"].sum() == before.height
+
+    nights(march, range(6, 7))  # February again: that month's part is rewritten
+    march.compact(threshold=1)
+    march.sweep()
+    after = Lake(lake.root)
+    assert after.scan("minutes", ["P003"]).collect()[
+        "minute_utc"
+    ].dt.month().unique().sort().to_list() == [2, 3]
+    kept = _history(after, "P003").filter(pl.col("retired")).drop("retired")
+    assert kept.equals(before.sort(before.columns))
+    assert (
+        after.scan("minutes")
+        .collect()
+        .filter(pl.col("participant_id") != "P003")
+        .sort("participant_id", "minute_utc")
+        .height
+        == expected.filter(pl.col("participant_id") != "P003").height + (len(PIDS) - 1) * 6
+    )

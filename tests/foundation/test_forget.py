@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from irisin.cli import app
@@ -177,3 +178,34 @@ def test_participant_from_id_needs_no_participant(tmp_path: Path) -> None:
     lake = Lake(study / "store" / "lake")
     assert set(lake.scan("minutes").collect()["participant_id"]) == {"F1", "F2"}
     assert "_from-id" not in set(lake.manifest()["participant_id"])
+
+
+def test_forgotten_rows_survive_a_compaction_marked_and_the_weeks_stay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 item 2: retired rows are marked, not deleted, also once the lake is compacted."""
+    from config import open_study
+    from pipeline.jobs import COMPACT_ENV, derive
+
+    export = _export(tmp_path)
+    study = _study(tmp_path / "study")
+    _run("ingest", "--study", str(study), "--participant", "P01", str(export))
+    _run("ingest", "--study", str(study), "--participant", "ZZ99", str(export))
+    lake = Lake(study / "store" / "lake")
+    zz99 = lake.scan("minutes", ["ZZ99"]).collect()
+    assert zz99.height > 0 and "bucket=" not in lake.committed_parts("minutes", ["ZZ99"])[0]
+
+    monkeypatch.setenv(COMPACT_ENV, "1")  # the forget's publish compacts every bucket
+    _run("forget", "--study", str(study), "--participant", "ZZ99")
+    weekly = _weekly(study, tmp_path)
+    assert set(weekly["participant_id"]) == {"P01"}
+
+    lake = Lake(study / "store" / "lake")
+    assert all("bucket=" in p for p in lake.committed_parts("minutes"))  # compacted
+    assert lake.scan("minutes", ["ZZ99"]).collect().height == 0
+    kept = lake.history("minutes", ["ZZ99"]).collect()
+    assert kept["retired"].all() and kept.height == zz99.height
+    assert kept.drop("retired").sort(zz99.columns).equals(zz99.sort(zz99.columns))
+    assert lake.scan_retired("minutes", lake.retirements()).collect().height == zz99.height
+    derive(open_study(study))  # a full recompute from the compacted lake
+    assert _weekly(study, tmp_path).equals(weekly)
