@@ -49,7 +49,7 @@ from ingest.fingerprints import file_id_of
 from ingest.parallel import ReaderPool
 from ingest.recognise import FAMILIES, HEAD_BYTES, recognise
 from ingest.roster_hold import HELD_KIND, hold_reason
-from ingest.time_window import WRITTEN_KEY, Window, within_window
+from ingest.time_window import CREATED_KEY, WRITTEN_KEY, Window, within_window
 from ingest.versions import (
     family_of_module,
     intake_settings,
@@ -964,7 +964,9 @@ def _dated_in_window(res: ReadResult, window: Window) -> ReadResult:
     """
     if not res.tables:
         return res
-    kept, dropped = within_window(res.tables, window.for_file(res.notes.get(WRITTEN_KEY)))
+    kept, dropped = within_window(
+        res.tables, window.for_file(res.notes.get(WRITTEN_KEY), res.notes.get(CREATED_KEY))
+    )
     if not dropped.count:
         return res
     notes = {**res.notes, **dropped.notes()}

@@ -23,11 +23,19 @@ A file that says itself when it was written after all its records (Apple
 Health's ``ExportDate``; the reader puts it in the notes under
 ``WRITTEN_KEY``) lowers the ceiling to that time plus a day.
 
-Why not FIT's creation time: FIT ``file_id.time_created`` is when
-the device *opened* the file, not an upper bound for its records; in the
-shared corpus ``MonitoringFile.fit`` runs 61 h past it and a long activity
-28 h, so it cannot cut records without losing real ones. A file's modification
-time is not used either: zip members are often stamped 1980-01-01.
+A file that says when it was *opened* (FIT ``file_id.time_created``; the
+reader puts it under ``CREATED_KEY``) lowers the ceiling to that time plus
+``CREATED_SLACK`` (31 days). Creation is when a device opened the file, not
+an upper bound for its records: in the shared corpus ``MonitoringFile.fit``
+runs 61 h past it and ``big_activity.fit`` 28 h (the other 40 activity
+files at most 5 h), and Garmin's expedition mode keeps one activity file
+open for weeks. A month past creation is far beyond any of those, yet it
+still catches a record dated years after its own file was opened (a
+corrupted or reset clock inside a file) long before the run's clock would.
+The reader leaves out a creation time before the family's epoch (a device
+whose clock was not yet set when it opened the file), so an unset clock at
+creation never cuts records written after the clock was set. A file's
+modification time is not used: zip members are often stamped 1980-01-01.
 """
 
 from __future__ import annotations
@@ -70,6 +78,13 @@ TIME_COLUMNS: dict[str, str] = {
 NOTES_KEY = "times_implausible_dropped"
 
 
+CREATED_SLACK = timedelta(days=31)
+"""How far past a file's own creation time (``CREATED_KEY``) a record may be dated (see module doc)."""
+
+CREATED_KEY = "created_utc"
+"""Notes key a reader sets (ISO 8601, UTC) to the time the device opened the file (FIT
+``file_id.time_created``); the ceiling for that file is lowered to it plus ``CREATED_SLACK``."""
+
 WRITTEN_KEY = "written_utc"
 """Notes key a reader sets (ISO 8601, UTC) when the file itself says when it was written, after
 every record in it (Apple Health's ``ExportDate``); it lowers the ceiling for that file."""
@@ -86,17 +101,23 @@ class Window:
     def at(cls, clock: datetime) -> Window:
         return cls(clock.astimezone(UTC) + CLOCK_SLACK)
 
-    def for_file(self, written: str | None) -> Window:
-        """This window, lowered to the file's own written time plus a day where the file states one."""
-        if not written:
-            return self
-        try:
-            stamp = datetime.fromisoformat(written).astimezone(UTC) + CLOCK_SLACK
-        except ValueError:
-            return self
-        if stamp >= self.ceiling:
-            return self
-        return Window(stamp, f"after the file's own creation time ({written}) plus a day")
+    def for_file(self, written: str | None, created: str | None = None) -> Window:
+        """This window, lowered to the file's own written time plus a day, or its creation time
+        plus ``CREATED_SLACK``, where the file states either (the lowest ceiling wins)."""
+        window = self
+        for stamp, slack, why in (
+            (written, CLOCK_SLACK, "after the file's own creation time ({}) plus a day"),
+            (created, CREATED_SLACK, "more than 31 days after the file was opened ({})"),
+        ):
+            if not stamp:
+                continue
+            try:
+                ceiling = datetime.fromisoformat(stamp).astimezone(UTC) + slack
+            except ValueError:
+                continue
+            if ceiling < window.ceiling:
+                window = Window(ceiling, why.format(stamp))
+        return window
 
 
 def _as_type(day: date, dtype: pa.DataType) -> date | datetime:

@@ -7,13 +7,17 @@
 * every other type (settings, workout, weight, sleep 49, HRV 68, ...) is
   recognised and ``skipped`` with a reason;
 * bytes that are not FIT are ``quarantined``; damage (truncation, bad CRC,
-  undefined local message) gives ``partial`` with whatever came before it.
+  undefined local message) gives ``partial`` with whatever came before it;
+* the file's creation time goes into the notes (``created_utc``): the
+  pipeline drops records dated more than 31 days after it
+  (``ingest.time_window``).
 
 Nothing raises for bad bytes.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +27,8 @@ from ingest.fit.activity import activity_tables, profile_table
 from ingest.fit.decode import DecodedFit, decode_fit
 from ingest.fit.file_info import ACTIVITY_TYPES, MONITORING_TYPES, FileInfo, file_info, first_valid
 from ingest.fit.monitoring import monitoring_tables
+from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S
+from ingest.time_window import CREATED_KEY, FAMILY_EPOCH
 
 NEEDED_MESSAGES = (
     "file_id",
@@ -67,7 +73,24 @@ def _notes(info: FileInfo, decoded: DecodedFit) -> dict[str, Any]:
     }
     if decoded.damage_offset is not None:
         notes["damage_offset"] = decoded.damage_offset
+    created = _created_utc(info)
+    if created is not None:
+        notes[CREATED_KEY] = created  # lowers this file's ceiling (ingest.time_window)
     return notes
+
+
+def _created_utc(info: FileInfo) -> str | None:
+    """The file's creation time (ISO 8601, UTC), unless it is not a date a FIT device could hold.
+
+    A creation time before FIT devices existed (``FAMILY_EPOCH``) is a clock not
+    yet set when the file was opened; it must not cut records written once it was.
+    """
+    if info.time_created is None or info.time_created < FIT_MIN_ABSOLUTE_S:
+        return None
+    stamp = datetime.fromtimestamp(info.time_created + FIT_EPOCH_UNIX_S, UTC)
+    if stamp.date() < FAMILY_EPOCH["fit_monitoring"]:
+        return None
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
