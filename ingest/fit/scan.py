@@ -19,6 +19,7 @@ import numpy as np
 
 from ingest.fit.basetypes import BaseType, base_type_for
 from ingest.fit.crc import crc16
+from ingest.fit.record_order import headers_of, merge_runs, segments_of_records
 
 HEADER_MAGIC = b".FIT"
 MIN_HEADER_SIZE = 12
@@ -185,9 +186,6 @@ layout costs Python objects worth far more than its bytes, so a file of
 millions of distinct definitions (made, not recorded) is stopped here as
 damage instead of costing memory a hundred times its size."""
 
-_CHUNK = 1 << 16
-"""Records handled per vectorised step where a whole-file temporary would cost int64s per record."""
-
 
 def position_dtype(size: int) -> type[np.signedinteger]:
     """int32 for byte offsets of files under 2 GiB (every real FIT file), else int64."""
@@ -202,239 +200,201 @@ def scan(data: bytes) -> Scan:
     before, the following headers are compared with numpy at the expected
     stride, so a run costs one step instead of one Python iteration per record.
     """
-    buf = np.frombuffer(data, dtype=np.uint8)
-    # compact arrays, not lists of Python ints: a list costs ~36 bytes per record, these 4
-    code = "i" if position_dtype(len(data)) is np.int32 else "q"
-    single_pos = array(code)
-    single_def = array("i")
-    run_start = array(code)
-    run_count = array("i")
-    run_stride = array("i")
-    run_def = array("i")
-    definitions: list[Definition] = []
-    definition_pos = array(code)
-    segments: list[Segment] = []
-    damage: Damage | None = None
-    not_fit: str | None = None
-    layouts: dict[tuple[bytes, bool], _Layout | str] = {}
-    layout_fields = 0
-    same_definitions: dict[tuple[bytes, bool, int], Definition] = {}
-    """one Definition object per (layout, chained file), however often it is repeated."""
+    scanner = _Scanner(data)
+    not_fit = scanner.chained_files()
+    return scanner.result(not_fit)
 
-    start = 0
-    total = len(data)
-    while start < total:
-        segment, problem = _read_header(data, start)
-        if segment is None:
-            if not segments:
-                not_fit = problem
-            else:
-                damage = Damage(
-                    start, f"unreadable bytes after chained file {len(segments)}: {problem}"
+
+class _Scanner:
+    """What one pass has found so far: records (single or in runs), definitions, chained files, damage."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.buf = np.frombuffer(data, dtype=np.uint8)
+        # compact arrays, not lists of Python ints: a list costs ~36 bytes per record, these 4
+        code = "i" if position_dtype(len(data)) is np.int32 else "q"
+        self.single_pos = array(code)
+        self.single_def = array("i")
+        self.run_start = array(code)
+        self.run_count = array("i")
+        self.run_stride = array("i")
+        self.run_def = array("i")
+        self.definitions: list[Definition] = []
+        self.definition_pos = array(code)
+        self.segments: list[Segment] = []
+        self.damage: Damage | None = None
+        self.layouts: dict[tuple[bytes, bool], _Layout | str] = {}
+        self.layout_fields = 0
+        self.same_definitions: dict[tuple[bytes, bool, int], Definition] = {}
+        """one Definition object per (layout, chained file), however often it is repeated."""
+
+    def chained_files(self) -> str | None:
+        """Scan each chained file in turn until the end or the first damage; why the bytes are not FIT, if so."""
+        data, start, total = self.data, 0, len(self.data)
+        while start < total:
+            segment, problem = _read_header(data, start)
+            if segment is None:
+                if not self.segments:
+                    return problem
+                self.damage = Damage(
+                    start, f"unreadable bytes after chained file {len(self.segments)}: {problem}"
                 )
-            break
-        seg_index = len(segments)
-        end = start + segment.header_size + segment.data_size
-        cut_short = end > total
-        if cut_short:
-            end = total
+                break
+            end = start + segment.header_size + segment.data_size
+            cut_short = end > total
+            if cut_short:
+                end = total
+            self.damage = self._records(start + segment.header_size, end, len(self.segments))
+            if self.damage is None and cut_short:
+                self.damage = Damage(
+                    total,
+                    f"file cut short: header announces {segment.data_size} data bytes, "
+                    f"{total - start - segment.header_size} present",
+                )
+            crc_ok = self._check_crc(start, end) if self.damage is None else None
+            self.segments.append(replace(segment, crc_ok=crc_ok))
+            if self.damage is not None:
+                break
+            start = end + CRC_SIZE
+        return None if self.segments else "empty file (0 bytes)"
+
+    def _records(self, pos: int, end: int, seg_index: int) -> Damage | None:
+        """Note every record of one chained file's data bytes ``pos:end``; the damage that stops it, if any.
+
+        The one per-record loop: locals only, since attribute look-ups per record cost.
+        """
+        data = self.data
         local_sizes = [0] * 16
         local_ids = [-1] * 16
-        pos = start + segment.header_size
         previous = -1
-        add_pos, add_def = single_pos.append, single_def.append
+        add_pos, add_def = self.single_pos.append, self.single_def.append
         while pos < end:
             header = data[pos]
             if header & 0x80:
                 local = (header >> 5) & 0x03
             elif header & 0x40:
-                has_dev = bool(header & 0x20)
-                nxt_def = _definition_end(data, pos + 1, end, has_dev)
-                if nxt_def is None:
-                    damage = Damage(pos, "definition message cut short")
-                    break
-                content = data[pos + 1 : nxt_def]
-                definition = same_definitions.get((content, has_dev, seg_index))
-                if definition is None:
-                    layout = layouts.get((content, has_dev))
-                    if layout is None:
-                        layout = layouts[(content, has_dev)] = _parse_layout(content, has_dev)
-                        layout_fields += 1 + data[pos + 5]
-                    if isinstance(layout, str):
-                        damage = Damage(pos, layout)
-                        break
-                    if layout_fields > MAX_LAYOUT_FIELDS:
-                        damage = Damage(
-                            pos,
-                            f"more than {MAX_LAYOUT_FIELDS:,} field definitions in distinct "
-                            "message definitions (no device writes so many)",
-                        )
-                        break
-                    definition = Definition(
-                        len(definitions),
-                        layout.global_num,
-                        layout.big_endian,
-                        layout.fields,
-                        layout.size,
-                        seg_index,
-                        bytes([has_dev]) + content,
-                    )
-                    same_definitions[(content, has_dev, seg_index)] = definition
-                local = header & 0x0F
-                definitions.append(definition)
-                definition_pos.append(pos)
-                local_sizes[local] = definition.size
-                local_ids[local] = definition.id
+                defined = self._definition(pos, end, bool(header & 0x20), seg_index)
+                if isinstance(defined, Damage):
+                    return defined
+                definition, pos = defined
+                local_sizes[header & 0x0F] = definition.size
+                local_ids[header & 0x0F] = definition.id
                 previous = -1
-                pos = nxt_def
                 continue
             else:
                 local = header & 0x0F
             def_id = local_ids[local]
             if def_id < 0:
-                damage = Damage(pos, f"data message uses undefined local message {local}")
-                break
+                return Damage(pos, f"data message uses undefined local message {local}")
             stride = 1 + local_sizes[local]
             if header == previous:
-                # a run: count how many of the next headers at this stride are the same
-                stop = min(end - stride + 1, pos + stride * _RUN_WINDOW)
-                if stop > pos:
-                    same = buf[pos:stop:stride] == header
-                    count = int(same.argmin()) if not same.all() else int(same.size)
-                    run_start.append(pos + 1)
-                    run_count.append(count)
-                    run_stride.append(stride)
-                    run_def.append(def_id)
-                    pos += count * stride
-                    if count == same.size:
-                        continue
-                    header = data[pos]
-                    if header != previous:
-                        continue
+                pos, more = self._run(pos, end, stride, header, def_id)
+                if more:
+                    continue
             nxt = pos + stride
             if nxt > end:
-                damage = Damage(pos, "file cut short inside a data message")
-                break
+                return Damage(pos, "file cut short inside a data message")
             add_pos(pos + 1)
             add_def(def_id)
             previous = header
             pos = nxt
-        if damage is None and cut_short:
-            damage = Damage(
-                total,
-                f"file cut short: header announces {segment.data_size} data bytes, "
-                f"{total - start - segment.header_size} present",
+        return None
+
+    def _run(self, pos: int, end: int, stride: int, header: int, def_id: int) -> tuple[int, bool]:
+        """Take the records at ``pos`` that repeat ``header`` at ``stride`` as one run.
+
+        Returns where scanning goes on and whether the loop should read a fresh
+        header there (False: the record at the returned position repeats
+        ``header`` but lies past the window, and is taken as a single record).
+        """
+        stop = min(end - stride + 1, pos + stride * _RUN_WINDOW)
+        if stop <= pos:
+            return pos, False
+        same = self.buf[pos:stop:stride] == header
+        count = int(same.argmin()) if not same.all() else int(same.size)
+        self.run_start.append(pos + 1)
+        self.run_count.append(count)
+        self.run_stride.append(stride)
+        self.run_def.append(def_id)
+        pos += count * stride
+        return pos, count == same.size or self.data[pos] != header
+
+    def _definition(
+        self, pos: int, end: int, has_dev: bool, seg_index: int
+    ) -> tuple[Definition, int] | Damage:
+        """The definition message at ``pos`` and the offset past it, or the damage that stops the scan."""
+        data = self.data
+        nxt_def = _definition_end(data, pos + 1, end, has_dev)
+        if nxt_def is None:
+            return Damage(pos, "definition message cut short")
+        content = data[pos + 1 : nxt_def]
+        definition = self.same_definitions.get((content, has_dev, seg_index))
+        if definition is None:
+            layout = self.layouts.get((content, has_dev))
+            if layout is None:
+                layout = self.layouts[(content, has_dev)] = _parse_layout(content, has_dev)
+                self.layout_fields += 1 + data[pos + 5]
+            if isinstance(layout, str):
+                return Damage(pos, layout)
+            if self.layout_fields > MAX_LAYOUT_FIELDS:
+                return Damage(
+                    pos,
+                    f"more than {MAX_LAYOUT_FIELDS:,} field definitions in distinct "
+                    "message definitions (no device writes so many)",
+                )
+            definition = Definition(
+                len(self.definitions),
+                layout.global_num,
+                layout.big_endian,
+                layout.fields,
+                layout.size,
+                seg_index,
+                bytes([has_dev]) + content,
             )
-        crc_ok: bool | None = None
-        if damage is None:
-            crc_end = end + CRC_SIZE
-            if crc_end > total:
-                damage = Damage(end, "file cut short before its CRC")
-            else:
-                stored = int.from_bytes(data[end:crc_end], "little")
-                computed = crc16(buf[start:end])
-                crc_ok = stored == computed
-                if not crc_ok:
-                    damage = Damage(
-                        end, f"file CRC mismatch: stored 0x{stored:04X}, computed 0x{computed:04X}"
-                    )
-        segments.append(replace(segment, crc_ok=crc_ok))
-        if damage is not None:
-            break
-        start = end + CRC_SIZE
+            self.same_definitions[(content, has_dev, seg_index)] = definition
+        self.definitions.append(definition)
+        self.definition_pos.append(pos)
+        return definition, nxt_def
 
-    if not segments and not_fit is None:
-        not_fit = "empty file (0 bytes)"
-    dtype = position_dtype(len(data))
-    positions, def_ids = _merge_runs(
-        np.frombuffer(single_pos, dtype=dtype),
-        np.frombuffer(single_def, dtype=np.int32),
-        np.frombuffer(run_start, dtype=dtype),
-        np.frombuffer(run_count, dtype=np.int32),
-        np.frombuffer(run_stride, dtype=np.int32),
-        np.frombuffer(run_def, dtype=np.int32),
-    )
-    # a file uses a few definitions: one or two bytes per record instead of four
-    def_ids = def_ids.astype(np.min_scalar_type(max(len(definitions) - 1, 0)), copy=False)
-    return Scan(
-        positions=positions,
-        definition_ids=def_ids,
-        headers=_headers(buf, positions),
-        segments_of_records=_segments_of(segments, positions),
-        definitions=definitions,
-        definition_first_record=np.searchsorted(
-            positions, np.frombuffer(definition_pos, dtype=dtype)
-        ),
-        segments=segments,
-        damage=damage,
-        not_fit=not_fit,
-    )
+    def _check_crc(self, start: int, end: int) -> bool | None:
+        """Whether the file CRC after ``start:end`` matches; a mismatch or a missing CRC is noted as damage."""
+        crc_end = end + CRC_SIZE
+        if crc_end > len(self.data):
+            self.damage = Damage(end, "file cut short before its CRC")
+            return None
+        stored = int.from_bytes(self.data[end:crc_end], "little")
+        computed = crc16(self.buf[start:end])
+        if stored != computed:
+            self.damage = Damage(
+                end, f"file CRC mismatch: stored 0x{stored:04X}, computed 0x{computed:04X}"
+            )
+        return stored == computed
 
-
-def _headers(buf: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """The header byte before each record's content (uint8), a chunk at a time."""
-    out = np.empty(positions.size, dtype=np.uint8)
-    for a in range(0, positions.size, _CHUNK):
-        out[a : a + _CHUNK] = buf[positions[a : a + _CHUNK] - 1]
-    return out
-
-
-def _segments_of(segments: list[Segment], positions: np.ndarray) -> np.ndarray:
-    """Index of the chained file of each record, in the smallest unsigned type that holds it."""
-    out = np.zeros(positions.size, dtype=np.min_scalar_type(max(len(segments) - 1, 0)))
-    if len(segments) > 1:
-        starts = np.array([seg.start for seg in segments], dtype=np.int64)
-        for a in range(0, positions.size, _CHUNK):
-            out[a : a + _CHUNK] = np.searchsorted(starts, positions[a : a + _CHUNK], "right") - 1
-    return out
-
-
-def _merge_runs(
-    single_pos: np.ndarray,
-    single_def: np.ndarray,
-    run_start: np.ndarray,
-    run_count: np.ndarray,
-    run_stride: np.ndarray,
-    run_def: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Expand runs into per-record positions and merge them with single records in file order.
-
-    Both inputs are in file order already, so no sort is needed: each
-    single record's place in the output is its own index plus the number of
-    run records before it. Runs are expanded a bounded chunk of runs at a
-    time straight into the output, so the only arrays as long as the file's
-    records are the two results.
-    """
-    n_single = single_pos.size
-    counts = run_count.astype(np.int64)
-    ends = np.cumsum(counts)
-    n = n_single + (int(ends[-1]) if ends.size else 0)
-    if n == n_single:  # no runs: the scan's own arrays, no copy
-        return single_pos, single_def
-    positions = np.empty(n, dtype=single_pos.dtype)
-    def_ids = np.empty(n, dtype=np.int32)
-    # a run lies wholly before or after a single record, so a record's slot is its index
-    # among its own kind plus the records of the other kind before it
-    runs_before = np.concatenate(([0], ends))
-    for a in range(0, n_single, _CHUNK):
-        chunk = single_pos[a : a + _CHUNK]
-        slots = np.arange(a, a + chunk.size, dtype=np.int64)
-        slots += runs_before[np.searchsorted(run_start, chunk)]
-        positions[slots] = chunk
-        def_ids[slots] = single_def[a : a + _CHUNK]
-    done = first = 0
-    while first < run_start.size:
-        # as many runs as make up about _CHUNK records (at least one)
-        last = max(first + 1, int(np.searchsorted(ends, done + _CHUNK, "right")))
-        c = counts[first:last]
-        k = int(c.sum())
-        pos = np.arange(k, dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
-        pos *= np.repeat(run_stride[first:last].astype(np.int64), c)
-        pos += np.repeat(run_start[first:last].astype(np.int64), c)
-        slots = np.arange(done, done + k, dtype=np.int64)
-        slots += np.searchsorted(single_pos, pos)
-        positions[slots] = pos
-        def_ids[slots] = np.repeat(run_def[first:last], c)
-        done += k
-        first = last
-    return positions, def_ids
+    def result(self, not_fit: str | None) -> Scan:
+        """The scan: runs expanded and merged with single records in file order."""
+        dtype = position_dtype(len(self.data))
+        positions, def_ids = merge_runs(
+            np.frombuffer(self.single_pos, dtype=dtype),
+            np.frombuffer(self.single_def, dtype=np.int32),
+            np.frombuffer(self.run_start, dtype=dtype),
+            np.frombuffer(self.run_count, dtype=np.int32),
+            np.frombuffer(self.run_stride, dtype=np.int32),
+            np.frombuffer(self.run_def, dtype=np.int32),
+        )
+        # a file uses a few definitions: one or two bytes per record instead of four
+        def_ids = def_ids.astype(np.min_scalar_type(max(len(self.definitions) - 1, 0)), copy=False)
+        return Scan(
+            positions=positions,
+            definition_ids=def_ids,
+            headers=headers_of(self.buf, positions),
+            segments_of_records=segments_of_records(
+                [seg.start for seg in self.segments], positions
+            ),
+            definitions=self.definitions,
+            definition_first_record=np.searchsorted(
+                positions, np.frombuffer(self.definition_pos, dtype=dtype)
+            ),
+            segments=self.segments,
+            damage=self.damage,
+            not_fit=not_fit,
+        )

@@ -101,12 +101,12 @@ def test_decoding_in_chunks_gives_the_same_tables(monkeypatch: pytest.MonkeyPatc
     import numpy as np
 
     import ingest.fit.decode as decode
-    import ingest.fit.scan as scan
+    import ingest.fit.record_order as record_order
     import ingest.fit.timestamps as timestamps
 
     data = _mixed_file()
     whole = decode.decode_fit(data)
-    monkeypatch.setattr(scan, "_CHUNK", 5)
+    monkeypatch.setattr(record_order, "_CHUNK", 5)
     monkeypatch.setattr(timestamps, "_CHUNK", 7)
     monkeypatch.setattr(decode, "_TIME_CHUNK", 3)
     chunked = decode.decode_fit(data)
