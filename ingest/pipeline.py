@@ -851,6 +851,12 @@ class Ingestor:
                 continue
             first_path[p.file_id] = full_path
             res = _dated_in_window(p.result, window)
+            # read again for participants who no longer hold it: the others keep their rows as they are
+            holding = (
+                self.known.holders.get(p.file_id, set())
+                if p.file_id in self.known.reread
+                else set()
+            )
             rows: dict[str, int] = {}
             owners: set[str] = set()
             invalid: dict[str, int] = {}
@@ -868,6 +874,8 @@ class Ingestor:
                         problem_with(pid) is not None
                     ):  # an id from the file's content (a Fitabase Id)
                         invalid[pid] = invalid.get(pid, 0) + part.num_rows
+                        continue
+                    if pid in holding:
                         continue
                     owners.add(pid)
                     tables, _ = by_participant.setdefault(pid, ({}, []))
@@ -899,7 +907,7 @@ class Ingestor:
                     reason=res.reason or "",
                     data=p.load(),
                 )
-            for pid in owners or {participant_id}:
+            for pid in owners or ({participant_id} - holding):
                 by_participant.setdefault(pid, ({}, []))[1].append(
                     self._manifest_row(p, full_path, pid, res, rows, now)
                 )
@@ -915,7 +923,10 @@ class Ingestor:
                     left_out=left_out_of(res.notes),
                 )
             )
+        self.known.reread.difference_update(p.file_id for p in pending)
         for pid, (tables, manifest_rows) in by_participant.items():
+            if not manifest_rows:
+                continue
             self._retire_before_reading_again(pid, {r["file_id"] for r in manifest_rows})
             bid = self.lake.write_batch(
                 Batch(pid, tables, pa.Table.from_pylist(manifest_rows, schema=FILES))

@@ -188,6 +188,11 @@ class KnownFiles:
 
     holders: dict[str, set[str]]
     attributed: set[str]
+    reread: set[str] = field(default_factory=set)
+    """Files (and the archives holding them) to read again for participants who no longer hold them:
+    a content-attributed file some of whose participants were forgotten since it was last read
+    (``irisin forget --participant`` of one Id of a shared Fitabase export). ``held_by`` is false
+    for them; the ingest commits only the rows of participants not holding the file."""
 
     @classmethod
     def of(cls, manifest: pl.DataFrame | pa.Table) -> KnownFiles:
@@ -208,13 +213,16 @@ class KnownFiles:
         """Record (participant_id, file_id, kind) manifest rows."""
         for pid, fid, kind in rows:
             self.holders.setdefault(fid, set()).add(pid)
+            self.reread.discard(fid)
             if kind.startswith(ATTRIBUTED_BY_CONTENT):
                 self.attributed.add(fid)
 
     def held_by(self, participant_id: str, file_id: str) -> bool:
         """Whether ``participant_id`` already holds ``file_id`` (so its bytes need no reading for them)."""
         holders = self.holders.get(file_id)
-        return holders is not None and (participant_id in holders or file_id in self.attributed)
+        if holders is None or file_id in self.reread:
+            return False
+        return participant_id in holders or file_id in self.attributed
 
     def others_holding(self, participant_id: str, file_id: str) -> list[str]:
         """The other participants whose manifest already holds ``file_id``."""
@@ -240,7 +248,9 @@ class KnownFiles:
         return iter(self.holders)
 
     def copy(self) -> KnownFiles:
-        return KnownFiles({k: set(v) for k, v in self.holders.items()}, set(self.attributed))
+        return KnownFiles(
+            {k: set(v) for k, v in self.holders.items()}, set(self.attributed), set(self.reread)
+        )
 
 
 class Lake:
@@ -718,6 +728,7 @@ class Lake:
         self._live, self._live_complete = _live_of(manifest), True
         self._known = KnownFiles.of(manifest.filter(pl.col("status") != RETIRED_STATUS))
         live = manifest.filter(~pl.col("status").is_in(NOT_LIVE))
+        self._known.reread = self._partly_forgotten(manifest, live)
         read_whole = (
             live.filter(pl.col("status") == "ok").select("participant_id", "file_id").unique()
         )
@@ -731,6 +742,36 @@ class Lake:
             on=["participant_id", "file_id"],
         )
         self._unread = pl.concat([unread, holders]).unique(maintain_order=True)
+
+    def _partly_forgotten(self, manifest: pl.DataFrame, live: pl.DataFrame) -> set[str]:
+        """Content-attributed files with a participant retired since the file was last read, and their archives.
+
+        Such a file still has live rows (the other participants'), so it is
+        known; but what the retired participant's rows held is to be read
+        again (``KnownFiles.reread``). Once read again, the file has a row newer
+        than the retirement and is known as before.
+        """
+        attributed = pl.col("kind").str.starts_with(ATTRIBUTED_BY_CONTENT[0])
+        for kind in ATTRIBUTED_BY_CONTENT[1:]:
+            attributed = attributed | pl.col("kind").str.starts_with(kind)
+        gone = manifest.filter((pl.col("status") == RETIRED_STATUS) & attributed)
+        if gone.height == 0:
+            return set()
+        dated = gone.join(
+            self.retirements().select(*_RETIRED_KEY, "retired_at"), on=_RETIRED_KEY
+        ).join(
+            live.select("participant_id", "file_id"), on=["participant_id", "file_id"], how="anti"
+        )
+        last_gone = dated.group_by("file_id").agg(pl.col("retired_at").max())
+        last_read = live.group_by("file_id").agg(
+            pl.col("ingested_at").max(), pl.col("container_id").drop_nulls().unique()
+        )
+        due = last_gone.join(last_read, on="file_id").filter(
+            pl.col("retired_at") > pl.col("ingested_at")
+        )
+        return set(due["file_id"].to_list()) | set(
+            due["container_id"].explode(empty_as_null=True).drop_nulls().to_list()
+        )
 
     def unread_rows(self) -> pl.DataFrame:
         """Live manifest rows of files not read whole, and the rows of the archives that hold them.

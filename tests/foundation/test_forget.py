@@ -209,3 +209,40 @@ def test_forgotten_rows_survive_a_compaction_marked_and_the_weeks_stay(
     assert lake.scan_retired("minutes", lake.retirements()).collect().height == zz99.height
     derive(open_study(study))  # a full recompute from the compacted lake
     assert _weekly(study, tmp_path).equals(weekly)
+
+
+def test_forgetting_one_participant_of_a_shared_fitabase_export_reads_back_only_theirs(
+    tmp_path: Path,
+) -> None:
+    """A Fitabase export holds many Ids: forget P02, and the next ingest gives P02 its rows back, P01's once."""
+    from pipeline.demo.fitbit_files import write_fitabase
+
+    truths = {
+        fid: worn_truth(datetime(2026, 3, 2), 14, TZ, hours=hours, seed=seed)
+        for fid, hours, seed in (("1001", (6, 22), 7), ("1002", (8, 20), 11))
+    }
+    export = write_fitabase(truths, tmp_path / "fitabase", dict.fromkeys(truths, TZ))
+    roster = f"participant_id,timezone,fitabase_id\nP01,{TZ},1001\nP02,{TZ},1002\n"
+    clean, study = _study(tmp_path / "clean"), _study(tmp_path / "study")
+    for root in (clean, study):
+        (root / "roster.csv").write_text(roster, encoding="utf-8")
+        _run("ingest", "--study", str(root), "--participant", "P01", str(export))
+    expected = _weekly(clean, tmp_path)
+    assert set(expected["participant_id"]) == {"P01", "P02"}
+    lake = Lake(clean / "store" / "lake")
+    minutes = {p: lake.scan("minutes", [p]).collect().height for p in ("P01", "P02")}
+    assert min(minutes.values()) > 0
+
+    _run("forget", "--study", str(study), "--participant", "P02")
+    assert set(_weekly(study, tmp_path)["participant_id"]) == {"P01"}
+
+    out = _run("ingest", "--study", str(study), "--participant", "P01", str(export))
+    assert "0 new file(s)" not in out
+    lake = Lake(study / "store" / "lake")
+    assert {p: lake.scan("minutes", [p]).collect().height for p in minutes} == minutes
+    assert _weekly(study, tmp_path).equals(expected)
+    live = lake.manifest().filter(pl.col("status") == "ok")
+    assert live.group_by("participant_id", "file_id").len()["len"].max() == 1  # no row twice
+    assert "0 new file(s)" in _run(
+        "ingest", "--study", str(study), "--participant", "P01", str(export)
+    )
