@@ -751,9 +751,9 @@ class Lake:
         again (``KnownFiles.reread``). Once read again, the file has a row newer
         than the retirement and is known as before.
         """
-        attributed = pl.col("kind").str.starts_with(ATTRIBUTED_BY_CONTENT[0])
-        for kind in ATTRIBUTED_BY_CONTENT[1:]:
-            attributed = attributed | pl.col("kind").str.starts_with(kind)
+        attributed = pl.any_horizontal(
+            pl.col("kind").str.starts_with(prefix) for prefix in ATTRIBUTED_BY_CONTENT
+        )
         gone = manifest.filter((pl.col("status") == RETIRED_STATUS) & attributed)
         if gone.height == 0:
             return set()
