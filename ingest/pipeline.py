@@ -280,6 +280,9 @@ class Ingestor:
         self.lake = lake or Lake(study.paths.lake)
         self.quarantine_root = study.paths.quarantine
         self.participant_from_id = participant_from_id
+        self.progress: Callable[[str, int, int], None] | None = None
+        """Told ``(participant, files, bytes)`` as each file on disk is done (a progress bar's ``advance``):
+        a loose file or zip once handled, a folder's files one by one as they are read."""
         c = study.config.ingest
         self.limits = archive_limits_of(c)
         ids = study.roster.filter(pl.col("fitabase_id").is_not_null())
@@ -413,6 +416,18 @@ class Ingestor:
         return report
 
     def ingest_one(self, participant_id: str, path: Path) -> IngestReport:
+        """Ingest one file, folder or zip for a participant (``progress`` hears of each file on disk)."""
+        report = self._ingest_one(participant_id, path)
+        if self.progress is not None and not path.is_dir():
+            self.progress(participant_id, 1, _size_on_disk(path))
+        return report
+
+    def _file_done(self, participant_id: str, member_path: str, size: int) -> None:
+        """A folder's own file (not a member of an archive inside it) is read: tell ``progress``."""
+        if self.progress is not None and "!/" not in member_path:
+            self.progress(participant_id, 1, size)
+
+    def _ingest_one(self, participant_id: str, path: Path) -> IngestReport:
         validate_participant_id(participant_id, f"participant id for {path}")
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or folder")
@@ -498,6 +513,8 @@ class Ingestor:
                 pending.append(_Pending(_member(root, f), fid, 0, result, None, None))
                 continue
             fid = file_id_of(data)
+            if root.is_dir():
+                self._file_done(participant_id, "", len(data))
             if self.holds(participant_id, fid):
                 continue
             held = ReadResult(kind=HELD_KIND, status="skipped", reason=reason)
@@ -620,7 +637,10 @@ class Ingestor:
         self, participant_id: str, path: Path, bundle: Bundle, container_id: str | None
     ) -> list[_Pending]:
         pending: list[_Pending] = []
+        folder = container_id is None and path.is_dir()
         for c in bundle.containers:
+            if folder:
+                self._file_done(participant_id, c.path, c.size)
             cid = bundle.container_ids.get(c.path) or file_id_of(c.load())
             pending.append(
                 _Pending(
@@ -658,6 +678,8 @@ class Ingestor:
                 )
                 continue
             ids[m.path] = fid
+            if folder:
+                self._file_done(participant_id, m.path, m.size)
             if looks_like_fit(m.path, head[:12]):
                 if self.holds(participant_id, fid):
                     continue
@@ -1034,6 +1056,13 @@ def _without_invalid_participants(
     return ReadResult(
         kind=res.kind, status=status, reason=reason, tables={}, notes=notes, family=res.family
     )
+
+
+def _size_on_disk(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone or unreadable since: its outcome says so
+        return 0
 
 
 def _member(root: Path, path: Path) -> str:

@@ -44,12 +44,16 @@ def _locked(study: Any, command: str, wait: float) -> Any:
     return study_lock(study, command, wait_seconds=wait, on_wait=lambda m: typer.echo(m, err=True))
 
 
-def _derive_and_publish(study: Any, report: Any) -> None:
+def _derive_and_publish(
+    study: Any, report: Any, on_publish: Callable[[], None] | None = None
+) -> None:
     """Derive the weeks a run's new files touched and refresh the warehouse (nothing new: nothing done)."""
     from pipeline.jobs import derive, publish, touched_weeks_of
 
     if report.new_files:
         derive(study, touched_weeks_of(study, report))
+        if on_publish is not None:
+            on_publish()
         publish(study)
 
 
@@ -187,19 +191,28 @@ def ingest(
         ) from None
 
 
-def _ingest_with_bar(ingestor: Any, participant: str, paths: list[Path]) -> Any:
-    """``ingestor.ingest(participant, paths)`` path by path, under a progress bar on a terminal (files, bytes)."""
+def _ingest_with_bar(study: Any, ingestor: Any, participant: str, paths: list[Path]) -> Any:
+    """Ingest every path, derive and publish, under one progress bar on a terminal.
+
+    The bar's totals are every file of every path; it moves as each file is
+    read (a folder's files one by one), then shows derive and publish.
+    """
     from ingest.pipeline import IngestReport
     from pipeline.jobs import files_under
     from pipeline.progress import ProgressBar, RunProgress, size_of
 
-    files_of_path = {p: files_under(p) if p.is_dir() else [p] for p in paths}
-    every = [f for fs in files_of_path.values() for f in fs]
+    every = [f for p in paths for f in (files_under(p) if p.is_dir() else [p])]
     report = IngestReport()
     with ProgressBar(RunProgress(len(every), size_of(every)), title="ingest") as bar:
-        for path, files in files_of_path.items():
-            report.extend(ingestor.ingest_one(participant, path))
-            bar.advance(participant, len(files), size_of(files))
+        ingestor.progress = bar.advance
+        try:
+            for path in paths:
+                report.extend(ingestor.ingest_one(participant, path))
+        finally:
+            ingestor.progress = None
+        if report.new_files:
+            bar.enter("derive")
+            _derive_and_publish(study, report, on_publish=lambda: bar.enter("publish"))
     return report
 
 
@@ -214,7 +227,7 @@ def _ingest_locked(
         recover_store(study, ingestor.lake)
         for o in damage_outcomes(study, ingestor.lake):
             typer.echo(f"warning: {o.path}: {o.reason}", err=True)
-        report = _ingest_with_bar(ingestor, participant, paths)
+        report = _ingest_with_bar(study, ingestor, participant, paths)
         for (kind, status), n in sorted(report.counts().items()):
             typer.echo(f"{n:6d}  {kind:32s} {status}")
         for o in report.outcomes:
@@ -235,7 +248,6 @@ def _ingest_locked(
                 err=True,
                 fg=typer.colors.YELLOW,
             )
-        _derive_and_publish(study, report)
 
 
 @app.command()

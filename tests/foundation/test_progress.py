@@ -6,6 +6,7 @@ import io
 import threading
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from pipeline.progress import ProgressBar, RunProgress, size_of
@@ -90,3 +91,59 @@ def test_the_backfill_bar_follows_the_run_through_derive_and_publish() -> None:
         progress.enter("publish")
         assert progress.stage == "publish"
     assert progress.stage == "done" and progress.files == 3
+
+
+def test_irisin_ingest_of_several_paths_moves_one_bar_file_by_file_then_derive_and_publish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 item 7: one bar over every path given, moving as each file is read, not per path."""
+    from datetime import datetime
+
+    from typer.testing import CliRunner
+
+    from irisin.cli import app
+    from pipeline.demo.cohort import DemoParticipant, truth_minutes
+    from pipeline.demo.fit_files import write_monitoring_days
+    from pipeline.demo.fitbit_files import write_takeout_json
+    from tests.fitbit.helpers import worn_truth
+
+    study = tmp_path / "study"
+    assert CliRunner().invoke(app, ["init", str(study)]).exit_code == 0
+    (study / "roster.csv").write_text("participant_id,timezone\nP01,Europe/Oslo\n")
+    who = DemoParticipant("P01", "Europe/Oslo", 1980, 58, 182, "fit", 150)
+    fits = write_monitoring_days(
+        truth_minutes(who, 7, weeks=1), tmp_path / "sync", device_serial=3_912_345_600
+    )
+    takeout = write_takeout_json(
+        worn_truth(datetime(2026, 3, 2), 3, "Europe/Oslo", hours=(8, 20)),
+        tmp_path / "takeout",
+        "Europe/Oslo",
+    )
+    listed = [p for p in takeout.rglob("*") if p.is_file()]
+    assert len(fits) > 3 and len(listed) > 3
+
+    seen: list[tuple[str, int, int, int]] = []
+    stages: list[tuple[str, int]] = []
+    advance, enter = RunProgress.advance, RunProgress.enter
+
+    def record_advance(self: RunProgress, participant: str, files: int, size: int) -> None:
+        advance(self, participant, files, size)
+        seen.append((participant, files, self.files, self.total_files))
+
+    def record_enter(self: RunProgress, stage: str) -> None:
+        enter(self, stage)
+        stages.append((stage, self.files))
+
+    monkeypatch.setattr(RunProgress, "advance", record_advance)
+    monkeypatch.setattr(RunProgress, "enter", record_enter)
+    result = CliRunner().invoke(
+        app, ["ingest", "--study", str(study), "-p", "P01", str(tmp_path / "sync"), str(takeout)]
+    )
+
+    assert result.exit_code == 0, result.output
+    total = len(fits) + len(listed)
+    assert {t for *_, t in seen} == {total}  # one bar: every path's files in one total
+    assert [f for _, f, _, _ in seen] == [1] * total  # moved file by file
+    assert [done for _, _, done, _ in seen] == list(range(1, total + 1))
+    assert {p for p, *_ in seen} == {"P01"}
+    assert stages == [("derive", total), ("publish", total)]
