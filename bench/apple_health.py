@@ -9,10 +9,12 @@ read but must parse past, which dominate real exports), then read in a fresh
 child process three ways:
 
 * ``parse``: ``lxml`` iterparse over the wanted tags with cleared elements,
-  doing nothing with the records (the floor of this design);
-* ``scan``: the same plus collecting the wanted attributes into chunks;
-* ``read``: ``ingest.apple.read_export_xml``, i.e. canonical minute, session
-  and profile tables.
+  doing nothing with the records (the floor of the safe path);
+* ``safe``: ``ingest.apple.read_export_xml(..., fast=False)``, every byte
+  through ``lxml`` into canonical minute, session and profile tables;
+* ``read``: ``ingest.apple.read_export_xml`` as the pipeline calls it, with
+  the checked fast path (``ingest.apple.fast_scan``); its tables are
+  compared with ``safe``'s when both run (``equal`` column).
 
 Each child first reads a small export once (imports and regex compilation are
 not counted), then the file. Prints MB/s of export.xml by wall clock and by
@@ -55,6 +57,7 @@ def write_export(path: Path, target_bytes: int, seed: int = 1) -> int:
             ' <ExportDate value="2026-04-01 12:00:00 +0200"/>\n <Me HKCharacteristicTypeIdentifierDateOfBirth="1980-05-01"/>\n'
         )
         written = 0
+        workouts: list[str] = []  # the Health app writes workouts after all records
         while written < target_bytes:
             lines = []
             for _ in range(200):
@@ -90,15 +93,31 @@ def write_export(path: Path, target_bytes: int, seed: int = 1) -> int:
                     )
             if rng.random() < 0.02:
                 w_end = t + timedelta(minutes=40)
-                lines.append(
+                workouts.append(
                     f' <Workout workoutActivityType="HKWorkoutActivityTypeRunning" duration="40" durationUnit="min" sourceName="Jane’s Apple Watch" startDate="{_stamp(t)}" endDate="{_stamp(w_end)}">\n'
                     f'  <WorkoutStatistics type="HKQuantityTypeIdentifierHeartRate" startDate="{_stamp(t)}" endDate="{_stamp(w_end)}" average="150" minimum="90" maximum="172" unit="count/min"/>\n </Workout>\n'
                 )
             block = "".join(lines)
             out.write(block)
             written += len(block.encode())
+        out.write("".join(workouts))
         out.write("</HealthData>\n")
     return path.stat().st_size
+
+
+def _digest(result) -> str:  # noqa: ANN001
+    """A hash of the result's tables, to compare the two paths without passing the tables around."""
+    import hashlib
+
+    import pyarrow as pa
+
+    h = hashlib.sha256()
+    for name in sorted(result.tables):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, result.tables[name].schema) as writer:
+            writer.write_table(result.tables[name])
+        h.update(name.encode() + sink.getvalue().to_pybytes())
+    return h.hexdigest()[:16]
 
 
 def _child(mode: str, path: str) -> None:
@@ -106,7 +125,6 @@ def _child(mode: str, path: str) -> None:
     import io
 
     from ingest.apple import read_export_xml
-    from ingest.apple.scan import scan_export
     from ingest.contract import ReadContext
     from ingest.xml_safety import safe_iterparse
 
@@ -115,7 +133,7 @@ def _child(mode: str, path: str) -> None:
         head = f.read(2_000_000)
     read_export_xml(io.BytesIO(head[: head.rfind(b"\n <Record")] + b"\n</HealthData>\n"), ctx)
     start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rows = 0
+    rows, digest = 0, ""
     began, cpu = time.perf_counter(), time.process_time()
     with open(path, "rb") as f:
         if mode == "parse":
@@ -127,22 +145,23 @@ def _child(mode: str, path: str) -> None:
                 while el.getprevious() is not None:
                     del parent[0]
                 rows += 1
-        elif mode == "scan":
-
-            def count(chunk) -> None:  # noqa: ANN001
-                nonlocal rows
-                rows += len(chunk)
-
-            scan_export(f, count)
         else:
-            result = read_export_xml(f, ctx)
+            result = read_export_xml(f, ctx, fast=mode == "read")
             assert result.status == "ok", result.reason
             rows = sum(t.num_rows for t in result.tables.values())
+            digest = _digest(result)
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
-            {"seconds": seconds, "cpu": cpu, "rows": rows, "peak_kb": peak, "start_kb": start_rss}
+            {
+                "seconds": seconds,
+                "cpu": cpu,
+                "rows": rows,
+                "peak_kb": peak,
+                "start_kb": start_rss,
+                "digest": digest,
+            }
         )
     )
 
@@ -153,7 +172,8 @@ def main() -> None:
     )
     parser.add_argument("--sizes-mb", default="64,256")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/irisin-apple-bench"))
-    parser.add_argument("--modes", default="parse,scan,read")
+    parser.add_argument("--modes", default="parse,safe,read")
+    parser.add_argument("--keep", action="store_true", help="keep the generated exports")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -162,13 +182,14 @@ def main() -> None:
     args.dir.mkdir(parents=True, exist_ok=True)
     print(
         f"{'size':>9} {'mode':>6} {'seconds':>8} {'MB/s':>7} {'cpu s':>7} {'MB/cpu-s':>9}"
-        f" {'rows':>11} {'peak RSS above start':>21}"
+        f" {'rows':>11} {'peak RSS above start':>21} {'tables':>17}"
     )
     for size_mb in (int(s) for s in args.sizes_mb.split(",")):
         path = args.dir / f"export-{size_mb}MB.xml"
         if not path.exists() or abs(path.stat().st_size - size_mb * 1e6) > 2e6:
             write_export(path, size_mb * 1_000_000)
         mb = path.stat().st_size / 1e6
+        digests = {}
         for mode in args.modes.split(","):
             out = (
                 subprocess.run(
@@ -182,10 +203,18 @@ def main() -> None:
             )
             r = json.loads(out)
             above = (r["peak_kb"] - r["start_kb"]) / 1024
+            digests[mode] = r["digest"]
+            same = ""
+            if mode == "read" and "safe" in digests:
+                same = "equal to safe" if digests["safe"] == r["digest"] else "DIFFER from safe"
             print(
                 f"{mb:>7.0f}MB {mode:>6} {r['seconds']:>8.2f} {mb / r['seconds']:>7.1f}"
                 f" {r['cpu']:>7.2f} {mb / r['cpu']:>9.1f} {r['rows']:>11,} {above:>18.0f} MB"
+                f" {same:>17}",
+                flush=True,
             )
+        if not args.keep:
+            path.unlink()
 
 
 if __name__ == "__main__":

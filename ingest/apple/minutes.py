@@ -33,7 +33,7 @@ import re
 
 import polars as pl
 
-from ingest.apple.scan import EXERCISE, HEART_RATE, RESTING_HEART_RATE, STEPS, RecordChunk
+from ingest.apple.scan import EXERCISE, HEART_RATE, RESTING_HEART_RATE, STEPS
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 MAX_SPREAD_SECONDS = 86_400
@@ -77,23 +77,29 @@ def offset_minutes(column: str) -> pl.Expr:
     return (sign * (hours * 60 + minutes)).cast(pl.Int16)
 
 
-def parse_chunk(chunk: RecordChunk) -> pl.DataFrame:
-    """Typed records: kind, start_s/end_s (Unix seconds), start/end offsets, value, device label."""
-    raw = pl.DataFrame(
-        {
-            "kind": pl.Series(chunk.kind, dtype=pl.UInt8),
-            "start": pl.Series(chunk.start, dtype=pl.String),
-            "end": pl.Series(chunk.end, dtype=pl.String),
-            "value": pl.Series(chunk.value, dtype=pl.String),
-            "device_raw": pl.Series(chunk.device, dtype=pl.String),
-            "source_name": pl.Series(chunk.source_name, dtype=pl.String),
-        }
-    )
+def unescape_attribute(text: str | None) -> str | None:
+    """An attribute value's five predefined XML entities decoded (the fast path lets no other through)."""
+    if text is None or "&" not in text:
+        return text
+    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'")):
+        text = text.replace(entity, char)
+    return text.replace("&amp;", "&")
+
+
+def parse_chunk(raw: pl.DataFrame, *, escaped: bool = False) -> pl.DataFrame:
+    """Typed records: kind, start_s/end_s (Unix seconds), start/end offsets, value, device label.
+
+    ``raw`` holds strings as ``ingest.apple.scan.RecordChunk.to_frame`` gives
+    them; with ``escaped`` its ``device_raw`` and ``source_name`` still carry
+    XML entities (``ingest.apple.fast_scan``), decoded here once per distinct
+    pair, since only the device label is made from them.
+    """
     key = pl.concat_str(
         [pl.col("device_raw").fill_null(""), pl.lit("\x1f"), pl.col("source_name").fill_null("")]
     )
     pairs = raw.select(key.alias("key"), "device_raw", "source_name").unique("key")
-    labels = {k: device_label(d, s) for k, d, s in pairs.iter_rows()}
+    decode = unescape_attribute if escaped else (lambda text: text)
+    labels = {k: device_label(decode(d), decode(s)) for k, d, s in pairs.iter_rows()}
     return raw.select(
         "kind",
         _epoch_seconds("start").alias("start_s"),

@@ -23,6 +23,7 @@ from typing import IO, Any
 import polars as pl
 import pyarrow as pa
 
+from ingest.apple.fast_scan import scan_export_fast
 from ingest.apple.minutes import (
     SOURCE,
     TIME_FORMAT,
@@ -37,7 +38,6 @@ from ingest.apple.minutes import (
 from ingest.apple.scan import (
     RESTING_HEART_RATE,
     NotAppleHealth,
-    RecordChunk,
     ScanOutcome,
     scan_export,
 )
@@ -93,31 +93,48 @@ def read_apple_health_export(members: Sequence[Member], ctx: ReadContext) -> dic
     return results
 
 
-def read_export_xml(source: IO[bytes], ctx: ReadContext) -> ReadResult:
-    """Read one ``export.xml`` stream (never holding its tree) into canonical tables."""
-    partials: list[pl.DataFrame] = []
-    resting: list[pl.DataFrame] = []
-    dropped: dict[str, int] = {}
+class _Minutes:
+    """Minute partials, resting heart rates and drop counts gathered chunk by chunk."""
 
-    def on_chunk(chunk: RecordChunk) -> None:
-        records, counts = usable(parse_chunk(chunk))
+    def __init__(self, timezone: str | None) -> None:
+        self.timezone = timezone
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (the file is about to be read again from its start)."""
+        self.partials: list[pl.DataFrame] = []
+        self.resting: list[pl.DataFrame] = []
+        self.dropped: dict[str, int] = {}
+
+    def take(self, chunk: pl.DataFrame, escaped: bool) -> None:
+        records, counts = usable(parse_chunk(chunk, escaped=escaped))
         for k, v in counts.items():
-            dropped[k] = dropped.get(k, 0) + v
-        partials.append(partial_minutes(records, ctx.timezone))
-        if len(partials) >= MERGE_EVERY_CHUNKS:  # keep one merged frame, not one per chunk
-            partials[:] = [merge_partials(partials)]
-        resting.append(
-            records.filter(pl.col("kind") == RESTING_HEART_RATE).select(
-                "start_s", "value", "device"
-            )
-        )
+            self.dropped[k] = self.dropped.get(k, 0) + v
+        self.partials.append(partial_minutes(records, self.timezone))
+        if len(self.partials) >= MERGE_EVERY_CHUNKS:  # keep one merged frame, not one per chunk
+            self.partials[:] = [merge_partials(self.partials)]
+        resting = records.filter(pl.col("kind") == RESTING_HEART_RATE)
+        if resting.height:
+            self.resting.append(resting.select("start_s", "value", "device"))
 
+
+def read_export_xml(source: IO[bytes], ctx: ReadContext, *, fast: bool = True) -> ReadResult:
+    """Read one ``export.xml`` stream (never holding its tree) into canonical tables.
+
+    ``fast`` takes the checked fast path (``ingest.apple.fast_scan``) where the
+    file allows it; ``fast=False`` reads every byte with ``lxml`` (the reference).
+    """
+    gathered = _Minutes(ctx.timezone)
     try:
-        outcome = scan_export(source, on_chunk)
+        if fast:
+            outcome = scan_export_fast(source, gathered.take, gathered.reset)
+        else:
+            outcome = scan_export(source, lambda frame: gathered.take(frame, False))
     except NotAppleHealth as e:
         return ReadResult(
             kind=KIND, status="quarantined", reason=f"not an Apple Health export.xml: {e}"
         )
+    partials, resting, dropped = gathered.partials, gathered.resting, gathered.dropped
     minutes = minute_table(partials)
     tables: dict[str, pa.Table] = {}
     if minutes.height:
@@ -140,6 +157,8 @@ def read_export_xml(source: IO[bytes], ctx: ReadContext) -> ReadResult:
     written = _export_instant(outcome.export_date)
     if written is not None:
         notes[WRITTEN_KEY] = written  # every record is before it (ingest.time_window)
+    if outcome.fast_path:
+        notes["fast_path"] = outcome.fast_path
     if outcome.nested_records_skipped:
         notes["records_in_correlations_skipped"] = outcome.nested_records_skipped
     if outcome.damage:

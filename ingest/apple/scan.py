@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
+import polars as pl
 from lxml import etree
 
 from ingest.xml_safety import PROLOG_LIMIT_BYTES, XML_ERRORS, refuse_entities, safe_iterparse
@@ -54,6 +55,19 @@ class RecordChunk:
     def __len__(self) -> int:
         return len(self.kind)
 
+    def to_frame(self) -> pl.DataFrame:
+        """The chunk as a frame of raw strings (entities already decoded by the parser)."""
+        return pl.DataFrame(
+            {
+                "kind": pl.Series(self.kind, dtype=pl.UInt8),
+                "start": pl.Series(self.start, dtype=pl.String),
+                "end": pl.Series(self.end, dtype=pl.String),
+                "value": pl.Series(self.value, dtype=pl.String),
+                "device_raw": pl.Series(self.device, dtype=pl.String),
+                "source_name": pl.Series(self.source_name, dtype=pl.String),
+            }
+        )
+
 
 @dataclass
 class WorkoutRow:
@@ -81,6 +95,8 @@ class ScanOutcome:
     nested_records_skipped: int = 0
     damage: str | None = None
     """Why the scan stopped early (damaged XML); everything before it was handed on."""
+    fast_path: str | None = None
+    """How much of the file the fast path read (``ingest.apple.fast_scan``), or why it did not."""
 
 
 class NotAppleHealth(ValueError):
@@ -103,64 +119,88 @@ def check_root(head: bytes) -> None:
     raise NotAppleHealth("no root element")
 
 
+class RecordSink:
+    """Takes parsed ``Record``/``Workout``/``Me``/``ExportDate`` elements and hands on record chunks.
+
+    Shared by the whole-file ``iterparse`` path and the pull parser of
+    ``ingest.apple.fast_scan``, so both read an element the same way.
+    """
+
+    def __init__(
+        self, on_chunk: Callable[[pl.DataFrame], None], chunk_records: int = CHUNK_RECORDS
+    ) -> None:
+        self.on_chunk, self.chunk_records = on_chunk, chunk_records
+        self.out = ScanOutcome()
+        self.chunk = RecordChunk()
+        self.root: etree._Element | None = None
+
+    def take(self, element: etree._Element) -> None:
+        """Read one element's attributes, then clear it and the siblings before it."""
+        parent = element.getparent()
+        if self.root is None:
+            self.root = element.getroottree().getroot()
+        tag, out = element.tag, self.out
+        if tag == "Record":
+            get = element.get
+            record_type = get("type")
+            code = RECORD_TYPES.get(record_type)
+            if code is not None:
+                if parent is not self.root:
+                    out.nested_records_skipped += 1
+                else:
+                    out.records_by_type[record_type] += 1
+                    chunk = self.chunk
+                    chunk.kind.append(code)
+                    chunk.start.append(get("startDate"))
+                    chunk.end.append(get("endDate"))
+                    chunk.value.append(get("value"))
+                    chunk.device.append(get("device"))
+                    chunk.source_name.append(get("sourceName"))
+                    if len(chunk.kind) >= self.chunk_records:
+                        self.flush()
+        elif tag == "Workout":
+            out.workouts.append(_workout(element))
+        elif tag == "Me":
+            out.birth_date = element.get("HKCharacteristicTypeIdentifierDateOfBirth") or None
+        elif tag == "ExportDate":
+            out.export_date = element.get("value")
+        element.clear()
+        if parent is not None:
+            while element.getprevious() is not None:
+                del parent[0]
+
+    def flush(self) -> None:
+        """Hand on the records taken so far (keeps file order with chunks read elsewhere)."""
+        if len(self.chunk):
+            self.on_chunk(self.chunk.to_frame())
+            self.chunk = RecordChunk()
+
+
+WANTED_TAGS = ("Record", "Workout", "Me", "ExportDate")
+
+
 def scan_export(
     source: IO[bytes],
-    on_chunk: Callable[[RecordChunk], None],
+    on_chunk: Callable[[pl.DataFrame], None],
     *,
     chunk_records: int = CHUNK_RECORDS,
 ) -> ScanOutcome:
     """Read ``source`` (positioned at the start of ``export.xml``) and hand on its records.
 
+    ``on_chunk`` receives frames of raw attribute strings (``RecordChunk.to_frame``).
     Raises ``NotAppleHealth`` for a foreign or unsafe document; damage later
     in the file ends the scan with ``ScanOutcome.damage`` set.
     """
     check_root(source.read(PROLOG_LIMIT_BYTES))
     source.seek(0)
-    out = ScanOutcome()
-    chunk = RecordChunk()
-    wanted = RECORD_TYPES
-    seen = out.records_by_type
-    root = None
-    events = safe_iterparse(source, events=("end",), tag=("Record", "Workout", "Me", "ExportDate"))
+    sink = RecordSink(on_chunk, chunk_records)
     try:
-        for _, element in events:
-            parent = element.getparent()
-            if root is None:
-                root = element.getroottree().getroot()
-            tag = element.tag
-            if tag == "Record":
-                get = element.get
-                record_type = get("type")
-                code = wanted.get(record_type)
-                if code is not None:
-                    if parent is not root:
-                        out.nested_records_skipped += 1
-                    else:
-                        seen[record_type] += 1
-                        chunk.kind.append(code)
-                        chunk.start.append(get("startDate"))
-                        chunk.end.append(get("endDate"))
-                        chunk.value.append(get("value"))
-                        chunk.device.append(get("device"))
-                        chunk.source_name.append(get("sourceName"))
-                        if len(chunk.kind) >= chunk_records:
-                            on_chunk(chunk)
-                            chunk = RecordChunk()
-            elif tag == "Workout":
-                out.workouts.append(_workout(element))
-            elif tag == "Me":
-                out.birth_date = element.get("HKCharacteristicTypeIdentifierDateOfBirth") or None
-            elif tag == "ExportDate":
-                out.export_date = element.get("value")
-            element.clear()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
+        for _, element in safe_iterparse(source, events=("end",), tag=WANTED_TAGS):
+            sink.take(element)
     except XML_ERRORS as e:
-        out.damage = f"damaged XML: {e}"
-    if len(chunk):
-        on_chunk(chunk)
-    return out
+        sink.out.damage = f"damaged XML: {e}"
+    sink.flush()
+    return sink.out
 
 
 def _workout(element: etree._Element) -> WorkoutRow:
