@@ -9,11 +9,17 @@
 * ``physical-activity`` 1.0 for each recorded session (``activity_name`` is
   the sport as the device names it) and for each scored week
   (``activity_name`` "moderate-to-vigorous physical activity"; the interval is
-  the local week). Physical activity 1.0 has no duration of activity inside an
-  interval, so the minutes are carried as an added ``duration`` (a
-  ``duration-unit-value``), with ``moderate_duration``, ``vigorous_duration``,
-  ``wear_duration``, ``valid_days`` and ``weekly_status`` beside it; OMH bodies
-  allow added properties.
+  the local week). The week's minutes are ``duration`` (moderate plus
+  vigorous), ``duration_moderate_activity`` and ``duration_vigorous_activity``,
+  the names IEEE 1752.1 ``physical-activity`` gives them (each a
+  ``duration-unit-value``), with ``wear_duration``, ``valid_days``,
+  ``weekly_status`` and ``threshold`` beside them; both the Open mHealth 1.0
+  and the IEEE 1752.1 body schemas allow added properties.
+
+Headers carry the Open mHealth 1.0 fields (``id``, ``creation_date_time``,
+``acquisition_provenance``) and the IEEE 1752.1 ones (``uuid``, the same id;
+``source_creation_date_time``, the same time; ``modality``), so every point
+validates against both envelopes.
 
 Every header has a stable ``id`` (UUID 5 of participant, schema and interval,
 so a second export names the same points the same way), the schema id, the
@@ -50,9 +56,13 @@ def _header(
     config_hash: str | None,
 ) -> dict[str, Any]:
     namespace, name, version = schema_id
+    point_id = str(uuid.uuid5(_NAMESPACE, f"{name}:{key}"))
     return {
-        "id": str(uuid.uuid5(_NAMESPACE, f"{name}:{key}")),
+        "id": point_id,
+        "uuid": point_id,  # IEEE 1752.1 header name of the same id
         "creation_date_time": created,
+        "source_creation_date_time": created,  # IEEE 1752.1: when this (derived) point was made
+        "modality": "sensed",  # IEEE 1752.1 header; Open mHealth has it in the provenance
         "schema_id": {"namespace": namespace, "name": name, "version": version},
         "acquisition_provenance": {
             "source_name": sources,
@@ -191,8 +201,14 @@ def weekly_points(
                     "time_interval": {"start_date_time": start, "end_date_time": end}
                 },
                 "duration": {"value": int(row["mvpa_minutes"]), "unit": "min"},
-                "moderate_duration": {"value": int(row["moderate_minutes"]), "unit": "min"},
-                "vigorous_duration": {"value": int(row["vigorous_minutes"]), "unit": "min"},
+                "duration_moderate_activity": {
+                    "value": int(row["moderate_minutes"]),
+                    "unit": "min",
+                },
+                "duration_vigorous_activity": {
+                    "value": int(row["vigorous_minutes"]),
+                    "unit": "min",
+                },
                 "wear_duration": {"value": int(row["wear_minutes"]), "unit": "min"},
                 "valid_days": int(row["valid_days"]),
                 "weekly_status": row["status"],

@@ -31,10 +31,11 @@ from tests.apple.builders import (
 CET = timezone(timedelta(hours=1))
 
 
-def _validator(name: str) -> jsonschema.Draft4Validator:
-    return jsonschema.Draft4Validator(
-        schema(name), registry=registry(), format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
-    )
+def _validator(name: str, *, ieee: bool = False) -> jsonschema.protocols.Validator:
+    """A validator for a vendored schema, of the draft the schema declares (04 for OMH, 07 for IEEE)."""
+    contents = schema(name, ieee=ieee)
+    kind = jsonschema.validators.validator_for(contents)
+    return kind(contents, registry=registry(), format_checker=kind.FORMAT_CHECKER)
 
 
 def _rfc3339(text: str) -> datetime:
@@ -132,6 +133,74 @@ def test_every_data_point_validates_against_the_published_schemas(
                     _rfc3339(p["body"]["effective_time_frame"]["time_interval"][key])
             if "duration" in p["body"] and name == "physical-activity":
                 duration.validate(p["body"]["duration"])
+
+
+def test_every_data_point_validates_against_the_ieee_1752_1_schemas(
+    exported: tuple[Path, dict[str, list[dict[str, Any]]]],
+) -> None:
+    _, points = exported
+    data_point = _validator("data-point-1.0.json", ieee=True)
+    activity = _validator("physical-activity-1.0.json", ieee=True)
+    assert data_point.schema["$id"] == "https://w3id.org/ieee/ieee-1752-schema/data-point.json"
+    assert activity.schema["$id"] == "https://w3id.org/ieee/ieee-1752-schema/physical-activity.json"
+    for kind in points.values():
+        for p in kind:
+            data_point.validate(p)
+            assert p["header"]["uuid"] == p["header"]["id"]
+    weeks = 0
+    for p in points["physical-activity"]:
+        activity.validate(p["body"])
+        if "duration_moderate_activity" in p["body"]:
+            weeks += 1
+            body = p["body"]
+            assert (
+                body["duration_moderate_activity"]["value"]
+                + body["duration_vigorous_activity"]["value"]
+                == body["duration"]["value"]
+            )
+    assert weeks >= 1
+
+
+def test_a_broken_point_fails_the_ieee_1752_1_schemas() -> None:
+    activity = _validator("physical-activity-1.0.json", ieee=True)
+    week = {
+        "activity_name": "moderate-to-vigorous physical activity",
+        "effective_time_frame": {
+            "time_interval": {
+                "start_date_time": "2026-03-09T00:00:00+01:00",
+                "end_date_time": "2026-03-16T00:00:00+01:00",
+            }
+        },
+        "duration_moderate_activity": {"value": 40, "unit": "min"},
+    }
+    activity.validate(week)
+    # through IEEE physical-activity -> duration-unit-value: "minutes" is not a unit
+    with pytest.raises(jsonschema.ValidationError, match="'minutes' is not one of"):
+        activity.validate(week | {"duration_vigorous_activity": {"value": 5, "unit": "minutes"}})
+    with pytest.raises(jsonschema.ValidationError, match="'time_interval' is a required property"):
+        activity.validate(
+            week | {"effective_time_frame": {"date_time": "2026-03-09T00:00:00+01:00"}}
+        )
+    with pytest.raises(jsonschema.ValidationError, match="'kcal' was expected|is not one of"):
+        activity.validate(week | {"kcal_burned": {"value": 100, "unit": "kJ"}})
+    with pytest.raises(jsonschema.ValidationError, match="'activity_name' is a required property"):
+        activity.validate({k: v for k, v in week.items() if k != "activity_name"})
+    # the IEEE header asks for uuid and source_creation_date_time, and a real date-time
+    header = {
+        "uuid": "3b1f0c52-6f4e-5d7a-9a43-1c2d3e4f5a6b",
+        "schema_id": {"namespace": "ieee", "name": "physical-activity", "version": "1.0"},
+        "source_creation_date_time": "2026-03-11T17:00:00Z",
+    }
+    data_point = _validator("data-point-1.0.json", ieee=True)
+    data_point.validate({"header": header, "body": week})
+    with pytest.raises(jsonschema.ValidationError, match="'uuid' is a required property"):
+        data_point.validate(
+            {"header": {k: v for k, v in header.items() if k != "uuid"}, "body": week}
+        )
+    with pytest.raises(jsonschema.ValidationError, match="is not a 'date-time'"):
+        data_point.validate(
+            {"header": header | {"source_creation_date_time": "yesterday"}, "body": week}
+        )
 
 
 def test_a_broken_point_fails_validation() -> None:
