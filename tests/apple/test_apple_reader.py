@@ -146,6 +146,7 @@ def test_an_iphone_and_a_watch_counting_the_same_walk_are_counted_once(tmp_path:
             "resting_heart_rate_bpm": pl.Float32,
             "max_heart_rate_bpm": pl.Float32,
             "age_years": pl.Int16,
+            "birth_year": pl.Int16,
         }
     )
     roster = pl.DataFrame(
