@@ -1,9 +1,10 @@
 """The coordinators' adherence dashboard (Streamlit entry point).
 
 Served by ``irisin dashboard --study DIR``, i.e. ``streamlit run app.py --
---study DIR [--as-of YYYY-MM-DD]`` (see :mod:`dashboard.launch`). Four pages,
-picked in the sidebar (or by ``?page=`` in the URL): the cohort view, the
-participant table, one participant, and data quality. Everything is read from
+--study DIR [--as-of YYYY-MM-DD]`` (see :mod:`dashboard.launch`). Pages,
+picked in the sidebar (or by ``?page=`` in the URL): the compliance grid, the
+cohort view, the participant table, one participant, the heart-rate and
+time-zone notes, and data quality. Everything is read from
 the study's DuckDB warehouse, read-only; results are cached per warehouse file
 version, so a nightly refresh shows up on the next page load.
 """
@@ -37,6 +38,7 @@ PAGES: dict[str, str] = {
     "cohort": "Cohort",
     "participants": "Participant table",
     "participant": "Participant",
+    "notes": "Heart rate & time zones",
     "quality": "Data quality",
 }
 
@@ -596,6 +598,61 @@ def _last_data(study_dir: str, version: int) -> dict[str, datetime]:
     return dict(last.select("participant_id", "last_local").iter_rows())
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _notes(study_dir: str, version: int) -> data.NotesView:
+    return data.load_notes(open_study(Path(study_dir)))
+
+
+HR_PARAMS_HELP = (
+    "Where each participant's heart-rate-reserve parameters (resting and maximum heart rate) came "
+    "from, in the latest week heart rate classified minutes: **roster** (roster.csv), **device** "
+    "(the device's profile, its daily resting heart rate, or the birth year in the export's "
+    "account profile), **estimated** (resting heart rate estimated from their own minutes). "
+    "**not used**: heart rate classified none of their minutes (the device's own label or cadence "
+    "did, or no heart rate was recorded; a note below says when heart rate could be used with "
+    "more in the roster)."
+)
+
+
+def notes_page(study: Study, version: int) -> None:
+    view = _notes(str(study.root), version)
+    st.header("Heart rate & time zones")
+    st.markdown(HR_PARAMS_HELP)
+    st.caption(
+        "Time zone: a participant whose quietest hours sit 3 hours or more from the night in the "
+        "roster's zone, in at least two weeks, is named below. Nothing is changed automatically: "
+        f"correct {study.paths.roster_csv} and the next nightly rescores."
+    )
+    st.subheader("Notes")
+    if view.participants.is_empty():
+        st.info(f"No participants yet: {_next_step(study)}")
+        return
+    if view.notes.is_empty():
+        st.success(
+            "No heart-rate or time-zone notes: every participant with heart rate has the "
+            "parameters it needs, and no roster zone disagrees with the data."
+        )
+    for topic, note in view.notes.select("topic", "note").iter_rows():
+        label = "Heart rate" if topic == "heart_rate" else "Time zone"
+        st.warning(f"**{label}.** {note}")
+    st.subheader("Per participant")
+    st.dataframe(
+        view.participants,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "participant_id": "Participant",
+            "timezone": "Roster time zone",
+            "hr_params": st.column_config.TextColumn("HR parameters", help=HR_PARAMS_HELP),
+            "weeks": st.column_config.NumberColumn("Weeks", format="%d"),
+            "weeks_by_heart_rate": st.column_config.NumberColumn(
+                "Weeks with heart-rate minutes", format="%d"
+            ),
+            "notes": "Notes",
+        },
+    )
+
+
 def quality_page(study: Study, version: int) -> None:
     quality = _quality(str(study.root), version)
     st.header("Data quality")
@@ -683,6 +740,8 @@ def main(study_dir: Path, as_of: date | None = None, insecure_no_password: bool 
         table_page(study, version, as_of)
     elif page == "participant":
         participant_page(study, version, as_of)
+    elif page == "notes":
+        notes_page(study, version)
     else:
         quality_page(study, version)
 

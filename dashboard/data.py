@@ -131,6 +131,53 @@ def load_data_quality(study: Study) -> DataQuality:
         return DataQuality(queries.files_by_status(con), queries.last_run(con, zone), zone)
 
 
+NO_DATA = "no weeks yet"
+HR_NOT_USED = "not used"
+"""``hr_params`` shown for a participant heart rate classified no minute of (a device label or
+cadence did, or no heart rate was recorded)."""
+
+
+@dataclass(frozen=True)
+class NotesView:
+    """The heart-rate and time-zone page: one row per roster participant, and the notes as lines."""
+
+    participants: pl.DataFrame
+    """participant_id, timezone (roster), hr_params, weeks, weeks_by_heart_rate, notes."""
+    notes: pl.DataFrame
+    """``store.queries.NOTE_COLUMNS``."""
+
+
+def load_notes(study: Study) -> NotesView:
+    """Per participant: the roster zone, the heart-rate parameters the latest week used, its notes."""
+    with queries.open_warehouse(queries.warehouse_path(study.root)) as con:
+        roster = queries.roster(con, study.roster)
+        notes = queries.data_notes(con)
+        params = queries.hr_params_used(con)
+    zone = study.config.study.timezone
+    joined = notes.group_by("participant_id").agg(
+        pl.col("note").sort().str.join("\n").alias("notes")
+    )
+    participants = (
+        roster.select(
+            "participant_id",
+            pl.col("timezone").fill_null(zone).alias("timezone"),
+        )
+        .join(params, on="participant_id", how="left")
+        .join(joined, on="participant_id", how="left")
+        .with_columns(
+            pl.when(pl.col("weeks").fill_null(0) == 0)
+            .then(pl.lit(NO_DATA))
+            .when(pl.col("weeks_by_heart_rate") == 0)
+            .then(pl.lit(HR_NOT_USED))
+            .otherwise(pl.col("hr_params"))
+            .alias("hr_params")
+        )
+        # participants with a note first, then by id
+        .sort(pl.col("notes").is_null(), "participant_id")
+    )
+    return NotesView(participants, notes)
+
+
 def load_grid(study: Study, evaluated: pl.DataFrame, today: date, weeks: int) -> grid.Grid:
     """The compliance grid of the last ``weeks`` weeks up to ``today`` (``evaluated``: the alert frame)."""
     since, until = grid.window(today, weeks)

@@ -60,7 +60,8 @@ def finish_run(
     study = record.study
     attention = attention_table(study)
     from pipeline.intake_report import export_lines, file_counts, unreadable
-    from pipeline.validity import data_quality_notes
+    from pipeline.jobs import derived_of
+    from pipeline.validity import NOTES_TABLE, data_quality_notes
 
     intake = unreadable(report, inputs or [])
     per_export = export_lines(report, inputs or [])
@@ -77,7 +78,13 @@ def finish_run(
         )
         attention = pl.concat([attention, rows], how="vertical_relaxed")
     summary = summary_markdown(
-        title, report, weekly, attention, study.config, data_quality_notes(study), per_export
+        title,
+        report,
+        weekly,
+        attention,
+        study.config,
+        data_quality_notes(study, derived_of(study).read_rebuildable(NOTES_TABLE)),
+        per_export,
     )
     warning = warnings_of(report)
     if intake:

@@ -33,6 +33,7 @@ from models.cohort import cohort_weekly
 from models.weekly_status import with_status
 from pipeline import __version__
 from pipeline.lock import holds_lock, study_lock
+from pipeline.validity import NOTES_TABLE, data_notes_table
 from store.atomic import write_text
 from store.derived import DerivedStore, DerivedTableDamaged
 from store.lake import KnownFiles, Lake
@@ -544,6 +545,8 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     else:
         assert touched is not None and previous is not None
         if touched.height == 0:
+            if not derived.exists(NOTES_TABLE):  # a study derived before the notes were a table
+                derived.write(NOTES_TABLE, data_notes_table(study))
             return DeriveResult(touched, previous, False)
         # The rows within reach of the touched weeks are read once, for all three tables.
         scans = reach_of_weeks(lake, touched)
@@ -588,6 +591,8 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     )
     derived.write("participant_scores", participant_scores(weekly, cfg))
     derived.write("cohort_weekly", cohort_weekly(weekly))
+    # Lake and roster changed (or the config did): the notes `irisin check` prints, for the dashboard.
+    derived.write(NOTES_TABLE, data_notes_table(study))
     _derive_state(study).write(
         INCLUDED_RETIREMENTS, lake.retirements().select(list(RETIREMENT_COLUMNS))
     )

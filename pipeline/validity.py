@@ -58,9 +58,33 @@ def zone_mismatches_of(study: Study) -> pl.DataFrame:
     return zone_mismatches(hourly, zones)
 
 
-def data_quality_notes(study: Study) -> list[str]:
-    """One line per participant whose data cannot be used fully or whose roster zone looks wrong."""
-    return (
-        heart_rate_gaps_of(study)["advice"].to_list()
-        + zone_mismatches_of(study)["message"].to_list()
+NOTES_TABLE = "data_notes"
+"""The derived table ``publish`` writes, so the dashboard shows the notes ``irisin check`` prints."""
+
+NOTE_COLUMNS: dict[str, pl.DataType] = {
+    "participant_id": pl.String(),
+    "topic": pl.String(),
+    "note": pl.String(),
+}
+"""``topic``: ``heart_rate`` (heart rate the reserve method cannot use) or ``time_zone`` (the roster
+zone disagrees with the participant's quiet hours); ``note``: the line, with what to do."""
+
+
+def data_notes_table(study: Study) -> pl.DataFrame:
+    """The data-quality notes as rows (``NOTE_COLUMNS``), heart rate first, by participant."""
+    gaps = heart_rate_gaps_of(study).select(
+        "participant_id", pl.lit("heart_rate").alias("topic"), pl.col("advice").alias("note")
     )
+    zones = zone_mismatches_of(study).select(
+        "participant_id", pl.lit("time_zone").alias("topic"), pl.col("message").alias("note")
+    )
+    return pl.concat([gaps, zones]).select(pl.col(n).cast(t) for n, t in NOTE_COLUMNS.items())
+
+
+def data_quality_notes(study: Study, notes: pl.DataFrame | None = None) -> list[str]:
+    """One line per participant whose data cannot be used fully or whose roster zone looks wrong.
+
+    ``notes``: a ``data_notes_table`` already computed this run (``publish`` writes one), so a
+    run summary does not scan the lake for them a second time.
+    """
+    return (notes if notes is not None else data_notes_table(study))["note"].to_list()

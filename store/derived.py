@@ -22,6 +22,7 @@ DERIVED_TABLES: tuple[str, ...] = (
     "participant_scores",
     "cohort_weekly",
     "exclusions",
+    "data_notes",
 )
 
 CANONICAL_DERIVED = {"weekly": WEEKLY}

@@ -319,6 +319,48 @@ def has_lake_tables(con: duckdb.DuckDBPyConnection) -> bool:
     return {"minutes", "daily_totals"} <= table_names(con)
 
 
+NOTE_COLUMNS: dict[str, pl.DataType] = {
+    "participant_id": pl.String(),
+    "topic": pl.String(),
+    "note": pl.String(),
+}
+"""The ``data_notes`` table (``pipeline.validity``): one line per heart-rate or time-zone problem."""
+
+HR_PARAM_COLUMNS: dict[str, pl.DataType] = {
+    "participant_id": pl.String(),
+    "hr_params": pl.String(),
+    "weeks": pl.Int64(),
+    "weeks_by_heart_rate": pl.Int64(),
+}
+
+
+def data_notes(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The heart-rate and time-zone notes ``irisin check`` prints, by participant (empty before a derive)."""
+    if "data_notes" not in table_names(con):
+        return _empty(NOTE_COLUMNS)
+    frame = _frame(con, "SELECT * FROM data_notes ORDER BY participant_id, topic")
+    return _typed(frame, NOTE_COLUMNS)
+
+
+def hr_params_used(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per participant: where the heart-rate-reserve parameters of the latest week heart rate
+    classified in came from (roster / device / estimated; null when heart rate classified no
+    week), the weeks on record, and how many of them heart rate classified minutes in."""
+    if "weekly" not in table_names(con):
+        return _empty(HR_PARAM_COLUMNS)
+    columns = {r[0] for r in con.execute("DESCRIBE weekly").fetchall()}
+    if not {"hr_params", "share_heart_rate"} <= columns:
+        return _empty(HR_PARAM_COLUMNS)
+    frame = _frame(
+        con,
+        "SELECT participant_id, arg_max(hr_params, week_start) FILTER (WHERE share_heart_rate > 0)"
+        " AS hr_params, count(*) AS weeks, "
+        "count(*) FILTER (WHERE share_heart_rate > 0) AS weeks_by_heart_rate "
+        "FROM weekly GROUP BY participant_id ORDER BY participant_id",
+    )
+    return _typed(frame, HR_PARAM_COLUMNS)
+
+
 def scores(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Adherence scores per participant (``models/adherence``)."""
     if "participant_scores" not in table_names(con):

@@ -256,3 +256,62 @@ def test_every_download_writes_a_formula_looking_id_as_text(
         _, content = _deferred_download(grid, media, index)
         ids = pl.read_csv(io.BytesIO(content))["participant_id"].to_list()
         assert "'-1-1" in ids and "-1-1" not in ids, (index, ids)
+
+
+def test_notes_page_names_each_participants_hr_parameters_and_time_zone_note(
+    tmp_path: Path,
+) -> None:
+    import duckdb
+
+    from tests.dashboard.conftest import build_fixture_study
+
+    study = build_fixture_study(tmp_path / "study")
+    con = duckdb.connect(str(study / "store" / "warehouse.duckdb"))
+    try:
+        # What derive writes: the weeks' parameter source and heart-rate share, and the notes.
+        con.execute("ALTER TABLE weekly ADD COLUMN hr_params VARCHAR")
+        con.execute("ALTER TABLE weekly ADD COLUMN share_heart_rate DOUBLE")
+        con.execute(
+            "UPDATE weekly SET hr_params = CASE participant_id WHEN 'P01' THEN 'roster' "
+            "WHEN 'P04' THEN 'device' ELSE 'none' END, "
+            "share_heart_rate = CASE WHEN participant_id IN ('P01', 'P04') THEN 0.5 ELSE 0 END"
+        )
+        con.execute(
+            "CREATE TABLE data_notes AS SELECT * FROM (VALUES "
+            "('P03', 'heart_rate', 'P03: heart rate recorded but no maximum heart rate: add "
+            "birth_year (or max_hr) to roster.csv'), "
+            "('P04', 'time_zone', 'P04: the roster says Europe/London (UTC+0); activity looks "
+            "like UTC-8 in 3 weeks: check the time zone in roster.csv')"
+            ") t(participant_id, topic, note)"
+        )
+    finally:
+        con.close()
+    at = _run(study, "notes")
+    assert not at.exception
+    assert at.header[0].value == "Heart rate & time zones"
+    warnings = [w.value for w in at.warning]
+    assert warnings == [
+        "**Heart rate.** P03: heart rate recorded but no maximum heart rate: add birth_year "
+        "(or max_hr) to roster.csv",
+        "**Time zone.** P04: the roster says Europe/London (UTC+0); activity looks like UTC-8 "
+        "in 3 weeks: check the time zone in roster.csv",
+    ]
+    shown = pl.from_pandas(at.dataframe[0].value)
+    rows = {r["participant_id"]: r for r in shown.iter_rows(named=True)}
+    assert shown["participant_id"].to_list()[:2] == ["P03", "P04"]  # those with a note first
+    assert (rows["P01"]["hr_params"], rows["P01"]["notes"]) == ("roster", None)
+    assert rows["P04"]["hr_params"] == "device" and rows["P04"]["timezone"] == "Europe/London"
+    assert rows["P04"]["notes"].startswith("P04: the roster says Europe/London")
+    assert rows["P05"]["hr_params"] == "no weeks yet" and rows["P05"]["weeks"] is None
+    assert rows["P02"]["hr_params"] == "not used"  # weeks, but heart rate classified none
+    assert rows["P01"]["weeks_by_heart_rate"] == rows["P01"]["weeks"] > 0
+
+
+def test_notes_page_says_so_when_there_is_nothing_to_note(fixture_study: Path) -> None:
+    at = _run(fixture_study, "notes")
+    assert not at.exception
+    assert [s.value for s in at.success] == [
+        "No heart-rate or time-zone notes: every participant with heart rate has the "
+        "parameters it needs, and no roster zone disagrees with the data."
+    ]
+    assert "Heart rate & time zones" in [o for o in at.sidebar.radio[0].options]

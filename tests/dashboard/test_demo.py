@@ -161,3 +161,34 @@ def test_app_table_page_on_the_demo(
     assert dict(zip(shown["participant_id"], shown["flags"], strict=True)) == dict(
         demo_table.select("participant_id", "flags").iter_rows()
     )
+
+
+def test_notes_page_on_the_demo_names_p13s_zone_and_each_hr_parameter_source(
+    demo_study: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IRISIN_DASHBOARD_PASSWORD", raising=False)
+    at = AppTest.from_function(
+        _script, kwargs={"study_dir": str(demo_study), "as_of": AS_OF}, default_timeout=120
+    )
+    at.query_params["page"] = "notes"
+    at.run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    # P13 lives in Los Angeles on a UTC roster: the only note the demo is built to raise.
+    assert len(warnings) == 1
+    assert warnings == [
+        "**Time zone.** P13: the roster says UTC (UTC); activity looks like UTC-6 in 8 weeks: "
+        "check the time zone in roster.csv"
+    ]
+    shown = pl.from_pandas(at.dataframe[0].value)
+    params = dict(zip(shown["participant_id"], shown["hr_params"], strict=True))
+    assert shown["participant_id"][0] == "P13"
+    # FIT monitoring files label every minute (P01, P12, P13) and P14's device records no heart
+    # rate: heart rate classifies none of their minutes. P15's roster holds only id and zone:
+    # its parameters come from the FIT device profile. Everyone else's from the roster.
+    unused = {"P01", "P12", "P13", "P14"}
+    assert params == {
+        pid: "not used" if pid in unused else "device" if pid == "P15" else "roster"
+        for pid in (f"P{i:02d}" for i in range(1, 16))
+    }
+    assert shown.height == 15

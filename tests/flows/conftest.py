@@ -37,6 +37,7 @@ WAREHOUSE_COMPARED: dict[str, tuple[str, ...]] = {
     "hourly_wear": (),
     "participant_scores": (),
     "cohort_weekly": (),
+    "data_notes": (),
 }
 """Warehouse tables a crashed-and-resumed run must reproduce exactly, and the columns
 that legitimately differ between two runs (wall-clock times)."""
