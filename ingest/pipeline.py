@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -35,6 +36,7 @@ from ingest.archive import (
     archive_limits_of,
     is_zip_bytes,
     open_bundle,
+    open_regular,
     read_regular,
 )
 from ingest.contract import (
@@ -112,6 +114,10 @@ def _reader_bug(e: BaseException) -> bool:
 FIT_READER = ("ingest.fit.reader", "read_fit")
 FIT_READ_WINDOW = 1024
 """New FIT members of one export read (and held in memory) together at most."""
+FIT_READ_BYTES = 64 << 20
+"""Bytes of new FIT members held before they are read: a window is read once it holds this much,
+so a large member (a FIT of hundreds of MB) is read with at most this much beside it, never
+together with a thousand others."""
 
 
 def _load_attr(module: str, attr: str) -> Callable[..., Any]:
@@ -140,6 +146,34 @@ def _hash_stream(member: Member) -> tuple[str, bytes]:
                 head += chunk[: HEAD_BYTES - len(head)]
             digest.update(chunk)
     return digest.hexdigest(), head
+
+
+def _identify_loose(path: Path) -> tuple[str, bytes, int, bytes | None]:
+    """A loose file's id (SHA-256), first bytes, size and, when small, its bytes.
+
+    A file over ``STREAM_MEMBERS_OVER`` (an ``export.zip`` of several GB) is
+    hashed from a stream in 1 MiB blocks and not held; its bytes are ``None``.
+    Raises ``SpecialFileError`` for anything but a regular file.
+    """
+    with open_regular(path, follow_symlinks=True) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size <= STREAM_MEMBERS_OVER:
+            data = f.read()
+            return file_id_of(data), data[:HEAD_BYTES], len(data), data
+        digest = hashlib.sha256()
+        head = b""
+        read = 0
+        while block := f.read(1 << 20):
+            if len(head) < HEAD_BYTES:
+                head += block[: HEAD_BYTES - len(head)]
+            digest.update(block)
+            read += len(block)
+    return digest.hexdigest(), head, read, None
+
+
+def _reader_of(path: Path) -> Callable[[], bytes]:
+    """A loader of a loose file's bytes, read only if needed (a quarantine copy of a refused archive)."""
+    return lambda: read_regular(path, follow_symlinks=True)
 
 
 def _head(member: Member) -> bytes:
@@ -436,7 +470,7 @@ class Ingestor:
         if path.is_dir():
             return self._ingest_bundle(participant_id, path, None)
         try:
-            data = read_regular(path, follow_symlinks=True)
+            fid, head, size, data = _identify_loose(path)
         except (
             SpecialFileError
         ) as e:  # a FIFO, device or socket given as a file: named, never opened
@@ -447,13 +481,16 @@ class Ingestor:
             return self._commit(
                 participant_id, str(path), [_Pending("", fid, 0, refused, None, None)]
             )
-        fid = file_id_of(data)
         if self.holds(participant_id, fid):
             return IngestReport(
                 [FileOutcome(fid, str(path), participant_id, "known", "ok", None, new=False)]
             )
-        if is_zip_bytes(data[:4]):
-            return self._ingest_bundle(participant_id, path, (fid, data))
+        if is_zip_bytes(head):
+            held = data
+            load = (lambda: held) if held is not None else _reader_of(path)
+            return self._ingest_bundle(participant_id, path, (fid, size, load))
+        if data is None:
+            data = read_regular(path, follow_symlinks=True)
         pending = [self._read_loose_file(participant_id, path, fid, data)]
         return self._commit(participant_id, str(path), pending)
 
@@ -590,8 +627,12 @@ class Ingestor:
         return results
 
     def _ingest_bundle(
-        self, participant_id: str, path: Path, archive: tuple[str, bytes] | None
+        self,
+        participant_id: str,
+        path: Path,
+        archive: tuple[str, int, Callable[[], bytes]] | None,
     ) -> IngestReport:
+        """A folder, or (``archive``: its id, size and a loader of its bytes) a zip file, read member by member."""
         container_id = archive[0] if archive else None
         try:
             with open_bundle(path, self.limits) as bundle:
@@ -601,7 +642,7 @@ class Ingestor:
                 bundle.refusals = [r for r in bundle.refusals if r is not whole]
                 pending = self._read_bundle(participant_id, path, bundle, container_id)
                 if archive is not None:
-                    fid, data = archive
+                    fid, size, load = archive
                     counts = Counter(p.result.status for p in pending)
                     note = ReadResult(
                         kind="zip", notes={"members": dict(counts)}, family=ARCHIVE_FAMILY
@@ -613,16 +654,13 @@ class Ingestor:
                             reason=whole.reason,
                             family=ARCHIVE_FAMILY,
                         )
-                    pending.insert(
-                        0,
-                        _Pending("", fid, len(data), note, (lambda: data) if whole else None, None),
-                    )
+                    pending.insert(0, _Pending("", fid, size, note, load if whole else None, None))
                 # commit while the archive is open: quarantine copies read members lazily
                 return self._commit(participant_id, str(path), pending, folder=archive is None)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
             if archive is None:
                 raise
-            fid, data = archive
+            fid, size, load = archive
             bad = ReadResult(
                 kind="zip",
                 status="quarantined",
@@ -630,7 +668,7 @@ class Ingestor:
                 family=ARCHIVE_FAMILY,
             )
             return self._commit(
-                participant_id, str(path), [_Pending("", fid, len(data), bad, lambda: data, None)]
+                participant_id, str(path), [_Pending("", fid, size, bad, load, None)]
             )
 
     def _read_bundle(
@@ -658,6 +696,7 @@ class Ingestor:
         heads: dict[str, bytes] = {}
         others: list[Member] = []
         fits: list[tuple[Member, str, bytes, ReadContext]] = []
+        held = 0  # bytes of the FIT members in ``fits``
         for m in bundle.members:
             try:
                 if m.stream is not None and m.size > STREAM_MEMBERS_OVER:
@@ -686,8 +725,10 @@ class Ingestor:
                 if data is None:  # a FIT file this large is read whole by its reader anyway
                     data = m.load()
                 fits.append((m, fid, data, self._ctx(participant_id, fid, f"{path}!/{m.path}")))
-                if len(fits) >= FIT_READ_WINDOW:
+                held += len(data)
+                if len(fits) >= FIT_READ_WINDOW or held >= FIT_READ_BYTES:
                     pending += self._read_fit_members(fits, container_id)
+                    held = 0
             else:
                 others.append(m)
                 heads[m.path] = head

@@ -380,6 +380,14 @@ def test_a_large_export_xml_is_hashed_and_read_as_a_stream_never_loaded(
 
     monkeypatch.setattr(Member, "__init__", spy_init)
     monkeypatch.setattr(pipeline, "STREAM_MEMBERS_OVER", 0)  # every member counts as large
+    read_whole: list[Path] = []
+    real_read_regular = pipeline.read_regular
+
+    def spy_read_regular(path: Path, **kwargs: bool) -> bytes:
+        read_whole.append(Path(path))
+        return real_read_regular(path, **kwargs)
+
+    monkeypatch.setattr(pipeline, "read_regular", spy_read_regular)
     init_study(tmp_path / "study")
     write_roster(
         pl.DataFrame({"participant_id": ["P01"], "timezone": ["Europe/Oslo"]}),
@@ -394,9 +402,36 @@ def test_a_large_export_xml_is_hashed_and_read_as_a_stream_never_loaded(
     lake = Ingestor(study).lake.scan("minutes").collect()
     assert lake.height == 20 and lake["steps"].sum() == 10 * (112 + 118)  # 10 minutes, 2 devices
     assert Ingestor(study).ingest("P01", [source]).new_files == 0
+    assert source not in read_whole  # the loose export.zip is hashed from a stream too
     if not as_folder:
         with zipfile.ZipFile(source) as z:
             assert z.getinfo("apple_health_export/export.xml").file_size == len(xml)
+        zip_row = next(o for o in report.outcomes if o.path == str(source))
+        assert zip_row.file_id == hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+def test_a_large_corrupt_zip_hashed_as_a_stream_is_quarantined_with_its_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    import ingest.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "STREAM_MEMBERS_OVER", 0)
+    bad = tmp_path / "export.zip"
+    bad.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 40)  # a zip header, then no archive
+    init_study(tmp_path / "study")
+    write_roster(
+        pl.DataFrame({"participant_id": ["P01"], "timezone": ["Europe/Oslo"]}),
+        tmp_path / "study" / "roster.csv",
+    )
+    study = open_study(tmp_path / "study")
+    report = Ingestor(study).ingest("P01", [bad])
+    (row,) = report.outcomes
+    assert (row.kind, row.status) == ("zip", "quarantined") and "corrupt zip" in (row.reason or "")
+    assert row.file_id == hashlib.sha256(bad.read_bytes()).hexdigest()
+    copies = [p for p in (tmp_path / "study").rglob("*") if p.is_file() and p.name == "export.zip"]
+    assert [c.read_bytes() for c in copies] == [bad.read_bytes()]  # the quarantine copy is whole
 
 
 def test_records_after_the_export_date_plus_a_day_are_left_out_and_counted(

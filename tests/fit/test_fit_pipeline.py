@@ -66,3 +66,49 @@ def test_a_folder_of_fit_files_fills_the_tables_and_the_manifest(
     )
     assert "cut short" in (by_name["cut.fit"].reason or "")
     assert (by_name["notes.fit"].reason or "").startswith("not a FIT file")
+
+
+def test_fit_members_of_a_zip_are_read_in_windows_of_bounded_bytes(
+    tmp_path: Path, inbox: tuple[Path, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    import ingest.pipeline as pipeline
+
+    folder, _ = inbox
+    archive = tmp_path / "fit-export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(folder.iterdir()):
+            z.write(f, f"export/{f.name}")
+    sizes = sorted(f.stat().st_size for f in folder.iterdir() if f.name != "notes.fit")
+
+    def ingest(bound: int) -> tuple[dict[str, tuple[str, str, int]], list[int]]:
+        monkeypatch.setattr(pipeline, "FIT_READ_BYTES", bound)
+        windows: list[int] = []
+        real = Ingestor.read_fits
+
+        def spy(self: Ingestor, jobs):  # noqa: ANN001, ANN202
+            windows.append(sum(len(data) for data, _ in jobs))
+            return real(self, jobs)
+
+        monkeypatch.setattr(Ingestor, "read_fits", spy)
+        study = tmp_path / f"study-{bound}"
+        init_study(study)
+        write_roster(
+            pl.DataFrame(
+                {"participant_id": [PARTICIPANT.participant_id], "timezone": [PARTICIPANT.timezone]}
+            ),
+            study / "roster.csv",
+        )
+        report = Ingestor(open_study(study)).ingest(PARTICIPANT.participant_id, [archive])
+        rows = {
+            o.path.split("!/")[-1]: (o.kind, o.status, o.rows.get("minutes", 0))
+            for o in report.outcomes
+        }
+        return rows, [w for w in windows if w]
+
+    whole, one_window = ingest(64 << 20)
+    bounded, windows = ingest(sizes[-1])  # no more than the largest member's bytes held at once
+    assert bounded == whole and len(one_window) == 1
+    assert len(windows) > 1 and max(windows) < 2 * sizes[-1]
+    assert sum(windows) == one_window[0]
