@@ -29,7 +29,6 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from flows.checkpoint import BackfillBatch, Checkpoint, plan_batches
 from flows.engine import shard_runner
 from flows.nightly import already_ingested
-from flows.progress import BackfillProgress
 from flows.reporting import finish_run, week_rows
 from flows.tasks import (
     StudyRun,
@@ -52,6 +51,7 @@ from pipeline.jobs import (
     ingest_item,
     weeks_of,
 )
+from pipeline.progress import ProgressBar, RunProgress
 
 MAX_THREADS = 256
 
@@ -84,7 +84,7 @@ def ingest_batch(
     run: StudyRun,
     batch: BackfillBatch,
     items: list[InboxItem],
-    progress: BackfillProgress,
+    progress: ProgressBar,
     checkpoint_folder: Path,
 ) -> IngestReport:
     """Ingest the units of a batch's participants, one participant after the other.
@@ -98,7 +98,7 @@ def ingest_batch(
         with run.participant_lock(pid):
             for item in mine:
                 report.extend(ingest_item(run.study, item, run.lake, run.ingestor))
-        progress.participant_done(sum(files_in(i) for i in mine))
+        progress.advance(pid, sum(files_in(i) for i in mine), 0)
         hold_point(checkpoint_folder, f"participant-{pid}")
     return report
 
@@ -121,12 +121,30 @@ def ingest_batch_on_worker(
     return report
 
 
+def _log_batch(batch: BackfillBatch, files: int, minute_rows: int, progress: RunProgress) -> None:
+    """One line in the Prefect run log per checkpointed batch: what it did, the totals, rate and time left."""
+    first, last = batch.participants[0], batch.participants[-1]
+    get_run_logger().info(
+        "batch %d done (%s): %d files, %d minute rows; %d/%d batches, %d/%d files, %.1f files/s, about %s left",
+        batch.index + 1,
+        first if first == last else f"{first}..{last}",
+        files,
+        minute_rows,
+        progress.batches,
+        progress.total_batches,
+        progress.files,
+        progress.total_files,
+        progress.rate(),
+        progress.time_left(),
+    )
+
+
 def _run_batches(
     run: StudyRun,
     batches: list[BackfillBatch],
     items: list[InboxItem],
     checkpoint: Checkpoint,
-    progress: BackfillProgress,
+    progress: ProgressBar,
     limit: int,
     remote: TaskRunner[Any] | None = None,
 ) -> tuple[IngestReport, list[int]]:
@@ -151,9 +169,10 @@ def _run_batches(
             report.extend(part)
             files = sum(files_in(i) for i in mine)
             if remote is not None:
-                progress.participant_done(files)
+                progress.advance(batch.participants[-1], files, 0)
             checkpoint.mark_done(batch.index, files=files, minute_rows=minute_rows(part))
-            progress.batch_done(batch.index, list(batch.participants), files, minute_rows(part))
+            progress.batch_done()
+            _log_batch(batch, files, minute_rows(part), progress.progress)
             finished_here += 1
             hold_point(checkpoint.folder, f"batch-{finished_here}")
         else:
@@ -235,13 +254,16 @@ def backfill_flow(
             run.pool.start()  # every participant's FIT files are then read on all cores
         with (
             shard_runner(execution) as remote,
-            BackfillProgress(
-                logger,
-                total_files=sum(files_in(i) for i in items),
-                total_batches=len(batches),
-                done_files=checkpoint.done_files(),
-                done_batches=checkpoint.done_count(),
-                show_bar=show_progress,
+            ProgressBar(
+                RunProgress(
+                    total_files=sum(files_in(i) for i in items),
+                    total_bytes=0,  # the checkpoint counts files, not bytes
+                    files=checkpoint.done_files(),
+                    total_batches=len(batches),
+                    batches=checkpoint.done_count(),
+                ),
+                title="backfill",
+                show=show_progress,
             ) as progress,
         ):
             limit = study.config.ingest.max_concurrent_files if remote is None else len(todo) or 1

@@ -4,6 +4,8 @@
 tested without a terminal; ``ProgressBar`` draws it with rich on stderr, and
 draws nothing when stderr is not a terminal (a cron job's log stays clean).
 One participant may be read by several threads at once, so updates are locked.
+A run in batches (the backfill) also counts batches: the bar then shows them
+and the time left, and ``RunProgress`` gives the rate for its log lines.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -21,9 +24,11 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 
 
@@ -50,7 +55,16 @@ class RunProgress:
     bytes: int = 0
     participant: str = ""
     stage: str = "ingest"
+    total_batches: int = 0
+    """0 for a run not made of batches."""
+    batches: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _started: float = field(default_factory=time.monotonic, repr=False, compare=False)
+    _files_before: int = field(default=-1, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # what an earlier, interrupted run already did (a resumed backfill) does not count in the rate
+        self._files_before = self.files
 
     def advance(self, participant: str, files: int, size: int) -> None:
         """``files`` files of ``size`` bytes of ``participant`` are done (never past the totals)."""
@@ -58,6 +72,24 @@ class RunProgress:
             self.files = min(self.total_files, self.files + files)
             self.bytes = min(self.total_bytes, self.bytes + size)
             self.participant = participant
+
+    def batch_done(self) -> None:
+        """One more batch is finished (never past the total)."""
+        with self._lock:
+            self.batches = min(self.total_batches, self.batches + 1)
+
+    def rate(self) -> float:
+        """Files per second in this run (files done by an earlier run of it do not count)."""
+        elapsed = time.monotonic() - self._started
+        return (self.files - self._files_before) / elapsed if elapsed > 0 else 0.0
+
+    def time_left(self) -> str:
+        """The time the files left take at this run's rate, e.g. ``3m05s`` or ``1h20m``."""
+        rate = self.rate()
+        seconds = max(0, int((self.total_files - self.files) / rate if rate > 0 else 0))
+        hours, rest = divmod(seconds, 3600)
+        minutes, secs = divmod(rest, 60)
+        return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
     def enter(self, stage: str) -> None:
         """The run moves on to ``stage`` (after ingest: derive, publish)."""
@@ -81,12 +113,18 @@ class RunProgress:
         return f"{self.stage} {self.participant}".rstrip()
 
     def size_text(self) -> str:
-        """Bytes done of the total, e.g. ``1.2 MB/40.0 MB``."""
+        """Bytes done of the total, e.g. ``1.2 MB/40.0 MB`` (empty when the run does not count bytes)."""
+        if not self.total_bytes:
+            return ""
         return f"{decimal(self.bytes)}/{decimal(self.total_bytes)}"
+
+    def batches_text(self) -> str:
+        """Batches done of the total, e.g. ``batch 3/40`` (empty for a run not made of batches)."""
+        return f"batch {self.batches}/{self.total_batches}" if self.total_batches else ""
 
 
 class ProgressBar:
-    """A rich bar over a ``RunProgress`` (files, bytes, elapsed), on stderr, only on a terminal.
+    """A rich bar over a ``RunProgress`` (files, bytes, batches, elapsed), on stderr, only on a terminal.
 
     ``show`` forces it on or off; by default it shows when stderr is a TTY.
     Call ``refresh()`` after changing the ``RunProgress``.
@@ -102,19 +140,20 @@ class ProgressBar:
     ) -> None:
         self.progress = progress
         visible = sys.stderr.isatty() if show is None else show
+        columns: list[str | ProgressColumn] = [
+            TextColumn(title),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files"),
+            TextColumn("{task.fields[size]}"),
+        ]
+        if progress.total_batches:
+            columns.append(TextColumn("{task.fields[batches]}"))
+        columns += [TextColumn("{task.fields[label]}"), TimeElapsedColumn()]
+        if progress.total_batches:
+            columns.append(TimeRemainingColumn())
         self._bar: Progress | None = (
-            Progress(
-                TextColumn(title),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("files"),
-                TextColumn("{task.fields[size]}"),
-                TextColumn("{task.fields[label]}"),
-                TimeElapsedColumn(),
-                console=console or Console(stderr=True),
-            )
-            if visible
-            else None
+            Progress(*columns, console=console or Console(stderr=True)) if visible else None
         )
         self._task: TaskID | None = None
 
@@ -128,8 +167,10 @@ class ProgressBar:
             self._task = self._bar.add_task(
                 "run",
                 total=self.progress.total_files,
+                completed=self.progress.files,
                 label=self.progress.label(),
                 size=self.progress.size_text(),
+                batches=self.progress.batches_text(),
             )
             self.refresh()
         return self
@@ -139,7 +180,13 @@ class ProgressBar:
         if self._bar is None or self._task is None:
             return
         p = self.progress
-        self._bar.update(self._task, completed=p.files, label=p.label(), size=p.size_text())
+        self._bar.update(
+            self._task,
+            completed=p.files,
+            label=p.label(),
+            size=p.size_text(),
+            batches=p.batches_text(),
+        )
 
     def draw_now(self) -> None:
         """Redraw at once instead of at the next tick of the bar's own thread."""
@@ -148,6 +195,10 @@ class ProgressBar:
 
     def advance(self, participant: str, files: int, size: int) -> None:
         self.progress.advance(participant, files, size)
+        self.refresh()
+
+    def batch_done(self) -> None:
+        self.progress.batch_done()
         self.refresh()
 
     def enter(self, stage: str) -> None:

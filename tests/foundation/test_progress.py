@@ -76,21 +76,27 @@ def test_size_of_counts_bytes_and_skips_files_gone(tmp_path: Path) -> None:
     assert size_of([a, tmp_path / "gone.fit"]) == 300
 
 
-def test_the_backfill_bar_follows_the_run_through_derive_and_publish() -> None:
-    import logging
-
-    from flows.progress import BackfillProgress
-
-    with BackfillProgress(
-        logging.getLogger("test"), total_files=3, total_batches=1, show_bar=True
-    ) as progress:
-        assert progress.stage == "ingest"
-        progress.participant_done(3)
-        progress.enter("derive")
-        assert progress.stage == "derive"
-        progress.enter("publish")
-        assert progress.stage == "publish"
-    assert progress.stage == "done" and progress.files == 3
+def test_the_backfill_bar_counts_batches_and_follows_the_run_through_derive_and_publish() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system=None, width=160)
+    resumed = RunProgress(total_files=5, total_bytes=0, files=2, total_batches=3, batches=1)
+    with ProgressBar(resumed, title="backfill", show=True, console=console) as bar:
+        assert bar.progress.rate() == 0.0  # the two files of the earlier run do not count
+        bar.advance("P03", 3, 0)
+        bar.batch_done()
+        bar.draw_now()
+        text = out.getvalue()
+        assert "backfill" in text and "5/5 files" in text and "batch 2/3" in text, text
+        assert "kB" not in text and " B/" not in text  # no byte column when bytes are not counted
+        assert resumed.rate() > 0
+        bar.enter("derive")
+        assert resumed.label() == "derive"
+        bar.enter("publish")
+        assert resumed.label() == "publish"
+        bar.batch_done()
+        bar.batch_done()  # never past the total
+        assert resumed.batches_text() == "batch 3/3"
+    assert resumed.stage == "done" and resumed.files == 5
 
 
 def test_irisin_ingest_of_several_paths_moves_one_bar_file_by_file_then_derive_and_publish(
@@ -147,3 +153,17 @@ def test_irisin_ingest_of_several_paths_moves_one_bar_file_by_file_then_derive_a
     assert [done for _, _, done, _ in seen] == list(range(1, total + 1))
     assert {p for p, *_ in seen} == {"P01"}
     assert stages == [("derive", total), ("publish", total)]
+
+
+def test_time_left_is_the_files_left_at_this_runs_rate() -> None:
+    p = RunProgress(total_files=7200 * 3 + 100, total_bytes=0)
+    p._started -= 100.0  # 100 files in 100 s: 1 file/s, 6 h left
+    p.advance("P01", 100, 0)
+    assert p.time_left() == "6h00m"
+    q = RunProgress(total_files=400, total_bytes=0)
+    q._started -= 100.0
+    q.advance("P01", 200, 0)  # 2 files/s, 200 left
+    assert q.time_left() in ("1m40s", "1m39s")
+    q.advance("P01", 200, 0)
+    assert q.time_left() == "0m00s"
+    assert RunProgress(total_files=4, total_bytes=0).batches_text() == ""
