@@ -48,7 +48,6 @@ KIND = "apple_health"
 EXPORT_NAME = "export.xml"
 _DURATION_SECONDS = {"s": 1.0, "sec": 1.0, "min": 60.0, "hr": 3600.0, "h": 3600.0}
 _WORKOUT_PREFIX = "HKWorkoutActivityType"
-MERGE_EVERY_CHUNKS = 8
 
 
 def looks_like_apple_health_export(paths: Sequence[str]) -> bool:
@@ -102,17 +101,37 @@ class _Minutes:
 
     def reset(self) -> None:
         """Forget everything (the file is about to be read again from its start)."""
-        self.partials: list[pl.DataFrame] = []
+        self.levels: list[tuple[int, pl.DataFrame]] = []
         self.resting: list[pl.DataFrame] = []
         self.dropped: dict[str, int] = {}
+
+    @property
+    def partials(self) -> list[pl.DataFrame]:
+        """The partial-minute frames held, oldest first."""
+        return [frame for _, frame in self.levels]
+
+    def _push(self, frame: pl.DataFrame) -> None:
+        """Add a chunk's partial minutes, merging like a binary counter.
+
+        Two frames of the same level (each the merge of 2**level chunks) are
+        merged into one of the next level, older first, so a minute's first
+        offset stays the file's first. Each row takes part in about log2(chunks)
+        merges (before, every eighth chunk re-merged everything read so far,
+        which grew with the square of the file) and at most that many frames are
+        held, whatever the order of the records.
+        """
+        level = 0
+        while self.levels and self.levels[-1][0] == level:
+            _, older = self.levels.pop()
+            frame = merge_partials([older, frame])
+            level += 1
+        self.levels.append((level, frame))
 
     def take(self, chunk: pl.DataFrame, escaped: bool) -> None:
         records, counts = usable(parse_chunk(chunk, escaped=escaped))
         for k, v in counts.items():
             self.dropped[k] = self.dropped.get(k, 0) + v
-        self.partials.append(partial_minutes(records, self.timezone))
-        if len(self.partials) >= MERGE_EVERY_CHUNKS:  # keep one merged frame, not one per chunk
-            self.partials[:] = [merge_partials(self.partials)]
+        self._push(partial_minutes(records, self.timezone))
         resting = records.filter(pl.col("kind") == RESTING_HEART_RATE)
         if resting.height:
             self.resting.append(resting.select("start_s", "value", "device"))
