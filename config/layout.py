@@ -11,7 +11,7 @@ import polars as pl
 
 from config.errors import ConfigError
 from config.roster import empty_roster, load_roster, participant_zone, write_roster
-from config.study import StudyConfig, load_study_config
+from config.study import ENDPOINT_ENV, StudyConfig, load_study_config
 
 
 def default_study_toml() -> str:
@@ -25,9 +25,39 @@ WAREHOUSE_FILE = "warehouse.duckdb"
 
 @dataclass(frozen=True)
 class StudyPaths:
-    """Where everything of one study lives."""
+    """Where everything of one study lives.
+
+    ``store_url`` (``[store] url``) moves the lake, the derived tables and the
+    run records to object storage; the ``*_location`` properties give each as
+    a string that ``store`` opens (a local path or an ``s3://`` URL). The
+    study folder keeps study.toml, the roster, the inbox and the local caches.
+    """
 
     root: Path
+    store_url: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        """Whether the store is on object storage."""
+        return self.store_url is not None
+
+    def _located(self, local: Path, name: str) -> str:
+        return f"{self.store_url}/{name}" if self.store_url is not None else str(local)
+
+    @property
+    def lake_location(self) -> str:
+        """The lake: ``store/lake`` here, or ``<url>/lake``."""
+        return self._located(self.lake, "lake")
+
+    @property
+    def derived_location(self) -> str:
+        """The derived tables: ``store/derived`` here, or ``<url>/derived``."""
+        return self._located(self.derived, "derived")
+
+    @property
+    def runs_location(self) -> str:
+        """Run records (``<run_id>/run_info.json``) and the study lock: ``runs`` here, or ``<url>/runs``."""
+        return self._located(self.runs, "runs")
 
     @property
     def study_toml(self) -> Path:
@@ -114,7 +144,15 @@ def open_study(root: Path) -> Study:
             f"{root}: not a study folder (no study.toml and no roster.csv); "
             f"create one with 'irisin init {root}'"
         )
-    return Study(paths, load_study_config(paths.study_toml), load_roster(paths.roster_csv))
+    config = load_study_config(paths.study_toml)
+    url = config.store.url
+    missing = config.store.missing_environment()
+    if missing:
+        raise ConfigError(
+            f"{paths.study_toml}: [store] url = {url!r} needs {', '.join(missing)} in the environment "
+            f"(the endpoint, if not AWS, in {ENDPOINT_ENV}); credentials are never read from study.toml"
+        )
+    return Study(StudyPaths(root, url), config, load_roster(paths.roster_csv))
 
 
 def init_study(root: Path) -> Study:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -314,6 +315,64 @@ class ExecutionSection(_Section):
             raise ConfigError(f"{DASK_ADDRESS_ENV}={address!r}: {e.errors()[0]['msg']}") from None
 
 
+STORE_ENVIRONMENT: tuple[str, ...] = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+"""What an ``s3://`` store needs from the environment (``AWS_ENDPOINT_URL`` too, unless the store is AWS itself)."""
+ENDPOINT_ENV = "AWS_ENDPOINT_URL"
+"""The S3-compatible endpoint (e.g. ``http://minio.local:9000``); unset means AWS."""
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+"""An S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending alphanumeric."""
+
+
+class StoreSection(_Section):
+    """Where the lake, the derived tables and the run records live.
+
+    Unset: in the study folder (``store/``, ``runs/``). ``s3://bucket/prefix``:
+    on S3-compatible object storage. The endpoint and the credentials come
+    only from the standard ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY`` and ``AWS_REGION`` environment variables, so
+    ``study.toml`` (which is shared and versioned) never holds a secret. The
+    warehouse file, the fingerprint cache and quarantine stay in the study
+    folder: they are local caches and copies of local raw files. Where the
+    store lives never changes a result, so it is left out of the hash.
+    """
+
+    url: str | None = Field(
+        None, description="s3://bucket/prefix; unset keeps the store in the study folder"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        scheme, sep, rest = v.partition("://")
+        if not sep or scheme != "s3":
+            raise ValueError(
+                f"{v!r}: expected 's3://bucket/prefix' (or no url for the study folder)"
+            )
+        if "@" in rest or "?" in rest or "#" in rest:
+            raise ValueError(
+                f"{v!r}: credentials and options never go in study.toml; "
+                "set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL"
+            )
+        bucket, _, prefix = rest.partition("/")
+        if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+            raise ValueError(
+                f"{v!r}: {bucket!r} is not an S3 bucket name (3-63 lowercase letters, digits, '.', '-')"
+            )
+        parts = [p for p in prefix.split("/") if p]
+        if any(p in (".", "..") for p in parts):
+            raise ValueError(f"{v!r}: the prefix may not contain '.' or '..'")
+        return "s3://" + "/".join([bucket, *parts])
+
+    def missing_environment(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """The environment variables an ``s3://`` store needs and lacks (none for a local store)."""
+        if self.url is None:
+            return []
+        env = os.environ if environ is None else environ
+        return [name for name in STORE_ENVIRONMENT if not env.get(name, "").strip()]
+
+
 class StudyConfig(_Section):
     """The whole ``study.toml``."""
 
@@ -327,12 +386,14 @@ class StudyConfig(_Section):
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     dashboard: DashboardSection = Field(default_factory=DashboardSection)
     execution: ExecutionSection = Field(default_factory=ExecutionSection)
+    store: StoreSection = Field(default_factory=StoreSection)
 
     def canonical_json(self) -> str:
         """Stable JSON of every resolved value that can change a result, for hashing and run_info
-        (``[execution]`` says where the work runs, never what it computes, so it is left out)."""
+        (``[execution]`` and ``[store]`` say where the work runs and where it is kept, never what
+        it computes, so they are left out)."""
         return json.dumps(
-            self.model_dump(mode="json", exclude={"execution"}),
+            self.model_dump(mode="json", exclude={"execution", "store"}),
             sort_keys=True,
             separators=(",", ":"),
         )

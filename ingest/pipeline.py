@@ -311,7 +311,7 @@ class Ingestor:
         self.pool = pool
         """worker processes for FIT reads (``ingest.parallel``); None reads in this process."""
         self.study = study
-        self.lake = lake or Lake(study.paths.lake)
+        self.lake = lake or Lake(study.paths.lake_location)
         self.quarantine_root = study.paths.quarantine
         self.participant_from_id = participant_from_id
         self.progress: Callable[[str, int, int], None] | None = None

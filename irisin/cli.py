@@ -132,6 +132,13 @@ def check(study_dir: StudyOpt) -> None:
         f"ok: {study.roster.height} participants, config_hash {study.inputs_hash()} "
         f"(study.toml and roster: what results depend on; settings_hash {study.config.hash()} covers study.toml alone)"
     )
+    from config import ConfigError
+    from store.objects import describe_store
+
+    try:
+        typer.echo(describe_store(study.config.store.url, study.root))
+    except OSError as exc:
+        raise ConfigError(str(exc)) from None
     from pipeline.validity import data_quality_notes
 
     for note in data_quality_notes(study):

@@ -174,7 +174,7 @@ def load_participant_table(
     """
     instant = as_of_instant(as_of) if as_of is not None else (now or as_of_instant(None))
     opened = (
-        queries.open_derived(study.root)
+        queries.open_derived(study.paths)
         if from_derived
         else queries.open_warehouse(queries.warehouse_path(study.root))
     )

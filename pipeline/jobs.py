@@ -34,9 +34,10 @@ from models.weekly_status import with_status
 from pipeline import __version__
 from pipeline.lock import holds_lock, study_lock
 from pipeline.validity import NOTES_TABLE, data_notes_table
-from store.atomic import write_text
+from store.atomic import is_local, write_text
 from store.derived import DerivedStore, DerivedTableDamaged
 from store.lake import KnownFiles, Lake
+from store.objects import filesystem_of
 from store.verify import named_lake_damage
 from store.warehouse import refresh_warehouse
 
@@ -75,7 +76,7 @@ def gc_paused() -> Iterator[None]:
 
 
 def lake_of(study: Study) -> Lake:
-    return Lake(study.paths.lake)
+    return Lake(study.paths.lake_location)
 
 
 def recover_store(study: Study, lake: Lake | None = None) -> list[str]:
@@ -108,7 +109,7 @@ def damage_outcomes(study: Study, lake: Lake) -> list[FileOutcome]:
 
 
 def derived_of(study: Study) -> DerivedStore:
-    return DerivedStore(study.paths.derived)
+    return DerivedStore(study.paths.derived_location)
 
 
 def weekly_for_reading(
@@ -456,7 +457,7 @@ INCLUDED_RETIREMENTS = "included_retirements"
 
 
 def _derive_state(study: Study) -> DerivedStore:
-    return DerivedStore(derived_of(study).root / "state")
+    return derived_of(study).child("state")
 
 
 def _weeks_of_pending_batches(
@@ -660,11 +661,23 @@ def _runs_history(derived: DerivedStore) -> pl.DataFrame | None:
     try:
         return derived.read("runs")
     except DerivedTableDamaged:
-        damaged = derived.path("runs")
-        damaged.rename(
-            damaged.with_name(f"runs.damaged-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.parquet.bad")
-        )
+        derived.set_aside("runs", f"damaged-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.parquet.bad")
         return None
+
+
+def write_run_file(study: Study, run_id: str, name: str, text: str) -> str:
+    """Write ``runs/<run_id>/<name>`` atomically, in the study folder or on the store's object storage.
+
+    Returns where it went: the local path, or the ``s3://`` URL.
+    """
+    fs, root = filesystem_of(study.paths.runs_location)
+    key = f"{root}/{run_id}/{name}"
+    if is_local(fs):
+        Path(key).parent.mkdir(parents=True, exist_ok=True)
+        write_text(key, text)
+        return key
+    write_text(key, text, fs)
+    return f"s3://{key}"
 
 
 @dataclass
@@ -681,7 +694,7 @@ class RunRecord:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     parameters: dict[str, Any] = field(default_factory=dict)
 
-    def finish(self, report: IngestReport, summary_markdown: str, status: str) -> Path:
+    def finish(self, report: IngestReport, summary_markdown: str, status: str) -> str:
         """Write run_info.json and append the run to the derived ``runs`` table."""
         finished = datetime.now(UTC)
         statuses = [o.status for o in report.outcomes if o.new]
@@ -706,10 +719,9 @@ class RunRecord:
                 },
             },
         }
-        folder = self.study.paths.runs / self.run_id
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "run_info.json"
-        write_text(path, json.dumps(info, indent=2, default=str))
+        path = write_run_file(
+            self.study, self.run_id, "run_info.json", json.dumps(info, indent=2, default=str)
+        )
         row = pl.DataFrame(
             {
                 "run_id": [self.run_id],

@@ -24,7 +24,9 @@ import duckdb
 import polars as pl
 
 from config.layout import StudyPaths
+from store.derived import DerivedStore
 from store.lake import Lake
+from store.objects import parquet_source
 from store.warehouse import connect_read_only
 
 WEEKLY_COLUMNS: dict[str, pl.DataType] = {
@@ -92,45 +94,51 @@ def open_warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextmanager
-def open_derived(study_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_derived(paths: StudyPaths | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory connection whose views are the study's derived Parquet tables.
 
     The derived tables carry the warehouse's table names, so every query here
     runs on them too: the pipeline evaluates the same flags before it has
-    refreshed the warehouse.
+    refreshed the warehouse. ``paths`` (or a study folder, for a local store)
+    says where the store is; on object storage the tables are read through
+    pyarrow (``store.objects``).
     """
+    paths = paths if isinstance(paths, StudyPaths) else StudyPaths(Path(paths))
     con = duckdb.connect()
     try:
-        for part in sorted(StudyPaths(Path(study_root)).derived.glob("*.parquet")):
-            path = str(part.resolve()).replace("'", "''")
-            con.execute(f"CREATE VIEW {part.stem} AS SELECT * FROM read_parquet('{path}')")
-        _lake_views(con, Path(study_root))
+        derived = DerivedStore(paths.derived_location)
+        for name in derived.tables():
+            if derived.remote:
+                frame = derived.read(name)
+                rows = frame.to_arrow() if frame is not None else None  # noqa: F841
+                con.execute(f"CREATE TABLE {name} AS SELECT * FROM rows")
+            else:
+                con.execute(
+                    f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quoted(str(derived.path(name)))})"
+                )
+        _lake_views(con, paths)
         yield con
     finally:
         con.close()
 
 
-def _lake_views(con: duckdb.DuckDBPyConnection, study_root: Path) -> None:
+def _lake_views(con: duckdb.DuckDBPyConnection, paths: StudyPaths) -> None:
     """Views over the lake's committed ``minutes`` and ``daily_totals`` parts (for the heart-rate rule)."""
-    lake_root = StudyPaths(study_root).lake
-    if not lake_root.is_dir():
+    if not paths.remote and not paths.lake.is_dir():
         return
-    lake = Lake(lake_root)
+    lake = Lake(paths.lake_location)
     for name in ("minutes", "daily_totals"):
         parts = lake.committed_parts(name)
         if not parts:
             continue
-        listed = ", ".join(_quoted(p) for p in parts)
         retired = lake.retired_in(parts)  # rows of retired files in those parts do not count
         keep = " OR ".join(
             f"(filename = {_quoted(p)} AND file_id IN ({', '.join(_quoted(f) for f in ids)}))"
             for p, ids in retired.items()
         )
         where = f" WHERE NOT ({keep})" if keep else ""
-        con.execute(
-            f"CREATE VIEW {name} AS SELECT * EXCLUDE (filename) FROM read_parquet([{listed}],"
-            f" union_by_name = true, filename = true){where}"
-        )
+        source = parquet_source(con, name, parts, lake.fs)
+        con.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (filename) FROM {source}{where}")
 
 
 def _quoted(text: str) -> str:

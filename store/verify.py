@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from config.layout import StudyPaths
 from config.schema import LAKE_TABLES
+from store.derived import DerivedStore, DerivedTableDamaged
 from store.lake import MANIFEST, SUPERSEDED, Lake
 
 ROW_COLUMNS = {
@@ -150,6 +151,18 @@ def derived_damage(derived_root: Path) -> list[Damage]:
     return damage
 
 
+def remote_derived_damage(derived: DerivedStore) -> list[Damage]:
+    """Derived tables (and derive's own state) on object storage that cannot be read whole."""
+    damage = []
+    for store in (derived, derived.child("state")):
+        for name in store.tables():
+            try:
+                store.read(name)
+            except DerivedTableDamaged as exc:
+                damage.append(Damage("derived table", store.shown(name), str(exc.__cause__)))
+    return damage
+
+
 def leftover_temporary_files(store: Path) -> list[Damage]:
     """Temporary files of writes that never finished (a crash, a full disk)."""
     return [
@@ -173,9 +186,14 @@ def prefect_database_problem(database: Path) -> str | None:
 
 def study_damage(paths: StudyPaths, prefect_database: Path | None) -> list[Damage]:
     """Everything ``irisin verify`` reports for the study at ``paths``."""
-    damage = lake_damage(Lake(paths.lake))
-    damage += derived_damage(paths.derived)
-    damage += leftover_temporary_files(paths.store)
+    damage = lake_damage(Lake(paths.lake_location))
+    damage += (
+        remote_derived_damage(DerivedStore(paths.derived_location))
+        if paths.remote
+        else derived_damage(paths.derived)
+    )
+    if paths.store.is_dir():
+        damage += leftover_temporary_files(paths.store)
     if prefect_database is not None:
         problem = prefect_database_problem(prefect_database)
         if problem:

@@ -7,6 +7,9 @@ not committed yet, or one a crash or a killed compaction left, never shows, and
 the list is bounded by buckets x months once the lake is compacted. The lake
 sweeps what a compaction replaced only after this refresh, so the new
 warehouse never names a swept file.
+On object storage (``[store] url``) DuckDB cannot read the objects itself
+(``store.objects`` says why), so lake parts and derived tables are copied
+into the warehouse file through pyarrow, under the same views.
 Derived tables are views too, over hard links to the derived Parquet files
 taken at refresh time: the derived store replaces its files (a new inode per
 write), so the linked snapshot stays as it was until the next refresh, and
@@ -31,6 +34,7 @@ from config.schema import LAKE_TABLES, TABLES
 from store.atomic import publish, temporary_name
 from store.derived import DerivedStore
 from store.lake import BUCKET_KEY, MANIFEST, RETIREMENTS, Lake
+from store.objects import parquet_source
 
 SNAPSHOTS_KEPT = 2
 """Derived-table snapshots kept: the current warehouse's and the one before (readers may still use it)."""
@@ -69,6 +73,19 @@ def _snapshot_derived(derived: DerivedStore, folder: Path) -> list[Path]:
     return linked
 
 
+def _copy_derived(con: duckdb.DuckDBPyConnection, derived: DerivedStore) -> None:
+    """Derived tables on object storage, copied into the warehouse (small: rows per participant-week or -day).
+
+    A copy is its own snapshot, as the hard links are for a local store.
+    """
+    for name in derived.tables():
+        frame = derived.read(name)
+        if frame is None:  # gone since the listing: the next refresh has the new one
+            continue
+        rows = frame.to_arrow()  # noqa: F841  (read by DuckDB's replacement scan)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM rows")
+
+
 def _drop_old_snapshots(root: Path) -> None:
     """Keep the newest ``SNAPSHOTS_KEPT`` snapshots (names sort by creation time)."""
     for old in sorted(p for p in root.iterdir() if p.is_dir())[:-SNAPSHOTS_KEPT]:
@@ -87,6 +104,8 @@ def _retired_sql(con: duckdb.DuckDBPyConnection, lake: Lake) -> str | None:
 def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
     """Rebuild the warehouse file at ``target`` from the lake and derived tables."""
     target = Path(target).resolve()
+    # with the store on object storage nothing else makes the local store folder
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(target)
     snapshot = snapshots_folder(target) / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
     con = duckdb.connect(str(tmp))
@@ -99,8 +118,7 @@ def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
             if not parts:
                 _empty_table_sql(con, name)
                 continue
-            listed = "[" + ", ".join(_sql_str(p) for p in parts) + "]"
-            source = f"read_parquet({listed}, hive_partitioning = false, union_by_name = true, filename = true) t"
+            source = parquet_source(con, name, parts, lake.fs)
             if name == MANIFEST:
                 # a generation's manifest part carries each row's batch id; a fresh part's is its name
                 has_gen = _has_generation(parts)
@@ -124,10 +142,13 @@ def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
             )
             where = f" WHERE NOT ({gone})" if gone else ""
             con.execute(f"CREATE VIEW {name} AS SELECT * EXCLUDE (filename) FROM {source}{where}")
-        for table in _snapshot_derived(derived, snapshot):
-            con.execute(
-                f"CREATE VIEW {table.stem} AS SELECT * FROM read_parquet({_sql_str(str(table))})"
-            )
+        if derived.remote:
+            _copy_derived(con, derived)
+        else:
+            for table in _snapshot_derived(derived, snapshot):
+                con.execute(
+                    f"CREATE VIEW {table.stem} AS SELECT * FROM read_parquet({_sql_str(str(table))})"
+                )
         if not derived.exists("weekly"):
             _empty_table_sql(con, "weekly")
         con.execute("COMMIT")
@@ -139,7 +160,8 @@ def refresh_warehouse(lake: Lake, derived: DerivedStore, target: Path) -> Path:
     con.close()
     Path(f"{tmp}.wal").unlink(missing_ok=True)
     publish(tmp, target)
-    _drop_old_snapshots(snapshot.parent)
+    if snapshot.parent.is_dir():
+        _drop_old_snapshots(snapshot.parent)
     return target
 
 

@@ -48,7 +48,7 @@ def test_run_info_check_runs_table_and_weekly_rows_name_one_config_hash(tmp_path
     ingest_item(study, InboxItem("P01", export, folder=True))
     weekly = derive(study, None).weekly
     info = json.loads(
-        RunRecord("nightly", study).finish(IngestReport(), "", "completed").read_text()
+        Path(RunRecord("nightly", study).finish(IngestReport(), "", "completed")).read_text()
     )
 
     config_hash, settings_hash = _check(root)
