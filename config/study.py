@@ -404,6 +404,7 @@ class StudyConfig(_Section):
 
     @property
     def schedule_timezone(self) -> str:
+        """The nightly's IANA time zone: ``[schedule] timezone``, else the study's own."""
         return self.schedule.timezone or self.study.timezone
 
 

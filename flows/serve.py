@@ -24,8 +24,7 @@ DEPLOYMENT_PREFIX = "irisin-nightly"
 
 def schedule_of(study: Study) -> tuple[str, str]:
     """The nightly cron and its IANA time zone (``[schedule] timezone``, else the study's zone)."""
-    s = study.config.schedule
-    return s.cron, s.timezone or study.config.study.timezone
+    return study.config.schedule.cron, study.config.schedule_timezone
 
 
 def deployment_name(study: Study) -> str:

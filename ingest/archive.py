@@ -412,9 +412,7 @@ class _Walk:
         self.bundle.refusals.append(Refusal(path, size, reason, load))
 
     # -- zips -------------------------------------------------------------
-    def zip(
-        self, zf: zipfile.ZipFile, prefix: str, depth: int, budget: _Expansion, archive_size: int
-    ) -> None:
+    def zip(self, zf: zipfile.ZipFile, prefix: str, depth: int, budget: _Expansion) -> None:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         reason = budget.admit(infos)
         if reason is not None:
@@ -518,7 +516,7 @@ class _Walk:
             return
         self.bundle.containers.append(Member(path, info.file_size, spilled.read_bytes))
         self.bundle.container_ids[path] = digest
-        self.zip(inner, path + "!/", depth + 1, budget, info.file_size)
+        self.zip(inner, path + "!/", depth + 1, budget)
 
     # -- folders ----------------------------------------------------------
     def folder(self, root: Path) -> None:
@@ -603,7 +601,7 @@ class _Walk:
         if rel:
             b.containers.append(Member(rel, size, load or (lambda: b"")))
         try:
-            self.zip(zf, f"{rel}!/" if rel else "", 1, _Expansion(size, self.limits), size)
+            self.zip(zf, f"{rel}!/" if rel else "", 1, _Expansion(size, self.limits))
         except _OverLimit as e:
             del b.members[marks[0] :], b.refusals[marks[1] :], b.containers[marks[2] :]
             kept = {c.path for c in b.containers}

@@ -17,19 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-FITBIT_FOLDER_NAMES: frozenset[str] = frozenset(
-    {
-        "fitbit",
-        "google health",
-        "global export data",
-        "user-site-export",
-        "physical activity_googledata",
-        "physical activity",
-        "active zone minutes (azm)",
-    }
-)
-"""Folder names (lower case) that occur in Fitbit exports; descriptive only, never required."""
-
 JSON_SERIES: tuple[str, ...] = (
     "steps",
     "heart_rate",
