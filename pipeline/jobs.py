@@ -521,6 +521,8 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
         touched is None
         or previous is None
         or (previous.height and previous["config_hash"][0] != chash)
+        # any other derived table damaged (even on a night with nothing new): rebuilt whole too
+        or bool(derived.unreadable())
     )
     if not full:
         assert touched is not None

@@ -102,6 +102,20 @@ class DerivedStore:
             "it is rebuilt from the lake by the next nightly, or now by irisin repair"
         )
 
+    def unreadable(self, names: tuple[str, ...] = DERIVED_TABLES) -> list[str]:
+        """Tables of ``names`` that exist but whose Parquet footer cannot be read (cut, emptied,
+        overwritten): cheap (the footer only), so a nightly with nothing new can afford it."""
+        bad = []
+        for name in names:
+            p = self.path(name)
+            if not p.exists():
+                continue
+            try:
+                pq.read_metadata(p)
+            except Exception:  # pyarrow raises ArrowInvalid, OSError and others for damaged bytes
+                bad.append(name)
+        return bad
+
     def read_rebuildable(self, name: str) -> pl.DataFrame | None:
         """The table, or None when it is absent or damaged: for a caller that rebuilds it from the lake."""
         try:
