@@ -373,3 +373,50 @@ def test_default_study_toml_limits_are_the_code_defaults() -> None:
     for name in ArchiveLimits.__dataclass_fields__:
         assert toml[f"archive_{name}"] == getattr(limits, name), name
     assert _default_limits() == limits
+
+
+def test_irisin_ingest_of_an_encrypted_member_and_a_deflate64_archive_lands_the_rest(
+    tmp_path: Path,
+) -> None:
+    """The issue's symptom: exit 1 with RuntimeError / NotImplementedError and nothing landed, every run."""
+    truth = worn_truth(datetime(2026, 3, 2), 1, TZ, hours=(8, 11))
+    root = write_takeout_json(truth, tmp_path / "export", TZ)
+    members = {
+        p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
+    }
+    locked = tmp_path / "locked.zip"
+    locked.write_bytes(
+        _with_flag(
+            _zip({**members, "Takeout/secret.json": b"[]"}, zipfile.ZIP_DEFLATED),
+            b"Takeout/secret.json",
+            0x1,
+        )
+    )
+    later = worn_truth(datetime(2026, 3, 9), 1, TZ, hours=(8, 11), seed=2)
+    next_root = write_takeout_json(later, tmp_path / "next", TZ)
+    next_members = {
+        p.relative_to(next_root).as_posix(): p.read_bytes()
+        for p in next_root.rglob("*")
+        if p.is_file()
+    }
+    windows = tmp_path / "windows.zip"  # the next export as Windows writes a large one: method 9
+    windows.write_bytes(_with_method(_zip(next_members, zipfile.ZIP_DEFLATED), 9))
+    study = _study(tmp_path)
+
+    first = CliRunner().invoke(
+        app, ["ingest", "--study", str(study), "--participant", "P01", str(locked), str(windows)]
+    )
+
+    assert first.exit_code == 0, first.output
+    manifest = Ingestor(open_study(study)).lake.manifest()
+    held = manifest.filter(pl.col("status") == "quarantined")
+    assert held["path"].to_list() == [f"{locked}!/Takeout/secret.json"]
+    assert held["reason"].to_list() == [ENCRYPTED_REASON]
+    read = manifest.filter(pl.col("path").str.starts_with(f"{windows}!/"))
+    assert read.height == len(next_members) and set(read["status"]) == {"ok"}
+    minutes = Ingestor(open_study(study)).lake.scan("minutes").collect()
+    assert (
+        minutes.filter(pl.col("heart_rate_bpm").is_not_null()).height == truth.height + later.height
+    )
+    again = Ingestor(open_study(study)).ingest("P01", [locked, windows])
+    assert again.new_files == 0  # held, not failed: not tried again every night
