@@ -14,10 +14,13 @@ from ingest.garmin.user_profile import read_user_profile
 MemberParser = Callable[[bytes, str, ReadContext], ReadResult]
 
 MAX_JSON_BYTES = 128 * 2**20
-"""Largest Garmin JSON member read. Each is parsed whole (orjson, then Arrow), which takes about ten
-times its size in memory; real members are a few MB (UDSFile_* hold ~100 days, summarizedActivities
-a few thousand activities). A larger one is held with the reason before it is loaded, so one odd file
-cannot take a nightly's memory; it is tried again when a later reader version can stream it."""
+"""Largest Garmin JSON member read. Each is parsed whole (orjson, then Arrow): ``bench.garmin_json_memory``
+measured the read adding about 40 MiB plus 1.3 times the member's size at peak (68 MiB of daily
+summaries: +130 MiB), on top of the member's own bytes, so a member at this bound costs about
+0.4 GB. Real members are a few MB (UDSFile_* hold ~100 days, summarizedActivities a few thousand
+activities), 30x or more below it, so streaming (ijson) would trade the fast path's speed for
+memory no real file needs. A larger member is held with the reason before it is loaded, so one odd
+file cannot take a nightly's memory; it is tried again when a later reader version can stream it."""
 
 PARSERS: dict[GarminKind, MemberParser] = {
     GarminKind.DAILY_SUMMARIES: read_daily_summaries,
