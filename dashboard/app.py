@@ -290,6 +290,13 @@ def grid_page(study: Study, version: int, as_of: date | None) -> None:
             f"The roster is empty: list participants in {study.paths.roster_csv} (participant_id,timezone), then run `irisin check --study {study.root}`."
         )
         return
+    _grid_rows(view, shown, number)
+    alert_list = _alerts_of(result.alerts, shown)
+    _grid_downloads(f"{today:%Y-%m-%d}", shown, alert_list)
+
+
+def _grid_rows(view: grid.Grid, shown: pl.DataFrame, number: int) -> None:
+    """Page ``number`` of the grid's rows ``shown``: participant, flags, last data, one column a week."""
     columns: dict[str, Any] = {
         "participant_id": st.column_config.TextColumn("Participant", pinned=True, width=90),
         "flags": st.column_config.TextColumn(
@@ -314,7 +321,11 @@ def grid_page(study: Study, version: int, as_of: date | None) -> None:
         f"Participants {(number - 1) * GRID_PAGE_ROWS + min(1, rows.height)}–{(number - 1) * GRID_PAGE_ROWS + rows.height} "
         f"of {shown.height} shown ({view.table.height} on the roster)."
     )
-    alert_list = alert_rules.alert_list(result.alerts).filter(
+
+
+def _alerts_of(alerts: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
+    """The alert list of the participants ``shown``, drawn under the grid; returned for the downloads."""
+    alert_list = alert_rules.alert_list(alerts).filter(
         pl.col("participant_id").is_in(shown["participant_id"].implode())
     )
     st.subheader(f"Alerts ({alert_list.height})")
@@ -331,40 +342,34 @@ def grid_page(study: Study, version: int, as_of: date | None) -> None:
         )
     else:
         st.success("No participant is flagged by any rule.")
-    stem = f"{today:%Y-%m-%d}"
-    buttons = st.columns(4)
-    with buttons[0]:
-        download_button(
-            "Grid as CSV",
-            lambda: sheets.safe_csv_bytes(shown),
-            f"compliance-grid-{stem}",
-            "csv",
-            "grid_csv",
-        )
-    with buttons[1]:
-        download_button(
+    return alert_list
+
+
+def _grid_downloads(stem: str, shown: pl.DataFrame, alert_list: pl.DataFrame) -> None:
+    """The grid and its alerts as CSV and Excel, side by side (every CSV through the formula-safe writer)."""
+    downloads: list[tuple[str, Callable[[], bytes], str, str, str]] = [
+        ("Grid as CSV", lambda: sheets.safe_csv_bytes(shown), "compliance-grid", "csv", "grid_csv"),
+        (
             "Grid as Excel",
             lambda: sheets.xlsx_bytes({"grid": shown, "alerts": alert_list}),
-            f"compliance-grid-{stem}",
+            "compliance-grid",
             "xlsx",
             "grid_xlsx",
-        )
-    with buttons[2]:
-        download_button(
-            "Alerts as CSV",
-            lambda: sheets.safe_csv_bytes(alert_list),
-            f"alerts-{stem}",
-            "csv",
-            "alerts_csv",
-        )
-    with buttons[3]:
-        download_button(
+        ),
+        ("Alerts as CSV", lambda: sheets.safe_csv_bytes(alert_list), "alerts", "csv", "alerts_csv"),
+        (
             "Alerts as Excel",
             lambda: sheets.xlsx_bytes({"alerts": alert_list}),
-            f"alerts-{stem}",
+            "alerts",
             "xlsx",
             "alerts_xlsx",
-        )
+        ),
+    ]
+    for column, (label, content, name, extension, key) in zip(
+        st.columns(len(downloads)), downloads, strict=True
+    ):
+        with column:
+            download_button(label, content, f"{name}-{stem}", extension, key)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

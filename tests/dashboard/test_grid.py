@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from config import open_study
 from dashboard import auth, data, grid
+from models import participant_table
 from tests.dashboard.conftest import Media
 from tests.dashboard.conftest import deferred_download as _deferred_download
 
@@ -26,7 +27,7 @@ def _no_password_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _grid(study_dir: Path, weeks: int = 2) -> grid.Grid:
     study = open_study(study_dir)
-    table = data.load_participant_table(study, TODAY)
+    table = participant_table.load_participant_table(study, TODAY)
     return data.load_grid(study, table.alerts, TODAY, weeks)
 
 
