@@ -44,7 +44,7 @@ class ReadResult:
     Arrow tables with canonical column names and castable types. A reader
     sets ``source`` (and ``device`` where known) itself; it may leave out
     ``participant_id`` and ``file_id``, which the pipeline fills in before
-    ``config.schema.conform`` checks the table.
+    ``config.conform.conform`` checks the table.
     ``notes`` records what the reader detected (device, clock, UTC offset,
     counts of dropped rows and why) and lands in the manifest as JSON.
     """

@@ -16,7 +16,8 @@ import polars as pl
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from config.schema import WEEKLY, conform
+from config.conform import conform
+from config.schema import WEEKLY
 from store.atomic import is_local, write_with
 from store.objects import filesystem_of
 

@@ -55,8 +55,9 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from config.conform import conform
 from config.participant_id import validate_participant_id
-from config.schema import FILES, LAKE_TABLES, RETIRED, TABLES, conform
+from config.schema import FILES, LAKE_TABLES, RETIRED, TABLES
 from store.atomic import TEMPORARY_SUFFIX, is_local, write_parquet
 
 MANIFEST = "files"

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from config.schema import MINUTES, PIPELINE_FILLED, PLAUSIBLE_HEART_RATE_BPM, conform
+from config.conform import PIPELINE_FILLED, conform
+from config.schema import MINUTES, PLAUSIBLE_HEART_RATE_BPM
 from ingest.contract import Member, ReadContext, ReadResult, Status, must_propagate
 from ingest.fitbit.bouting import BoutDecision
 from ingest.fitbit.clock import (

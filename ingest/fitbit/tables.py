@@ -1,7 +1,7 @@
 """Turn polars frames into canonical Arrow tables, and shared label constants.
 
 Readers build a polars frame whose columns carry canonical names; the table
-helpers here sort it and conform it (``config.schema.conform``: canonical Arrow
+helpers here sort it and conform it (``config.conform.conform``: canonical Arrow
 types, nullable columns a source does not report as nulls). ``participant_id``
 and ``file_id`` are left to the pipeline unless the frame carries them (Fitabase
 exports hold many participants, so they carry their own ``participant_id``).
@@ -12,7 +12,8 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from config.schema import DAILY_TOTALS, MINUTES, PIPELINE_FILLED, SESSIONS, conform
+from config.conform import PIPELINE_FILLED, conform
+from config.schema import DAILY_TOTALS, MINUTES, SESSIONS
 
 SOURCE_TAKEOUT = "fitbit_takeout"
 SOURCE_FITABASE = "fitabase"

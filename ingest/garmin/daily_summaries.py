@@ -31,7 +31,8 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from config.schema import DAILY_TOTALS, PIPELINE_FILLED, conform
+from config.conform import PIPELINE_FILLED, conform
+from config.schema import DAILY_TOTALS
 from ingest.contract import ReadContext, ReadResult
 from ingest.garmin.json_records import GarminFormatError, load_array, records_to_columns
 from ingest.garmin.layout import GarminKind

@@ -40,7 +40,8 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from config.schema import DAILY_TOTALS, FILES, MINUTES, conform
+from config.conform import conform
+from config.schema import DAILY_TOTALS, FILES, MINUTES
 
 AS_OF = datetime(2024, 3, 8, 12, 0, tzinfo=UTC)
 W1, W2, W3, W4, W5 = (date(2024, 2, 5) + timedelta(weeks=i) for i in range(5))

@@ -230,7 +230,8 @@ def test_every_corpus_file_reads_without_raising_and_conforms() -> None:
     require_corpus()
     import pyarrow as pa
 
-    from config.schema import LAKE_TABLES, conform
+    from config.conform import conform
+    from config.schema import LAKE_TABLES
 
     kinds = {}
     for path in corpus_files():

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.schema import LAKE_TABLES, conform
+from config.conform import conform
+from config.schema import LAKE_TABLES
 from ingest.contract import ReadContext
 from ingest.fit.decode import decode_fit
 from ingest.fit.reader import read_fit

@@ -15,7 +15,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from config.schema import DAILY_TOTALS, MINUTES, conform
+from config.conform import conform
+from config.schema import DAILY_TOTALS, MINUTES
 from ingest.fit.decode import decode_fit
 from ingest.fit.file_info import MONITORING_TYPES, file_info, first_valid
 from ingest.fit.monitoring import monitoring_tables

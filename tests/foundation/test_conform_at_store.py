@@ -1,6 +1,6 @@
 """Tables are conformed once, at the store boundary (issue 16 item 3).
 
-``config.schema.conform`` casts and orders any table to its canonical schema;
+``config.conform.conform`` casts and orders any table to its canonical schema;
 the lake (every batch piece) and the derived store (the weekly table) call it
 before writing. A table of the wrong types is either conformed (the values
 survive the cast) or refused with an error naming the table and the column,
@@ -16,7 +16,8 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from config.schema import MINUTES, PIPELINE_FILLED, WEEKLY, SchemaError, conform
+from config.conform import PIPELINE_FILLED, SchemaError, conform
+from config.schema import MINUTES, WEEKLY
 from store.derived import DerivedStore
 from store.lake import Batch, Lake
 

@@ -8,7 +8,8 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from config.schema import SESSIONS, conform
+from config.conform import conform
+from config.schema import SESSIONS
 from ingest.contract import ReadContext
 from ingest.garmin.activities import read_summarized_activities
 from ingest.garmin.json_records import GarminFormatError

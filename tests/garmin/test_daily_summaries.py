@@ -9,7 +9,8 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from config.schema import DAILY_TOTALS, conform
+from config.conform import conform
+from config.schema import DAILY_TOTALS
 from ingest.contract import ReadContext
 from ingest.garmin.daily_summaries import read_daily_summaries
 from ingest.garmin.json_records import GarminFormatError
