@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 
 import polars as pl
+import pyarrow as pa
 
 from ingest.apple.scan import EXERCISE, HEART_RATE, RESTING_HEART_RATE, STEPS
 
@@ -209,11 +210,37 @@ def merge_partials(partials: list[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def minute_table(partials: list[pl.DataFrame]) -> pl.DataFrame:
-    """Canonical minute rows (without participant and file ids) from the chunks' partial minutes."""
+SLICE_ROWS = 1 << 20
+"""Partial-minute rows turned into canonical rows at a time (bounds the work frames beside the output)."""
+
+
+def minute_table(partials: list[pl.DataFrame]) -> pa.Table | None:
+    """Canonical minute rows (without participant and file ids) from the chunks' partial minutes.
+
+    The rows are built one span of minutes at a time (about ``SLICE_ROWS``
+    partial rows each) and handed to Arrow span by span, so the sorting and
+    string columns of a large export are never all held twice; the spans are
+    in minute order, so the table is sorted as a whole. None when there are none.
+    """
     if not partials:
-        return pl.DataFrame()
+        return None
     merged = merge_partials(partials)
+    if merged.height == 0:
+        return None
+    first, last = int(merged["minute"].min()), int(merged["minute"].max())  # type: ignore[arg-type]
+    spans = max(1, -(-merged.height // SLICE_ROWS))
+    width = (last - first) // spans + 1
+    tables = []
+    for k in range(spans):
+        lo, hi = first + k * width, first + (k + 1) * width
+        part = merged.filter((pl.col("minute") >= lo) & (pl.col("minute") < hi))
+        if part.height:
+            tables.append(_canonical_rows(part).to_arrow())
+    return pa.concat_tables(tables) if tables else None
+
+
+def _canonical_rows(merged: pl.DataFrame) -> pl.DataFrame:
+    """Canonical minute rows of merged partial minutes, sorted by minute, device and label."""
     is_steps, is_hr = pl.col("kind") == STEPS, pl.col("kind") == HEART_RATE
     data = (
         merged.filter(is_steps | is_hr)

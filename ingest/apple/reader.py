@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.apple.fast_scan import scan_export_fast
 from ingest.apple.minutes import (
@@ -156,8 +157,8 @@ def read_export_xml(source: IO[bytes], ctx: ReadContext, *, fast: bool = True) -
     partials, resting, dropped = gathered.partials, gathered.resting, gathered.dropped
     minutes = minute_table(partials)
     tables: dict[str, pa.Table] = {}
-    if minutes.height:
-        tables["minutes"] = minutes.to_arrow()
+    if minutes is not None and minutes.num_rows:
+        tables["minutes"] = minutes
     sessions = session_table(outcome)
     if sessions.height:
         tables["sessions"] = sessions.to_arrow()
@@ -167,8 +168,8 @@ def read_export_xml(source: IO[bytes], ctx: ReadContext, *, fast: bool = True) -
     notes: dict[str, Any] = {
         "records": dict(outcome.records_by_type),
         "workouts": len(outcome.workouts),
-        "devices": sorted(d for d in minutes["device"].unique().to_list() if d)
-        if minutes.height
+        "devices": sorted(d for d in pc.unique(minutes["device"]).to_pylist() if d)
+        if minutes is not None
         else [],
         "utc_offset_from": "each record's own offset",
         **dropped,

@@ -194,3 +194,18 @@ def test_damaged_exports_read_the_same_on_both_paths(seed: int, small_chunks: No
             data[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 20)))
     fast, safe = both(bytes(data))
     assert_same(fast, safe)
+
+
+def test_minute_rows_built_span_by_span_equal_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.apple.minutes as minutes
+
+    path = tmp_path / "export.xml"
+    write_export(path, 300_000, seed=3)
+    whole = read_export_xml(io.BytesIO(path.read_bytes()), CTX)
+    monkeypatch.setattr(minutes, "SLICE_ROWS", 97)
+    spans = read_export_xml(io.BytesIO(path.read_bytes()), CTX)
+    assert spans.tables["minutes"].column("minute_utc").num_chunks >= 8
+    assert_same(spans, whole)
+    assert pl.from_arrow(whole.tables["minutes"])["minute_utc"].is_sorted()
