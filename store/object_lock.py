@@ -30,6 +30,17 @@ HEARTBEAT_SECONDS = 15.0
 """How often a holder rewrites its lock object."""
 STALE_SECONDS = 120.0
 """A lock object not rewritten for this long belongs to a run that died; the next run takes it over."""
+STALE_ENV = "IRISIN_LOCK_STALE_SECONDS"
+"""Environment override of ``STALE_SECONDS`` (a shorter wait after a crash; never below a few heartbeats)."""
+
+
+def stale_seconds() -> float:
+    """``STALE_SECONDS``, or ``IRISIN_LOCK_STALE_SECONDS`` when set to a positive number."""
+    try:
+        value = float(os.environ.get(STALE_ENV, "") or STALE_SECONDS)
+    except ValueError:
+        return STALE_SECONDS
+    return value if value > 0 else STALE_SECONDS
 
 
 def _split(url: str) -> tuple[str, str]:
@@ -55,10 +66,11 @@ _LOST = ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "404",
 class ObjectLock:
     """The lock object at ``url`` (``s3://bucket/key``); ``acquire`` once, then ``release``."""
 
-    def __init__(self, url: str, *, stale_seconds: float = STALE_SECONDS) -> None:
+    def __init__(self, url: str, *, stale_after: float | None = None) -> None:
         self.url = url
         self.bucket, self.key = _split(url)
-        self.stale_seconds = stale_seconds
+        self.stale_seconds = stale_seconds() if stale_after is None else stale_after
+        self.heartbeat_seconds = min(HEARTBEAT_SECONDS, self.stale_seconds / 4)
         self._s3 = _client()
         self._etag: str | None = None
         self._body: dict[str, Any] = {}
@@ -128,7 +140,7 @@ class ObjectLock:
         self._beat.start()
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
+        while not self._stop.wait(self.heartbeat_seconds):
             try:
                 self._etag = self._put(IfMatch=self._etag or "")
             except Exception as exc:

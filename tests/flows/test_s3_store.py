@@ -33,7 +33,7 @@ from store.derived import DerivedStore
 from store.lake import MANIFEST, Lake
 from store.object_lock import ObjectLock
 from tests.flows.conftest import DemoCopy, copy_study, export_columns
-from tests.flows.test_backfill import configure, normalized
+from tests.flows.test_backfill import configure, kill, normalized, start_backfill, wait_until
 
 moto_server = pytest.importorskip(
     "moto.server", reason="moto (dev extra) runs the local S3 endpoint"
@@ -262,6 +262,50 @@ def test_a_backfill_on_s3_equals_the_same_backfill_on_disk(
     assert any(f"/lake/{MANIFEST}/" in k for k in objects_under(url)), "the commit objects"
 
 
+@pytest.mark.slow  # about 60 s: a clean backfill, a killed one and its resumption
+def test_a_backfill_killed_while_writing_to_s3_is_completed_by_the_next_run(
+    small_demo: DemoCopy,
+    tmp_path: Path,
+    s3_env: dict[str, str],
+    prefect_api: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGKILL as the first lake objects appear (maybe between a data object and its manifest object).
+
+    Nothing renames on object storage, so what the kill leaves is objects no
+    manifest names, and the dead run's lock object. The next run is refused
+    while that lock looks alive, takes it over once stale, recovers the lake
+    and ends with the tables of an uninterrupted run.
+    """
+    from flows.backfill import backfill_flow
+
+    clean = configure(copy_study(small_demo.root, tmp_path / "clean"), batch=2, concurrency=2)
+    on_object_storage(clean, "clean")
+    backfill_flow(str(clean), show_progress=False)
+    expected = normalized(clean)
+
+    root = configure(copy_study(small_demo.root, tmp_path / "killed"), batch=2, concurrency=2)
+    url = on_object_storage(root, "killed")
+    proc = start_backfill(root, prefect_api, hold=None)
+    wait_until(
+        lambda: any("/lake/" in k and k.endswith(".parquet") for k in objects_under(url)), proc
+    )
+    kill(proc)
+    assert "killed/runs/.lock" in objects_under(url), "a killed run cannot delete its lock object"
+
+    with pytest.raises(StudyBusyError, match="another irisin run"):
+        backfill_flow(str(root), show_progress=False)
+    monkeypatch.setenv("IRISIN_LOCK_STALE_SECONDS", "1")
+    time.sleep(1.1)
+    backfill_flow(str(root), show_progress=False)
+
+    got = normalized(root)
+    for name, table in expected.items():
+        assert got[name].equals(table), f"table {name} differs from an uninterrupted run on S3"
+    assert Lake(f"{url}/lake").recover() == []
+    assert "killed/runs/.lock" not in objects_under(url)
+
+
 # -- the lock --------------------------------------------------------------------
 
 HOLDER = """
@@ -343,12 +387,12 @@ def test_a_lock_object_left_by_a_dead_run_is_taken_over_once_stale(
     dead._stop.set()  # the run dies: no heartbeat, no release
     assert dead._beat is not None
     dead._beat.join()
-    quick = ObjectLock(url, stale_seconds=0.5)
-    said = quick.try_acquire("next run")
-    assert said is not None and "a run killed later" in said
+    said = ObjectLock(url, stale_after=60).try_acquire("next run")
+    assert said is not None and "a run killed later" in said, "a recent lock is respected"
     time.sleep(0.6)
+    quick = ObjectLock(url, stale_after=0.5)
     assert quick.try_acquire("next run") is None, "a lock without heartbeat is taken over"
-    late = ObjectLock(url, stale_seconds=0.5)
+    late = ObjectLock(url, stale_after=60)
     assert late.try_acquire("third run") is not None, "the taker's fresh lock is held"
     dead.release()  # the dead run's ETag is stale: it must not delete the taker's lock
     assert quick.holder() is not None and "next run" in quick.holder()[0]["holder"]  # type: ignore[index]
