@@ -152,59 +152,12 @@ def heart_rate_limits(
     usable pair: the heart-rate method cannot apply). The result is small and
     collected.
     """
-    latest = _latest_profiles(profiles)
-    people = roster.lazy().select("participant_id", "birth_year", "resting_hr", "max_hr")
-    daily = _daily_resting(daily_totals)
-    ids = pl.concat(
-        [
-            latest.select("participant_id"),
-            people.select("participant_id"),
-            daily.select("participant_id"),
-        ]
-    ).unique()
-    base = (
-        ids.join(people, on="participant_id", how="left")
-        .join(latest, on="participant_id", how="left")
-        .join(daily, on="participant_id", how="left")
-        .collect()
-    )
-    has_max = (
-        pl.col("max_hr").is_not_null()
-        | pl.col("profile_max").is_not_null()
-        | pl.col("birth_year").is_not_null()
-        | pl.col("profile_birth_year").is_not_null()
-    )
-    no_rest = (
-        pl.col("resting_hr").is_null()
-        & pl.col("profile_rest").is_null()
-        & pl.col("daily_rest").is_null()
-    )
-    needing = base.filter(has_max & no_rest)["participant_id"].to_list()
-    if minutes is not None and needing:
-        estimates = estimated_resting(minutes, needing)
-    else:
-        estimates = pl.DataFrame(schema={"participant_id": pl.String, "estimated_rest": pl.Float64})
+    base = _limit_candidates(profiles, roster, daily_totals)
+    estimates = _estimated_rest_where_needed(base, minutes)
     birth_year = pl.coalesce(
         pl.col("birth_year").cast(pl.Float64), pl.col("profile_birth_year").cast(pl.Float64)
     )
-    rest_from = (
-        pl.when(pl.col("resting_hr").is_not_null())
-        .then(0)
-        .when(pl.col("profile_rest").is_not_null() | pl.col("daily_rest").is_not_null())
-        .then(1)
-        .when(pl.col("estimated_rest").is_not_null())
-        .then(2)
-    )
-    max_from = (
-        pl.when(pl.col("max_hr").is_not_null())
-        .then(0)
-        .when(pl.col("profile_max").is_not_null())
-        .then(1)
-        .when(pl.col("birth_year").is_not_null())
-        .then(0)
-        .when(pl.col("profile_birth_year").is_not_null())
-        .then(1)
-    )
+    rest_from, max_from = _resting_source(), _maximum_source()
     weakest = pl.max_horizontal(rest_from, max_from)
     label = pl.lit("none")
     for code in (2, 1, 0):
@@ -226,6 +179,73 @@ def heart_rate_limits(
             .alias("hr_params"),
         )
         .lazy()
+    )
+
+
+def _limit_candidates(
+    profiles: pl.LazyFrame, roster: pl.DataFrame, daily_totals: pl.LazyFrame | None
+) -> pl.DataFrame:
+    """Per participant known anywhere, every candidate: the roster's values, the latest device profile's, the daily resting median."""
+    latest = _latest_profiles(profiles)
+    people = roster.lazy().select("participant_id", "birth_year", "resting_hr", "max_hr")
+    daily = _daily_resting(daily_totals)
+    ids = pl.concat(
+        [
+            latest.select("participant_id"),
+            people.select("participant_id"),
+            daily.select("participant_id"),
+        ]
+    ).unique()
+    return (
+        ids.join(people, on="participant_id", how="left")
+        .join(latest, on="participant_id", how="left")
+        .join(daily, on="participant_id", how="left")
+        .collect()
+    )
+
+
+def _estimated_rest_where_needed(base: pl.DataFrame, minutes: pl.LazyFrame | None) -> pl.DataFrame:
+    """``estimated_rest`` for the participants with a maximum but no resting HR from any source (only they need one)."""
+    has_max = (
+        pl.col("max_hr").is_not_null()
+        | pl.col("profile_max").is_not_null()
+        | pl.col("birth_year").is_not_null()
+        | pl.col("profile_birth_year").is_not_null()
+    )
+    no_rest = (
+        pl.col("resting_hr").is_null()
+        & pl.col("profile_rest").is_null()
+        & pl.col("daily_rest").is_null()
+    )
+    needing = base.filter(has_max & no_rest)["participant_id"].to_list()
+    if minutes is not None and needing:
+        return estimated_resting(minutes, needing)
+    return pl.DataFrame(schema={"participant_id": pl.String, "estimated_rest": pl.Float64})
+
+
+def _resting_source() -> pl.Expr:
+    """Where the resting HR comes from, as a ``HR_PARAMS`` code: roster 0, device 1, estimated 2 (null: nowhere)."""
+    return (
+        pl.when(pl.col("resting_hr").is_not_null())
+        .then(0)
+        .when(pl.col("profile_rest").is_not_null() | pl.col("daily_rest").is_not_null())
+        .then(1)
+        .when(pl.col("estimated_rest").is_not_null())
+        .then(2)
+    )
+
+
+def _maximum_source() -> pl.Expr:
+    """Where the maximum HR comes from, as a ``HR_PARAMS`` code: roster 0 (its max or birth year), device 1 (null: nowhere)."""
+    return (
+        pl.when(pl.col("max_hr").is_not_null())
+        .then(0)
+        .when(pl.col("profile_max").is_not_null())
+        .then(1)
+        .when(pl.col("birth_year").is_not_null())
+        .then(0)
+        .when(pl.col("profile_birth_year").is_not_null())
+        .then(1)
     )
 
 

@@ -111,10 +111,42 @@ def activity_tables(
     device: str | None,
     observed_t: int | None,
 ) -> tuple[dict[str, pa.Table], dict[str, Any]]:
+    """An activity file's minutes (heart rate, steps on foot), sessions and profile, and notes on what was left out."""
     notes: dict[str, Any] = {}
     sessions, used = _session_frame(decoded)
     if used == "lap" and sessions.height:
         notes["sessions_from"] = "lap (file has no session message)"
+    minutes = _per_minute(_record_samples(decoded, sessions, notes))
+    minutes, notes["utc_offset_from"] = with_utc_offset(minutes, "minute_utc", offset_s, timezone)
+    minutes = minutes.select(
+        pl.lit(SOURCE).alias("source"),
+        pl.lit(device, dtype=pl.String).alias("device"),
+        "minute_utc",
+        "utc_offset_minutes",
+        pl.col("steps").cast(pl.Int32),
+        pl.col("heart_rate_bpm").cast(pl.Float32),
+    )
+    notes["record_messages"] = len(decoded["record"])
+    tables = {
+        "minutes": minutes.to_arrow(),
+        "sessions": _session_rows(sessions, offset_s, timezone, device).to_arrow(),
+    }
+    profile = profile_table(decoded, observed_t, device)
+    if profile is not None:
+        tables["profiles"] = profile
+    return tables, notes
+
+
+def _record_samples(
+    decoded: DecodedFit, sessions: pl.DataFrame, notes: dict[str, Any]
+) -> pl.DataFrame:
+    """The ``record`` messages in time order as ``t``, ``hr`` and ``step_part`` (steps the sample's span holds).
+
+    Cadence counts steps only in a sport on foot (each record takes the sport
+    of the session it falls in, else the file's declared sport). Records
+    without an absolute time and impossible heart rates are counted in
+    ``notes``; the latter stay in the frame and are filtered by ``_per_minute``.
+    """
     records = decoded["record"]
     ok = records.time_valid & (records.time >= FIT_MIN_ABSOLUTE_S)
     if (~ok).any():
@@ -133,12 +165,12 @@ def activity_tables(
     )
     spm = np.where(on_foot, 2 * (cadence + fraction), np.nan)
     order = np.argsort(t, kind="stable")
-    t, spm, sport = t[order], spm[order], sport[order]
+    t, spm = t[order], spm[order]
     hr = _numeric(records, "heart_rate").to_numpy()[ok][order]
     low, high = PLAUSIBLE_HEART_RATE_BPM
     impossible = ~np.isnan(hr) & ~((hr >= low) & (hr <= high))
     if impossible.any():
-        # left out of the minute's mean below (the filter), and counted here
+        # left out of the minute's mean (the filter in _per_minute), and counted here
         bad = np.flatnonzero(impossible)
         notes["samples_implausible_dropped"] = int(bad.size)
         notes["samples_implausible_dropped_examples"] = [
@@ -147,8 +179,12 @@ def activity_tables(
         ]
     span = np.diff(t, append=t[-1] + 1 if t.size else 0).astype(np.float64)
     span = np.clip(span, 0, MAX_SAMPLE_SECONDS)
-    samples = pl.DataFrame({"t": t, "hr": hr, "step_part": spm * span / 60.0}, nan_to_null=True)
-    minutes = (
+    return pl.DataFrame({"t": t, "hr": hr, "step_part": spm * span / 60.0}, nan_to_null=True)
+
+
+def _per_minute(samples: pl.DataFrame) -> pl.DataFrame:
+    """Samples to UTC minutes: mean plausible heart rate and summed steps; a minute with neither is left out."""
+    return (
         samples.with_columns((pl.col("t") // 60 * 60).alias("minute_t"))
         .group_by("minute_t")
         .agg(
@@ -164,23 +200,19 @@ def activity_tables(
         .with_columns(_utc_expr("minute_t").alias("minute_utc"))
         .filter(pl.col("heart_rate_bpm").is_not_null() | pl.col("steps").is_not_null())
     )
-    minutes, notes["utc_offset_from"] = with_utc_offset(minutes, "minute_utc", offset_s, timezone)
-    minutes = minutes.select(
-        pl.lit(SOURCE).alias("source"),
-        pl.lit(device, dtype=pl.String).alias("device"),
-        "minute_utc",
-        "utc_offset_minutes",
-        pl.col("steps").cast(pl.Int32),
-        pl.col("heart_rate_bpm").cast(pl.Float32),
-    )
-    notes["record_messages"] = len(records)
+
+
+def _session_rows(
+    sessions: pl.DataFrame, offset_s: int | None, timezone: str | None, device: str | None
+) -> pl.DataFrame:
+    """The file's sessions (or laps) as ``sessions`` rows: UTC start and end, offset, sport and totals."""
     sessions_utc, _ = with_utc_offset(
         sessions.with_columns(_utc_expr("start_t").alias("start_utc")),
         "start_utc",
         offset_s,
         timezone,
     )
-    sessions_out = sessions_utc.with_columns(
+    return sessions_utc.with_columns(
         (
             pl.col("start_utc")
             + pl.duration(microseconds=(pl.col("elapsed_s") * 1e6).cast(pl.Int64))
@@ -198,11 +230,6 @@ def activity_tables(
         pl.col("max_heart_rate_bpm").cast(pl.Float32),
         pl.col("steps").cast(pl.Int32),
     )
-    tables = {"minutes": minutes.to_arrow(), "sessions": sessions_out.to_arrow()}
-    profile = profile_table(decoded, observed_t, device)
-    if profile is not None:
-        tables["profiles"] = profile
-    return tables, notes
 
 
 def _first(decoded: DecodedFit, pairs: tuple[tuple[str, str], ...]) -> float | None:
