@@ -1,10 +1,7 @@
-"""The version of this reader family, recorded in the manifest for every file it decides.
+"""Version of the FIT reader family, recorded in the manifest for every file it decides.
 
-Bump ``READER_VERSION`` (by one) in the same commit as a change that makes
-this family read a file differently: a file it skipped, quarantined or read
-only in part may now be read (more). The next nightly then reads those
-files again by itself (``ingest.versions``). Files it read whole are not
-re-read.
+Bump it by one with any change that reads a file differently; ``ingest.versions``
+says what then happens (files not read whole are tried again).
 """
 
 READER_VERSION = 3  # 3: a cut-short activity keeps its steps (sport message)
