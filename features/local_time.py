@@ -14,8 +14,6 @@ local dates, the week of a DST change has 167 or 169 hours.
 
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 
 from config.study import StudyConfig
@@ -128,17 +126,3 @@ def week_start_for_dates(
         )
         .drop("start_date")
     )
-
-
-def week_hours(zone: str, first_day: date) -> float:
-    """Clock hours in the local week starting ``first_day`` in ``zone`` (168, or 167/169 across DST)."""
-    bounds = pl.select(
-        pl.datetime(first_day.year, first_day.month, first_day.day).alias("start"),
-    ).with_columns((pl.col("start") + pl.duration(days=7)).alias("end"))
-    utc = bounds.with_columns(
-        pl.col(c)
-        .dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-        .dt.convert_time_zone("UTC")
-        for c in ("start", "end")
-    )
-    return float((utc["end"] - utc["start"]).dt.total_minutes()[0]) / 60.0

@@ -15,11 +15,11 @@ from weekly_builders import (
     profiles,
     roster,
     utc,
+    week_hours,
     worn_days,
 )
 
 from config.study import StudyConfig
-from features.local_time import week_hours
 from features.weekly import daily_table, hourly_wear, weekly_table
 from models.weekly_status import with_status
 

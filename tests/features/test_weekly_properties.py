@@ -11,11 +11,10 @@ from duckdb_oracle import oracle_weekly
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from weekly_builders import block, daily_totals, minutes, profiles, roster, utc
+from weekly_builders import block, daily_totals, minutes, profiles, roster, utc, week_hours
 
 from config.study import StudyConfig
 from features.classify import classify_minutes, heart_rate_limits
-from features.local_time import week_hours
 from features.weekly import daily_table, weekly_table
 from models.weekly_status import with_status
 
