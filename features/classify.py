@@ -279,19 +279,30 @@ def device_level() -> pl.Expr:
     return label_index("intensity", INTENSITY_LEVELS, pl.Int8())
 
 
-def heart_rate_level(config: StudyConfig) -> pl.Expr:
-    """Level from percent of heart-rate reserve; needs ``resting_hr``, ``max_hr`` and ``tanaka_intercept_bpm``.
+HRR_PERCENT = "_hrr_percent"
+"""Column ``classify_minutes`` puts the percent of heart-rate reserve in, so that the three
+comparisons of ``_thresholds`` read it instead of computing it three times (the streaming
+engine does not share the subexpression: 0.9 CPU-s of 1.7 on 10 M rows)."""
 
-    Applies only where the heart rate is positive and the reserve (max - rest) is positive.
+
+def heart_rate_reserve_percent() -> pl.Expr:
+    """Percent of heart-rate reserve; needs ``resting_hr``, ``max_hr`` and ``tanaka_intercept_bpm``.
+
+    Null unless the heart rate is positive and the reserve (max - rest) is positive.
     """
     hr = pl.col("heart_rate_bpm").cast(pl.Float64)
     tanaka = (
         pl.col("tanaka_intercept_bpm") - TANAKA_SLOPE_BPM_PER_YEAR * pl.col("minute_utc").dt.year()
     )
     reserve = pl.coalesce(pl.col("max_hr"), tanaka) - pl.col("resting_hr")
-    percent = pl.when((hr > 0) & (reserve > 0)).then(100.0 * (hr - pl.col("resting_hr")) / reserve)
+    return pl.when((hr > 0) & (reserve > 0)).then(100.0 * (hr - pl.col("resting_hr")) / reserve)
+
+
+def heart_rate_level(config: StudyConfig) -> pl.Expr:
+    """Level from percent of heart-rate reserve, read from the ``HRR_PERCENT`` column
+    (``heart_rate_reserve_percent``, added by ``classify_minutes``)."""
     i = config.intensity
-    return _thresholds(percent, i.hrr_moderate_percent, i.hrr_vigorous_percent)
+    return _thresholds(pl.col(HRR_PERCENT), i.hrr_moderate_percent, i.hrr_vigorous_percent)
 
 
 def cadence_level(config: StudyConfig) -> pl.Expr:
@@ -351,7 +362,9 @@ def classify_minutes(
     if "heart_rate" in config.intensity.methods:
         usable = usable_limits(limits)
         if usable.height:
-            minutes = minutes.join(usable.lazy(), on="participant_id", how="left")
+            minutes = minutes.join(usable.lazy(), on="participant_id", how="left").with_columns(
+                heart_rate_reserve_percent().alias(HRR_PERCENT)
+            )
         else:
             ordered = [(name, expr) for name, expr in ordered if name != "heart_rate"]
     if not ordered:
@@ -364,4 +377,4 @@ def classify_minutes(
     first = pl.coalesce(tagged)
     return minutes.with_columns(
         (first // 4).cast(pl.Int8).alias("level"), (first % 4).cast(pl.UInt8).alias("method_code")
-    )
+    ).drop(HRR_PERCENT, strict=False)
