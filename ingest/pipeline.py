@@ -60,7 +60,7 @@ from ingest.versions import (
     stale_rows,
     versions_json,
 )
-from store.lake import Batch, KnownFiles, Lake
+from store.lake import SHARED_BYTES_NOTE, Batch, KnownFiles, Lake
 from store.quarantine import quarantine
 
 FIT_MAGIC = b".FIT"
@@ -1023,7 +1023,7 @@ def _noting_other_holders(
         status=res.status,
         reason=f"{res.reason}; {said}" if res.reason else said,
         tables=res.tables,
-        notes={**res.notes, "same_bytes_also_held_by": others},
+        notes={**res.notes, SHARED_BYTES_NOTE: others},
         family=res.family,
     )
 

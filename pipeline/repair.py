@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ import polars as pl
 from config import Study
 from config.schema import LAKE_TABLES
 from pipeline.jobs import derive, files_of, inbox_items, lake_of, publish
-from store.lake import MANIFEST
+from store.lake import MANIFEST, SHARED_BYTES_NOTE
 from store.verify import Damage, study_damage
 
 
@@ -84,8 +85,12 @@ def _reingest(study: Study, batches: list[tuple[str, str]], report: RepairReport
     lake = lake_of(study)
     manifest = _readable_manifest(lake)
     todo: dict[str, set[Path]] = {}
+    first_named: dict[tuple[str, str], list[str]] = {}
     for pid, bid in batches:
         rows = manifest.filter((pl.col("participant_id") == pid) & (pl.col("batch_id") == bid))
+        for fid, notes in zip(rows["file_id"].to_list(), rows["notes"].to_list(), strict=True):
+            # the other holders the first record named (none: it was read first), kept for the re-read
+            first_named[(pid, fid)] = list(json.loads(notes or "{}").get(SHARED_BYTES_NOTE, []))
         paths = sorted(
             {_in_this_study(study, pid, p.split("!/", 1)[0]) for p in rows["path"].to_list()}
         )
@@ -110,6 +115,7 @@ def _reingest(study: Study, batches: list[tuple[str, str]], report: RepairReport
         todo.setdefault(pid, set()).update(units)
         report.done.append(f"removed damaged batch {pid}/{bid}")
     ingestor = Ingestor(study, lake_of(study))
+    ingestor.known.first_named.update(first_named)
     for pid, units in sorted(todo.items()):
         for unit in sorted(units):
             got = ingestor.ingest_one(pid, unit)
@@ -124,6 +130,7 @@ def _readable_manifest(lake: object) -> pl.DataFrame:
     from store.lake import Lake
 
     assert isinstance(lake, Lake)
+    columns = ("participant_id", "batch_id", "path", "file_id", "notes")
     frames = []
     for part in lake._list(MANIFEST):
         try:
@@ -134,13 +141,11 @@ def _readable_manifest(lake: object) -> pl.DataFrame:
         assert isinstance(frame, pl.DataFrame)
         if "batch_id" not in frame.columns:  # a compacted generation's rows carry their own
             frame = frame.with_columns(pl.lit(lake._batch_of(part)[1]).alias("batch_id"))
-        frames.append(frame.select("participant_id", "batch_id", "path"))
+        frames.append(frame.select(*columns))
     return (
         pl.concat(frames, how="vertical_relaxed")
         if frames
-        else pl.DataFrame(
-            schema={"participant_id": pl.String, "batch_id": pl.String, "path": pl.String}
-        )
+        else pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
     )
 
 

@@ -174,6 +174,10 @@ ATTRIBUTED_BY_CONTENT = ("fitabase",)
 """Kinds of file whose rows go to the participants their content names (a Fitabase ``Id``), not the inbox's."""
 
 
+SHARED_BYTES_NOTE = "same_bytes_also_held_by"
+"""Manifest notes key: the other participants already holding a file's bytes when it was recorded."""
+
+
 @dataclass
 class KnownFiles:
     """Which participants hold each file id of the manifest (issue 15 item 6).
@@ -194,6 +198,10 @@ class KnownFiles:
     a content-attributed file some of whose participants were forgotten since it was last read
     (``irisin forget --participant`` of one Id of a shared Fitabase export). ``held_by`` is false
     for them; the ingest commits only the rows of participants not holding the file."""
+    first_named: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """(participant_id, file_id) of a file read again by ``irisin repair`` -> the other holders its
+    first record named: the re-read row then says what a clean run's does, whichever copy another
+    participant added since (a note must not depend on the order files were read in)."""
 
     @classmethod
     def of(cls, manifest: pl.DataFrame | pa.Table) -> KnownFiles:
@@ -226,7 +234,11 @@ class KnownFiles:
         return participant_id in holders or file_id in self.attributed
 
     def others_holding(self, participant_id: str, file_id: str) -> list[str]:
-        """The other participants whose manifest already holds ``file_id``."""
+        """The other participants whose manifest already holds ``file_id`` (as first recorded, for a
+        file read again by repair: ``first_named``)."""
+        named = self.first_named.get((participant_id, file_id))
+        if named is not None:
+            return named
         return sorted(self.holders.get(file_id, set()) - {participant_id})
 
     def discard(self, participant_id: str, file_id: str) -> None:

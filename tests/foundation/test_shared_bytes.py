@@ -111,3 +111,31 @@ def test_the_nightly_batch_reads_both_copies_and_its_inbox_check_sees_the_second
         ("P02", "ok", True),
     ]
     assert _state(study2)[1] == [("P01", 120), ("P02", 120)]
+
+
+def test_repair_of_the_first_holders_batch_records_the_file_as_a_clean_run_did(
+    tmp_path: Path, day_file: Path
+) -> None:
+    """Found by bench.adversarial: re-read by repair after P02 had recorded the same bytes, P01's row
+    named P02 as another holder, so the repaired manifest differed from the clean run's."""
+    from pipeline.repair import repair
+
+    study = _study(tmp_path / "study")
+    for pid in ("P01", "P02"):
+        inbox = study.root / "inbox" / pid
+        inbox.mkdir(parents=True)
+        (inbox / day_file.name).write_bytes(day_file.read_bytes())
+        Ingestor(study).ingest(pid, [inbox / day_file.name])
+    columns = ["participant_id", "status", "reason", "notes", "rows_minutes"]
+    clean = Ingestor(study).lake.manifest().sort("participant_id").select(columns)
+    assert clean["reason"].to_list()[0] is None  # P01 read the bytes first
+    assert "also recorded for P01" in clean["reason"].to_list()[1]
+    (part,) = (study.root / "store" / "lake" / "minutes" / "participant_id=P01").glob("*.parquet")
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+
+    report = repair(open_study(study.root), None)
+
+    assert any(line.startswith("removed damaged batch P01/") for line in report.done)
+    repaired = Ingestor(open_study(study.root)).lake.manifest().sort("participant_id")
+    assert repaired.select(columns).equals(clean)
+    assert json.loads(repaired["notes"][1])["same_bytes_also_held_by"] == ["P01"]
