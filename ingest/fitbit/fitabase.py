@@ -21,18 +21,23 @@ import polars as pl
 from config.schema import PLAUSIBLE_HEART_RATE_BPM
 from ingest.contract import Member, ReadContext, ReadResult, Status
 from ingest.fitbit.bouting import (
-    BoutDecision,
     compare_with_daily,
     daily_mvpa_from_minutes,
     decide,
     fitbit_default,
 )
 from ingest.fitbit.discovery import FITABASE_FILES, FITABASE_UNUSED, fitabase_stem
+from ingest.fitbit.fitabase_files import (
+    SPECS,
+    FileSpec,
+    daily_frame,
+    minute_frame,
+    per_minute_heart_rate,
+)
 from ingest.fitbit.fitabase_time import AmbiguousStamps, parse_local_stamps
+from ingest.fitbit.fitabase_zones import place, zone_groups
 from ingest.fitbit.results import guarded, quarantined, skipped
 from ingest.fitbit.tables import (
-    FITABASE_INTENSITY_LABELS,
-    SOURCE_FITABASE,
     daily_table,
     local_to_utc,
     minutes_table,
@@ -48,44 +53,6 @@ from ingest.salvage import (
     implausible,
     read_csv_text,
 )
-
-MINUTES_PER_DAY = 1440
-
-
-@dataclass(frozen=True)
-class FileSpec:
-    """What one Fitabase kind needs: its time column(s) and the value columns it reads."""
-
-    time_columns: tuple[str, ...]
-    values: tuple[str, ...]
-    wide_prefix: str | None = None
-    value_type: pl.DataType = pl.Int32()
-    """The type the values are stored as: one that cannot hold a value makes it unreadable."""
-
-
-SPECS: dict[str, FileSpec] = {
-    "daily_activity": FileSpec(
-        ("ActivityDate",),
-        (
-            "TotalSteps",
-            "VeryActiveMinutes",
-            "FairlyActiveMinutes",
-            "LightlyActiveMinutes",
-            "SedentaryMinutes",
-        ),
-    ),
-    "daily_intensities": FileSpec(
-        ("ActivityDay",),
-        ("SedentaryMinutes", "LightlyActiveMinutes", "FairlyActiveMinutes", "VeryActiveMinutes"),
-    ),
-    "daily_steps": FileSpec(("ActivityDay",), ("StepTotal",)),
-    "minute_intensities_narrow": FileSpec(("ActivityMinute",), ("Intensity",)),
-    "minute_steps_narrow": FileSpec(("ActivityMinute",), ("Steps",)),
-    "minute_mets_narrow": FileSpec(("ActivityMinute",), ("METs",), value_type=pl.Float32()),
-    "heartrate_seconds": FileSpec(("Time",), ("Value",), value_type=pl.Float32()),
-    "minute_intensities_wide": FileSpec(("ActivityHour",), (), wide_prefix="Intensity"),
-    "minute_steps_wide": FileSpec(("ActivityHour",), (), wide_prefix="Steps"),
-}
 
 _SPLIT_DATE_COLUMNS = ("Date", "ActivityDate", "ActivityDay", "SleepDay")
 _TIME_ONLY = r"^\s*\d{1,2}:\d{2}(:\d{2})?\s*([AaPp][Mm])?\s*$"
@@ -180,159 +147,6 @@ def _resolve(text: pl.DataFrame, spec: FileSpec, ctx: ReadContext) -> _Rows:
     dropped.add(*examples_of(frame, bad, ["Id", *spec.time_columns, *spec.values]))
     frame = frame.filter(~bad & pl.col("participant_id").is_not_null())
     return _Rows(frame, notes, unmapped, dropped)
-
-
-def _to_int(col: str) -> pl.Expr:
-    return checked_number(pl.col(col), pl.Int32())
-
-
-def _zone_groups(frame: pl.DataFrame, ctx: ReadContext) -> list[tuple[str | None, pl.DataFrame]]:
-    """The frame split by each participant's roster zone (``ctx.timezone`` where the roster has none)."""
-    if "participant_id" not in frame.columns or not ctx.zones or frame.height == 0:
-        return [(ctx.timezone, frame)]
-    zone = pl.col("participant_id").replace_strict(
-        dict(ctx.zones), default=ctx.timezone, return_dtype=pl.String
-    )
-    tagged = frame.with_columns(zone.alias("_zone"))
-    return [
-        (z, part.drop("_zone")) for (z,), part in tagged.group_by(["_zone"], maintain_order=True)
-    ]
-
-
-def _place(frame: pl.DataFrame, ctx: ReadContext) -> tuple[pl.DataFrame, int]:
-    """``minute_utc`` and ``utc_offset_minutes`` from naive local times in each participant's roster zone."""
-    placed, gaps = [], 0
-    for tz, part in _zone_groups(frame, ctx):
-        p, g = _place_in_zone(part, tz)
-        placed.append(p)
-        gaps += g
-    return pl.concat(placed, how="vertical_relaxed"), gaps
-
-
-def _place_in_zone(frame: pl.DataFrame, tz: str | None) -> tuple[pl.DataFrame, int]:
-    """``minute_utc`` and ``utc_offset_minutes`` from naive local times in one zone.
-
-    At an autumn DST fold a wall time occurs twice; Fitabase lists both in
-    time order, so its first occurrence per participant is the earlier
-    instant and its second the later. Wall times in the spring gap do not
-    exist; they are dropped and counted.
-    """
-    if tz is None or frame.height == 0:
-        placed = frame.with_columns(pl.col("local").dt.replace_time_zone("UTC").alias("minute_utc"))
-        offset = pl.lit(0, dtype=pl.Int16)
-    else:
-        local = pl.col("local")
-        placed = frame.with_row_index("_row").with_columns(
-            local.dt.replace_time_zone(tz, ambiguous="null", non_existent="null").alias(
-                "minute_utc"
-            )
-        )
-        unplaced = placed.filter(pl.col("minute_utc").is_null())
-        if unplaced.height:  # only fold and gap rows need the order-based rule
-            occurrence = pl.int_range(pl.len()).over("participant_id", "local")
-            ambiguous = (
-                pl.when(occurrence == 0).then(pl.lit("earliest")).otherwise(pl.lit("latest"))
-            )
-            fold = unplaced.select(
-                "_row",
-                local.dt.replace_time_zone(tz, ambiguous=ambiguous, non_existent="null").alias(
-                    "minute_utc"
-                ),
-            )
-            placed = placed.update(fold, on="_row")
-        placed = placed.drop("_row")
-        placed = placed.with_columns(pl.col("minute_utc").dt.convert_time_zone("UTC"))
-        offset = offsets_from_zone(pl.col("minute_utc"), tz)
-    in_gap = placed["minute_utc"].null_count()
-    placed = placed.filter(pl.col("minute_utc").is_not_null()).with_columns(
-        offset.alias("utc_offset_minutes"), pl.lit(SOURCE_FITABASE).alias("source")
-    )
-    return placed, in_gap
-
-
-def _minute_frame(suffix: str, rows: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
-    """participant_id, local minute and the canonical value column(s) of a minute-level file."""
-    if spec.wide_prefix is not None:
-        cols = [f"{spec.wide_prefix}{m:02d}" for m in range(60)]
-        rows = rows.unpivot(
-            index=["participant_id", "local"], on=cols, variable_name="col", value_name="v"
-        ).with_columns(
-            (
-                pl.col("local")
-                + pl.duration(minutes=pl.col("col").str.slice(len(spec.wide_prefix)).cast(pl.Int32))
-            ).alias("local")
-        )
-        value = "v"
-    else:
-        value = spec.values[0]
-    if suffix != "heartrate_seconds":
-        rows = rows.with_columns(pl.col("local").dt.truncate("1m"))
-    if suffix.startswith("minute_intensities"):
-        labels = pl.DataFrame(
-            {
-                "code": list(range(len(FITABASE_INTENSITY_LABELS))),
-                "intensity": FITABASE_INTENSITY_LABELS,
-            },
-            schema={"code": pl.Int32, "intensity": pl.String},
-        )
-        coded = rows.select("participant_id", "local", _to_int(value).alias("code"))
-        return coded.join(labels, on="code", how="left").drop("code")
-    if suffix.startswith("minute_steps"):
-        return rows.select("participant_id", "local", _to_int(value).alias("steps"))
-    if suffix == "minute_mets_narrow":
-        return rows.select(
-            "participant_id",
-            "local",
-            (checked_number(pl.col(value), pl.Float32()) / 10).alias("mets"),
-        )
-    # heart rate: the ~5 s samples, averaged per UTC minute once placed in time (see _per_minute_heart_rate)
-    return rows.select(
-        "participant_id",
-        "local",
-        checked_number(pl.col(value), pl.Float32()).alias("heart_rate_bpm"),
-    )
-
-
-def _per_minute_heart_rate(placed: pl.DataFrame) -> pl.DataFrame:
-    """Mean bpm of the samples in each UTC minute (after placement, so a DST fold's two passes stay apart)."""
-    return placed.group_by("participant_id", pl.col("minute_utc").dt.truncate("1m")).agg(
-        pl.col("heart_rate_bpm")
-        .filter(pl.col("heart_rate_bpm").is_between(*PLAUSIBLE_HEART_RATE_BPM))
-        .mean(),
-        pl.col("utc_offset_minutes").first(),
-        pl.col("source").first(),
-        pl.col("local").min(),
-    )
-
-
-def _daily_frame(suffix: str, rows: pl.DataFrame, bouts: BoutDecision) -> pl.DataFrame:
-    names = {
-        "VeryActiveMinutes": "vigorous_minutes",
-        "FairlyActiveMinutes": "moderate_minutes",
-        "LightlyActiveMinutes": "light_minutes",
-        "SedentaryMinutes": "sedentary_minutes",
-        "TotalSteps": "steps",
-        "StepTotal": "steps",
-    }
-    present = [c for c in names if c in rows.columns and c in SPECS[suffix].values]
-    out = rows.select(
-        "participant_id",
-        pl.col("local").dt.date().alias("local_date"),
-        *[_to_int(c).alias(names[c]) for c in present],
-    )
-    if "sedentary_minutes" in out.columns:
-        others = [
-            c for c in ("vigorous_minutes", "moderate_minutes", "light_minutes") if c in out.columns
-        ]
-        idle = (pl.col("sedentary_minutes") >= MINUTES_PER_DAY) & pl.all_horizontal(
-            [pl.col(c) == 0 for c in others]
-        )
-        if "steps" in out.columns:
-            idle = idle & (pl.col("steps") == 0)
-        out = out.with_columns((~idle).alias("worn"))
-    return out.with_columns(
-        pl.lit(bouts.bouted).alias("bouted"), pl.lit(SOURCE_FITABASE).alias("source")
-    )
 
 
 def _outcome(kind: str, path: str, rows: _Rows, n_rows: int) -> tuple[Status, str | None]:
@@ -444,7 +258,7 @@ def _read_minute_file(
         return got
     rows, _text, n_rows = got
     labels = None
-    frame = _minute_frame(suffix, rows.frame, SPECS[suffix])
+    frame = minute_frame(suffix, rows.frame, SPECS[suffix])
     if SPECS[suffix].wide_prefix is not None:
         value = next(c for c in ("intensity", "steps") if c in frame.columns)
         lost = frame.filter(pl.col(value).is_null()).height
@@ -465,9 +279,9 @@ def _read_minute_file(
                 "sample",
             )
         )
-    placed, in_gap = _place(frame, ctx)
+    placed, in_gap = place(frame, ctx)
     if suffix == "heartrate_seconds":
-        placed = _per_minute_heart_rate(placed)
+        placed = per_minute_heart_rate(placed)
     status, reason = _outcome(_kind(suffix), member.path, rows, n_rows)
     result = ReadResult(
         kind=_kind(suffix),
@@ -495,7 +309,7 @@ def _daily_result(
     minute_days: pl.DataFrame | None,
     ctx: ReadContext,
 ) -> ReadResult:
-    provisional = _daily_frame(suffix, rows.frame, fitbit_default())
+    provisional = daily_frame(suffix, rows.frame, fitbit_default())
     bouts = fitbit_default()
     if minute_days is not None and {"moderate_minutes", "vigorous_minutes"} <= set(
         provisional.columns
@@ -512,7 +326,7 @@ def _daily_result(
                     else pl.lit(0, dtype=pl.Int16)
                 ).alias("utc_offset_minutes")
             )
-            for tz, part in _zone_groups(frame, ctx)
+            for tz, part in zone_groups(frame, ctx)
         ],
         how="vertical_relaxed",
     )
