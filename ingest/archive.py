@@ -30,7 +30,6 @@ is streamed into a temporary file, never held in memory, and read from there.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import os
@@ -42,10 +41,25 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO
 
+from ingest.archive_limits import (
+    DEFAULT_LIMITS,
+    ArchiveLimits,
+    CappedStream,
+    Expansion,
+    ExpansionRefused,
+    MiB,
+    OverLimit,
+    UnreadableMember,
+    is_symlink,
+    member_ratio_reason,
+    special_member,
+    unsafe_reason,
+)
 from ingest.contract import Member
+from ingest.regular_files import SpecialFileError, open_regular, read_regular, special_kind
 
 try:  # Deflate64 (method 9): what Windows' "compressed folder" writes for large archives
     import zipfile_deflate64  # noqa: F401  (registers method 9 with zipfile)
@@ -62,8 +76,6 @@ ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 ZIP_DEFLATE64 = 9
 CHUNK = 1 << 20
-MiB = 1024**2
-GiB = 1024**3
 ENCRYPTED_REASON = "encrypted: ask the participant for an unencrypted export"
 QUARANTINE_COPY_MAX = 256 * MiB
 """Refused members up to this size are copied to the quarantine; larger ones are only named."""
@@ -80,29 +92,6 @@ def readable_methods() -> dict[int, str]:
     if DEFLATE64_READABLE:
         methods[ZIP_DEFLATE64] = "deflate64"
     return methods
-
-
-@dataclass(frozen=True)
-class ArchiveLimits:
-    """Refusal thresholds (from ``[ingest]`` in study.toml); see the module docstring."""
-
-    max_members: int = 100_000
-    max_depth: int = 3
-    max_expansion_ratio: float = 200.0
-    max_expanded_bytes: int = 20 * GiB
-    max_member_ratio: float = 1_000.0
-    min_free_disk_bytes: int = 1 * GiB
-    ratio_floor_bytes: int = 64 * MiB
-
-
-def archive_limits_of(ingest: object) -> ArchiveLimits:
-    """The limits of a study's ``[ingest]`` section (``archive_*`` keys); defaults for keys it lacks."""
-    defaults = ArchiveLimits()
-    values = {
-        name: getattr(ingest, f"archive_{name}", getattr(defaults, name))
-        for name in ArchiveLimits.__dataclass_fields__
-    }
-    return ArchiveLimits(**values)
 
 
 @dataclass(frozen=True)
@@ -129,77 +118,8 @@ class Bundle:
     """Container path -> SHA-256 of its bytes, computed while it was copied out (no second read)."""
 
 
-class ExpansionRefused(zipfile.BadZipFile):
-    """A member's bytes went past what the limits allow while streaming."""
-
-
-class _OverLimit(Exception):
-    """The whole expansion of an outermost archive went over a limit: the archive is refused whole."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class UnreadableMember(zipfile.BadZipFile):
-    """A member that cannot be decoded (damaged stream, unknown method, password); not a transient I/O error."""
-
-
 def is_zip_bytes(head: bytes) -> bool:
     return head.startswith(ZIP_MAGIC) or head.startswith(EMPTY_ZIP_MAGIC)
-
-
-def open_regular(path: Path, *, follow_symlinks: bool = False) -> IO[bytes]:
-    """Open ``path`` for reading only if it is a regular file (reached without a symlink in its last component).
-
-    ``O_NOFOLLOW`` refuses a symlink (unless ``follow_symlinks``: a path a
-    person named on the command line) and ``O_NONBLOCK`` keeps a FIFO from
-    blocking the open; the descriptor is then checked to be a regular file,
-    so a file swapped for a FIFO or device after listing is refused too.
-    Raises ``SpecialFileError`` (an ``OSError``) for anything else.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    if not follow_symlinks:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as e:
-        if e.errno in (errno.ELOOP, errno.EMLINK):
-            raise SpecialFileError(
-                f"{path}: symlink{' loop' if follow_symlinks else ''}: refused"
-            ) from None
-        raise
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise SpecialFileError(f"{path}: {special_kind(mode)}: refused")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb")
-
-
-class SpecialFileError(OSError):
-    """A path that is not a regular file (symlink, FIFO, device, socket, folder where a file was expected)."""
-
-
-def special_kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    if stat.S_ISFIFO(mode):
-        return "FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device file"
-    if stat.S_ISDIR(mode):
-        return "folder"
-    return "special file"
-
-
-def read_regular(path: Path, *, follow_symlinks: bool = False) -> bytes:
-    """The bytes of a regular file; ``SpecialFileError`` for a symlink, FIFO, device or socket."""
-    with open_regular(path, follow_symlinks=follow_symlinks) as f:
-        return f.read()
 
 
 def is_zip_file(path: Path) -> bool:
@@ -207,86 +127,8 @@ def is_zip_file(path: Path) -> bool:
         return is_zip_bytes(f.read(4))
 
 
-def _unsafe_reason(name: str) -> str | None:
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        return f"absolute path {name!r} in archive: refused"
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    depth = 0
-    for part in parts:
-        depth += -1 if part == ".." else 0 if part == "." else 1
-        if depth < 0:
-            return f"member path {name!r} escapes the extraction folder: refused"
-    return None
-
-
-def _is_symlink(info: zipfile.ZipInfo) -> bool:
-    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
-
-
-def _is_special(info: zipfile.ZipInfo) -> str | None:
-    mode = info.external_attr >> 16
-    kind = stat.S_IFMT(mode)  # zero when the writer recorded permissions only
-    if info.create_system == 3 and kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
-        return special_kind(mode)
-    return None
-
-
-class _Expansion:
-    """The running total of one outermost archive's expansion, over all its nesting levels."""
-
-    def __init__(self, outer_size: int, limits: ArchiveLimits) -> None:
-        self.limits = limits
-        self.outer_size = max(outer_size, 1)
-        by_ratio = max(int(limits.max_expansion_ratio * self.outer_size), limits.ratio_floor_bytes)
-        self.cap = min(by_ratio, limits.max_expanded_bytes)
-        self.declared = 0
-        self.members = 0
-        self.streamed = 0
-
-    def describe_cap(self) -> str:
-        return (
-            f"the limit of {self.cap:,} bytes for this archive (the smaller of {self.limits.max_expansion_ratio:g}x "
-            f"its {self.outer_size:,} bytes and {self.limits.max_expanded_bytes:,}; all nesting levels together)"
-        )
-
-    def admit(self, infos: list[zipfile.ZipInfo]) -> str | None:
-        """Count one archive level's members and declared sizes; the refusal reason when that goes over."""
-        members = self.members + len(infos)
-        if members > self.limits.max_members:
-            return (
-                f"archive has {members:,} members (all nesting levels together), "
-                f"more than the limit of {self.limits.max_members:,}: refused"
-            )
-        declared = self.declared + sum(i.file_size for i in infos)
-        if declared > self.cap:
-            return f"archive expands to {declared:,} bytes, over {self.describe_cap()}: refused"
-        self.members, self.declared = members, declared
-        return None
-
-    def stream(self, n: int) -> None:
-        """Count bytes as they are decompressed; raise once the whole expansion goes past the cap."""
-        self.streamed += n
-        if self.streamed > self.cap:
-            raise ExpansionRefused(
-                f"archive expanded past {self.describe_cap()} while reading: refused"
-            )
-
-
-def member_ratio_reason(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
-    """Why one member's own compression ratio marks it as a bomb, if it does."""
-    if info.file_size <= limits.ratio_floor_bytes:
-        return None
-    ratio = info.file_size / max(info.compress_size, 1)
-    if ratio > limits.max_member_ratio:
-        return (
-            f"member expands {ratio:,.0f}x ({info.compress_size:,} to {info.file_size:,} bytes), "
-            f"over the per-member limit of {limits.max_member_ratio:g}x: refused"
-        )
-    return None
-
-
 def _copy_member(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Expansion | None, out: IO[bytes]
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Expansion | None, out: IO[bytes]
 ) -> str:
     """Stream one member into ``out``, enforcing its declared size and the whole-expansion cap; its SHA-256."""
     digest = hashlib.sha256()
@@ -315,7 +157,7 @@ def _copy_member(
     return digest.hexdigest()
 
 
-def _reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Expansion) -> Callable[[], bytes]:
+def _reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Expansion) -> Callable[[], bytes]:
     """A member's ``load``: its bytes, streamed within the limits. The first read counts against the cap."""
     counted = [False]
 
@@ -326,39 +168,6 @@ def _reader(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Expansion) -> C
         return sink.getvalue()
 
     return load
-
-
-class _CappedStream:
-    """A zip member's decompressed stream that refuses to run past its declared size."""
-
-    def __init__(self, raw: IO[bytes], info: zipfile.ZipInfo) -> None:
-        self.raw, self.info, self.pos = raw, info, 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        want = size if size is not None and size >= 0 else self.info.file_size + 1 - self.pos
-        try:
-            chunk = self.raw.read(want)
-        except (zlib.error, NotImplementedError, RuntimeError, EOFError, zipfile.BadZipFile) as e:
-            raise UnreadableMember(f"{self.info.filename}: cannot be decoded: {e}") from None
-        self.pos += len(chunk)
-        if self.pos > self.info.file_size:
-            raise ExpansionRefused(
-                f"{self.info.filename}: expands beyond its declared size {self.info.file_size:,}: refused"
-            )
-        return chunk
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        self.pos = self.raw.seek(offset, whence)
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seekable(self) -> bool:
-        return self.raw.seekable()
-
-    def readable(self) -> bool:
-        return True
 
 
 def _streamer(
@@ -373,7 +182,7 @@ def _streamer(
     @contextmanager
     def stream() -> Iterator[IO[bytes]]:
         with zf.open(info) as raw:
-            yield _CappedStream(raw, info)  # type: ignore[misc]
+            yield CappedStream(raw, info)  # type: ignore[misc]
 
     return stream
 
@@ -412,11 +221,11 @@ class _Walk:
         self.bundle.refusals.append(Refusal(path, size, reason, load))
 
     # -- zips -------------------------------------------------------------
-    def zip(self, zf: zipfile.ZipFile, prefix: str, depth: int, budget: _Expansion) -> None:
+    def zip(self, zf: zipfile.ZipFile, prefix: str, depth: int, budget: Expansion) -> None:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         reason = budget.admit(infos)
         if reason is not None:
-            raise _OverLimit(reason)
+            raise OverLimit(reason)
         names: dict[str, list[zipfile.ZipInfo]] = {}
         for info in infos:
             names.setdefault(info.filename, []).append(info)
@@ -428,7 +237,7 @@ class _Walk:
             reason = self._member_reason(info, copies)
             load = _reader(zf, info, budget)
             if reason is not None:
-                plain = not (_is_symlink(info) or _is_special(info) or info.flag_bits & 0x1)
+                plain = not (is_symlink(info) or special_member(info) or info.flag_bits & 0x1)
                 self.refuse(
                     path,
                     info.file_size,
@@ -447,12 +256,12 @@ class _Walk:
             self.bundle.members.append(Member(path, info.file_size, load, stream))
 
     def _member_reason(self, info: zipfile.ZipInfo, copies: list[zipfile.ZipInfo]) -> str | None:
-        reason = _unsafe_reason(info.filename)
+        reason = unsafe_reason(info.filename)
         if reason is not None:
             return reason
-        if _is_symlink(info):
+        if is_symlink(info):
             return f"symlink {info.filename!r} in archive: refused"
-        special = _is_special(info)
+        special = special_member(info)
         if special is not None:
             return f"{special} {info.filename!r} in archive: refused"
         if info.flag_bits & 0x1:
@@ -473,7 +282,7 @@ class _Walk:
         info: zipfile.ZipInfo,
         path: str,
         depth: int,
-        budget: _Expansion,
+        budget: Expansion,
         load: Callable[[], bytes],
     ) -> None:
         """A zip inside a zip: streamed to a temporary file within the limits, then walked from there."""
@@ -503,7 +312,7 @@ class _Walk:
         except ExpansionRefused as e:
             spilled.unlink(missing_ok=True)
             if budget.streamed > budget.cap:
-                raise _OverLimit(str(e)) from None
+                raise OverLimit(str(e)) from None
             self.refuse(path, info.file_size, str(e))
             return
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
@@ -601,8 +410,8 @@ class _Walk:
         if rel:
             b.containers.append(Member(rel, size, load or (lambda: b"")))
         try:
-            self.zip(zf, f"{rel}!/" if rel else "", 1, _Expansion(size, self.limits))
-        except _OverLimit as e:
+            self.zip(zf, f"{rel}!/" if rel else "", 1, Expansion(size, self.limits))
+        except OverLimit as e:
             del b.members[marks[0] :], b.refusals[marks[1] :], b.containers[marks[2] :]
             kept = {c.path for c in b.containers}
             b.container_ids = {k: v for k, v in b.container_ids.items() if k in kept}
@@ -616,7 +425,7 @@ def _copy_path(path: str, k: int, n: int) -> str:
 
 @contextmanager
 def open_bundle(
-    path: Path, limits: ArchiveLimits = ArchiveLimits(), *, spill_dir: Path | None = None
+    path: Path, limits: ArchiveLimits = DEFAULT_LIMITS, *, spill_dir: Path | None = None
 ) -> Iterator[Bundle]:
     """Members of a folder or zip; they can be loaded until the block ends.
 

@@ -47,7 +47,7 @@ class Fingerprints:
         hit = self._entries.get(key)
         if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return str(hit[2])
-        from ingest.archive import read_regular  # regular files only: a FIFO is never opened
+        from ingest.regular_files import read_regular  # regular files only: a FIFO is never opened
 
         fid = file_id_of(read_regular(Path(file)))
         self._entries[key] = [st.st_size, st.st_mtime_ns, fid]

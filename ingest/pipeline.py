@@ -29,16 +29,8 @@ import pyarrow.compute as pc
 from config import Study
 from config.participant_id import RULE, problem_with, validate_participant_id
 from config.schema import FILES, LAKE_TABLES
-from ingest.archive import (
-    Bundle,
-    Refusal,
-    SpecialFileError,
-    archive_limits_of,
-    is_zip_bytes,
-    open_bundle,
-    open_regular,
-    read_regular,
-)
+from ingest.archive import Bundle, Refusal, is_zip_bytes, open_bundle
+from ingest.archive_limits import archive_limits_of
 from ingest.contract import (
     BundleReader,
     Member,
@@ -50,6 +42,7 @@ from ingest.contract import (
 from ingest.fingerprints import file_id_of
 from ingest.parallel import ReaderPool
 from ingest.recognise import FAMILIES, HEAD_BYTES, recognise
+from ingest.regular_files import SpecialFileError, open_regular, read_regular
 from ingest.roster_hold import HELD_KIND, hold_reason
 from ingest.time_window import CREATED_KEY, WRITTEN_KEY, Window, within_window
 from ingest.versions import (

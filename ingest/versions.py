@@ -78,7 +78,7 @@ def intake_settings(
 ) -> dict[str, Any]:
     """The settings that decide how one participant's files are read, as recorded parts.
 
-    ``limits`` is an ``ingest.archive.ArchiveLimits``. The Fitabase id map is
+    ``limits`` is an ``ingest.archive_limits.ArchiveLimits``. The Fitabase id map is
     recorded by its size and hash (it can hold the whole roster).
     """
     return {

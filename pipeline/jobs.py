@@ -25,9 +25,9 @@ from features.incremental import replace_weeks, touched_weeks
 from features.plausibility import EXCLUSION_COLUMNS, exclusions_table
 from features.scope import DAILY_REACH_AFTER, REACH_AFTER, REACH_BEFORE, keep_requested
 from features.weekly import Inputs, week_tables, week_tables_in_batches
-from ingest.archive import special_kind
 from ingest.fingerprints import Fingerprints
 from ingest.pipeline import FileOutcome, Ingestor, IngestReport, looks_like_fit
+from ingest.regular_files import special_kind
 from models.adherence import participant_scores
 from models.cohort import cohort_weekly
 from models.weekly_status import with_status

@@ -5,7 +5,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from ingest.archive import ArchiveLimits, open_bundle
+from ingest.archive import open_bundle
+from ingest.archive_limits import ArchiveLimits
 from tests.garmin.fixtures import (
     ABSOLUTE_PATH,
     DEEP_ZIP_PATH,

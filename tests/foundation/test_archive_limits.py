@@ -27,7 +27,8 @@ from typer.testing import CliRunner
 
 from config import init_study, open_study
 from config.study import parse_study_config
-from ingest.archive import ENCRYPTED_REASON, ArchiveLimits, archive_limits_of, open_bundle
+from ingest.archive import ENCRYPTED_REASON, open_bundle
+from ingest.archive_limits import ArchiveLimits, archive_limits_of
 from ingest.pipeline import FileOutcome, Ingestor, IngestReport
 from irisin.cli import app
 from pipeline.demo.fitbit_files import write_takeout_json
@@ -139,7 +140,8 @@ def test_nested_bomb_is_what_the_issue_describes(bomb: tuple[Path, list[float], 
 MEMORY_PROBE = """
 import json, resource, sys, time
 from pathlib import Path
-from ingest.archive import ArchiveLimits, open_bundle
+from ingest.archive import open_bundle
+from ingest.archive_limits import ArchiveLimits
 
 def vm_bytes():
     for line in open("/proc/self/status"):
