@@ -500,6 +500,7 @@ def table_page(study: Study, version: int, as_of: date | None) -> None:
 
 
 def participant_page(study: Study, version: int, as_of: date | None) -> None:
+    """One participant (chosen, or named in the URL): figures, weekly minutes, wear, sources and problem files."""
     table = _participant_table(str(study.root), version, as_of, _live_minute(as_of)).table
     ids = sorted(table["participant_id"].to_list())
     st.header("Participant")
@@ -516,9 +517,15 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
     row = table.filter(table["participant_id"] == pid).row(0, named=True)
     last_local = _last_local(study, version, pid)
     detail = _participant(str(study.root), version, pid, last_local)
-    threshold = study.config.scoring.threshold_minutes_per_week
+    _participant_summary(row, detail.timezone)
+    _participant_charts(study, pid, detail)
+    _participant_files(detail)
+
+
+def _participant_summary(row: dict[str, Any], timezone: str) -> None:
+    """The participant's last data, zone and flags, and the four week figures of the table's row."""
     st.markdown(
-        f"**Last data:** {row['last_data'] or 'none yet'} &nbsp;·&nbsp; **Time zone:** {detail.timezone}"
+        f"**Last data:** {row['last_data'] or 'none yet'} &nbsp;·&nbsp; **Time zone:** {timezone}"
         f" &nbsp;·&nbsp; **Flags:** {row['flags'] or 'none'}"
     )
     cols = st.columns(4)
@@ -529,6 +536,11 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
         "Weeks met / sufficient",
         "—" if row["weeks_met"] is None else f"{row['weeks_met']} / {row['weeks_sufficient']}",
     )
+
+
+def _participant_charts(study: Study, pid: str, detail: data.ParticipantDetail) -> None:
+    """Minutes per week against the threshold, and wear by local day and hour (or what to do when there is none)."""
+    threshold = study.config.scoring.threshold_minutes_per_week
     st.subheader("Minutes per week")
     weeks = _window(detail.weeks, "participant_window") if detail.weeks.height else detail.weeks
     if detail.weeks.is_empty():
@@ -551,6 +563,10 @@ def participant_page(study: Study, version: int, as_of: date | None) -> None:
             f"Local days {detail.heatmap_from} to {detail.heatmap_until} ({detail.timezone})."
         )
         st.altair_chart(charts.wear_heatmap(detail.hourly, detail.timezone), width="stretch")
+
+
+def _participant_files(detail: data.ParticipantDetail) -> None:
+    """The sources and devices seen, and the files quarantined or read only in part, with their reasons."""
     st.subheader("Sources and devices seen")
     st.dataframe(
         detail.sources,
