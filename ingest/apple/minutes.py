@@ -214,28 +214,39 @@ SLICE_ROWS = 1 << 20
 """Partial-minute rows turned into canonical rows at a time (bounds the work frames beside the output)."""
 
 
-def minute_table(partials: list[pl.DataFrame]) -> pa.Table | None:
+def minute_table(partials: list[pl.LazyFrame]) -> pa.Table | None:
     """Canonical minute rows (without participant and file ids) from the chunks' partial minutes.
 
-    The rows are built one span of minutes at a time (about ``SLICE_ROWS``
-    partial rows each) and handed to Arrow span by span, so the sorting and
-    string columns of a large export are never all held twice; the spans are
-    in minute order, so the table is sorted as a whole. None when there are none.
+    ``partials`` are in file order (in memory or spilled). The rows are built
+    one span of minutes at a time (about ``SLICE_ROWS`` partial rows each):
+    each span's partials are gathered from every frame, merged, turned into
+    canonical rows and handed to Arrow, so only the output and one span are
+    held; the spans are in minute order, so the table is sorted as a whole.
+    None when there are no rows.
     """
     if not partials:
         return None
-    merged = merge_partials(partials)
-    if merged.height == 0:
+    every = pl.concat(partials, how="vertical")
+    rows, first, last = (
+        every.select(
+            pl.len().alias("rows"),
+            pl.col("minute").min().alias("first"),
+            pl.col("minute").max().alias("last"),
+        )
+        .collect()
+        .row(0)
+    )
+    if not rows:
         return None
-    first, last = int(merged["minute"].min()), int(merged["minute"].max())  # type: ignore[arg-type]
-    spans = max(1, -(-merged.height // SLICE_ROWS))
+    spans = max(1, -(-rows // SLICE_ROWS))
     width = (last - first) // spans + 1
     tables = []
     for k in range(spans):
         lo, hi = first + k * width, first + (k + 1) * width
-        part = merged.filter((pl.col("minute") >= lo) & (pl.col("minute") < hi))
+        in_span = (pl.col("minute") >= lo) & (pl.col("minute") < hi)
+        part = pl.concat([f.filter(in_span) for f in partials], how="vertical").collect()
         if part.height:
-            tables.append(_canonical_rows(part).to_arrow())
+            tables.append(_canonical_rows(merge_partials([part])).to_arrow())
     return pa.concat_tables(tables) if tables else None
 
 

@@ -16,8 +16,11 @@ is quarantined; damage part-way keeps every record before it (``partial``).
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import IO, Any
 
 import polars as pl
@@ -93,23 +96,39 @@ def read_apple_health_export(members: Sequence[Member], ctx: ReadContext) -> dic
     return results
 
 
+SPILL_ROWS = 1 << 20
+"""Partial-minute rows held in memory; past this they are merged and written to a temporary Parquet file."""
+
+
 class _Minutes:
-    """Minute partials, resting heart rates and drop counts gathered chunk by chunk."""
+    """Minute partials, resting heart rates and drop counts gathered chunk by chunk.
+
+    Partials stay in memory, merged like a binary counter, until they hold
+    ``SPILL_ROWS`` rows; then they are merged into one Parquet file in a
+    temporary folder (files in file order), so the rows held while reading do
+    not grow with the export. ``close`` removes the folder.
+    """
 
     def __init__(self, timezone: str | None) -> None:
         self.timezone = timezone
+        self.folder: Path | None = None
         self.reset()
 
     def reset(self) -> None:
         """Forget everything (the file is about to be read again from its start)."""
         self.levels: list[tuple[int, pl.DataFrame]] = []
+        self.spilled: list[Path] = []
         self.resting: list[pl.DataFrame] = []
         self.dropped: dict[str, int] = {}
 
-    @property
-    def partials(self) -> list[pl.DataFrame]:
-        """The partial-minute frames held, oldest first."""
-        return [frame for _, frame in self.levels]
+    def close(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    def partials(self) -> list[pl.LazyFrame]:
+        """Every partial-minute frame, oldest first: the spilled files, then those in memory."""
+        return [pl.scan_parquet(f) for f in self.spilled] + [f.lazy() for _, f in self.levels]
 
     def _push(self, frame: pl.DataFrame) -> None:
         """Add a chunk's partial minutes, merging like a binary counter.
@@ -118,8 +137,7 @@ class _Minutes:
         merged into one of the next level, older first, so a minute's first
         offset stays the file's first. Each row takes part in about log2(chunks)
         merges (before, every eighth chunk re-merged everything read so far,
-        which grew with the square of the file) and at most that many frames are
-        held, whatever the order of the records.
+        which grew with the square of the file).
         """
         level = 0
         while self.levels and self.levels[-1][0] == level:
@@ -127,6 +145,16 @@ class _Minutes:
             frame = merge_partials([older, frame])
             level += 1
         self.levels.append((level, frame))
+        if sum(f.height for _, f in self.levels) >= SPILL_ROWS:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="irisin-apple-"))
+        path = self.folder / f"partials-{len(self.spilled):05d}.parquet"
+        merge_partials([f for _, f in self.levels]).write_parquet(path, compression="lz4")
+        self.spilled.append(path)
+        self.levels = []
 
     def take(self, chunk: pl.DataFrame, escaped: bool) -> None:
         records, counts = usable(parse_chunk(chunk, escaped=escaped))
@@ -146,16 +174,19 @@ def read_export_xml(source: IO[bytes], ctx: ReadContext, *, fast: bool = True) -
     """
     gathered = _Minutes(ctx.timezone)
     try:
-        if fast:
-            outcome = scan_export_fast(source, gathered.take, gathered.reset)
-        else:
-            outcome = scan_export(source, lambda frame: gathered.take(frame, False))
-    except NotAppleHealth as e:
-        return ReadResult(
-            kind=KIND, status="quarantined", reason=f"not an Apple Health export.xml: {e}"
-        )
-    partials, resting, dropped = gathered.partials, gathered.resting, gathered.dropped
-    minutes = minute_table(partials)
+        try:
+            if fast:
+                outcome = scan_export_fast(source, gathered.take, gathered.reset)
+            else:
+                outcome = scan_export(source, lambda frame: gathered.take(frame, False))
+        except NotAppleHealth as e:
+            return ReadResult(
+                kind=KIND, status="quarantined", reason=f"not an Apple Health export.xml: {e}"
+            )
+        minutes = minute_table(gathered.partials())
+    finally:
+        gathered.close()
+    resting, dropped = gathered.resting, gathered.dropped
     tables: dict[str, pa.Table] = {}
     if minutes is not None and minutes.num_rows:
         tables["minutes"] = minutes

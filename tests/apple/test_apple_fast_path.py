@@ -209,3 +209,31 @@ def test_minute_rows_built_span_by_span_equal_one_pass(
     assert spans.tables["minutes"].column("minute_utc").num_chunks >= 8
     assert_same(spans, whole)
     assert pl.from_arrow(whole.tables["minutes"])["minute_utc"].is_sorted()
+
+
+def test_partials_spilled_to_parquet_read_the_same_and_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None
+) -> None:
+    import tempfile
+
+    import ingest.apple.reader as reader
+
+    path = tmp_path / "export.xml"
+    write_export(path, 300_000, seed=5)
+    whole = read_export_xml(io.BytesIO(path.read_bytes()), CTX)
+    spill_root = tmp_path / "tmp"
+    spill_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
+    monkeypatch.setattr(reader, "SPILL_ROWS", 60)
+    folders: list[Path] = []
+    real_spill = reader._Minutes._spill
+
+    def spy(self: reader._Minutes) -> None:
+        real_spill(self)
+        folders.append(self.spilled[-1])
+
+    monkeypatch.setattr(reader._Minutes, "_spill", spy)
+    spilled = read_export_xml(io.BytesIO(path.read_bytes()), CTX)
+    assert len(folders) > 5  # many Parquet files of partials were written
+    assert_same(spilled, whole)
+    assert list(spill_root.iterdir()) == []  # and removed with their folder
