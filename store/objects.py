@@ -62,38 +62,31 @@ def parquet_source(
 
     Local parts are read in place by ``read_parquet`` (columns united by
     name). Parts on object storage are read one at a time by pyarrow into the
-    table ``_parts_<name>`` of ``con``, under the union of their schemas, so
-    memory holds one part at a time and the rows stay in the connection's
-    database (a copy, since DuckDB cannot reach the objects itself).
+    table ``_parts_<name>`` of ``con``, which gains the columns a later part
+    adds (rows of parts without them have nulls), so memory holds one part at
+    a time and the rows stay in the connection's database (a copy, since
+    DuckDB cannot reach the objects itself). Each object is opened once.
     """
     if isinstance(fs, pafs.LocalFileSystem):
         listed = "[" + ", ".join(_sql_str(p) for p in parts) + "]"
         return f"read_parquet({listed}, hive_partitioning = false, union_by_name = true, filename = true) t"
     staging = f"_parts_{name}"
-    schema = pa.unify_schemas(
-        [pq.read_schema(p, filesystem=fs) for p in parts]
-        + [pa.schema([pa.field(FILENAME, pa.string())])]
-    )
-    empty = schema.empty_table()  # noqa: F841  (read by DuckDB's replacement scan)
-    con.execute(f"CREATE OR REPLACE TABLE {staging} AS SELECT * FROM empty")
-    for path in parts:
-        table = pq.read_table(path, filesystem=fs, partitioning=None)
+    columns: set[str] = set()
+    for path in parts:  # one open (one footer and one data read) per object
+        with fs.open_input_file(path) as handle:
+            table = pq.read_table(handle)
         table = table.append_column(FILENAME, pa.array([path] * table.num_rows, pa.string()))
-        part = pa.table(  # noqa: F841  (read by DuckDB's replacement scan)
-            {
-                f.name: table[f.name].cast(f.type)
-                if f.name in table.column_names
-                else pa.nulls(table.num_rows, f.type)
-                for f in schema
-            }
-        )
-        con.execute(f"INSERT INTO {staging} SELECT * FROM part")
+        part = table  # noqa: F841  (read by DuckDB's replacement scan)
+        if not columns:
+            con.execute(f"CREATE OR REPLACE TABLE {staging} AS SELECT * FROM part")
+        else:
+            # a column this part adds (parts written by older versions lack newer ones)
+            for column, kind, *_ in con.execute("DESCRIBE SELECT * FROM part").fetchall():
+                if column not in columns:
+                    con.execute(f'ALTER TABLE {staging} ADD COLUMN "{column}" {kind}')
+            con.execute(f"INSERT INTO {staging} BY NAME SELECT * FROM part")
+        columns.update(table.column_names)
     return f"{staging} t"
-
-
-def arrow_table_of(path: str, fs: pafs.FileSystem) -> pa.Table:
-    """One Parquet file read whole through ``fs``."""
-    return pq.read_table(path, filesystem=fs, partitioning=None)
 
 
 def describe_store(url: str | None, study_folder: Path) -> str:
