@@ -42,11 +42,13 @@ from flows.tasks import (
 )
 from ingest.parallel import MIN_FILES_FOR_POOL
 from ingest.pipeline import IngestReport
+from pipeline.intake_report import known_archive_members
 from pipeline.jobs import (
     InboxItem,
     RunRecord,
     damage_outcomes,
     files_of,
+    fingerprints_of,
     inbox_items,
     ingest_item,
     weeks_of,
@@ -274,7 +276,11 @@ def backfill_flow(
             derived = derive_weeks(run, scope)
             hold_point(checkpoint.folder, "derived")
             # files already in the lake (read before, or by a resumed run's finished batches) are seen too
-            report.outcomes = already_ingested(items, report) + report.outcomes
+            known = already_ingested(items, report)
+            report.known_members += known_archive_members(
+                known, run.lake, fingerprints_of(study).file_id
+            )
+            report.outcomes = known + report.outcomes
             report.outcomes += damage_outcomes(study, run.lake)
             state = finish_run(
                 record,

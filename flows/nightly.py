@@ -39,6 +39,7 @@ from flows.tasks import (
     study_lock,
 )
 from ingest.pipeline import FileOutcome, IngestReport
+from pipeline.intake_report import known_archive_members
 from pipeline.jobs import (
     InboxItem,
     RunRecord,
@@ -183,7 +184,9 @@ def nightly_flow(study_dir: str, show_progress: bool | None = None) -> dict[str,
                 run, fresh, c.max_concurrent_files, c.backfill_batch_participants, bar
             )
             with gc_paused():
-                report.outcomes = already_ingested(items, report) + report.outcomes
+                known = already_ingested(items, report)
+                report.known_members += known_archive_members(known, run.lake, hashes.file_id)
+                report.outcomes = known + report.outcomes
             report.outcomes += damage_outcomes(
                 study, run.lake
             )  # committed parts missing or unreadable: named

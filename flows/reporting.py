@@ -95,7 +95,7 @@ def finish_run(
     publish_run_artifacts(study.root.name, record.flow, summary, attention)
     info_path = record.finish(report, summary, status)
     statuses = Counter(o.status for o in report.outcomes if o.new)
-    counts = file_counts(report.outcomes)
+    counts = file_counts(report.outcomes, report.known_members)
     result: dict[str, Any] = {
         "run_id": record.run_id,
         "flow": record.flow,

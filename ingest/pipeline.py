@@ -53,7 +53,7 @@ from ingest.versions import (
     stale_rows,
     versions_json,
 )
-from store.lake import SHARED_BYTES_NOTE, Batch, KnownFiles, Lake
+from store.lake import LISTED_KEY, SHARED_BYTES_NOTE, Batch, KnownFiles, Lake
 from store.quarantine import quarantine
 
 FIT_MAGIC = b".FIT"
@@ -253,10 +253,13 @@ class IngestReport:
 
     outcomes: list[FileOutcome] = field(default_factory=list)
     batches: list[tuple[str, str]] = field(default_factory=list)
+    known_members: int = 0
+    """Members of archives found already known, counted from the manifest rather than listed one by one."""
 
     def extend(self, other: IngestReport) -> None:
         self.outcomes += other.outcomes
         self.batches += other.batches
+        self.known_members += other.known_members
 
     def counts(self) -> Counter[tuple[str, str]]:
         """(kind, status) -> files, for new files only."""
@@ -474,9 +477,10 @@ class Ingestor:
             return self._commit(
                 participant_id, str(path), [_Pending("", fid, 0, refused, None, None)]
             )
-        if self.holds(participant_id, fid):
+        if self.holds(participant_id, fid):  # an archive's members are counted from the manifest
             return IngestReport(
-                [FileOutcome(fid, str(path), participant_id, "known", "ok", None, new=False)]
+                [FileOutcome(fid, str(path), participant_id, "known", "ok", None, new=False)],
+                known_members=self.lake.archive_members(fid) if is_zip_bytes(head[:4]) else 0,
             )
         if is_zip_bytes(head):
             held = data
@@ -633,12 +637,20 @@ class Ingestor:
                     (r for r in bundle.refusals if r.path == ""), None
                 )  # the archive itself refused
                 bundle.refusals = [r for r in bundle.refusals if r is not whole]
-                pending = self._read_bundle(participant_id, path, bundle, container_id)
+                known: list[tuple[str, str]] = []
+                pending = self._read_bundle(participant_id, path, bundle, container_id, known)
+                listed = [p.member_path for p in pending] + [m for m, _ in known]
+                for p in pending:  # a nested archive records its members, for a re-run's count
+                    if p.member_path and p.result.kind == "zip" and p.result.status == "ok":
+                        below = f"{p.member_path}!/"
+                        p.result.notes = {LISTED_KEY: sum(m.startswith(below) for m in listed)}
                 if archive is not None:
                     fid, size, load = archive
                     counts = Counter(p.result.status for p in pending)
                     note = ReadResult(
-                        kind="zip", notes={"members": dict(counts)}, family=ARCHIVE_FAMILY
+                        kind="zip",
+                        notes={"members": dict(counts), LISTED_KEY: len(listed)},
+                        family=ARCHIVE_FAMILY,
                     )
                     if whole is not None:
                         note = ReadResult(
@@ -649,7 +661,15 @@ class Ingestor:
                         )
                     pending.insert(0, _Pending("", fid, size, note, load if whole else None, None))
                 # commit while the archive is open: quarantine copies read members lazily
-                return self._commit(participant_id, str(path), pending, folder=archive is None)
+                report = self._commit(participant_id, str(path), pending, folder=archive is None)
+                sep = "!/" if archive is not None else "/"
+                report.outcomes += [
+                    FileOutcome(
+                        fid, f"{path}{sep}{member}", participant_id, "known", "ok", None, new=False
+                    )
+                    for member, fid in known
+                ]
+                return report
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
             if archive is None:
                 raise
@@ -665,14 +685,27 @@ class Ingestor:
             )
 
     def _read_bundle(
-        self, participant_id: str, path: Path, bundle: Bundle, container_id: str | None
+        self,
+        participant_id: str,
+        path: Path,
+        bundle: Bundle,
+        container_id: str | None,
+        known: list[tuple[str, str]],
     ) -> list[_Pending]:
+        """Pending results of the bundle's new members; ``known`` gets ``(member path, file id)`` of the others.
+
+        Nested archives and refused members already recorded are known like any
+        member, so a re-run neither records them again nor counts them new.
+        """
         pending: list[_Pending] = []
         folder = container_id is None and path.is_dir()
         for c in bundle.containers:
             if folder:
                 self._file_done(participant_id, c.path, c.size)
             cid = bundle.container_ids.get(c.path) or file_id_of(c.load())
+            if self.holds(participant_id, cid):
+                known.append((c.path, cid))
+                continue
             pending.append(
                 _Pending(
                     c.path,
@@ -684,7 +717,11 @@ class Ingestor:
                 )
             )
         for r in bundle.refusals:
-            pending.append(self._refused(r, container_id))
+            refused = self._refused(r, container_id)
+            if self.holds(participant_id, refused.file_id):
+                known.append((refused.member_path, refused.file_id))
+            else:
+                pending.append(refused)
         ids: dict[str, str] = {}
         heads: dict[str, bytes] = {}
         others: list[Member] = []
@@ -714,6 +751,7 @@ class Ingestor:
                 self._file_done(participant_id, m.path, m.size)
             if looks_like_fit(m.path, head[:12]):
                 if self.holds(participant_id, fid):
+                    known.append((m.path, fid))
                     continue
                 if data is None:  # a FIT file this large is read whole by its reader anyway
                     data = m.load()
@@ -729,12 +767,15 @@ class Ingestor:
         pending += self._read_fit_members(fits, container_id)
         # An export whose every file is known needs no reading; one with a new
         # file is read whole, since its files explain each other (clock, Ids).
-        if any(not self.holds(participant_id, ids[m.path]) for m in others):
+        if all(self.holds(participant_id, ids[m.path]) for m in others):
+            known += [(m.path, ids[m.path]) for m in others]
+        else:
             ctx = self._ctx(participant_id, container_id or "", str(path))
             results = self._read_members(others, ctx, heads)
             for m in others:
                 fid = ids[m.path]
                 if self.holds(participant_id, fid):
+                    known.append((m.path, fid))
                     continue
                 res = results.get(m.path) or ReadResult(
                     kind="unknown",

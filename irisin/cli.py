@@ -245,9 +245,9 @@ def _ingest_locked(
         inputs = [str(p) for p in paths]
         for line in export_lines(report, inputs):
             typer.echo(line)
-        known = len(report.outcomes) - report.new_files
+        known = len(report.outcomes) - report.new_files + report.known_members
         typer.echo(f"{report.new_files} new file(s), {known} already ingested")
-        typer.echo(f"seen: {file_counts(report.outcomes).line()}")
+        typer.echo(f"seen: {file_counts(report.outcomes, report.known_members).line()}")
         for u in unreadable(report, inputs):
             typer.secho(
                 f"warning: needs attention: nothing in {u.folder} could be read for {u.participant_id} "
@@ -449,11 +449,13 @@ def demo(
     from pipeline.demo.generate import generate_demo
 
     result = generate_demo(out, seed=seed)
+    from pipeline.intake_report import archive_members_on_disk
     from pipeline.jobs import files_under
 
-    n_files = len(files_under(out / "inbox"))  # counted as the nightly and the backfill count them
+    files = files_under(out / "inbox")  # counted as the nightly and the backfill count them
     typer.echo(
-        f"demo study in {result.root}: {len(result.truths)} participants, {n_files} raw files on disk"
+        f"demo study in {result.root}: {len(result.truths)} participants, {len(files)} raw files "
+        f"on disk, {archive_members_on_disk(files)} archive members"
     )
     typer.echo(f"expected weekly table: {out / 'truth' / 'weekly.csv'}")
 

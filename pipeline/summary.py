@@ -64,7 +64,7 @@ def summary_markdown(
     lines = [
         f"# {title}",
         "",
-        f"**Files** seen: {file_counts(report.outcomes).line()}; new {len(new)}: "
+        f"**Files** seen: {file_counts(report.outcomes, report.known_members).line()}; new {len(new)}: "
         + ", ".join(
             f"{s} {statuses.get(s, 0)}" for s in ("ok", "partial", "quarantined", "skipped")
         )

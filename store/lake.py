@@ -284,6 +284,8 @@ class Lake:
         """Every file id of the manifest, with who holds it, once read whole; kept current by write_batch."""
         self._unread: pl.DataFrame | None = None
         """``unread_rows`` of the last whole-manifest read."""
+        self._members: dict[str, int] | None = None
+        """Archive file id -> its members in the manifest (``archive_members``), from the last whole read."""
         self.damaged: list[tuple[str, str]] = []
         """Committed data parts found missing or unreadable by the last ``recover``, with the problem."""
         self._gens: dict[str, Generation | None] = {}
@@ -360,6 +362,13 @@ class Lake:
             if table.num_rows:
                 self._write_atomic(table, self._part(name, batch.participant_id, bid))
         self._write_atomic(manifest, self._part(MANIFEST, batch.participant_id, bid))
+        if self._members is not None:  # an archive new to the index: its members count from now
+            rows = pl.from_arrow(
+                manifest.select(["file_id", "path", "kind", "notes", "container_id"])
+            )
+            assert isinstance(rows, pl.DataFrame)
+            for outer, n in _members_by_archive(rows).items():
+                self._members.setdefault(outer, n)
         if self._known is not None:
             self._known.update(
                 zip(
@@ -755,6 +764,19 @@ class Lake:
             on=["participant_id", "file_id"],
         )
         self._unread = pl.concat([unread, holders]).unique(maintain_order=True)
+        self._members = _members_by_archive(live)
+
+    def archive_members(self, file_id: str) -> int:
+        """How many members (nested archives and their members included) the archive ``file_id`` has in the manifest.
+
+        What a run that finds the archive already known counts as its members
+        without opening it, so a re-run counts what the first run counted. By
+        file id, not path: a study folder moved since keeps its counts.
+        """
+        if self._members is None:
+            self._remember(self._manifest())
+        assert self._members is not None
+        return self._members.get(file_id, 0)
 
     def _partly_forgotten(self, manifest: pl.DataFrame, live: pl.DataFrame) -> set[str]:
         """Content-attributed files with a participant retired since the file was last read, and their archives.
@@ -800,6 +822,7 @@ class Lake:
 
     def _forget(self) -> None:
         self._live, self._live_complete, self._known, self._unread = {}, False, None, None
+        self._members = None
         self._gens, self._gens_complete = {}, False
 
     def scan(self, table: str, participants: Iterable[str] | None = None) -> pl.LazyFrame:
@@ -1207,6 +1230,35 @@ class Lake:
             for path in gen.named():
                 check(path, f"generation {gen.bucket}/{gen.name} names it")
         return damaged
+
+
+LISTED_KEY = "listed"
+"""Notes key of an archive's manifest row: how many members (nested ones included) it listed when read."""
+
+
+def _members_by_archive(manifest: pl.DataFrame) -> dict[str, int]:
+    """Archive file id -> its members: the count its row's notes recorded, else its rows' member paths.
+
+    Members whose bytes were already known from elsewhere get no manifest row
+    of their own, so the count recorded when the archive was read is what a
+    re-run counts; rows written before that note existed count by path.
+    """
+    members = (
+        manifest.lazy()
+        .filter(pl.col("container_id").is_not_null())
+        .select("container_id", "path")
+        .unique()
+        .group_by("container_id")
+        .len()
+        .collect()
+    )
+    out = dict(zip(members["container_id"].to_list(), members["len"].to_list(), strict=True))
+    listed = manifest.filter(pl.col("kind") == "zip").select(
+        "file_id",
+        pl.col("notes").str.json_path_match(f"$.{LISTED_KEY}").cast(pl.Int64, strict=False),
+    )
+    out.update({fid: n for fid, n in listed.drop_nulls().iter_rows()})
+    return out
 
 
 def _is_generation(name: str) -> bool:

@@ -18,6 +18,7 @@ import pytest
 
 from config import init_study
 from flows.backfill import HOLD_ENV, backfill_flow
+from flows.nightly import nightly_flow
 from tests.flows.conftest import DemoCopy, copy_study, export_columns, warehouse_tables, weekly_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -242,12 +243,18 @@ def test_the_demo_the_nightly_and_a_backfill_count_the_same_files(
 
     out = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "again")])
     assert out.exit_code == 0, out.output
-    match = re.search(r"(\d+) raw files on disk", out.output)
+    match = re.search(r"(\d+) raw files on disk, (\d+) archive members", out.output)
     assert match, out.output
-    demo_count = int(match.group(1))
+    demo_count, demo_members = int(match.group(1)), int(match.group(2))
     _, nightly = nightly_template
 
     backfill = backfill_flow(str(after_nightly.root), show_progress=False)
+    again = nightly_flow(str(after_nightly.root))
+
+    assert demo_members > 0
+    for run in (nightly, backfill, again):  # archive members too, read or already known
+        assert (run["files"]["seen"], run["files"]["archive_members"]) == (demo_count, demo_members)
+    assert f"{demo_members} archive members (0 new)" in again["summary"]
 
     assert demo_count > 300
     assert nightly["files"]["seen"] == demo_count

@@ -163,8 +163,9 @@ def test_member_of_an_archive_is_read_again_with_the_archive(
 
     monkeypatch.setattr(ingest.activity_xml.version, "READER_VERSION", 2)
     again = Ingestor(open_study(study)).ingest("P01", [archive])
-    new = sorted((o.path.rsplit("!/", 1)[-1], o.status) for o in again.outcomes)
+    new = sorted((o.path.rsplit("!/", 1)[-1], o.status) for o in again.outcomes if o.new)
     assert new == [(str(archive), "ok"), ("Takeout/Fitbit/run.tcx", "ok")]
+    assert all(o.kind == "known" for o in again.outcomes if not o.new)  # listed, not read
     lake = Lake(study / "store" / "lake")
     rows = lake.scan("minutes").collect()
     assert rows.height == minutes + 20  # the run's 20 minutes; the Takeout's not counted twice
