@@ -144,12 +144,14 @@ def timed_cpu(before: tuple[float, float]) -> str:
 
 def stage_rates(study: Path) -> dict[str, float]:
     """Files/s of each stage alone on the inbox's FIT files, in this process, one core:
-    read + SHA-256, ``decode_fit`` (the decode-only floor) and ``read_fit`` (decode + canonical tables)."""
+    read + SHA-256, ``decode_fit`` (the decode-only floor), ``read_fit`` file by file (decode +
+    canonical tables) and ``read_fits`` (the same, converted a worker's chunk at a time)."""
     import hashlib
 
     from ingest.contract import ReadContext
     from ingest.fit.decode import decode_fit
-    from ingest.fit.reader import NEEDED_MESSAGES, read_fit
+    from ingest.fit.reader import NEEDED_MESSAGES, read_fit, read_fits
+    from ingest.parallel import FILES_PER_TASK
 
     files = sorted((study / "inbox").rglob("*.fit"))
     started = time.perf_counter()
@@ -163,16 +165,25 @@ def stage_rates(study: Path) -> dict[str, float]:
     decode_s = time.perf_counter() - started
     decode_cpu = time.process_time() - cpu
     ctx = ReadContext("P001", "bench", "bench.fit", timezone="Europe/Oslo")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for d in datas:
         read_fit(d, ctx)
     reader_s = time.perf_counter() - started
+    reader_cpu = time.process_time() - cpu
+    started, cpu = time.perf_counter(), time.process_time()
+    for k in range(0, len(datas), FILES_PER_TASK):  # as a reader worker reads a chunk
+        read_fits([(d, ctx) for d in datas[k : k + FILES_PER_TASK]])
+    batch_s = time.perf_counter() - started
+    batch_cpu = time.process_time() - cpu
     n = len(files)
     return {
         "read": n / read_s,
         "decode": n / decode_s,
         "reader": n / reader_s,
+        "batched": n / batch_s,
         "decode_cpu_ms": 1000 * decode_cpu / n,
+        "reader_cpu_ms": 1000 * reader_cpu / n,
+        "batched_cpu_ms": 1000 * batch_cpu / n,
     }
 
 
@@ -235,6 +246,53 @@ def dask_backfill(study: Path, files: int, local_s: float, workers: int) -> None
         f"local engine {local_s:.1f} s, {files / local_s:.1f} files/s "
         f"(dask/local time {dask_s / local_s:.2f}); tables equal: {len(equal)} of {len(local)}"
         + ("" if len(equal) == len(local) else f" (differ: {sorted(set(local) - set(equal))})")
+    )
+
+
+def project(
+    study: Path, files: int, rows: int, end_to_end: float, flow_cpu: float, worker_cpu: float
+) -> None:
+    """Print a 5,000 x 365 backfill's time from this run's measured per-file and per-row costs.
+
+    A full derive is run again on its own to split the flow process's CPU into
+    per-row work (derive: weekly, daily and hourly tables from the minutes) and
+    per-file work (hash, commit, Prefect); reader workers' CPU is per file.
+    On N worker cores the reader work spreads; the rest is shown both as it is
+    (one process) and spread (participant shards on the Dask engine).
+    """
+    from config import open_study
+    from pipeline.jobs import derive
+
+    cpu = time.process_time()
+    derive(open_study(study), None)
+    derive_cpu = time.process_time() - cpu
+    cohort_files = 5_000 * 365
+    cohort_rows = cohort_files * rows / files
+    row_us = 1e6 * derive_cpu / rows
+    file_ms = 1000 * max(flow_cpu - derive_cpu, 0.0) / files
+    worker_ms = 1000 * worker_cpu / files
+    print(
+        f"measured costs: reader workers {worker_ms:.2f} ms CPU per file, flow process {file_ms:.2f} ms "
+        f"per file + derive {row_us:.3f} us per minute row ({rows / files:,.0f} rows per file)"
+    )
+    serial_h = (cohort_files * (worker_ms + file_ms) / 1e3 + cohort_rows * row_us / 1e6) / 3600
+    print(
+        f"projection, 5,000 x 365 ({cohort_files:,} files, {cohort_rows / 1e6:,.0f} M minute rows): "
+        f"{cohort_files / end_to_end / 3600:.1f} h at this run's end-to-end rate on this machine "
+        f"(its load included); {serial_h:.1f} h of CPU in all"
+    )
+
+    def hours(n: int, spread_all: bool) -> float:
+        rest = cohort_files * file_ms / 1e3 + cohort_rows * row_us / 1e6
+        return (cohort_files * worker_ms / 1e3 / n + (rest / n if spread_all else rest)) / 3600
+
+    print(
+        "  on N worker cores, readers spread and the flow process alone (local engine): "
+        + ", ".join(f"N={n}: {hours(n, False):.1f} h" for n in (2, 8, 32))
+    )
+    print(
+        "  on N worker cores, everything spread by participant shards (Dask engine, ideal): "
+        + ", ".join(f"N={n}: {hours(n, True):.1f} h" for n in (2, 8, 32))
     )
 
 
@@ -313,6 +371,13 @@ def main(argv: list[str] | None = None) -> None:
         f"  read_fit (canonical)      {rates['reader']:>10,.0f}  ({100 * rates['reader'] / rates['decode']:.0f} % of decode)"
     )
     print(
+        f"  read_fits (batched)       {rates['batched']:>10,.0f}  ({100 * rates['batched'] / rates['decode']:.0f} % of decode)"
+    )
+    print(
+        f"  CPU ms per file: decode {rates['decode_cpu_ms']:.2f}, read_fit {rates['reader_cpu_ms']:.2f}, "
+        f"read_fits {rates['batched_cpu_ms']:.2f}"
+    )
+    print(
         f"  backfill end to end       {end_to_end:>10,.0f}  ({100 * end_to_end / rates['decode']:.0f} % of decode; target >= 50 %)"
     )
     flow_cpu = cpu_seconds()[0] - cpu[0]
@@ -325,17 +390,7 @@ def main(argv: list[str] | None = None) -> None:
     own_mb, child_mb = peak_rss_mb()
     print(f"peak RSS: {own_mb:,.0f} MB this process, {child_mb:,.0f} MB largest child process")
 
-    cohort_files = 5_000 * 365
-    flow_ms, worker_ms = 1000 * flow_cpu / files, 1000 * worker_cpu / files
-    print(
-        f"projection, 5,000 x 365 ({cohort_files:,} files) from this run: "
-        f"{cohort_files / end_to_end / 3600:.1f} h at this run's end-to-end rate here; on N worker "
-        f"cores {cohort_files:,} x ({worker_ms:.2f}/N + {flow_ms:.2f}) ms CPU "
-        f"(reader work spreads, flow-process work per file does not): "
-        + ", ".join(
-            f"N={n}: {cohort_files * (worker_ms / n + flow_ms) / 3.6e6:.1f} h" for n in (2, 8, 32)
-        )
-    )
+    project(study, files, rows, end_to_end, flow_cpu, worker_cpu)
     if args.dask_workers:
         dask_backfill(study, files, backfill_s, args.dask_workers)
         reset_store(study)

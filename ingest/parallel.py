@@ -23,6 +23,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import replace
 from types import TracebackType
 
+import pyarrow as pa
+
 from ingest.contract import ReadContext, ReadResult
 
 FILES_PER_TASK = 48
@@ -33,7 +35,8 @@ MIN_FILES_FOR_POOL = 96
 WORKERS_ENV = "IRISIN_WORKERS"
 """Environment override of the number of reader processes (``1`` reads in the calling process)."""
 
-FitRead = Callable[[bytes, ReadContext], ReadResult]
+FitRead = Callable[[Sequence[tuple[bytes, ReadContext]]], list[ReadResult]]
+"""A batch FIT reader: results in job order."""
 
 
 def default_workers() -> int:
@@ -61,12 +64,66 @@ def worker_cpu_seconds() -> float:
     return _WORKER_CPU_S[0]
 
 
-def _read_chunk(jobs: list[tuple[bytes, ReadContext]]) -> tuple[list[ReadResult], float]:
-    """Worker side: read a chunk of FIT files with the pipeline's guarded reader; also the CPU seconds it took."""
-    from ingest.pipeline import read_fit_guarded
+Packed = tuple[
+    list[ReadResult], dict[tuple[str, int], pa.Table], list[list[tuple[str, int, int, int]]]
+]
+"""A chunk's results with their tables taken out, the tables joined per (name, shape), and per result
+``(name, shape, offset, rows)`` of each of its tables in the joined ones."""
+
+
+def pack(results: list[ReadResult]) -> Packed:
+    """The results of a chunk with their tables joined per table name and shape, for one cheap pickle.
+
+    Pickling a zero-copy slice of an Arrow table ships its parent's whole
+    buffers, and pickling hundreds of small tables costs more than reading
+    them; so tables of one name and schema are concatenated into one
+    contiguous table and each result keeps where its rows are.
+    """
+    shapes: dict[tuple[str, pa.Schema], int] = {}
+    parts: dict[tuple[str, int], list[pa.Table]] = {}
+    sizes: dict[tuple[str, int], int] = {}
+    where: list[list[tuple[str, int, int, int]]] = []
+    stripped: list[ReadResult] = []
+    for res in results:
+        mine = []
+        for name, table in res.tables.items():
+            shape = shapes.setdefault((name, table.schema), len(shapes))
+            key = (name, shape)
+            offset = sizes.get(key, 0)
+            parts.setdefault(key, []).append(table)
+            sizes[key] = offset + table.num_rows
+            mine.append((name, shape, offset, table.num_rows))
+        where.append(mine)
+        stripped.append(replace(res, tables={}))
+    joined = {key: pa.concat_tables(ts).combine_chunks() for key, ts in parts.items()}
+    return stripped, joined, where
+
+
+def unpack(packed: Packed) -> list[ReadResult]:
+    """The results of ``pack``, each table a zero-copy slice of the joined ones."""
+    stripped, joined, where = packed
+    out = []
+    for res, mine in zip(stripped, where, strict=True):
+        tables = {
+            name: joined[(name, shape)].slice(offset, rows) for name, shape, offset, rows in mine
+        }
+        out.append(replace(res, tables=tables))
+    return out
+
+
+def _start_worker() -> None:
+    """A reader worker's first step: it never needs pandas (``ingest.lean_imports``)."""
+    from ingest.lean_imports import skip_pandas_probe
+
+    skip_pandas_probe()
+
+
+def _read_chunk(jobs: list[tuple[bytes, ReadContext]]) -> tuple[Packed, float]:
+    """Worker side: read a chunk of FIT files with the pipeline's guarded batch reader; also the CPU seconds it took."""
+    from ingest.pipeline import read_fits_guarded
 
     started = time.process_time()
-    results = [read_fit_guarded(data, ctx) for data, ctx in jobs]
+    results = pack(read_fits_guarded(jobs))
     return results, time.process_time() - started
 
 
@@ -98,7 +155,9 @@ class ReaderPool:
                     else "spawn"
                 )
                 self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context(method)
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context(method),
+                    initializer=_start_worker,
                 )
             return self._executor
 
@@ -107,7 +166,7 @@ class ReaderPool:
     ) -> list[ReadResult]:
         """Read every ``(bytes, context)`` job; results in job order. ``read`` serves small batches in-process."""
         if self.workers == 1 or not jobs or (len(jobs) < self.min_files and self._executor is None):
-            return [read(data, ctx) for data, ctx in jobs]
+            return read(jobs)
         per_task = min(FILES_PER_TASK, -(-len(jobs) // self.workers))  # every worker gets a share
         chunks = [
             [(data, slim(ctx)) for data, ctx in jobs[k : k + per_task]]
@@ -115,7 +174,7 @@ class ReaderPool:
         ]
         results: list[ReadResult] = []
         for part, cpu_s in self._pool().map(_read_chunk, chunks):
-            results += part
+            results += unpack(part)
             with self._guard:
                 _WORKER_CPU_S[0] += cpu_s
         return results

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -105,6 +106,7 @@ def _reader_bug(e: BaseException) -> bool:
 
 
 FIT_READER = ("ingest.fit.reader", "read_fit")
+FIT_BATCH_READER = ("ingest.fit.reader", "read_fits")
 FIT_READ_WINDOW = 1024
 """New FIT members of one export read (and held in memory) together at most."""
 FIT_READ_BYTES = 64 << 20
@@ -180,6 +182,7 @@ def _head(member: Member) -> bytes:
 def check_readers() -> None:
     """Import every reader now, so a broken installation fails the run before any file is touched."""
     _load_attr(*FIT_READER)
+    _load_attr(*FIT_BATCH_READER)
     for kind in BUNDLE_KINDS:
         _load_attr(kind.module, kind.detect)
         _load_attr(kind.module, kind.read)
@@ -192,20 +195,39 @@ def _decided_by(result: ReadResult, family: str) -> ReadResult:
     return result
 
 
+def _fit_reader_failed(e: BaseException) -> ReadResult:
+    """The result of a FIT file the reader raised on: quarantined with the error, the batch unharmed."""
+    if not _reader_bug(e):
+        raise e
+    return ReadResult(
+        kind="fit",
+        status="quarantined",
+        reason=f"FIT reader failed: {type(e).__name__}: {e}",
+        family="fit",
+    )
+
+
 def read_fit_guarded(data: bytes, ctx: ReadContext) -> ReadResult:
     """The FIT reader; a reader bug quarantines the file instead of sinking the batch."""
     reader = _load_attr(*FIT_READER)
     try:
         return _decided_by(reader(data, ctx), "fit")
     except BaseException as e:  # a reader bug must not sink the batch
-        if not _reader_bug(e):
-            raise
-        return ReadResult(
-            kind="fit",
-            status="quarantined",
-            reason=f"FIT reader failed: {type(e).__name__}: {e}",
-            family="fit",
-        )
+        return _fit_reader_failed(e)
+
+
+def read_fits_guarded(jobs: Sequence[tuple[bytes, ReadContext]]) -> list[ReadResult]:
+    """``read_fit_guarded`` of many files, converted in one batch (``ingest.fit.reader.read_fits``).
+
+    The same results, file by file, as reading them one at a time.
+    """
+    if not jobs:
+        return []
+    reader = _load_attr(*FIT_BATCH_READER)
+    return [
+        _fit_reader_failed(o) if isinstance(o, BaseException) else _decided_by(o, "fit")
+        for o in reader(jobs)
+    ]
 
 
 _read_fit = read_fit_guarded
@@ -789,8 +811,8 @@ class Ingestor:
     def read_fits(self, jobs: Sequence[tuple[bytes, ReadContext]]) -> list[ReadResult]:
         """Read FIT files, on the worker pool when there is one; results in job order."""
         if self.pool is None:
-            return [read_fit_guarded(data, ctx) for data, ctx in jobs]
-        return self.pool.read_fits(jobs, read_fit_guarded)
+            return read_fits_guarded(jobs)
+        return self.pool.read_fits(jobs, read_fits_guarded)
 
     def _read_fit_members(
         self, fits: list[tuple[Member, str, bytes, ReadContext]], container_id: str | None
@@ -924,7 +946,9 @@ class Ingestor:
         report = IngestReport()
         now = self.clock()
         window = Window.at(now)
-        by_participant: dict[str, tuple[dict[str, list[pa.Table]], list[dict[str, Any]]]] = {}
+        by_participant: dict[
+            str, tuple[dict[str, list[pa.Table | _Unfilled]], list[dict[str, Any]]]
+        ] = {}
         first_path: dict[str, str] = {}
         for p in pending:
             full_path = p.full_path or (
@@ -960,6 +984,17 @@ class Ingestor:
             unnamed = 0
             for name, table in res.tables.items():
                 if name not in LAKE_TABLES or table.num_rows == 0:
+                    continue
+                if (
+                    "file_id" not in table.column_names
+                    and "participant_id" not in table.column_names
+                    and participant_id != FROM_ID_ONLY
+                    and problem_with(participant_id) is None
+                ):  # a one-participant reader's table (FIT): its ids are filled per batch, below
+                    owners.add(participant_id)
+                    tables, _ = by_participant.setdefault(participant_id, ({}, []))
+                    tables.setdefault(name, []).append(_Unfilled(table, p.file_id))
+                    rows[name] = rows.get(name, 0) + table.num_rows
                     continue
                 table = _fill(table, "file_id", p.file_id)
                 table = _fill(table, "participant_id", participant_id)
@@ -1025,8 +1060,9 @@ class Ingestor:
             if not manifest_rows:
                 continue
             self._retire_before_reading_again(pid, {r["file_id"] for r in manifest_rows})
+            with_ids = {name: _with_ids(ts, pid) for name, ts in tables.items()}
             bid = self.lake.write_batch(
-                Batch(pid, tables, pa.Table.from_pylist(manifest_rows, schema=FILES))
+                Batch(pid, with_ids, pa.Table.from_pylist(manifest_rows, schema=FILES))
             )
             report.batches.append((pid, bid))
             self.known.update((r["participant_id"], r["file_id"], r["kind"]) for r in manifest_rows)
@@ -1150,6 +1186,43 @@ def _clip(pid: object) -> str:
     return text if len(text) <= 70 else f"{text[:50]}...'"
 
 
+@dataclass(frozen=True)
+class _Unfilled:
+    """A reader table of one file without ``file_id`` and ``participant_id`` yet (filled per batch)."""
+
+    table: pa.Table
+    file_id: str
+
+
+def _with_ids(entries: list[pa.Table | _Unfilled], participant_id: str) -> list[pa.Table]:
+    """The batch's tables of one name with their ids: each run of unfilled tables of one schema
+    (a reader worker's files) joined and filled in one step, as ``_fill`` would have file by file."""
+    out: list[pa.Table] = []
+    run: list[_Unfilled] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        joined = pa.concat_tables([e.table for e in run])
+        counts = np.array([e.table.num_rows for e in run], dtype=np.int64)
+        which = pa.array(np.repeat(np.arange(len(run), dtype=np.int64), counts), pa.int64())
+        file_ids = pa.array([e.file_id for e in run], pa.string()).take(which)
+        ids = pa.repeat(pa.scalar(participant_id, pa.string()), joined.num_rows)
+        out.append(joined.append_column("file_id", file_ids).append_column("participant_id", ids))
+        run.clear()
+
+    for e in entries:
+        if isinstance(e, _Unfilled):
+            if run and not run[0].table.schema.equals(e.table.schema):
+                flush()
+            run.append(e)
+        else:
+            flush()
+            out.append(e)
+    flush()
+    return out
+
+
 def _manifest_row(
     p: _Pending,
     full_path: str,
@@ -1182,7 +1255,7 @@ def _fill(table: pa.Table, column: str, value: str) -> pa.Table:
             return table
         filled = pc.fill_null(col.cast(pa.string()), value)
         return table.set_column(table.column_names.index(column), column, filled)
-    return table.append_column(column, pa.array([value] * table.num_rows, pa.string()))
+    return table.append_column(column, pa.repeat(pa.scalar(value, pa.string()), table.num_rows))
 
 
 def _split_by_participant(table: pa.Table) -> list[tuple[str, pa.Table]]:

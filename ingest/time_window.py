@@ -167,6 +167,9 @@ def within_window(
         if not (pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)):
             out[name] = table
             continue
+        if _all_inside(column, sources, window):  # the usual case: no per-row masks
+            out[name] = table
+            continue
         lows = _lower_bounds(sources, column.type)
         high = pa.scalar(_ceiling(window, column.type), column.type)
         early = pc.fill_null(pc.less(column, lows), False)
@@ -190,6 +193,20 @@ def within_window(
         dropped.add(int(count), shown)
         out[name] = table.filter(pc.invert(outside))
     return out, dropped
+
+
+def _all_inside(column: pa.ChunkedArray, sources: pa.ChunkedArray, window: Window) -> bool:
+    """Whether a table of one source has every non-null date inside ``window`` (from min and max alone)."""
+    named = pc.min_max(sources)
+    source = named["min"].as_py()
+    if source is None or source != named["max"].as_py() or sources.null_count:
+        return False
+    bounds = pc.min_max(column)
+    least, most = bounds["min"].as_py(), bounds["max"].as_py()
+    if least is None:  # every date null: nothing to drop
+        return True
+    low = _as_type(FAMILY_EPOCH.get(source, DEFAULT_EPOCH), column.type)
+    return bool(low <= least and most <= _ceiling(window, column.type))
 
 
 def _text(value: object) -> str:

@@ -729,4 +729,7 @@ def repair(study_dir: StudyOpt) -> None:
 
 def main() -> None:
     """Console entry point."""
+    from ingest.lean_imports import skip_pandas_probe
+
+    skip_pandas_probe()  # no command needs pandas; pyarrow would import it on its first conversion
     app(prog_name="irisin")

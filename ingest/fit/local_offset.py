@@ -61,15 +61,26 @@ def utc_offsets(
     """
     if unix_s.size == 0 or (file_offset_s is None and not timezone):
         return None, "unknown"
+    zoned = zone_offsets_minutes(unix_s, timezone) if timezone else None
+    return decide_offsets(unix_s, file_offset_s, timezone, zoned)
+
+
+def decide_offsets(
+    unix_s: np.ndarray, file_offset_s: int | None, timezone: str | None, zoned: np.ndarray | None
+) -> tuple[np.ndarray | None, str]:
+    """``utc_offsets`` given the roster zone's offsets at ``unix_s`` already looked up (None: no or unknown zone).
+
+    A batch of files looks its rows up once per zone, then decides file by file here.
+    """
+    if unix_s.size == 0 or (file_offset_s is None and not timezone):
+        return None, "unknown"
     file_minutes = None if file_offset_s is None else round(file_offset_s / 60)
-    if timezone:
-        zoned = zone_offsets_minutes(unix_s, timezone)
-        if zoned is not None:
-            first = int(zoned[int(np.argmin(unix_s))])
-            if file_minutes is None:
-                return zoned, "roster timezone"
-            if first == file_minutes:
-                return zoned, "file, following the roster timezone across DST"
+    if timezone and zoned is not None:
+        first = int(zoned[int(np.argmin(unix_s))])
+        if file_minutes is None:
+            return zoned, "roster timezone"
+        if first == file_minutes:
+            return zoned, "file, following the roster timezone across DST"
     if file_minutes is None:
         return None, "file"
     return np.full(unix_s.size, file_minutes, dtype=np.int16), "file"

@@ -17,16 +17,18 @@ Nothing raises for bad bytes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
-from ingest.contract import ReadContext, ReadResult, Status
+from ingest.contract import ReadContext, ReadResult, Status, must_propagate
 from ingest.fit.activity import activity_tables, profile_table
 from ingest.fit.decode import DecodedFit, decode_fit
 from ingest.fit.file_info import ACTIVITY_TYPES, MONITORING_TYPES, FileInfo, file_info, first_valid
-from ingest.fit.monitoring import monitoring_tables
+from ingest.fit.monitoring import MonitoringFile, monitoring_tables_many
 from ingest.fit.timestamps import FIT_EPOCH_UNIX_S, FIT_MIN_ABSOLUTE_S
 from ingest.time_window import CREATED_KEY, FAMILY_EPOCH
 
@@ -93,8 +95,19 @@ def _created_utc(info: FileInfo) -> str | None:
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
-    """Read one FIT file into canonical tables (see module docstring)."""
+@dataclass
+class _Monitoring:
+    """A decoded monitoring file waiting for its batch's conversion."""
+
+    decoded: DecodedFit
+    info: FileInfo
+    notes: dict[str, Any]
+    status: Status
+    file: MonitoringFile
+
+
+def _start(data: bytes, ctx: ReadContext) -> ReadResult | _Monitoring:
+    """Decode one file: its final result, or, for a monitoring file, what its conversion needs."""
     decoded = decode_fit(data, messages=NEEDED_MESSAGES)
     if decoded.status == "not_fit":
         return ReadResult(
@@ -105,22 +118,17 @@ def read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
     notes = _notes(info, decoded)
     status: Status = "partial" if decoded.status == "partial" else "ok"
     reason = decoded.reason
-    tables: dict[str, pa.Table] = {}
     if kind == "fit_monitoring":
         local = first_valid(decoded["monitoring_info"], "local_timestamp")
-        start_local = int(local) if local is not None else None
-        tables, more = monitoring_tables(
+        file = MonitoringFile(
             decoded["monitoring"],
             offset_s=info.utc_offset_s,
             timezone=ctx.timezone,
-            file_start_local_s=start_local,
+            file_start_local_s=int(local) if local is not None else None,
             device=info.device,
         )
-        profile = profile_table(decoded, info.time_created, info.device, source="fit_monitoring")
-        if profile is not None:
-            tables["profiles"] = profile
-        notes.update(more)
-    elif kind == "fit_activity":
+        return _Monitoring(decoded, info, notes, status, file)
+    if kind == "fit_activity":
         tables, more = activity_tables(
             decoded,
             offset_s=info.utc_offset_s,
@@ -129,11 +137,93 @@ def read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
             observed_t=info.time_created,
         )
         notes.update(more)
-    else:
-        skip_reason = f"FIT file type {info.type_name!r} ({info.file_type}) holds no minute, session or day data"
-        if status == "partial":
-            skip_reason += f"; also damaged: {reason}"
-        return ReadResult(kind=kind, status="skipped", reason=skip_reason, notes=notes)
+        return _finish(kind, status, reason, tables, notes)
+    skip_reason = (
+        f"FIT file type {info.type_name!r} ({info.file_type}) holds no minute, session or day data"
+    )
+    if status == "partial":
+        skip_reason += f"; also damaged: {reason}"
+    return ReadResult(kind=kind, status="skipped", reason=skip_reason, notes=notes)
+
+
+def _finish(
+    kind: str,
+    status: Status,
+    reason: str | None,
+    tables: dict[str, pa.Table],
+    notes: dict[str, Any],
+) -> ReadResult:
     if status == "ok" and not any(t.num_rows for t in tables.values()):
         notes["empty"] = True
     return ReadResult(kind=kind, status=status, reason=reason, tables=tables, notes=notes)
+
+
+def _monitoring_results(pending: Sequence[_Monitoring]) -> list[ReadResult]:
+    """Convert decoded monitoring files together (``monitoring_tables_many``); one result per file."""
+    converted = monitoring_tables_many([m.file for m in pending])
+    out = []
+    for m, (tables, more) in zip(pending, converted, strict=True):
+        profile = profile_table(
+            m.decoded, m.info.time_created, m.info.device, source="fit_monitoring"
+        )
+        if profile is not None:
+            tables["profiles"] = profile
+        m.notes.update(more)
+        out.append(_finish("fit_monitoring", m.status, m.decoded.reason, tables, m.notes))
+    return out
+
+
+def read_fit(data: bytes, ctx: ReadContext) -> ReadResult:
+    """Read one FIT file into canonical tables (see module docstring)."""
+    started = _start(data, ctx)
+    if isinstance(started, ReadResult):
+        return started
+    return _monitoring_results([started])[0]
+
+
+Outcome = ReadResult | BaseException
+"""A file's result, or the exception reading it raised (left to the caller to judge)."""
+
+
+def read_fits(jobs: Sequence[tuple[bytes, ReadContext]]) -> list[Outcome]:
+    """``read_fit`` of many files, their monitoring messages converted in one batch; one outcome per job.
+
+    Each file is decoded alone (the decoder's cost is per file), then every
+    monitoring file's messages go through one conversion over the batch's
+    concatenated columns, so per-file query and array overhead is paid once per
+    batch. Results equal ``read_fit`` file by file (``tests/fit/test_fit_batch.py``):
+    an exception while decoding a file is that file's outcome alone, and if
+    the batch conversion itself raises, its files are converted one by one so
+    the fault stays with the file that caused it.
+    """
+    outcomes: list[Outcome | None] = [None] * len(jobs)
+    pending: list[tuple[int, _Monitoring]] = []
+    for k, (data, ctx) in enumerate(jobs):
+        try:
+            started = _start(data, ctx)
+        except BaseException as e:
+            if must_propagate(e):
+                raise
+            outcomes[k] = e  # judged by the caller, as read_fit's would be
+            continue
+        if isinstance(started, ReadResult):
+            outcomes[k] = started
+        else:
+            pending.append((k, started))
+    if pending:
+        try:
+            results: list[Outcome] = list(_monitoring_results([m for _, m in pending]))
+        except BaseException as e:  # find the file at fault: convert them one by one
+            if must_propagate(e):
+                raise
+            results = []
+            for _, m in pending:
+                try:
+                    results.append(_monitoring_results([m])[0])
+                except BaseException as e:
+                    if must_propagate(e):
+                        raise
+                    results.append(e)
+        for (k, _), result in zip(pending, results, strict=True):
+            outcomes[k] = result
+    return [o for o in outcomes if o is not None]
