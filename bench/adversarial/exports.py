@@ -5,7 +5,7 @@ whole by its reader with one file damaged. The literal defects are those of
 issue 15 items 1-2: a file holding ``[]`` (or only its header), a 0-byte
 file, one ``1e308``, one 20-digit value, a byte-order mark, a file cut
 mid-record, every record written twice, one negative value, 50 unreadable
-values, and heart-rate samples alternating 0 and 300 bpm. Nine seeded fuzz
+values, heart-rate samples alternating 0 and 300 bpm, and one 300 bpm sample. Nine seeded fuzz
 mutations per family (``tests/foundation/test_reader_fuzz.py``'s) follow.
 
 *Good records lost*: rows of sibling files that did not come back equal in
@@ -112,6 +112,15 @@ def _alternating_hr(family: str) -> Callable[[bytes], tuple[bytes, int | None]] 
     return mutate
 
 
+def _one_hr(family: str) -> Callable[[bytes], tuple[bytes, int | None]]:
+    pattern = HR_VALUE[family]
+
+    def mutate(data: bytes) -> tuple[bytes, int | None]:
+        return re.sub(pattern, lambda m: m.group(1) + b"300", data, count=1), 0
+
+    return mutate
+
+
 def _rows(result: ReadResult) -> int:
     return sum(t.num_rows for t in result.tables.values())
 
@@ -159,6 +168,8 @@ def run(folder: Path) -> AreaFigures:
             victim = _victim(members, recognised, family, hr=True)
             damaged, allowance = alternating(victim.load())
             cases.append(("HR alternating 0/300 bpm", victim, damaged, allowance))
+            damaged, allowance = _one_hr(family)(victim.load())
+            cases.append(("one 300 bpm sample", victim, damaged, allowance))
         rng = np.random.default_rng(fuzz.SEED + 1)
         targets = [m for m in members if recognised(m.path)]
         for _ in range(FUZZ_PER_FAMILY):
