@@ -363,6 +363,16 @@ def week_tables_in_batches(
         )
         for first in range(0, len(ids), batch_participants)
     ] or [week_tables(*inputs_of([]), roster, config, config_hash=config_hash)]
+    return concat_week_tables(parts)
+
+
+def concat_week_tables(parts: Sequence[WeekTables]) -> WeekTables:
+    """The tables of several disjoint sets of participants as one, in the tables' own order.
+
+    Weeks never span participants, so the tables of participant shards
+    computed apart (in batches here, or on Dask workers) concatenate to the
+    tables of one call over everyone. ``parts`` must not be empty.
+    """
     return WeekTables(
         pl.concat([p.weekly for p in parts]).sort("participant_id", "week_start"),
         pl.concat([p.daily for p in parts]).sort("participant_id", "local_date"),

@@ -27,13 +27,12 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.checkpoint import BackfillBatch, Checkpoint, plan_batches
-from flows.engine import shard_runner
+from flows.engine import recompute, shard_runner
 from flows.nightly import already_ingested
 from flows.reporting import finish_run, week_rows
 from flows.tasks import (
     StudyRun,
     bounded_submit,
-    derive_weeks,
     failed_outcome,
     pipeline_task,
     publish_warehouse,
@@ -273,7 +272,8 @@ def backfill_flow(
             whole_cohort = participants is None and since is None and until is None
             scope = None if whole_cohort else weeks_of(study, cohort, since, until)
             progress.enter("derive")
-            derived = derive_weeks(run, scope)
+            derive_runs: list[int] = []
+            derived = recompute(run, scope, remote, derive_runs)
             hold_point(checkpoint.folder, "derived")
             # files already in the lake (read before, or by a resumed run's finished batches) are seen too
             known = already_ingested(items, report)
@@ -297,6 +297,7 @@ def backfill_flow(
                     "recomputed_weeks": week_rows(derived.touched),
                     "recovered_parts": len(removed),
                     "engine": execution.engine,
+                    "derive_task_runs": sum(derive_runs),
                 },
             )
             progress.enter("publish")

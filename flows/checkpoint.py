@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.jobs import participant_shards
 from store.atomic import write_text
 
 CHECKPOINT_FILE = "checkpoint.json"
@@ -33,11 +34,11 @@ class BackfillBatch:
 
 
 def plan_batches(participants: list[str], batch_size: int) -> list[BackfillBatch]:
-    """Cut the sorted cohort into consecutive batches of ``batch_size`` participants."""
-    cohort = sorted(set(participants))
+    """Cut the sorted cohort into consecutive batches of ``batch_size`` participants
+    (larger batches when that would make more than ``MAX_SHARDS``: a batch is a task run)."""
     return [
-        BackfillBatch(i // batch_size, tuple(cohort[i : i + batch_size]))
-        for i in range(0, len(cohort), batch_size)
+        BackfillBatch(k, tuple(shard))
+        for k, shard in enumerate(participant_shards(participants, batch_size))
     ]
 
 

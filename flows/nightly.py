@@ -41,6 +41,7 @@ from flows.tasks import (
 from ingest.pipeline import FileOutcome, IngestReport
 from pipeline.intake_report import known_archive_members
 from pipeline.jobs import (
+    MAX_SHARDS,
     InboxItem,
     RunRecord,
     damage_outcomes,
@@ -77,13 +78,13 @@ def shards_of(items: Sequence[InboxItem], participants_per_shard: int) -> list[l
 
     A shard is one task: the number of task runs follows the participants
     with something new, not the files (Prefect's API strains at thousands of
-    task runs per flow run).
+    task runs per flow run): never more than ``MAX_SHARDS``, shards grow instead.
     """
     by_participant: dict[str, list[InboxItem]] = {}
     for item in items:
         by_participant.setdefault(item.participant_id, []).append(item)
     pids = sorted(by_participant)
-    size = max(1, participants_per_shard)
+    size = max(1, participants_per_shard, -(-len(pids) // MAX_SHARDS))
     return [
         [i for pid in pids[k : k + size] for i in by_participant[pid]]
         for k in range(0, len(pids), size)

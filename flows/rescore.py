@@ -4,6 +4,13 @@ No raw file is read again: the weekly, daily and score tables are rebuilt
 from the canonical rows in the lake under the current configuration, every
 weekly row carries the new ``config_hash``, and the run records both the
 hash it replaced and the one it used.
+
+With ``[execution] engine = "dask"`` the recompute runs as participant
+shards on the Dask cluster (``flows.engine``): one task run per shard of
+``[ingest] backfill_batch_participants`` (at most ``pipeline.jobs.MAX_SHARDS``),
+each reading its participants' lake parts on a worker and sending back their
+tables; the flow process joins them, scores and writes once, so the derived
+tables equal a local rescore's.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.engine import recompute, shard_runner
 from flows.reporting import finish_run
-from flows.tasks import StudyRun, derive_weeks, publish_warehouse, study_lock
+from flows.tasks import StudyRun, publish_warehouse, study_lock
 from ingest.pipeline import IngestReport
 from pipeline.jobs import RunRecord, damage_outcomes, derived_of, recover_store
 
@@ -39,7 +47,10 @@ def rescore_flow(study_dir: str) -> dict[str, Any]:
         before, now = previous_config_hash(run), study.inputs_hash()
         logger.info("rescoring with config %s (weekly table was computed with %s)", now, before)
         record = RunRecord("rescore", study, parameters={"study_dir": str(study.root)})
-        derived = derive_weeks(run, None)
+        execution = study.config.execution.resolved()
+        runs: list[int] = []
+        with shard_runner(execution) as remote:
+            derived = recompute(run, None, remote, runs)
         state = finish_run(
             record,
             IngestReport(damage_outcomes(study, run.lake)),
@@ -49,6 +60,8 @@ def rescore_flow(study_dir: str) -> dict[str, Any]:
                 "previous_config_hash": before,
                 "config_changed": before != now,
                 "weeks": derived.weekly.height,
+                "engine": execution.engine,
+                "derive_task_runs": sum(runs),
             },
         )
         publish_warehouse(run)

@@ -24,7 +24,13 @@ from config import Study
 from features.incremental import replace_weeks, touched_weeks
 from features.plausibility import EXCLUSION_COLUMNS, exclusions_table
 from features.scope import DAILY_REACH_AFTER, REACH_AFTER, REACH_BEFORE, keep_requested
-from features.weekly import Inputs, week_tables, week_tables_in_batches
+from features.weekly import (
+    Inputs,
+    WeekTables,
+    concat_week_tables,
+    week_tables,
+    week_tables_in_batches,
+)
 from ingest.fingerprints import Fingerprints
 from ingest.pipeline import FileOutcome, Ingestor, IngestReport, looks_like_fit
 from ingest.regular_files import special_kind
@@ -432,6 +438,47 @@ DERIVE_BATCH_PARTICIPANTS = 50
 (1.3 GB for 50 participants x 365 days of minutes, ``python -m bench.weekly``)."""
 
 
+MAX_SHARDS = 300
+"""Most participant shards one backfill or rescore is cut into: each shard is one Prefect task
+run, and the Prefect server strains at thousands of them, so a cohort too large for its shard
+size gets larger shards instead of more (5,000 participants at 25 a shard are 200)."""
+
+
+def participant_shards(
+    participant_ids: Iterable[str], size: int, max_shards: int = MAX_SHARDS
+) -> list[list[str]]:
+    """The sorted participants cut into consecutive shards of ``size`` (larger when that makes more than ``max_shards``)."""
+    ids = sorted(set(participant_ids))
+    size = max(size, -(-len(ids) // max(max_shards, 1)), 1)
+    return [ids[first : first + size] for first in range(0, len(ids), size)]
+
+
+@dataclass(frozen=True)
+class ShardTables:
+    """What a full derive computes for one shard of participants: their week tables and exclusions.
+
+    Both depend on a participant's own rows only, so shards computed apart
+    (on Dask workers) concatenate to the tables of one pass over everyone.
+    """
+
+    tables: WeekTables
+    exclusions: pl.DataFrame
+
+
+ShardMap = Callable[[list[list[str]]], list[ShardTables]]
+"""Computes ``shard_tables`` of each shard somewhere (a Dask cluster), returned in shard order."""
+
+
+def shard_tables(study: Study, participants: list[str]) -> ShardTables:
+    """The week tables and exclusions of some participants, read from the lake under the current config."""
+    lake = lake_of(study)
+    inputs = _inputs_of(lake)(participants)
+    with named_lake_damage(lake, study.root):
+        tables = week_tables(*inputs, study.roster, study.config, config_hash=study.inputs_hash())
+        exclusions = exclusions_table(inputs.minutes, study.roster, study.config)
+    return ShardTables(tables, exclusions)
+
+
 def _inputs_of(lake: Lake) -> Callable[[list[str]], Inputs]:
     """The lake's canonical frames of some participants, listing only their parts."""
 
@@ -501,17 +548,24 @@ def _weeks_of_pending_batches(
     return weeks
 
 
-def derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
+def derive(
+    study: Study, touched: pl.DataFrame | None = None, *, map_shards: ShardMap | None = None
+) -> DeriveResult:
     """``_derive``; an error met reading a damaged lake part names the part (``store.verify.named_lake_damage``)."""
     with named_lake_damage(lake_of(study), study.root):
-        return _derive(study, touched)
+        return _derive(study, touched, map_shards)
 
 
-def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
+def _derive(
+    study: Study, touched: pl.DataFrame | None = None, map_shards: ShardMap | None = None
+) -> DeriveResult:
     """Recompute weekly (only ``touched`` participant-weeks, or all), daily, scores; write derived tables.
 
     The weeks of lake batches that no derive has included yet (a crashed run's)
     are added to ``touched``; the batches included are recorded last.
+    ``map_shards``: where a full recompute's participant shards
+    (``[ingest] backfill_batch_participants`` each) are computed, e.g. a Dask
+    cluster; None computes them here, ``DERIVE_BATCH_PARTICIPANTS`` at a time.
     """
     lake, derived = lake_of(study), derived_of(study)
     cfg, chash = study.config, study.inputs_hash()
@@ -533,8 +587,17 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
             touched = (
                 pl.concat([touched.select(pending.columns), pending]).unique().sort(pending.columns)
             )
-    if full:
-        everyone = sorted(set(lake.participants()) | set(study.roster["participant_id"].to_list()))
+    sharded: pl.DataFrame | None = None  # the exclusions of a sharded full recompute
+    if full and map_shards is not None and (everyone := _everyone(study, lake)):
+        parts = map_shards(participant_shards(everyone, cfg.ingest.backfill_batch_participants))
+        weekly, daily, hourly = concat_week_tables([p.tables for p in parts])
+        sharded = pl.concat([p.exclusions for p in parts]).sort(
+            "participant_id", "week_start", "rule"
+        )
+        weekly = with_status(weekly, cfg)
+        touched = weekly.select("participant_id", "week_start")
+    elif full:
+        everyone = _everyone(study, lake)
         weekly, daily, hourly = week_tables_in_batches(
             _inputs_of(lake),
             everyone,
@@ -590,7 +653,10 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
     derived.write("daily", daily.sort("participant_id", "local_date"))
     derived.write("hourly_wear", hourly)
     derived.write(
-        "exclusions", _exclusions(study, lake, derived, touched, None if full else scans["minutes"])
+        "exclusions",
+        sharded
+        if sharded is not None
+        else _exclusions(study, lake, derived, touched, None if full else scans["minutes"]),
     )
     derived.write("participant_scores", participant_scores(weekly, cfg))
     derived.write("cohort_weekly", cohort_weekly(weekly))
@@ -603,6 +669,11 @@ def _derive(study: Study, touched: pl.DataFrame | None = None) -> DeriveResult:
         INCLUDED_BATCHES, pl.DataFrame(committed, schema=BATCH_COLUMNS, orient="row")
     )
     return DeriveResult(touched, weekly, bool(full))
+
+
+def _everyone(study: Study, lake: Lake) -> list[str]:
+    """Participants a full recompute covers: every one in the lake or on the roster."""
+    return sorted(set(lake.participants()) | set(study.roster["participant_id"].to_list()))
 
 
 def _exclusions(
