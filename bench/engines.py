@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import tempfile
 import time
@@ -33,12 +34,15 @@ from bench.backfill import generate_cohort, reset_store
 
 
 def tree_cpu_seconds() -> float:
-    """CPU seconds of this process, of its children that have ended, and of those still running."""
+    """CPU seconds of this process, of its children that have ended, of those still running, and
+    of the local engine's reader workers (forked by a server process, so no child of this one)."""
     import psutil
+
+    from ingest.parallel import worker_cpu_seconds
 
     own = resource.getrusage(resource.RUSAGE_SELF)
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
+    total = own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime + worker_cpu_seconds()
     for child in psutil.Process().children(recursive=True):
         try:
             times = child.cpu_times()
@@ -111,10 +115,22 @@ def main(argv: list[str] | None = None) -> None:
     generate_cohort(args.out, args.participants, args.days, 1)
     study = args.out / "study"
     reset_store(study)
+    # enough shards for every worker: four per worker, the same setting for both engines
+    per_shard = max(1, -(-args.participants // (4 * args.workers)))
+    toml = study / "study.toml"
+    toml.write_text(
+        re.sub(
+            r"(?m)^backfill_batch_participants = \d+",
+            f"backfill_batch_participants = {per_shard}",
+            toml.read_text(encoding="utf-8"),
+        ),
+        encoding="utf-8",
+    )
     files = sum(1 for _ in (study / "inbox").rglob("*.fit"))
     load = os.getloadavg()[0]
     print(
-        f"cohort: {args.participants} participants x {args.days} days, {files} FIT files; "
+        f"cohort: {args.participants} participants x {args.days} days, {files} FIT files, "
+        f"{per_shard} participants a shard; "
         f"{os.cpu_count()} cores, load average {load:.2f} at start"
     )
 
@@ -170,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         f"tables equal: {len(same)} of {len(local)} ({', '.join(sorted(local))})"
         + (f"; differ: {differ}" if differ else "")
     )
-    reset_store(study)
+    # the store stays as the dask run left it (e.g. for python -m bench.quiet_nightly --study ...)
 
 
 if __name__ == "__main__":

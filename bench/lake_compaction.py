@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
 import tempfile
 import time
@@ -52,9 +53,25 @@ from store.warehouse import connect_read_only, refresh_warehouse
 UTC_TS = pa.timestamp("us", tz="UTC")
 
 
-def day_batch(pid: str, day: date, minutes_per_day: int = 24) -> Batch:
+def now() -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of this process so far."""
+    t = os.times()
+    return time.perf_counter(), t.user + t.system
+
+
+def since(start: tuple[float, float]) -> str:
+    """``'W s (C s CPU)'`` since ``start``: the machine is shared, so CPU is the steadier figure."""
+    wall, cpu = now()
+    return f"{wall - start[0]:.2f} s ({cpu - start[1]:.2f} s CPU)"
+
+
+def file_id_of(pid: str, day: date) -> str:
+    return hashlib.sha256(f"{pid}/{day.isoformat()}".encode()).hexdigest()
+
+
+def day_batch(pid: str, day: date, minutes_per_day: int = 24, fid: str | None = None) -> Batch:
     """One participant's nightly batch for ``day``: a file of minutes and its daily total."""
-    fid = hashlib.sha256(f"{pid}/{day.isoformat()}".encode()).hexdigest()
+    fid = fid or file_id_of(pid, day)
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     step = 1440 // minutes_per_day
     stamps = [start + timedelta(minutes=i * step) for i in range(minutes_per_day)]
@@ -95,21 +112,67 @@ def day_batch(pid: str, day: date, minutes_per_day: int = 24) -> Batch:
     return Batch(pid, {"minutes": minutes, "daily_totals": daily}, manifest)
 
 
-def write_directly(lake: Lake, batch: Batch) -> None:
-    """A batch's parts at the paths ``Lake.write_batch`` gives them, the manifest part last.
+TEMPLATE_PID = "Pzzzzz"
+"""Participant id of a night's template parts (the generated ids, ``P00000``..., have its length)."""
+TEMPLATE_FID = "f" * 64
+"""File id of a night's template parts (a SHA-256 in hex has its length)."""
 
-    Uncompressed and straight to the final name (no temporary file): a
-    generated lake needs no crash safety, only the same files. A fresh lake
-    has no retirements or replaced files, so the batch id is the plain
-    ``batch_id_for`` of its files, as ``write_batch`` would choose.
-    """
-    manifest = conform(batch.manifest, FILES)
-    bid = batch_id_for(manifest.column("file_id").to_pylist())
-    for name, table in (*batch.tables.items(), (MANIFEST, manifest)):
-        path = Path(lake._part(name, batch.participant_id, bid))  # noqa: SLF001 - the lake's own layout
-        path.parent.mkdir(parents=True, exist_ok=True)
+
+def night_template(day: date, minutes_per_day: int) -> dict[str, bytes]:
+    """The uncompressed Parquet bytes of one night's batch parts (each table and the manifest), for
+    the template participant and file id: every participant's parts that night are these bytes with
+    the two ids swapped (same lengths, so every offset in the file stays right)."""
+    batch = day_batch(TEMPLATE_PID, day, minutes_per_day, fid=TEMPLATE_FID)
+    out: dict[str, bytes] = {}
+    for name, table in (*batch.tables.items(), (MANIFEST, batch.manifest)):
+        sink = pa.BufferOutputStream()
         schema = FILES if name == MANIFEST else LAKE_TABLES[name]
-        pq.write_table(conform(table, schema), path, compression="none")
+        pq.write_table(conform(table, schema), sink, compression="none", use_dictionary=False)
+        out[name] = sink.getvalue().to_pybytes()
+        ids = out[name].count(TEMPLATE_PID.encode()), out[name].count(TEMPLATE_FID.encode())
+        assert all(ids), f"template {name} part lacks an id to swap: {ids}"
+    return out
+
+
+def write_night_directly(lake: Lake, pids: list[str], day: date, minutes_per_day: int) -> None:
+    """Every participant's batch of ``day`` at the paths ``Lake.write_batch`` gives them, manifest last.
+
+    A fresh lake has no retirements or replaced files, so a batch's id is
+    the plain ``batch_id_for`` of its file, as ``write_batch`` chooses it.
+    Uncompressed and straight to the final name (no temporary file): a
+    generated lake needs the same files, not crash safety.
+    """
+    template = night_template(day, minutes_per_day)
+    for pid in pids:
+        fid = file_id_of(pid, day)
+        bid = batch_id_for([fid])
+        for name, data in template.items():  # data parts first, the manifest (the commit) last
+            path = lake._part(name, pid, bid)  # noqa: SLF001 - the lake's own layout
+            body = data.replace(TEMPLATE_PID.encode(), pid.encode()).replace(
+                TEMPLATE_FID.encode(), fid.encode()
+            )
+            try:
+                out = open(path, "wb")  # noqa: SIM115
+            except FileNotFoundError:  # a participant's first night
+                Path(path).parent.mkdir(parents=True)
+                out = open(path, "wb")  # noqa: SIM115
+            with out:
+                out.write(body)
+
+
+def check_direct_parts(lake: Lake, pid: str, day: date, minutes_per_day: int) -> None:
+    """The parts written directly read back as ``day_batch`` builds them for that participant
+    (steps apart: a night's template draws them once for everyone)."""
+    fid = file_id_of(pid, day)
+    expected = day_batch(pid, day, minutes_per_day, fid=fid)
+    bid = batch_id_for([fid])
+    for name, table in (*expected.tables.items(), (MANIFEST, expected.manifest)):
+        schema = FILES if name == MANIFEST else LAKE_TABLES[name]
+        path = lake._part(name, pid, bid)  # noqa: SLF001
+        got, want = pq.read_table(path, partitioning=None), conform(table, schema)
+        if "steps" in want.column_names:
+            got, want = got.drop(["steps"]), want.drop(["steps"])
+        assert got.equals(want), f"{path} is not the part write_batch would write"
 
 
 def simulate(
@@ -158,51 +221,53 @@ def _nights(
     work: Path | None,
 ) -> None:
     pids = [f"P{i:05d}" for i in range(participants)]
-    started = time.perf_counter()
+    started = now()
     for d in range(days):
         day = first + timedelta(days=d)
-        for pid in pids:
-            batch = day_batch(pid, day, minutes_per_day)
-            if direct:
-                write_directly(lake, batch)
-            else:
-                lake.write_batch(batch)
+        if direct:
+            write_night_directly(lake, pids, day, minutes_per_day)
+            if d == 0:
+                check_direct_parts(lake, pids[-1], day, minutes_per_day)
+        else:
+            for pid in pids:
+                lake.write_batch(day_batch(pid, day, minutes_per_day))
         if compact_every:
             lake.compact(threshold)
             lake.sweep()
         if d + 1 == measure_after and work is not None:
-            built = time.perf_counter() - started
+            built = since(started)
             files = lake.file_count()
             rec, ref, rows = timed_recover_and_refresh(Path(lake.root), work / f"night-{d + 1}")
             print(
-                f"after {d + 1} nights (generated in {built:.0f} s), uncompacted: {files:,} files;"
-                f" recover {rec:.2f} s; warehouse refresh + count {ref:.2f} s ({rows:,} minute rows)",
+                f"after {d + 1} nights (generated in {built}), uncompacted: {files:,} files;"
+                f" recover {rec}; warehouse refresh + count {ref} ({rows:,} minute rows)",
                 flush=True,
             )
         elif (d + 1) % 30 == 0:
-            print(f"  {d + 1} nights written ({time.perf_counter() - started:.0f} s)", flush=True)
+            print(f"  {d + 1} nights written ({since(started)})", flush=True)
 
 
 def timed_recover_and_refresh(
     lake_root: Path, work: Path, *, refresh: bool = True
-) -> tuple[float, float, int]:
-    """Seconds of ``recover`` on a fresh lake object, of a warehouse refresh, and minute rows through it
-    (``refresh=False``: the recover alone, and NaN, -1 for the rest)."""
+) -> tuple[str, str, int]:
+    """Time of ``recover`` on a fresh lake object, of a warehouse refresh, and minute rows through it
+    (``refresh=False``: the recover alone, and -1 rows)."""
     lake = Lake(lake_root)
-    t0 = time.perf_counter()
+    t0 = now()
     lake.recover()
-    t1 = time.perf_counter()
+    recovered = since(t0)
     if not refresh:
-        return t1 - t0, float("nan"), -1
+        return recovered, "skipped", -1
+    t1 = now()
     target = refresh_warehouse(lake, DerivedStore(work / "derived"), work / "w.duckdb")
     con = connect_read_only(target)
     try:
         row = con.execute("SELECT count(*) FROM minutes").fetchone()
     finally:
         con.close()
-    t2 = time.perf_counter()
+    refreshed = since(t1)
     assert row is not None
-    return t1 - t0, t2 - t1, int(row[0])
+    return recovered, refreshed, int(row[0])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -231,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="irisin-lake-bench-"))
     root = work / "lake"
     try:
-        t0 = time.perf_counter()
+        t0 = now()
         lake = simulate(
             root,
             args.participants,
@@ -243,38 +308,41 @@ def main(argv: list[str] | None = None) -> None:
             measure_after=args.measure_after if args.measure_after < args.days else 0,
             work=work,
         )
-        built = time.perf_counter() - t0
+        built = since(t0)
         print(
             f"{args.participants} participants x {args.days} nightlies, {BUCKETS} buckets,"
             f" threshold {args.threshold}, compact every night: {args.compact_every},"
             f" written {'directly' if args.direct else 'by Lake.write_batch'}"
         )
-        print(f"generated in {built:.1f} s")
+        print(f"generated in {built}")
         before = lake.file_count()
         refresh = before <= args.refresh_limit
         rec_b, ref_b, rows_b = timed_recover_and_refresh(root, work / "before", refresh=refresh)
         print(
-            f"before final compaction: {before:,} files; recover {rec_b:.2f} s; "
+            f"before final compaction: {before:,} files; recover {rec_b}; "
             + (
-                f"warehouse refresh + count {ref_b:.2f} s ({rows_b:,} minute rows)"
+                f"warehouse refresh + count {ref_b} ({rows_b:,} minute rows)"
                 if refresh
                 else f"warehouse refresh skipped ({before:,} files > --refresh-limit)"
             ),
             flush=True,
         )
-        t0 = time.perf_counter()
+        t0 = now()
         report = Lake(root).compact(1)
-        compact_s = time.perf_counter() - t0
+        compact_s = since(t0)
+        t0 = now()
         swept = Lake(root).sweep()
+        sweep_s = since(t0)
         after = Lake(root).file_count()
         rec_a, ref_a, rows_a = timed_recover_and_refresh(root, work / "after")
         print(
             f"compaction: {report.batches:,} batches into {len(report.buckets)} buckets,"
-            f" {report.parts_written} parts written in {compact_s:.1f} s; swept {len(swept):,} files"
+            f" {report.parts_written} parts written in {compact_s}; swept {len(swept):,} files"
+            f" in {sweep_s}"
         )
         print(
-            f"after compaction:  {after:,} files; recover {rec_a:.2f} s;"
-            f" warehouse refresh + count {ref_a:.2f} s ({rows_a:,} minute rows)"
+            f"after compaction:  {after:,} files; recover {rec_a};"
+            f" warehouse refresh + count {ref_a} ({rows_a:,} minute rows)"
         )
         expected = args.participants * args.days * args.minutes_per_day
         assert rows_a == expected and rows_b in (expected, -1), "compaction changed the rows"

@@ -17,7 +17,8 @@ from prefect.states import Completed
 
 from flows.artifacts import publish_run_artifacts
 from ingest.pipeline import IngestReport
-from pipeline.jobs import RunRecord
+from pipeline.jobs import RunRecord, lake_of
+from pipeline.lake_cache import LakeCache
 from pipeline.summary import attention_table, summary_markdown
 
 WARNING_STATUSES: tuple[str, ...] = ("partial", "quarantined", "failed")
@@ -58,7 +59,8 @@ def finish_run(
     under ``inbox/<participant>/`` is the export).
     """
     study = record.study
-    attention = attention_table(study)
+    # the last heart-rate days read every minute of the lake: reused while the lake is unchanged
+    attention = attention_table(study, cache=LakeCache(study, lake_of(study)))
     from pipeline.intake_report import export_lines, file_counts, unreadable
     from pipeline.jobs import derived_of
     from pipeline.validity import NOTES_TABLE, data_quality_notes

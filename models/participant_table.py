@@ -161,7 +161,12 @@ class ParticipantTable:
 
 
 def load_participant_table(
-    study: Study, as_of: date | None, now: datetime | None = None, *, from_derived: bool = False
+    study: Study,
+    as_of: date | None,
+    now: datetime | None = None,
+    *,
+    from_derived: bool = False,
+    heart_rate: pl.DataFrame | None = None,
 ) -> ParticipantTable:
     """The participant table of a study, flags evaluated with its ``[alerts]`` rules (``models.alerts``).
 
@@ -170,7 +175,9 @@ def load_participant_table(
     participant's own last data; only "no data" counts to today.
     ``from_derived`` reads the pipeline's derived Parquet tables (and the
     lake's committed parts) instead of the warehouse: the run summary, before
-    the warehouse is refreshed.
+    the warehouse is refreshed. ``heart_rate``: each participant's last
+    heart-rate day (``queries.last_heart_rate``) when the caller already has
+    it (it reads every minute of the lake), instead of querying it here.
     """
     instant = as_of_instant(as_of) if as_of is not None else (now or as_of_instant(None))
     opened = (
@@ -184,7 +191,8 @@ def load_participant_table(
         last = queries.last_data(con, roster)
         weekly = queries.weekly(con)
         daily_wear = queries.recent_daily_wear(con, last, days=settings.low_wear_days + 1)
-        heart_rate = queries.last_heart_rate(con, roster)
+        if heart_rate is None:
+            heart_rate = queries.last_heart_rate(con, roster)
         if not queries.has_lake_tables(
             con
         ):  # nothing to tell from: the heart-rate rule stays silent

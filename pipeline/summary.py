@@ -16,6 +16,8 @@ from config import Study, StudyConfig
 from ingest.pipeline import IngestReport
 from models.participant_table import load_participant_table
 from pipeline.intake_report import file_counts
+from pipeline.lake_cache import LakeCache
+from store import queries
 
 
 def current_week(weekly: pl.DataFrame, today: date | None = None) -> object | None:
@@ -31,14 +33,27 @@ def current_week(weekly: pl.DataFrame, today: date | None = None) -> object | No
     return None if weeks.height == 0 else weeks["week_start"].max()
 
 
-def attention_table(study: Study, as_of: date | None = None) -> pl.DataFrame:
+def last_heart_rate_of(study: Study) -> pl.DataFrame:
+    """Each participant's last local day with any heart rate, from the whole lake (``queries.last_heart_rate``)."""
+    with queries.open_derived(study.root) as con:
+        return queries.last_heart_rate(con, queries.roster(con, study.roster))
+
+
+def attention_table(
+    study: Study, as_of: date | None = None, cache: LakeCache | None = None
+) -> pl.DataFrame:
     """Participants needing attention: the alert rules (``models.alerts``) on the derived tables.
 
     One definition of every rule, so the run summary, the dashboard and the
     digest never disagree. ``as_of`` evaluates "today" as that date (noon
-    UTC) instead of now.
+    UTC) instead of now. ``cache``: the last heart-rate days, which read the
+    whole lake, are kept there until the lake changes (a quiet nightly
+    reuses the previous run's).
     """
-    table = load_participant_table(study, as_of, from_derived=True).table
+    heart_rate = (
+        None if cache is None else cache.get("last_heart_rate", lambda: last_heart_rate_of(study))
+    )
+    table = load_participant_table(study, as_of, from_derived=True, heart_rate=heart_rate).table
     return table.filter(pl.col("flags") != "").select(
         "participant_id", pl.col("flags").alias("reason")
     )

@@ -144,7 +144,11 @@ def test_the_demo_backfill_on_a_two_worker_cluster_equals_the_local_run(
         "batches, is recorded under both (known per participant), whichever batch commits first"
     )
     for name, table in expected.items():
-        assert got[name].equals(table), f"table {name} differs between the dask and the local run"
+        assert got[name].equals(table), (
+            f"table {name} differs between the dask and the local run: only local "
+            f"{table.join(got[name], on=table.columns, how='anti', nulls_equal=True).to_dicts()[:3]}, "
+            f"only dask {got[name].join(table, on=table.columns, how='anti', nulls_equal=True).to_dicts()[:3]}"
+        )
     # Task runs follow the batches, never the files (432 files, 13 participants, 4 a batch).
     files = local_result["files"]["seen"]
     for root, result, derive_runs in ((local, local_result, 1), (remote, dask_result, 4)):
