@@ -44,7 +44,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from config.schema import FILES, LAKE_TABLES, conform
+from config.conform import conform
+from config.schema import FILES, LAKE_TABLES
 from store.atomic import not_durable
 from store.derived import DerivedStore
 from store.lake import BUCKETS, COMPACT_AFTER_BATCHES, MANIFEST, Batch, Lake, batch_id_for

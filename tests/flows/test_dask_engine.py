@@ -51,11 +51,13 @@ def without_arrival_notes(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataF
     threads locally as much as two Dask workers), not content. Every other
     column and row must be equal.
     """
+    reason = pl.col("reason").str.replace(r"(^|; )the same bytes are also recorded for .*$", "")
+    notes = pl.col("notes").str.replace(r', "same_bytes_also_held_by": \[[^]]*\]', "")
     files = tables["files"].with_columns(
-        pl.col("reason").str.replace(r"; the same bytes are also recorded for .*$", ""),
-        pl.when(pl.col("notes").str.contains(r'^\{"same_bytes_also_held_by": \[[^]]*\]\}$'))
+        pl.when(reason == "").then(None).otherwise(reason).alias("reason"),
+        pl.when(notes.str.contains(r'^\{"same_bytes_also_held_by": \[[^]]*\]\}$'))
         .then(None)
-        .otherwise(pl.col("notes"))
+        .otherwise(notes)
         .alias("notes"),
     )
     return {**tables, "files": files.sort(files.columns)}
