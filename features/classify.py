@@ -349,32 +349,70 @@ def usable_limits(limits: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+def _level_and_code(ordered: Sequence[tuple[str, pl.Expr]]) -> pl.Expr:
+    """The first applicable method's ``4 * level + code`` (null when none applies).
+
+    Each method's level and code travel together, so one coalesce over the
+    methods in order picks both from the first that applies.
+    """
+    return pl.coalesce([expr * 4 + METHODS.index(name) for name, expr in ordered])
+
+
+def _with_level(minutes: pl.LazyFrame, first: pl.Expr) -> pl.LazyFrame:
+    return minutes.with_columns(
+        (first // 4).cast(pl.Int8).alias("level"), (first % 4).cast(pl.UInt8).alias("method_code")
+    )
+
+
 def classify_minutes(
-    minutes: pl.LazyFrame, limits: pl.LazyFrame, config: StudyConfig
+    minutes: pl.LazyFrame,
+    limits: pl.LazyFrame,
+    config: StudyConfig,
+    *,
+    keep_order: bool = True,
 ) -> pl.LazyFrame:
     """Add ``level`` (Int8, null when unclassified) and ``method_code`` (UInt8 index into METHODS).
 
     ``limits`` is ``heart_rate_limits(...)``. The heart-rate method needs a
     per-participant join; when no participant has usable limits it cannot apply
     to any minute and is left out, which spares the join.
+
+    With ``keep_order=False`` (for callers that only aggregate the rows) the
+    rows a method ranked before heart rate already classifies (typically a
+    device label) skip the join and the reserve arithmetic: they are split off
+    the shared input and concatenated back, so the rows come out in another
+    order but with the same values. On labelled monitoring data this is about
+    a second of 1.5 CPU-s per 10 M rows.
     """
     ordered = method_levels(config)
-    if "heart_rate" in config.intensity.methods:
-        usable = usable_limits(limits)
-        if usable.height:
-            minutes = minutes.join(usable.lazy(), on="participant_id", how="left").with_columns(
-                heart_rate_reserve_percent().alias(HRR_PERCENT)
-            )
-        else:
-            ordered = [(name, expr) for name, expr in ordered if name != "heart_rate"]
+    if "heart_rate" not in config.intensity.methods:
+        return _classified(minutes, ordered)
+    usable = usable_limits(limits)
+    if not usable.height:
+        return _classified(minutes, [(name, e) for name, e in ordered if name != "heart_rate"])
+    at = config.intensity.methods.index("heart_rate")
+    if keep_order or at == 0:
+        return _classified(_with_reserve(minutes, usable), ordered).drop(HRR_PERCENT)
+    early = "_early_level"
+    tagged = minutes.with_columns(_level_and_code(ordered[:at]).alias(early))
+    done = _with_level(tagged.filter(pl.col(early).is_not_null()), pl.col(early)).drop(early)
+    # Where every earlier method is null, the first applicable one is among the rest.
+    rest = _classified(
+        _with_reserve(tagged.filter(pl.col(early).is_null()).drop(early), usable), ordered[at:]
+    ).drop(HRR_PERCENT, *usable.columns[1:])
+    return pl.concat([done, rest], how="vertical")
+
+
+def _with_reserve(minutes: pl.LazyFrame, usable: pl.DataFrame) -> pl.LazyFrame:
+    """``minutes`` with the participant's limits joined and ``HRR_PERCENT`` computed."""
+    return minutes.join(usable.lazy(), on="participant_id", how="left").with_columns(
+        heart_rate_reserve_percent().alias(HRR_PERCENT)
+    )
+
+
+def _classified(minutes: pl.LazyFrame, ordered: Sequence[tuple[str, pl.Expr]]) -> pl.LazyFrame:
     if not ordered:
         return minutes.with_columns(
             pl.lit(None, pl.Int8).alias("level"), pl.lit(None, pl.UInt8).alias("method_code")
         )
-    # Each method's level and code travel together as ``4 * level + code``, so one
-    # coalesce over the methods in order picks both from the first that applies.
-    tagged = [expr * 4 + METHODS.index(name) for name, expr in ordered]
-    first = pl.coalesce(tagged)
-    return minutes.with_columns(
-        (first // 4).cast(pl.Int8).alias("level"), (first % 4).cast(pl.UInt8).alias("method_code")
-    ).drop(HRR_PERCENT, strict=False)
+    return _with_level(minutes, _level_and_code(ordered))

@@ -140,7 +140,7 @@ def _minute_rows(
     )
     if limits is None:
         limits = heart_rate_limits(profiles, roster, minutes=trusted)
-    classified = classify_minutes(trusted, limits, config)
+    classified = classify_minutes(trusted, limits, config, keep_order=False)
     minute = pl.col("minute_utc").cast(pl.Int64) // US_PER_MINUTE
     bit = pl.lit(2, pl.UInt64).pow((minute % QUARTER_MINUTES).cast(pl.UInt8))
     level = pl.col("level")
