@@ -114,15 +114,24 @@ def estimated_resting(minutes: pl.LazyFrame, participants: list[str]) -> pl.Data
     near what devices report as resting HR without needing to know when they
     slept; the 5th rather than the minimum keeps artefacts out. Needs
     ``MIN_ESTIMATE_MINUTES`` plausible (20-220 bpm) minutes.
+
+    The participants are chosen after aggregating, not before: a per-row
+    ``is_in`` on the string id cost as much as the whole aggregate (0.25 of
+    0.5 CPU-s on 10 M rows). The quantile is taken on the stored type and then
+    widened: a "nearest" quantile picks one of the values, and widening a
+    float is exact and keeps the order, so the result is the same.
     """
-    hr = pl.col("heart_rate_bpm").cast(pl.Float64)
+    hr = pl.col("heart_rate_bpm")
     return (
-        minutes.filter(pl.col("participant_id").is_in(participants) & hr.is_between(20, 220))
+        minutes.filter(hr.is_between(20, 220))
         .group_by("participant_id")
         .agg(
-            hr.quantile(RESTING_PERCENTILE, "nearest").alias("estimated_rest"), pl.len().alias("n")
+            hr.quantile(RESTING_PERCENTILE, "nearest").cast(pl.Float64).alias("estimated_rest"),
+            pl.len().alias("n"),
         )
-        .filter(pl.col("n") >= MIN_ESTIMATE_MINUTES)
+        .filter(
+            pl.col("participant_id").is_in(participants) & (pl.col("n") >= MIN_ESTIMATE_MINUTES)
+        )
         .select("participant_id", "estimated_rest")
         .collect()
     )
