@@ -41,8 +41,9 @@ path; it only makes the common layout quick.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from typing import IO
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
 
 import polars as pl
 from lxml import etree
@@ -98,6 +99,41 @@ _ATTRIBUTES = {
 _UTF8 = re.compile(rb"encoding\s*=\s*[\"'](?!utf-?8[\"'])", re.IGNORECASE)
 
 
+@dataclass
+class Prepared:
+    """A chunk that passed the fast path's checks, as the parent takes it in file order.
+
+    ``payload`` is what ``on_prepared`` receives (in-process: the raw record
+    frame; from worker processes: their minute partials), ``elements`` the
+    workouts and correlations cut out for the parser, ``counts`` the records
+    by type.
+    """
+
+    payload: Any
+    elements: list[bytes]
+    counts: dict[str, int]
+
+
+ChunkMap = Callable[[Iterable[tuple[int, bytes]]], Iterator[tuple[bytes, Prepared | None]]]
+"""Chunks ``(file offset, bytes)`` in, each chunk with its ``Prepared`` (or None: parse it safely) out, in order."""
+
+
+def prepare(chunk: bytes) -> Prepared | None:
+    """In-process preparation of one chunk: its raw record frame, or None when it fails a check."""
+    out = ScanOutcome()
+    taken = _fast_records(chunk, out)
+    if taken is None:
+        return None
+    frame, elements = taken
+    return Prepared(frame if frame.height else None, elements, dict(out.records_by_type))
+
+
+def in_process(chunks: Iterable[tuple[int, bytes]]) -> Iterator[tuple[bytes, Prepared | None]]:
+    """The default ``ChunkMap``: every chunk but the first (prolog and root) prepared here, lazily."""
+    for offset, chunk in chunks:
+        yield chunk, (prepare(chunk) if offset else None)
+
+
 class Abandoned(Exception):
     """The mixed reading cannot go on; the file is to be read by the safe whole-file path."""
 
@@ -109,6 +145,8 @@ def scan_export_fast(
     *,
     chunk_bytes: int | None = None,
     first_chunk_bytes: int | None = None,
+    chunk_map: ChunkMap = in_process,
+    on_prepared: Callable[[Any], None] | None = None,
 ) -> ScanOutcome:
     """Read ``source`` like ``scan_export``, taking the fast path for every chunk that allows it.
 
@@ -118,7 +156,12 @@ def scan_export_fast(
     and the safe path reads it whole; ``ScanOutcome.fast_path`` says why.
     Raises ``NotAppleHealth`` like ``scan_export``. Chunk sizes default to
     ``CHUNK_BYTES`` and ``FIRST_CHUNK_BYTES`` as they are at the call.
+    ``chunk_map`` prepares the chunks (``ingest.apple.fast_pool`` does it in
+    worker processes); a fast chunk's payload goes to ``on_prepared``
+    (default: ``on_chunk(frame, True)``), all in file order.
     """
+    if on_prepared is None:
+        on_prepared = lambda frame: on_chunk(frame, True)  # noqa: E731
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     first_chunk_bytes = first_chunk_bytes or FIRST_CHUNK_BYTES
     head = source.read(PROLOG_LIMIT_BYTES)
@@ -127,7 +170,7 @@ def scan_export_fast(
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or _UTF8.search(head[: head.find(b">") + 1]):
         return _safe(source, on_chunk, "not UTF-8")
     try:
-        return _mixed(source, on_chunk, chunk_bytes, first_chunk_bytes)
+        return _mixed(source, on_chunk, chunk_bytes, first_chunk_bytes, chunk_map, on_prepared)
     except Abandoned as e:
         reset()
         source.seek(0)
@@ -147,6 +190,8 @@ def _mixed(
     on_chunk: Callable[[pl.DataFrame, bool], None],
     chunk_bytes: int,
     first_chunk_bytes: int,
+    chunk_map: ChunkMap,
+    on_prepared: Callable[[Any], None],
 ) -> ScanOutcome:
     sink = RecordSink(lambda frame: on_chunk(frame, False))
     parser = etree.XMLPullParser(
@@ -163,15 +208,14 @@ def _mixed(
     fast = safe = 0
     root_seen = False
     try:
-        for chunk in _chunks(source, first_chunk_bytes, chunk_bytes):
-            taken = _fast_records(chunk, sink.out) if root_seen else None
-            if taken is not None:
-                frame, elements = taken
+        for chunk, taken in chunk_map(_offsets(_chunks(source, first_chunk_bytes, chunk_bytes))):
+            if taken is not None and root_seen:
                 sink.flush()  # records parsed before this chunk go first: file order is kept
                 fast += 1
-                if frame.height:
-                    on_chunk(frame, True)
-                for element in elements:  # workouts and correlations, whole, in file order
+                sink.out.records_by_type.update(taken.counts)
+                if taken.payload is not None:
+                    on_prepared(taken.payload)
+                for element in taken.elements:  # workouts and correlations, whole, in file order
                     _feed(parser, sink, element)
                 continue
             safe += 1
@@ -197,6 +241,14 @@ def _feed(parser: etree.XMLPullParser, sink: RecordSink, data: bytes) -> None:
         parser.feed(data[at : at + FEED_BYTES])
         for _, element in parser.read_events():
             sink.take(element)
+
+
+def _offsets(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Each chunk with its offset in the file."""
+    at = 0
+    for chunk in chunks:
+        yield at, chunk
+        at += len(chunk)
 
 
 def _chunks(source: IO[bytes], first: int, size: int) -> Iterator[bytes]:

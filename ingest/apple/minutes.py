@@ -305,3 +305,18 @@ def _canonical_rows(merged: pl.DataFrame) -> pl.DataFrame:
             "worn",
         )
     )
+
+
+ChunkMinutes = tuple[pl.DataFrame, pl.DataFrame | None, dict[str, int]]
+"""One chunk's partial minutes, its resting heart rates (start_s, value, device) and drop counts."""
+
+
+def chunk_minutes(chunk: pl.DataFrame, escaped: bool, timezone: str | None) -> ChunkMinutes:
+    """A chunk of raw records as what the reader gathers from it (the same in a worker process)."""
+    records, counts = usable(parse_chunk(chunk, escaped=escaped))
+    resting = records.filter(pl.col("kind") == RESTING_HEART_RATE)
+    return (
+        partial_minutes(records, timezone),
+        resting.select("start_s", "value", "device") if resting.height else None,
+        counts,
+    )

@@ -27,20 +27,19 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.apple.fast_scan import scan_export_fast
+from ingest.apple.fast_pool import chunk_pool
+from ingest.apple.fast_scan import in_process, scan_export_fast
 from ingest.apple.minutes import (
     SOURCE,
     TIME_FORMAT,
+    ChunkMinutes,
+    chunk_minutes,
     device_label,
     merge_partials,
     minute_table,
     offset_minutes,
-    parse_chunk,
-    partial_minutes,
-    usable,
 )
 from ingest.apple.scan import (
-    RESTING_HEART_RATE,
     NotAppleHealth,
     ScanOutcome,
     scan_export,
@@ -157,13 +156,16 @@ class _Minutes:
         self.levels = []
 
     def take(self, chunk: pl.DataFrame, escaped: bool) -> None:
-        records, counts = usable(parse_chunk(chunk, escaped=escaped))
+        self.add(chunk_minutes(chunk, escaped, self.timezone))
+
+    def add(self, parts: ChunkMinutes) -> None:
+        """Take one chunk's minutes (``chunk_minutes``, here or in a worker), in file order."""
+        partial, resting, counts = parts
         for k, v in counts.items():
             self.dropped[k] = self.dropped.get(k, 0) + v
-        self._push(partial_minutes(records, self.timezone))
-        resting = records.filter(pl.col("kind") == RESTING_HEART_RATE)
-        if resting.height:
-            self.resting.append(resting.select("start_s", "value", "device"))
+        self._push(partial)
+        if resting is not None:
+            self.resting.append(resting)
 
 
 def read_export_xml(source: IO[bytes], ctx: ReadContext, *, fast: bool = True) -> ReadResult:
@@ -176,7 +178,14 @@ def read_export_xml(source: IO[bytes], ctx: ReadContext, *, fast: bool = True) -
     try:
         try:
             if fast:
-                outcome = scan_export_fast(source, gathered.take, gathered.reset)
+                with chunk_pool(source, ctx.timezone) as chunk_map:
+                    outcome = scan_export_fast(
+                        source,
+                        gathered.take,
+                        gathered.reset,
+                        chunk_map=chunk_map or in_process,
+                        on_prepared=gathered.add if chunk_map else None,
+                    )
             else:
                 outcome = scan_export(source, lambda frame: gathered.take(frame, False))
         except NotAppleHealth as e:

@@ -237,3 +237,33 @@ def test_partials_spilled_to_parquet_read_the_same_and_are_removed(
     assert len(folders) > 5  # many Parquet files of partials were written
     assert_same(spilled, whole)
     assert list(spill_root.iterdir()) == []  # and removed with their folder
+
+
+def test_chunks_prepared_in_worker_processes_read_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file read with its fast chunks prepared by two worker processes gives the in-process tables."""
+    import ingest.apple.fast_pool as fast_pool
+
+    path = tmp_path / "export.xml"
+    write_export(path, 600_000, seed=3)
+    monkeypatch.setattr(fast_scan, "CHUNK_BYTES", 32 << 10)
+    monkeypatch.setattr(fast_scan, "FIRST_CHUNK_BYTES", 4 << 10)
+    monkeypatch.setenv("IRISIN_WORKERS", "2")
+    safe = read_export_xml(io.BytesIO(path.read_bytes()), CTX, fast=False)
+    used: list[int] = []
+    real = fast_pool.ProcessPoolExecutor
+
+    def counted(*args: object, **kwargs: object) -> object:
+        used.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fast_pool, "ProcessPoolExecutor", counted)
+    monkeypatch.setattr(fast_pool, "POOL_MIN_BYTES", 0)
+    with path.open("rb") as f:
+        pooled = read_export_xml(f, CTX)
+    assert used == [1]
+    assert_same(pooled, safe)
+    taken, total = chunks_taken(pooled)
+    assert total > 10 and taken >= total - 2
+    assert safe.tables["minutes"].num_rows > 1000
