@@ -35,6 +35,9 @@ MIN_FILES_FOR_POOL = 96
 WORKERS_ENV = "IRISIN_WORKERS"
 """Environment override of the number of reader processes (``1`` reads in the calling process)."""
 
+FORKSERVER_GUARD = "ingest.forkserver_guard"
+"""Module the fork server imports first, so that it ends with the run that started it."""
+
 FitRead = Callable[[Sequence[tuple[bytes, ReadContext]]], list[ReadResult]]
 """A batch FIT reader: results in job order."""
 
@@ -112,9 +115,11 @@ def unpack(packed: Packed) -> list[ReadResult]:
 
 
 def _start_worker() -> None:
-    """A reader worker's first step: it never needs pandas (``ingest.lean_imports``)."""
+    """A reader worker's first step: it ends with its parent, and never needs pandas (``ingest.lean_imports``)."""
     from ingest.lean_imports import skip_pandas_probe
+    from ingest.worker_process import exit_when_parent_gone
 
+    exit_when_parent_gone()
     skip_pandas_probe()
 
 
@@ -154,9 +159,13 @@ class ReaderPool:
                     if "forkserver" in multiprocessing.get_all_start_methods()
                     else "spawn"
                 )
+                context = multiprocessing.get_context(method)
+                if method == "forkserver":
+                    # The server, too, ends with the run (set before it first starts).
+                    context.set_forkserver_preload(["__main__", FORKSERVER_GUARD])
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers,
-                    mp_context=multiprocessing.get_context(method),
+                    mp_context=context,
                     initializer=_start_worker,
                 )
             return self._executor

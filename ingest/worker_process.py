@@ -12,6 +12,8 @@ import ctypes
 import os
 import signal
 import sys
+import threading
+import time
 
 _PR_SET_PDEATHSIG = 1
 
@@ -25,3 +27,27 @@ def start_worker(polars_threads: int | None = 1) -> None:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() == 1:  # the parent died before the request took effect
             os._exit(1)
+
+
+ORPHAN_POLL_SECONDS = 1.0
+"""How often a watched process checks that its parent still lives."""
+
+
+def exit_when_parent_gone(poll_seconds: float = ORPHAN_POLL_SECONDS) -> None:
+    """End this process soon after its parent dies, however the parent died (SIGKILL included).
+
+    A dead parent's children are handed to another process, so a change of
+    ``os.getppid()`` means the parent is gone. Polling from a daemon thread,
+    unlike ``PR_SET_PDEATHSIG``, does not fire when merely the parent *thread*
+    that started this process ends (pools shared by a run's threads outlive
+    the thread that happened to start them). Without it, a nightly killed by
+    the OOM killer or a reboot script left its reader processes running for ever.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="irisin-exit-with-parent", daemon=True).start()
