@@ -9,20 +9,20 @@ the warehouse) with a key: a hash of the lake's committed batches, its
 retirements and ``config_hash`` (study.toml and roster). The same key means
 the same inputs, so the stored answer is the answer.
 
-The key file is removed before a new answer is written and written after it,
-so a crash in between leaves no key, and the next run computes again.
+The key is cleared before a new answer is written and set after it, so a
+crash in between leaves no valid key, and the next run computes again. Key
+and answer live in the study's derived store, wherever it is (a folder, or a
+bucket with ``[store] url``).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 
 import polars as pl
 
 from config import Study
-from store.atomic import write_text
 from store.derived import DerivedStore
 from store.lake import Lake
 
@@ -44,21 +44,24 @@ class LakeCache:
     """Answers over the lake of one study, each kept under ``lake_key`` (see the module docstring)."""
 
     def __init__(self, study: Study, lake: Lake) -> None:
-        self.store = DerivedStore(study.paths.derived / STATE_FOLDER)
+        self.store = DerivedStore(study.paths.derived_location).child(STATE_FOLDER)
         self.key = lake_key(study, lake)
 
-    def _key_path(self, name: str) -> Path:
-        return self.store.root / f"{name}.key"
+    def _stored_key(self, name: str) -> str | None:
+        keys = self.store.read_rebuildable(f"{name}_key")
+        return None if keys is None or keys.height != 1 else str(keys.item(0, "key"))
+
+    def _set_key(self, name: str, key: str) -> None:
+        self.store.write(f"{name}_key", pl.DataFrame({"key": [key]}, schema={"key": pl.String()}))
 
     def get(self, name: str, compute: Callable[[], pl.DataFrame]) -> pl.DataFrame:
         """The stored ``name`` when its key is the lake's current one; otherwise ``compute()``, stored."""
-        key_path = self._key_path(name)
-        if key_path.is_file() and key_path.read_text(encoding="utf-8") == self.key:
+        if self._stored_key(name) == self.key:
             stored = self.store.read_rebuildable(name)
             if stored is not None:
                 return stored
         frame = compute()
-        key_path.unlink(missing_ok=True)
+        self._set_key(name, "")
         self.store.write(name, frame)
-        write_text(key_path, self.key)
+        self._set_key(name, self.key)
         return frame

@@ -35,7 +35,9 @@ def current_week(weekly: pl.DataFrame, today: date | None = None) -> object | No
 
 def last_heart_rate_of(study: Study) -> pl.DataFrame:
     """Each participant's last local day with any heart rate, from the whole lake (``queries.last_heart_rate``)."""
-    with queries.open_derived(study.root) as con:
+    with queries.open_derived(
+        study.paths
+    ) as con:  # the study's store, wherever [store] url puts it
         return queries.last_heart_rate(con, queries.roster(con, study.roster))
 
 

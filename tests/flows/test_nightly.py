@@ -278,13 +278,13 @@ def test_a_corrupt_file_is_not_retried(
     bad = after_nightly.root / "inbox" / "P01" / "garmin-sync" / "broken.fit"
     bad.write_bytes(b"\x00" * 64)
     calls: list[bytes] = []
-    real = ingest.pipeline.read_fit_guarded
+    real = ingest.pipeline.read_fits_guarded  # FIT files are read in batches (ingest.parallel)
 
-    def counting(data: bytes, ctx: Any) -> Any:
-        calls.append(data)
-        return real(data, ctx)
+    def counting(jobs: Any) -> Any:
+        calls.extend(data for data, _ctx in jobs)
+        return real(jobs)
 
-    monkeypatch.setattr(ingest.pipeline, "read_fit_guarded", counting)
+    monkeypatch.setattr(ingest.pipeline, "read_fits_guarded", counting)
     result = nightly_flow(str(after_nightly.root))
     assert calls == [bad.read_bytes()]
     assert result["files"]["quarantined"] == 1

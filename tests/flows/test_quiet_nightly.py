@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import pytest
 
 from config import open_study
@@ -25,7 +26,7 @@ def test_a_quiet_nightly_reuses_the_answers_and_its_summary_is_unchanged(
     first: dict[str, Any] = nightly_flow(str(study.root))  # stores the answers under the lake's key
     state = study.paths.derived / "state"
     key = lake_key(study, lake_of(study))
-    assert (state / "last_heart_rate.key").read_text(encoding="utf-8") == key
+    assert pl.read_parquet(state / "last_heart_rate_key.parquet")["key"].to_list() == [key]
     second: dict[str, Any] = nightly_flow(str(study.root))
     assert second["files"]["new"] == 0
     assert second["attention"] == first["attention"]

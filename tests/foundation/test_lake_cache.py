@@ -47,6 +47,6 @@ def test_a_crash_between_answer_and_key_computes_again(tmp_path: Path) -> None:
     lake.write_batch(day_batch("P01", date(2026, 3, 2)))
     cache = LakeCache(study, lake)
     cache.get("answer", lambda: pl.DataFrame({"n": [1]}))
-    cache._key_path("answer").unlink()  # as if killed after writing the answer, before its key
+    cache._set_key("answer", "")  # as if killed after writing the answer, before its key
     got = LakeCache(study, lake).get("answer", lambda: pl.DataFrame({"n": [2]}))
     assert got["n"].to_list() == [2]
