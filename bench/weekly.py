@@ -597,7 +597,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         print(f"load average (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} cores")
         print(
-            "targets: >= 20 M rows/s for 1000 x 90 days; >= 10x pandas; 1000 x 365 days under 8 GB peak"
+            "targets: >= 5 M rows/s for 1000 x 90 days; >= 13x pandas; 1000 x 365 days under 8 GB peak"
         )
     finally:
         if args.dir is None:

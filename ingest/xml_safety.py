@@ -24,6 +24,18 @@ PROLOG_LIMIT_BYTES = 1 << 20
 """Longest prolog (XML declaration, comments and DOCTYPE) read before the root element."""
 
 
+SAFE_PARSER_OPTIONS: dict[str, bool] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+"""lxml parser options every irisin XML parser takes: no entity, no DTD, no network, libxml2's limits on."""
+
+
 class UnsafeXml(ValueError):
     """The document declares entities or an unbounded prolog; it is not parsed."""
 
@@ -60,17 +72,7 @@ def refuse_entities(head: bytes) -> None:
 
 def safe_iterparse(source: IO[bytes], **kwargs: Any) -> Iterator[tuple[str, Any]]:
     """``lxml.etree.iterparse`` that resolves no entity and reads nothing but ``source``."""
-    events: Iterator[tuple[str, Any]] = etree.iterparse(
-        source,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        **kwargs,
-    )
+    events: Iterator[tuple[str, Any]] = etree.iterparse(source, **SAFE_PARSER_OPTIONS, **kwargs)
     return events
 
 

@@ -29,7 +29,7 @@ from lxml import etree
 
 from ingest.contract import Member, ReadContext, ReadResult
 from ingest.fit.local_offset import with_utc_offset
-from ingest.xml_safety import PROLOG_LIMIT_BYTES, UnsafeXml, refuse_entities
+from ingest.xml_safety import PROLOG_LIMIT_BYTES, SAFE_PARSER_OPTIONS, UnsafeXml, refuse_entities
 
 SOURCE = "activity_xml"
 MAX_SAMPLE_SECONDS = 10
@@ -53,14 +53,7 @@ def read_activity_xml(members: Sequence[Member], ctx: ReadContext) -> dict[str, 
 
 def _parse(data: bytes) -> tuple[Any, str | None]:
     """Root element (or None) and the first parse error, with recovery so damage keeps what precedes it."""
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        recover=True,
-        remove_comments=True,
-    )
+    parser = etree.XMLParser(recover=True, **SAFE_PARSER_OPTIONS)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as e:

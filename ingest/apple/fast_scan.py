@@ -56,7 +56,7 @@ from ingest.apple.scan import (
     check_root,
     scan_export,
 )
-from ingest.xml_safety import PROLOG_LIMIT_BYTES, XML_ERRORS
+from ingest.xml_safety import PROLOG_LIMIT_BYTES, SAFE_PARSER_OPTIONS, XML_ERRORS
 
 MiB = 1 << 20
 CHUNK_BYTES = 8 * MiB
@@ -194,17 +194,7 @@ def _mixed(
     on_prepared: Callable[[Any], None],
 ) -> ScanOutcome:
     sink = RecordSink(lambda frame: on_chunk(frame, False))
-    parser = etree.XMLPullParser(
-        events=("end",),
-        tag=WANTED_TAGS,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = etree.XMLPullParser(events=("end",), tag=WANTED_TAGS, **SAFE_PARSER_OPTIONS)
     fast = safe = 0
     root_seen = False
     try:
