@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 
 from config import Study, open_study
 from config.schema import WEEKLY_EXPORT_COLUMNS
+from ingest.pipeline import Ingestor
 from pipeline.demo.generate import DemoStudy, generate_demo
 from pipeline.jobs import derive, derived_of, inbox_items, ingest_item, lake_of, publish
 from store.warehouse import connect_read_only
@@ -23,8 +24,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoStudy, Study]:
     root = tmp_path_factory.mktemp("e2e") / "demo"
     result = generate_demo(root)
     study = open_study(root)
+    lake = lake_of(study)
+    ingestor = Ingestor(study, lake)  # one manifest read for every item, as the flows do
     for item in inbox_items(study):
-        ingest_item(study, item)
+        ingest_item(study, item, lake, ingestor)
     derive(study)
     publish(study)
     return result, study
@@ -87,7 +90,9 @@ def test_warehouse_has_weekly_and_views(demo: tuple[DemoStudy, Study]) -> None:
 def test_reingest_is_a_no_op(demo: tuple[DemoStudy, Study]) -> None:
     _, study = demo
     before = lake_of(study).manifest().sort("file_id")
-    reports = [ingest_item(study, item) for item in inbox_items(study)]
+    lake = lake_of(study)
+    ingestor = Ingestor(study, lake)
+    reports = [ingest_item(study, item, lake, ingestor) for item in inbox_items(study)]
     assert sum(r.new_files for r in reports) == 0
     assert lake_of(study).manifest().sort("file_id").equals(before)
 
