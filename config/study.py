@@ -373,6 +373,19 @@ class StoreSection(_Section):
         return [name for name in STORE_ENVIRONMENT if not env.get(name, "").strip()]
 
 
+NOT_RESULT_SETTINGS: dict[str, Any] = {
+    "execution": True,
+    "store": True,
+    "schedule": True,
+    "dashboard": True,
+    "digest": True,
+    "ingest": {"max_concurrent_files": True, "backfill_batch_participants": True},
+}
+"""Settings that never change a number irisin computes, left out of the configuration hash:
+the engine, the store's place, the schedule, the dashboard's address, the digest's mail, and
+how many files and participants are read at once."""
+
+
 class StudyConfig(_Section):
     """The whole ``study.toml``."""
 
@@ -389,11 +402,14 @@ class StudyConfig(_Section):
     store: StoreSection = Field(default_factory=StoreSection)
 
     def canonical_json(self) -> str:
-        """Stable JSON of every resolved value that can change a result, for hashing and run_info
-        (``[execution]`` and ``[store]`` say where the work runs and where it is kept, never what
-        it computes, so they are left out)."""
+        """Stable JSON of every resolved value that can change a result, for hashing and run_info.
+
+        Settings of how fast, where and when the work runs, where it is kept and who
+        hears of it (``NOT_RESULT_SETTINGS``) are left out: raising the readers from 4
+        to 8 or moving the nightly to 02:00 must not mark every score stale.
+        """
         return json.dumps(
-            self.model_dump(mode="json", exclude={"execution", "store"}),
+            self.model_dump(mode="json", exclude=NOT_RESULT_SETTINGS),
             sort_keys=True,
             separators=(",", ":"),
         )

@@ -153,6 +153,20 @@ class FitWriter:
         sentinel. ``time_offsets`` (0-31 per row) uses compressed-timestamp
         headers. Vectorised: the demo generator writes weeks of minutes this way.
         """
+        self._body += self.encode_many(local, columns, time_offsets=time_offsets).tobytes()
+
+    def encode_many(
+        self,
+        local: int,
+        columns: Sequence[np.ndarray],
+        *,
+        time_offsets: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The records ``write_many`` would append, as a structured array, without appending them.
+
+        A caller that interleaves two local messages (a full timestamp each hour,
+        ``timestamp_16`` between) encodes each once and appends slices with ``raw``.
+        """
         definition = self._locals[local]
         endian = ">" if definition.big_endian else "<"
         n = len(columns[0]) if columns else 0
@@ -171,12 +185,12 @@ class FitWriter:
             if lay.count != 1 or lay.base is STRING or lay.base is BYTE and lay.size != 1:
                 raise ValueError("write_many writes one-value numeric fields only")
             sentinel = np.nan if lay.base.is_float else lay.base.invalid
-            filled = np.ma.filled(
-                np.ma.asarray(values).astype(np.float64 if lay.base.is_float else np.int64),
-                sentinel,
-            )
-            rows[f"f{i}"] = filled
-        self._body += rows.tobytes()
+            as_type = np.float64 if lay.base.is_float else np.int64
+            if isinstance(values, np.ma.MaskedArray):
+                rows[f"f{i}"] = np.ma.filled(values.astype(as_type), sentinel)
+            else:
+                rows[f"f{i}"] = np.asarray(values, dtype=as_type)
+        return rows
 
     def raw(self, data: bytes) -> None:
         """Append bytes as they are (for damaged-file tests)."""

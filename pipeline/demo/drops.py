@@ -28,20 +28,21 @@ def _move_files(src: Path, dest: Path) -> None:
         shutil.move(str(f), dest / f.name)
 
 
-def _zip9(folder: Path) -> None:
-    """Replace ``folder`` by ``folder.zip`` packed at Deflate level 9 (``zip -9``), with fixed times.
+def _zip(folder: Path, level: int) -> None:
+    """Replace ``folder`` by ``folder.zip`` packed at Deflate ``level``, with fixed times.
 
-    A real export packed this way expands more than 20 times (refused whole by
-    the 20x limit of old); the demo keeps one such archive in the inbox.
+    A real export packed at level 9 (``zip -9``) expands more than 20 times
+    (refused whole by the 20x limit of old); the demo keeps one such archive in
+    the inbox.
     """
     archive = folder.with_name(f"{folder.name}.zip")
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
         for f in sorted(p for p in folder.rglob("*") if p.is_file()):
             info = zipfile.ZipInfo(
                 f.relative_to(folder.parent).as_posix(), (2025, 11, 3, 10, 15, 0)
             )
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, f.read_bytes(), compresslevel=9)
+            zf.writestr(info, f.read_bytes(), compresslevel=level)
     shutil.rmtree(folder)
 
 
@@ -62,13 +63,12 @@ def drop_as_people_do(participant_id: str, folder: Path) -> None:
             folder / "MyFitbitData" / "DemoParticipant" / "Physical Activity",
         )
         shutil.rmtree(folder / "takeout-json")
-        _zip9(folder / "MyFitbitData")  # as Fitbit ships it: MyFitbitData.zip, packed hard
+        _zip(folder / "MyFitbitData", 9)  # as Fitbit ships it: MyFitbitData.zip, packed hard
     elif how == "renamed-takeout":  # a 2025 Takeout root with its Fitbit folder renamed
         _move_files(
             folder / "takeout-csv" / "Takeout" / "Fitbit" / "Physical Activity_GoogleData",
             folder / "takeout-20251103T101500Z-001" / "Takeout" / "Fitbit (from Jo)" / "Activity",
         )
         shutil.rmtree(folder / "takeout-csv")
-        _zip9(
-            folder / "takeout-20251103T101500Z-001"
-        )  # as Google delivers it: one zip, packed hard
+        # as Google delivers it: one zip at the usual Deflate level
+        _zip(folder / "takeout-20251103T101500Z-001", 6)

@@ -45,8 +45,13 @@ def _fit_seconds(column: str) -> pl.Expr:
     return (pl.col(column).dt.epoch("s") - FIT_EPOCH_UNIX_S).cast(pl.Int64)
 
 
-def _day_frame(day: pl.DataFrame) -> pl.DataFrame:
-    """Per-minute activity type, level, day counter of steps of the type, and whether the timestamp is full."""
+def _minutes_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per-minute activity type, level, heart rate as written, day counter of steps of the type, and
+    whether the timestamp is full.
+
+    Computed for all days at once (counters and hour anchors restart each
+    ``local_day``): one polars pass instead of a handful of small queries a day.
+    """
     activity_type = (
         pl.when(pl.col("intensity") == "vigorous")
         .then(RUNNING)
@@ -55,33 +60,49 @@ def _day_frame(day: pl.DataFrame) -> pl.DataFrame:
         .otherwise(WALKING)
     )
     return (
-        day.sort("t")
+        frame.sort("t")
         .with_columns(
             activity_type.alias("activity_type"),
             pl.col("intensity").replace_strict(LABEL_LEVEL).alias("level"),
+            pl.col("heart_rate_bpm").fill_null(0).round().cast(pl.Int64).alias("hr_value"),
+            pl.col("heart_rate_bpm").is_null().alias("hr_missing"),
         )
         .with_columns(
-            pl.col("steps").cum_sum().over("activity_type").alias("counter"),
-            ((pl.col("t") // 3600).diff().fill_null(1) != 0).alias("full_time"),
+            pl.col("steps").cum_sum().over(["local_day", "activity_type"]).alias("counter"),
+            ((pl.col("t") // 3600).diff().over("local_day").fill_null(1) != 0).alias("full_time"),
         )
     )
 
 
+def _day_totals(minutes: pl.DataFrame) -> pl.DataFrame:
+    """Steps, minutes and labelled moderate / vigorous minutes per local day and activity type."""
+    return (
+        minutes.group_by("local_day", "activity_type")
+        .agg(
+            pl.col("steps").sum().alias("steps"),
+            pl.len().alias("minutes"),
+            (pl.col("intensity") == "moderate").sum().alias("moderate"),
+            (pl.col("intensity") == "vigorous").sum().alias("vigorous"),
+        )
+        .sort("local_day", "activity_type")
+    )
+
+
 def monitoring_day_bytes(
-    day: pl.DataFrame,
+    frame: pl.DataFrame,
+    totals: pl.DataFrame,
     local_day: int,
     device_serial: int,
     profile: tuple[int, int] | None = None,
     *,
     labels: bool = True,
 ) -> bytes:
-    """One local day's monitoring_b file; ``day`` has ``t`` (FIT s), ``utc_offset_minutes``, ``steps``,
-    ``heart_rate_bpm``, ``intensity``; ``local_day`` counts days since the FIT epoch in local time.
+    """One local day's monitoring_b file from that day's rows of ``_minutes_frame`` and ``_day_totals``;
+    ``local_day`` counts days since the FIT epoch in local time.
     ``profile`` (resting, max HR) adds the device's own figures: ``zones_target`` max HR and a
     ``monitoring_hr_data`` resting HR at the day's end. ``labels=False`` writes the activity type
     without the intensity level (as devices without their own intensity label do), so heart
     rate classifies the minutes."""
-    frame = _day_frame(day)
     offset_start = int(frame["utc_offset_minutes"][0]) * 60
     offset_end = int(frame["utc_offset_minutes"][-1]) * 60
     midnight_local = local_day * 86400
@@ -94,39 +115,18 @@ def monitoring_day_bytes(
     w.define(2, "monitoring", ["timestamp", "cycles", "heart_rate", kind])
     w.define(3, "monitoring", ["timestamp_16", "cycles", "heart_rate", kind])
     t = frame["t"].to_numpy()
-    counter = np.ma.masked_array(
-        frame["counter"].to_numpy(), mask=(frame["activity_type"] == SEDENTARY).to_numpy()
+    activity_type = frame["activity_type"].to_numpy()
+    counter = np.ma.masked_array(frame["counter"].to_numpy(), mask=activity_type == SEDENTARY)
+    heart_rate = np.ma.masked_array(
+        frame["hr_value"].to_numpy(), mask=frame["hr_missing"].to_numpy()
     )
-    hr_values = frame["heart_rate_bpm"].fill_null(0).round().cast(pl.Int64).to_numpy()
-    heart_rate = np.ma.masked_array(hr_values, mask=frame["heart_rate_bpm"].is_null().to_numpy())
-    packed = frame["activity_type"].to_numpy()
-    if labels:
-        packed = packed | (frame["level"].to_numpy() << 5)
-    full = frame["full_time"].to_numpy()
-    starts = np.flatnonzero(full)
+    packed = activity_type | (frame["level"].to_numpy() << 5) if labels else activity_type
+    starts = np.flatnonzero(frame["full_time"].to_numpy())
+    anchored = w.encode_many(2, [t, counter, heart_rate, packed])
+    compressed = w.encode_many(3, [t & 0xFFFF, counter, heart_rate, packed])
     for begin, end in zip(starts, np.append(starts[1:], t.size), strict=True):
-        w.write_many(
-            2,
-            [
-                t[begin : begin + 1],
-                counter[begin : begin + 1],
-                heart_rate[begin : begin + 1],
-                packed[begin : begin + 1],
-            ],
-        )
-        if end > begin + 1:
-            rest = slice(begin + 1, end)
-            w.write_many(3, [t[rest] & 0xFFFF, counter[rest], heart_rate[rest], packed[rest]])
-    totals = (
-        frame.group_by("activity_type")
-        .agg(
-            pl.col("steps").sum().alias("steps"),
-            pl.len().alias("minutes"),
-            (pl.col("intensity") == "moderate").sum().alias("moderate"),
-            (pl.col("intensity") == "vigorous").sum().alias("vigorous"),
-        )
-        .sort("activity_type")
-    )
+        w.raw(anchored[begin : begin + 1].tobytes())
+        w.raw(compressed[begin + 1 : end].tobytes())
     w.define(
         4,
         "monitoring",
@@ -142,14 +142,13 @@ def monitoring_day_bytes(
     )
     next_midnight = midnight_local + 86400 - offset_end
     n = totals.height
+    types = totals["activity_type"].to_numpy()
     w.write_many(
         4,
         [
             np.full(n, next_midnight),
-            totals["activity_type"].to_numpy(),
-            np.ma.masked_array(
-                totals["steps"].to_numpy(), mask=(totals["activity_type"] == SEDENTARY).to_numpy()
-            ),
+            types,
+            np.ma.masked_array(totals["steps"].to_numpy(), mask=types == SEDENTARY),
             totals["minutes"].to_numpy() * 60_000,
             np.full(n, 1440),
             totals["moderate"].to_numpy(),
@@ -182,12 +181,23 @@ def write_monitoring_days(
             "local_day"
         )
     )
+    minutes = _minutes_frame(frame)
+    totals = _day_totals(minutes).partition_by("local_day", as_dict=True)
     paths = []
-    for (local_day,), day in frame.sort("t").group_by(["local_day"], maintain_order=True):
+    for (local_day,), day in minutes.partition_by(
+        "local_day", maintain_order=True, as_dict=True
+    ).items():
         day_date = date(1989, 12, 31) + timedelta(days=int(local_day))
         path = out_dir / f"{device_serial}_{day_date:%Y%m%d}_WELLNESS.fit"
         path.write_bytes(
-            monitoring_day_bytes(day, int(local_day), device_serial, profile, labels=labels)
+            monitoring_day_bytes(
+                day,
+                totals[(local_day,)],
+                int(local_day),
+                device_serial,
+                profile,
+                labels=labels,
+            )
         )
         paths.append(path)
     return paths

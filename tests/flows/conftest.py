@@ -69,6 +69,24 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DemoCopy:
     return DemoCopy(demo.root, demo.expected_weekly)
 
 
+CRASH_COHORT_IDS = ("P01", "P02", "P05", "P08", "P10")
+"""The demo participants of the crash-safety studies: FIT monitoring (one with a TCX run), a
+zipped Takeout, a Garmin Connect export and an Apple Health export. Every kind of reader
+and archive a kill can interrupt, in about a third of the demo's files, because each
+crash test runs several backfills."""
+
+
+@pytest.fixture(scope="session")
+def crash_template(tmp_path_factory: pytest.TempPathFactory) -> DemoCopy:
+    """A small demo study (``CRASH_COHORT_IDS``) for the tests that kill and resume runs."""
+    from pipeline.demo.cohort import COHORT
+    from pipeline.demo.generate import generate_demo
+
+    cohort = tuple(p for p in COHORT if p.participant_id in CRASH_COHORT_IDS)
+    demo = generate_demo(tmp_path_factory.mktemp("crash-template") / "demo", cohort=cohort)
+    return DemoCopy(demo.root, demo.expected_weekly)
+
+
 def copy_study(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".lock"))
     return target

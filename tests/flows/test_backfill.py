@@ -145,52 +145,68 @@ def normalized(root: Path) -> dict[str, pl.DataFrame]:
 
 
 KILL_POINTS: dict[str, int] = {
-    "participant-P02": 0,  # in the middle of the first batch: P01 and P02 committed, P03 not yet
-    "batch-2": 2,  # between batches
-    "derived": 5,  # every batch done, derived tables written, warehouse not refreshed
-    "published": 5,  # warehouse refreshed, run record and checkpoint not finished
+    "participant-P02": 0,  # in the middle of the first batch: P01 and P02 committed, P05 not yet
+    "batch-1": 1,  # between the first and second batch
+    "derived": 2,  # every batch done, derived tables written, warehouse not refreshed
+    "published": 2,  # warehouse refreshed, run record and checkpoint not finished
 }
 """Where the backfill process is killed, and how many batches the resumed run should skip."""
+CRASH_BATCH = 3
+"""Participants per batch in the crash studies: the five of ``crash_template`` make two
+batches, P01, P02, P05 then P08, P10."""
+
+
+@pytest.fixture(scope="module")
+def clean_backfill(
+    crash_template: DemoCopy, tmp_path_factory: pytest.TempPathFactory, prefect_api: str
+) -> dict[str, pl.DataFrame]:
+    """The warehouse of one uninterrupted backfill of the crash study: what every resumed run must equal."""
+    root = tmp_path_factory.mktemp("clean-backfill") / "demo"
+    clean = configure(copy_study(crash_template.root, root), batch=CRASH_BATCH, concurrency=1)
+    result = backfill_flow(str(clean), show_progress=False)
+    assert result["batches"] == 2
+    expected = normalized(clean)
+    assert export_columns(expected["weekly"]).equals(export_columns(crash_template.expected_weekly))
+    return expected
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_a_killed_backfill_resumes_to_the_same_warehouse(
-    demo_template: DemoCopy, tmp_path: Path, prefect_api: str
+    point: str,
+    crash_template: DemoCopy,
+    clean_backfill: dict[str, pl.DataFrame],
+    tmp_path: Path,
+    prefect_api: str,
 ) -> None:
-    clean = configure(copy_study(demo_template.root, tmp_path / "clean"), batch=3, concurrency=1)
-    clean_result = backfill_flow(str(clean), show_progress=False)
-    assert clean_result["batches"] == 5  # 13 demo participants, 3 a batch
-    expected = normalized(clean)
-    assert export_columns(expected["weekly"]).equals(export_columns(demo_template.expected_weekly))
+    root = configure(
+        copy_study(crash_template.root, tmp_path / point), batch=CRASH_BATCH, concurrency=1
+    )
+    proc = start_backfill(root, prefect_api, hold=point)
+    wait_until(lambda: any(root.glob(f"runs/backfill-*/held-at-{point}")), proc)
+    kill(proc)
 
-    for point, skipped in KILL_POINTS.items():
-        root = configure(copy_study(demo_template.root, tmp_path / point), batch=3, concurrency=1)
-        proc = start_backfill(root, prefect_api, hold=point)
-        wait_until(
-            lambda root=root, point=point: any(root.glob(f"runs/backfill-*/held-at-{point}")), proc
-        )
-        kill(proc)
+    resumed = backfill_flow(str(root), show_progress=False)
 
-        resumed = backfill_flow(str(root), show_progress=False)
-
-        assert resumed["batches_resumed"] == skipped, point
-        got = normalized(root)
-        for name, table in expected.items():
-            assert got[name].equals(table), (
-                f"killed at {point}: table {name} differs from a clean run"
-            )
+    assert resumed["batches_resumed"] == KILL_POINTS[point]
+    got = normalized(root)
+    for name, table in clean_backfill.items():
+        assert got[name].equals(table), f"killed at {point}: table {name} differs from a clean run"
 
 
 @pytest.mark.slow
 def test_a_backfill_killed_while_writing_the_lake_resumes_to_the_same_warehouse(
-    demo_template: DemoCopy, tmp_path: Path, prefect_api: str
+    crash_template: DemoCopy,
+    clean_backfill: dict[str, pl.DataFrame],
+    tmp_path: Path,
+    prefect_api: str,
 ) -> None:
-    """A kill at whatever moment the first lake parts appear (possibly between a data part and its manifest)."""
-    clean = configure(copy_study(demo_template.root, tmp_path / "clean"), batch=3, concurrency=2)
-    backfill_flow(str(clean), show_progress=False)
-    expected = normalized(clean)
-
-    root = configure(copy_study(demo_template.root, tmp_path / "killed"), batch=3, concurrency=2)
+    """A kill at whatever moment the first lake parts appear (possibly between a data part and its
+    manifest), with two files read at once; the clean run read one at a time, and the
+    warehouse must not depend on it."""
+    root = configure(
+        copy_study(crash_template.root, tmp_path / "killed"), batch=CRASH_BATCH, concurrency=2
+    )
     proc = start_backfill(root, prefect_api, hold=None)
     wait_until(lambda: any((root / "store" / "lake").rglob("*.parquet")), proc)
     kill(proc)
@@ -198,20 +214,22 @@ def test_a_backfill_killed_while_writing_the_lake_resumes_to_the_same_warehouse(
     backfill_flow(str(root), show_progress=False)
 
     got = normalized(root)
-    for name, table in expected.items():
+    for name, table in clean_backfill.items():
         assert got[name].equals(table), f"table {name} differs from a clean run"
 
 
 @pytest.mark.slow
 def test_sigterm_ends_a_backfill_promptly_and_the_next_run_completes(
-    demo_template: DemoCopy, tmp_path: Path, prefect_api: str
+    crash_template: DemoCopy, tmp_path: Path, prefect_api: str
 ) -> None:
     """SIGTERM while the lake is being written: the run ends within 30 s, what it committed is whole, the next run finishes."""
     from config import open_study
     from pipeline.jobs import lake_of
     from store.verify import lake_damage
 
-    root = configure(copy_study(demo_template.root, tmp_path / "stopped"), batch=3, concurrency=2)
+    root = configure(
+        copy_study(crash_template.root, tmp_path / "stopped"), batch=CRASH_BATCH, concurrency=2
+    )
     proc = start_backfill(root, prefect_api, hold=None)
     wait_until(lambda: any((root / "store" / "lake").rglob("*.parquet")), proc)
     sent = time.monotonic()
@@ -230,7 +248,7 @@ def test_sigterm_ends_a_backfill_promptly_and_the_next_run_completes(
 
     assert lake_damage(lake_of(open_study(root))) == []  # every committed part reads whole
     backfill_flow(str(root), show_progress=False)
-    assert export_columns(weekly_of(root)).equals(export_columns(demo_template.expected_weekly))
+    assert export_columns(weekly_of(root)).equals(export_columns(crash_template.expected_weekly))
 
 
 def test_the_demo_the_nightly_and_a_backfill_count_the_same_files(

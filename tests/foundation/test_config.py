@@ -30,6 +30,33 @@ def test_hash_changes_with_threshold() -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "[ingest]\nmax_concurrent_files = 8\n",
+        "[ingest]\nbackfill_batch_participants = 3\n",
+        '[schedule]\ncron = "0 2 * * *"\n',
+        "[dashboard]\nport = 8600\n",
+        '[digest]\nrecipients = ["staff@example.org"]\n',
+    ],
+)
+def test_how_and_when_the_work_runs_leaves_the_hash_alone(text: str) -> None:
+    """Readers at once, batch size, schedule, dashboard port, digest mail: the same results, the same hash."""
+    assert parse_study_config(text).hash() == parse_study_config("").hash()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[ingest]\narchive_max_depth = 1\n",  # what is read
+        "[alerts]\nno_data_days = 5\n",  # which alerts are raised
+        "[wear]\nmin_wear_minutes_per_day = 500\n",
+    ],
+)
+def test_settings_that_change_what_is_read_or_raised_change_the_hash(text: str) -> None:
+    assert parse_study_config(text).hash() != parse_study_config("").hash()
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         (
