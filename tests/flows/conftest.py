@@ -70,15 +70,15 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> DemoCopy:
 
 
 CRASH_COHORT_IDS = ("P01", "P02", "P05", "P08", "P10")
-"""The demo participants of the crash-safety studies: FIT monitoring (one with a TCX run), a
-zipped Takeout, a Garmin Connect export and an Apple Health export. Every kind of reader
-and archive a kill can interrupt, in about a third of the demo's files, because each
-crash test runs several backfills."""
+"""The demo participants of the crash-safety and concurrency studies: FIT monitoring (one with
+a TCX run), a zipped Takeout, a Garmin Connect export and an Apple Health export. Every kind
+of reader and archive a kill or a concurrent command can interrupt, in a fifth of the demo's
+files, because each of these tests runs several flows over the same study."""
 
 
 @pytest.fixture(scope="session")
 def crash_template(tmp_path_factory: pytest.TempPathFactory) -> DemoCopy:
-    """A small demo study (``CRASH_COHORT_IDS``) for the tests that kill and resume runs."""
+    """A small demo study (``CRASH_COHORT_IDS``) for the tests that kill, resume or overlap runs."""
     from pipeline.demo.cohort import COHORT
     from pipeline.demo.generate import generate_demo
 

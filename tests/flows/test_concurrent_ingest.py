@@ -36,7 +36,7 @@ pytestmark = [
 def _extra_files(demo_root: Path, folder: Path) -> list[tuple[str, Path]]:
     """New FIT days for three participants, outside the inbox (what a data engineer hands ``irisin ingest``)."""
     out = []
-    for pid in ("P01", "P02", "P03"):
+    for pid in ("P01", "P02", "P05"):
         path, _ = write_new_fit_day(demo_root, pid, NEW_DAY)
         target = folder / pid / path.name
         target.parent.mkdir(parents=True)
@@ -58,8 +58,11 @@ def _ingest(root: Path, pid: str, path: Path, env: dict[str, str]) -> subprocess
 
 
 def test_nightly_with_parallel_ingests_equals_one_after_the_other(
-    demo: DemoCopy, tmp_path: Path, prefect_api: str
+    crash_template: DemoCopy, tmp_path: Path, prefect_api: str
 ) -> None:
+    demo = DemoCopy(
+        copy_study(crash_template.root, tmp_path / "demo"), crash_template.expected_weekly
+    )
     files = _extra_files(demo.root, tmp_path / "handed-over")
     clean = copy_study(demo.root, tmp_path / "clean")
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "PYTHONPATH": str(REPO)}
