@@ -16,6 +16,7 @@ is quarantined; damage part-way keeps every record before it (``partial``).
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -97,6 +98,40 @@ def read_apple_health_export(members: Sequence[Member], ctx: ReadContext) -> dic
 
 SPILL_ROWS = 1 << 20
 """Partial-minute rows held in memory; past this they are merged and written to a temporary Parquet file."""
+SPILL_PREFIX = "irisin-apple-"
+"""Spill folders are ``<tmp>/irisin-apple-<pid>-<random>``: the pid lets a later read find and
+remove the folders of a reader that was killed before it could."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def sweep_dead_spills(root: Path | None = None) -> list[Path]:
+    """Remove spill folders of this user whose reader process is gone (SIGKILL, power loss); returns them.
+
+    A killed Apple read cannot run its cleanup, and its partial-minute files
+    (up to the size of the export's minutes) would stay in the temporary
+    folder for good. Folders of live processes and of other users are left.
+    """
+    root = Path(tempfile.gettempdir()) if root is None else root
+    removed = []
+    for folder in root.glob(f"{SPILL_PREFIX}*"):
+        pid_text = folder.name.removeprefix(SPILL_PREFIX).split("-", 1)[0]
+        try:
+            owned = folder.is_dir() and folder.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if owned and pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 class _Minutes:
@@ -149,7 +184,8 @@ class _Minutes:
 
     def _spill(self) -> None:
         if self.folder is None:
-            self.folder = Path(tempfile.mkdtemp(prefix="irisin-apple-"))
+            sweep_dead_spills()
+            self.folder = Path(tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-"))
         path = self.folder / f"partials-{len(self.spilled):05d}.parquet"
         merge_partials([f for _, f in self.levels]).write_parquet(path, compression="lz4")
         self.spilled.append(path)

@@ -11,6 +11,7 @@ give equal tables, because those chunks go to the parser.
 from __future__ import annotations
 
 import io
+import os
 import random
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -237,6 +238,42 @@ def test_partials_spilled_to_parquet_read_the_same_and_are_removed(
     assert len(folders) > 5  # many Parquet files of partials were written
     assert_same(spilled, whole)
     assert list(spill_root.iterdir()) == []  # and removed with their folder
+
+
+def test_spill_folders_of_killed_readers_are_removed_by_the_next_spilling_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGKILLed read leaves its spill folder; the next read that spills removes it, and
+    leaves the folder of a reader still running."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import ingest.apple.reader as reader
+
+    spill_root = tmp_path / "tmp"
+    spill_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
+    monkeypatch.setattr(reader, "SPILL_ROWS", 60)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = spill_root / f"{reader.SPILL_PREFIX}{gone.stdout.strip()}-abc123"
+    (dead / "partials-00000.parquet").parent.mkdir()
+    (dead / "partials-00000.parquet").write_bytes(b"PAR1 left by a killed read")
+    live = spill_root / f"{reader.SPILL_PREFIX}{os.getppid()}-def456"
+    live.mkdir()
+    other = spill_root / "irisin-apple-bench"  # not a spill folder: no pid
+    other.mkdir()
+
+    path = tmp_path / "export.xml"
+    write_export(path, 100_000, seed=5)
+    read_export_xml(io.BytesIO(path.read_bytes()), CTX)
+
+    assert sorted(p.name for p in spill_root.iterdir()) == sorted([live.name, other.name])
 
 
 def test_chunks_prepared_in_worker_processes_read_the_same(
