@@ -88,7 +88,7 @@ def _day_totals(minutes: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def monitoring_day_bytes(
+def _monitoring_day_bytes(
     frame: pl.DataFrame,
     totals: pl.DataFrame,
     local_day: int,
@@ -174,7 +174,7 @@ def write_monitoring_days(
 ) -> list[Path]:
     """One monitoring file per local day of ``truth`` (worn minutes only), named like Garmin's uploads;
     ``profile`` (resting, max HR) goes into every file and ``labels`` says whether minutes carry
-    the device's intensity level (see ``monitoring_day_bytes``)."""
+    the device's intensity level (see ``_monitoring_day_bytes``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = truth.with_columns(_fit_seconds("minute_utc").alias("t")).with_columns(
         ((pl.col("t") + pl.col("utc_offset_minutes").cast(pl.Int64) * 60) // 86400).alias(
@@ -190,7 +190,7 @@ def write_monitoring_days(
         day_date = date(1989, 12, 31) + timedelta(days=int(local_day))
         path = out_dir / f"{device_serial}_{day_date:%Y%m%d}_WELLNESS.fit"
         path.write_bytes(
-            monitoring_day_bytes(
+            _monitoring_day_bytes(
                 day,
                 totals[(local_day,)],
                 int(local_day),
