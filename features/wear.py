@@ -134,6 +134,18 @@ def step_runs(minutes: pl.DataFrame, wear: WearSection) -> pl.Series:
         (pl.col("span") <= wear.step_interruption_minutes) & neighbour(1) & neighbour(-1)
     )
     same_prev = (pl.col("key") == pl.col("key").shift(1)).fill_null(False)
+    # A segment is a stretch of consecutive quiet runs of one key, in minute order, so it
+    # spans from its first run's first minute to its last run's last minute. Filling those
+    # from the segment's ends is linear; a window per segment hashed millions of one-run
+    # segments (3.1 of 5.0 s on 39 M phone minutes, bench.weekly 1,000 x 90 days).
+    segment = pl.col("segment")
+    starts = (segment != segment.shift(1)).fill_null(True)
+    ends = (segment != segment.shift(-1)).fill_null(True)
+    segment_span = (
+        pl.when(ends).then(pl.col("last")).backward_fill()
+        - pl.when(starts).then(pl.col("first")).forward_fill()
+        + 1
+    )
     verdict = (
         runs.with_columns(quiet.alias("quiet"))
         .with_columns(
@@ -141,15 +153,7 @@ def step_runs(minutes: pl.DataFrame, wear: WearSection) -> pl.Series:
             .cum_sum()
             .alias("segment")
         )
-        .select(
-            ~(
-                pl.col("quiet")
-                & (
-                    pl.col("last").max().over("segment") - pl.col("first").min().over("segment") + 1
-                    >= wear.step_nonwear_minutes
-                )
-            )
-        )
+        .select(~(pl.col("quiet") & (segment_span >= wear.step_nonwear_minutes)))
         .to_series()
     )
     return verdict.gather(run - 1).alias("step_worn")
