@@ -55,8 +55,18 @@ def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
     first: date | None = weeks["week_start"].min()  # type: ignore[assignment]
     last: date | None = weeks["week_end"].max()  # type: ignore[assignment]
     span_days = (last - first).days if first is not None and last is not None else 0
+    # Dates reach Vega-Lite as "YYYY-MM-DDT00:00:00", which the browser reads as its own
+    # midnight: ticks and labels use the same local time. Over a few months every week start
+    # gets a tick, so each label sits under its own bar (automatic ticks fall between bars).
+    week_ticks = [
+        alt.DateTime(year=d.year, month=d.month, date=d.day) for d in weeks["week_start"].to_list()
+    ]
+    label_format = "%Y-%m-%d" if span_days <= 200 else "%b %Y"
     axis = alt.Axis(
-        format="%Y-%m-%d" if span_days <= 200 else "%b %Y", labelAngle=-45, labelOverlap="greedy"
+        values=week_ticks if span_days <= 200 else alt.Undefined,
+        labelExpr=f"timeFormat(datum.value, '{label_format}')",
+        labelAngle=-45,
+        labelOverlap="greedy",
     )
     week_axis = alt.X("week_start:T", title="week starting", axis=axis)
     bars = (
