@@ -190,6 +190,7 @@ def test_csv_download_is_made_after_sign_in_and_is_gone_after_its_short_life(
         with pytest.raises(urllib.error.HTTPError) as gone:  # no cookie, and past its life: no data
             urllib.request.urlopen(media_url, timeout=5)
         assert gone.value.code == 404
+        gone.value.close()  # an HTTPError holds the response's socket open until closed
         page.close()
 
 
