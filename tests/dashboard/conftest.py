@@ -494,21 +494,10 @@ def demo_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Takes minutes: only the slow tests use it.
     """
-    from config import open_study
-    from ingest.pipeline import Ingestor
-    from pipeline.demo.generate import generate_demo
-    from pipeline.jobs import derive, inbox_items, ingest_item, lake_of, publish
+    from tests.built_demo import build_demo_study
 
-    root = tmp_path_factory.mktemp("dashboard-demo") / "demo"
-    generate_demo(root)
-    study = open_study(root)
-    lake = lake_of(study)
-    ingestor = Ingestor(study, lake)  # one manifest read for every item, as the flows do
-    for item in inbox_items(study):
-        ingest_item(study, item, lake, ingestor)
-    derive(study)
-    publish(study)
-    return root
+    demo, _ = build_demo_study(tmp_path_factory.mktemp("dashboard-demo") / "demo")
+    return demo.root
 
 
 # -- downloads made on the click (Streamlit's deferred download buttons) -------------------------

@@ -9,28 +9,20 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from config import Study, open_study
+from config import Study
 from config.schema import WEEKLY_EXPORT_COLUMNS
 from ingest.pipeline import Ingestor
 from pipeline.demo.generate import DemoStudy, generate_demo
-from pipeline.jobs import derive, derived_of, inbox_items, ingest_item, lake_of, publish
+from pipeline.jobs import derived_of, inbox_items, ingest_item, lake_of
 from store.warehouse import connect_read_only
+from tests.built_demo import build_demo_study
 
 pytestmark = pytest.mark.slow  # generates the demo study and runs the whole pipeline on it
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoStudy, Study]:
-    root = tmp_path_factory.mktemp("e2e") / "demo"
-    result = generate_demo(root)
-    study = open_study(root)
-    lake = lake_of(study)
-    ingestor = Ingestor(study, lake)  # one manifest read for every item, as the flows do
-    for item in inbox_items(study):
-        ingest_item(study, item, lake, ingestor)
-    derive(study)
-    publish(study)
-    return result, study
+    return build_demo_study(tmp_path_factory.mktemp("e2e") / "demo")
 
 
 def test_weekly_equals_truth(demo: tuple[DemoStudy, Study]) -> None:
