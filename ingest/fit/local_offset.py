@@ -7,28 +7,43 @@ import functools
 import numpy as np
 import polars as pl
 
+HOUR_S = 3600
+
+
+def _offsets_at(unix_s: np.ndarray, timezone: str) -> np.ndarray:
+    """The zone's UTC offset in minutes at each Unix second (raises PolarsError for an unknown zone)."""
+    utc = pl.Series(unix_s * 1_000_000, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    local = utc.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+    return (local - utc.dt.replace_time_zone(None)).dt.total_minutes().to_numpy().astype(np.int16)
+
 
 @functools.lru_cache(maxsize=256)
 def _zone_year(timezone: str, year: int) -> tuple[np.ndarray, np.ndarray] | None:
     """A zone's offsets over one UTC year as (Unix second each offset starts, offset minutes); None: unknown zone.
 
-    Built once per zone and year from a minute grid (time-zone transitions
-    since 1970 fall on whole minutes), so converting a cohort's files costs a
-    table lookup per row instead of a time-zone conversion per file.
+    Built once per zone and year, so converting a cohort's files costs a table
+    lookup per row instead of a time-zone conversion per file. Time-zone
+    transitions since 1970 fall on whole minutes and months apart: the offsets
+    are looked up on an hourly grid, and only the hours in which the offset
+    changes are looked up again minute by minute (about 9,000 conversions a
+    year instead of 525,600, which took 72 ms per zone and year, a quarter of
+    a fresh ``irisin ingest`` of the FIT corpus, whose files span 12 years).
     """
     start = int(np.datetime64(f"{year:04d}-01-01", "s").astype(np.int64))
     end = int(np.datetime64(f"{year + 1:04d}-01-01", "s").astype(np.int64))
-    grid = np.arange(start, end, 60, dtype=np.int64)
-    utc = pl.Series(grid * 1_000_000, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    hours = np.arange(start, end + HOUR_S, HOUR_S, dtype=np.int64)  # and the next year's start
     try:
-        local = utc.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+        hourly = _offsets_at(hours, timezone)
     except pl.exceptions.PolarsError:  # unknown zone name in the roster
         return None
-    minutes = (
-        (local - utc.dt.replace_time_zone(None)).dt.total_minutes().to_numpy().astype(np.int16)
-    )
-    change = np.flatnonzero(np.concatenate(([True], minutes[1:] != minutes[:-1])))
-    return grid[change], minutes[change]
+    changing = hours[np.flatnonzero(hourly[1:] != hourly[:-1])]  # hours in which the offset changes
+    inside = (changing[:, None] + np.arange(60, HOUR_S, 60, dtype=np.int64)[None, :]).ravel()
+    grid = np.concatenate((hours[:-1], inside))
+    offsets = np.concatenate((hourly[:-1], _offsets_at(inside, timezone)))
+    order = np.argsort(grid, kind="stable")
+    grid, offsets = grid[order], offsets[order]
+    change = np.flatnonzero(np.concatenate(([True], offsets[1:] != offsets[:-1])))
+    return grid[change], offsets[change]
 
 
 def zone_offsets_minutes(unix_s: np.ndarray, timezone: str) -> np.ndarray | None:
