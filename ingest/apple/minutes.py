@@ -35,6 +35,7 @@ import polars as pl
 import pyarrow as pa
 
 from ingest.apple.scan import EXERCISE, HEART_RATE, RESTING_HEART_RATE, STEPS
+from ingest.zones import offsets_from_zone
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 MAX_SPREAD_SECONDS = 86_400
@@ -132,8 +133,7 @@ def usable(records: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
 
 def _zone_offset(timezone: str) -> pl.Expr:
     utc = pl.from_epoch(pl.col("minute") * 60, time_unit="s").dt.replace_time_zone("UTC")
-    local = utc.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
-    return (local - utc.dt.replace_time_zone(None)).dt.total_minutes().cast(pl.Int16)
+    return offsets_from_zone(utc, timezone)
 
 
 def spread(records: pl.DataFrame, timezone: str | None) -> pl.DataFrame:

@@ -7,14 +7,15 @@ import functools
 import numpy as np
 import polars as pl
 
+from ingest.zones import offsets_from_zone
+
 HOUR_S = 3600
 
 
 def _offsets_at(unix_s: np.ndarray, timezone: str) -> np.ndarray:
     """The zone's UTC offset in minutes at each Unix second (raises PolarsError for an unknown zone)."""
     utc = pl.Series(unix_s * 1_000_000, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
-    local = utc.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
-    return (local - utc.dt.replace_time_zone(None)).dt.total_minutes().to_numpy().astype(np.int16)
+    return pl.select(offsets_from_zone(pl.lit(utc), timezone)).to_series().to_numpy()
 
 
 @functools.lru_cache(maxsize=256)

@@ -193,7 +193,7 @@ def attach_offsets(
 ) -> pl.DataFrame:
     """Add ``utc_offset_minutes`` to rows keyed by a UTC instant, from the decision's zone or day table."""
     if decision.timezone:
-        from ingest.fitbit.tables import offsets_from_zone
+        from ingest.zones import offsets_from_zone
 
         return frame.with_columns(
             offsets_from_zone(pl.col(utc_col), decision.timezone).alias("utc_offset_minutes")

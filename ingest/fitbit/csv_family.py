@@ -27,7 +27,6 @@ from ingest.fitbit.tables import (
     ACTIVITY_LEVEL_LABELS,
     SOURCE_TAKEOUT,
     minutes_table,
-    offsets_from_zone,
 )
 from ingest.salvage import (
     Dropped,
@@ -38,6 +37,7 @@ from ingest.salvage import (
     implausible,
     read_csv_text,
 )
+from ingest.zones import offsets_from_zone
 
 HEADERS: dict[str, tuple[str, ...]] = {
     "active_minutes": ("timestamp", "light", "moderate", "very"),

@@ -41,7 +41,6 @@ from ingest.fitbit.tables import (
     daily_table,
     local_to_utc,
     minutes_table,
-    offsets_from_zone,
 )
 from ingest.salvage import (
     CsvText,
@@ -53,6 +52,7 @@ from ingest.salvage import (
     implausible,
     read_csv_text,
 )
+from ingest.zones import offsets_from_zone
 
 _SPLIT_DATE_COLUMNS = ("Date", "ActivityDate", "ActivityDay", "SleepDay")
 _TIME_ONLY = r"^\s*\d{1,2}:\d{2}(:\d{2})?\s*([AaPp][Mm])?\s*$"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import polars as pl
 
 from ingest.contract import ReadContext
-from ingest.fitbit.tables import SOURCE_FITABASE, offsets_from_zone
+from ingest.fitbit.tables import SOURCE_FITABASE
+from ingest.zones import offsets_from_zone
 
 
 def zone_groups(frame: pl.DataFrame, ctx: ReadContext) -> list[tuple[str | None, pl.DataFrame]]:

@@ -52,12 +52,6 @@ def sessions_table(frame: pl.DataFrame) -> pa.Table:
     return conform(frame.sort("start_utc"), SESSIONS, filled_later=PIPELINE_FILLED)
 
 
-def offsets_from_zone(utc: pl.Expr, tz: str) -> pl.Expr:
-    """Minutes the local wall clock of ``tz`` is ahead of UTC at each instant of ``utc``."""
-    local = utc.dt.convert_time_zone(tz).dt.replace_time_zone(None)
-    return ((local - utc.dt.replace_time_zone(None)).dt.total_minutes()).cast(pl.Int16)
-
-
 def local_to_utc(local: pl.Expr, tz: str | None) -> pl.Expr:
     """UTC instants of naive local wall times in ``tz`` (UTC when ``tz`` is None).
 
