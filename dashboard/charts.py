@@ -20,20 +20,59 @@ STATUS_SHAPES = {"met": "circle", "below": "triangle-down", "insufficient": "cro
 
 
 def _threshold_rule(threshold: int, axis: str, label: str) -> alt.LayerChart:
-    """A dashed threshold line with a text label at its start (the label is literal in the spec)."""
+    """A dashed threshold line with a text label (the label is literal in the spec).
+
+    Line and label sit on a white halo, so they stay readable where they cross
+    the dark vigorous bars of a participant well above the threshold.
+    """
     one = pl.DataFrame({"threshold": [threshold]})
+    halo_rule = alt.Chart(one).mark_rule(color="white", strokeWidth=6)
     rule = alt.Chart(one).mark_rule(color=INK, strokeDash=[6, 4], strokeWidth=2)
-    text = alt.Chart(one).mark_text(
-        text=label, align="left", dx=4, dy=-6, color=INK, fontWeight="bold"
-    )
     if axis == "y":
-        right = text.mark_text(
-            text=label, align="right", dx=-4, dy=-7, color=INK, fontWeight="bold"
-        )
-        return rule.encode(y=alt.datum(threshold)) + right.encode(
-            y=alt.datum(threshold), x=alt.value("width")
-        )
-    return rule.encode(x=alt.datum(threshold)) + text.encode(x=alt.datum(threshold), y=alt.value(8))
+        place = {"align": "right", "dx": -4, "dy": -7}
+        where = {"y": alt.datum(threshold), "x": alt.value("width")}
+        line = {"y": alt.datum(threshold)}
+    else:
+        place = {"align": "left", "dx": 4, "dy": -6}
+        where = {"x": alt.datum(threshold), "y": alt.value(8)}
+        line = {"x": alt.datum(threshold)}
+    text = {"text": label, "fontWeight": "bold", **place}
+    halo_text = alt.Chart(one).mark_text(
+        **text, color="white", stroke="white", strokeWidth=4, strokeJoin="round"
+    )
+    ink_text = alt.Chart(one).mark_text(**text, color=INK)
+    return alt.layer(
+        halo_rule.encode(**line),
+        rule.encode(**line),
+        halo_text.encode(**where),
+        ink_text.encode(**where),
+    )
+
+
+def _span_days(week_starts: pl.Series) -> int:
+    """Days from the first week's start to the last week's end (0 without weeks)."""
+    first: date | None = week_starts.min()  # type: ignore[assignment]
+    last: date | None = week_starts.max()  # type: ignore[assignment]
+    return (last - first).days + 7 if first is not None and last is not None else 0
+
+
+def _week_axis(week_starts: pl.Series) -> alt.Axis:
+    """A time axis for weekly marks: over up to 200 days a labelled tick on every week start.
+
+    Dates reach Vega-Lite as "YYYY-MM-DDT00:00:00", which the browser reads as
+    its own midnight, so ticks and labels use the same local time. Automatic
+    ticks fall every few days, between the weeks' marks; longer studies keep
+    them, labelled by month.
+    """
+    short = _span_days(week_starts) <= 200
+    ticks = [alt.DateTime(year=d.year, month=d.month, date=d.day) for d in week_starts.to_list()]
+    label_format = "%Y-%m-%d" if short else "%b %Y"
+    return alt.Axis(
+        values=ticks if short else alt.Undefined,
+        labelExpr=f"timeFormat(datum.value, '{label_format}')",
+        labelAngle=-45,
+        labelOverlap="greedy",
+    )
 
 
 def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
@@ -52,23 +91,8 @@ def weekly_bars(weeks: pl.DataFrame, threshold: int) -> alt.LayerChart:
         )
         .with_columns(pl.col("intensity").str.replace("_minutes", ""))
     )
-    first: date | None = weeks["week_start"].min()  # type: ignore[assignment]
-    last: date | None = weeks["week_end"].max()  # type: ignore[assignment]
-    span_days = (last - first).days if first is not None and last is not None else 0
-    # Dates reach Vega-Lite as "YYYY-MM-DDT00:00:00", which the browser reads as its own
-    # midnight: ticks and labels use the same local time. Over a few months every week start
-    # gets a tick, so each label sits under its own bar (automatic ticks fall between bars).
-    week_ticks = [
-        alt.DateTime(year=d.year, month=d.month, date=d.day) for d in weeks["week_start"].to_list()
-    ]
-    label_format = "%Y-%m-%d" if span_days <= 200 else "%b %Y"
-    axis = alt.Axis(
-        values=week_ticks if span_days <= 200 else alt.Undefined,
-        labelExpr=f"timeFormat(datum.value, '{label_format}')",
-        labelAngle=-45,
-        labelOverlap="greedy",
-    )
-    week_axis = alt.X("week_start:T", title="week starting", axis=axis)
+    span_days = _span_days(weeks["week_start"])
+    week_axis = alt.X("week_start:T", title="week starting", axis=_week_axis(weeks["week_start"]))
     bars = (
         alt.Chart(long)
         .mark_bar(stroke="white", strokeWidth=1)
@@ -152,11 +176,7 @@ def wear_heatmap(hourly: pl.DataFrame, zone: str) -> alt.Chart:
 def share_trend(cohort: pl.DataFrame) -> alt.LayerChart:
     """Weekly share of sufficient-wear participants meeting the hour, with its interval."""
     base = alt.Chart(cohort).encode(
-        x=alt.X(
-            "week_start:T",
-            title="week starting",
-            axis=alt.Axis(labelOverlap="greedy", labelAngle=-45),
-        )
+        x=alt.X("week_start:T", title="week starting", axis=_week_axis(cohort["week_start"]))
     )
     band = base.mark_area(opacity=0.2, color=INK).encode(
         y=alt.Y(

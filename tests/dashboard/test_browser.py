@@ -131,7 +131,9 @@ def test_table_and_threshold_line_in_a_real_browser(
 
         page.goto(f"{url}/?page=participant&participant=P04")
         label = page.locator("svg text", has_text="60 min/week threshold")
-        label.wait_for(state="visible", timeout=RENDER_MS)
+        label.last.wait_for(
+            state="visible", timeout=RENDER_MS
+        )  # the ink label, drawn over its halo
         assert page.get_by_text(
             "2024-03-07 10:59 Europe/London"
         ).is_visible()  # P04's last data, local
@@ -251,12 +253,12 @@ def test_long_study_participant_page_shows_the_gap_and_every_hour(
 ) -> None:
     with served(long_study, tmp_path, as_of=date(2029, 12, 31)) as url:
         page = open_page(browser, f"{url}/?page=participant&participant=P00001")
-        page.locator("svg text", has_text="60 min/week threshold").wait_for(
+        page.locator("svg text", has_text="60 min/week threshold").last.wait_for(
             state="visible", timeout=RENDER_MS
         )
         page.get_by_text("whole study").first.click()
         page.wait_for_timeout(3000)
-        page.locator("svg text", has_text="60 min/week threshold").wait_for(
+        page.locator("svg text", has_text="60 min/week threshold").last.wait_for(
             state="visible", timeout=RENDER_MS
         )
         # the heat map's hour axis carries all 24 hours, worn or not

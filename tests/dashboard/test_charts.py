@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from dashboard.charts import weekly_bars
+from dashboard.charts import share_trend, weekly_bars
 
 
 def _weeks(first: date, count: int) -> pl.DataFrame:
@@ -38,3 +38,20 @@ def test_a_long_study_leaves_ticks_to_vega_and_labels_months() -> None:
     axis = _week_axis(_weeks(date(2025, 1, 6), 52))
     assert "values" not in axis
     assert axis["labelExpr"] == "timeFormat(datum.value, '%b %Y')"
+
+
+def test_the_cohort_share_trend_ticks_its_week_starts_too() -> None:
+    starts = [date(2026, 3, 2) + timedelta(weeks=i) for i in range(6)]
+    cohort = pl.DataFrame(
+        {
+            "week_start": starts,
+            "share_met": [0.5] * 6,
+            "ci_low": [0.2] * 6,
+            "ci_high": [0.8] * 6,
+            "n_met": [1] * 6,
+            "n_sufficient": [2] * 6,
+        }
+    )
+    spec = share_trend(cohort).to_dict()
+    axis = spec["layer"][0]["encoding"]["x"]["axis"]  # every layer shares the week axis
+    assert [date(v["year"], v["month"], v["date"]) for v in axis["values"]] == starts

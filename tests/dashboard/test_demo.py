@@ -138,7 +138,7 @@ def test_irisin_dashboard_on_the_demo_in_a_browser(demo_study: Path, tmp_path: P
         assert "P11" in page.content() and "no data for" in page.content()
         page.screenshot(path=str(tmp_path / "demo-participants.png"))
         page.goto(f"{url}/?page=participant&participant=P09")
-        page.locator("svg text", has_text="60 min/week threshold").wait_for(
+        page.locator("svg text", has_text="60 min/week threshold").last.wait_for(
             state="visible", timeout=RENDER_MS
         )
         assert page.get_by_text("below the hour 7 weeks running").is_visible()
