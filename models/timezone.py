@@ -37,13 +37,28 @@ MISMATCH_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-def _quiet_centre(steps_by_hour: np.ndarray) -> float:
-    """UTC hour (0-24) at the centre of the six consecutive hours with fewest steps (circular)."""
-    sums = np.array(
-        [steps_by_hour[(start + np.arange(QUIET_HOURS)) % 24].sum() for start in range(24)]
+def _steps_by_hour(weeks: pl.DataFrame) -> np.ndarray:
+    """One row of 24 UTC-hour step totals per row of ``weeks`` (its ``utc_hour`` and ``steps`` lists)."""
+    flat = weeks.select("week_row", "utc_hour", "steps").explode(
+        "utc_hour", "steps", empty_as_null=True
     )
-    start = int(np.argmin(sums))
-    return (start + QUIET_HOURS / 2) % 24
+    matrix = np.zeros((weeks.height, 24))
+    np.add.at(
+        matrix,
+        (flat["week_row"].to_numpy(), flat["utc_hour"].to_numpy()),
+        flat["steps"].to_numpy(),
+    )
+    return matrix
+
+
+def _quiet_centres(steps_by_hour: np.ndarray) -> np.ndarray:
+    """Per row, the UTC hour (0-24) at the centre of the six consecutive hours with fewest steps (circular).
+
+    Ties go to the earliest starting hour.
+    """
+    window = sum(np.roll(steps_by_hour, -k, axis=1) for k in range(QUIET_HOURS))
+    start = np.argmin(window, axis=1) if len(steps_by_hour) else np.zeros(0, dtype=np.int64)
+    return np.asarray((start + QUIET_HOURS / 2) % 24, dtype=np.float64)
 
 
 def _offset_hours(zone: str, week: datetime) -> float:
@@ -69,32 +84,32 @@ def zone_mismatches(hourly_steps: pl.DataFrame, zones: dict[str, str]) -> pl.Dat
     """
     if "days" in hourly_steps.columns:
         hourly_steps = hourly_steps.filter(pl.col("days") >= MIN_DAYS_PER_WEEK)
+    weeks = (
+        hourly_steps.group_by("participant_id", "week_utc")
+        .agg(pl.col("utc_hour").cast(pl.Int64), pl.col("steps").fill_null(0).cast(pl.Float64))
+        .with_row_index("week_row")
+    )
+    steps = _steps_by_hour(weeks)
+    keep = steps.sum(axis=1) >= MIN_STEPS_PER_WEEK
+    centres = _quiet_centres(steps[keep])
+    kept = weeks.filter(pl.Series(keep)).select("participant_id", "week_utc")
+    offsets: dict[tuple[str, datetime], float] = {}
     rows = []
-    for (pid, week), part in hourly_steps.group_by("participant_id", "week_utc"):
-        steps = np.zeros(24)
-        for hour, n in part.select("utc_hour", "steps").iter_rows():
-            steps[int(hour)] += n or 0
-        if steps.sum() < MIN_STEPS_PER_WEEK:
-            continue
+    for (pid, week), centre in zip(kept.iter_rows(), centres.tolist(), strict=True):
         zone = zones.get(str(pid), "UTC")
-        local_centre = (_quiet_centre(steps) + _offset_hours(zone, week)) % 24
-        rows.append(
-            (
-                str(pid),
-                zone,
-                _circular_difference(local_centre, NIGHT_CENTRE_HOUR),
-                _quiet_centre(steps),
-            )
-        )
+        if (zone, week) not in offsets:
+            offsets[(zone, week)] = _offset_hours(zone, week)
+        local_centre = (centre + offsets[(zone, week)]) % 24
+        rows.append((str(pid), zone, _circular_difference(local_centre, NIGHT_CENTRE_HOUR), centre))
     found = []
     by_participant: dict[str, list[tuple[str, float, float]]] = {}
     for pid, zone, diff, centre in rows:
         by_participant.setdefault(pid, []).append((zone, diff, centre))
-    for pid, weeks in sorted(by_participant.items()):
-        off = [w for w in weeks if abs(w[1]) >= MIN_DISAGREEMENT_HOURS]
+    for pid, seen in sorted(by_participant.items()):
+        off = [w for w in seen if abs(w[1]) >= MIN_DISAGREEMENT_HOURS]
         if len(off) < MIN_WEEKS:
             continue
-        zone = weeks[0][0]
+        zone = seen[0][0]
         implied = int(
             round(_circular_difference(NIGHT_CENTRE_HOUR, float(np.median([w[2] for w in off]))))
         )
