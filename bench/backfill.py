@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import resource
 import shutil
@@ -90,7 +91,10 @@ def generate_cohort(out: Path, participants: int, days: int, workers: int) -> fl
         {"participant_id": pids, "timezone": [ZONES[k % len(ZONES)] for k in range(participants)]}
     ).write_csv(out / "study" / "roster.csv")
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # Spawned, not forked: polars' thread pool is already running here (the roster
+    # was just written with it), and a forked child can wait forever on its locks.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
         list(pool.map(_write_participant, [(pid, days, k, str(out)) for k, pid in enumerate(pids)]))
     marker.touch()
     return time.perf_counter() - started
