@@ -31,22 +31,34 @@ def zone_mismatches_of(study: Study) -> pl.DataFrame:
     from models.timezone import zone_mismatches
     from pipeline.jobs import lake_of
 
-    week = pl.col("minute_utc").dt.replace_time_zone(None).dt.truncate("1w").alias("week_utc")
-    minutes = lake_of(study).scan("minutes").filter(pl.col("steps").is_between(0, 300))
+    us_per_hour = 3_600_000_000
+    # One pass over the lake, to steps per UTC hour (an integer key: cheap to group on
+    # millions of minutes); days, hours of the day and weeks come from those few rows.
+    by_hour = (
+        lake_of(study)
+        .scan("minutes")
+        .filter(pl.col("steps").is_between(0, 300))
+        .group_by("participant_id", (pl.col("minute_utc").cast(pl.Int64) // us_per_hour).alias("h"))
+        .agg(pl.col("steps").sum())
+        .collect()
+    )
+    utc = (pl.col("h") * us_per_hour).cast(pl.Datetime("us"))
+    by_day_hour = by_hour.select(
+        "participant_id",
+        utc.dt.date().alias("utc_date"),
+        utc.dt.hour().alias("utc_hour"),
+        "steps",
+        utc.dt.truncate("1w").alias("week_utc"),
+    )
     hourly = (
-        minutes.group_by(
-            "participant_id",
-            week,
-            pl.col("minute_utc").dt.hour().alias("utc_hour"),
-        )
+        by_day_hour.group_by("participant_id", "week_utc", "utc_hour")
         .agg(pl.col("steps").sum())
         .join(
-            minutes.group_by("participant_id", week).agg(
-                pl.col("minute_utc").dt.date().n_unique().alias("days")
+            by_day_hour.group_by("participant_id", "week_utc").agg(
+                pl.col("utc_date").n_unique().alias("days")
             ),
             on=["participant_id", "week_utc"],
         )
-        .collect()
     )
     roster = study.roster
     zones = {
