@@ -72,7 +72,11 @@ def localize_quarters(
 
     Offsets are computed once per distinct (zone, quarter) and joined back, so
     the cost does not grow with the number of participants sharing a zone.
+    ``quarters`` is evaluated once, first: the placement reads it in a join and
+    in a branch per zone, and polars would otherwise re-run a lake scan behind
+    it for each.
     """
+    quarters = quarters.collect().lazy()
     zones = participant_zones(quarters, roster, config)
     with_zone = quarters.join(zones, on="participant_id", how="left")
     instants = (

@@ -93,10 +93,6 @@ def exclusions_table(
         .group_by("participant_id", "minute")
         .agg(pl.col("device_offset_minutes").first(), *(pl.col(r).any() for r in RULES))
         .with_columns((pl.col("minute") // QUARTER_MINUTES).alias("quarter"))
-        # Collected here: the few broken minutes are read from the lake once, not once
-        # for each zone branch and join of the placement below.
-        .collect()
-        .lazy()
     )
     placed = localize_quarters(broken, roster, config)
     return (

@@ -67,7 +67,7 @@ def localized_quarters(
     """Combined quarter-hours with local time and week (steps 1 to 3).
 
     The combined quarter-hours are materialized once: they are 15 times smaller
-    than the minute rows and are read twice (offsets per zone, then the join).
+    than the minute rows, and ``localize_quarters`` reads them more than once.
     """
     quarters = combine_quarters(minutes, profiles, roster, config, limits=limits)
     return localize_quarters(quarters.lazy(), roster, config)

@@ -57,7 +57,7 @@ def _quiet_centres(steps_by_hour: np.ndarray) -> np.ndarray:
     Ties go to the earliest starting hour.
     """
     window = sum(np.roll(steps_by_hour, -k, axis=1) for k in range(QUIET_HOURS))
-    start = np.argmin(window, axis=1) if len(steps_by_hour) else np.zeros(0, dtype=np.int64)
+    start = np.argmin(window, axis=1)
     return np.asarray((start + QUIET_HOURS / 2) % 24, dtype=np.float64)
 
 
@@ -94,17 +94,14 @@ def zone_mismatches(hourly_steps: pl.DataFrame, zones: dict[str, str]) -> pl.Dat
     centres = _quiet_centres(steps[keep])
     kept = weeks.filter(pl.Series(keep)).select("participant_id", "week_utc")
     offsets: dict[tuple[str, datetime], float] = {}
-    rows = []
+    by_participant: dict[str, list[tuple[str, float, float]]] = {}
     for (pid, week), centre in zip(kept.iter_rows(), centres.tolist(), strict=True):
         zone = zones.get(str(pid), "UTC")
         if (zone, week) not in offsets:
             offsets[(zone, week)] = _offset_hours(zone, week)
-        local_centre = (centre + offsets[(zone, week)]) % 24
-        rows.append((str(pid), zone, _circular_difference(local_centre, NIGHT_CENTRE_HOUR), centre))
+        diff = _circular_difference((centre + offsets[(zone, week)]) % 24, NIGHT_CENTRE_HOUR)
+        by_participant.setdefault(str(pid), []).append((zone, diff, centre))
     found = []
-    by_participant: dict[str, list[tuple[str, float, float]]] = {}
-    for pid, zone, diff, centre in rows:
-        by_participant.setdefault(pid, []).append((zone, diff, centre))
     for pid, seen in sorted(by_participant.items()):
         off = [w for w in seen if abs(w[1]) >= MIN_DISAGREEMENT_HOURS]
         if len(off) < MIN_WEEKS:

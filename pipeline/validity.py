@@ -28,10 +28,11 @@ def heart_rate_gaps_of(study: Study) -> pl.DataFrame:
 
 def zone_mismatches_of(study: Study) -> pl.DataFrame:
     """``models.timezone.zone_mismatches`` over the study's minute steps per UTC week and hour."""
+    from features.combine import US_PER_MINUTE
     from models.timezone import zone_mismatches
     from pipeline.jobs import lake_of
 
-    us_per_hour = 3_600_000_000
+    us_per_hour = 60 * US_PER_MINUTE
     # One pass over the lake, to steps per UTC hour (an integer key: cheap to group on
     # millions of minutes); days, hours of the day and weeks come from those few rows.
     by_hour = (
