@@ -22,19 +22,27 @@ GAP_COLUMNS: dict[str, pl.DataType] = {
 
 
 def heart_rate_gaps(
-    minutes: pl.LazyFrame, daily_totals: pl.LazyFrame, profiles: pl.LazyFrame, roster: pl.DataFrame
+    minutes: pl.LazyFrame,
+    daily_totals: pl.LazyFrame,
+    profiles: pl.LazyFrame,
+    roster: pl.DataFrame,
+    heart_rate_minutes: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Participants with heart-rate minutes whose heart-rate-reserve parameters are incomplete (``GAP_COLUMNS``).
 
     ``missing`` is ``max_hr`` (nothing gives a maximum) or ``resting_hr`` (too
     few minutes to estimate one and no device value); ``advice`` says what to
-    add to ``roster.csv``.
+    add to ``roster.csv``. ``heart_rate_minutes``: the count per participant
+    (``features.utc_hours.heart_rate_minutes``) when already known, so
+    ``minutes`` is read only for a resting HR that must be estimated.
     """
     with_hr = (
-        minutes.filter(pl.col("heart_rate_bpm").is_between(20, 220))
+        heart_rate_minutes.lazy()
+        if heart_rate_minutes is not None
+        else minutes.filter(pl.col("heart_rate_bpm").is_between(20, 220))
         .group_by("participant_id")
-        .agg(pl.len().cast(pl.Int64).alias("heart_rate_minutes"))
-    )
+        .agg(pl.len().alias("heart_rate_minutes"))
+    ).with_columns(pl.col("heart_rate_minutes").cast(pl.Int64))
     limits = heart_rate_limits(profiles, roster, daily_totals, minutes)
     joined = with_hr.join(limits, on="participant_id", how="left").collect()
     no_max = pl.col("max_hr").is_null() & pl.col("tanaka_intercept_bpm").is_null()

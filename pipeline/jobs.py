@@ -24,6 +24,7 @@ from config import Study
 from features.incremental import replace_weeks, touched_weeks
 from features.plausibility import EXCLUSION_COLUMNS, exclusions_table
 from features.scope import DAILY_REACH_AFTER, REACH_AFTER, REACH_BEFORE, keep_requested
+from features.utc_hours import UTC_HOUR_COLUMNS, days_of_weeks, replace_days, utc_hour_totals
 from features.weekly import (
     Inputs,
     WeekTables,
@@ -455,14 +456,15 @@ def participant_shards(
 
 @dataclass(frozen=True)
 class ShardTables:
-    """What a full derive computes for one shard of participants: their week tables and exclusions.
+    """What a full derive computes for one shard of participants: week tables, exclusions, UTC-hour totals.
 
-    Both depend on a participant's own rows only, so shards computed apart
+    All depend on a participant's own rows only, so shards computed apart
     (on Dask workers) concatenate to the tables of one pass over everyone.
     """
 
     tables: WeekTables
     exclusions: pl.DataFrame
+    hours: pl.DataFrame
 
 
 ShardMap = Callable[[list[list[str]]], list[ShardTables]]
@@ -476,7 +478,8 @@ def shard_tables(study: Study, participants: list[str]) -> ShardTables:
     with named_lake_damage(lake, study.root):
         tables = week_tables(*inputs, study.roster, study.config, config_hash=study.inputs_hash())
         exclusions = exclusions_table(inputs.minutes, study.roster, study.config)
-    return ShardTables(tables, exclusions)
+        hours = utc_hour_totals(inputs.minutes)
+    return ShardTables(tables, exclusions, hours)
 
 
 def _inputs_of(lake: Lake) -> Callable[[list[str]], Inputs]:
@@ -588,12 +591,14 @@ def _derive(
                 pl.concat([touched.select(pending.columns), pending]).unique().sort(pending.columns)
             )
     sharded: pl.DataFrame | None = None  # the exclusions of a sharded full recompute
+    hours: pl.DataFrame | None = None  # UTC-hour totals for the notes; None: from the whole lake
     if full and map_shards is not None and (everyone := _everyone(study, lake)):
         parts = map_shards(participant_shards(everyone, cfg.ingest.backfill_batch_participants))
         weekly, daily, hourly = concat_week_tables([p.tables for p in parts])
         sharded = pl.concat([p.exclusions for p in parts]).sort(
             "participant_id", "week_start", "rule"
         )
+        hours = pl.concat([p.hours for p in parts]).sort("participant_id", "hour")
         weekly = with_status(weekly, cfg)
         touched = weekly.select("participant_id", "week_start")
     elif full:
@@ -612,7 +617,7 @@ def _derive(
         assert touched is not None and previous is not None
         if touched.height == 0:
             if not derived.exists(NOTES_TABLE):  # a study derived before the notes were a table
-                derived.write(NOTES_TABLE, data_notes_table(study))
+                derived.write(NOTES_TABLE, data_notes_table(study, _kept_utc_hours(study)))
             return DeriveResult(touched, previous, False)
         # The rows within reach of the touched weeks are read once, for all three tables.
         scans = reach_of_weeks(lake, touched)
@@ -648,6 +653,9 @@ def _derive(
             ],
             how="vertical_relaxed",
         ).sort("participant_id", "local_date", "hour")
+        hours = _utc_hours(study, touched, scans["minutes"])
+    if hours is None:
+        hours = utc_hour_totals(lake.scan("minutes"))
     weekly = weekly.sort("participant_id", "week_start")
     derived.write("weekly", weekly)
     derived.write("daily", daily.sort("participant_id", "local_date"))
@@ -661,7 +669,8 @@ def _derive(
     derived.write("participant_scores", participant_scores(weekly, cfg))
     derived.write("cohort_weekly", cohort_weekly(weekly))
     # Lake and roster changed (or the config did): the notes `irisin check` prints, for the dashboard.
-    derived.write(NOTES_TABLE, data_notes_table(study))
+    derived.write(NOTES_TABLE, data_notes_table(study, hours))
+    _derive_state(study).write(UTC_HOURS, hours)
     _derive_state(study).write(
         INCLUDED_RETIREMENTS, lake.retirements().select(list(RETIREMENT_COLUMNS))
     )
@@ -694,6 +703,25 @@ def _exclusions(
         how="anti",
     )
     return pl.concat([kept, fresh]).sort("participant_id", "week_start", "rule")
+
+
+UTC_HOURS = "utc_hours"
+"""Derive's ``features.utc_hours`` totals of the whole lake, kept in its ``state`` folder, so a
+nightly's data-quality notes replace the days it touched instead of reading every minute again."""
+
+
+def _kept_utc_hours(study: Study) -> pl.DataFrame | None:
+    """The UTC-hour totals the last derive kept (None: none, damaged, or of another layout)."""
+    kept = _derive_state(study).read_rebuildable(UTC_HOURS)
+    return kept if kept is not None and kept.columns == list(UTC_HOUR_COLUMNS) else None
+
+
+def _utc_hours(study: Study, touched: pl.DataFrame, reach: pl.LazyFrame) -> pl.DataFrame | None:
+    """The kept UTC-hour totals with the days of ``touched`` replaced from ``reach`` (None: none kept)."""
+    kept = _kept_utc_hours(study)
+    if kept is None:
+        return None
+    return replace_days(kept, utc_hour_totals(reach), days_of_weeks(touched))
 
 
 COMPACT_ENV = "IRISIN_COMPACT_AFTER_BATCHES"

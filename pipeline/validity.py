@@ -12,8 +12,20 @@ import polars as pl
 from config import Study
 
 
-def heart_rate_gaps_of(study: Study) -> pl.DataFrame:
-    """``models.heart_rate.heart_rate_gaps`` over the study's lake and roster."""
+def utc_hours_of(study: Study) -> pl.DataFrame:
+    """``features.utc_hours.utc_hour_totals`` of the study's whole lake (one pass over its minutes)."""
+    from features.utc_hours import utc_hour_totals
+    from pipeline.jobs import lake_of
+
+    return utc_hour_totals(lake_of(study).scan("minutes"))
+
+
+def heart_rate_gaps_of(study: Study, hours: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``models.heart_rate.heart_rate_gaps`` over the study's lake and roster.
+
+    ``hours``: the study's ``utc_hour_totals``, when a derive keeps them (else read from the lake).
+    """
+    from features.utc_hours import heart_rate_minutes
     from models.heart_rate import heart_rate_gaps
     from pipeline.jobs import lake_of
 
@@ -23,44 +35,19 @@ def heart_rate_gaps_of(study: Study) -> pl.DataFrame:
         lake.scan("daily_totals"),
         lake.scan("profiles"),
         study.roster,
+        heart_rate_minutes(hours if hours is not None else utc_hours_of(study)),
     )
 
 
-def zone_mismatches_of(study: Study) -> pl.DataFrame:
-    """``models.timezone.zone_mismatches`` over the study's minute steps per UTC week and hour."""
-    from features.combine import US_PER_MINUTE
+def zone_mismatches_of(study: Study, hours: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``models.timezone.zone_mismatches`` over the study's steps per UTC week and hour.
+
+    ``hours``: the study's ``utc_hour_totals``, when a derive keeps them (else read from the lake).
+    """
+    from features.utc_hours import week_hour_steps
     from models.timezone import zone_mismatches
-    from pipeline.jobs import lake_of
 
-    us_per_hour = 60 * US_PER_MINUTE
-    # One pass over the lake, to steps per UTC hour (an integer key: cheap to group on
-    # millions of minutes); days, hours of the day and weeks come from those few rows.
-    by_hour = (
-        lake_of(study)
-        .scan("minutes")
-        .filter(pl.col("steps").is_between(0, 300))
-        .group_by("participant_id", (pl.col("minute_utc").cast(pl.Int64) // us_per_hour).alias("h"))
-        .agg(pl.col("steps").sum())
-        .collect()
-    )
-    utc = (pl.col("h") * us_per_hour).cast(pl.Datetime("us"))
-    by_day_hour = by_hour.select(
-        "participant_id",
-        utc.dt.date().alias("utc_date"),
-        utc.dt.hour().alias("utc_hour"),
-        "steps",
-        utc.dt.truncate("1w").alias("week_utc"),
-    )
-    hourly = (
-        by_day_hour.group_by("participant_id", "week_utc", "utc_hour")
-        .agg(pl.col("steps").sum())
-        .join(
-            by_day_hour.group_by("participant_id", "week_utc").agg(
-                pl.col("utc_date").n_unique().alias("days")
-            ),
-            on=["participant_id", "week_utc"],
-        )
-    )
+    hourly = week_hour_steps(hours if hours is not None else utc_hours_of(study))
     roster = study.roster
     zones = {
         pid: (zone or study.config.study.timezone)
@@ -83,12 +70,18 @@ NOTE_COLUMNS: dict[str, pl.DataType] = {
 zone disagrees with the participant's quiet hours); ``note``: the line, with what to do."""
 
 
-def data_notes_table(study: Study) -> pl.DataFrame:
-    """The data-quality notes as rows (``NOTE_COLUMNS``), heart rate first, by participant."""
-    gaps = heart_rate_gaps_of(study).select(
+def data_notes_table(study: Study, hours: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The data-quality notes as rows (``NOTE_COLUMNS``), heart rate first, by participant.
+
+    ``hours``: the study's ``utc_hour_totals``, when a derive keeps them; else
+    the lake's minutes are read once for both checks.
+    """
+    if hours is None:
+        hours = utc_hours_of(study)
+    gaps = heart_rate_gaps_of(study, hours).select(
         "participant_id", pl.lit("heart_rate").alias("topic"), pl.col("advice").alias("note")
     )
-    zones = zone_mismatches_of(study).select(
+    zones = zone_mismatches_of(study, hours).select(
         "participant_id", pl.lit("time_zone").alias("topic"), pl.col("message").alias("note")
     )
     return pl.concat([gaps, zones]).select(pl.col(n).cast(t) for n, t in NOTE_COLUMNS.items())

@@ -16,7 +16,7 @@ import pytest
 from config import open_study
 from config.errors import ConfigError
 from config.study import DASK_ADDRESS_ENV, ENGINE_ENV, ExecutionSection, parse_study_config
-from pipeline.jobs import MAX_SHARDS, participant_shards
+from pipeline.jobs import MAX_SHARDS, UTC_HOURS, _derive_state, participant_shards
 from store.derived import DerivedStore
 from tests.flows.conftest import DemoCopy, copy_study
 from tests.flows.test_backfill import configure, normalized
@@ -151,6 +151,10 @@ def test_the_demo_backfill_on_a_two_worker_cluster_equals_the_local_run(
             f"{table.join(got[name], on=table.columns, how='anti', nulls_equal=True).to_dicts()[:3]}, "
             f"only dask {got[name].join(table, on=table.columns, how='anti', nulls_equal=True).to_dicts()[:3]}"
         )
+    hours = [_derive_state(open_study(root)).read(UTC_HOURS) for root in (local, remote)]
+    assert hours[0] is not None and hours[0].height > 1000 and hours[0].equals(hours[1]), (
+        "the UTC-hour totals of the data notes, one per dask shard, equal the local pass"
+    )
     # Task runs follow the batches, never the files (432 files, 13 participants, 4 a batch).
     files = local_result["files"]["seen"]
     for root, result, derive_runs in ((local, local_result, 1), (remote, dask_result, 4)):

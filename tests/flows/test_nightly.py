@@ -15,6 +15,7 @@ from flows.nightly import nightly_flow
 from ingest.contract import TransientInputError
 from pipeline.jobs import lake_of
 from tests.flows.conftest import DemoCopy, export_columns, warehouse_tables, weekly_of
+from tests.notes_state import assert_notes_state_matches_lake
 
 NEW_DAY = date(
     2026, 5, 4
@@ -177,6 +178,7 @@ def assert_incremental_equals_full(root: Path) -> None:
         "hourly_wear": ["participant_id", "local_date", "hour"],
     }
     study = open_study(root)
+    assert_notes_state_matches_lake(root)
     incremental = {name: derived_of(study).read(name) for name in keys}
     derive(study, None)
     for name, key in keys.items():

@@ -20,6 +20,7 @@ from irisin.cli import app
 from pipeline.demo.fitbit_files import write_takeout_json
 from store.lake import Lake
 from tests.fitbit.helpers import worn_truth
+from tests.notes_state import assert_notes_state_matches_lake
 
 TZ = "Europe/Oslo"
 ROSTER = f"participant_id,timezone\nP01,{TZ}\nZZ99,{TZ}\n"
@@ -76,10 +77,12 @@ def test_filed_under_zz99_forgotten_and_filed_under_p01_gives_p01_the_clean_week
     out = _run("forget", "--study", str(study), "--participant", "ZZ99")
     assert "the next run ingests them afresh (raw files untouched)" in out
     assert _weekly(study, tmp_path).height == 0  # ZZ99's weeks are gone at once
+    assert_notes_state_matches_lake(study)  # and so are the hours the data notes read
 
     _run("ingest", "--study", str(study), "--participant", "P01", str(export))
     moved = _weekly(study, tmp_path)
     assert moved.equals(expected)
+    assert_notes_state_matches_lake(study)
 
     # idempotent: running it again changes nothing; the raw files were never touched
     out = _run("ingest", "--study", str(study), "--participant", "P01", str(export))
