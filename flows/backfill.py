@@ -50,6 +50,8 @@ from pipeline.jobs import (
     fingerprints_of,
     inbox_items,
     ingest_item,
+    remember_read,
+    stat_files,
     weeks_of,
 )
 from pipeline.progress import ProgressBar, RunProgress
@@ -268,7 +270,12 @@ def backfill_flow(
             ) as progress,
         ):
             limit = study.config.ingest.max_concurrent_files if remote is None else len(todo) or 1
+            seen = stat_files(items) if source is None else {}
             report, failed = _run_batches(run, todo, items, checkpoint, progress, limit, remote)
+            hashes = fingerprints_of(study)
+            remember_read(
+                hashes, report.outcomes, seen
+            )  # the next nightly does not hash them again
             whole_cohort = participants is None and since is None and until is None
             scope = None if whole_cohort else weeks_of(study, cohort, since, until)
             progress.enter("derive")
@@ -277,9 +284,8 @@ def backfill_flow(
             hold_point(checkpoint.folder, "derived")
             # files already in the lake (read before, or by a resumed run's finished batches) are seen too
             known = already_ingested(items, report)
-            report.known_members += known_archive_members(
-                known, run.lake, fingerprints_of(study).file_id
-            )
+            report.known_members += known_archive_members(known, run.lake, hashes.file_id)
+            hashes.save()
             report.outcomes = known + report.outcomes
             report.outcomes += damage_outcomes(study, run.lake)
             state = finish_run(

@@ -54,6 +54,25 @@ class Fingerprints:
         self._dirty = True
         return fid
 
+    def learn(self, file: Path | str, file_id: str, seen: os.stat_result) -> bool:
+        """Remember ``file_id`` of a file an ingest read elsewhere (a reader process), if unchanged since ``seen``.
+
+        ``seen`` is the file's ``stat`` taken before it was read: a file
+        changed since then, during or after the read, is not remembered (its
+        next look hashes it). So a backfill's files are not hashed again by
+        the first nightly after it. Returns whether it was remembered.
+        """
+        key = os.path.abspath(file)
+        try:
+            st = os.stat(key)
+        except OSError:
+            return False
+        if (st.st_size, st.st_mtime_ns) != (seen.st_size, seen.st_mtime_ns):
+            return False
+        self._entries[key] = [st.st_size, st.st_mtime_ns, file_id]
+        self._dirty = True
+        return True
+
     def save(self) -> None:
         """Write the cache atomically (when it changed)."""
         if self.path is None or not self._dirty:

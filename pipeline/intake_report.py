@@ -113,6 +113,8 @@ def known_archive_members(
     archive's members from the manifest: a re-run counts what the first
     run counted. ``file_id`` gives a file's id (the study's hash cache).
     """
+    if not lake.holds_archives():  # a study of loose files: no need to look each one up
+        return 0
     return sum(
         lake.archive_members(file_id(Path(o.path)))
         for o in known

@@ -307,6 +307,34 @@ def fingerprints_of(study: Study) -> Fingerprints:
     return Fingerprints(study.paths.fingerprints)
 
 
+def stat_files(items: Iterable[InboxItem]) -> dict[str, os.stat_result]:
+    """``stat`` of every file of ``items`` before a run reads them (what ``remember_read`` checks against)."""
+    seen: dict[str, os.stat_result] = {}
+    for item in items:
+        for f in files_of(item):
+            try:
+                seen[str(f)] = os.stat(f)
+            except OSError:
+                continue  # gone or unreadable: the ingest says what it is
+    return seen
+
+
+def remember_read(
+    fingerprints: Fingerprints, outcomes: Iterable[FileOutcome], seen: dict[str, os.stat_result]
+) -> int:
+    """Put the file ids an ingest computed into the hash cache, for files unchanged since ``seen``; returns how many.
+
+    A backfill reads its files in reader processes that do not share the
+    cache; without this the first nightly after it hashes the whole history again.
+    """
+    learned = 0
+    for o in outcomes:
+        before = seen.get(o.path)
+        if before is not None and o.file_id and o.kind != "refused":
+            learned += fingerprints.learn(o.path, o.file_id, before)
+    return learned
+
+
 def new_items(
     items: list[InboxItem], known: set[str] | KnownFiles, fingerprints: Fingerprints | None = None
 ) -> list[InboxItem]:

@@ -17,7 +17,9 @@ parts left behind by a crash and finishes interrupted replacements.
 Participants are hashed into ``BUCKETS`` buckets. ``compact`` rewrites the
 fresh batches of a bucket, month by month, together with the bucket's current
 compacted part of that month, into one new part per bucket and month; months
-it does not touch keep their part. The new generation's manifest part holds
+it does not touch keep their part. A fresh batch that is already large (a
+backfill's history of one participant) is adopted instead: the generation
+names its parts where they are, and only its manifest rows move. The new generation's manifest part holds
 every manifest row of the bucket (each with the batch it came from) and names
 its data parts in the Parquet footer; writing it is the commit. From then on
 the bucket's newest generation is what readers see, and the fresh batches it
@@ -81,6 +83,11 @@ BUCKETS = 32
 hold exactly the participants that hash into it."""
 COMPACT_AFTER_BATCHES = 16
 """A bucket is compacted once it holds this many fresh (uncompacted) batches."""
+ADOPT_PART_BYTES = 512 * 1024
+"""A fresh batch with a data part this large is not a small file: compaction adopts its parts
+into the generation as they are instead of rewriting them (a backfill's batch holds a
+participant's whole history; rewriting it with every month it reaches costs what the
+backfill cost, and buys nothing)."""
 PARTS_KEY = b"irisin.parts"
 """Footer key of a generation's manifest part: the JSON list of its data parts, relative to the root."""
 RETIRED_PARTS_KEY = b"irisin.retired_parts"
@@ -135,7 +142,8 @@ class Generation:
     name: str
     manifest_part: str
     parts: dict[str, list[str]]
-    """Table -> absolute paths of its data parts (one per month)."""
+    """Table -> absolute paths of its data parts: one per month, and the parts of adopted
+    batches (large fresh batches named where they are, see ``ADOPT_PART_BYTES``)."""
     batches: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     """The ``(participant_id, batch_id)`` batches it holds."""
     retired: dict[str, list[str]] = field(default_factory=dict)
@@ -154,6 +162,8 @@ class CompactionReport:
     buckets: list[str] = field(default_factory=list)
     batches: int = 0
     """Fresh batches folded into generations."""
+    adopted: int = 0
+    """Of those, batches large enough to keep their parts as they are."""
     parts_written: int = 0
 
 
@@ -519,7 +529,11 @@ class Lake:
         own = [
             p for p in self._list(table, want) if self._is_fresh(p) and self._batch_of(p) in fresh
         ]
-        return own + [p for g in gens.values() for p in g.parts.get(table, [])]
+        held = [p for g in gens.values() for p in g.parts.get(table, [])]
+        if want is not None:  # an adopted part holds one participant: only the wanted ones'
+            wanted = set(want)
+            held = [p for p in held if not self._is_fresh(p) or self._batch_of(p)[0] in wanted]
+        return own + held
 
     def manifest(self, participants: Iterable[str] | None = None) -> pl.DataFrame:
         """Every manifest row (optionally of some participants), with the batch it belongs to.
@@ -685,7 +699,9 @@ class Lake:
         if any(not self._is_fresh(p) for p in parts):
             for gen in self._generations().values():
                 for paths in gen.parts.values():
-                    held.update({p: (gen.batches, _written_of(p)) for p in paths})
+                    held.update(
+                        {p: (gen.batches, _written_of(p)) for p in paths if not self._is_fresh(p)}
+                    )
         out: dict[str, list[str]] = {}
         for part in parts:
             if self._is_fresh(part):
@@ -777,6 +793,13 @@ class Lake:
             self._remember(self._manifest())
         assert self._members is not None
         return self._members.get(file_id, 0)
+
+    def holds_archives(self) -> bool:
+        """Whether the manifest records any archive with members (else no known file needs counting)."""
+        if self._members is None:
+            self._remember(self._manifest())
+        assert self._members is not None
+        return any(self._members.values())
 
     def _partly_forgotten(self, manifest: pl.DataFrame, live: pl.DataFrame) -> set[str]:
         """Content-attributed files with a participant retired since the file was last read, and their archives.
@@ -895,12 +918,16 @@ class Lake:
 
     # -- compaction ----------------------------------------------------------
     def compact(
-        self, threshold: int = COMPACT_AFTER_BATCHES, buckets: Iterable[int] | None = None
+        self,
+        threshold: int = COMPACT_AFTER_BATCHES,
+        buckets: Iterable[int] | None = None,
+        adopt_bytes: int = ADOPT_PART_BYTES,
     ) -> CompactionReport:
         """Fold the fresh batches of every bucket holding at least ``threshold`` of them into a new generation.
 
         ``buckets`` limits the work to some buckets (those a run touched).
-        What it replaces stays on disk, unread, until ``sweep``.
+        A batch with a data part of at least ``adopt_bytes`` is adopted, not
+        rewritten. What it replaces stays on disk, unread, until ``sweep``.
         """
         report = CompactionReport()
         only = None if buckets is None else {bucket_folder(b) for b in buckets}
@@ -909,11 +936,15 @@ class Lake:
             by_bucket.setdefault(bucket_folder(bucket_of(pid)), []).append((pid, bid))
         for bucket, units in sorted(by_bucket.items()):
             if (only is None or bucket in only) and len(units) >= max(threshold, 1):
-                self._compact_bucket(bucket, units, report)
+                self._compact_bucket(bucket, units, report, adopt_bytes)
         return report
 
     def _compact_bucket(
-        self, bucket: str, units: list[tuple[str, str]], report: CompactionReport
+        self,
+        bucket: str,
+        units: list[tuple[str, str]],
+        report: CompactionReport,
+        adopt_bytes: int = ADOPT_PART_BYTES,
     ) -> None:
         old = self._generations([bucket]).get(bucket)
         name = f"g{time.time_ns():020d}"
@@ -921,12 +952,26 @@ class Lake:
             name = f"g{int(old.name[1:]) + 1:020d}"
         parts: dict[str, list[str]] = {}
         retired_parts: dict[str, list[str]] = {}
+        infos = {
+            table: self.fs.get_file_info([self._part(table, pid, bid) for pid, bid in units])
+            for table in LAKE_TABLES
+        }
+        large = {
+            unit
+            for k, unit in enumerate(units)
+            if any(i[k].is_file and (i[k].size or 0) >= adopt_bytes for i in infos.values())
+        }
         for table, schema in LAKE_TABLES.items():
-            infos = self.fs.get_file_info([self._part(table, pid, bid) for pid, bid in units])
-            fresh = [i.path for i in infos if i.is_file]
-            by_month = {
-                _month_of_part(p): p for p in (old.parts.get(table, []) if old is not None else [])
-            }
+            fresh = [
+                i.path
+                for u, i in zip(units, infos[table], strict=True)
+                if i.is_file and u not in large
+            ]
+            old_parts = old.parts.get(table, []) if old is not None else []
+            adopted = [p for p in old_parts if self._is_fresh(p)] + [
+                i.path for u, i in zip(units, infos[table], strict=True) if i.is_file and u in large
+            ]
+            by_month = {_month_of_part(p): p for p in old_parts if not self._is_fresh(p)}
             gone_by_month = {
                 _month_of_part(p): p
                 for p in (old.retired.get(table, []) if old is not None else [])
@@ -935,7 +980,7 @@ class Lake:
                 self._compact_table(
                     table, schema, fresh, f"{bucket}/{name}", by_month, gone_by_month, report
                 )
-            parts[table] = sorted(by_month.values())
+            parts[table] = sorted(by_month.values()) + sorted(adopted)
             if gone_by_month:
                 retired_parts[table] = sorted(gone_by_month.values())
         fresh_rows = self._manifest_rows(units)
@@ -958,6 +1003,7 @@ class Lake:
         self._gens[bucket] = Generation(bucket, name, manifest_part, parts, batches, retired_parts)
         report.buckets.append(bucket)
         report.batches += len(units)
+        report.adopted += len(large)
         report.parts_written += 1
 
     def _compact_table(
@@ -1063,7 +1109,7 @@ class Lake:
         for table in (*LAKE_TABLES, MANIFEST):
             for path in self._parts_in(f"{self.root}/{table}", recursive=True):
                 if self._is_fresh(path):
-                    if self._batch_of(path) in held:
+                    if self._batch_of(path) in held and path not in named:  # not an adopted part
                         (last if table == MANIFEST else first).append(path)
                 elif table == MANIFEST:
                     if path not in current:
@@ -1178,7 +1224,7 @@ class Lake:
             p
             for table in LAKE_TABLES
             for p in parts.get(table, [])
-            if (self._batch_of(p) not in committed if self._is_fresh(p) else p not in named)
+            if p not in named and (not self._is_fresh(p) or self._batch_of(p) not in committed)
         ]
         removed += [p for p in files if p.endswith(TEMPORARY_SUFFIX)]
         for path in removed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -156,6 +158,17 @@ CRASH_BATCH = 3
 batches, P01, P02, P05 then P08, P10."""
 
 
+def assert_cache_holds_inbox_fit_files(root: Path) -> None:
+    """A backfill leaves the ids of the files it read in the hash cache: the next nightly hashes none again."""
+    entries = json.loads((root / "store" / "fingerprints.json").read_text())
+    fits = sorted((root / "inbox").rglob("*.fit"))
+    assert len(fits) > 50
+    for f in fits:
+        size, mtime, fid = entries[os.path.abspath(f)]
+        assert (size, mtime) == (f.stat().st_size, f.stat().st_mtime_ns), f
+        assert fid == hashlib.sha256(f.read_bytes()).hexdigest(), f
+
+
 @pytest.fixture(scope="module")
 def clean_backfill(
     crash_template: DemoCopy, tmp_path_factory: pytest.TempPathFactory, prefect_api: str
@@ -165,6 +178,7 @@ def clean_backfill(
     clean = configure(copy_study(crash_template.root, root), batch=CRASH_BATCH, concurrency=1)
     result = backfill_flow(str(clean), show_progress=False)
     assert result["batches"] == 2
+    assert_cache_holds_inbox_fit_files(clean)
     expected = normalized(clean)
     assert export_columns(expected["weekly"]).equals(export_columns(crash_template.expected_weekly))
     return expected

@@ -365,3 +365,70 @@ def test_rows_retired_after_a_compaction_stay_out_and_stay_kept_through_the_next
         .height
         == expected.filter(pl.col("participant_id") != "P003").height + (len(PIDS) - 1) * 6
     )
+
+
+def _big_batches(lake: Lake, pids: list[str]) -> dict[tuple[str, str], list[Path]]:
+    """A backfill-like batch per participant (a whole day of minutes); returns each batch's data parts."""
+    with not_durable():
+        for pid in pids:
+            lake.write_batch(day_batch(pid, FIRST + timedelta(days=20), minutes_per_day=1440))
+    root = Path(lake.root)
+    big = {}
+    for pid in pids:
+        parts = sorted(root.glob(f"*/participant_id={pid}/*.parquet"))
+        sizes = {p: p.stat().st_size for p in parts if p.parent.parent.name == "minutes"}
+        largest = max(sizes, key=sizes.__getitem__)
+        big[(pid, largest.stem)] = [p for p in parts if p.stem == largest.stem]
+    return big
+
+
+def test_a_large_fresh_batch_is_adopted_where_it_is_and_the_small_ones_rewritten(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """Compaction is for small files: a backfill's large batch keeps its parts, only its manifest rows move."""
+    big = _big_batches(lake, ["P003", "P011"])
+    adopt = min(
+        p.stat().st_size for ps in big.values() for p in ps if p.parent.parent.name == "minutes"
+    )
+    small = max(
+        p.stat().st_size
+        for p in (tmp_path / "lake" / "minutes").rglob("*.parquet")
+        if p.stem not in {b for _, b in big}
+    )
+    assert small < adopt
+    data = {
+        p: p.read_bytes() for ps in big.values() for p in ps if p.parent.parent.name != MANIFEST
+    }
+    before = rows(lake)
+
+    report = lake.compact(threshold=1, adopt_bytes=adopt)
+    assert report.adopted == 2 and report.batches == len(PIDS) * 6 + 2
+    assert_same(rows(Lake(lake.root)), before)
+    lake.sweep()
+    assert {p: p.read_bytes() for p in data} == data  # the same files, untouched
+    left = files(tmp_path / "lake")
+    fresh_left = {p for p in left if p.parent.name.startswith("participant_id=")}
+    assert fresh_left == set(data)  # their manifest parts are folded into the generations
+    n = len(buckets_of(PIDS))
+    assert len(left) == n * 5 + len(data)
+    again = Lake(lake.root)
+    assert again.recover() == [] and again.damaged == []
+    assert_same(rows(again), before)
+    assert again.scan("minutes", ["P011"]).collect().height == 6 * 6 + 1440
+    assert again.scan("minutes", ["P004"]).collect()["participant_id"].unique().to_list() == [
+        "P004"
+    ]
+    assert again.scan_batches("minutes", list(big)).collect().height == 2 * 1440
+
+    nights(again, range(6, 8))  # later nights: the adopted parts are carried, not rewritten
+    later = rows(again)
+    again.compact(threshold=1, adopt_bytes=adopt)
+    again.sweep()
+    assert {p: p.read_bytes() for p in data} == data
+    assert_same(rows(Lake(lake.root)), later)
+
+    _retire_participant(Lake(lake.root), "P003")  # a retirement reaches into an adopted part
+    gone = Lake(lake.root)
+    assert gone.scan("minutes", ["P003"]).collect().height == 0
+    assert _history(gone, "P003")["retired"].all()
+    assert gone.scan("minutes", ["P011"]).collect().height == 8 * 6 + 1440
