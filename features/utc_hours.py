@@ -23,19 +23,23 @@ UTC_HOUR_COLUMNS: dict[str, pl.DataType] = {
     "steps": pl.Int64(),
     "step_rows": pl.Int64(),
     "heart_rate_rows": pl.Int64(),
+    "last_heart_rate_utc": pl.Datetime("us", "UTC"),
 }
 """``hour``: whole hours since 1970-01-01 00:00 UTC; ``steps``: the sum over minute rows with
 plausible steps (0-300), ``step_rows`` their count; ``heart_rate_rows``: minute rows with a
-plausible heart rate (20-220 bpm). Rows of every device are counted, as the notes always did."""
+plausible heart rate (20-220 bpm); ``last_heart_rate_utc``: the hour's last minute with any heart
+rate (what the no-heart-rate alert asks, ``store.queries.last_heart_rate``), null without one.
+An hour with a heart rate but no plausible value is kept with zero counts. Rows of every
+device are counted, as the notes always did."""
 
 _STEPS_OK = pl.col("steps").is_between(0, 300)
 _HEART_RATE_OK = pl.col("heart_rate_bpm").is_between(20, 220)
 
 
 def utc_hour_totals(minutes: pl.LazyFrame) -> pl.DataFrame:
-    """``UTC_HOUR_COLUMNS`` for every hour of ``minutes`` with plausible steps or heart rate, in one pass."""
+    """``UTC_HOUR_COLUMNS`` for every hour of ``minutes`` with plausible steps or any heart rate, in one pass."""
     return (
-        minutes.filter(_STEPS_OK | _HEART_RATE_OK)
+        minutes.filter(_STEPS_OK | pl.col("heart_rate_bpm").is_not_null())
         .group_by(
             "participant_id", (pl.col("minute_utc").cast(pl.Int64) // US_PER_HOUR).alias("hour")
         )
@@ -43,6 +47,10 @@ def utc_hour_totals(minutes: pl.LazyFrame) -> pl.DataFrame:
             pl.col("steps").filter(_STEPS_OK).sum().cast(pl.Int64),
             _STEPS_OK.sum().cast(pl.Int64).alias("step_rows"),
             _HEART_RATE_OK.sum().cast(pl.Int64).alias("heart_rate_rows"),
+            pl.col("minute_utc")
+            .filter(pl.col("heart_rate_bpm").is_not_null())
+            .max()
+            .alias("last_heart_rate_utc"),
         )
         .select(pl.col(n).cast(t) for n, t in UTC_HOUR_COLUMNS.items())
         .collect()
@@ -116,4 +124,14 @@ def heart_rate_minutes(hours: pl.DataFrame) -> pl.DataFrame:
         hours.group_by("participant_id")
         .agg(pl.col("heart_rate_rows").sum().alias("heart_rate_minutes"))
         .filter(pl.col("heart_rate_minutes") > 0)
+    )
+
+
+def last_heart_rate_minutes(hours: pl.DataFrame) -> pl.DataFrame:
+    """Per participant with any: ``last_heart_rate_utc``, their last minute with a heart rate."""
+    return (
+        hours.group_by("participant_id")
+        .agg(pl.col("last_heart_rate_utc").max())
+        .drop_nulls("last_heart_rate_utc")
+        .sort("participant_id")
     )

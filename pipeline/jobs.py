@@ -645,7 +645,7 @@ def _derive(
         assert touched is not None and previous is not None
         if touched.height == 0:
             if not derived.exists(NOTES_TABLE):  # a study derived before the notes were a table
-                derived.write(NOTES_TABLE, data_notes_table(study, _kept_utc_hours(study)))
+                derived.write(NOTES_TABLE, data_notes_table(study, kept_utc_hours(study)))
             return DeriveResult(touched, previous, False)
         # The rows within reach of the touched weeks are read once, for all three tables.
         scans = reach_of_weeks(lake, touched)
@@ -738,7 +738,7 @@ UTC_HOURS = "utc_hours"
 nightly's data-quality notes replace the days it touched instead of reading every minute again."""
 
 
-def _kept_utc_hours(study: Study) -> pl.DataFrame | None:
+def kept_utc_hours(study: Study) -> pl.DataFrame | None:
     """The UTC-hour totals the last derive kept (None: none, damaged, or of another layout)."""
     kept = _derive_state(study).read_rebuildable(UTC_HOURS)
     return kept if kept is not None and kept.columns == list(UTC_HOUR_COLUMNS) else None
@@ -746,7 +746,7 @@ def _kept_utc_hours(study: Study) -> pl.DataFrame | None:
 
 def _utc_hours(study: Study, touched: pl.DataFrame, reach: pl.LazyFrame) -> pl.DataFrame | None:
     """The kept UTC-hour totals with the days of ``touched`` replaced from ``reach`` (None: none kept)."""
-    kept = _kept_utc_hours(study)
+    kept = kept_utc_hours(study)
     if kept is None:
         return None
     return replace_days(kept, utc_hour_totals(reach), days_of_weeks(touched))

@@ -13,9 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 
 from config import Study, StudyConfig
+from features.utc_hours import last_heart_rate_minutes
 from ingest.pipeline import IngestReport
 from models.participant_table import load_participant_table
 from pipeline.intake_report import file_counts
+from pipeline.jobs import kept_utc_hours
 from pipeline.lake_cache import LakeCache
 from store import queries
 
@@ -33,12 +35,18 @@ def current_week(weekly: pl.DataFrame, today: date | None = None) -> object | No
     return None if weeks.height == 0 else weeks["week_start"].max()
 
 
-def last_heart_rate_of(study: Study) -> pl.DataFrame:
-    """Each participant's last local day with any heart rate, from the whole lake (``queries.last_heart_rate``)."""
+def last_heart_rate_of(study: Study, hours: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Each participant's last local day with any heart rate (``queries.last_heart_rate``).
+
+    ``hours``: the UTC-hour totals a derive keeps (``features.utc_hours``),
+    which hold each hour's last heart-rate minute; without them the whole
+    lake's minutes are read.
+    """
+    last = None if hours is None else last_heart_rate_minutes(hours)
     with queries.open_derived(
         study.paths
     ) as con:  # the study's store, wherever [store] url puts it
-        return queries.last_heart_rate(con, queries.roster(con, study.roster))
+        return queries.last_heart_rate(con, queries.roster(con, study.roster), last)
 
 
 def attention_table(
@@ -53,7 +61,9 @@ def attention_table(
     reuses the previous run's).
     """
     heart_rate = (
-        None if cache is None else cache.get("last_heart_rate", lambda: last_heart_rate_of(study))
+        None
+        if cache is None
+        else cache.get("last_heart_rate", lambda: last_heart_rate_of(study, kept_utc_hours(study)))
     )
     table = load_participant_table(study, as_of, from_derived=True, heart_rate=heart_rate).table
     return table.filter(pl.col("flags") != "").select(

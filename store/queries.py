@@ -307,19 +307,39 @@ _LAST_HEART_RATE = """
 """
 
 
-def last_heart_rate(con: duckdb.DuckDBPyConnection, participants: pl.DataFrame) -> pl.DataFrame:
+_LAST_HEART_RATE_KEPT = """
+    SELECT participant_id, max(day) AS last_heart_rate_day FROM (
+        SELECT k.participant_id, timezone(z.timezone, k.last_heart_rate_utc)::DATE AS day
+        FROM kept_heart_rate k JOIN zones z USING (participant_id)
+        UNION ALL
+        SELECT participant_id, max(local_date) FROM daily_totals
+        WHERE coalesce(resting_heart_rate_bpm, min_heart_rate_bpm, max_heart_rate_bpm) IS NOT NULL GROUP BY 1
+    ) GROUP BY 1
+"""
+
+
+def last_heart_rate(
+    con: duckdb.DuckDBPyConnection,
+    participants: pl.DataFrame,
+    last_minutes: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Each participant's latest local day with any heart rate (a minute's, or a day's resting/min/max).
 
     Read from the lake tables (``minutes``, ``daily_totals``) in the roster
     zone; participants without any heart rate are absent, and so is
     everyone when the warehouse has no lake tables (the rule then cannot
-    tell, and does not fire).
+    tell, and does not fire). ``last_minutes`` (``participant_id,
+    last_heart_rate_utc``: ``features.utc_hours.last_heart_rate_minutes`` of
+    what a derive keeps) stands in for the scan of every minute.
     """
     columns = {"participant_id": pl.String(), "last_heart_rate_day": pl.Date()}
     if not {"minutes", "daily_totals"} <= table_names(con):
         return _empty(columns)
     with _registered(con, "zones", participants.select("participant_id", "timezone")):
-        return _typed(_frame(con, _LAST_HEART_RATE), columns)
+        if last_minutes is None:
+            return _typed(_frame(con, _LAST_HEART_RATE), columns)
+        with _registered(con, "kept_heart_rate", last_minutes):
+            return _typed(_frame(con, _LAST_HEART_RATE_KEPT), columns)
 
 
 def has_lake_tables(con: duckdb.DuckDBPyConnection) -> bool:

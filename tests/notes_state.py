@@ -8,9 +8,11 @@ from polars.testing import assert_frame_equal
 
 
 def assert_notes_state_matches_lake(root: Path) -> None:
-    """The UTC-hour totals derive kept, and the notes it wrote, equal a fresh pass over the whole lake."""
+    """The UTC-hour totals derive kept, the notes it wrote and the last heart-rate days they give
+    equal a fresh pass over the whole lake."""
     from config import open_study
     from pipeline.jobs import UTC_HOURS, _derive_state, derived_of
+    from pipeline.summary import last_heart_rate_of
     from pipeline.validity import NOTES_TABLE, data_notes_table, utc_hours_of
 
     study = open_study(root)
@@ -20,3 +22,5 @@ def assert_notes_state_matches_lake(root: Path) -> None:
     notes = derived_of(study).read(NOTES_TABLE)
     assert notes is not None
     assert_frame_equal(notes, data_notes_table(study))
+    last = last_heart_rate_of(study, kept).sort("participant_id")
+    assert_frame_equal(last, last_heart_rate_of(study).sort("participant_id"))

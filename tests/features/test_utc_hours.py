@@ -16,6 +16,7 @@ from features.scope import restrict_minutes
 from features.utc_hours import (
     days_of_weeks,
     heart_rate_minutes,
+    last_heart_rate_minutes,
     replace_days,
     utc_hour_totals,
     week_hour_steps,
@@ -41,13 +42,31 @@ def test_totals_count_plausible_steps_and_heart_rate_apart() -> None:
         block("a", utc(2026, 3, 2, 1, 0), 2, steps=0),
     )
     got = utc_hour_totals(mins.lazy())
-    assert got.rows() == [
+    assert got.drop("last_heart_rate_utc").rows() == [
         ("a", HOUR_2026_03_02, 3000, 30, 35),
         ("a", HOUR_2026_03_02 + 1, 0, 2, 0),
     ]
+    assert got["last_heart_rate_utc"].to_list() == [utc(2026, 3, 2, 0, 44), None]
     assert heart_rate_minutes(got).rows() == [("a", 35)]
     weekly = week_hour_steps(got).sort("utc_hour")
     assert weekly.select("utc_hour", "steps", "days").rows() == [(0, 3000, 1), (1, 0, 1)]
+
+
+def test_an_hour_with_only_implausible_heart_rate_keeps_its_last_heart_rate_minute() -> None:
+    """The no-heart-rate alert counts any heart rate; the notes count plausible ones only."""
+    mins = minutes(
+        block("a", utc(2026, 3, 2, 5, 0), 3, steps=50, heart_rate_bpm=80.0),
+        block("a", utc(2026, 3, 2, 9, 20), 4, steps=None, heart_rate_bpm=250.0),
+        block("b", utc(2026, 3, 2, 7, 0), 10, steps=20),
+    )
+    got = utc_hour_totals(mins.lazy())
+    assert got.rows() == [
+        ("a", HOUR_2026_03_02 + 5, 150, 3, 3, utc(2026, 3, 2, 5, 2)),
+        ("a", HOUR_2026_03_02 + 9, 0, 0, 0, utc(2026, 3, 2, 9, 23)),
+        ("b", HOUR_2026_03_02 + 7, 200, 10, 0, None),
+    ]
+    assert heart_rate_minutes(got).rows() == [("a", 3)]  # the notes see what they saw before
+    assert last_heart_rate_minutes(got).rows() == [("a", utc(2026, 3, 2, 9, 23))]
 
 
 def test_a_local_week_reaches_one_utc_day_before_and_eight_after() -> None:
