@@ -372,7 +372,12 @@ class Lake:
             if table.num_rows:
                 self._write_atomic(table, self._part(name, batch.participant_id, bid))
         self._write_atomic(manifest, self._part(MANIFEST, batch.participant_id, bid))
-        if self._members is not None:  # an archive new to the index: its members count from now
+        holds_archive = manifest.column("container_id").null_count < manifest.num_rows or (
+            "zip" in manifest.column("kind").to_pylist()
+        )
+        if (
+            self._members is not None and holds_archive
+        ):  # an archive new to the index: its members count from now
             rows = pl.from_arrow(
                 manifest.select(["file_id", "path", "kind", "notes", "container_id"])
             )
