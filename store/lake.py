@@ -19,15 +19,17 @@ fresh batches of a bucket, month by month, together with the bucket's current
 compacted part of that month, into one new part per bucket and month; months
 it does not touch keep their part. A fresh batch that is already large (a
 backfill's history of one participant) is adopted instead: the generation
-names its parts where they are, and only its manifest rows move. The new generation's manifest part holds
-every manifest row of the bucket (each with the batch it came from) and names
-its data parts in the Parquet footer; writing it is the commit. From then on
-the bucket's newest generation is what readers see, and the fresh batches it
-lists no longer count, whether or not their files are gone yet: the rows a
-reader sees are the same before, during and after a compaction, wherever it
-is killed. ``sweep`` deletes what compaction replaced (after the warehouse
-stops naming it). So the lake holds about buckets x months x tables files
-plus the batches since the last compaction, whatever the number of ingests.
+names its parts where they are, and only its manifest rows move. The new
+generation's manifest part holds every manifest row of the bucket (each with
+the batch it came from) and names its data parts in the Parquet footer;
+writing it is the commit. From then on the bucket's newest generation is what
+readers see, and the fresh batches it lists no longer count, whether or not
+their files are gone yet: the rows a reader sees are the same before, during
+and after a compaction, wherever it is killed. ``sweep`` deletes what
+compaction replaced (after the warehouse stops naming it). So the lake holds
+about buckets x months x tables files, the adopted large batches (about one
+per participant and backfill) and the batches since the last compaction,
+whatever the number of ingests.
 
 Every write goes through ``store.atomic`` (a temporary name renamed into
 place on disk, one whole object on object storage), and the filesystem is a
@@ -372,12 +374,11 @@ class Lake:
             if table.num_rows:
                 self._write_atomic(table, self._part(name, batch.participant_id, bid))
         self._write_atomic(manifest, self._part(MANIFEST, batch.participant_id, bid))
+        # an archive new to the index: its members count from now
         holds_archive = manifest.column("container_id").null_count < manifest.num_rows or (
             "zip" in manifest.column("kind").to_pylist()
         )
-        if (
-            self._members is not None and holds_archive
-        ):  # an archive new to the index: its members count from now
+        if self._members is not None and holds_archive:
             rows = pl.from_arrow(
                 manifest.select(["file_id", "path", "kind", "notes", "container_id"])
             )
