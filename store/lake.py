@@ -1038,11 +1038,18 @@ class Lake:
 
         def flagged(paths: list[str]) -> pl.DataFrame:
             retired = self.retired_in(paths)
+            clean = [
+                p for p in paths if p not in retired
+            ]  # read in one scan: a backlog is many parts
             frames = [
+                self._read_parts(parts, empty).with_columns(pl.lit(False).alias("_retired"))
+                for parts in ([clean] if clean else [])
+            ]
+            frames += [
                 self._read_parts([p], empty).with_columns(
-                    pl.col("file_id").is_in(retired.get(p, [])).alias("_retired")
+                    pl.col("file_id").is_in(ids).alias("_retired")
                 )
-                for p in paths
+                for p, ids in retired.items()
             ]
             return pl.concat(frames).with_columns(month).collect()
 
