@@ -508,7 +508,11 @@ class Ingestor:
             held = data
             load = (lambda: held) if held is not None else _reader_of(path)
             return self._ingest_bundle(participant_id, path, (fid, size, load))
-        if data is None:
+        if data is None and not looks_like_fit(path.name, head[:12]):
+            # too large to hold (a loose Apple export.xml of several GB): its reader streams it
+            pending = [self._read_large_loose_file(participant_id, path, fid, size, head)]
+            return self._commit(participant_id, str(path), pending)
+        if data is None:  # a FIT file this large is read whole by its reader anyway
             data = read_regular(path, follow_symlinks=True)
         pending = [self._read_loose_file(participant_id, path, fid, data)]
         return self._commit(participant_id, str(path), pending)
@@ -592,6 +596,26 @@ class Ingestor:
                 family=ANY_FAMILY,
             )
         return _Pending("", fid, len(data), result, lambda: data, None)
+
+    def _read_large_loose_file(
+        self, participant_id: str, path: Path, fid: str, size: int, head: bytes
+    ) -> _Pending:
+        """A loose file over ``STREAM_MEMBERS_OVER``, handed to its reader as a stream, never held whole."""
+        ctx = self._ctx(participant_id, fid, str(path))
+        member = Member(
+            path.name,
+            size,
+            _reader_of(path),
+            lambda: open_regular(path, follow_symlinks=True),
+        )
+        results = self._read_members([member], ctx, {path.name: head})
+        result = results.get(path.name) or ReadResult(
+            kind="unknown",
+            status="skipped",
+            reason="not a file format irisin reads",
+            family=ANY_FAMILY,
+        )
+        return _Pending("", fid, size, result, _reader_of(path), None)
 
     # -- folders and archives -------------------------------------------------
     def _read_members(
