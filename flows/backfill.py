@@ -272,10 +272,8 @@ def backfill_flow(
             limit = study.config.ingest.max_concurrent_files if remote is None else len(todo) or 1
             seen = stat_files(items) if source is None else {}
             report, failed = _run_batches(run, todo, items, checkpoint, progress, limit, remote)
-            hashes = fingerprints_of(study)
-            remember_read(
-                hashes, report.outcomes, seen
-            )  # the next nightly does not hash them again
+            hashes = fingerprints_of(study)  # the next nightly does not hash what was read again
+            remember_read(hashes, report.outcomes, seen)
             whole_cohort = participants is None and since is None and until is None
             scope = None if whole_cohort else weeks_of(study, cohort, since, until)
             progress.enter("derive")

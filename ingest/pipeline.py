@@ -588,13 +588,7 @@ class Ingestor:
             result = _read_fit(data, ctx)
         else:
             member = Member(path.name, len(data), lambda: data)
-            results = self._read_members([member], ctx, {path.name: data[:HEAD_BYTES]})
-            result = results.get(path.name) or ReadResult(
-                kind="unknown",
-                status="skipped",
-                reason="not a file format irisin reads",
-                family=ANY_FAMILY,
-            )
+            result = self._read_loose_member(member, ctx, data[:HEAD_BYTES])
         return _Pending("", fid, len(data), result, lambda: data, None)
 
     def _read_large_loose_file(
@@ -608,14 +602,18 @@ class Ingestor:
             _reader_of(path),
             lambda: open_regular(path, follow_symlinks=True),
         )
-        results = self._read_members([member], ctx, {path.name: head})
-        result = results.get(path.name) or ReadResult(
+        result = self._read_loose_member(member, ctx, head)
+        return _Pending("", fid, size, result, _reader_of(path), None)
+
+    def _read_loose_member(self, member: Member, ctx: ReadContext, head: bytes) -> ReadResult:
+        """A loose file other than FIT, read as a one-member export; skipped when no reader knows it."""
+        results = self._read_members([member], ctx, {member.path: head})
+        return results.get(member.path) or ReadResult(
             kind="unknown",
             status="skipped",
             reason="not a file format irisin reads",
             family=ANY_FAMILY,
         )
-        return _Pending("", fid, size, result, _reader_of(path), None)
 
     # -- folders and archives -------------------------------------------------
     def _read_members(

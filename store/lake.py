@@ -374,11 +374,8 @@ class Lake:
             if table.num_rows:
                 self._write_atomic(table, self._part(name, batch.participant_id, bid))
         self._write_atomic(manifest, self._part(MANIFEST, batch.participant_id, bid))
-        # an archive new to the index: its members count from now
-        holds_archive = manifest.column("container_id").null_count < manifest.num_rows or (
-            "zip" in manifest.column("kind").to_pylist()
-        )
-        if self._members is not None and holds_archive:
+        if self._members is not None and _names_archives(manifest):
+            # an archive new to the index: its members count from now
             rows = pl.from_arrow(
                 manifest.select(["file_id", "path", "kind", "notes", "container_id"])
             )
@@ -968,15 +965,11 @@ class Lake:
             if any(i[k].is_file and (i[k].size or 0) >= adopt_bytes for i in infos.values())
         }
         for table, schema in LAKE_TABLES.items():
-            fresh = [
-                i.path
-                for u, i in zip(units, infos[table], strict=True)
-                if i.is_file and u not in large
-            ]
+            present = [(u, i.path) for u, i in zip(units, infos[table], strict=True) if i.is_file]
+            fresh = [path for u, path in present if u not in large]
             old_parts = old.parts.get(table, []) if old is not None else []
-            adopted = [p for p in old_parts if self._is_fresh(p)] + [
-                i.path for u, i in zip(units, infos[table], strict=True) if i.is_file and u in large
-            ]
+            adopted = [p for p in old_parts if self._is_fresh(p)]
+            adopted += [path for u, path in present if u in large]
             by_month = {_month_of_part(p): p for p in old_parts if not self._is_fresh(p)}
             gone_by_month = {
                 _month_of_part(p): p
@@ -1038,13 +1031,12 @@ class Lake:
 
         def flagged(paths: list[str]) -> pl.DataFrame:
             retired = self.retired_in(paths)
-            clean = [
-                p for p in paths if p not in retired
-            ]  # read in one scan: a backlog is many parts
-            frames = [
-                self._read_parts(parts, empty).with_columns(pl.lit(False).alias("_retired"))
-                for parts in ([clean] if clean else [])
-            ]
+            clean = [p for p in paths if p not in retired]  # one scan: a backlog is many parts
+            frames = []
+            if clean:
+                frames.append(
+                    self._read_parts(clean, empty).with_columns(pl.lit(False).alias("_retired"))
+                )
             frames += [
                 self._read_parts([p], empty).with_columns(
                     pl.col("file_id").is_in(ids).alias("_retired")
@@ -1309,6 +1301,13 @@ class Lake:
 
 LISTED_KEY = "listed"
 """Notes key of an archive's manifest row: how many members (nested ones included) it listed when read."""
+
+
+def _names_archives(manifest: pa.Table) -> bool:
+    """Whether any row is one ``_members_by_archive`` counts (an archive, or a member of one)."""
+    return manifest.column("container_id").null_count < manifest.num_rows or (
+        "zip" in manifest.column("kind").to_pylist()
+    )
 
 
 def _members_by_archive(manifest: pl.DataFrame) -> dict[str, int]:

@@ -297,24 +297,19 @@ def recent_daily_wear(
 
 _LAST_HEART_RATE = """
     SELECT participant_id, max(day) AS last_heart_rate_day FROM (
-        SELECT m.participant_id, timezone(z.timezone, max(m.minute_utc))::DATE AS day
-        FROM minutes m JOIN zones z USING (participant_id)
-        WHERE m.heart_rate_bpm IS NOT NULL GROUP BY m.participant_id, z.timezone
+        SELECT k.participant_id, timezone(z.timezone, k.last_heart_rate_utc)::DATE AS day
+        FROM ({last_minutes}) k JOIN zones z USING (participant_id)
         UNION ALL
         SELECT participant_id, max(local_date) FROM daily_totals
         WHERE coalesce(resting_heart_rate_bpm, min_heart_rate_bpm, max_heart_rate_bpm) IS NOT NULL GROUP BY 1
     ) GROUP BY 1
 """
-
-
-_LAST_HEART_RATE_KEPT = """
-    SELECT participant_id, max(day) AS last_heart_rate_day FROM (
-        SELECT k.participant_id, timezone(z.timezone, k.last_heart_rate_utc)::DATE AS day
-        FROM kept_heart_rate k JOIN zones z USING (participant_id)
-        UNION ALL
-        SELECT participant_id, max(local_date) FROM daily_totals
-        WHERE coalesce(resting_heart_rate_bpm, min_heart_rate_bpm, max_heart_rate_bpm) IS NOT NULL GROUP BY 1
-    ) GROUP BY 1
+"""Each participant's last heart-rate day: the local day of their last heart-rate minute, or a later
+day with a resting, minimum or maximum heart rate. ``{last_minutes}``: ``participant_id,
+last_heart_rate_utc``, scanned from every minute or registered from what a derive keeps."""
+_LAST_MINUTES_SCANNED = """
+    SELECT participant_id, max(minute_utc) AS last_heart_rate_utc FROM minutes
+    WHERE heart_rate_bpm IS NOT NULL GROUP BY 1
 """
 
 
@@ -337,9 +332,11 @@ def last_heart_rate(
         return _empty(columns)
     with _registered(con, "zones", participants.select("participant_id", "timezone")):
         if last_minutes is None:
-            return _typed(_frame(con, _LAST_HEART_RATE), columns)
+            sql = _LAST_HEART_RATE.format(last_minutes=_LAST_MINUTES_SCANNED)
+            return _typed(_frame(con, sql), columns)
         with _registered(con, "kept_heart_rate", last_minutes):
-            return _typed(_frame(con, _LAST_HEART_RATE_KEPT), columns)
+            sql = _LAST_HEART_RATE.format(last_minutes="SELECT * FROM kept_heart_rate")
+            return _typed(_frame(con, sql), columns)
 
 
 def has_lake_tables(con: duckdb.DuckDBPyConnection) -> bool:
